@@ -1,0 +1,70 @@
+/**
+ * The state the compile processors share while they build one RoutingTable. Each processor
+ * reads what the earlier ones left and adds its own part; index.ts assembles the result.
+ */
+import type { Diagnostic, ErrorCode, Severity } from '../../shared/errors.js';
+import type { Cluster, Route } from '../../shared/snapshot.js';
+import type { ClusterView, Ingress } from '../model.js';
+
+/** CompileOptions selects which Ingresses are ours. */
+export interface CompileOptions {
+  /** The class name matched against the legacy `kubernetes.io/ingress.class` annotation. */
+  readonly ingressClass: string;
+  /** The `spec.controller` value of the IngressClasses we implement. */
+  readonly controllerName: string;
+  /** Whether Ingresses that name no class at all are ours even without a default IngressClass. */
+  readonly watchIngressWithoutClass: boolean;
+}
+
+/** BackendUse is one cluster the routes reference: the Service port and who refers to it. */
+export interface BackendUse {
+  readonly id: string;
+  readonly namespace: string;
+  readonly service: string;
+  readonly port: number | string;
+  /** Keys of the Ingresses that reference this cluster, oldest first. */
+  readonly sources: Set<string>;
+}
+
+/** CompileState is what the processors share during one compile. */
+export interface CompileState {
+  readonly view: ClusterView;
+  readonly opts: CompileOptions;
+  readonly diagnostics: Diagnostic[];
+  /** Our Ingresses, oldest first; set by the class processor. */
+  ingresses: readonly Ingress[];
+  /** host → (`match path` → route), in claim order; hosts appear with their first route. */
+  readonly hosts: Map<string, Map<string, Route>>;
+  defaultBackend: Route | null;
+  /** cluster id → use, for every cluster a kept route or the default backend references. */
+  readonly backends: Map<string, BackendUse>;
+  /** The resolved clusters, sorted by id; set by the services processor. */
+  clusters: readonly Cluster[];
+}
+
+/** Processor is one compile step. It reads and extends the state; it never throws on user objects. */
+export type Processor = (state: CompileState) => void;
+
+/** report appends one diagnostic to the state. */
+export function report(
+  state: CompileState,
+  code: ErrorCode,
+  severity: Severity,
+  object: string,
+  message: string,
+): void {
+  state.diagnostics.push({ code, severity, object, message });
+}
+
+/**
+ * compareText orders strings by UTF-16 code units. We never use localeCompare: its order
+ * depends on the ICU data of the running Node.js, and the output must be byte-identical.
+ */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** quote renders a user-supplied string for a message, escaping anything unprintable. */
+export function quote(value: string): string {
+  return JSON.stringify(value);
+}

@@ -1,0 +1,72 @@
+/**
+ * The compiler: a pure function from cluster objects to a RoutingTable plus diagnostics. It
+ * runs a fixed list of small processors over a shared state (Contour's DAG builder pattern),
+ * then sorts everything so that the same objects, in any order, encode to the same bytes.
+ * It does no I/O, reads no clock and never throws on user objects.
+ */
+import type { Diagnostic } from '../../shared/errors.js';
+import type { Route, RoutingTable, VirtualHost } from '../../shared/snapshot.js';
+import { keyOf, type ClusterView } from '../model.js';
+import { compareText, type CompileOptions, type CompileState, type Processor } from './context.js';
+import { compileIngresses } from './ingress.js';
+import { selectIngresses } from './ingress-class.js';
+import { resolveClusters } from './services.js';
+
+export type { CompileOptions } from './context.js';
+
+/** CompileResult is one compile's output. */
+export interface CompileResult {
+  readonly table: RoutingTable;
+  /** Problems found in user objects, in processing order (oldest Ingress first). */
+  readonly diagnostics: Diagnostic[];
+  /** Keys (`namespace/name`) of the Ingresses we own, sorted. */
+  readonly ingresses: readonly string[];
+}
+
+/** PROCESSORS run in this order; each relies on the state the earlier ones left. */
+const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, resolveClusters];
+
+/** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
+export function compileSnapshot(view: ClusterView, opts: CompileOptions): CompileResult {
+  const state: CompileState = {
+    view,
+    opts,
+    diagnostics: [],
+    ingresses: [],
+    hosts: new Map(),
+    defaultBackend: null,
+    backends: new Map(),
+    clusters: [],
+  };
+  for (const processor of PROCESSORS) processor(state);
+  const table: RoutingTable = {
+    hosts: virtualHosts(state.hosts),
+    defaultBackend: state.defaultBackend,
+    clusters: state.clusters,
+  };
+  return {
+    table,
+    diagnostics: state.diagnostics,
+    ingresses: state.ingresses.map(keyOf).sort(compareText),
+  };
+}
+
+/** virtualHosts prunes hosts left without routes and sorts hosts, then routes, into match order. */
+function virtualHosts(hosts: ReadonlyMap<string, ReadonlyMap<string, Route>>): VirtualHost[] {
+  const result: VirtualHost[] = [];
+  for (const [host, routes] of hosts) {
+    if (routes.size === 0) continue;
+    result.push({ host, routes: [...routes.values()].sort(matchOrder) });
+  }
+  return result.sort((a, b) => compareText(a.host, b.host));
+}
+
+/**
+ * matchOrder puts every Exact route first (by path), then Prefix routes longest path first
+ * (ties by path): a router that tries routes in this order finds the Ingress v1 winner first.
+ */
+function matchOrder(a: Route, b: Route): number {
+  if (a.match !== b.match) return a.match === 'Exact' ? -1 : 1;
+  if (a.match === 'Prefix' && a.path.length !== b.path.length) return b.path.length - a.path.length;
+  return compareText(a.path, b.path);
+}

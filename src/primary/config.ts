@@ -1,0 +1,223 @@
+/**
+ * Configuration at the edge: flags, `FLUSSO_*` environment variables and a YAML `--config`
+ * file, parsed once against one schema (flags win over env, env over the file, the file over
+ * defaults). Every problem is collected and reported at once as ING_ERR_CONFIG_INVALID;
+ * nothing else in the primary reads process.env.
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { IngressError } from '../shared/errors.js';
+import { OPTIONS, type OptionSpec } from './options.js';
+
+/** Config is the validated, frozen configuration of one Flusso process. */
+export interface Config {
+  readonly source: 'file' | 'kubernetes';
+  readonly manifests: string;
+  readonly httpPort: number;
+  readonly httpAddress: string;
+  readonly adminPort: number;
+  readonly adminAddress: string;
+  readonly workers: number;
+  readonly ingressClass: string;
+  readonly controllerName: string;
+  readonly watchIngressWithoutClass: boolean;
+  readonly upstreamConnectTimeoutMs: number;
+  readonly upstreamResponseTimeoutMs: number;
+  readonly upstreamIdleTimeoutMs: number;
+  readonly upstreamKeepAliveTimeoutMs: number;
+  readonly upstreamMaxConnections: number;
+  readonly drainTimeoutMs: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+}
+
+/** CliRequest is what the command line asks for: run with a config, or print help / version. */
+export type CliRequest = { readonly kind: 'run'; readonly config: Config } | { readonly kind: 'help' } | { readonly kind: 'version' };
+
+/** ConfigContext is what the defaults depend on; injected so tests need no real environment. */
+export interface ConfigContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cpus?: number;
+  /** Directory of the bundled demo manifests, the file source's embedded default. */
+  readonly demoManifests: string;
+  readonly readFile?: (path: string) => string;
+}
+
+/**
+ * parseCommandLine turns argv (without node and script) and the environment into a
+ * CliRequest. It throws IngressError ING_ERR_CONFIG_INVALID listing every bad setting.
+ */
+export function parseCommandLine(argv: readonly string[], ctx: ConfigContext): CliRequest {
+  const issues: string[] = [];
+  const fromFlags = readFlags(argv, issues);
+  if (fromFlags.has('help')) return { kind: 'help' };
+  if (fromFlags.has('version')) return { kind: 'version' };
+
+  const raw = new Map<string, { value: string | boolean; origin: string }>();
+  const configPath = fromFlags.get('config') ?? ctx.env.FLUSSO_CONFIG;
+  if (typeof configPath === 'string') readConfigFile(configPath, ctx, raw, issues);
+  for (const spec of OPTIONS) {
+    const envValue = ctx.env[envName(spec.key)];
+    if (envValue !== undefined && spec.key !== 'config') raw.set(spec.key, { value: envValue, origin: envName(spec.key) });
+  }
+  for (const [key, value] of fromFlags) raw.set(key, { value, origin: `--${flagName(key)}` });
+
+  const out: Record<string, unknown> = {};
+  for (const spec of OPTIONS) {
+    if (spec.key === 'config' || spec.key === 'help' || spec.key === 'version') continue;
+    const given = raw.get(spec.key);
+    const fallback = defaultFor(spec, ctx);
+    const value = given === undefined ? fallback : coerce(spec, given.value, given.origin, issues);
+    // Durations are carried in milliseconds, and their names say so (`drainTimeout` → `drainTimeoutMs`).
+    out[spec.type === 'duration' ? `${spec.key}Ms` : spec.key] = value;
+  }
+  if (out.adminPort === out.httpPort && out.httpPort !== 0)
+    issues.push(`--admin-port must differ from --http-port (both ${String(out.httpPort)}): the admin server never shares the proxy's port`);
+  if (issues.length > 0)
+    throw new IngressError('ING_ERR_CONFIG_INVALID', `invalid configuration:\n  ${issues.join('\n  ')}\nRun "flusso --help" for the allowed values.`);
+  return { kind: 'run', config: Object.freeze(out) as unknown as Config };
+}
+
+/** helpText renders `--help`: every flag with its environment name and default. */
+export function helpText(ctx: ConfigContext): string {
+  const lines = ['Usage: flusso [flags]', '', 'Kubernetes Ingress controller: uWebSockets.js proxy workers, undici upstreams.', '', 'Flags (each also as env FLUSSO_<NAME> and as a camelCase key in the --config YAML file; flags win, then env, then the file):', ''];
+  for (const spec of OPTIONS) {
+    const flag = spec.type === 'boolean' ? `--${flagName(spec.key)}` : `--${flagName(spec.key)} ${spec.metavar ?? 'VALUE'}`;
+    const def = describeDefault(spec, ctx);
+    lines.push(`  ${flag}`);
+    lines.push(`      ${spec.help}${def ? ` (default: ${def})` : ''}`);
+    if (spec.key !== 'help' && spec.key !== 'version') lines.push(`      env ${envName(spec.key)}`);
+  }
+  lines.push('', 'Durations take a unit: 500ms, 5s, 2m. Exit status: 0 after a clean shutdown, 2 for invalid configuration, 1 for other startup failures.');
+  return `${lines.join('\n')}\n`;
+}
+
+function readFlags(argv: readonly string[], issues: string[]): Map<string, string | boolean> {
+  const out = new Map<string, string | boolean>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) {
+      issues.push(`unexpected argument "${arg}": flags start with --`);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+    const spec = OPTIONS.find((o) => flagName(o.key) === name);
+    if (!spec) {
+      issues.push(`unknown flag --${name}`);
+      continue;
+    }
+    if (spec.type === 'boolean') {
+      out.set(spec.key, eq < 0 ? true : arg.slice(eq + 1));
+      continue;
+    }
+    let value: string | undefined = eq < 0 ? argv[i + 1] : arg.slice(eq + 1);
+    if (eq < 0) {
+      if (value === undefined || value.startsWith('--')) {
+        issues.push(`--${name} needs a value (${spec.allowed})`);
+        continue;
+      }
+      i++;
+    }
+    out.set(spec.key, value as string);
+    value = undefined;
+  }
+  return out;
+}
+
+function readConfigFile(path: string, ctx: ConfigContext, raw: Map<string, { value: string | boolean; origin: string }>, issues: string[]): void {
+  let doc: unknown;
+  try {
+    doc = parseYaml((ctx.readFile ?? ((p) => readFileSync(p, 'utf8')))(path));
+  } catch (err) {
+    issues.push(`--config ${path}: ${(err as Error).message.split('\n')[0]}`);
+    return;
+  }
+  if (doc === null || doc === undefined) return;
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    issues.push(`--config ${path}: the file must hold a YAML mapping of settings`);
+    return;
+  }
+  for (const [key, value] of Object.entries(doc)) {
+    const spec = OPTIONS.find((o) => o.key === key && o.key !== 'config' && o.key !== 'help' && o.key !== 'version');
+    if (!spec) {
+      issues.push(`--config ${path}: unknown key "${key}"`);
+      continue;
+    }
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      issues.push(`--config ${path}: "${key}" must be a scalar (${spec.allowed})`);
+      continue;
+    }
+    raw.set(key, { value: typeof value === 'boolean' ? value : String(value), origin: `${key} in ${path}` });
+  }
+}
+
+function coerce(spec: OptionSpec, value: string | boolean, origin: string, issues: string[]): unknown {
+  const bad = (): undefined => {
+    issues.push(`${origin}: "${String(value)}" is not allowed; ${spec.allowed}`);
+    return undefined;
+  };
+  switch (spec.type) {
+    case 'boolean': {
+      if (typeof value === 'boolean') return value;
+      const v = value.trim().toLowerCase();
+      if (v === 'true' || v === '1' || v === 'yes' || v === 'on') return true;
+      if (v === 'false' || v === '0' || v === 'no' || v === 'off') return false;
+      return bad();
+    }
+    case 'port':
+    case 'integer': {
+      const s = String(value).trim();
+      if (!/^\d+$/.test(s)) return bad();
+      const n = Number(s);
+      const [min, max] = spec.type === 'port' ? [0, 65535] : [spec.min ?? 0, spec.max ?? Number.MAX_SAFE_INTEGER];
+      return n < min || n > max ? bad() : n;
+    }
+    case 'duration': {
+      const ms = parseDuration(String(value));
+      if (ms === undefined || ms < (spec.min ?? 1) || ms > (spec.max ?? 86_400_000)) return bad();
+      return ms;
+    }
+    case 'enum': {
+      const s = String(value).trim();
+      return spec.values?.includes(s) ? s : bad();
+    }
+    case 'string': {
+      const s = String(value).trim();
+      if (s === '' || (spec.pattern && !spec.pattern.test(s))) return bad();
+      return s;
+    }
+  }
+}
+
+/** parseDuration reads `500ms`, `5s`, `2m`, `1h` (a bare number is rejected: units are explicit). */
+export function parseDuration(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(text);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(n * unit);
+}
+
+function defaultFor(spec: OptionSpec, ctx: ConfigContext): unknown {
+  if (spec.key === 'workers') return ctx.cpus ?? availableParallelism();
+  if (spec.key === 'manifests') return ctx.demoManifests;
+  if (spec.key === 'source') return ctx.env.KUBERNETES_SERVICE_HOST ? 'kubernetes' : 'file';
+  if (spec.type === 'duration') return parseDuration(String(spec.default));
+  return spec.default;
+}
+
+function describeDefault(spec: OptionSpec, ctx: ConfigContext): string {
+  if (spec.key === 'workers') return `available cores, ${ctx.cpus ?? availableParallelism()} here`;
+  if (spec.key === 'manifests') return 'the bundled demo manifests';
+  if (spec.key === 'source') return 'kubernetes inside a pod, else file';
+  return spec.default === undefined ? '' : String(spec.default);
+}
+
+function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function envName(key: string): string {
+  return `FLUSSO_${flagName(key).replace(/-/g, '_').toUpperCase()}`;
+}

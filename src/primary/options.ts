@@ -1,0 +1,45 @@
+/**
+ * The one schema of every setting Flusso accepts: flag, environment variable and config-file
+ * key all derive from `key` (camelCase → `--kebab-case` → `FLUSSO_UPPER_SNAKE`).
+ */
+
+/** OptionSpec describes one setting. */
+export interface OptionSpec {
+  readonly key: string;
+  readonly type: 'string' | 'port' | 'integer' | 'duration' | 'boolean' | 'enum';
+  readonly help: string;
+  /** Human description of the allowed values, used in error messages. */
+  readonly allowed: string;
+  readonly default?: string | number | boolean;
+  readonly metavar?: string;
+  readonly values?: readonly string[];
+  readonly min?: number;
+  readonly max?: number;
+  readonly pattern?: RegExp;
+}
+
+const HOST = /^[A-Za-z0-9.:[\]-]+$/;
+
+/** OPTIONS lists every setting in the order `--help` shows them. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'source', type: 'enum', values: ['file', 'kubernetes'], metavar: 'file|kubernetes', help: 'where Ingress, Service and EndpointSlice objects come from', allowed: 'one of: file, kubernetes' },
+  { key: 'manifests', type: 'string', metavar: 'DIR', help: 'directory of Kubernetes YAML files for --source file; watched for changes', allowed: 'a directory path' },
+  { key: 'httpPort', type: 'port', default: 8080, metavar: 'PORT', help: 'proxy HTTP port, shared by every worker (SO_REUSEPORT)', allowed: 'an integer from 0 to 65535' },
+  { key: 'httpAddress', type: 'string', default: '0.0.0.0', metavar: 'ADDR', pattern: HOST, help: 'address the proxy listens on', allowed: 'an IPv4 or IPv6 address' },
+  { key: 'adminPort', type: 'port', default: 8081, metavar: 'PORT', help: 'admin port: /healthz, /readyz, /api/v1/ (never the proxy port)', allowed: 'an integer from 0 to 65535' },
+  { key: 'adminAddress', type: 'string', default: '127.0.0.1', metavar: 'ADDR', pattern: HOST, help: 'address the admin server listens on', allowed: 'an IPv4 or IPv6 address' },
+  { key: 'workers', type: 'integer', min: 1, max: 256, metavar: 'N', help: 'number of proxy worker processes', allowed: 'an integer from 1 to 256' },
+  { key: 'ingressClass', type: 'string', default: 'flusso', metavar: 'NAME', pattern: /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, help: 'value of the legacy kubernetes.io/ingress.class annotation that selects us', allowed: 'a DNS-1123 name' },
+  { key: 'controllerName', type: 'string', default: 'flusso.dev/ingress-controller', metavar: 'NAME', pattern: /^[A-Za-z0-9.-]+\/[A-Za-z0-9._/-]+$/, help: 'IngressClass spec.controller value that selects us', allowed: 'a domain-prefixed path such as example.com/controller' },
+  { key: 'watchIngressWithoutClass', type: 'boolean', default: false, help: 'also serve Ingresses that name no class (without a default IngressClass)', allowed: 'true or false' },
+  { key: 'upstreamConnectTimeout', type: 'duration', default: '5s', metavar: 'DURATION', min: 1, max: 600_000, help: 'upstream connect timeout (504 when it fires)', allowed: 'a duration from 1ms to 10m, e.g. 5s' },
+  { key: 'upstreamResponseTimeout', type: 'duration', default: '60s', metavar: 'DURATION', min: 1, max: 3_600_000, help: 'time to wait for the upstream response headers (504 when it fires)', allowed: 'a duration from 1ms to 1h, e.g. 60s' },
+  { key: 'upstreamIdleTimeout', type: 'duration', default: '60s', metavar: 'DURATION', min: 1, max: 3_600_000, help: 'longest gap between two upstream body chunks before the response is cut', allowed: 'a duration from 1ms to 1h, e.g. 60s' },
+  { key: 'upstreamKeepAliveTimeout', type: 'duration', default: '4s', metavar: 'DURATION', min: 1, max: 600_000, help: 'how long an idle upstream connection is kept (keep below the upstreams\' own idle timeout)', allowed: 'a duration from 1ms to 10m, e.g. 4s' },
+  { key: 'upstreamMaxConnections', type: 'integer', default: 128, min: 1, max: 65535, metavar: 'N', help: 'most connections per upstream endpoint per worker', allowed: 'an integer from 1 to 65535' },
+  { key: 'drainTimeout', type: 'duration', default: '30s', metavar: 'DURATION', min: 0, max: 3_600_000, help: 'on SIGTERM, how long in-flight requests may take to finish', allowed: 'a duration up to 1h, e.g. 30s' },
+  { key: 'logLevel', type: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], metavar: 'LEVEL', help: 'log level', allowed: 'one of: fatal, error, warn, info, debug, trace' },
+  { key: 'config', type: 'string', metavar: 'FILE', help: 'YAML file of settings (camelCase keys, e.g. httpPort: 9000)', allowed: 'a file path' },
+  { key: 'help', type: 'boolean', help: 'print this help and exit', allowed: '' },
+  { key: 'version', type: 'boolean', help: 'print the version and exit', allowed: '' },
+];

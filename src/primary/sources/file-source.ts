@@ -1,0 +1,211 @@
+/**
+ * The file source: a directory of Kubernetes manifests, watched for changes. It keeps the
+ * last good state of every file and object, so that a half-saved or broken file never takes
+ * routes away; the problems surface as diagnostics instead.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { IngressError, type Diagnostic } from '../../shared/errors.js';
+import { keyOf, type KubeObject } from '../model.js';
+import { ClusterStore } from '../store.js';
+import { parseManifestFile } from './manifests.js';
+import { mergeManifests } from './merge-manifests.js';
+import type { Source, SourceUpdate } from './source.js';
+
+/** FileSourceOptions configures a FileSource. */
+export interface FileSourceOptions {
+  /** The manifests directory; only its top level is read. */
+  readonly dir: string;
+  readonly log: Logger;
+  /** Quiet time after the last change before reloading; a burst of changes waits at most 5× this. Default 100. */
+  readonly debounceMs?: number;
+}
+
+/** What one file produced the last time it was read. */
+interface FileState {
+  /** The text read, or undefined when the read failed. */
+  readonly text: string | undefined;
+  readonly objects: readonly KubeObject[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+const MANIFEST_FILE = /\.(ya?ml|json)$/i;
+const MAX_DELAY_FACTOR = 5;
+
+/**
+ * FileSource reads every `*.yaml`, `*.yml` and `*.json` file of a directory (sorted by name,
+ * dotfiles skipped) into a ClusterStore, and reloads on change. Files are read through
+ * symlinks, so a mounted ConfigMap (whose files are links swapped atomically) works.
+ */
+export class FileSource implements Source {
+  /** name identifies the source kind in logs and the GUI. */
+  readonly name = 'file';
+  readonly #dir: string;
+  readonly #log: Logger;
+  readonly #debounceMs: number;
+  readonly #store = new ClusterStore();
+  #files = new Map<string, FileState>();
+  #diagnosticKeys = new Set<string>();
+  #onUpdate: ((u: SourceUpdate) => void) | undefined;
+  #watcher: FSWatcher | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #pendingSinceMs: number | undefined;
+  #loading: Promise<void> | undefined;
+  #reloadAgain = false;
+  #stopped = false;
+
+  constructor(opts: FileSourceOptions) {
+    const debounceMs = opts.debounceMs ?? 100;
+    if (typeof opts.dir !== 'string' || opts.dir === '')
+      throw new IngressError('ING_ERR_CONFIG_INVALID', 'the manifests directory must be a non-empty path');
+    if (!Number.isFinite(debounceMs) || debounceMs < 0)
+      throw new IngressError('ING_ERR_CONFIG_INVALID', `debounceMs must be a finite number >= 0, got ${debounceMs}`);
+    this.#dir = opts.dir;
+    this.#log = opts.log;
+    this.#debounceMs = debounceMs;
+  }
+
+  /**
+   * start loads the directory once, calls onUpdate with the result, then watches for changes.
+   * It throws ING_ERR_CONFIG_INVALID when the directory does not exist.
+   */
+  async start(onUpdate: (u: SourceUpdate) => void): Promise<void> {
+    if (this.#onUpdate !== undefined) throw new IngressError('ING_ERR_CONFIG_INVALID', 'FileSource started twice');
+    try {
+      if (!(await stat(this.#dir)).isDirectory()) throw new Error('not a directory');
+    } catch (cause) {
+      throw new IngressError('ING_ERR_CONFIG_INVALID', `manifests directory ${this.#dir} does not exist or is not a directory`, { cause });
+    }
+    this.#onUpdate = onUpdate;
+    // Watch before the first read, so that a change made during it is not missed.
+    try {
+      this.#watcher = watch(this.#dir, () => this.#schedule());
+    } catch (cause) {
+      throw new IngressError('ING_ERR_CONFIG_INVALID', `manifests directory ${this.#dir} cannot be watched`, { cause });
+    }
+    this.#watcher.on('error', (err) => this.#log.error({ err, dir: this.#dir }, 'manifests watch failed'));
+    const first = this.#load(true);
+    this.#loading = first;
+    try {
+      await first;
+    } catch (err) {
+      this.#close();
+      throw err;
+    } finally {
+      this.#loading = undefined;
+    }
+    if (this.#reloadAgain) this.#flush();
+  }
+
+  /** stop closes the watcher and timers and waits for a reload in progress. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#close();
+    await this.#loading;
+  }
+
+  #close(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** #schedule debounces watch events: wait for a quiet holdoff, but never past the max delay. */
+  #schedule(): void {
+    if (this.#stopped) return;
+    const nowMs = performance.now();
+    this.#pendingSinceMs ??= nowMs;
+    const deadlineMs = this.#pendingSinceMs + this.#debounceMs * MAX_DELAY_FACTOR;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.#flush(), Math.max(0, Math.min(this.#debounceMs, deadlineMs - nowMs)));
+  }
+
+  #flush(): void {
+    this.#timer = undefined;
+    this.#pendingSinceMs = undefined;
+    if (this.#stopped) return;
+    if (this.#loading !== undefined) {
+      this.#reloadAgain = true;
+      return;
+    }
+    this.#reloadAgain = false;
+    this.#loading = this.#load(false)
+      .catch((err: unknown) => this.#log.error({ err, dir: this.#dir }, 'manifests reload failed'))
+      .finally(() => {
+        this.#loading = undefined;
+        if (this.#reloadAgain) this.#flush();
+      });
+  }
+
+  async #load(first: boolean): Promise<void> {
+    const next = new Map<string, FileState>();
+    for (const name of await this.#list()) {
+      const state = await this.#read(name);
+      if (state !== undefined) next.set(name, state);
+    }
+    if (this.#stopped) return;
+    this.#files = next;
+    const merged = mergeManifests([...next].map(([name, state]) => ({ name, ...state })));
+    const changed = this.#store.replaceAll(merged.objects);
+    const keys = new Set<string>();
+    for (const d of merged.diagnostics) {
+      const key = diagnosticKey(d);
+      if (!this.#diagnosticKeys.has(key) && !keys.has(key))
+        this.#log.warn({ code: d.code, file: d.file, object: d.object, reason: d.message }, 'manifest problem');
+      keys.add(key);
+    }
+    const diagnosticsChanged = keys.size !== this.#diagnosticKeys.size || [...keys].some((k) => !this.#diagnosticKeys.has(k));
+    this.#diagnosticKeys = keys;
+    if (!first && !changed && !diagnosticsChanged) return;
+    this.#log.info({ files: next.size, objects: this.#store.size, problems: merged.diagnostics.length }, 'manifests loaded');
+    try {
+      this.#onUpdate?.({ view: this.#store, diagnostics: merged.diagnostics });
+    } catch (err) {
+      // A failing consumer must not kill the watcher; the first load reports it to start().
+      if (first) throw err;
+      this.#log.error({ err }, 'manifests update handler failed');
+    }
+  }
+
+  async #list(): Promise<string[]> {
+    const entries = await readdir(this.#dir, { withFileTypes: true });
+    return entries
+      .filter((e) => (e.isFile() || e.isSymbolicLink()) && !e.name.startsWith('.') && MANIFEST_FILE.test(e.name))
+      .map((e) => e.name)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** #read reads and parses one file, falling back to its last good objects; undefined when it vanished. */
+  async #read(name: string): Promise<FileState | undefined> {
+    const previous = this.#files.get(name);
+    let text: string;
+    try {
+      text = await readFile(join(this.#dir, name), 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR') return undefined;
+      const diagnostic: Diagnostic = {
+        code: 'ING_ERR_MANIFEST_READ',
+        severity: 'error',
+        object: 'file',
+        message: `file cannot be read (${code ?? 'unknown error'}); its last good objects stay`,
+        file: name,
+      };
+      return { text: undefined, objects: previous?.objects ?? [], diagnostics: [diagnostic] };
+    }
+    if (previous !== undefined && previous.text === text) return previous;
+    const parsed = parseManifestFile(name, text);
+    if (!parsed.parsed) return { text, objects: previous?.objects ?? [], diagnostics: parsed.diagnostics };
+    // An object that fails validation keeps the version this file last gave it.
+    const lastGood = new Map((previous?.objects ?? []).map((o) => [`${o.kind} ${keyOf(o)}`, o]));
+    const kept = parsed.rejected.flatMap((id) => lastGood.get(`${id.kind} ${id.key}`) ?? []);
+    return { text, objects: [...parsed.objects, ...kept], diagnostics: parsed.diagnostics };
+  }
+}
+
+function diagnosticKey(d: Diagnostic): string {
+  return JSON.stringify([d.code, d.severity, d.file, d.object, d.message]);
+}

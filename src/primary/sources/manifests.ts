@@ -1,0 +1,137 @@
+/**
+ * Manifest parsing for the file source: multi-document YAML (or JSON) in, validated model
+ * objects and diagnostics out. Pure: the caller reads the file.
+ */
+import { parseAllDocuments } from 'yaml';
+import { IngressError, type Diagnostic, type ErrorCode, type Severity } from '../../shared/errors.js';
+import { objectKey } from '../../shared/keys.js';
+import { KUBE_KINDS, type KubeKind, type KubeObject } from '../model.js';
+import { API_VERSIONS, validateObject } from './validate-object.js';
+
+/** ObjectId names an object across versions: its kind and store key. */
+export interface ObjectId {
+  readonly kind: KubeKind;
+  readonly key: string;
+}
+
+/** ParsedManifest is what one manifest file yields. */
+export interface ParsedManifest {
+  /** The valid objects, in file order. */
+  readonly objects: KubeObject[];
+  readonly diagnostics: Diagnostic[];
+  /** false when the file is not valid YAML: `objects` is then empty, and the caller may keep older ones. */
+  readonly parsed: boolean;
+  /** Objects that failed validation but whose kind and name are known, so a last good version can stand in. */
+  readonly rejected: ObjectId[];
+}
+
+/** MAX_ALIAS_COUNT bounds YAML alias expansion (the "billion laughs" document). */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * parseManifestFile parses the text of one manifest file. Empty documents are skipped and
+ * `kind: List` items expanded. A YAML syntax error rejects the whole file (ING_ERR_MANIFEST_PARSE
+ * with its line); an invalid object (ING_ERR_MANIFEST_INVALID) or an object of a kind Flusso
+ * does not read (ING_ERR_MANIFEST_UNSUPPORTED_KIND, a warning) is dropped alone. Secrets are
+ * accepted and ignored for now. Every diagnostic carries `file`.
+ */
+export function parseManifestFile(fileName: string, text: string): ParsedManifest {
+  const result: ParsedManifest = { objects: [], diagnostics: [], parsed: true, rejected: [] };
+  const values: (readonly [string, unknown])[] = [];
+  try {
+    for (const [i, doc] of parseAllDocuments(text).entries()) {
+      const error = doc.errors[0];
+      if (error !== undefined) {
+        const line = error.linePos?.[0].line ?? 1;
+        const reason = error.message.split('\n', 1)[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? error.code;
+        return parseFailure(fileName, `document ${i + 1}`, `file is not valid YAML at line ${line} (${reason}); file ignored`);
+      }
+      // An empty document (between two `---`, or comments only) has no contents or a null scalar.
+      const value: unknown = doc.contents === null ? null : doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      if (value !== null && value !== undefined) values.push([`document ${i + 1}`, value]);
+    }
+  } catch (cause) {
+    // Alias bombs and absurd nesting end up here rather than as syntax errors.
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return parseFailure(fileName, 'file', `file cannot be loaded (${reason}); file ignored`);
+  }
+  for (const [where, value] of values) {
+    if (isRecord(value) && value.kind === 'List') {
+      if (!Array.isArray(value.items)) {
+        add(result, fileName, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'List document has no items list; skipped');
+        continue;
+      }
+      for (const [j, item] of value.items.entries()) readObject(result, fileName, item, `${where} item ${j + 1}`);
+    } else {
+      readObject(result, fileName, value, where);
+    }
+  }
+  return result;
+}
+
+function readObject(result: ParsedManifest, file: string, value: unknown, where: string): void {
+  if (!isRecord(value)) {
+    add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'document is not an object; skipped');
+    return;
+  }
+  const { kind, apiVersion } = value;
+  if (typeof kind !== 'string' || typeof apiVersion !== 'string') {
+    add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'object has no string apiVersion and kind; skipped');
+    return;
+  }
+  if (kind === 'Secret' && apiVersion === 'v1') return;
+  if (!isKubeKind(kind)) {
+    const message = `${kind} (${apiVersion}) is a kind Flusso does not read; ignored`;
+    add(result, file, 'ING_ERR_MANIFEST_UNSUPPORTED_KIND', 'warning', describeRaw(kind, value, where), message);
+    return;
+  }
+  const id = identify(kind, value);
+  const object = id === undefined ? where : `${kind} ${id.key}`;
+  let reason: string;
+  if (apiVersion === API_VERSIONS[kind]) {
+    try {
+      result.objects.push(validateObject(kind, value));
+      return;
+    } catch (err) {
+      if (!(err instanceof IngressError)) throw err;
+      reason = err.message;
+    }
+  } else {
+    reason = `apiVersion ${apiVersion} is not read for ${kind}, only ${API_VERSIONS[kind]}`;
+  }
+  add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', object, `${reason}; object skipped`);
+  if (id !== undefined) result.rejected.push(id);
+}
+
+/** identify finds kind and key of an object that may fail validation, when its name is usable. */
+function identify(kind: KubeKind, value: Readonly<Record<string, unknown>>): ObjectId | undefined {
+  const meta = value.metadata;
+  if (!isRecord(meta) || typeof meta.name !== 'string' || meta.name === '') return undefined;
+  if (kind === 'IngressClass') return { kind, key: meta.name };
+  const namespace = typeof meta.namespace === 'string' && meta.namespace !== '' ? meta.namespace : 'default';
+  return { kind, key: objectKey(namespace, meta.name) };
+}
+
+function describeRaw(kind: string, value: Readonly<Record<string, unknown>>, where: string): string {
+  const meta = value.metadata;
+  if (!isRecord(meta) || typeof meta.name !== 'string') return `${kind} in ${where}`;
+  return `${kind} ${objectKey(typeof meta.namespace === 'string' ? meta.namespace : undefined, meta.name)}`;
+}
+
+function parseFailure(file: string, where: string, message: string): ParsedManifest {
+  const result: ParsedManifest = { objects: [], diagnostics: [], parsed: false, rejected: [] };
+  add(result, file, 'ING_ERR_MANIFEST_PARSE', 'error', where, message);
+  return result;
+}
+
+function add(result: ParsedManifest, file: string, code: ErrorCode, severity: Severity, object: string, message: string): void {
+  result.diagnostics.push({ code, severity, object, message, file });
+}
+
+function isKubeKind(kind: string): kind is KubeKind {
+  return (KUBE_KINDS as readonly string[]).includes(kind);
+}
+
+function isRecord(v: unknown): v is Readonly<Record<string, unknown>> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,51 @@
+/**
+ * Merging the objects of every manifest file into one set, the way `kubectl apply -f DIR`
+ * would see them, except that a second definition of an object is refused rather than
+ * applied over the first.
+ */
+import type { Diagnostic } from '../../shared/errors.js';
+import { describeObject, keyOf, type KubeObject } from '../model.js';
+
+/** ManifestFile is one file's contribution: its objects in file order and its diagnostics. */
+export interface ManifestFile {
+  readonly name: string;
+  readonly objects: readonly KubeObject[];
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/** MergedManifests is the object set of a directory and every diagnostic, file by file. */
+export interface MergedManifests {
+  readonly objects: KubeObject[];
+  readonly diagnostics: Diagnostic[];
+}
+
+/**
+ * mergeManifests combines files (in the order given, which the caller sorts by name). When
+ * two definitions share kind, namespace and name, the first wins and the later one gets
+ * ING_ERR_MANIFEST_DUPLICATE; so the outcome does not depend on which file changed last.
+ */
+export function mergeManifests(files: Iterable<ManifestFile>): MergedManifests {
+  const firstFile = new Map<string, string>();
+  const objects: KubeObject[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const file of files) {
+    diagnostics.push(...file.diagnostics);
+    for (const obj of file.objects) {
+      const id = `${obj.kind} ${keyOf(obj)}`;
+      const winner = firstFile.get(id);
+      if (winner === undefined) {
+        firstFile.set(id, file.name);
+        objects.push(obj);
+        continue;
+      }
+      diagnostics.push({
+        code: 'ING_ERR_MANIFEST_DUPLICATE',
+        severity: 'error',
+        object: describeObject(obj),
+        message: `${describeObject(obj)} is already defined in ${winner}; this definition is ignored`,
+        file: file.name,
+      });
+    }
+  }
+  return { objects, diagnostics };
+}

@@ -1,0 +1,277 @@
+/**
+ * Shape checks for manifest objects. Each validator reads `unknown` input and builds a fresh
+ * model object holding only the fields Flusso uses, so that the store and the compiler can
+ * trust every type, and extra fields (status, managedFields) never make two versions differ.
+ * A YAML `null` counts as absent, as it does for the Kubernetes API.
+ */
+import { IngressError } from '../../shared/errors.js';
+import type {
+  EndpointSlice,
+  HTTPIngressPath,
+  Ingress,
+  IngressBackend,
+  IngressClass,
+  IngressRule,
+  IngressTLS,
+  KubeKind,
+  KubeObject,
+  ObjectMeta,
+  Service,
+  ServicePort,
+  SliceEndpoint,
+  SlicePort,
+} from '../model.js';
+
+/** API_VERSIONS is the one apiVersion Flusso reads for each kind. */
+export const API_VERSIONS: Readonly<Record<KubeKind, string>> = {
+  IngressClass: 'networking.k8s.io/v1',
+  Ingress: 'networking.k8s.io/v1',
+  Service: 'v1',
+  EndpointSlice: 'discovery.k8s.io/v1',
+};
+
+/**
+ * validateObject checks `raw` as an object of `kind` (its apiVersion already checked) and
+ * returns a clean copy. It throws IngressError ING_ERR_MANIFEST_INVALID naming the first
+ * bad field.
+ */
+export function validateObject(kind: KubeKind, raw: Readonly<Record<string, unknown>>): KubeObject {
+  switch (kind) {
+    case 'IngressClass':
+      return validateIngressClass(raw);
+    case 'Ingress':
+      return validateIngress(raw);
+    case 'Service':
+      return validateService(raw);
+    case 'EndpointSlice':
+      return validateEndpointSlice(raw);
+  }
+}
+
+function validateIngressClass(raw: Readonly<Record<string, unknown>>): IngressClass {
+  const spec = optRecord(raw.spec, 'spec');
+  return compact({
+    apiVersion: 'networking.k8s.io/v1' as const,
+    kind: 'IngressClass' as const,
+    metadata: meta(raw.metadata, false),
+    spec: spec && compact({ controller: optString(spec.controller, 'spec.controller') }),
+  });
+}
+
+function validateIngress(raw: Readonly<Record<string, unknown>>): Ingress {
+  const spec = optRecord(raw.spec, 'spec');
+  return compact({
+    apiVersion: 'networking.k8s.io/v1' as const,
+    kind: 'Ingress' as const,
+    metadata: meta(raw.metadata, true),
+    spec:
+      spec &&
+      compact({
+        ingressClassName: optString(spec.ingressClassName, 'spec.ingressClassName'),
+        defaultBackend: spec.defaultBackend == null ? undefined : backend(spec.defaultBackend, 'spec.defaultBackend'),
+        rules: optList(spec.rules, 'spec.rules', rule),
+        tls: optList(spec.tls, 'spec.tls', tls),
+      }),
+  });
+}
+
+function rule(v: unknown, at: string): IngressRule {
+  const r = record(v, at);
+  const http = optRecord(r.http, `${at}.http`);
+  return compact({
+    host: optString(r.host, `${at}.host`),
+    http: http && { paths: list(http.paths, `${at}.http.paths`, httpPath) },
+  });
+}
+
+function httpPath(v: unknown, at: string): HTTPIngressPath {
+  const p = record(v, at);
+  return compact({
+    path: optString(p.path, `${at}.path`),
+    pathType: optString(p.pathType, `${at}.pathType`),
+    backend: backend(p.backend, `${at}.backend`),
+  });
+}
+
+function backend(v: unknown, at: string): IngressBackend {
+  const b = record(v, at);
+  const service = optRecord(b.service, `${at}.service`);
+  const port = service && optRecord(service.port, `${at}.service.port`);
+  const resource = optRecord(b.resource, `${at}.resource`);
+  return compact({
+    service:
+      service &&
+      compact({
+        name: string(service.name, `${at}.service.name`),
+        port:
+          port &&
+          compact({
+            number: optPort(port.number, `${at}.service.port.number`),
+            name: optString(port.name, `${at}.service.port.name`),
+          }),
+      }),
+    resource:
+      resource &&
+      compact({
+        apiGroup: optString(resource.apiGroup, `${at}.resource.apiGroup`),
+        kind: string(resource.kind, `${at}.resource.kind`),
+        name: string(resource.name, `${at}.resource.name`),
+      }),
+  });
+}
+
+function tls(v: unknown, at: string): IngressTLS {
+  const t = record(v, at);
+  return compact({
+    hosts: optList(t.hosts, `${at}.hosts`, string),
+    secretName: optString(t.secretName, `${at}.secretName`),
+  });
+}
+
+function validateService(raw: Readonly<Record<string, unknown>>): Service {
+  const spec = optRecord(raw.spec, 'spec');
+  return compact({
+    apiVersion: 'v1' as const,
+    kind: 'Service' as const,
+    metadata: meta(raw.metadata, true),
+    spec: spec && compact({ type: optString(spec.type, 'spec.type'), ports: optList(spec.ports, 'spec.ports', servicePort) }),
+  });
+}
+
+function servicePort(v: unknown, at: string): ServicePort {
+  const p = record(v, at);
+  const target = p.targetPort;
+  return compact({
+    name: optString(p.name, `${at}.name`),
+    port: port(p.port, `${at}.port`),
+    targetPort: typeof target === 'string' ? target : optPort(target, `${at}.targetPort`),
+    protocol: optString(p.protocol, `${at}.protocol`),
+  });
+}
+
+function validateEndpointSlice(raw: Readonly<Record<string, unknown>>): EndpointSlice {
+  return compact({
+    apiVersion: 'discovery.k8s.io/v1' as const,
+    kind: 'EndpointSlice' as const,
+    metadata: meta(raw.metadata, true),
+    addressType: string(raw.addressType, 'addressType'),
+    endpoints: optList(raw.endpoints, 'endpoints', sliceEndpoint) ?? [],
+    ports: optList(raw.ports, 'ports', slicePort),
+  });
+}
+
+function sliceEndpoint(v: unknown, at: string): SliceEndpoint {
+  const e = record(v, at);
+  const c = optRecord(e.conditions, `${at}.conditions`);
+  return compact({
+    addresses: list(e.addresses, `${at}.addresses`, string),
+    conditions:
+      c &&
+      compact({
+        ready: optBoolean(c.ready, `${at}.conditions.ready`),
+        serving: optBoolean(c.serving, `${at}.conditions.serving`),
+        terminating: optBoolean(c.terminating, `${at}.conditions.terminating`),
+      }),
+    zone: optString(e.zone, `${at}.zone`),
+    nodeName: optString(e.nodeName, `${at}.nodeName`),
+  });
+}
+
+function slicePort(v: unknown, at: string): SlicePort {
+  const p = record(v, at);
+  return compact({
+    name: optString(p.name, `${at}.name`),
+    port: optPort(p.port, `${at}.port`),
+    protocol: optString(p.protocol, `${at}.protocol`),
+    appProtocol: optString(p.appProtocol, `${at}.appProtocol`),
+  });
+}
+
+// RFC 3339 date-time, as Kubernetes writes metadata.creationTimestamp.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * meta validates `metadata`. resourceVersion is deliberately not kept: in a file it is a
+ * stale copy that does not change when the file is edited, and the store would take two
+ * different versions with the same resourceVersion for the same object.
+ */
+function meta(v: unknown, namespaced: boolean): ObjectMeta {
+  const m = record(v, 'metadata');
+  const name = string(m.name, 'metadata.name');
+  if (name === '') invalid('metadata.name must not be empty');
+  const namespace = optString(m.namespace, 'metadata.namespace');
+  const created = optString(m.creationTimestamp, 'metadata.creationTimestamp');
+  if (created !== undefined && !RFC3339.test(created))
+    invalid('metadata.creationTimestamp must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z');
+  return compact({
+    name,
+    namespace: namespaced ? namespace || 'default' : undefined,
+    creationTimestamp: created,
+    labels: optStringMap(m.labels, 'metadata.labels'),
+    annotations: optStringMap(m.annotations, 'metadata.annotations'),
+  });
+}
+
+function invalid(reason: string): never {
+  throw new IngressError('ING_ERR_MANIFEST_INVALID', reason);
+}
+
+function record(v: unknown, at: string): Readonly<Record<string, unknown>> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) invalid(`${at} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+function optRecord(v: unknown, at: string): Readonly<Record<string, unknown>> | undefined {
+  return v == null ? undefined : record(v, at);
+}
+
+function string(v: unknown, at: string): string {
+  if (typeof v !== 'string') invalid(`${at} must be a string`);
+  return v;
+}
+
+function optString(v: unknown, at: string): string | undefined {
+  return v == null ? undefined : string(v, at);
+}
+
+function optBoolean(v: unknown, at: string): boolean | undefined {
+  if (v == null) return undefined;
+  if (typeof v !== 'boolean') invalid(`${at} must be true or false`);
+  return v;
+}
+
+function port(v: unknown, at: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 65535)
+    invalid(`${at} must be an integer from 1 to 65535`);
+  return v;
+}
+
+function optPort(v: unknown, at: string): number | undefined {
+  return v == null ? undefined : port(v, at);
+}
+
+function list<T>(v: unknown, at: string, item: (v: unknown, at: string) => T): T[] {
+  if (!Array.isArray(v)) invalid(`${at} must be a list`);
+  return v.map((x, i) => item(x, `${at}[${i}]`));
+}
+
+function optList<T>(v: unknown, at: string, item: (v: unknown, at: string) => T): T[] | undefined {
+  return v == null ? undefined : list(v, at, item);
+}
+
+function optStringMap(v: unknown, at: string): Record<string, string> | undefined {
+  const r = optRecord(v, at);
+  if (r === undefined) return undefined;
+  // fromEntries defines own properties, so even a `__proto__` key stays plain data.
+  return Object.fromEntries(Object.entries(r).map(([k, x]) => [k, string(x, `${at}[${JSON.stringify(k)}]`)]));
+}
+
+/** Compact is T with every property whose type admits undefined turned into an optional property. */
+type Compact<T> = { [K in keyof T as undefined extends T[K] ? never : K]: T[K] } & {
+  [K in keyof T as undefined extends T[K] ? K : never]?: Exclude<T[K], undefined>;
+};
+
+/** compact drops undefined properties, so that objects satisfy exactOptionalPropertyTypes and compare cleanly. */
+function compact<T extends object>(o: T): Compact<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Compact<T>;
+}

@@ -1,0 +1,212 @@
+/**
+ * The worker pool: forks N node:cluster workers, gives each the current snapshot before it
+ * listens, broadcasts new snapshots, tracks acked generations, restarts crashed workers with
+ * exponential backoff, and drains them on shutdown.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import type { WireError } from '../shared/errors.js';
+import { isWorkerMessage, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from '../shared/messages.js';
+
+/** WorkerStatus is what the admin API shows of one worker slot. */
+export interface WorkerStatus {
+  readonly id: number;
+  readonly pid: number;
+  readonly generation: number;
+  readonly listening: boolean;
+  readonly restarts: number;
+  readonly uptimeMs: number;
+  readonly lastError: WireError | null;
+}
+
+/** WorkerPoolOptions configures a WorkerPool. */
+export interface WorkerPoolOptions {
+  readonly count: number;
+  /** Absolute path of the worker entry module (dist/worker/main.js). */
+  readonly exec: string;
+  readonly config: WorkerConfig;
+  readonly log: Logger;
+  /** Backoff for restarts: first delay and cap. */
+  readonly restartBaseMs?: number;
+  readonly restartMaxMs?: number;
+  /** A worker that lived this long before dying restarts at the base delay again. */
+  readonly healthyAfterMs?: number;
+  /** Called whenever readiness may have changed (ack, listen, exit). */
+  readonly onChange?: () => void;
+}
+
+interface Slot {
+  readonly id: number;
+  worker: Worker | null;
+  pid: number;
+  generation: number;
+  listening: boolean;
+  restarts: number;
+  failures: number;
+  startedAt: number;
+  restartTimer: NodeJS.Timeout | undefined;
+  lastError: WireError | null;
+}
+
+/** WorkerPool owns the node:cluster workers and the snapshot they must serve. */
+export class WorkerPool {
+  readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange'>> & Pick<WorkerPoolOptions, 'onChange'>;
+  readonly #slots: Slot[] = [];
+  readonly #log: Logger;
+  #snapshot: Uint8Array | null = null;
+  #generation = 0;
+  #stopping = false;
+
+  constructor(opts: WorkerPoolOptions) {
+    if (!Number.isInteger(opts.count) || opts.count < 1) throw new RangeError('count must be a positive integer');
+    this.#opts = { restartBaseMs: 100, restartMaxMs: 30_000, healthyAfterMs: 60_000, ...opts };
+    this.#log = opts.log;
+    cluster.setupPrimary({ exec: opts.exec, args: [], serialization: 'advanced' });
+  }
+
+  /** generation is the newest generation published. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** start forks every worker; call after the first publish so none starts with an empty table. */
+  start(): void {
+    if (this.#snapshot === null) throw new Error('WorkerPool.start before the first publish');
+    for (let id = 1; id <= this.#opts.count; id++) {
+      const slot: Slot = { id, worker: null, pid: 0, generation: 0, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null };
+      this.#slots.push(slot);
+      this.#fork(slot);
+    }
+  }
+
+  /** publish makes `snapshot` (encoded once) current and sends the same bytes to every live worker. */
+  publish(snapshot: Uint8Array, generation: number): void {
+    this.#snapshot = snapshot;
+    this.#generation = generation;
+    for (const slot of this.#slots) {
+      if (slot.worker && slot.listening) this.#send(slot, { type: 'snapshot', snapshot });
+    }
+    this.#opts.onChange?.();
+  }
+
+  /** ready is true when every worker listens and has acked the newest generation. */
+  ready(): boolean {
+    if (this.#stopping || this.#slots.length === 0) return false;
+    return this.#slots.every((s) => s.worker !== null && s.listening && s.generation === this.#generation);
+  }
+
+  /** status describes every worker slot. */
+  status(now = Date.now()): WorkerStatus[] {
+    return this.#slots.map((s) => ({
+      id: s.id,
+      pid: s.pid,
+      generation: s.generation,
+      listening: s.listening,
+      restarts: s.restarts,
+      uptimeMs: s.worker ? now - s.startedAt : 0,
+      lastError: s.lastError,
+    }));
+  }
+
+  /**
+   * drain asks every worker to stop accepting and finish in-flight requests, and resolves once
+   * all have exited; workers still alive `timeoutMs` + 2 s later are killed.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#stopping = true;
+    this.#opts.onChange?.();
+    const exits: Promise<void>[] = [];
+    for (const slot of this.#slots) {
+      clearTimeout(slot.restartTimer);
+      const w = slot.worker;
+      if (!w) continue;
+      exits.push(new Promise((resolve) => w.once('exit', () => resolve())));
+      this.#send(slot, { type: 'drain' });
+    }
+    const all = Promise.all(exits).then(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), timeoutMs + 2000);
+    });
+    const outcome = await Promise.race([all, deadline]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      for (const slot of this.#slots) {
+        if (slot.worker && !slot.worker.isDead()) {
+          this.#log.warn({ workerId: slot.id, pid: slot.pid }, 'worker did not drain in time; killing it');
+          slot.worker.process.kill('SIGKILL');
+        }
+      }
+      await all;
+    }
+  }
+
+  #fork(slot: Slot): void {
+    slot.restartTimer = undefined;
+    const worker = cluster.fork();
+    slot.worker = worker;
+    slot.pid = worker.process.pid ?? 0;
+    slot.listening = false;
+    slot.generation = 0;
+    slot.startedAt = Date.now();
+    worker.on('message', (m: unknown) => this.#onMessage(slot, worker, m));
+    worker.on('error', (err) => this.#log.warn({ err, workerId: slot.id }, 'worker IPC error'));
+    worker.once('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
+  }
+
+  #onMessage(slot: Slot, worker: Worker, m: unknown): void {
+    if (slot.worker !== worker || !isWorkerMessage(m)) return;
+    const msg: WorkerMessage = m;
+    switch (msg.type) {
+      case 'hello':
+        if (this.#snapshot) this.#send(slot, { type: 'init', workerId: slot.id, config: this.#opts.config, snapshot: this.#snapshot });
+        return;
+      case 'listening':
+        slot.listening = true;
+        slot.generation = msg.generation;
+        this.#log.info({ workerId: slot.id, pid: slot.pid, generation: msg.generation }, 'worker listening');
+        // A publish may have happened between init and listen: catch the worker up.
+        if (msg.generation !== this.#generation && this.#snapshot) this.#send(slot, { type: 'snapshot', snapshot: this.#snapshot });
+        break;
+      case 'ack':
+        slot.generation = Math.max(slot.generation, msg.generation);
+        slot.lastError = null;
+        break;
+      case 'reject':
+        slot.lastError = msg.error;
+        this.#log.error({ workerId: slot.id, code: msg.error.code, err: msg.error.message, current: msg.current }, 'worker rejected snapshot');
+        break;
+      case 'fatal':
+        slot.lastError = msg.error;
+        this.#log.error({ workerId: slot.id, code: msg.error.code, err: msg.error.message }, 'worker reported a fatal error');
+        break;
+    }
+    this.#opts.onChange?.();
+  }
+
+  #onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    slot.worker = null;
+    slot.listening = false;
+    this.#opts.onChange?.();
+    if (this.#stopping) return;
+    const livedMs = Date.now() - slot.startedAt;
+    slot.failures = livedMs >= this.#opts.healthyAfterMs ? 1 : slot.failures + 1;
+    slot.restarts++;
+    const delayMs = Math.min(this.#opts.restartBaseMs * 2 ** (slot.failures - 1), this.#opts.restartMaxMs);
+    this.#log.warn({ code: 'ING_ERR_WORKER_EXITED', workerId: slot.id, pid: slot.pid, exitCode: code, signal, restarts: slot.restarts, delayMs }, 'worker exited; restarting');
+    slot.restartTimer = setTimeout(() => {
+      if (!this.#stopping) this.#fork(slot);
+    }, delayMs);
+  }
+
+  #send(slot: Slot, msg: PrimaryMessage): void {
+    const w = slot.worker;
+    if (!w || !w.isConnected()) return;
+    try {
+      w.send(msg);
+    } catch (err) {
+      this.#log.warn({ err, workerId: slot.id }, 'could not send to worker');
+    }
+  }
+}

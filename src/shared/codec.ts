@@ -1,0 +1,48 @@
+/**
+ * The snapshot codec: the only module that imports msgpackr. Encoding is deterministic
+ * for a deterministic input (msgpackr keeps key insertion order and we disable record
+ * structures so no per-encoder state leaks into the bytes).
+ */
+import { Packr } from 'msgpackr';
+import { IngressError } from './errors.js';
+import { SNAPSHOT_VERSION, type RoutingSnapshot, type RoutingTable } from './snapshot.js';
+
+const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
+
+/** encodeSnapshot encodes a snapshot to the bytes every worker receives. */
+export function encodeSnapshot(snapshot: RoutingSnapshot): Uint8Array {
+  return packr.pack(snapshot);
+}
+
+/** encodeTable encodes a routing table alone; equal tables give equal bytes. */
+export function encodeTable(table: RoutingTable): Uint8Array {
+  return packr.pack(table);
+}
+
+/**
+ * decodeSnapshot decodes and shape-checks snapshot bytes. It throws IngressError
+ * ING_ERR_SNAPSHOT_DECODE or ING_ERR_SNAPSHOT_VERSION; the caller keeps its old state.
+ */
+export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (cause) {
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot bytes are not valid msgpack', { cause });
+  }
+  if (!isObject(value) || typeof value.version !== 'number' || typeof value.generation !== 'number')
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot has no version or generation');
+  if (value.version !== SNAPSHOT_VERSION)
+    throw new IngressError('ING_ERR_SNAPSHOT_VERSION', `snapshot version ${value.version}, expected ${SNAPSHOT_VERSION}`);
+  const table = value.table;
+  if (!isObject(table) || !Array.isArray(table.hosts) || !Array.isArray(table.clusters))
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot has no routing table');
+  const overrides = value.overrides;
+  if (!isObject(overrides) || !Array.isArray(overrides.drained) || !Array.isArray(overrides.weights))
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot has no overrides');
+  return value as unknown as RoutingSnapshot;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

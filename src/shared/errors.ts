@@ -1,0 +1,71 @@
+/**
+ * Every error and diagnostic code Flusso emits, in one table. Each code has a line in
+ * docs/errors.md (a unit test checks it). Codes cross the IPC boundary as plain strings:
+ * compare by `code`, never with `instanceof`.
+ */
+export const ErrorCodes = {
+  /** Operator errors: startup refuses to run. */
+  ING_ERR_CONFIG_INVALID: 'a flag, environment variable or config file value is invalid',
+  ING_ERR_UWS_NATIVE_MISSING: 'the native uWebSockets.js binding did not load',
+  ING_ERR_LISTEN_FAILED: 'a listening port could not be bound',
+
+  /** User-object diagnostics: the object is skipped, the rest of the configuration applies. */
+  ING_ERR_MANIFEST_PARSE: 'a manifest file is not valid YAML',
+  ING_ERR_MANIFEST_INVALID: 'an object in a manifest file fails validation',
+  ING_ERR_MANIFEST_UNSUPPORTED_KIND: 'a manifest holds an object of a kind Flusso does not read',
+  ING_ERR_MANIFEST_DUPLICATE: 'the same object is defined twice in the manifests directory',
+  ING_ERR_MANIFEST_READ: 'a manifest file could not be read; the objects it held last time stay in service',
+  ING_ERR_INGRESS_INVALID_HOST: 'an Ingress rule has a host that is not a valid DNS name or single-label wildcard',
+  ING_ERR_INGRESS_INVALID_PATH: 'an Ingress path is empty, does not start with "/", or has an unsupported pathType',
+  ING_ERR_INGRESS_BACKEND_UNSUPPORTED: 'an Ingress backend is a resource backend or names no service',
+  ING_ERR_INGRESS_CONFLICT: 'a host and path is claimed by an older Ingress; this rule is ignored',
+  ING_ERR_INGRESS_DEFAULT_BACKEND_CONFLICT: 'an older Ingress already sets the default backend; this one is ignored',
+  ING_ERR_SERVICE_NOT_FOUND: 'an Ingress names a Service that does not exist (requests get 503)',
+  ING_ERR_SERVICE_PORT_UNRESOLVED: 'an Ingress names a Service port the Service does not have (requests get 503)',
+  ING_ERR_NO_ENDPOINTS: 'a Service has no ready endpoints for the referenced port (requests get 503)',
+  ING_ERR_CLASS_NOT_FOUND: 'an Ingress names an IngressClass that does not exist',
+
+  /** Worker and process errors. */
+  ING_ERR_SNAPSHOT_DECODE: 'a worker could not decode a snapshot and kept its previous one',
+  ING_ERR_SNAPSHOT_VERSION: 'a worker received a snapshot of another schema version and kept its previous one',
+  ING_ERR_SNAPSHOT_BUILD: 'a worker could not build its router or balancers and kept its previous snapshot',
+  ING_ERR_WORKER_EXITED: 'a worker process exited unexpectedly and is being restarted',
+  ING_ERR_WORKER_UNCAUGHT: 'a worker hit an exception outside any request and exits so the primary restarts it',
+  ING_ERR_PROXY_INTERNAL: 'a request handler threw; that request got 502 (or was cut) and the worker kept serving',
+} as const;
+
+/** ErrorCode is one key of the ErrorCodes table. */
+export type ErrorCode = keyof typeof ErrorCodes;
+
+/** IngressError is the one error class Flusso throws; `code` identifies it. */
+export class IngressError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'IngressError';
+    this.code = code;
+  }
+}
+
+/** Severity of a Diagnostic: an error drops the object or rule; a warning keeps it. */
+export type Severity = 'error' | 'warning';
+
+/**
+ * Diagnostic is a problem found in user objects. It never stops a rebuild: the offending
+ * object or rule is skipped and the rest applies. `object` is `Kind namespace/name`; `file`
+ * is set by the file source.
+ */
+export interface Diagnostic {
+  readonly code: ErrorCode;
+  readonly severity: Severity;
+  readonly object: string;
+  readonly message: string;
+  readonly file?: string;
+}
+
+/** WireError is an error as it crosses IPC. */
+export interface WireError {
+  readonly code: ErrorCode | string;
+  readonly message: string;
+}

@@ -1,0 +1,31 @@
+/**
+ * objectKey builds the one string form used everywhere for a namespaced object: `namespace/name`.
+ * Cluster-scoped objects (IngressClass) use their bare name.
+ */
+export function objectKey(namespace: string | undefined, name: string): string {
+  return namespace ? `${namespace}/${name}` : name;
+}
+
+/**
+ * splitObjectKey is the inverse of objectKey for namespaced keys.
+ */
+export function splitObjectKey(key: string): { namespace: string; name: string } {
+  const slash = key.indexOf('/');
+  if (slash < 0) return { namespace: '', name: key };
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
+}
+
+/**
+ * clusterId names the backend cluster for one Service port as an Ingress referenced it:
+ * `namespace/service:port`, where port is the number or the port name exactly as written.
+ */
+export function clusterId(namespace: string, service: string, port: number | string): string {
+  return `${namespace}/${service}:${port}`;
+}
+
+/**
+ * endpointKey names one endpoint address of a cluster: `ip:port` (IPv6 in brackets).
+ */
+export function endpointKey(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

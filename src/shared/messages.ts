@@ -1,0 +1,92 @@
+/**
+ * The IPC messages between the primary and its node:cluster workers. The channel uses
+ * `serialization: 'advanced'`, so snapshot bytes travel as a Uint8Array, not as JSON.
+ */
+import type { WireError } from './errors.js';
+
+/** WorkerConfig is everything a worker needs to know that is not in the snapshot. */
+export interface WorkerConfig {
+  readonly httpPort: number;
+  readonly httpAddress: string;
+  readonly upstreamConnectTimeoutMs: number;
+  readonly upstreamHeadersTimeoutMs: number;
+  readonly upstreamBodyTimeoutMs: number;
+  readonly upstreamKeepAliveTimeoutMs: number;
+  readonly upstreamMaxConnections: number;
+  readonly drainTimeoutMs: number;
+  readonly logLevel: string;
+  readonly serverHeader: string;
+}
+
+/** InitMessage is the first message a worker receives: config plus the current snapshot. */
+export interface InitMessage {
+  readonly type: 'init';
+  readonly workerId: number;
+  readonly config: WorkerConfig;
+  /** msgpack bytes of a RoutingSnapshot. */
+  readonly snapshot: Uint8Array;
+}
+
+/** SnapshotMessage replaces the worker's routing state. */
+export interface SnapshotMessage {
+  readonly type: 'snapshot';
+  readonly snapshot: Uint8Array;
+}
+
+/** DrainMessage starts graceful shutdown: stop accepting, finish in-flight, exit 0. */
+export interface DrainMessage {
+  readonly type: 'drain';
+}
+
+/** PrimaryMessage is any message the primary sends a worker. */
+export type PrimaryMessage = InitMessage | SnapshotMessage | DrainMessage;
+
+/**
+ * HelloMessage is the first message a worker sends, once its message listener is attached;
+ * the primary answers with InitMessage. (Messages sent before the listener exists are lost.)
+ */
+export interface HelloMessage {
+  readonly type: 'hello';
+}
+
+/** ListeningMessage says the worker has applied its init snapshot and listens. */
+export interface ListeningMessage {
+  readonly type: 'listening';
+  readonly generation: number;
+}
+
+/** AckMessage says the worker serves `generation` now. */
+export interface AckMessage {
+  readonly type: 'ack';
+  readonly generation: number;
+}
+
+/** RejectMessage says the worker could not apply a snapshot and keeps serving `current`. */
+export interface RejectMessage {
+  readonly type: 'reject';
+  readonly current: number;
+  readonly error: WireError;
+}
+
+/** FatalMessage is sent just before a worker exits on an error it cannot recover from. */
+export interface FatalMessage {
+  readonly type: 'fatal';
+  readonly error: WireError;
+}
+
+/** WorkerMessage is any message a worker sends the primary. */
+export type WorkerMessage = HelloMessage | ListeningMessage | AckMessage | RejectMessage | FatalMessage;
+
+/** isWorkerMessage checks the shape of an untrusted IPC message. */
+export function isWorkerMessage(m: unknown): m is WorkerMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const t = (m as { type?: unknown }).type;
+  return t === 'hello' || t === 'listening' || t === 'ack' || t === 'reject' || t === 'fatal';
+}
+
+/** isPrimaryMessage checks the shape of an untrusted IPC message. */
+export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const t = (m as { type?: unknown }).type;
+  return t === 'init' || t === 'snapshot' || t === 'drain';
+}

@@ -1,0 +1,106 @@
+/**
+ * The routing snapshot: the whole contract from the primary (control plane) to the workers
+ * (data plane), together with messages.ts. It is immutable, encoded once with msgpackr
+ * (codec.ts) and sent as the same bytes to every worker.
+ */
+
+/** SNAPSHOT_VERSION is the schema version; a worker refuses a snapshot of another version. */
+export const SNAPSHOT_VERSION = 1;
+
+/** PathMatch is the Ingress v1 path type after compilation (ImplementationSpecific becomes Prefix). */
+export type PathMatch = 'Exact' | 'Prefix';
+
+/**
+ * Route is one path rule of a virtual host.
+ *
+ * `path` is normalised by the compiler: an Exact path as written; a Prefix path without its
+ * trailing slash (so `/aaa/bbb/` is stored as `/aaa/bbb`), and `/` stays `/`.
+ */
+export interface Route {
+  readonly match: PathMatch;
+  readonly path: string;
+  /** Cluster id (see keys.ts clusterId); the cluster exists in `clusters`, possibly with no endpoints. */
+  readonly cluster: string;
+  /** Source Ingress as `namespace/name`. */
+  readonly source: string;
+}
+
+/**
+ * VirtualHost is the set of routes for one host pattern.
+ *
+ * `host` is lower-case and one of: an exact name (`foo.bar.com`), a single-label wildcard
+ * (`*.foo.com`), or `*` for rules that named no host (they match any host that has no
+ * exact or wildcard virtual host of its own).
+ *
+ * `routes` are in match order: every Exact route first (sorted by path), then Prefix routes,
+ * longest path first (ties by path). A router may rely on that order.
+ */
+export interface VirtualHost {
+  readonly host: string;
+  readonly routes: readonly Route[];
+}
+
+/** Endpoint is one ready (or terminating-but-serving) address of a cluster. */
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+  /** Relative weight, >= 0; 0 takes no new requests. Defaults to 1. */
+  readonly weight: number;
+  /** `conditions.ready` of the EndpointSlice entry (nil counts as ready). */
+  readonly ready: boolean;
+  /** `conditions.terminating`; a terminating endpoint is used only when no ready one exists. */
+  readonly terminating: boolean;
+  readonly zone?: string;
+}
+
+/** LoadBalancerName names a balancing algorithm a worker implements. */
+export type LoadBalancerName = 'round-robin';
+
+/** Cluster is the upstream for one Service port, with its endpoints and policy. */
+export interface Cluster {
+  readonly id: string;
+  /** Service as `namespace/name`. */
+  readonly service: string;
+  /** The Service port as the Ingress referenced it (number or name). */
+  readonly servicePort: number | string;
+  /** Endpoints sorted by address then port; may be empty (requests get 503). */
+  readonly endpoints: readonly Endpoint[];
+  readonly loadBalancer: LoadBalancerName;
+}
+
+/**
+ * Overrides are operator decisions made at run time (admin API / GUI), applied on top of
+ * what the cluster state says. Endpoint keys are `clusterId|ip:port`.
+ */
+export interface Overrides {
+  readonly drained: readonly string[];
+  readonly weights: readonly (readonly [string, number])[];
+}
+
+/**
+ * RoutingTable is what the compiler produces: a pure function of the cluster objects and
+ * the compile options. The same input gives byte-identical encoded output.
+ */
+export interface RoutingTable {
+  /** Virtual hosts sorted by host; the catch-all `*` (if any) included. */
+  readonly hosts: readonly VirtualHost[];
+  /** The Ingress `spec.defaultBackend` of the oldest Ingress that has one, or null. */
+  readonly defaultBackend: Route | null;
+  /** Every cluster referenced by a route or the default backend, sorted by id. */
+  readonly clusters: readonly Cluster[];
+}
+
+/** RoutingSnapshot is a RoutingTable stamped with schema version and generation by the broadcaster. */
+export interface RoutingSnapshot {
+  readonly version: number;
+  /** Monotonically increasing per primary process; workers ack it. */
+  readonly generation: number;
+  readonly table: RoutingTable;
+  readonly overrides: Overrides;
+}
+
+/** EMPTY_TABLE routes nothing: every request gets Flusso's 404. */
+export const EMPTY_TABLE: RoutingTable = Object.freeze({ hosts: [], defaultBackend: null, clusters: [] });
+
+/** NO_OVERRIDES is the empty override set. */
+export const NO_OVERRIDES: Overrides = Object.freeze({ drained: [], weights: [] });

@@ -1,0 +1,137 @@
+/**
+ * The worker's composition root, run by node:cluster
+ * (`cluster.setupPrimary({ exec: '<dist>/worker/main.js', serialization: 'advanced' })`).
+ *
+ * Protocol (shared/messages.ts): say `hello` once the message listener is attached (an ESM
+ * entry loads asynchronously, and IPC messages that arrive before the listener exists are
+ * lost), wait for `init`, apply its snapshot, listen, say `listening`; then `snapshot` →
+ * `ack` or `reject`; `drain` → drain and exit 0. Losing the primary (IPC disconnect) exits at
+ * once: node:cluster workers cannot outlive it anyway.
+ */
+import { pathToFileURL } from 'node:url';
+import { IngressError, type WireError } from '../shared/errors.js';
+import { isPrimaryMessage, type InitMessage, type WorkerMessage } from '../shared/messages.js';
+import { createWorkerLogger, type Logger } from './log.js';
+import { createProxyServer, type ProxyServer } from './proxy/server.js';
+import { WorkerState } from './state.js';
+
+/** WorkerProcess is the part of `process` the worker uses (tests may pass a fake). */
+export interface WorkerProcess {
+  send?: ((message: WorkerMessage, callback?: (err: Error | null) => void) => boolean) | undefined;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'disconnect', listener: () => void): unknown;
+  on(event: 'uncaughtException', listener: (err: Error) => void): unknown;
+  on(event: 'unhandledRejection', listener: (reason: unknown) => void): unknown;
+  exit(code: number): never;
+}
+
+/** How long a goodbye message (`fatal`) may take before the worker exits anyway. */
+const GOODBYE_TIMEOUT_MS = 1000;
+
+/**
+ * startWorker wires the worker to its primary. It returns immediately; everything else
+ * happens on messages.
+ */
+export function startWorker(proc: WorkerProcess = process as unknown as WorkerProcess): void {
+  let log: Logger | null = null;
+  let state: WorkerState | null = null;
+  let server: ProxyServer | null = null;
+  let drainTimeoutMs = 0;
+  let leaving = false;
+
+  const send = (message: WorkerMessage): void => {
+    proc.send?.(message);
+  };
+
+  /** exitWith sends `fatal` (when given), waits for it to leave, and exits. */
+  const exitWith = (code: number, error?: WireError): void => {
+    if (leaving) return;
+    leaving = true;
+    server?.close(); // idempotent; stops accepting at once on the fatal paths
+    if (error === undefined || proc.send === undefined) {
+      proc.exit(code);
+      return;
+    }
+    const timer = setTimeout(() => proc.exit(code), GOODBYE_TIMEOUT_MS);
+    proc.send({ type: 'fatal', error }, () => {
+      clearTimeout(timer);
+      proc.exit(code);
+    });
+  };
+
+  const onInit = async (m: InitMessage): Promise<void> => {
+    log = createWorkerLogger({ workerId: m.workerId, level: m.config.logLevel });
+    drainTimeoutMs = m.config.drainTimeoutMs;
+    state = new WorkerState({ config: m.config });
+    const applied = state.apply(m.snapshot);
+    if (!applied.ok) {
+      // Keep the empty table (every request 404) rather than refuse to start; say why.
+      log.error({ code: applied.error.code, error: applied.error.message }, 'init snapshot rejected');
+      send({ type: 'reject', current: state.generation, error: applied.error });
+    }
+    try {
+      server = createProxyServer({ state, config: m.config, log });
+      const port = await server.listen();
+      log.info({ port, generation: state.generation }, 'listening');
+      send({ type: 'listening', generation: state.generation });
+    } catch (err) {
+      const error = toWire(err, 'ING_ERR_LISTEN_FAILED');
+      log.fatal({ err, code: error.code }, 'cannot start the proxy');
+      exitWith(1, error);
+    }
+  };
+
+  const onDrain = async (): Promise<void> => {
+    if (server !== null) {
+      log?.info({ inFlight: server.inFlight(), drainTimeoutMs }, 'draining');
+      await server.drain(drainTimeoutMs);
+    }
+    // Pools hold only idle upstream sockets now; exiting closes them. Do not wait on
+    // pool.close(): a stuck upstream request must not keep a drained worker alive.
+    void state?.close();
+    exitWith(0);
+  };
+
+  proc.on('message', (message: unknown) => {
+    if (!isPrimaryMessage(message) || leaving) return;
+    switch (message.type) {
+      case 'init':
+        if (state === null) void onInit(message);
+        return;
+      case 'snapshot': {
+        if (state === null) return; // no init yet: the init carries the current snapshot
+        const r = state.apply(message.snapshot);
+        if (r.ok) send({ type: 'ack', generation: r.generation });
+        else {
+          log?.warn({ code: r.error.code, error: r.error.message, current: state.generation }, 'snapshot rejected');
+          send({ type: 'reject', current: state.generation, error: r.error });
+        }
+        return;
+      }
+      case 'drain':
+        void onDrain();
+        return;
+    }
+  });
+
+  proc.on('disconnect', () => exitWith(0));
+  send({ type: 'hello' });
+
+  // Request paths catch their own exceptions (proxy/exchange.ts), so one that reaches here
+  // came from outside any request: the process state is unknown, let the primary restart us.
+  proc.on('uncaughtException', (err: Error) => {
+    log?.error({ err, code: 'ING_ERR_WORKER_UNCAUGHT' }, 'uncaught exception');
+    exitWith(1, toWire(err, 'ING_ERR_WORKER_UNCAUGHT'));
+  });
+  proc.on('unhandledRejection', (reason: unknown) => {
+    log?.error({ err: reason, code: 'ING_ERR_WORKER_UNCAUGHT' }, 'unhandled rejection');
+  });
+}
+
+function toWire(err: unknown, fallback: string): WireError {
+  if (err instanceof IngressError) return { code: err.code, message: err.message };
+  return { code: fallback, message: err instanceof Error ? err.message : String(err) };
+}
+
+// Run when executed as the cluster worker's entry file, not when imported.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) startWorker();

@@ -1,0 +1,76 @@
+/**
+ * The one table that maps data-plane failures to HTTP statuses (ARCHITECTURE.md "Request
+ * pipeline" step 5, STYLE.md "Errors"). After the response head was sent no status can be
+ * sent any more: the exchange closes the client connection instead.
+ */
+import { STATUS_CODES } from 'node:http';
+
+/** ProxyFailure names every failure the proxy answers itself. */
+export type ProxyFailure =
+  | 'bad-request'
+  | 'method-not-allowed'
+  | 'no-route'
+  | 'no-endpoint'
+  | 'upstream-error'
+  | 'upstream-timeout'
+  | 'internal';
+
+/** FAILURE_STATUS maps each failure to its status. */
+export const FAILURE_STATUS: Readonly<Record<ProxyFailure, number>> = Object.freeze({
+  'bad-request': 400, // framing the parser let through, bad Host, bad path (catalogue §A, §B, §D, §H)
+  'method-not-allowed': 405, // CONNECT and TRACE: an ingress is not a forward proxy (§B row 48, §G row 129)
+  'no-route': 404, // no host/path rule and no default backend
+  'no-endpoint': 503, // the cluster has no selectable endpoint
+  'upstream-error': 502, // connect refused, reset or bad response before the head
+  'upstream-timeout': 504, // connect timeout or no response head in time
+  internal: 502, // a handler threw; the worker keeps running
+});
+
+/** Error codes (undici or system) that mean the upstream did not answer in time. */
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+
+/** Error codes that mean no connection was made, so nothing reached the upstream. */
+const CONNECT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+function codeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : '';
+}
+
+/** upstreamFailure classifies an upstream error that happened before the response head. */
+export function upstreamFailure(err: unknown): ProxyFailure {
+  return TIMEOUT_CODES.has(codeOf(err)) ? 'upstream-timeout' : 'upstream-error';
+}
+
+/** isConnectError says whether the error happened while connecting (safe to try another endpoint). */
+export function isConnectError(err: unknown): boolean {
+  return CONNECT_CODES.has(codeOf(err));
+}
+
+/** ErrorResponse is a ready-made answer: status line and a short text body that never echoes input. */
+export interface ErrorResponse {
+  readonly statusLine: string;
+  readonly body: string;
+}
+
+/** CONTENT_TYPE_TEXT is the Content-Type of every error body. */
+export const CONTENT_TYPE_TEXT = 'text/plain; charset=utf-8';
+
+const RESPONSES = new Map<ProxyFailure, ErrorResponse>();
+for (const [failure, status] of Object.entries(FAILURE_STATUS) as [ProxyFailure, number][]) {
+  const line = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
+  RESPONSES.set(failure, Object.freeze({ statusLine: line, body: `${line}\n` }));
+}
+
+/** errorResponse returns the canned response for a failure. */
+export function errorResponse(failure: ProxyFailure): ErrorResponse {
+  return RESPONSES.get(failure) as ErrorResponse;
+}
+
+const STATUS_LINES: string[] = [];
+for (let code = 100; code <= 599; code++) STATUS_LINES[code] = `${code} ${STATUS_CODES[code] ?? 'Unknown'}`;
+
+/** statusLine returns `code reason` for 100–599 (the reason from node:http, or `Unknown`). */
+export function statusLine(code: number): string {
+  return STATUS_LINES[code] ?? `${code} Unknown`;
+}

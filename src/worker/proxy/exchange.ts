@@ -1,0 +1,463 @@
+/**
+ * Exchange: one proxied request, from the uWS handler's return to the last byte.
+ *
+ * uWS rules this class lives by (the uws-and-undici research note §1; perf findings F1–F5):
+ * never touch `res` after it completed or aborted (explicit `#done`/`#aborted` flags); every
+ * write outside the handler's synchronous part goes through `res.cork`; `res.resume()` only
+ * after our own `res.pause()`; status and headers leave together with the first body chunk.
+ */
+import { Readable } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { HttpResponse } from 'uWebSockets.js';
+import type { ClusterRuntime, UpstreamEndpoint } from '../state.js';
+import { CONTENT_TYPE_TEXT, errorResponse, isConnectError, statusLine, upstreamFailure, type ProxyFailure } from './errors.js';
+import { filterResponseHead, type ResponseHead } from './headers.js';
+
+/** ProxyContext is the state an Exchange shares with its server. */
+export interface ProxyContext {
+  readonly serverHeader: string;
+  readonly log: Logger;
+  /** Set by drain(): every response from now on asks uWS to close the connection. */
+  draining: boolean;
+  inFlight: number;
+  /** Called when inFlight reaches 0 while draining. */
+  onIdle: (() => void) | null;
+}
+
+/** Methods that may be sent again to another endpoint after a connect error (nginx proxy_next_upstream). */
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const MAX_TRIES = 3;
+const BODY_HIGH_WATER_MARK = 64 * 1024;
+const CLIENT_ABORTED = new Error('client aborted');
+const BAD_STATUS = new Error('upstream sent a status outside 100-599');
+const BAD_HEAD = new Error('upstream head is not raw name/value pairs');
+
+// What the corked trampoline runs (see #cork).
+const OP_CHUNK = 1;
+const OP_END = 2;
+const OP_BODILESS = 3;
+const OP_ERROR = 4;
+const OP_WRITABLE = 5;
+
+function ignore(): void {}
+
+/** RequestBody is the upstream request body, fed from uWS onData; reading it resumes the client. */
+class RequestBody extends Readable {
+  readonly #exchange: Exchange;
+
+  constructor(exchange: Exchange) {
+    super({ highWaterMark: BODY_HIGH_WATER_MARK });
+    this.#exchange = exchange;
+    // We destroy the body with an error on client abort; undici may have detached already,
+    // and an unheard 'error' event would become an uncaught exception.
+    this.on('error', ignore);
+  }
+
+  override _read(): void {
+    this.#exchange.bodyWanted();
+  }
+}
+
+/**
+ * Exchange forwards one request with undici and streams the response back. It is the undici
+ * dispatch handler itself (v7 controller API), so a request costs one object plus the
+ * closures uWS forces (onAborted, onData, onWritable).
+ */
+export class Exchange implements Dispatcher.DispatchHandler {
+  static #target: Exchange | null = null;
+  /** One shared cork callback for every exchange: cork runs it synchronously, so a slot suffices. */
+  static readonly #runCorked = (): void => {
+    const ex = Exchange.#target as Exchange;
+    Exchange.#target = null;
+    ex.#corked();
+  };
+
+  readonly #ctx: ProxyContext;
+  readonly #res: HttpResponse;
+  readonly #method: string;
+  readonly #opts: Dispatcher.DispatchOptions;
+  readonly #cluster: ClusterRuntime;
+  #endpoint: UpstreamEndpoint;
+  #tried: string[] | null = null;
+  readonly #body: RequestBody | null;
+  #bodyEnded = false;
+  #ctl: Dispatcher.DispatchController | null = null;
+
+  #aborted = false; // the client went away: never touch res again
+  #done = false; // the response completed (or was cut): never touch res again
+  #finished = false; // counted out of inFlight
+  #upstreamDone = false;
+  #paused = false; // we paused the client socket (uWS: resume only after our own pause)
+  #blocked = false; // a response write waits for onWritable
+  #headSent = false;
+  #writableAttached = false;
+
+  #head: ResponseHead | null = null;
+  #status = 0;
+  #pending: Buffer | null = null; // unsent rest of a tryEnd chunk
+  #pendingOffset = 0; // write offset at which #pending starts
+
+  #op = 0;
+  #opChunk: Buffer | null = null;
+  #opFailure: ProxyFailure = 'internal';
+  #opOffset = 0;
+  #opResult = true;
+
+  constructor(
+    ctx: ProxyContext,
+    res: HttpResponse,
+    method: string,
+    target: string,
+    headers: string[],
+    cluster: ClusterRuntime,
+    endpoint: UpstreamEndpoint,
+    hasBody: boolean,
+  ) {
+    this.#ctx = ctx;
+    this.#res = res;
+    this.#method = method;
+    this.#cluster = cluster;
+    this.#endpoint = endpoint;
+    this.#body = hasBody ? new RequestBody(this) : null;
+    this.#opts = { path: target, method, headers, body: this.#body };
+    ctx.inFlight++; // counted from construction, so every path out (#finish) balances it
+  }
+
+  /**
+   * start attaches the uWS callbacks (synchronously, inside the handler: uWS drops body bytes
+   * that arrive before onData is attached, and terminates the process if a handler returns
+   * with neither a response nor onAborted), then dispatches the request.
+   */
+  start(): void {
+    this.#res.onAborted(() => this.clientAborted());
+    if (this.#body !== null) this.#res.onData((chunk, isLast) => this.clientData(chunk, isLast));
+    this.#endpoint.pool.dispatch(this.#opts, this);
+  }
+
+  /** clientAborted runs when uWS reports the client connection gone (or our own res.close()). */
+  clientAborted(): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    if (!this.#upstreamDone) this.#ctl?.abort(CLIENT_ABORTED);
+    this.#dropBody();
+    this.#finish();
+  }
+
+  /** clientData copies a request body chunk (uWS detaches the ArrayBuffer after the callback). */
+  clientData(chunk: ArrayBuffer, isLast: boolean): void {
+    try {
+      const body = this.#body;
+      if (body === null || this.#bodyEnded || body.destroyed) return;
+      if (chunk.byteLength > 0 && !body.push(Buffer.copyBytesFrom(new Uint8Array(chunk))) && !isLast) this.#pauseClient();
+      if (isLast) {
+        this.#bodyEnded = true;
+        body.push(null);
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** bodyWanted runs when undici wants more request body: resume the client if we paused it. */
+  bodyWanted(): void {
+    if (this.#paused && !this.#aborted && !this.#done) {
+      this.#paused = false;
+      this.#res.resume();
+    }
+  }
+
+  /** fail handles an exception thrown on this request's path: 502 if nothing was sent, else cut. */
+  fail(err: unknown): void {
+    this.#ctx.log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'request handler failed');
+    if (!this.#upstreamDone) this.#ctl?.abort(err instanceof Error ? err : new Error(String(err)));
+    if (this.#aborted || this.#done) return;
+    if (!this.#headSent) this.#respond('internal');
+    else this.#cut();
+  }
+
+  // --- undici v7 dispatch handler -------------------------------------------------------
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#ctl = controller;
+    if (this.#aborted) controller.abort(CLIENT_ABORTED);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (this.#aborted || this.#done) return;
+    try {
+      this.#ctl = controller;
+      if (statusCode >= 100 && statusCode < 200) return; // 1xx: wait for the final head
+      if (statusCode < 100 || statusCode > 599) return this.#rejectUpstream(controller, BAD_STATUS);
+      const head = filterResponseHead(controller.rawHeaders);
+      if (head === null) return this.#rejectUpstream(controller, BAD_HEAD);
+      this.#head = head;
+      this.#status = statusCode;
+      if (this.#method === 'HEAD' || statusCode === 204 || statusCode === 304) this.#cork(OP_BODILESS);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#aborted || this.#done) return;
+    try {
+      this.#ctl = controller;
+      this.#opChunk = chunk;
+      this.#cork(OP_CHUNK);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#upstreamDone = true;
+    if (this.#aborted || this.#done) return;
+    try {
+      this.#cork(OP_END);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+    this.#upstreamDone = true;
+    if (this.#aborted || this.#done) return;
+    try {
+      if (this.#headSent) return this.#cut(); // after the head, only a cut is honest
+      if (this.#retry(err)) return;
+      this.#ctx.log.debug({ err, endpoint: this.#endpoint.key }, 'upstream request failed');
+      this.#respond(upstreamFailure(err));
+    } catch (caught) {
+      this.fail(caught);
+    }
+  }
+
+  // --- internals ---------------------------------------------------------------------------
+
+  /** #retry sends a bodiless idempotent request to another endpoint after a connect error. */
+  #retry(err: Error): boolean {
+    if (this.#body !== null || !IDEMPOTENT.has(this.#method) || !isConnectError(err)) return false;
+    const tried = (this.#tried ??= [this.#endpoint.key]);
+    if (tried.length >= MAX_TRIES) return false;
+    for (let i = 0; i < this.#cluster.size; i++) {
+      const next = this.#cluster.balancer.select();
+      if (next === null) return false;
+      if (tried.includes(next.key)) continue;
+      tried.push(next.key);
+      this.#endpoint = next;
+      this.#ctl = null;
+      this.#upstreamDone = false;
+      next.pool.dispatch(this.#opts, this);
+      return true;
+    }
+    return false;
+  }
+
+  #rejectUpstream(controller: Dispatcher.DispatchController, reason: Error): void {
+    this.#respond('upstream-error');
+    controller.abort(reason);
+  }
+
+  /** #cork runs #op inside res.cork through the shared trampoline (no closure per write). */
+  #cork(op: number): void {
+    this.#op = op;
+    Exchange.#target = this;
+    this.#res.cork(Exchange.#runCorked);
+  }
+
+  #corked(): void {
+    const op = this.#op;
+    // A paused socket neither reads nor writes: resume it before writing (we paused it).
+    if (this.#paused) {
+      this.#paused = false;
+      this.#res.resume();
+    }
+    switch (op) {
+      case OP_CHUNK: {
+        const chunk = this.#opChunk as Buffer;
+        this.#opChunk = null;
+        this.#writeChunk(chunk);
+        return;
+      }
+      case OP_END:
+        this.#writeEnd();
+        return;
+      case OP_BODILESS:
+        this.#writeBodiless();
+        return;
+      case OP_ERROR:
+        this.#writeError();
+        return;
+      case OP_WRITABLE:
+        this.#opResult = this.#writeRest(this.#opOffset);
+        return;
+    }
+  }
+
+  #writeHead(): void {
+    const res = this.#res;
+    const head = this.#head as ResponseHead;
+    res.writeStatus(statusLine(this.#status));
+    const f = head.fields;
+    for (let i = 0; i < f.length; i += 2) res.writeHeader(f[i] as Buffer, f[i + 1] as Buffer);
+    res.writeHeader('Server', this.#ctx.serverHeader);
+    this.#headSent = true;
+  }
+
+  #writeChunk(chunk: Buffer): void {
+    const res = this.#res;
+    const first = !this.#headSent;
+    if (first) this.#writeHead();
+    const total = (this.#head as ResponseHead).contentLength;
+    if (total < 0) {
+      // Unknown length: chunked. write() buffers even when it reports backpressure.
+      if (!res.write(chunk)) this.#block();
+      return;
+    }
+    if (this.#pending !== null) {
+      // undici delivered more while we wait for onWritable: queue it behind the unsent rest.
+      const sent = res.getWriteOffset() - this.#pendingOffset;
+      this.#pending = Buffer.concat([this.#pending.subarray(sent), chunk]);
+      this.#pendingOffset += sent;
+      return;
+    }
+    if (first && this.#ctx.draining && chunk.length === total) {
+      res.end(chunk, true);
+      this.#complete();
+      return;
+    }
+    const offset = res.getWriteOffset();
+    const [ok, done] = res.tryEnd(chunk, total);
+    if (done) {
+      this.#complete();
+    } else if (!ok) {
+      this.#pending = chunk;
+      this.#pendingOffset = offset;
+      this.#block();
+    }
+  }
+
+  #writeEnd(): void {
+    const res = this.#res;
+    const total = (this.#head as ResponseHead | null)?.contentLength ?? -1;
+    if (!this.#headSent) {
+      if (this.#head === null || total > 0) return this.#cut(); // cannot happen with a sane undici; be safe
+      this.#writeHead();
+      res.end('', this.#ctx.draining); // uWS writes Content-Length: 0
+      this.#complete();
+    } else if (total < 0) {
+      res.end(); // the terminating chunk (closeConnection here would corrupt the chunked body)
+      this.#complete();
+    }
+    // Known length: the last tryEnd (maybe from onWritable) completes the response.
+  }
+
+  #writeBodiless(): void {
+    const res = this.#res;
+    const total = (this.#head as ResponseHead).contentLength;
+    this.#writeHead();
+    if (total >= 0 && this.#status !== 204) {
+      // Never endWithoutBody(n) to keep the connection: in this uWS build it leaves the
+      // response unfinished and the next request closes the connection (c8da12b).
+      if (this.#ctx.draining) res.endWithoutBody(total, true);
+      else res.writeHeader('Content-Length', String(total)).endWithoutBody();
+    } else {
+      res.endWithoutBody();
+    }
+    this.#complete();
+  }
+
+  #writeError(): void {
+    const r = errorResponse(this.#opFailure);
+    this.#res
+      .writeStatus(r.statusLine)
+      .writeHeader('Content-Type', CONTENT_TYPE_TEXT)
+      .writeHeader('Server', this.#ctx.serverHeader)
+      .end(r.body, this.#ctx.draining);
+    this.#complete();
+  }
+
+  /** #writeRest retries the blocked write from onWritable; returns what uWS expects. */
+  #writeRest(offset: number): boolean {
+    const total = (this.#head as ResponseHead).contentLength;
+    if (total < 0 || this.#pending === null) {
+      this.#blocked = false;
+      return true;
+    }
+    const [ok, done] = this.#res.tryEnd(this.#pending.subarray(offset - this.#pendingOffset), total);
+    if (done || ok) {
+      this.#pending = null;
+      this.#blocked = false;
+      if (done) this.#complete();
+    }
+    return ok;
+  }
+
+  #block(): void {
+    this.#blocked = true;
+    this.#ctl?.pause();
+    if (!this.#writableAttached) {
+      this.#writableAttached = true;
+      this.#res.onWritable((offset) => this.#onWritable(offset));
+    }
+  }
+
+  #onWritable(offset: number): boolean {
+    if (this.#aborted || this.#done || !this.#blocked) return true;
+    try {
+      this.#opOffset = offset;
+      this.#cork(OP_WRITABLE);
+      const ok = this.#opResult;
+      // Resume undici outside the cork: it may deliver the next chunk synchronously.
+      if (!this.#blocked) this.#ctl?.resume();
+      return ok;
+    } catch (err) {
+      this.fail(err);
+      return true;
+    }
+  }
+
+  #respond(failure: ProxyFailure): void {
+    this.#opFailure = failure;
+    this.#cork(OP_ERROR);
+  }
+
+  /** #cut closes the client connection mid-response: the client sees a truncated body. */
+  #cut(): void {
+    this.#done = true;
+    this.#res.close(); // runs onAborted synchronously: aborts upstream, drops the body
+    this.#finish();
+  }
+
+  #pauseClient(): void {
+    // Never pause while a response write waits: a paused socket gets no onWritable (deadlock).
+    if (this.#paused || this.#blocked || this.#done || this.#aborted) return;
+    this.#paused = true;
+    this.#res.pause();
+  }
+
+  #complete(): void {
+    this.#done = true;
+    this.#dropBody();
+    if (this.#blocked) {
+      this.#blocked = false;
+      this.#ctl?.resume();
+    }
+    this.#finish();
+  }
+
+  /** #dropBody stops an unfinished request body: the upstream must not see a clean end. */
+  #dropBody(): void {
+    const body = this.#body;
+    if (body !== null && !this.#bodyEnded && !body.destroyed) body.destroy(CLIENT_ABORTED);
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const ctx = this.#ctx;
+    ctx.inFlight--;
+    if (ctx.draining && ctx.inFlight === 0) ctx.onIdle?.();
+  }
+}

@@ -1,0 +1,262 @@
+/**
+ * Header handling on both legs: reading the client's head from uWS, building the upstream
+ * request head, and filtering the upstream response head (RFC 9110 §7.6.1; catalogue §G).
+ */
+import { randomFillSync } from 'node:crypto';
+
+/**
+ * HOP_BY_HOP lists the fields that describe one connection, not the message (RFC 9110
+ * §7.6.1, plus Trailer as RFC 2616 §13.5.1 and Go's ReverseProxy have it). They never cross
+ * the proxy in either direction.
+ */
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'transfer-encoding',
+  'upgrade',
+  'trailer',
+  'proxy-authorization',
+  'proxy-authenticate',
+] as const;
+
+/**
+ * Request fields never forwarded as the client sent them: hop-by-hop, `expect` (uWS already
+ * answered 100 Continue, and undici refuses it), `content-length` (we re-frame), the fields
+ * the proxy sets itself, `forwarded` (untrusted, and we do not emit it) and `proxy`
+ * (httpoxy). Every `x-forwarded-*` is dropped too (see isDroppedRequestField).
+ */
+const DROP_REQUEST: ReadonlySet<string> = new Set<string>([
+  ...HOP_BY_HOP,
+  'expect',
+  'content-length',
+  'x-real-ip',
+  'x-request-id',
+  'forwarded',
+  'proxy',
+]);
+
+/** Response fields uWS writes itself (`date`, framing) or that we replace (`server`, as nginx hides the upstream's). */
+const DROP_RESPONSE: ReadonlySet<string> = new Set<string>([...HOP_BY_HOP, 'date', 'content-length', 'server']);
+
+/** Lower-case first letters of DROP_RESPONSE names: other names skip the string compare. */
+const DROP_RESPONSE_FIRST = new Uint8Array(256);
+for (const name of DROP_RESPONSE) {
+  const c = name.charCodeAt(0);
+  DROP_RESPONSE_FIRST[c] = 1;
+  DROP_RESPONSE_FIRST[c - 0x20] = 1;
+}
+
+function isDroppedRequestField(name: string): boolean {
+  return DROP_REQUEST.has(name) || name.startsWith('x-forwarded-');
+}
+
+/** Printable ASCII and HTAB: anything else takes the slow path in forwardableValue. */
+const NOT_PLAIN_ASCII = /[^\t\x20-\x7e]/;
+
+/**
+ * forwardableValue returns the value to hand undici, or null when it cannot be forwarded
+ * faithfully. uWS decodes header values as UTF-8 and undici writes them as Latin-1, so a
+ * non-ASCII value is re-encoded to its UTF-8 bytes (as a Latin-1 string) to reach the
+ * upstream byte-exact. A value uWS could not decode (U+FFFD) or that holds a control
+ * character is refused: forwarding it would silently mangle it (catalogue §C row 60).
+ */
+function forwardableValue(value: string): string | null {
+  if (!NOT_PLAIN_ASCII.test(value)) return value;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c === 0xfffd) return null;
+  }
+  return Buffer.from(value, 'utf8').toString('latin1');
+}
+
+/**
+ * RequestHead collects the client's header fields during `req.forEach` (uWS hands out names
+ * lower-cased). One instance is reused for every request: forEach is synchronous and
+ * `visit` is bound once, so reading a head allocates no closure.
+ */
+export class RequestHead {
+  names: string[] = [];
+  values: string[] = [];
+  hostCount = 0;
+  host = '';
+  contentLengthCount = 0;
+  contentLength = '';
+  transferEncodingCount = 0;
+  transferEncoding = '';
+  connection = '';
+  forwardedFor = '';
+  requestId = '';
+
+  reset(): void {
+    this.names.length = 0;
+    this.values.length = 0;
+    this.hostCount = 0;
+    this.host = '';
+    this.contentLengthCount = 0;
+    this.contentLength = '';
+    this.transferEncodingCount = 0;
+    this.transferEncoding = '';
+    this.connection = '';
+    this.forwardedFor = '';
+    this.requestId = '';
+  }
+
+  readonly visit = (name: string, value: string): void => {
+    this.names.push(name);
+    this.values.push(value);
+    switch (name) {
+      case 'host':
+        this.hostCount++;
+        this.host = value;
+        break;
+      case 'content-length':
+        this.contentLengthCount++;
+        this.contentLength = value;
+        break;
+      case 'transfer-encoding':
+        this.transferEncodingCount++;
+        this.transferEncoding = value;
+        break;
+      case 'connection':
+        this.connection = this.connection === '' ? value : `${this.connection}, ${value}`;
+        break;
+      case 'x-forwarded-for':
+        this.forwardedFor = this.forwardedFor === '' ? value : `${this.forwardedFor}, ${value}`;
+        break;
+      case 'x-request-id':
+        this.requestId = value;
+        break;
+    }
+  };
+}
+
+/** ForwardingInfo is what the proxy adds to every upstream request. */
+export interface ForwardingInfo {
+  readonly clientAddress: string;
+  /** The listener port as text. */
+  readonly port: string;
+  /** Parsed Content-Length to send, or null for none (chunked or no body). */
+  readonly contentLength: string | null;
+}
+
+/**
+ * buildUpstreamHeaders returns the upstream head as a flat `[name, value, …]` list, or null
+ * when a value cannot be forwarded faithfully (the caller answers 400).
+ *
+ * Client fields keep their order (Host included, exactly as sent) minus the dropped ones and
+ * every field the client's Connection header names (stripped first, so a Connection list can
+ * never remove a field the proxy adds: catalogue §G row 122). Then, as ingress-nginx sends
+ * them: Content-Length, X-Forwarded-For (replaced by the peer), -Host, -Port, -Proto,
+ * X-Real-IP, X-Request-ID (the client's if sane, else a fresh one), and
+ * X-Original-Forwarded-For with whatever the client sent.
+ */
+export function buildUpstreamHeaders(head: RequestHead, info: ForwardingInfo): string[] | null {
+  const connectionTokens = head.connection === '' ? null : listedTokens(head.connection);
+  const names = head.names;
+  const values = head.values;
+  const out: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    if (name !== 'host' && (isDroppedRequestField(name) || connectionTokens?.has(name) === true)) continue;
+    const value = forwardableValue(values[i] as string);
+    if (value === null) return null;
+    out.push(name, value);
+  }
+  if (info.contentLength !== null) out.push('content-length', info.contentLength);
+  const host = forwardableValue(head.host) ?? '';
+  out.push(
+    'x-forwarded-for', info.clientAddress,
+    'x-forwarded-host', host,
+    'x-forwarded-port', info.port,
+    'x-forwarded-proto', 'http',
+    'x-real-ip', info.clientAddress,
+    'x-request-id', isSaneRequestId(head.requestId) ? head.requestId : newRequestId(),
+  );
+  if (head.forwardedFor !== '') {
+    const original = forwardableValue(head.forwardedFor);
+    if (original !== null) out.push('x-original-forwarded-for', original);
+  }
+  return out;
+}
+
+/** listedTokens returns the field names a Connection header lists, minus `close`/`keep-alive`; null if none. */
+function listedTokens(connection: string): Set<string> | null {
+  // Fast path: almost every Connection header is a lone `keep-alive` or `close`.
+  if (connection.length <= 10 && /^(?:keep-alive|close)$/i.test(connection)) return null;
+  let tokens: Set<string> | null = null;
+  for (const part of connection.split(',')) {
+    const token = part.trim().toLowerCase();
+    if (token === '' || token === 'close' || token === 'keep-alive') continue;
+    (tokens ??= new Set()).add(token);
+  }
+  return tokens;
+}
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._-]{1,200}$/;
+
+function isSaneRequestId(id: string): boolean {
+  return id !== '' && SANE_REQUEST_ID.test(id);
+}
+
+const randomPool = Buffer.allocUnsafe(4096);
+let randomOffset = randomPool.length;
+
+/** newRequestId returns 32 random hex digits (as ingress-nginx's $req_id), from a pooled random buffer. */
+export function newRequestId(): string {
+  if (randomOffset + 16 > randomPool.length) {
+    randomFillSync(randomPool);
+    randomOffset = 0;
+  }
+  const id = randomPool.toString('hex', randomOffset, randomOffset + 16);
+  randomOffset += 16;
+  return id;
+}
+
+/** ResponseHead is the filtered upstream head: raw name/value pairs and the body length. */
+export interface ResponseHead {
+  /** Name/value pairs as the upstream sent them (exact bytes, duplicates such as Set-Cookie kept). */
+  readonly fields: Buffer[];
+  /** Content-Length, or -1 when the upstream sent none (the body then goes out chunked). */
+  readonly contentLength: number;
+}
+
+/**
+ * filterResponseHead drops hop-by-hop fields (and those the upstream's Connection header
+ * lists), Date, Content-Length, Transfer-Encoding and Server from undici's raw headers.
+ * Returns null when the raw headers are not name/value Buffers.
+ */
+export function filterResponseHead(raw: unknown): ResponseHead | null {
+  if (!Array.isArray(raw) || raw.length % 2 !== 0) return null;
+  const fields: Buffer[] = [];
+  let contentLength = -1;
+  let listed: Set<string> | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name: unknown = raw[i];
+    const value: unknown = raw[i + 1];
+    if (!Buffer.isBuffer(name) || !Buffer.isBuffer(value)) return null;
+    if (name.length > 0 && DROP_RESPONSE_FIRST[name[0] as number] === 1) {
+      const lower = name.toString('latin1').toLowerCase();
+      if (DROP_RESPONSE.has(lower)) {
+        if (lower === 'content-length') contentLength = parseLength(value);
+        else if (lower === 'connection') listed = listedTokens(value.toString('latin1'));
+        continue;
+      }
+    }
+    fields.push(name, value);
+  }
+  if (listed !== null) {
+    const kept: Buffer[] = [];
+    for (let i = 0; i < fields.length; i += 2) {
+      if (!listed.has((fields[i] as Buffer).toString('latin1').toLowerCase())) kept.push(fields[i] as Buffer, fields[i + 1] as Buffer);
+    }
+    return { fields: kept, contentLength };
+  }
+  return { fields, contentLength };
+}
+
+function parseLength(value: Buffer): number {
+  const text = value.toString('latin1').trim();
+  return /^\d{1,15}$/.test(text) ? Number(text) : -1;
+}

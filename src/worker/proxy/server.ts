@@ -1,0 +1,202 @@
+/**
+ * The worker's HTTP front: uWebSockets.js in, undici out (ARCHITECTURE.md "Request pipeline").
+ *
+ * The synchronous part of each request lives here: copy the head, check the framing this uWS
+ * build lets through, route, pick an endpoint and hand over to an Exchange. Everything it
+ * answers itself (400/404/405/503) is written while uWS still has the response corked.
+ */
+import type { Logger } from 'pino';
+import uWS from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js';
+import { IngressError } from '../../shared/errors.js';
+import type { WorkerConfig } from '../../shared/messages.js';
+import { normalizeHost } from '../router/host.js';
+import { isValidQuery, normalizePath } from '../router/normalize.js';
+import type { WorkerState } from '../state.js';
+import { formatAddress } from './address.js';
+import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
+import { Exchange, type ProxyContext } from './exchange.js';
+import { RequestHead, buildUpstreamHeaders } from './headers.js';
+
+/** ProxyServerOptions are the inputs of createProxyServer. */
+export interface ProxyServerOptions {
+  readonly state: WorkerState;
+  readonly config: WorkerConfig;
+  readonly log: Logger;
+}
+
+/** ProxyServer is a running (or ready to listen) proxy front. */
+export interface ProxyServer {
+  /** listen binds `httpAddress:httpPort` (SO_REUSEPORT, shared by every worker) and resolves the bound port. */
+  listen(): Promise<number>;
+  /**
+   * drain stops accepting, makes every later response close its connection, and resolves
+   * when no request is in flight or `timeoutMs` passed; then it closes every connection.
+   */
+  drain(timeoutMs: number): Promise<void>;
+  /** close stops listening and closes every connection at once, in-flight requests included. */
+  close(): void;
+  /** inFlight is the number of proxied requests not yet completed or aborted. */
+  inFlight(): number;
+}
+
+/** `app.close()` exists in this binding but not in its type declarations. */
+type ClosableApp = TemplatedApp & { close?: () => void };
+
+const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
+
+/**
+ * createProxyServer builds the uWS app. It throws IngressError ING_ERR_UWS_NATIVE_MISSING
+ * when the native binding did not load: the package then silently falls back to a slow
+ * pure-JS server that lacks most of the API we rely on.
+ */
+export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
+  if (typeof uWS.SSLApp !== 'function' || typeof uWS.us_listen_socket_close !== 'function')
+    throw new IngressError('ING_ERR_UWS_NATIVE_MISSING', 'the native uWebSockets.js binding is not loaded (musl libc, or a Node.js other than 20?)');
+  (uWS as { _cfg?: (flag: string) => void })._cfg?.('silent'); // drops the `uWebSockets: 20` response header
+
+  const { state, config } = opts;
+  const log = opts.log.child({ component: 'proxy' });
+  const ctx: ProxyContext = { serverHeader: config.serverHeader, log, draining: false, inFlight: 0, onIdle: null };
+  const head = new RequestHead();
+  let port = String(config.httpPort);
+  let listenSocket: us_listen_socket | null = null;
+  const app: ClosableApp = uWS.App();
+
+  /** reject answers a request the proxy refuses itself; we are inside the handler, so corked. */
+  function reject(res: HttpResponse, failure: ProxyFailure, close: boolean): null {
+    const r = errorResponse(failure);
+    res.writeStatus(r.statusLine);
+    if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
+    res.writeHeader('Content-Type', CONTENT_TYPE_TEXT).writeHeader('Server', ctx.serverHeader).end(r.body, close || ctx.draining);
+    return null;
+  }
+
+  /** route runs the synchronous part of a request; it returns the Exchange to start, or null if answered. */
+  function route(res: HttpResponse, req: HttpRequest): Exchange | null {
+    // HttpRequest is stack-allocated: read everything now.
+    const method = req.getCaseSensitiveMethod();
+    const url = req.getUrl();
+    const query: string = req.getQuery() || '';
+    head.reset();
+    req.forEach(head.visit);
+
+    // Framing this uWS build accepts but must not reach an upstream (catalogue §A, §D).
+    const cl = head.contentLength;
+    if (
+      head.hostCount !== 1 ||
+      head.contentLengthCount > 1 ||
+      head.transferEncodingCount > 1 ||
+      (head.transferEncodingCount === 1 && (head.contentLengthCount !== 0 || head.transferEncoding.trim().toLowerCase() !== 'chunked')) ||
+      (head.contentLengthCount === 1 && !/^\d{1,15}$/.test(cl))
+    )
+      return reject(res, 'bad-request', true);
+    if (method === 'CONNECT' || method === 'TRACE') return reject(res, 'method-not-allowed', true);
+    const path = normalizePath(url);
+    if (path === null || (query !== '' && !isValidQuery(query))) return reject(res, 'bad-request', true);
+    const host = normalizeHost(head.host);
+    if (host === null) return reject(res, 'bad-request', true);
+
+    const routing = state.current;
+    const match = routing.router.match(host, path);
+    if (match === null) return reject(res, 'no-route', false);
+    const cluster = routing.clusters.get(match.route.cluster);
+    const endpoint = cluster === undefined ? null : cluster.balancer.select();
+    if (cluster === undefined || endpoint === null) return reject(res, 'no-endpoint', false);
+
+    const length = head.contentLengthCount === 1 ? Number(cl) : -1;
+    const headers = buildUpstreamHeaders(head, {
+      clientAddress: formatAddress(res.getRemoteAddress()),
+      port,
+      contentLength: length >= 0 ? String(length) : null,
+    });
+    if (headers === null) return reject(res, 'bad-request', true);
+    const hasBody = head.transferEncodingCount === 1 || length > 0;
+    const target = query === '' ? path : `${path}?${query}`;
+    return new Exchange(ctx, res, method, target, headers, cluster, endpoint, hasBody);
+  }
+
+  app.any('/*', (res, req) => {
+    let exchange: Exchange | null = null;
+    try {
+      exchange = route(res, req);
+      exchange?.start();
+    } catch (err) {
+      if (exchange !== null) {
+        exchange.fail(err);
+        return;
+      }
+      log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'request handler failed');
+      try {
+        reject(res, 'internal', true);
+      } catch {
+        res.close(); // it had already answered; make sure it is gone
+      }
+    }
+  });
+
+  let appClosed = false;
+  function closeApp(): void {
+    if (listenSocket !== null) {
+      uWS.us_listen_socket_close(listenSocket);
+      listenSocket = null;
+    }
+    if (!appClosed) {
+      appClosed = true;
+      app.close?.();
+    }
+  }
+
+  return {
+    listen(): Promise<number> {
+      return new Promise((resolve, reject) => {
+        const onListen = (ls: us_listen_socket | false): void => {
+          if (ls === false) {
+            reject(new IngressError('ING_ERR_LISTEN_FAILED', `cannot listen on ${config.httpAddress || '*'}:${config.httpPort}`));
+            return;
+          }
+          listenSocket = ls;
+          const bound = uWS.us_socket_local_port(ls as unknown as us_socket);
+          port = String(bound);
+          resolve(bound);
+        };
+        if (config.httpAddress === '') app.listen(config.httpPort, onListen);
+        else app.listen(config.httpAddress, config.httpPort, onListen);
+      });
+    },
+
+    drain(timeoutMs: number): Promise<void> {
+      if (listenSocket !== null) {
+        uWS.us_listen_socket_close(listenSocket);
+        listenSocket = null;
+      }
+      ctx.draining = true;
+      return new Promise((resolve) => {
+        let timer: NodeJS.Timeout | null = null;
+        let settled = false;
+        const finish = (): void => {
+          if (settled) return;
+          settled = true;
+          if (timer !== null) clearTimeout(timer);
+          ctx.onIdle = null;
+          closeApp();
+          resolve();
+        };
+        if (ctx.inFlight === 0) return finish();
+        timer = setTimeout(finish, timeoutMs);
+        // The last response completes inside res.cork: let uWS uncork and send it before
+        // app.close() drops every connection.
+        ctx.onIdle = () => setImmediate(finish);
+      });
+    },
+
+    close(): void {
+      ctx.draining = true;
+      closeApp();
+    },
+
+    inFlight(): number {
+      return ctx.inFlight;
+    },
+  };
+}

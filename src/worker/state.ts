@@ -1,0 +1,182 @@
+/**
+ * WorkerState: the worker's current routing state and the only place it changes.
+ *
+ * A snapshot is decoded, then the router, the balancers and the upstream Pools are built
+ * completely, and only then is one reference swapped (Traefik's Switch). Any failure leaves
+ * the previous state serving untouched, so a request never sees half a snapshot.
+ */
+import { Pool, type Dispatcher } from 'undici';
+import { decodeSnapshot } from '../shared/codec.js';
+import { IngressError, type WireError } from '../shared/errors.js';
+import { endpointKey } from '../shared/keys.js';
+import type { WorkerConfig } from '../shared/messages.js';
+import { EMPTY_TABLE, NO_OVERRIDES, type Endpoint, type RoutingSnapshot } from '../shared/snapshot.js';
+import type { Balancer } from './balance/balancer.js';
+import { RoundRobinBalancer } from './balance/round-robin.js';
+import { createRouter } from './router/host-table.js';
+import type { HostRouter } from './router/router.js';
+
+/** UpstreamPool is the part of an undici Pool the worker uses. */
+export type UpstreamPool = Pick<Dispatcher, 'dispatch' | 'close'>;
+
+/** UpstreamEndpoint is a snapshot Endpoint with its `ip:port` key and the Pool that reaches it. */
+export interface UpstreamEndpoint extends Endpoint {
+  readonly key: string;
+  readonly pool: UpstreamPool;
+}
+
+/** ClusterRuntime is one cluster ready to serve: its balancer and its endpoint count. */
+export interface ClusterRuntime {
+  readonly id: string;
+  readonly balancer: Balancer<UpstreamEndpoint>;
+  /** Number of endpoints listed (selectable or not); bounds retries. */
+  readonly size: number;
+}
+
+/** RoutingState is one immutable, fully built generation. */
+export interface RoutingState {
+  readonly generation: number;
+  readonly router: HostRouter;
+  readonly clusters: ReadonlyMap<string, ClusterRuntime>;
+}
+
+/** ApplyResult says whether a snapshot now serves. */
+export type ApplyResult = { readonly ok: true; readonly generation: number } | { readonly ok: false; readonly error: WireError };
+
+/** PoolSettings are the WorkerConfig fields that shape upstream Pools. */
+export type PoolSettings = Pick<
+  WorkerConfig,
+  | 'upstreamConnectTimeoutMs'
+  | 'upstreamHeadersTimeoutMs'
+  | 'upstreamBodyTimeoutMs'
+  | 'upstreamKeepAliveTimeoutMs'
+  | 'upstreamMaxConnections'
+>;
+
+/** PoolFactory creates the Pool for an origin such as `http://10.0.0.1:8080` (tests inject failures). */
+export type PoolFactory = (origin: string, options: Pool.Options) => UpstreamPool;
+
+/** WorkerStateOptions configures a WorkerState. */
+export interface WorkerStateOptions {
+  readonly config: PoolSettings;
+  readonly createPool?: PoolFactory;
+}
+
+const defaultPoolFactory: PoolFactory = (origin, options) => new Pool(origin, options);
+
+/**
+ * WorkerState holds the current RoutingState and the upstream Pools, keyed by `ip:port` so a
+ * Pool (and its warm keep-alive connections) survives every snapshot that keeps the endpoint.
+ */
+export class WorkerState {
+  #current: RoutingState;
+  #pools = new Map<string, UpstreamPool>();
+  readonly #poolOptions: Pool.Options;
+  readonly #createPool: PoolFactory;
+
+  constructor(options: WorkerStateOptions) {
+    const c = options.config;
+    this.#poolOptions = Object.freeze({
+      connections: c.upstreamMaxConnections,
+      pipelining: 1,
+      connectTimeout: c.upstreamConnectTimeoutMs,
+      headersTimeout: c.upstreamHeadersTimeoutMs,
+      bodyTimeout: c.upstreamBodyTimeoutMs,
+      keepAliveTimeout: c.upstreamKeepAliveTimeoutMs,
+    });
+    this.#createPool = options.createPool ?? defaultPoolFactory;
+    this.#current = { generation: 0, router: createRouter(EMPTY_TABLE), clusters: new Map() };
+  }
+
+  /** current is the state every new request uses. */
+  get current(): RoutingState {
+    return this.#current;
+  }
+
+  /** generation is the generation of the current state (0 before any snapshot). */
+  get generation(): number {
+    return this.#current.generation;
+  }
+
+  /** poolCount is the number of upstream Pools held (one per distinct endpoint). */
+  get poolCount(): number {
+    return this.#pools.size;
+  }
+
+  /**
+   * apply decodes snapshot bytes and swaps them in. On failure the previous state keeps
+   * serving and the error (ING_ERR_SNAPSHOT_DECODE, _VERSION or _BUILD) is returned.
+   */
+  apply(bytes: Uint8Array): ApplyResult {
+    let snapshot: RoutingSnapshot;
+    try {
+      snapshot = decodeSnapshot(bytes);
+    } catch (err) {
+      return { ok: false, error: toWireError(err, 'ING_ERR_SNAPSHOT_DECODE') };
+    }
+    return this.applySnapshot(snapshot);
+  }
+
+  /** applySnapshot builds and swaps in an already decoded snapshot (see apply). */
+  applySnapshot(snapshot: RoutingSnapshot): ApplyResult {
+    const pools = new Map<string, UpstreamPool>();
+    let next: RoutingState;
+    try {
+      next = this.#build(snapshot, pools);
+    } catch (err) {
+      for (const [key, pool] of pools) if (!this.#pools.has(key)) closeQuietly(pool);
+      const cause = err instanceof IngressError ? err : new IngressError('ING_ERR_SNAPSHOT_BUILD', `cannot build routing state: ${messageOf(err)}`, { cause: err });
+      return { ok: false, error: toWireError(cause, 'ING_ERR_SNAPSHOT_BUILD') };
+    }
+    const previous = this.#pools;
+    this.#current = next;
+    this.#pools = pools;
+    // close(), not destroy(): requests already dispatched to a vanished endpoint finish.
+    for (const [key, pool] of previous) if (!pools.has(key)) closeQuietly(pool);
+    return { ok: true, generation: next.generation };
+  }
+
+  /** close closes every Pool (in-flight requests finish) and resets to the empty table. */
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools = new Map();
+    this.#current = { generation: this.#current.generation, router: createRouter(EMPTY_TABLE), clusters: new Map() };
+    await Promise.allSettled(pools.map((p) => p.close()));
+  }
+
+  #build(snapshot: RoutingSnapshot, pools: Map<string, UpstreamPool>): RoutingState {
+    const table = snapshot.table;
+    const overrides = snapshot.overrides ?? NO_OVERRIDES;
+    const clusters = new Map<string, ClusterRuntime>();
+    for (const cluster of table.clusters) {
+      if (typeof cluster.id !== 'string' || !Array.isArray(cluster.endpoints))
+        throw new IngressError('ING_ERR_SNAPSHOT_BUILD', 'cluster without id or endpoints');
+      const endpoints: UpstreamEndpoint[] = [];
+      for (const ep of cluster.endpoints) {
+        if (typeof ep.address !== 'string' || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65535)
+          throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `cluster ${cluster.id} has an invalid endpoint`);
+        const key = endpointKey(ep.address, ep.port);
+        let pool = pools.get(key) ?? this.#pools.get(key);
+        if (pool === undefined) pool = this.#createPool(`http://${key}`, this.#poolOptions);
+        pools.set(key, pool);
+        endpoints.push({ ...ep, key, pool });
+      }
+      const balancer = new RoundRobinBalancer<UpstreamEndpoint>({ clusterId: cluster.id, endpoints, overrides });
+      clusters.set(cluster.id, { id: cluster.id, balancer, size: endpoints.length });
+    }
+    return { generation: snapshot.generation, router: createRouter(table), clusters };
+  }
+}
+
+function closeQuietly(pool: UpstreamPool): void {
+  pool.close().catch(() => undefined);
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function toWireError(err: unknown, fallback: string): WireError {
+  if (err instanceof IngressError) return { code: err.code, message: err.message };
+  return { code: fallback, message: messageOf(err) };
+}

@@ -1,0 +1,242 @@
+/**
+ * Failure behaviour through the built CLI: upstream faults map to 502/503/504, a killed worker
+ * is replaced and serves the current routes, broken manifests keep the last good routes and are
+ * reported, bad request framing gets 400 and a closed connection, and live route changes drop no
+ * requests. See shared/notes/reliability-catalogue.md §2 A, F and §4.2–4.4.
+ */
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { startEchoPods, startRawUpstream, type EchoPods } from '../helpers/echo.js';
+import { pollUntil, startFlusso, type DiagnosticsBody, type FlussoProcess, type LogLine } from '../helpers/flusso.js';
+import { countResponses, httpRequest, rawRequest, statusOf } from '../helpers/http.js';
+import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject, type ManifestDir } from '../helpers/manifests.js';
+import { freePort } from '../helpers/ports.js';
+
+const NS = 'failure';
+
+/** backend returns the Service and EndpointSlice of a one-port backend on `addresses:port`. */
+function backend(name: string, addresses: readonly string[], port: number): K8sObject[] {
+  return [service(NS, name, [{ name: 'http', port: 80, targetPort: port }]), endpointSlice(NS, name, addresses, port, { portName: 'http' })];
+}
+
+/** onRequestData runs `fn` once the first bytes of a request arrive on an upstream socket. */
+function onRequestData(fn: (socket: Socket) => void): (socket: Socket) => void {
+  return (socket) => socket.once('data', () => fn(socket));
+}
+
+describe('upstream faults, invalid manifests, framing and live updates (2 workers)', () => {
+  let dir: ManifestDir;
+  let flusso: FlussoProcess;
+  let stable: EchoPods;
+
+  const get = (host: string, path = '/') => httpRequest({ port: flusso.httpPort, host, path });
+
+  beforeAll(async () => {
+    stable = await startEchoPods('stable', ['127.0.0.1', '127.0.0.2'], 0, { namespace: NS, ingress: 'stable' });
+    const refusedPort = await freePort();
+    const reset = await startRawUpstream(onRequestData((s) => s.resetAndDestroy()));
+    const hang = await startRawUpstream(() => undefined);
+    const midBody = await startRawUpstream(
+      onRequestData((s) => {
+        s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(1000), () => s.resetAndDestroy());
+      }),
+    );
+    dir = await manifestDir();
+    await dir.write('00-class.yaml', [ingressClass('flusso')]);
+    await dir.write('10-stable.yaml', [
+      ingress(NS, 'stable', { host: 'stable.test', paths: [{ path: '/', service: 'stable', port: 'http' }] }),
+      ...backend('stable', stable.addresses, stable.port),
+    ]);
+    await dir.write('20-faults.yaml', [
+      ingress(NS, 'faults', {
+        host: 'faults.test',
+        paths: [
+          { path: '/refused', service: 'refused', port: 80 },
+          { path: '/reset', service: 'reset', port: 80 },
+          { path: '/hang', service: 'hang', port: 80 },
+          { path: '/midbody', service: 'midbody', port: 80 },
+          { path: '/noendpoints', service: 'empty', port: 80 },
+        ],
+      }),
+      ...backend('refused', ['127.0.0.1'], refusedPort),
+      ...backend('reset', ['127.0.0.1'], reset.port),
+      ...backend('hang', ['127.0.0.1'], hang.port),
+      ...backend('midbody', ['127.0.0.1'], midBody.port),
+      ...backend('empty', [], 9),
+    ]);
+    await dir.write('30-victim.yaml', [ingress(NS, 'victim', { host: 'victim.test', paths: [{ path: '/', service: 'stable', port: 'http' }] })]);
+    flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--upstream-response-timeout', '1s'] });
+    await flusso.waitForGeneration(1);
+  });
+  afterAll(async () => {
+    await flusso?.stop();
+  });
+
+  it('upstream refuses the connection: 502', async () => {
+    const res = await get('faults.test', '/refused');
+    expect(res.status, res.body).toBe(502);
+  });
+
+  it('upstream resets before sending headers: 502', async () => {
+    const res = await get('faults.test', '/reset');
+    expect(res.status, res.body).toBe(502);
+  });
+
+  it('upstream accepts and never answers: 504 at --upstream-response-timeout', async () => {
+    const res = await get('faults.test', '/hang');
+    expect(res.status, res.body).toBe(504);
+  });
+
+  it('service with no endpoints: 503', async () => {
+    const res = await get('faults.test', '/noendpoints');
+    expect(res.status, res.body).toBe(503);
+  });
+
+  it('upstream resets mid-body: the client sees a truncated body, the worker stays up', async () => {
+    const before = (await flusso.readyz()).body.workers.map((w) => w.pid).sort();
+    const outcome = await get('faults.test', '/midbody').then(
+      (res) => ({ status: res.status, complete: res.complete, bytes: res.bodyBytes.length }),
+      (err: Error) => ({ error: err.message }),
+    );
+    // The head and 1000 bytes were sent before the reset; the proxy may or may not have read
+    // them before the RST discarded its receive queue. So either the client got the head and a
+    // body cut short, or a 502 (nothing arrived), or a dropped connection; never a whole body.
+    if ('status' in outcome && outcome.status === 200) {
+      expect(outcome.complete).toBe(false);
+      expect(outcome.bytes).toBeLessThan(100_000);
+    } else if ('status' in outcome) {
+      expect(outcome.status).toBe(502);
+    }
+    const next = await get('stable.test');
+    expect(next.status, next.body).toBe(200);
+    const after = await flusso.readyz();
+    expect(after.body.workers.map((w) => w.pid).sort()).toEqual(before);
+    expect(after.body.workers.every((w) => w.restarts === 0)).toBe(true);
+  });
+
+  describe('request framing this uWS build lets through: 400 and close', () => {
+    const cases = [
+      { name: 'duplicate Host', bytes: 'GET / HTTP/1.1\r\nHost: stable.test\r\nHost: victim.test\r\n\r\n' },
+      { name: 'differing duplicate Content-Length', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nContent-Length: 5\r\nContent-Length: 10\r\n\r\nhelloGET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n' },
+      { name: 'Transfer-Encoding: gzip', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n' },
+      { name: 'Transfer-Encoding: chunked, chunked', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n' },
+      { name: 'Transfer-Encoding: xchunked', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n' },
+      { name: 'Transfer-Encoding and Content-Length together', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n' },
+    ];
+    it.each(cases)('$name', async ({ bytes }) => {
+      const before = stable.requests();
+      const { raw, closed } = await rawRequest(flusso.httpPort, bytes);
+      expect({ status: statusOf(raw), responses: countResponses(raw), closed }, raw).toEqual({ status: 400, responses: 1, closed: true });
+      expect(raw).toMatch(/\r\nServer: /i);
+      // Rejected before routing: the upstream never saw it (nor a smuggled second request).
+      expect(stable.requests()).toBe(before);
+    });
+  });
+
+  describe('invalid manifests keep the previous routes and are reported', () => {
+    const waitForDiagnostic = (code: string, file: string): Promise<DiagnosticsBody> =>
+      pollUntil(`a ${code} diagnostic for ${file}`, async () => {
+        const d = await flusso.diagnostics();
+        return d.diagnostics.some((x) => x.code === code && (x.file ?? '').endsWith(file)) ? d : undefined;
+      });
+    const mentions = (code: string) => (l: LogLine): boolean => JSON.stringify(l).includes(code);
+
+    it('broken YAML in the file that holds an Ingress', async () => {
+      expect((await get('victim.test')).status).toBe(200);
+      await dir.writeRaw('30-victim.yaml', 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: victim, namespace: failure\nspec: [\n');
+      const diag = await waitForDiagnostic('ING_ERR_MANIFEST_PARSE', '30-victim.yaml');
+      await flusso.waitForGeneration(diag.generation);
+      await flusso.waitForLog(mentions('ING_ERR_MANIFEST_PARSE'));
+      const res = await get('victim.test');
+      expect(res.status, res.body).toBe(200);
+      expect(res.json?.service).toBe('stable');
+    });
+
+    it('an Ingress with an invalid field', async () => {
+      await dir.write('30-victim.yaml', [ingress(NS, 'victim', { host: 'victim.test', paths: [{ path: '/', service: 'stable', port: 'http' }] })]);
+      const fixed = await pollUntil('the fixed victim.yaml to load', async () => {
+        const d = await flusso.diagnostics();
+        return d.diagnostics.some((x) => (x.file ?? '').endsWith('30-victim.yaml')) ? undefined : d;
+      });
+      await flusso.waitForGeneration(fixed.generation);
+      const bad = ingress(NS, 'victim', { host: 'victim.test', paths: [{ path: '/', service: 'stable', port: 'http' }] });
+      (bad.spec as Record<string, unknown>).rules = 'not-a-list';
+      await dir.write('30-victim.yaml', [bad]);
+      const diag = await waitForDiagnostic('ING_ERR_MANIFEST_INVALID', '30-victim.yaml');
+      await flusso.waitForGeneration(diag.generation);
+      await flusso.waitForLog(mentions('ING_ERR_MANIFEST_INVALID'));
+      const res = await get('victim.test');
+      expect(res.status, res.body).toBe(200);
+      expect(res.json?.service).toBe('stable');
+    });
+  });
+
+  it('route changes apply live without dropping requests on an unchanged route', async () => {
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const loop = (async () => {
+      while (!stop) {
+        try {
+          const res = await get('stable.test', '/loop');
+          if (res.status === 200 && res.json?.service === 'stable') ok++;
+          else failures.push(`status ${res.status}: ${res.body.slice(0, 200)}`);
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    })();
+    onTestFinished(async () => {
+      stop = true;
+      await loop;
+    });
+    for (let i = 1; i <= 20; i++) {
+      const { generation } = (await flusso.readyz()).body;
+      await dir.write('40-live.yaml', [ingress(NS, 'live', { host: 'live.test', paths: [{ path: `/v${i}`, service: 'stable', port: 'http' }] })]);
+      await flusso.waitForGeneration(generation + 1);
+    }
+    stop = true;
+    await loop;
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(0);
+    expect((await get('live.test', '/v20')).status).toBe(200);
+    expect((await get('live.test', '/v19')).status).toBe(404);
+  });
+});
+
+describe('worker crash (1 worker)', () => {
+  it('a worker killed with SIGKILL is replaced, and the replacement serves the current routes', async () => {
+    const oldPods = await startEchoPods('old', ['127.0.0.1'], 0, { namespace: NS });
+    const newPods = await startEchoPods('new', ['127.0.0.1'], 0, { namespace: NS });
+    const dir = await manifestDir();
+    const route = (svc: string) => [ingress(NS, 'crash', { host: 'crash.test', paths: [{ path: '/', service: svc, port: 'http' }] })];
+    await dir.write('00-class.yaml', [ingressClass('flusso'), ...backend('old', oldPods.addresses, oldPods.port), ...backend('new', newPods.addresses, newPods.port)]);
+    await dir.write('10-route.yaml', route('old'));
+    const flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1 });
+    onTestFinished(() => flusso.kill());
+    await flusso.waitForGeneration(1);
+    const get = () => httpRequest({ port: flusso.httpPort, host: 'crash.test' });
+    expect((await get()).json?.service).toBe('old');
+
+    // Change the route first, so the replacement must get the *current* snapshot.
+    const { generation } = (await flusso.readyz()).body;
+    await dir.write('10-route.yaml', route('new'));
+    const changed = await flusso.waitForGeneration(generation + 1);
+    expect((await get()).json?.service).toBe('new');
+
+    const victim = changed.workers[0];
+    expect(victim).toBeDefined();
+    process.kill(victim!.pid, 'SIGKILL');
+    const replaced = await pollUntil('a replacement worker', async () => {
+      const r = await flusso.readyz().catch(() => undefined);
+      const w = r?.body.workers[0];
+      return r?.status === 200 && r.body.ready && w && w.pid !== victim!.pid && w.listening && w.restarts >= 1 ? r.body : undefined;
+    });
+    expect(replaced.workers).toHaveLength(1);
+    expect(replaced.generation).toBeGreaterThanOrEqual(changed.generation);
+    const res = await get();
+    expect(res.status, res.body).toBe(200);
+    expect(res.json?.service).toBe('new');
+    expect(await flusso.stop()).toEqual({ code: 0, signal: null });
+  });
+});

@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { helpText, parseCommandLine, parseDuration, type Config, type ConfigContext } from '../../../src/primary/config.js';
+import { IngressError } from '../../../src/shared/errors.js';
+import { OPTIONS } from '../../../src/primary/options.js';
+
+const ctx = (env: Record<string, string> = {}, files: Record<string, string> = {}): ConfigContext => ({
+  env,
+  cpus: 2,
+  demoManifests: '/pkg/demo/manifests',
+  readFile: (p) => {
+    const text = files[p];
+    if (text === undefined) throw new Error(`ENOENT: no such file ${p}`);
+    return text;
+  },
+});
+
+function run(argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}): Config {
+  const req = parseCommandLine(argv, ctx(env, files));
+  if (req.kind !== 'run') throw new Error(`expected run, got ${req.kind}`);
+  return req.config;
+}
+
+function failure(argv: string[], env: Record<string, string> = {}, files: Record<string, string> = {}): IngressError {
+  try {
+    parseCommandLine(argv, ctx(env, files));
+  } catch (err) {
+    if (err instanceof IngressError) return err;
+    throw err;
+  }
+  throw new Error('expected parseCommandLine to throw');
+}
+
+const DEFAULTS: Config = {
+  source: 'file',
+  manifests: '/pkg/demo/manifests',
+  httpPort: 8080,
+  httpAddress: '0.0.0.0',
+  adminPort: 8081,
+  adminAddress: '127.0.0.1',
+  workers: 2,
+  ingressClass: 'flusso',
+  controllerName: 'flusso.dev/ingress-controller',
+  watchIngressWithoutClass: false,
+  upstreamConnectTimeoutMs: 5000,
+  upstreamResponseTimeoutMs: 60000,
+  upstreamIdleTimeoutMs: 60000,
+  upstreamKeepAliveTimeoutMs: 4000,
+  upstreamMaxConnections: 128,
+  drainTimeoutMs: 30000,
+  logLevel: 'info',
+};
+
+describe('parseCommandLine', () => {
+  it('applies every default', () => {
+    expect(run([])).toEqual(DEFAULTS);
+  });
+
+  it('defaults the source to kubernetes inside a pod', () => {
+    expect(run([], { KUBERNETES_SERVICE_HOST: '10.0.0.1' }).source).toBe('kubernetes');
+  });
+
+  it('reads flags in both --flag value and --flag=value forms', () => {
+    const c = run(['--http-port', '9000', '--admin-port=9001', '--workers', '3', '--watch-ingress-without-class', '--upstream-connect-timeout', '250ms', '--drain-timeout=2m']);
+    expect(c).toEqual({ ...DEFAULTS, httpPort: 9000, adminPort: 9001, workers: 3, watchIngressWithoutClass: true, upstreamConnectTimeoutMs: 250, drainTimeoutMs: 120000 });
+  });
+
+  it('takes flags over env over the config file over defaults', () => {
+    const files = { '/etc/f.yaml': 'httpPort: 7000\nadminPort: 7001\nlogLevel: debug\nworkers: 4\n' };
+    const env = { FLUSSO_CONFIG: '/etc/f.yaml', FLUSSO_ADMIN_PORT: '7101', FLUSSO_LOG_LEVEL: 'warn' };
+    const c = run(['--log-level', 'error'], env, files);
+    expect([c.httpPort, c.adminPort, c.logLevel, c.workers]).toEqual([7000, 7101, 'error', 4]);
+  });
+
+  it('reads booleans from env and file', () => {
+    expect(run([], { FLUSSO_WATCH_INGRESS_WITHOUT_CLASS: 'true' }).watchIngressWithoutClass).toBe(true);
+    expect(run(['--config', '/c.yaml'], {}, { '/c.yaml': 'watchIngressWithoutClass: true' }).watchIngressWithoutClass).toBe(true);
+    expect(run(['--watch-ingress-without-class=false']).watchIngressWithoutClass).toBe(false);
+  });
+
+  it('freezes the result', () => {
+    expect(Object.isFrozen(run([]))).toBe(true);
+  });
+
+  it.each([
+    { name: 'non-numeric port', argv: ['--http-port', 'abc'], says: '--http-port: "abc" is not allowed; an integer from 0 to 65535' },
+    { name: 'port out of range', argv: ['--admin-port', '70000'], says: '--admin-port: "70000" is not allowed' },
+    { name: 'unknown source', argv: ['--source', 'nope'], says: '--source: "nope" is not allowed; one of: file, kubernetes' },
+    { name: 'duration without unit', argv: ['--drain-timeout', '30'], says: '--drain-timeout: "30" is not allowed; a duration' },
+    { name: 'zero workers', argv: ['--workers', '0'], says: '--workers: "0" is not allowed; an integer from 1 to 256' },
+    { name: 'bad log level', argv: ['--log-level', 'loud'], says: '--log-level: "loud" is not allowed' },
+    { name: 'unknown flag', argv: ['--frobnicate'], says: 'unknown flag --frobnicate' },
+    { name: 'missing value', argv: ['--http-port'], says: '--http-port needs a value' },
+    { name: 'stray argument', argv: ['serve'], says: 'unexpected argument "serve"' },
+    { name: 'admin and proxy on one port', argv: ['--http-port', '9000', '--admin-port', '9000'], says: '--admin-port must differ from --http-port' },
+    { name: 'bad controller name', argv: ['--controller-name', 'nocontroller'], says: '--controller-name: "nocontroller" is not allowed' },
+  ])('rejects $name, naming the flag', ({ argv, says }) => {
+    const err = failure(argv);
+    expect(err.code).toBe('ING_ERR_CONFIG_INVALID');
+    expect(err.message).toContain(says);
+  });
+
+  it('reports every problem at once', () => {
+    const err = failure(['--http-port', 'x', '--workers', '-1', '--source', 'y']);
+    expect(err.message.match(/is not allowed|needs a value/g)?.length).toBe(3);
+  });
+
+  it('names env variables and config keys as the origin of a bad value', () => {
+    expect(failure([], { FLUSSO_HTTP_PORT: 'eighty' }).message).toContain('FLUSSO_HTTP_PORT: "eighty" is not allowed');
+    const files = { '/c.yaml': 'httpPort: eighty\nbogus: 1\n' };
+    const msg = failure(['--config', '/c.yaml'], {}, files).message;
+    expect(msg).toContain('httpPort in /c.yaml: "eighty" is not allowed');
+    expect(msg).toContain('unknown key "bogus"');
+  });
+
+  it('reports an unreadable or malformed config file', () => {
+    expect(failure(['--config', '/missing.yaml']).message).toContain('--config /missing.yaml: ENOENT');
+    expect(failure(['--config', '/l.yaml'], {}, { '/l.yaml': '- a\n- b\n' }).message).toContain('must hold a YAML mapping');
+  });
+
+  it('answers help and version requests', () => {
+    expect(parseCommandLine(['--help'], ctx()).kind).toBe('help');
+    expect(parseCommandLine(['--version'], ctx()).kind).toBe('version');
+  });
+});
+
+describe('helpText', () => {
+  it('lists every flag with its env name and default', () => {
+    const text = helpText(ctx());
+    for (const spec of OPTIONS) {
+      const flag = `--${spec.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+      expect(text).toContain(flag);
+    }
+    expect(text).toContain('--http-port PORT');
+    expect(text).toContain('(default: 8080)');
+    expect(text).toContain('env FLUSSO_HTTP_PORT');
+    expect(text).toContain('(default: 30s)');
+    expect(text).toContain('available cores, 2 here');
+  });
+});
+
+describe('parseDuration', () => {
+  it.each([
+    ['500ms', 500],
+    ['5s', 5000],
+    ['1.5s', 1500],
+    ['2m', 120000],
+    ['1h', 3600000],
+    ['5', undefined],
+    ['s', undefined],
+    ['-1s', undefined],
+    ['5 minutes', undefined],
+  ])('%s → %s', (text, want) => {
+    expect(parseDuration(text)).toBe(want);
+  });
+});

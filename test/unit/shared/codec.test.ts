@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { decodeSnapshot, encodeSnapshot, encodeTable } from '../../../src/shared/codec.js';
+import { IngressError } from '../../../src/shared/errors.js';
+import { SNAPSHOT_VERSION, type RoutingSnapshot } from '../../../src/shared/snapshot.js';
+
+function fullSnapshot(): RoutingSnapshot {
+  return {
+    version: SNAPSHOT_VERSION,
+    generation: 42,
+    table: {
+      hosts: [
+        {
+          host: '*',
+          routes: [{ match: 'Prefix', path: '/', cluster: 'default/catch:80', source: 'default/catch' }],
+        },
+        {
+          host: '*.foo.com',
+          routes: [{ match: 'Prefix', path: '/', cluster: 'default/wild:http', source: 'default/wild' }],
+        },
+        {
+          host: 'foo.bar.com',
+          routes: [
+            { match: 'Exact', path: '/foo/', cluster: 'default/exact:8080', source: 'default/ing' },
+            { match: 'Prefix', path: '/aaa/bbb', cluster: 'default/prefix:8080', source: 'default/ing' },
+            { match: 'Prefix', path: '/', cluster: 'default/root:8080', source: 'default/ing' },
+          ],
+        },
+      ],
+      defaultBackend: { match: 'Prefix', path: '/', cluster: 'default/echo:8080', source: 'default/def' },
+      clusters: [
+        { id: 'default/catch:80', service: 'default/catch', servicePort: 80, endpoints: [], loadBalancer: 'round-robin' },
+        {
+          id: 'default/echo:8080',
+          service: 'default/echo',
+          servicePort: 8080,
+          endpoints: [
+            { address: '10.0.0.1', port: 8080, weight: 1, ready: true, terminating: false, zone: 'a' },
+            { address: 'fd00::2', port: 8080, weight: 3, ready: false, terminating: true },
+          ],
+          loadBalancer: 'round-robin',
+        },
+        { id: 'default/wild:http', service: 'default/wild', servicePort: 'http', endpoints: [], loadBalancer: 'round-robin' },
+      ],
+    },
+    overrides: { drained: ['default/echo:8080|10.0.0.1:8080'], weights: [['default/echo:8080|[fd00::2]:8080', 5]] },
+  };
+}
+
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(IngressError);
+    return (err as IngressError).code;
+  }
+  throw new Error('expected a throw');
+}
+
+describe('snapshot codec', () => {
+  it('round-trips a full snapshot', () => {
+    const s = fullSnapshot();
+    expect(decodeSnapshot(encodeSnapshot(s))).toEqual(s);
+  });
+
+  it('refuses another schema version with ING_ERR_SNAPSHOT_VERSION', () => {
+    const bytes = encodeSnapshot({ ...fullSnapshot(), version: SNAPSHOT_VERSION + 1 });
+    expect(codeOf(() => decodeSnapshot(bytes))).toBe('ING_ERR_SNAPSHOT_VERSION');
+  });
+
+  it.each([
+    ['an invalid msgpack byte', new Uint8Array([0xc1])],
+    ['a truncated snapshot', encodeSnapshot(fullSnapshot()).subarray(0, 40)],
+    ['a number', encodeTable(7 as never)],
+    ['an object without a table', encodeTable({ version: SNAPSHOT_VERSION, generation: 1 } as never)],
+    ['a snapshot without overrides', encodeTable({ version: SNAPSHOT_VERSION, generation: 1, table: { hosts: [], clusters: [], defaultBackend: null } } as never)],
+  ])('refuses %s with ING_ERR_SNAPSHOT_DECODE', (_name, bytes) => {
+    expect(codeOf(() => decodeSnapshot(bytes))).toBe('ING_ERR_SNAPSHOT_DECODE');
+  });
+
+  it('encodes deterministically: equal input, equal bytes', () => {
+    const a = encodeSnapshot(fullSnapshot());
+    const b = encodeSnapshot(fullSnapshot());
+    expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
+    expect(Buffer.from(encodeTable(fullSnapshot().table)).equals(Buffer.from(encodeTable(fullSnapshot().table)))).toBe(true);
+    const other = encodeSnapshot({ ...fullSnapshot(), generation: 43 });
+    expect(Buffer.from(a).equals(Buffer.from(other))).toBe(false);
+  });
+});

@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects: unit (pure code, no sockets), integration (real processes and loopback
+// sockets against the built CLI in dist/), e2e (whole-product runs as a user would).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // Each file starts its own Flusso processes on port 0-derived ports; run files one
+          // at a time so two files never fight over CPU on the 2-core CI machine.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
