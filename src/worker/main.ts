@@ -19,7 +19,7 @@ import { WorkerState } from './state.js';
 export interface WorkerProcess {
   send?: ((message: WorkerMessage, callback?: (err: Error | null) => void) => boolean) | undefined;
   on(event: 'message', listener: (message: unknown) => void): unknown;
-  on(event: 'disconnect', listener: () => void): unknown;
+  on(event: 'disconnect' | 'SIGINT' | 'SIGTERM', listener: () => void): unknown;
   on(event: 'uncaughtException', listener: (err: Error) => void): unknown;
   on(event: 'unhandledRejection', listener: (reason: unknown) => void): unknown;
   exit(code: number): never;
@@ -81,7 +81,10 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
     }
   };
 
+  let draining = false;
   const onDrain = async (): Promise<void> => {
+    if (draining) return;
+    draining = true;
     if (server !== null) {
       log?.info({ inFlight: server.inFlight(), drainTimeoutMs }, 'draining');
       await server.drain(drainTimeoutMs);
@@ -115,6 +118,14 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
   });
 
   proc.on('disconnect', () => exitWith(0));
+
+  // Ctrl-C in a terminal signals the whole process group: the primary turns it into a
+  // coordinated drain, so the worker ignores SIGINT rather than dying with requests in flight.
+  // A SIGTERM sent to the worker alone drains it like a `drain` message.
+  proc.on('SIGINT', () => {});
+  proc.on('SIGTERM', () => {
+    void onDrain();
+  });
   send({ type: 'hello' });
 
   // Request paths catch their own exceptions (proxy/exchange.ts), so one that reaches here

@@ -146,7 +146,10 @@ export function statusOf(raw: string): number {
   return m ? Number(m[1]) : 0;
 }
 
-/** countResponses counts status lines in raw bytes (a smuggled second request shows up as 2). */
+/**
+ * countResponses counts status lines in raw bytes (a smuggled second request shows up as 2).
+ * A status line may follow a body with no line break of its own, so match it anywhere.
+ */
 export function countResponses(raw: string): number {
-  return raw.match(/(^|\r\n)HTTP\/1\.[01] \d{3}/g)?.length ?? 0;
+  return raw.match(/HTTP\/1\.[01] \d{3} /g)?.length ?? 0;
 }

@@ -7,6 +7,7 @@
  * Not run here: host_rules row 1 (TLS) and ingress_class row 1 (it checks Ingress status); a local
  * equivalent of the latter checks that an Ingress of another class is not routed.
  */
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoPods } from '../helpers/echo.js';
@@ -106,6 +107,39 @@ describe('default_backend.feature', () => {
       expect(res.json?.headers['User-Agent']?.join(',')).toContain(GO_USER_AGENT);
     },
   );
+  // Local additions: what the proxy adds on the way and what it must carry unchanged.
+  it('local: X-Forwarded-*, X-Real-IP and X-Request-ID are set and Host is forwarded unchanged', async () => {
+    const res = await get(f, 'My-Host.example:8443', '/xff');
+    expectServedBy(res, 'echo-service');
+    expect(res.json?.host).toBe('My-Host.example:8443');
+    const h = res.json?.headers ?? {};
+    expect({
+      xff: h['X-Forwarded-For']?.at(-1),
+      xfh: h['X-Forwarded-Host'],
+      xfport: h['X-Forwarded-Port'],
+      xfproto: h['X-Forwarded-Proto'],
+      realIp: h['X-Real-Ip'],
+      requestIds: h['X-Request-Id']?.length,
+    }).toEqual({
+      xff: '127.0.0.1',
+      xfh: ['My-Host.example:8443'],
+      xfport: [String(f.flusso.httpPort)],
+      xfproto: ['http'],
+      realIp: ['127.0.0.1'],
+      requestIds: 1,
+    });
+    expect(h['X-Request-Id']?.[0]).toMatch(/\S/);
+  });
+
+  it('local: a 256 KiB request body reaches the backend intact', async () => {
+    const body = Buffer.alloc(256 * 1024, 'abcdefghijklmnopqrstuvwxyz');
+    const res = await httpRequest({ port: f.flusso.httpPort, host: 'my-host', method: 'POST', path: '/upload', body });
+    expectServedBy(res, 'echo-service');
+    expect({ length: res.json?.bodyLength, sha256: res.json?.bodySha256 }).toEqual({
+      length: body.length,
+      sha256: createHash('sha256').update(body).digest('hex'),
+    });
+  });
 });
 
 describe('host_rules.feature', () => {

@@ -115,20 +115,49 @@ describe('upstream faults, invalid manifests, framing and live updates (2 worker
   });
 
   describe('request framing this uWS build lets through: 400 and close', () => {
+    const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n';
     const cases = [
       { name: 'duplicate Host', bytes: 'GET / HTTP/1.1\r\nHost: stable.test\r\nHost: victim.test\r\n\r\n' },
-      { name: 'differing duplicate Content-Length', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nContent-Length: 5\r\nContent-Length: 10\r\n\r\nhelloGET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n' },
-      { name: 'Transfer-Encoding: gzip', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: gzip\r\n\r\n5\r\nhello\r\n0\r\n\r\n' },
-      { name: 'Transfer-Encoding: chunked, chunked', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n' },
-      { name: 'Transfer-Encoding: xchunked', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n' },
-      { name: 'Transfer-Encoding and Content-Length together', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n' },
+      { name: 'differing duplicate Content-Length', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nContent-Length: 5\r\nContent-Length: 10\r\n\r\nhello' },
+      { name: 'Transfer-Encoding: gzip', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: gzip\r\n\r\n0\r\n\r\n' },
+      { name: 'Transfer-Encoding: chunked, chunked', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n' },
+      { name: 'Transfer-Encoding: xchunked', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n' },
     ];
-    it.each(cases)('$name', async ({ bytes }) => {
+    it.each(cases)('$name alone: 400, Server header, connection closed, never forwarded', async ({ bytes }) => {
       const before = stable.requests();
       const { raw, closed } = await rawRequest(flusso.httpPort, bytes);
       expect({ status: statusOf(raw), responses: countResponses(raw), closed }, raw).toEqual({ status: 400, responses: 1, closed: true });
       expect(raw).toMatch(/\r\nServer: /i);
-      // Rejected before routing: the upstream never saw it (nor a smuggled second request).
+      expect(raw).toMatch(/\r\nConnection: close\r\n/i);
+      expect(stable.requests()).toBe(before);
+    });
+
+    // The same bad request followed, in the same write, by a valid pipelined request: if the
+    // connection were not really closed after the refusal, that request would reach the upstream
+    // (request smuggling). Flusso answers a refused request one event-loop turn later, so this uWS
+    // build sees the pipelined request while a response is pending and closes the connection
+    // (it refuses async pipelining): the client gets at most the 400, and nothing is forwarded.
+    it.each(cases)('$name with a pipelined request behind it: closed, nothing smuggled upstream', async ({ bytes }) => {
+      const before = stable.requests();
+      const { raw, closed } = await rawRequest(flusso.httpPort, `${bytes}${SMUGGLED}`);
+      expect(closed, raw).toBe(true);
+      expect(countResponses(raw), raw).toBeLessThanOrEqual(1);
+      expect([0, 400]).toContain(statusOf(raw));
+      expect(raw).not.toContain('smuggled');
+      expect(stable.requests()).toBe(before);
+    });
+
+    // This uWS build drops a CL+TE request itself, before Flusso sees it (reliability catalogue
+    // §2 A row 1: "20.30: close, no 400"). Closing without forwarding is safe; a 400 is better.
+    it('Transfer-Encoding and Content-Length together: 400 or a bare close, never forwarded', async () => {
+      const before = stable.requests();
+      const { raw, closed } = await rawRequest(
+        flusso.httpPort,
+        `POST / HTTP/1.1\r\nHost: stable.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
+      );
+      expect(closed, raw).toBe(true);
+      expect([0, 400]).toContain(statusOf(raw));
+      expect(countResponses(raw)).toBeLessThanOrEqual(1);
       expect(stable.requests()).toBe(before);
     });
   });

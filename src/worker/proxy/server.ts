@@ -72,6 +72,25 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     return null;
   }
 
+  /**
+   * refuse answers a request that must not reach an upstream and closes the connection. The
+   * answer is deliberately deferred by one turn of the event loop: this uWS build keeps parsing
+   * the bytes it already read after a synchronous `end(body, true)` and hands us the next,
+   * pipelined (smuggled) request before it closes. While our response is pending, uWS treats a
+   * pipelined request as async pipelining and closes the socket at once, so nothing behind a
+   * refused request is ever routed; a lone bad request still gets its 400 and the close.
+   */
+  function refuse(res: HttpResponse, failure: ProxyFailure): null {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    setImmediate(() => {
+      if (!aborted) res.cork(() => reject(res, failure, true));
+    });
+    return null;
+  }
+
   /** route runs the synchronous part of a request; it returns the Exchange to start, or null if answered. */
   function route(res: HttpResponse, req: HttpRequest): Exchange | null {
     // HttpRequest is stack-allocated: read everything now.
@@ -90,12 +109,12 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       (head.transferEncodingCount === 1 && (head.contentLengthCount !== 0 || head.transferEncoding.trim().toLowerCase() !== 'chunked')) ||
       (head.contentLengthCount === 1 && !/^\d{1,15}$/.test(cl))
     )
-      return reject(res, 'bad-request', true);
-    if (method === 'CONNECT' || method === 'TRACE') return reject(res, 'method-not-allowed', true);
+      return refuse(res, 'bad-request');
+    if (method === 'CONNECT' || method === 'TRACE') return refuse(res, 'method-not-allowed');
     const path = normalizePath(url);
-    if (path === null || (query !== '' && !isValidQuery(query))) return reject(res, 'bad-request', true);
+    if (path === null || (query !== '' && !isValidQuery(query))) return refuse(res, 'bad-request');
     const host = normalizeHost(head.host);
-    if (host === null) return reject(res, 'bad-request', true);
+    if (host === null) return refuse(res, 'bad-request');
 
     const routing = state.current;
     const match = routing.router.match(host, path);
@@ -110,7 +129,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       port,
       contentLength: length >= 0 ? String(length) : null,
     });
-    if (headers === null) return reject(res, 'bad-request', true);
+    if (headers === null) return refuse(res, 'bad-request');
     const hasBody = head.transferEncodingCount === 1 || length > 0;
     const target = query === '' ? path : `${path}?${query}`;
     return new Exchange(ctx, res, method, target, headers, cluster, endpoint, hasBody);
