@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import type { WorkerStatus } from '../../src/primary/workers.js';
 import { freePort } from './ports.js';
 
 /** REPO_ROOT is the checkout root (test/helpers/../..). */
@@ -15,14 +16,6 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** FLUSSO_BIN is the CLI entry point. */
 export const FLUSSO_BIN = join(REPO_ROOT, 'bin', 'flusso');
 
-/** WorkerStatus is one entry of /readyz `workers`. */
-export interface WorkerStatus {
-  readonly id: number;
-  readonly pid: number;
-  readonly generation: number;
-  readonly listening: boolean;
-  readonly restarts: number;
-}
 
 /** ReadyzBody is the JSON body of GET /readyz. */
 export interface ReadyzBody {

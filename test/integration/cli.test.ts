@@ -13,9 +13,9 @@ import { endpointSlice, ingress, ingressClass, manifestDir, service } from '../h
 import { freePorts } from '../helpers/ports.js';
 
 /** runCli runs `bin/flusso args` to completion (30 s cap) and returns its exit and output. */
-function runCli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FLUSSO_BIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [FLUSSO_BIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -28,6 +28,18 @@ function runCli(args: readonly string[]): Promise<{ code: number | null; stdout:
     });
   });
 }
+
+describe('the uWebSockets.js native binding', () => {
+  // The package silently falls back to a pure-JS server (no SSLApp, slow) when its binary does
+  // not load (musl, another Node ABI); UWS_USE_FALLBACK=1 forces that fallback here.
+  it('refuses to run on the pure-JS fallback, exit 1 with a clear message', async () => {
+    const [httpPort, adminPort] = await freePorts(2);
+    const { code, stderr } = await runCli(['--http-port', String(httpPort), '--admin-port', String(adminPort)], { UWS_USE_FALLBACK: '1' });
+    expect(code, stderr).toBe(1);
+    expect(stderr).toContain('ING_ERR_UWS_NATIVE_MISSING');
+    expect(stderr).toContain('native uWebSockets.js binding did not load');
+  });
+});
 
 describe('--help', () => {
   // flag -> its documented default (undefined: the default is not a fixed string, e.g. = cores).
