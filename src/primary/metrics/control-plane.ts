@@ -1,0 +1,66 @@
+/**
+ * Control-plane metrics: snapshot generations (published and per worker), rebuilds and their
+ * duration, diagnostics by code, worker restarts, and ready endpoints per backend. They are
+ * read from the primary's own state at scrape time.
+ */
+import type { Diagnostic } from '../../shared/errors.js';
+import type { RoutingTable } from '../../shared/snapshot.js';
+import { splitObjectKey } from '../../shared/keys.js';
+import type { WorkerStatus } from '../workers.js';
+import type { ExpositionWriter } from './exposition.js';
+
+/** REBUILD_BUCKETS_S are the rebuild-duration histogram bounds, seconds. */
+const REBUILD_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
+
+/** ControlPlaneState is what the control-plane metrics read at scrape time. */
+export interface ControlPlaneState {
+  readonly generation: number;
+  readonly workers: readonly WorkerStatus[];
+  readonly diagnostics: readonly Diagnostic[];
+  readonly table: RoutingTable | null;
+}
+
+/** ControlPlaneMetrics records rebuilds and renders the control-plane families. */
+export class ControlPlaneMetrics {
+  readonly #rebuildCounts = new Float64Array(REBUILD_BUCKETS_S.length + 1);
+  #rebuildSum = 0;
+  #published = 0;
+
+  /** recordRebuild counts one compile (published or found unchanged) and its duration. */
+  recordRebuild(seconds: number, published: boolean): void {
+    let i = 0;
+    while (i < REBUILD_BUCKETS_S.length && seconds > (REBUILD_BUCKETS_S[i] as number)) i++;
+    this.#rebuildCounts[i]! += 1;
+    this.#rebuildSum += seconds;
+    if (published) this.#published++;
+  }
+
+  /** render writes the control-plane families for `state`. */
+  render(w: ExpositionWriter, state: ControlPlaneState): void {
+    w.family('flusso_config_generation', 'gauge', 'Newest snapshot generation published by the primary.');
+    w.sample('flusso_config_generation', [], state.generation);
+    w.family('flusso_worker_config_generation', 'gauge', 'Snapshot generation each worker has acked.');
+    for (const wk of state.workers) w.sample('flusso_worker_config_generation', [['worker', String(wk.id)]], wk.generation);
+    w.family('flusso_worker_restarts_total', 'counter', 'Times each worker slot was restarted after an unexpected exit.');
+    for (const wk of state.workers) w.sample('flusso_worker_restarts_total', [['worker', String(wk.id)]], wk.restarts);
+    w.family('flusso_config_rebuilds_total', 'counter', 'Compiles of the routing table, and how many published a new generation.');
+    const count = this.#rebuildCounts.reduce((a, b) => a + b, 0);
+    w.sample('flusso_config_rebuilds_total', [['result', 'published']], this.#published);
+    w.sample('flusso_config_rebuilds_total', [['result', 'unchanged']], count - this.#published);
+    w.family('flusso_config_rebuild_duration_seconds', 'histogram', 'Time to compile and encode the routing table.');
+    w.histogram('flusso_config_rebuild_duration_seconds', [], REBUILD_BUCKETS_S, this.#rebuildCounts, this.#rebuildSum);
+    w.family('flusso_config_diagnostics', 'gauge', 'Current problems in the configured objects, by code and severity.');
+    const byCode = new Map<string, number>();
+    for (const d of state.diagnostics) byCode.set(`${d.code}\n${d.severity}`, (byCode.get(`${d.code}\n${d.severity}`) ?? 0) + 1);
+    for (const [key, n] of [...byCode].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const [code, severity] = key.split('\n') as [string, string];
+      w.sample('flusso_config_diagnostics', [['code', code], ['severity', severity]], n);
+    }
+    w.family('flusso_backend_ready_endpoints', 'gauge', 'Ready endpoints of each backend (Service port) in the published snapshot.');
+    for (const c of state.table?.clusters ?? []) {
+      const svc = splitObjectKey(c.service);
+      const ready = c.endpoints.reduce((n, e) => n + (e.ready ? 1 : 0), 0);
+      w.sample('flusso_backend_ready_endpoints', [['namespace', svc.namespace], ['service', svc.name], ['port', String(c.servicePort)]], ready);
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Traffic totals: the primary adds up every worker's StatsDelta into cumulative counters per
+ * Ingress → Service pair, and renders them. Series are created only for label values that came
+ * from configured objects (or the fixed UNMATCHED value), so traffic cannot grow them.
+ */
+import { DURATION_BUCKETS_S, METHODS, STATUS_CLASSES, UNMATCHED, type ProcessStats, type StatsDelta } from '../../shared/stats.js';
+import { splitObjectKey } from '../../shared/keys.js';
+import type { ExpositionWriter, Labels } from './exposition.js';
+
+const CELLS = METHODS.length * STATUS_CLASSES.length;
+const BUCKETS = DURATION_BUCKETS_S.length + 1;
+
+class RouteTotals {
+  readonly labels: Labels;
+  readonly serviceLabels: Labels;
+  readonly requests = new Float64Array(CELLS);
+  readonly duration = new Float64Array(BUCKETS);
+  readonly upstream = new Float64Array(BUCKETS);
+  durationSum = 0;
+  upstreamSum = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  connectErrors = 0;
+  timeouts = 0;
+
+  constructor(ingress: string, service: string) {
+    const ing = ingress === UNMATCHED ? { namespace: UNMATCHED, name: UNMATCHED } : splitObjectKey(ingress);
+    const svc = service === UNMATCHED ? { namespace: UNMATCHED, name: UNMATCHED } : splitObjectKey(service);
+    this.labels = [['namespace', ing.namespace], ['ingress', ing.name], ['service', svc.name]];
+    this.serviceLabels = [['namespace', svc.namespace], ['service', svc.name]];
+  }
+}
+
+/** ProcessSample is the newest ProcessStats of one process, with its in-flight gauge. */
+interface ProcessSample {
+  readonly stats: ProcessStats;
+  readonly inFlight: number;
+}
+
+/** TrafficMetrics holds the cumulative traffic counters of all workers. */
+export class TrafficMetrics {
+  readonly #routes = new Map<string, RouteTotals>();
+  readonly #processes = new Map<string, ProcessSample>();
+
+  /** add merges one worker's delta; `worker` names the process (e.g. `worker-1`). */
+  add(worker: string, delta: StatsDelta): void {
+    for (const r of delta.routes) {
+      const key = `${r.ingress}\n${r.service}`;
+      let t = this.#routes.get(key);
+      if (t === undefined) {
+        t = new RouteTotals(r.ingress, r.service);
+        this.#routes.set(key, t);
+      }
+      addInto(t.requests, r.requests);
+      addInto(t.duration, r.duration);
+      addInto(t.upstream, r.upstream);
+      t.durationSum += r.durationSum;
+      t.upstreamSum += r.upstreamSum;
+      t.bytesIn += r.bytesIn;
+      t.bytesOut += r.bytesOut;
+      t.connectErrors += r.connectErrors;
+      t.timeouts += r.timeouts;
+    }
+    this.#processes.set(worker, { stats: delta.process, inFlight: delta.inFlight });
+  }
+
+  /** setProcess records the primary's own process gauges. */
+  setProcess(name: string, stats: ProcessStats): void {
+    this.#processes.set(name, { stats, inFlight: this.#processes.get(name)?.inFlight ?? 0 });
+  }
+
+  /** forgetProcess drops the gauges of a process that is gone (a restarted worker reports anew). */
+  forgetProcess(name: string): void {
+    this.#processes.delete(name);
+  }
+
+  /** totalRequests is the sum of every request counted (for tests and the GUI). */
+  totalRequests(): number {
+    let n = 0;
+    for (const t of this.#routes.values()) for (const v of t.requests) n += v;
+    return n;
+  }
+
+  /** render writes every traffic family. */
+  render(w: ExpositionWriter): void {
+    // Sorted by key so a scrape lists series in a stable order.
+    const routes = [...this.#routes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
+    w.family('flusso_requests_total', 'counter', 'Requests answered, by route, method and status class; unmatched requests have the label value _unmatched.');
+    for (const t of routes)
+      for (let m = 0; m < METHODS.length; m++)
+        for (let c = 0; c < STATUS_CLASSES.length; c++) {
+          const v = t.requests[m * STATUS_CLASSES.length + c] as number;
+          if (v > 0) w.sample('flusso_requests_total', [...t.labels, ['method', METHODS[m] as string], ['status_class', STATUS_CLASSES[c] as string]], v);
+        }
+    w.family('flusso_request_duration_seconds', 'histogram', 'Time from the request head to the last response byte.');
+    for (const t of routes) w.histogram('flusso_request_duration_seconds', t.labels, DURATION_BUCKETS_S, t.duration, t.durationSum);
+    w.family('flusso_upstream_response_seconds', 'histogram', 'Time from dispatching to the upstream until its response head.');
+    for (const t of routes) if (t.upstream.some((v) => v > 0)) w.histogram('flusso_upstream_response_seconds', t.labels, DURATION_BUCKETS_S, t.upstream, t.upstreamSum);
+    w.family('flusso_request_bytes_total', 'counter', 'Request body bytes received from clients.');
+    for (const t of routes) w.sample('flusso_request_bytes_total', t.labels, t.bytesIn);
+    w.family('flusso_response_bytes_total', 'counter', 'Response body bytes sent to clients.');
+    for (const t of routes) w.sample('flusso_response_bytes_total', t.labels, t.bytesOut);
+    w.family('flusso_upstream_connect_errors_total', 'counter', 'Upstream connections refused, reset or unreachable before a response.');
+    for (const t of routes) if (t.labels[2]?.[1] !== UNMATCHED) w.sample('flusso_upstream_connect_errors_total', t.labels, t.connectErrors);
+    w.family('flusso_upstream_timeouts_total', 'counter', 'Upstream connect or response-head timeouts.');
+    for (const t of routes) if (t.labels[2]?.[1] !== UNMATCHED) w.sample('flusso_upstream_timeouts_total', t.labels, t.timeouts);
+
+    const processes = [...this.#processes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    w.family('flusso_in_flight_requests', 'gauge', 'Requests being proxied right now, per worker.');
+    for (const [name, p] of processes) if (name !== 'primary') w.sample('flusso_in_flight_requests', [['process', name]], p.inFlight);
+    w.family('flusso_process_resident_memory_bytes', 'gauge', 'Resident set size per process.');
+    for (const [name, p] of processes) w.sample('flusso_process_resident_memory_bytes', [['process', name]], p.stats.rssBytes);
+    w.family('flusso_process_heap_used_bytes', 'gauge', 'V8 heap in use per process.');
+    for (const [name, p] of processes) w.sample('flusso_process_heap_used_bytes', [['process', name]], p.stats.heapUsedBytes);
+    w.family('flusso_event_loop_delay_seconds', 'gauge', 'Event-loop delay per process over the last interval (stat p50, p99, max).');
+    for (const [name, p] of processes) {
+      w.sample('flusso_event_loop_delay_seconds', [['process', name], ['stat', 'p50']], p.stats.eventLoopDelayP50);
+      w.sample('flusso_event_loop_delay_seconds', [['process', name], ['stat', 'p99']], p.stats.eventLoopDelayP99);
+      w.sample('flusso_event_loop_delay_seconds', [['process', name], ['stat', 'max']], p.stats.eventLoopDelayMax);
+    }
+  }
+}
+
+function addInto(target: Float64Array, source: readonly number[]): void {
+  const n = Math.min(target.length, source.length);
+  for (let i = 0; i < n; i++) target[i]! += source[i] as number;
+}

@@ -1,0 +1,89 @@
+/**
+ * The statistics contract between workers and the primary. Workers count in memory (typed
+ * arrays, no IPC per request) and ship a StatsDelta about once a second; the primary adds the
+ * deltas up and renders Prometheus metrics. Every label value comes from configured objects
+ * (namespace, Ingress, Service) or from these fixed tables, never from raw client input, so
+ * the number of series cannot grow with traffic.
+ */
+
+/** METHODS are the method label values; anything else counts as OTHER. */
+export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'OTHER'] as const;
+
+/** STATUS_CLASSES are the status-class label values, indexed by `Math.floor(status / 100) - 1`. */
+export const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/**
+ * DURATION_BUCKETS_S are the upper bounds (seconds) of the request and upstream duration
+ * histograms; a last, implicit `+Inf` bucket follows.
+ */
+export const DURATION_BUCKETS_S = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] as const;
+
+/** UNMATCHED is the label value for requests that matched no route (namespace, ingress, service). */
+export const UNMATCHED = '_unmatched';
+
+/** methodIndex maps a request method to its index in METHODS. */
+export function methodIndex(method: string): number {
+  switch (method) {
+    case 'GET': return 0;
+    case 'HEAD': return 1;
+    case 'POST': return 2;
+    case 'PUT': return 3;
+    case 'DELETE': return 4;
+    case 'PATCH': return 5;
+    case 'OPTIONS': return 6;
+    default: return 7;
+  }
+}
+
+/** statusClassIndex maps an HTTP status to its index in STATUS_CLASSES (out-of-range → 5xx). */
+export function statusClassIndex(status: number): number {
+  const c = Math.floor(status / 100) - 1;
+  return c >= 0 && c < STATUS_CLASSES.length ? c : STATUS_CLASSES.length - 1;
+}
+
+/** bucketIndex returns the histogram bucket of a duration in seconds (DURATION_BUCKETS_S.length = +Inf). */
+export function bucketIndex(seconds: number): number {
+  const b = DURATION_BUCKETS_S;
+  for (let i = 0; i < b.length; i++) if (seconds <= (b[i] as number)) return i;
+  return b.length;
+}
+
+/** RouteStatsDelta is what one route (an Ingress → Service pair) counted since the last flush. */
+export interface RouteStatsDelta {
+  /** Labels as `namespace/ingress` and `namespace/service`; UNMATCHED for unrouted requests. */
+  readonly ingress: string;
+  readonly service: string;
+  /** Request counts, flattened [method][statusClass]: index = method * STATUS_CLASSES.length + class. */
+  readonly requests: readonly number[];
+  /** Request duration histogram counts per bucket (not cumulative), and the sum in seconds. */
+  readonly duration: readonly number[];
+  readonly durationSum: number;
+  /** Upstream response time (until the response head) histogram and sum, for proxied requests. */
+  readonly upstream: readonly number[];
+  readonly upstreamSum: number;
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+  readonly connectErrors: number;
+  readonly timeouts: number;
+}
+
+/** ProcessStats are gauges of one process, sampled at flush time. */
+export interface ProcessStats {
+  readonly rssBytes: number;
+  readonly heapUsedBytes: number;
+  /** Event-loop delay over the last interval, seconds. */
+  readonly eventLoopDelayP50: number;
+  readonly eventLoopDelayP99: number;
+  readonly eventLoopDelayMax: number;
+}
+
+/** StatsDelta is one worker's flush. */
+export interface StatsDelta {
+  readonly routes: readonly RouteStatsDelta[];
+  /**
+   * Requests in flight right now (a gauge). This uWS build has no connection open/close hooks
+   * for plain HTTP, so open connections cannot be counted; requests in flight can.
+   */
+  readonly inFlight: number;
+  readonly process: ProcessStats;
+}

@@ -1,0 +1,122 @@
+/**
+ * Worker-side statistics: plain counters and typed arrays per route, bumped on the request
+ * path with no allocation and no IPC, and flushed as one StatsDelta about once a second.
+ */
+import { DURATION_BUCKETS_S, METHODS, STATUS_CLASSES, UNMATCHED, bucketIndex, methodIndex, statusClassIndex, type ProcessStats, type RouteStatsDelta, type StatsDelta } from '../shared/stats.js';
+
+const CELLS = METHODS.length * STATUS_CLASSES.length;
+const BUCKETS = DURATION_BUCKETS_S.length + 1;
+
+/** RouteCounters counts the requests of one Ingress → Service pair in this worker. */
+export class RouteCounters {
+  readonly ingress: string;
+  readonly service: string;
+  readonly requests = new Float64Array(CELLS);
+  readonly duration = new Float64Array(BUCKETS);
+  readonly upstream = new Float64Array(BUCKETS);
+  durationSum = 0;
+  upstreamSum = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  connectErrors = 0;
+  timeouts = 0;
+  dirty = false;
+
+  constructor(ingress: string, service: string) {
+    this.ingress = ingress;
+    this.service = service;
+  }
+
+  /**
+   * record counts one finished request. `upstreamSeconds` is the time to the upstream response
+   * head, or a negative number when no upstream answered.
+   */
+  record(method: string, status: number, seconds: number, upstreamSeconds: number, bytesIn: number, bytesOut: number): void {
+    this.requests[methodIndex(method) * STATUS_CLASSES.length + statusClassIndex(status)]! += 1;
+    this.duration[bucketIndex(seconds)]! += 1;
+    this.durationSum += seconds;
+    if (upstreamSeconds >= 0) {
+      this.upstream[bucketIndex(upstreamSeconds)]! += 1;
+      this.upstreamSum += upstreamSeconds;
+    }
+    this.bytesIn += bytesIn;
+    this.bytesOut += bytesOut;
+    this.dirty = true;
+  }
+
+  /** recordUpstreamFailure counts a connect error or an upstream timeout. */
+  recordUpstreamFailure(kind: 'connect' | 'timeout'): void {
+    if (kind === 'connect') this.connectErrors++;
+    else this.timeouts++;
+    this.dirty = true;
+  }
+
+  /** take returns what was counted since the last take and zeroes it. */
+  take(): RouteStatsDelta {
+    const delta: RouteStatsDelta = {
+      ingress: this.ingress,
+      service: this.service,
+      requests: Array.from(this.requests),
+      duration: Array.from(this.duration),
+      durationSum: this.durationSum,
+      upstream: Array.from(this.upstream),
+      upstreamSum: this.upstreamSum,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      connectErrors: this.connectErrors,
+      timeouts: this.timeouts,
+    };
+    this.requests.fill(0);
+    this.duration.fill(0);
+    this.upstream.fill(0);
+    this.durationSum = this.upstreamSum = this.bytesIn = this.bytesOut = this.connectErrors = this.timeouts = 0;
+    this.dirty = false;
+    return delta;
+  }
+}
+
+/** WorkerStats owns every RouteCounters of a worker, keyed by Ingress and Service. */
+export class WorkerStats {
+  readonly #routes = new Map<string, RouteCounters>();
+  #live: ReadonlySet<RouteCounters> | null = null;
+  /** unmatched counts requests no route took (404s, refused framing). */
+  readonly unmatched = new RouteCounters(UNMATCHED, UNMATCHED);
+
+  /**
+   * counters returns the counters of one route, creating them once: a new snapshot with the
+   * same Ingress and Service keeps counting into the same object.
+   */
+  counters(ingress: string, service: string): RouteCounters {
+    const key = `${ingress}\n${service}`;
+    let c = this.#routes.get(key);
+    if (c === undefined) {
+      c = new RouteCounters(ingress, service);
+      this.#routes.set(key, c);
+    }
+    return c;
+  }
+
+  /**
+   * retain tells which counters the current snapshot uses; the others are dropped once what
+   * they counted has been flushed.
+   */
+  retain(live: ReadonlySet<RouteCounters>): void {
+    this.#live = live;
+    this.#prune();
+  }
+
+  /** flush collects every route that counted something since the last flush. */
+  flush(inFlight: number, process: ProcessStats): StatsDelta {
+    const routes: RouteStatsDelta[] = [];
+    if (this.unmatched.dirty) routes.push(this.unmatched.take());
+    for (const c of this.#routes.values()) if (c.dirty) routes.push(c.take());
+    this.#prune();
+    return { routes, inFlight, process };
+  }
+
+  #prune(): void {
+    const live = this.#live;
+    if (live === null) return;
+    for (const [key, c] of this.#routes) if (!c.dirty && !live.has(c)) this.#routes.delete(key);
+  }
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { ExpositionWriter } from '../../../../src/primary/metrics/exposition.js';
+import { TrafficMetrics } from '../../../../src/primary/metrics/traffic.js';
+import { ControlPlaneMetrics } from '../../../../src/primary/metrics/control-plane.js';
+import { WorkerStats } from '../../../../src/worker/stats.js';
+
+const proc = { rssBytes: 100, heapUsedBytes: 50, eventLoopDelayP50: 0.001, eventLoopDelayP99: 0.002, eventLoopDelayMax: 0.01 };
+
+function lines(text: string, prefix: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith(prefix));
+}
+
+describe('TrafficMetrics', () => {
+  it('adds deltas from several workers into cumulative series labelled from objects', () => {
+    const t = new TrafficMetrics();
+    for (const worker of ['worker-1', 'worker-2']) {
+      const s = new WorkerStats();
+      s.counters('shop/web', 'shop/web-svc').record('GET', 200, 0.02, 0.01, 0, 10);
+      s.unmatched.record('GET', 404, 0.001, -1, 0, 5);
+      t.add(worker, s.flush(1, proc));
+    }
+    const w = new ExpositionWriter();
+    t.render(w);
+    const text = w.text();
+    expect(lines(text, 'flusso_requests_total')).toEqual([
+      'flusso_requests_total{namespace="_unmatched",ingress="_unmatched",service="_unmatched",method="GET",status_class="4xx"} 2',
+      'flusso_requests_total{namespace="shop",ingress="web",service="web-svc",method="GET",status_class="2xx"} 2',
+    ]);
+    expect(lines(text, 'flusso_request_duration_seconds_count')).toEqual([
+      'flusso_request_duration_seconds_count{namespace="_unmatched",ingress="_unmatched",service="_unmatched"} 2',
+      'flusso_request_duration_seconds_count{namespace="shop",ingress="web",service="web-svc"} 2',
+    ]);
+    expect(lines(text, 'flusso_in_flight_requests{')).toEqual(['flusso_in_flight_requests{process="worker-1"} 1', 'flusso_in_flight_requests{process="worker-2"} 1']);
+    expect(t.totalRequests()).toBe(4);
+  });
+
+  it('keeps the series count fixed however many distinct requests arrive', () => {
+    const t = new TrafficMetrics();
+    const s = new WorkerStats();
+    // Whatever the client sent (hosts, paths), an unrouted request only ever counts as _unmatched.
+    for (let i = 0; i < 1000; i++) s.unmatched.record(i % 2 ? 'GET' : 'POST', 404, 0.001, -1, 0, 1);
+    t.add('worker-1', s.flush(0, proc));
+    const before = new ExpositionWriter();
+    t.render(before);
+    for (let i = 0; i < 1000; i++) s.unmatched.record('GET', 404, 0.001, -1, 0, 1);
+    t.add('worker-1', s.flush(0, proc));
+    const after = new ExpositionWriter();
+    t.render(after);
+    expect(after.text().split('\n').length).toBe(before.text().split('\n').length);
+  });
+});
+
+describe('ControlPlaneMetrics', () => {
+  it('renders generations, restarts, rebuilds, diagnostics by code and ready endpoints', () => {
+    const m = new ControlPlaneMetrics();
+    m.recordRebuild(0.004, true);
+    m.recordRebuild(0.2, false);
+    const w = new ExpositionWriter();
+    m.render(w, {
+      generation: 7,
+      workers: [{ id: 1, pid: 10, generation: 7, listening: true, restarts: 2, uptimeMs: 5, lastError: null }],
+      diagnostics: [
+        { code: 'ING_ERR_NO_ENDPOINTS', severity: 'warning', object: 'Service a/b', message: 'm' },
+        { code: 'ING_ERR_NO_ENDPOINTS', severity: 'warning', object: 'Service a/c', message: 'm' },
+      ],
+      table: {
+        hosts: [],
+        defaultBackend: null,
+        clusters: [{ id: 'a/b:80', service: 'a/b', servicePort: 80, loadBalancer: 'round-robin', endpoints: [
+          { address: '10.0.0.1', port: 80, weight: 1, ready: true, terminating: false },
+          { address: '10.0.0.2', port: 80, weight: 1, ready: false, terminating: true },
+        ] }],
+      },
+    });
+    const text = w.text();
+    expect(text).toContain('flusso_config_generation 7\n');
+    expect(text).toContain('flusso_worker_config_generation{worker="1"} 7\n');
+    expect(text).toContain('flusso_worker_restarts_total{worker="1"} 2\n');
+    expect(text).toContain('flusso_config_rebuilds_total{result="published"} 1\n');
+    expect(text).toContain('flusso_config_rebuilds_total{result="unchanged"} 1\n');
+    expect(text).toContain('flusso_config_rebuild_duration_seconds_count 2\n');
+    expect(text).toContain('flusso_config_diagnostics{code="ING_ERR_NO_ENDPOINTS",severity="warning"} 2\n');
+    expect(text).toContain('flusso_backend_ready_endpoints{namespace="a",service="b",port="80"} 1\n');
+  });
+});
