@@ -29,3 +29,11 @@ export function clusterId(namespace: string, service: string, port: number | str
 export function endpointKey(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
+
+/**
+ * overrideKey names one endpoint of one cluster in admin overrides: `clusterId|ip:port`
+ * (the balancer looks drained endpoints and weight overrides up by it).
+ */
+export function overrideKey(clusterId: string, address: string, port: number): string {
+  return `${clusterId}|${endpointKey(address, port)}`;
+}

@@ -74,6 +74,38 @@ export class TrafficMetrics {
     this.#processes.delete(name);
   }
 
+  /** totals adds every route up: requests, 5xx answers, and the request-duration buckets. */
+  totals(): { requests: number; errors: number; duration: Float64Array } {
+    const duration = new Float64Array(BUCKETS);
+    let requests = 0;
+    let errors = 0;
+    for (const t of this.#routes.values()) {
+      for (let i = 0; i < t.requests.length; i++) {
+        const v = t.requests[i] as number;
+        requests += v;
+        if (i % STATUS_CLASSES.length === STATUS_CLASSES.length - 1) errors += v;
+      }
+      for (let i = 0; i < BUCKETS; i++) duration[i]! += t.duration[i] as number;
+    }
+    return { requests, errors, duration };
+  }
+
+  /** byService adds the routes up per Service (`namespace/name`): requests and 5xx answers. */
+  byService(): Map<string, { requests: number; errors: number }> {
+    const out = new Map<string, { requests: number; errors: number }>();
+    for (const [key, t] of this.#routes) {
+      const service = key.slice(key.indexOf('\n') + 1);
+      const f = out.get(service) ?? { requests: 0, errors: 0 };
+      for (let i = 0; i < t.requests.length; i++) {
+        const v = t.requests[i] as number;
+        f.requests += v;
+        if (i % STATUS_CLASSES.length === STATUS_CLASSES.length - 1) f.errors += v;
+      }
+      out.set(service, f);
+    }
+    return out;
+  }
+
   /** totalRequests is the sum of every request counted (for tests and the GUI). */
   totalRequests(): number {
     let n = 0;

@@ -3,7 +3,7 @@
  * ten hosts or ten thousand.
  */
 import type { Route, RoutingTable } from '../../shared/snapshot.js';
-import { normalizeHost } from './host.js';
+import { normalizeHost } from '../../shared/host.js';
 import { createPathMatcher, type PathMatcher, type PathMatcherFactory, type PathRule } from './path-matcher.js';
 import type { HostRouter, RouteMatch } from './router.js';
 

@@ -3,7 +3,7 @@
  * The path returned is both matched and forwarded.
  */
 import { describe, expect, it } from 'vitest';
-import { isValidQuery, normalizePath } from '../../../../src/worker/router/normalize.js';
+import { isValidQuery, normalizePath } from '../../../src/shared/request-path.js';
 
 describe('normalizePath', () => {
   it.each([

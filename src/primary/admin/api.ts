@@ -1,0 +1,156 @@
+/**
+ * The admin JSON API under /api/v1/: reads (routes, backends, workers, diagnostics, overrides,
+ * the route explainer) and mutations (drain/undrain an endpoint, override a weight, purge
+ * caches). It is a plain function from a parsed request to a status and a JSON body, so it is
+ * tested without sockets; server.ts does authentication and the uWS plumbing.
+ */
+import type { Diagnostic } from '../../shared/errors.js';
+import { overrideKey, splitObjectKey } from '../../shared/keys.js';
+import type { RoutingTable } from '../../shared/snapshot.js';
+import { explainRoute } from '../explain.js';
+import { MAX_WEIGHT, type OverrideStore } from '../overrides.js';
+import type { WorkerStatus } from '../workers.js';
+
+/** ServiceFigures are live traffic figures of one backend Service, for the backends view. */
+export interface ServiceFigures {
+  readonly requests: number;
+  readonly errors: number;
+}
+
+/** AdminContext is everything the API reads and changes; the composition root provides it. */
+export interface AdminContext {
+  ready(): boolean;
+  generation(): number;
+  workers(): readonly WorkerStatus[];
+  diagnostics(): readonly Diagnostic[];
+  table(): RoutingTable | null;
+  readonly overrides: OverrideStore;
+  /** publishOverrides sends a snapshot with the current overrides to every worker; returns its generation. */
+  publishOverrides(): number;
+  serviceFigures(): ReadonlyMap<string, ServiceFigures>;
+}
+
+/** ApiRequest is a parsed admin request. */
+export interface ApiRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly body: unknown;
+}
+
+/** ApiResponse is what the handler answers. */
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+const ok = (body: unknown): ApiResponse => ({ status: 200, body });
+const fail = (status: number, error: string): ApiResponse => ({ status, body: { error } });
+
+/** MUTATIONS are the POST endpoints; everything else is a read. */
+export const MUTATIONS: ReadonlySet<string> = new Set(['/api/v1/endpoints/drain', '/api/v1/endpoints/undrain', '/api/v1/endpoints/weight', '/api/v1/cache/purge']);
+
+/** handleApi answers one /api/v1/ request. */
+export function handleApi(ctx: AdminContext, req: ApiRequest): ApiResponse {
+  const mutation = MUTATIONS.has(req.path);
+  if (mutation && req.method !== 'POST') return fail(405, 'use POST for this endpoint');
+  if (!mutation && req.method !== 'GET' && req.method !== 'HEAD') return fail(405, 'this endpoint only reads; use GET');
+  switch (req.path) {
+    case '/api/v1/routes':
+      return ok(routes(ctx, req.query.get('search') ?? ''));
+    case '/api/v1/backends':
+      return ok(backends(ctx));
+    case '/api/v1/workers':
+      return ok({ generation: ctx.generation(), ready: ctx.ready(), workers: ctx.workers() });
+    case '/api/v1/diagnostics':
+      return ok({ generation: ctx.generation(), diagnostics: ctx.diagnostics() });
+    case '/api/v1/overrides':
+      return ok(ctx.overrides.current());
+    case '/api/v1/explain': {
+      const table = ctx.table();
+      if (table === null) return fail(503, 'no snapshot published yet');
+      const host = req.query.get('host');
+      const path = req.query.get('path') ?? '/';
+      if (!host) return fail(400, 'give ?host=NAME&path=/PATH');
+      return ok(explainRoute(table, host, path));
+    }
+    case '/api/v1/endpoints/drain':
+    case '/api/v1/endpoints/undrain':
+    case '/api/v1/endpoints/weight':
+      return mutateEndpoint(ctx, req);
+    case '/api/v1/cache/purge':
+      return fail(501, 'no cache: the response cache is not part of this build yet');
+    default:
+      return fail(404, 'no such admin endpoint');
+  }
+}
+
+function routes(ctx: AdminContext, search: string): unknown {
+  const table = ctx.table();
+  const needle = search.trim().toLowerCase();
+  const rows = [];
+  for (const vh of table?.hosts ?? [])
+    for (const r of vh.routes) {
+      const row = { host: vh.host, match: r.match, path: r.path, cluster: r.cluster, source: r.source };
+      if (needle === '' || `${row.host} ${row.path} ${row.cluster} ${row.source}`.toLowerCase().includes(needle)) rows.push(row);
+    }
+  return { generation: ctx.generation(), routes: rows, defaultBackend: table?.defaultBackend ?? null };
+}
+
+function backends(ctx: AdminContext): unknown {
+  const figures = ctx.serviceFigures();
+  const overrides = ctx.overrides;
+  return {
+    generation: ctx.generation(),
+    backends: (ctx.table()?.clusters ?? []).map((c) => {
+      const f = figures.get(c.service);
+      return {
+        id: c.id,
+        service: c.service,
+        namespace: splitObjectKey(c.service).namespace,
+        servicePort: c.servicePort,
+        loadBalancer: c.loadBalancer,
+        requests: f?.requests ?? 0,
+        errors: f?.errors ?? 0,
+        endpoints: c.endpoints.map((e) => {
+          const key = overrideKey(c.id, e.address, e.port);
+          const drained = overrides.isDrained(key);
+          const weightOverride = overrides.weight(key) ?? null;
+          return {
+            key,
+            address: e.address,
+            port: e.port,
+            ready: e.ready,
+            terminating: e.terminating,
+            zone: e.zone ?? null,
+            weight: e.weight,
+            weightOverride,
+            drained,
+            effectiveWeight: drained ? 0 : (weightOverride ?? e.weight),
+          };
+        }),
+      };
+    }),
+  };
+}
+
+function mutateEndpoint(ctx: AdminContext, req: ApiRequest): ApiResponse {
+  const body = req.body;
+  if (typeof body !== 'object' || body === null) return fail(400, 'send a JSON object: {"cluster": "ns/svc:port", "endpoint": "ip:port"}');
+  const { cluster, endpoint, weight } = body as { cluster?: unknown; endpoint?: unknown; weight?: unknown };
+  if (typeof cluster !== 'string' || typeof endpoint !== 'string') return fail(400, '"cluster" and "endpoint" must be strings');
+  const c = ctx.table()?.clusters.find((x) => x.id === cluster);
+  const ep = c?.endpoints.find((e) => overrideKey(c.id, e.address, e.port) === `${cluster}|${endpoint}`);
+  if (c === undefined || ep === undefined) return fail(404, `no endpoint ${endpoint} in backend ${cluster}`);
+  const key = overrideKey(c.id, ep.address, ep.port);
+  let changed: boolean;
+  if (req.path.endsWith('/drain')) changed = ctx.overrides.drain(key);
+  else if (req.path.endsWith('/undrain')) changed = ctx.overrides.undrain(key);
+  else {
+    if (weight !== null && (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > MAX_WEIGHT))
+      return fail(400, `"weight" must be an integer from 0 to ${MAX_WEIGHT}, or null to clear the override`);
+    changed = ctx.overrides.setWeight(key, weight as number | null);
+  }
+  const generation = changed ? ctx.publishOverrides() : ctx.generation();
+  return ok({ changed, generation, overrides: ctx.overrides.current() });
+}
