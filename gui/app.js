@@ -1,0 +1,321 @@
+// Flusso admin GUI: a small single-page app served by the primary on the admin port.
+// No framework and no CDN; every value from the server is inserted as text, never as HTML.
+
+const $ = (id) => document.getElementById(id);
+const VIEWS = ['overview', 'routes', 'backends', 'workers', 'diagnostics', 'explain'];
+const POLL_MS = 2000;
+const MAX_POINTS = 300;
+
+const state = { token: sessionStorage.getItem('flusso.token') ?? '', view: 'overview', samples: [], poll: 0, ws: null, wsRetry: 0, authFailed: false };
+
+// A token handed over in the URL (#token=…) is kept for this tab and removed from the address bar.
+if (location.hash.startsWith('#token=')) {
+  state.token = decodeURIComponent(location.hash.slice('#token='.length));
+  sessionStorage.setItem('flusso.token', state.token);
+  history.replaceState(null, '', '#/overview');
+}
+
+/** el builds an element with text content and attributes; children may be nodes or strings. */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k.startsWith('on')) node.addEventListener(k.slice(2), v);
+    else if (k === 'class') node.className = v;
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return node;
+}
+
+function toast(message, bad = false) {
+  const t = $('toast');
+  t.textContent = message;
+  t.className = bad ? 'toast bad' : 'toast';
+  t.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => (t.hidden = true), 3500);
+}
+
+async function api(path, options = {}) {
+  const headers = { Accept: 'application/json' };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(path, { method: options.method ?? 'GET', headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  if (res.status === 401) {
+    showLogin(state.token ? 'That token was not accepted.' : '');
+    throw new Error('unauthorized');
+  }
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  return body;
+}
+
+// ---- login ------------------------------------------------------------------------------
+
+function showLogin(message) {
+  state.authFailed = true;
+  for (const v of VIEWS) $(`view-${v}`).hidden = true;
+  $('login').hidden = false;
+  $('login-error').hidden = !message;
+  $('login-error').textContent = message;
+  $('token').focus();
+}
+
+$('login-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  state.token = $('token').value.trim();
+  sessionStorage.setItem('flusso.token', state.token);
+  state.authFailed = false;
+  $('login').hidden = true;
+  connectLive(true);
+  route();
+});
+
+$('logout').addEventListener('click', () => {
+  sessionStorage.removeItem('flusso.token');
+  state.token = '';
+  showLogin('');
+});
+
+// ---- navigation -------------------------------------------------------------------------
+
+function route() {
+  const wanted = location.hash.replace(/^#\/?/, '') || 'overview';
+  state.view = VIEWS.includes(wanted) ? wanted : 'overview';
+  for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.view === state.view);
+  if (state.authFailed) return;
+  for (const v of VIEWS) $(`view-${v}`).hidden = v !== state.view;
+  clearInterval(state.poll);
+  const refresh = REFRESH[state.view];
+  if (refresh) {
+    refresh().catch(() => {});
+    state.poll = setInterval(() => refresh().catch(() => {}), POLL_MS);
+  }
+}
+window.addEventListener('hashchange', route);
+
+// ---- overview: live charts --------------------------------------------------------------
+
+function connectLive(force = false) {
+  if (state.ws && !force) return;
+  state.ws?.close();
+  const protocols = ['flusso.live.v1'];
+  if (state.token) protocols.push(`bearer.${state.token}`);
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/live`, protocols);
+  state.ws = ws;
+  ws.onopen = () => {
+    state.wsRetry = 0;
+    $('conn').className = 'dot dot-on';
+  };
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.type === 'history') state.samples = msg.samples.slice(-MAX_POINTS);
+    else if (msg.type === 'sample') {
+      state.samples.push(msg.sample);
+      if (state.samples.length > MAX_POINTS) state.samples.shift();
+    }
+    renderOverview();
+  };
+  ws.onclose = () => {
+    $('conn').className = 'dot dot-off';
+    if (state.ws !== ws) return;
+    state.ws = null;
+    state.wsRetry = Math.min(state.wsRetry + 1, 5);
+    setTimeout(() => connectLive(), 500 * 2 ** state.wsRetry);
+  };
+}
+
+const fmtRate = (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(v < 10 ? 1 : 0));
+const fmtPct = (v) => `${(v * 100).toFixed(v < 0.01 ? 2 : 1)}%`;
+const fmtMs = (s) => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(s < 0.01 ? 2 : 1)} ms`);
+
+function renderOverview() {
+  const last = state.samples.at(-1);
+  if (last) {
+    $('t-rps').textContent = fmtRate(last.rps);
+    $('t-err').textContent = fmtPct(last.errorRate);
+    $('t-p50').textContent = fmtMs(last.p50);
+    $('t-p99').textContent = fmtMs(last.p99);
+    $('gen').textContent = `gen ${last.generation}`;
+  }
+  if (state.view !== 'overview') return;
+  drawChart($('c-rps'), [state.samples.map((s) => s.rps)], fmtRate);
+  drawChart($('c-err'), [state.samples.map((s) => s.errorRate)], fmtPct);
+  drawChart($('c-lat'), [state.samples.map((s) => s.p50), state.samples.map((s) => s.p99)], fmtMs);
+}
+
+/** drawChart draws one or two series as lines over the last MAX_POINTS samples. */
+function drawChart(svg, series, fmt) {
+  const [w, h] = svg.getAttribute('viewBox').split(' ').slice(2).map(Number);
+  const top = 14;
+  const max = Math.max(...series.flat(), 0) || 1;
+  const x = (i, n) => w - (n - 1 - i) * (w / (MAX_POINTS - 1));
+  const y = (v) => h - 2 - (v / max) * (h - top - 4);
+  const ns = 'http://www.w3.org/2000/svg';
+  const nodes = [];
+  for (const frac of [0.5, 1]) {
+    const line = document.createElementNS(ns, 'line');
+    Object.entries({ x1: 0, x2: w, y1: y(max * frac), y2: y(max * frac), class: 'axis' }).forEach(([k, v]) => line.setAttribute(k, v));
+    nodes.push(line);
+  }
+  series.forEach((values, k) => {
+    if (values.length < 2) return;
+    const pts = values.map((v, i) => `${x(i, values.length).toFixed(1)},${y(v).toFixed(1)}`);
+    if (k === 0) {
+      const area = document.createElementNS(ns, 'polygon');
+      area.setAttribute('points', `${x(0, values.length)},${h} ${pts.join(' ')} ${w},${h}`);
+      area.setAttribute('class', 'area');
+      nodes.push(area);
+    }
+    const line = document.createElementNS(ns, 'polyline');
+    line.setAttribute('points', pts.join(' '));
+    line.setAttribute('class', k === 0 ? 'line1' : 'line2');
+    nodes.push(line);
+  });
+  const label = document.createElementNS(ns, 'text');
+  label.setAttribute('x', 4);
+  label.setAttribute('y', 11);
+  label.textContent = `max ${fmt(max)}`;
+  nodes.push(label);
+  svg.replaceChildren(...nodes);
+}
+
+async function refreshOverview() {
+  const w = await api('/api/v1/workers');
+  const ready = w.workers.filter((x) => x.listening && x.generation === w.generation).length;
+  $('t-workers').textContent = `${ready} / ${w.workers.length}`;
+  $('gen').textContent = `gen ${w.generation}`;
+  renderOverview();
+}
+
+// ---- routes -----------------------------------------------------------------------------
+
+let searchTimer = 0;
+$('route-search').addEventListener('input', () => {
+  clearTimeout(searchTimer);
+  searchTimer = setTimeout(() => refreshRoutes().catch(() => {}), 150);
+});
+
+async function refreshRoutes() {
+  const q = encodeURIComponent($('route-search').value);
+  const r = await api(`/api/v1/routes?search=${q}`);
+  $('routes-body').replaceChildren(...r.routes.map((x) => el('tr', {}, el('td', {}, x.host), el('td', {}, x.match), el('td', {}, el('code', {}, x.path)), el('td', {}, x.cluster), el('td', {}, x.source))));
+  $('route-count').textContent = `${r.routes.length} route${r.routes.length === 1 ? '' : 's'}`;
+  $('default-backend').textContent = r.defaultBackend ? `Default backend: ${r.defaultBackend.cluster} (Ingress ${r.defaultBackend.source})` : 'No default backend: unmatched requests get 404.';
+}
+
+// ---- backends ---------------------------------------------------------------------------
+
+async function mutate(path, body) {
+  try {
+    const r = await api(path, { method: 'POST', body });
+    toast(r.changed ? `Applied; generation ${r.generation} is on its way to every worker.` : 'Nothing to change.');
+    await refreshBackends();
+  } catch (err) {
+    if (err.message !== 'unauthorized') toast(err.message, true);
+  }
+}
+
+function health(e) {
+  if (e.drained) return el('span', { class: 'pill off' }, 'drained');
+  if (e.ready) return el('span', { class: 'pill ok' }, 'ready');
+  if (e.terminating) return el('span', { class: 'pill warn' }, 'terminating');
+  return el('span', { class: 'pill bad' }, 'not ready');
+}
+
+async function refreshBackends() {
+  // Keep a weight the operator is typing: do not redraw under a focused input.
+  if (document.activeElement?.classList.contains('weight')) return;
+  const r = await api('/api/v1/backends');
+  $('backends-list').replaceChildren(
+    ...r.backends.map((b) => {
+      const endpoint = (e) => `${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}`;
+      const rows = b.endpoints.map((e) => {
+        const weight = el('input', { class: 'weight', type: 'number', min: 0, max: 1000, step: 1, value: e.weightOverride ?? e.weight, 'aria-label': `weight of ${endpoint(e)}` });
+        return el(
+          'tr',
+          { 'data-endpoint': endpoint(e) },
+          el('td', {}, el('code', {}, endpoint(e))),
+          el('td', {}, health(e)),
+          el('td', {}, String(e.effectiveWeight), e.weightOverride === null ? '' : el('span', { class: 'muted' }, ' (override)')),
+          el('td', {}, e.zone ?? '–'),
+          el(
+            'td',
+            { class: 'actions' },
+            e.drained
+              ? el('button', { type: 'button', class: 'secondary', onclick: () => mutate('/api/v1/endpoints/undrain', { cluster: b.id, endpoint: endpoint(e) }) }, 'Undrain')
+              : el('button', { type: 'button', class: 'danger', onclick: () => mutate('/api/v1/endpoints/drain', { cluster: b.id, endpoint: endpoint(e) }) }, 'Drain'),
+            weight,
+            el('button', { type: 'button', class: 'secondary', onclick: () => mutate('/api/v1/endpoints/weight', { cluster: b.id, endpoint: endpoint(e), weight: Number(weight.value) }) }, 'Set weight'),
+            e.weightOverride === null ? '' : el('button', { type: 'button', class: 'secondary', onclick: () => mutate('/api/v1/endpoints/weight', { cluster: b.id, endpoint: endpoint(e), weight: null }) }, 'Reset'),
+          ),
+        );
+      });
+      const ready = b.endpoints.filter((e) => e.ready && !e.drained).length;
+      return el(
+        'section',
+        { class: 'card backend', 'data-backend': b.id },
+        el('h3', {}, b.id, ' ', el('span', { class: `pill ${ready > 0 ? 'ok' : 'bad'}` }, `${ready}/${b.endpoints.length} serving`)),
+        el('div', { class: 'meta' }, `${b.loadBalancer} · ${b.requests} requests · ${b.errors} errors (5xx)`),
+        b.endpoints.length === 0
+          ? el('p', { class: 'muted' }, 'No endpoints: requests get 503.')
+          : el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...['Endpoint', 'Health', 'Weight', 'Zone', ''].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)),
+      );
+    }),
+  );
+}
+
+// ---- workers and diagnostics ------------------------------------------------------------
+
+const fmtUptime = (ms) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+
+async function refreshWorkers() {
+  const r = await api('/api/v1/workers');
+  $('workers-body').replaceChildren(
+    ...r.workers.map((w) =>
+      el('tr', {}, el('td', {}, w.id), el('td', {}, w.pid), el('td', {}, w.generation, w.generation === r.generation ? '' : el('span', { class: 'pill warn' }, ' behind')), el('td', {}, el('span', { class: `pill ${w.listening ? 'ok' : 'bad'}` }, w.listening ? 'yes' : 'no')), el('td', {}, w.restarts), el('td', {}, fmtUptime(w.uptimeMs)), el('td', {}, w.lastError ? `${w.lastError.code}: ${w.lastError.message}` : '–')),
+    ),
+  );
+}
+
+async function refreshDiagnostics() {
+  const r = await api('/api/v1/diagnostics');
+  $('diag-body').replaceChildren(...r.diagnostics.map((d) => el('tr', {}, el('td', {}, el('span', { class: `pill ${d.severity === 'error' ? 'bad' : 'warn'}` }, d.severity)), el('td', {}, el('code', {}, d.code)), el('td', {}, d.object), el('td', {}, d.message), el('td', {}, d.file ?? '–'))));
+  $('diag-empty').hidden = r.diagnostics.length > 0;
+  updateDiagBadge(r.diagnostics.length);
+}
+
+function updateDiagBadge(n) {
+  $('diag-count').hidden = n === 0;
+  $('diag-count').textContent = String(n);
+}
+
+// ---- explain ----------------------------------------------------------------------------
+
+$('explain-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  try {
+    const r = await api(`/api/v1/explain?host=${encodeURIComponent($('ex-host').value)}&path=${encodeURIComponent($('ex-path').value || '/')}`);
+    const rows = r.candidates.map((c) => el('tr', { class: `verdict-${c.verdict}` }, el('td', {}, c.verdict.replace(/-/g, ' ')), el('td', {}, c.match), el('td', {}, el('code', {}, c.path)), el('td', {}, c.cluster), el('td', {}, c.source), el('td', {}, c.why)));
+    $('explain-out').replaceChildren(
+      el(
+        'div',
+        { class: 'card explain' },
+        el('h3', {}, r.result === 'route' ? 'Routed' : r.result === 'default-backend' ? 'Default backend' : 'Not found'),
+        el('p', {}, r.summary),
+        el('p', { class: 'muted' }, `Host as matched: ${r.host} · path as matched and forwarded: ${r.path}`, r.shadowedHosts.length ? ` · also matching, but losing: ${r.shadowedHosts.join(', ')}` : ''),
+        rows.length ? el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...['Verdict', 'Match', 'Path', 'Backend', 'Ingress', 'Why'].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)) : '',
+      ),
+    );
+  } catch (err) {
+    if (err.message !== 'unauthorized') toast(err.message, true);
+  }
+});
+
+const REFRESH = { overview: refreshOverview, routes: refreshRoutes, backends: refreshBackends, workers: refreshWorkers, diagnostics: refreshDiagnostics };
+
+// Keep the diagnostics badge current whatever view is open.
+setInterval(() => api('/api/v1/diagnostics').then((r) => updateDiagBadge(r.diagnostics.length)).catch(() => {}), 5000);
+connectLive();
+route();
