@@ -48,6 +48,7 @@ async function api(path, options = {}) {
   }
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+  if (typeof body.generation === 'number') $('gen').textContent = `gen ${body.generation}`;
   return body;
 }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { startEchoServer, type EchoServer } from './echo-server.js';
-import { formatLogLine } from './log-format.js';
+import { formatLogLine } from '../shared/log-format.js';
 import { listDemoPods, readManifestObjects, type DemoPod } from './pods.js';
 import { dialableAddress, resolveDemoSettings, type DemoSettings } from './settings.js';
 

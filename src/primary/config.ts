@@ -22,6 +22,25 @@ export interface Config {
   readonly ingressClass: string;
   readonly controllerName: string;
   readonly watchIngressWithoutClass: boolean;
+  /** --kubeconfig, else $KUBECONFIG; absent means in-cluster (when inCluster) or an error. */
+  readonly kubeconfig?: string;
+  /** KUBERNETES_SERVICE_HOST is set: we run in a pod. */
+  readonly inCluster: boolean;
+  /** Namespaces to watch; empty means all. */
+  readonly watchNamespaces: readonly string[];
+  readonly watchLabelSelector?: string;
+  /** --publish-status-address split on commas; empty when not given. */
+  readonly publishStatusAddresses: readonly string[];
+  readonly publishService?: string;
+  readonly updateStatusOnShutdown: boolean;
+  readonly electionId: string;
+  /** --election-namespace, else $POD_NAMESPACE, else `default`. */
+  readonly electionNamespace: string;
+  readonly electionLeaseDurationMs: number;
+  readonly electionRenewDeadlineMs: number;
+  readonly electionRetryPeriodMs: number;
+  /** $POD_NAME (downward API), the base of the leader-election identity. */
+  readonly podName?: string;
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamResponseTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;
@@ -29,6 +48,12 @@ export interface Config {
   readonly upstreamMaxConnections: number;
   readonly drainTimeoutMs: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+  readonly logFormat: 'json' | 'pretty';
+  /** Access log sampling: 0 = off, 1 = every request, N = one request in N. */
+  readonly accessLogEvery: number;
+  /** --admin-token; absent means one is generated at start. */
+  readonly adminToken?: string;
+  readonly adminPublicRead: boolean;
 }
 
 /** CliRequest is what the command line asks for: run with a config, or print help / version. */
@@ -71,11 +96,45 @@ export function parseCommandLine(argv: readonly string[], ctx: ConfigContext): C
     // Durations are carried in milliseconds, and their names say so (`drainTimeout` → `drainTimeoutMs`).
     out[spec.type === 'duration' ? `${spec.key}Ms` : spec.key] = value;
   }
+  deriveKubernetesSettings(out, ctx.env, issues);
+  deriveAdminSettings(out);
   if (out.adminPort === out.httpPort && out.httpPort !== 0)
     issues.push(`--admin-port must differ from --http-port (both ${String(out.httpPort)}): the admin server never shares the proxy's port`);
   if (issues.length > 0)
     throw new IngressError('ING_ERR_CONFIG_INVALID', `invalid configuration:\n  ${issues.join('\n  ')}\nRun "flusso --help" for the allowed values.`);
   return { kind: 'run', config: Object.freeze(out) as unknown as Config };
+}
+
+/**
+ * deriveKubernetesSettings turns the raw Kubernetes flags into Config fields: comma lists
+ * become arrays, and the standard Kubernetes variables (KUBECONFIG, POD_NAME, POD_NAMESPACE,
+ * KUBERNETES_SERVICE_HOST) fill what the flags leave open.
+ */
+function deriveKubernetesSettings(out: Record<string, unknown>, env: ConfigContext['env'], issues: string[]): void {
+  const list = (v: unknown): string[] => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : []);
+  out.watchNamespaces = Object.freeze(list(out.watchNamespace));
+  delete out.watchNamespace;
+  out.publishStatusAddresses = Object.freeze(list(out.publishStatusAddress));
+  delete out.publishStatusAddress;
+  const kubeconfig = out.kubeconfig ?? (env.KUBECONFIG || undefined);
+  if (kubeconfig === undefined) delete out.kubeconfig;
+  else out.kubeconfig = kubeconfig;
+  out.inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
+  out.electionNamespace ??= env.POD_NAMESPACE || 'default';
+  if (env.POD_NAME) out.podName = env.POD_NAME;
+  for (const k of ['watchLabelSelector', 'publishService']) if (out[k] === undefined) delete out[k];
+  if (Number(out.electionRenewDeadlineMs) >= Number(out.electionLeaseDurationMs))
+    issues.push('--election-renew-deadline must be shorter than --election-lease-duration');
+  if (Number(out.electionRetryPeriodMs) >= Number(out.electionRenewDeadlineMs))
+    issues.push('--election-retry-period must be shorter than --election-renew-deadline');
+}
+
+/** deriveAdminSettings turns `--access-log` into a sampling rate and drops an unset token. */
+function deriveAdminSettings(out: Record<string, unknown>): void {
+  const mode = String(out.accessLog);
+  out.accessLogEvery = mode === 'on' ? 1 : mode.startsWith('sample:') ? Number(mode.slice('sample:'.length)) : 0;
+  delete out.accessLog;
+  if (out.adminToken === undefined) delete out.adminToken;
 }
 
 /** helpText renders `--help`: every flag with its environment name and default. */

@@ -4,13 +4,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { IngressError, type Diagnostic } from '../shared/errors.js';
-import { startAdminServer, type AdminServer } from './admin/server.js';
+import { IngressError } from '../shared/errors.js';
+import { startAdminServer, type AdminServer } from './admin/app.js';
+import { generateToken } from './admin/auth.js';
+import { loadGuiAssets } from './admin/gui-assets.js';
 import { SnapshotBroadcaster } from './broadcast.js';
-import { compileSnapshot, type CompileOptions } from './compile/index.js';
 import { helpText, parseCommandLine, type Config } from './config.js';
+import { Controller } from './controller.js';
+import type { ControlPlaneState } from './metrics/control-plane.js';
+import { Observability } from './metrics/observability.js';
+import { OverrideStore } from './overrides.js';
 import { createPrimaryLogger, type Logger } from './log.js';
 import { RebuildScheduler } from './rebuild.js';
+import { loadKubeConfig } from './k8s/client.js';
+import { KubernetesSource } from './k8s/kubernetes-source.js';
+import { electionIdentity } from './k8s/leader-election.js';
+import { createStatusPublisher, type StatusPublisher } from './k8s/status-publisher.js';
 import { FileSource } from './sources/file-source.js';
 import type { Source, SourceUpdate } from './sources/source.js';
 import { WorkerPool } from './workers.js';
@@ -18,68 +27,47 @@ import { WorkerPool } from './workers.js';
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url));
 const DEMO_MANIFESTS = fileURLToPath(new URL('../../demo/manifests', import.meta.url));
+const GUI_DIR = fileURLToPath(new URL('../../gui', import.meta.url));
 const SERVER_HEADER = 'flusso';
+const STATUS_SHUTDOWN_TIMEOUT_MS = 5000;
 
-/** Controller ties one source to the compiler, the broadcaster and the workers. */
-class Controller {
-  readonly #log: Logger;
-  readonly #compileOptions: CompileOptions;
-  readonly #broadcaster: SnapshotBroadcaster;
-  #latest: SourceUpdate | null = null;
-  #diagnostics: readonly Diagnostic[] = [];
-  #reported = new Set<string>();
-
-  constructor(log: Logger, compileOptions: CompileOptions, broadcaster: SnapshotBroadcaster) {
-    this.#log = log;
-    this.#compileOptions = compileOptions;
-    this.#broadcaster = broadcaster;
+function createSource(config: Config, log: Logger): { source: Source; status?: StatusPublisher } {
+  if (config.source === 'kubernetes') {
+    const kubeConfig = loadKubeConfig({ inCluster: config.inCluster, ...(config.kubeconfig === undefined ? {} : { kubeconfig: config.kubeconfig }) });
+    const source = new KubernetesSource({
+      kubeConfig,
+      log: log.child({ component: 'kubernetes-source' }),
+      namespaces: config.watchNamespaces,
+      ...(config.watchLabelSelector === undefined ? {} : { labelSelector: config.watchLabelSelector }),
+    });
+    // Without an address to publish there is nothing to write, so no election either.
+    if (config.publishStatusAddresses.length === 0 && config.publishService === undefined) return { source };
+    const status = createStatusPublisher({
+      kubeConfig,
+      view: source,
+      log,
+      addresses: config.publishStatusAddresses,
+      ...(config.publishService === undefined ? {} : { publishService: config.publishService }),
+      electionId: config.electionId,
+      electionNamespace: config.electionNamespace,
+      identity: electionIdentity(config.podName),
+      leaseDurationMs: config.electionLeaseDurationMs,
+      renewDeadlineMs: config.electionRenewDeadlineMs,
+      retryPeriodMs: config.electionRetryPeriodMs,
+    });
+    return { source, status };
   }
-
-  get diagnostics(): readonly Diagnostic[] {
-    return this.#diagnostics;
-  }
-
-  /** accept stores the newest state of the source; rebuild() compiles it. */
-  accept(update: SourceUpdate): void {
-    this.#latest = update;
-  }
-
-  rebuild(): void {
-    const update = this.#latest;
-    if (!update) return;
-    const started = performance.now();
-    const result = compileSnapshot(update.view, this.#compileOptions);
-    const published = this.#broadcaster.publish(result.table);
-    const durationMs = Math.round((performance.now() - started) * 100) / 100;
-    this.#diagnostics = [...update.diagnostics, ...result.diagnostics];
-    this.#reportNew(result.diagnostics);
-    this.#log.info({ generation: published.generation, changed: published.changed, ingresses: result.ingresses.length, hosts: result.table.hosts.length, clusters: result.table.clusters.length, diagnostics: this.#diagnostics.length, bytes: published.bytes, durationMs }, published.changed ? 'snapshot published' : 'snapshot unchanged');
-  }
-
-  // Compile diagnostics are logged once each, not on every rebuild; the source logs its own.
-  #reportNew(diagnostics: readonly Diagnostic[]): void {
-    const now = new Set<string>();
-    for (const d of diagnostics) {
-      const key = `${d.code}|${d.object}|${d.message}`;
-      now.add(key);
-      if (!this.#reported.has(key)) this.#log[d.severity === 'error' ? 'warn' : 'info']({ code: d.code, object: d.object, detail: d.message }, 'configuration diagnostic');
-    }
-    this.#reported = now;
-  }
-}
-
-function createSource(config: Config, log: Logger): Source {
-  if (config.source === 'kubernetes')
-    throw new IngressError('ING_ERR_CONFIG_INVALID', '--source kubernetes is not available in this build yet; use --source file --manifests DIR');
-  return new FileSource({ dir: config.manifests, log: log.child({ component: 'file-source' }) });
+  return { source: new FileSource({ dir: config.manifests, log: log.child({ component: 'file-source' }) }) };
 }
 
 async function run(config: Config): Promise<void> {
-  const log = createPrimaryLogger(config.logLevel);
+  const log = createPrimaryLogger(config.logLevel, config.logFormat);
   let shuttingDown = false;
   const broadcaster = new SnapshotBroadcaster((bytes, generation) => pool.publish(bytes, generation));
   const pool = new WorkerPool({
     count: config.workers,
+    onStats: (id, delta) => observability.onWorkerStats(id, delta),
+    onExit: (id) => observability.onWorkerGone(id),
     exec: WORKER_ENTRY,
     log: log.child({ component: 'workers' }),
     config: {
@@ -92,23 +80,51 @@ async function run(config: Config): Promise<void> {
       upstreamMaxConnections: config.upstreamMaxConnections,
       drainTimeoutMs: config.drainTimeoutMs,
       logLevel: config.logLevel,
+      logFormat: config.logFormat,
+      accessLogEvery: config.accessLogEvery,
       serverHeader: SERVER_HEADER,
     },
   });
-  const controller = new Controller(log.child({ component: 'controller' }), {
-    ingressClass: config.ingressClass,
-    controllerName: config.controllerName,
-    watchIngressWithoutClass: config.watchIngressWithoutClass,
-  }, broadcaster);
-  const scheduler = new RebuildScheduler(() => controller.rebuild());
-  const source = createSource(config, log);
-
-  const admin: AdminServer = await startAdminServer(config.adminAddress, config.adminPort, {
-    ready: () => !shuttingDown && pool.ready(),
-    generation: () => broadcaster.generation,
-    workers: () => pool.status(),
-    diagnostics: () => controller.diagnostics,
+  const overrides = new OverrideStore();
+  const observability: Observability = new Observability((): ControlPlaneState => ({ generation: broadcaster.generation, workers: pool.status(), diagnostics: controller.diagnostics, table: controller.table }));
+  const controller: Controller = new Controller({
+    log: log.child({ component: 'controller' }),
+    compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass },
+    broadcaster,
+    overrides,
+    metrics: observability.controlPlane,
   });
+  const scheduler = new RebuildScheduler(() => controller.rebuild());
+  const { source, status } = createSource(config, log);
+  if (status !== undefined) controller.onCompiled = (ingresses) => status.update(ingresses);
+
+  const token = config.adminToken ?? generateToken();
+  const admin: AdminServer = await startAdminServer({
+    address: config.adminAddress,
+    port: config.adminPort,
+    token,
+    publicRead: config.adminPublicRead,
+    log: log.child({ component: 'admin' }),
+    gui: loadGuiAssets(GUI_DIR),
+    metrics: () => observability.metricsText(),
+    history: () => observability.live.history(),
+    ctx: {
+      ready: () => !shuttingDown && pool.ready(),
+      generation: () => broadcaster.generation,
+      workers: () => pool.status(),
+      diagnostics: () => controller.diagnostics,
+      table: () => controller.table,
+      overrides,
+      publishOverrides: () => controller.publishOverrides(),
+      serviceFigures: () => observability.traffic.byService(),
+    },
+  });
+  if (config.adminToken === undefined) {
+    // Generated tokens are logged once, so an operator can open the GUI; set --admin-token to keep one.
+    const host = config.adminAddress.includes(':') ? `[${config.adminAddress}]` : config.adminAddress;
+    log.warn({ adminToken: token, gui: `http://${host}:${admin.port}/#token=${token}` }, 'admin token');
+  }
+  observability.start((sample) => admin.publish(sample));
 
   let synced = false;
   await source.start((update) => {
@@ -118,7 +134,9 @@ async function run(config: Config): Promise<void> {
   synced = true;
   controller.rebuild();
   pool.start();
-  log.info({ ...config, adminPort: admin.port, version: packageVersion() }, 'flusso started');
+  status?.start();
+  const { adminToken: _secret, ...shown } = config;
+  log.info({ ...shown, adminToken: config.adminToken === undefined ? 'generated' : 'given', adminPort: admin.port, version: packageVersion() }, 'flusso started');
 
   const shutdown = async (signal: string): Promise<void> => {
     if (shuttingDown) {
@@ -128,8 +146,15 @@ async function run(config: Config): Promise<void> {
     shuttingDown = true;
     log.info({ signal, drainTimeoutMs: config.drainTimeoutMs }, 'shutting down: draining workers');
     scheduler.cancel();
+    if (status !== undefined) {
+      // Bounded: an unreachable API must not hold the shutdown (the Lease then expires on its own).
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([status.shutdown(config.updateStatusOnShutdown), new Promise((r) => (timer = setTimeout(r, STATUS_SHUTDOWN_TIMEOUT_MS)))]);
+      clearTimeout(timer);
+    }
     await source.stop();
     await pool.drain(config.drainTimeoutMs);
+    observability.stop();
     admin.close();
     log.info('shutdown complete');
     process.exit(0);

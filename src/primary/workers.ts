@@ -6,6 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import type { WireError } from '../shared/errors.js';
+import type { StatsDelta } from '../shared/stats.js';
 import { isWorkerMessage, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from '../shared/messages.js';
 
 /** WorkerStatus is what the admin API shows of one worker slot. */
@@ -33,6 +34,10 @@ export interface WorkerPoolOptions {
   readonly healthyAfterMs?: number;
   /** Called whenever readiness may have changed (ack, listen, exit). */
   readonly onChange?: () => void;
+  /** Called with each worker's statistics flush. */
+  readonly onStats?: (workerId: number, delta: StatsDelta) => void;
+  /** Called when a worker process has exited (expectedly or not). */
+  readonly onExit?: (workerId: number) => void;
 }
 
 interface Slot {
@@ -50,7 +55,7 @@ interface Slot {
 
 /** WorkerPool owns the node:cluster workers and the snapshot they must serve. */
 export class WorkerPool {
-  readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange'>> & Pick<WorkerPoolOptions, 'onChange'>;
+  readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit'>> & Pick<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit'>;
   readonly #slots: Slot[] = [];
   readonly #log: Logger;
   #snapshot: Uint8Array | null = null;
@@ -158,6 +163,9 @@ export class WorkerPool {
     if (slot.worker !== worker || !isWorkerMessage(m)) return;
     const msg: WorkerMessage = m;
     switch (msg.type) {
+      case 'stats':
+        this.#opts.onStats?.(slot.id, msg.delta);
+        return;
       case 'hello':
         if (this.#snapshot) this.#send(slot, { type: 'init', workerId: slot.id, config: this.#opts.config, snapshot: this.#snapshot });
         return;
@@ -188,6 +196,7 @@ export class WorkerPool {
     if (slot.worker !== worker) return;
     slot.worker = null;
     slot.listening = false;
+    this.#opts.onExit?.(slot.id);
     this.#opts.onChange?.();
     if (this.#stopping) return;
     const livedMs = Date.now() - slot.startedAt;

@@ -8,6 +8,14 @@ export const ErrorCodes = {
   ING_ERR_CONFIG_INVALID: 'a flag, environment variable or config file value is invalid',
   ING_ERR_UWS_NATIVE_MISSING: 'the native uWebSockets.js binding did not load',
   ING_ERR_LISTEN_FAILED: 'a listening port could not be bound',
+  ING_ERR_K8S_CREDENTIALS: 'no usable Kubernetes credentials: no kubeconfig, no KUBECONFIG and not in a pod, or the kubeconfig cannot be read',
+
+  /** Kubernetes API: logged, retried; the last snapshot keeps serving. */
+  ING_ERR_K8S_API_UNREACHABLE: 'the Kubernetes API could not be listed or watched; retried with backoff while the last snapshot serves',
+  ING_ERR_K8S_HANDLER: 'handling a watch event threw; the event was skipped and the watch goes on',
+  ING_ERR_K8S_STATUS_UPDATE: 'writing an Ingress status failed; retried at the next sync',
+  ING_ERR_K8S_LEADER_ELECTION: 'the leader-election Lease could not be read or written',
+  ING_ERR_K8S_OBJECT_INVALID: 'an object from the Kubernetes API fails validation; its last good version stays in service',
 
   /** User-object diagnostics: the object is skipped, the rest of the configuration applies. */
   ING_ERR_MANIFEST_PARSE: 'a manifest file is not valid YAML',

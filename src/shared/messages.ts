@@ -3,6 +3,7 @@
  * `serialization: 'advanced'`, so snapshot bytes travel as a Uint8Array, not as JSON.
  */
 import type { WireError } from './errors.js';
+import type { StatsDelta } from './stats.js';
 
 /** WorkerConfig is everything a worker needs to know that is not in the snapshot. */
 export interface WorkerConfig {
@@ -15,6 +16,9 @@ export interface WorkerConfig {
   readonly upstreamMaxConnections: number;
   readonly drainTimeoutMs: number;
   readonly logLevel: string;
+  readonly logFormat: 'json' | 'pretty';
+  /** Access log sampling: 0 = off, 1 = every request, N = one request in N. */
+  readonly accessLogEvery: number;
   readonly serverHeader: string;
 }
 
@@ -74,14 +78,20 @@ export interface FatalMessage {
   readonly error: WireError;
 }
 
+/** StatsMessage carries what a worker counted since its last flush (about once a second). */
+export interface StatsMessage {
+  readonly type: 'stats';
+  readonly delta: StatsDelta;
+}
+
 /** WorkerMessage is any message a worker sends the primary. */
-export type WorkerMessage = HelloMessage | ListeningMessage | AckMessage | RejectMessage | FatalMessage;
+export type WorkerMessage = HelloMessage | ListeningMessage | AckMessage | RejectMessage | FatalMessage | StatsMessage;
 
 /** isWorkerMessage checks the shape of an untrusted IPC message. */
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === 'hello' || t === 'listening' || t === 'ack' || t === 'reject' || t === 'fatal';
+  return t === 'hello' || t === 'listening' || t === 'ack' || t === 'reject' || t === 'fatal' || t === 'stats';
 }
 
 /** isPrimaryMessage checks the shape of an untrusted IPC message. */

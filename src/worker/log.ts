@@ -2,6 +2,7 @@
  * The worker's root logger: JSON lines on stdout, every line bound to its role and worker id.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { prettyStdout } from '../shared/log-format.js';
 
 export type { Logger };
 
@@ -12,6 +13,8 @@ export interface WorkerLoggerOptions {
   readonly level: string;
   /** Where lines go; defaults to fd 1 (stdout). Tests pass a sink. */
   readonly destination?: DestinationStream;
+  /** `pretty` writes one readable line per record instead of JSON. */
+  readonly format?: 'json' | 'pretty';
 }
 
 /**
@@ -22,6 +25,6 @@ export interface WorkerLoggerOptions {
  */
 export function createWorkerLogger(options: WorkerLoggerOptions): Logger {
   const level = options.level in pino.levels.values || options.level === 'silent' ? options.level : 'info';
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: true });
-  return pino({ level, base: { role: 'worker', workerId: options.workerId } }, destination);
+  const destination = options.destination ?? (options.format === 'pretty' ? prettyStdout() : pino.destination({ dest: 1, sync: true }));
+  return pino({ level, base: { role: 'worker', workerId: options.workerId }, timestamp: pino.stdTimeFunctions.isoTime }, destination);
 }

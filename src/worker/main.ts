@@ -60,7 +60,7 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
   };
 
   const onInit = async (m: InitMessage): Promise<void> => {
-    log = createWorkerLogger({ workerId: m.workerId, level: m.config.logLevel });
+    log = createWorkerLogger({ workerId: m.workerId, level: m.config.logLevel, format: m.config.logFormat });
     drainTimeoutMs = m.config.drainTimeoutMs;
     state = new WorkerState({ config: m.config });
     const applied = state.apply(m.snapshot);

@@ -44,7 +44,10 @@ export type LogLine = Record<string, unknown>;
 
 /** StartFlussoOptions configures startFlusso. */
 export interface StartFlussoOptions {
-  readonly manifestsDir: string;
+  /** The `--manifests` directory of `--source file`; required unless sourceArgs is given. */
+  readonly manifestsDir?: string;
+  /** Replace `--source file --manifests DIR`, e.g. `['--source', 'kubernetes', '--kubeconfig', FILE]`. */
+  readonly sourceArgs?: readonly string[];
   /** --workers (default 2). */
   readonly workers?: number;
   /** Extra CLI arguments, appended after the defaults (so they win where the parser takes the last). */
@@ -122,8 +125,8 @@ export async function pollUntil<T>(
   }
 }
 
-async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+async function getJson<T>(url: string, token?: string): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000), ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }) });
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text) as T };
 }
@@ -135,17 +138,25 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
 export async function startFlusso(opts: StartFlussoOptions): Promise<FlussoProcess> {
   const httpPort = opts.httpPort ?? (await freePort());
   const adminPort = opts.adminPort ?? (await freePort());
+  if (opts.sourceArgs === undefined && opts.manifestsDir === undefined) throw new Error('startFlusso needs manifestsDir or sourceArgs');
+  const sourceArgs = opts.sourceArgs ?? ['--source', 'file', '--manifests', opts.manifestsDir as string];
   const args = opts.bareArgs
-    ? ['--source', 'file', '--manifests', opts.manifestsDir, ...(opts.args ?? [])]
+    ? [...sourceArgs, ...(opts.args ?? [])]
     : [
-        '--source', 'file',
-        '--manifests', opts.manifestsDir,
+        ...sourceArgs,
         '--http-port', String(httpPort),
         '--admin-port', String(adminPort),
         '--workers', String(opts.workers ?? 2),
         '--log-level', 'info',
         ...(opts.args ?? []),
       ];
+  // The admin API needs the token: the one given with --admin-token, else the one Flusso logs.
+  const given = args.indexOf('--admin-token');
+  const adminToken = (): string | undefined => {
+    if (given >= 0) return args[given + 1];
+    const line = parsed.find((l) => l.msg === 'admin token');
+    return typeof line?.adminToken === 'string' ? line.adminToken : undefined;
+  };
   const child = spawn(process.execPath, [FLUSSO_BIN, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...(opts.env ?? {}) },
@@ -197,7 +208,7 @@ export async function startFlusso(opts: StartFlussoOptions): Promise<FlussoProce
       }, timeoutMs).catch((err: unknown) => {
         throw new Error(`${String(err)}\n${output()}`);
       }),
-    diagnostics: async () => (await getJson<DiagnosticsBody>(`${admin}/api/v1/diagnostics`)).body,
+    diagnostics: async () => (await getJson<DiagnosticsBody>(`${admin}/api/v1/diagnostics`, adminToken())).body,
     logs: () => [...parsed],
     waitForLog: (pred, timeoutMs = 20_000) => {
       const seen = parsed.find(pred);

@@ -29,6 +29,8 @@ const baseConfig: WorkerConfig = {
   drainTimeoutMs: 5_000,
   logLevel: 'debug',
   serverHeader: SERVER,
+  logFormat: 'json',
+  accessLogEvery: 0,
 };
 
 const cleanups: (() => Promise<void> | void)[] = [];

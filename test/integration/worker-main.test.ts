@@ -21,6 +21,8 @@ const config: WorkerConfig = {
   drainTimeoutMs: 1_000,
   logLevel: 'silent',
   serverHeader: 'flusso-test',
+  logFormat: 'json',
+  accessLogEvery: 0,
 };
 
 const snapshot = (generation: number): Uint8Array =>

@@ -48,6 +48,18 @@ const DEFAULTS: Config = {
   upstreamMaxConnections: 128,
   drainTimeoutMs: 30000,
   logLevel: 'info',
+  logFormat: 'json',
+  accessLogEvery: 0,
+  adminPublicRead: false,
+  inCluster: false,
+  watchNamespaces: [],
+  publishStatusAddresses: [],
+  updateStatusOnShutdown: true,
+  electionId: 'flusso-leader',
+  electionNamespace: 'default',
+  electionLeaseDurationMs: 15000,
+  electionRenewDeadlineMs: 10000,
+  electionRetryPeriodMs: 2000,
 };
 
 describe('parseCommandLine', () => {
@@ -75,6 +87,40 @@ describe('parseCommandLine', () => {
     expect(run([], { FLUSSO_WATCH_INGRESS_WITHOUT_CLASS: 'true' }).watchIngressWithoutClass).toBe(true);
     expect(run(['--config', '/c.yaml'], {}, { '/c.yaml': 'watchIngressWithoutClass: true' }).watchIngressWithoutClass).toBe(true);
     expect(run(['--watch-ingress-without-class=false']).watchIngressWithoutClass).toBe(false);
+  });
+
+  it('reads the Kubernetes flags and splits the comma lists', () => {
+    const c = run(['--source', 'kubernetes', '--kubeconfig', '/k.yaml', '--watch-namespace', 'a,b', '--watch-label-selector', 'team=web', '--publish-status-address', '127.0.0.9,lb.example.com', '--election-id', 'x', '--election-lease-duration', '3s', '--election-renew-deadline', '2s', '--election-retry-period', '500ms', '--update-status-on-shutdown=false']);
+    expect(c).toEqual({ ...DEFAULTS, source: 'kubernetes', kubeconfig: '/k.yaml', watchNamespaces: ['a', 'b'], watchLabelSelector: 'team=web', publishStatusAddresses: ['127.0.0.9', 'lb.example.com'], electionId: 'x', electionLeaseDurationMs: 3000, electionRenewDeadlineMs: 2000, electionRetryPeriodMs: 500, updateStatusOnShutdown: false });
+  });
+
+  it('takes KUBECONFIG, POD_NAME and POD_NAMESPACE from the environment, flags first', () => {
+    const env = { KUBECONFIG: '/env.yaml', POD_NAME: 'flusso-abc', POD_NAMESPACE: 'ingress', KUBERNETES_SERVICE_HOST: '10.0.0.1' };
+    expect(run([], env)).toMatchObject({ kubeconfig: '/env.yaml', podName: 'flusso-abc', electionNamespace: 'ingress', inCluster: true });
+    expect(run(['--kubeconfig', '/flag.yaml', '--election-namespace', 'x'], env)).toMatchObject({ kubeconfig: '/flag.yaml', electionNamespace: 'x' });
+  });
+
+  it.each([
+    { name: 'bad namespace list', argv: ['--watch-namespace', 'a,,B'], says: '--watch-namespace: "a,,B" is not allowed' },
+    { name: 'bad publish service', argv: ['--publish-service', 'nons'], says: '--publish-service: "nons" is not allowed' },
+    { name: 'renew deadline not below lease', argv: ['--election-renew-deadline', '15s'], says: '--election-renew-deadline must be shorter' },
+    { name: 'retry period not below renew deadline', argv: ['--election-retry-period', '10s'], says: '--election-retry-period must be shorter' },
+  ])('rejects $name', ({ argv, says }) => {
+    expect(failure(argv).message).toContain(says);
+  });
+
+  it.each([
+    ['on', 1],
+    ['off', 0],
+    ['sample:10', 10],
+  ])('reads --access-log %s as one in %i', (mode, every) => {
+    expect(run(['--access-log', mode]).accessLogEvery).toBe(every);
+  });
+
+  it('reads the admin settings', () => {
+    expect(run(['--admin-token', 'abcdefghijklmnop1234', '--admin-public-read', '--log-format', 'pretty'])).toMatchObject({ adminToken: 'abcdefghijklmnop1234', adminPublicRead: true, logFormat: 'pretty' });
+    expect(failure(['--admin-token', 'short']).message).toContain('--admin-token: "short" is not allowed; 16 to 256 token characters');
+    expect(failure(['--access-log', 'sample:0']).message).toContain('--access-log: "sample:0" is not allowed');
   });
 
   it('freezes the result', () => {

@@ -1,6 +1,8 @@
 /**
- * Turns Flusso's pino JSON log lines into one short human line each for the demo's terminal.
+ * Turns Flusso's pino JSON log lines into one short human line each: `--log-format pretty`
+ * and the demo's terminal use it. prettyStdout is the one writer both processes share.
  */
+import { writeSync } from 'node:fs';
 
 const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'role', 'msg']);
@@ -20,4 +22,22 @@ export function formatLogLine(line: string): string {
   const fields = Object.fromEntries(Object.entries(r).filter(([k]) => !HIDDEN.has(k) && !(k === 'workerId' && r.role === 'worker')));
   const extra = Object.keys(fields).length > 0 ? ` ${JSON.stringify(fields)}` : '';
   return `  [${who}] ${level} ${String(r.msg ?? '')}${extra}`;
+}
+
+/** prettyLine renders a pino line with its time first, for `--log-format pretty`. */
+export function prettyLine(line: string): string {
+  let time = '';
+  try {
+    const t = (JSON.parse(line) as { time?: unknown }).time;
+    if (typeof t === 'string') time = t.slice(11, 23);
+    else if (typeof t === 'number') time = new Date(t).toISOString().slice(11, 23);
+  } catch {
+    return line;
+  }
+  return `${time}${formatLogLine(line).replace(/^ {2}/, ' ')}`;
+}
+
+/** prettyStdout is a pino destination writing each record to stdout in the readable form, synchronously. */
+export function prettyStdout(): { write(line: string): void } {
+  return { write: (line: string) => void writeSync(1, `${prettyLine(line.trimEnd())}\n`) };
 }

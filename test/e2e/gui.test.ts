@@ -1,0 +1,138 @@
+/**
+ * The admin GUI in headless Chromium (Debian `chromium`, driven by playwright-core): every view
+ * loads, the live numbers move under traffic, draining an endpoint through the UI stops traffic
+ * to it, and a screenshot of each view is saved under test-results/gui/.
+ */
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEchoPods, type EchoPods } from '../helpers/echo.js';
+import { REPO_ROOT, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
+import { httpRequest } from '../helpers/http.js';
+import { endpointSlice, ingress, ingressClass, manifestDir, service } from '../helpers/manifests.js';
+
+const NS = 'gui';
+const TOKEN = 'gui-e2e-token-0123456789abcdef';
+/** SCREENSHOTS is where each view's screenshot is written. */
+const SCREENSHOTS = join(REPO_ROOT, 'test-results', 'gui');
+
+describe('the admin GUI in Chromium', () => {
+  let flusso: FlussoProcess;
+  let shop: EchoPods;
+  let browser: Browser;
+  let page: Page;
+  let traffic = true;
+  let trafficLoop: Promise<void> = Promise.resolve();
+
+  const shopGet = () => httpRequest({ port: flusso.httpPort, host: 'shop.test', path: '/cart' });
+
+  beforeAll(async () => {
+    await mkdir(SCREENSHOTS, { recursive: true });
+    shop = await startEchoPods('shop', ['127.0.0.1', '127.0.0.2'], 0, { namespace: NS, ingress: 'shop' });
+    const dir = await manifestDir();
+    await dir.write('all.yaml', [
+      ingressClass('flusso'),
+      ingress(NS, 'shop', { host: 'shop.test', paths: [{ path: '/', service: 'shop', port: 'http' }] }),
+      service(NS, 'shop', [{ name: 'http', port: 80, targetPort: shop.port }]),
+      endpointSlice(NS, 'shop', shop.addresses, shop.port, { portName: 'http' }),
+    ]);
+    flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--admin-token', TOKEN] });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
+    // Steady, bounded traffic so the overview has something to show (stops in afterAll, 5 min cap).
+    const until = Date.now() + 300_000;
+    trafficLoop = (async () => {
+      while (traffic && Date.now() < until) {
+        await shopGet().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    await page.goto(`http://127.0.0.1:${flusso.adminPort}/#token=${TOKEN}`);
+  });
+
+  afterAll(async () => {
+    traffic = false;
+    await trafficLoop;
+    await browser?.close();
+    await flusso?.stop();
+    await shop?.close();
+  });
+
+  const open = async (view: string): Promise<void> => {
+    await page.goto(`http://127.0.0.1:${flusso.adminPort}/#/${view}`);
+    await page.locator(`#view-${view}`).waitFor({ state: 'visible' });
+  };
+
+  it('shows live numbers that move under traffic on the overview', async () => {
+    await open('overview');
+    await page.waitForFunction(() => Number.parseFloat(document.getElementById('t-rps')?.textContent ?? '') > 0, undefined, { timeout: 20_000 });
+    await page.waitForFunction(() => (document.querySelector('#c-rps polyline')?.getAttribute('points') ?? '').split(' ').length >= 3, undefined, { timeout: 20_000 });
+    expect(await page.locator('#t-workers').textContent()).toBe('2 / 2');
+    await page.screenshot({ path: join(SCREENSHOTS, 'overview.png') });
+  });
+
+  it('lists and searches routes', async () => {
+    await open('routes');
+    await page.locator('#routes-body tr').first().waitFor();
+    expect(await page.locator('#routes-body').textContent()).toContain('shop.test');
+    await page.fill('#route-search', 'no-such-route');
+    await page.waitForFunction(() => document.querySelectorAll('#routes-body tr').length === 0);
+    await page.fill('#route-search', 'shop');
+    await page.locator('#routes-body tr').first().waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'routes.png') });
+  });
+
+  it('drains an endpoint from the backends view, and traffic stops reaching it', async () => {
+    await open('backends');
+    const row = page.locator(`tr[data-endpoint="127.0.0.2:${shop.port}"]`);
+    await row.waitFor();
+    await page.screenshot({ path: join(SCREENSHOTS, 'backends.png') });
+    await row.getByRole('button', { name: 'Drain' }).click();
+    await row.getByText('drained').waitFor({ timeout: 10_000 });
+    const { body } = await flusso.readyz();
+    await flusso.waitForGeneration(body.generation);
+    const pods = new Set<string>();
+    for (let i = 0; i < 40; i++) pods.add(String((await shopGet()).json?.pod));
+    expect([...pods]).toEqual(['shop-1']);
+    await page.screenshot({ path: join(SCREENSHOTS, 'backends-drained.png') });
+    await row.getByRole('button', { name: 'Undrain' }).click();
+    await row.getByRole('button', { name: 'Drain' }).waitFor({ timeout: 10_000 });
+  });
+
+  it('shows the workers', async () => {
+    await open('workers');
+    await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
+    await page.screenshot({ path: join(SCREENSHOTS, 'workers.png') });
+  });
+
+  it('shows diagnostics', async () => {
+    await open('diagnostics');
+    await page.locator('#diag-empty').waitFor({ state: 'visible' });
+    await page.screenshot({ path: join(SCREENSHOTS, 'diagnostics.png') });
+  });
+
+  it('explains a route', async () => {
+    await open('explain');
+    await page.fill('#ex-host', 'shop.test');
+    await page.fill('#ex-path', '/cart/42');
+    await page.click('#explain-form button');
+    await page.locator('#explain-out h3').waitFor();
+    expect(await page.locator('#explain-out h3').textContent()).toBe('Routed');
+    expect(await page.locator('#explain-out').textContent()).toContain(`${NS}/shop:http`);
+    await page.screenshot({ path: join(SCREENSHOTS, 'explain.png') });
+  });
+
+  it('asks for the token when none is given', async () => {
+    const fresh = await browser.newPage();
+    await fresh.goto(`http://127.0.0.1:${flusso.adminPort}/#/routes`);
+    await fresh.locator('#login').waitFor({ state: 'visible' });
+    await fresh.fill('#token', TOKEN);
+    await fresh.click('#login-form button');
+    await fresh.locator('#routes-body tr').first().waitFor();
+    await fresh.close();
+  });
+});

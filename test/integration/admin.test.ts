@@ -1,0 +1,199 @@
+/**
+ * The admin surface through the built CLI: token and Origin checks, the JSON API, drain and
+ * weight overrides reaching every worker (traffic stops reaching a drained endpoint), the access
+ * log, and /metrics (series bounded under random hosts and paths, `promtool check metrics`).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEchoPods, type EchoPods } from '../helpers/echo.js';
+import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
+import { httpRequest } from '../helpers/http.js';
+import { endpointSlice, ingress, ingressClass, manifestDir, service, type ManifestDir } from '../helpers/manifests.js';
+
+const NS = 'admin';
+const TOKEN = 'test-admin-token-0123456789abcdef';
+
+describe('admin API, overrides and metrics (2 workers)', () => {
+  let dir: ManifestDir;
+  let flusso: FlussoProcess;
+  let web: EchoPods;
+
+  const admin = async (path: string, init: { method?: string; token?: string | null; body?: unknown; headers?: Record<string, string> } = {}) => {
+    const headers: Record<string, string> = { ...init.headers };
+    const token = init.token === undefined ? TOKEN : init.token;
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    if (init.body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`http://127.0.0.1:${flusso.adminPort}${path}`, { method: init.method ?? 'GET', headers, ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }) });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, json: json as Record<string, unknown> };
+  };
+  const get = (path = '/') => httpRequest({ port: flusso.httpPort, host: 'web.test', path });
+
+  beforeAll(async () => {
+    web = await startEchoPods('web', ['127.0.0.1', '127.0.0.2', '127.0.0.3'], 0, { namespace: NS, ingress: 'web' });
+    dir = await manifestDir();
+    await dir.write('00-class.yaml', [ingressClass('flusso')]);
+    await dir.write('10-web.yaml', [
+      ingress(NS, 'web', { host: 'web.test', paths: [{ path: '/', service: 'web', port: 'http' }] }),
+      service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]),
+      endpointSlice(NS, 'web', web.addresses, web.port, { portName: 'http' }),
+    ]);
+    flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--admin-token', TOKEN, '--access-log', 'on'] });
+  });
+
+  afterAll(async () => {
+    await flusso?.stop();
+    await web?.close();
+  });
+
+  describe('authentication', () => {
+    it.each(['/api/v1/routes', '/api/v1/backends', '/api/v1/workers', '/metrics'])('GET %s needs the token', async (path) => {
+      const res = await admin(path, { token: null });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('Bearer');
+      expect((await admin(path, { token: 'wrong' })).status).toBe(401);
+      expect((await admin(path)).status).toBe(200);
+    });
+
+    it('keeps /healthz, /readyz and the GUI page open', async () => {
+      expect((await admin('/healthz', { token: null })).status).toBe(200);
+      expect((await admin('/readyz', { token: null })).status).toBe(200);
+      const page = await admin('/', { token: null });
+      expect(page.status).toBe(200);
+      expect(page.headers.get('content-type')).toContain('text/html');
+      expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    });
+
+    it('refuses a cross-origin mutation and never sends CORS headers', async () => {
+      const res = await admin('/api/v1/endpoints/drain', { method: 'POST', body: {}, headers: { origin: 'http://evil.example' } });
+      expect(res.status).toBe(403);
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+    });
+
+    it('never mutates on GET', async () => {
+      expect((await admin('/api/v1/endpoints/drain')).status).toBe(405);
+    });
+  });
+
+  it('lists routes and backends', async () => {
+    const routes = await admin('/api/v1/routes?search=web');
+    expect(routes.json.routes).toEqual([{ host: 'web.test', match: 'Prefix', path: '/', cluster: `${NS}/web:http`, source: `${NS}/web` }]);
+    const backends = await admin('/api/v1/backends');
+    const [b] = backends.json.backends as { id: string; endpoints: { address: string }[] }[];
+    expect(b?.id).toBe(`${NS}/web:http`);
+    expect(b?.endpoints.map((e) => e.address)).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  });
+
+  it('explains a route', async () => {
+    const res = await admin('/api/v1/explain?host=web.test&path=/a/b');
+    expect(res.json).toMatchObject({ result: 'route', route: { cluster: `${NS}/web:http` } });
+  });
+
+  it('drains an endpoint in every worker: traffic stops reaching it, and undrain brings it back', async () => {
+    const endpoint = `127.0.0.2:${web.port}`;
+    const drained = await admin('/api/v1/endpoints/drain', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint } });
+    expect(drained.status, drained.text).toBe(200);
+    await flusso.waitForGeneration(drained.json.generation as number);
+    const pods = new Set<string>();
+    for (let i = 0; i < 60; i++) pods.add(String((await get()).json?.pod));
+    expect([...pods].sort()).toEqual(['web-1', 'web-3']);
+    const backends = await admin('/api/v1/backends');
+    const eps = (backends.json.backends as { endpoints: { address: string; drained: boolean; effectiveWeight: number }[] }[])[0]!.endpoints;
+    expect(eps.find((e) => e.address === '127.0.0.2')).toMatchObject({ drained: true, effectiveWeight: 0 });
+
+    const undrained = await admin('/api/v1/endpoints/undrain', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint } });
+    await flusso.waitForGeneration(undrained.json.generation as number);
+    const after = new Set<string>();
+    for (let i = 0; i < 60; i++) after.add(String((await get()).json?.pod));
+    expect([...after].sort()).toEqual(['web-1', 'web-2', 'web-3']);
+  });
+
+  it('overrides a weight and keeps the override across a config change', async () => {
+    const res = await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: 0 } });
+    expect(res.status, res.text).toBe(200);
+    await flusso.waitForGeneration(res.json.generation as number);
+    // A config change (a new annotation) publishes a new snapshot that must keep the override.
+    await dir.write('10-web.yaml', [
+      { ...ingress(NS, 'web', { host: 'web.test', paths: [{ path: '/', service: 'web', port: 'http' }] }), metadata: { name: 'web', namespace: NS, annotations: { touched: 'yes' } } },
+      service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]),
+      endpointSlice(NS, 'web', ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'], web.port, { portName: 'http' }),
+    ]);
+    const grown = await pollUntil('the fourth endpoint to appear', async () => {
+      const b = await admin('/api/v1/backends');
+      const eps = (b.json.backends as { endpoints: unknown[] }[])[0]!.endpoints;
+      return eps.length === 4 ? b : undefined;
+    });
+    await flusso.waitForGeneration(grown.json.generation as number);
+    const pods = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const r = await get();
+      if (r.status === 200) pods.add(String(r.json?.pod));
+    }
+    expect(pods.has('web-1')).toBe(false);
+    const cleared = await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: null } });
+    expect(cleared.json.overrides).toEqual({ drained: [], weights: [] });
+  });
+
+  it('rejects bad mutations with the right status', async () => {
+    expect((await admin('/api/v1/endpoints/drain', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: '10.9.9.9:1' } })).status).toBe(404);
+    expect((await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: 5000 } })).status).toBe(400);
+    const notJson = await fetch(`http://127.0.0.1:${flusso.adminPort}/api/v1/endpoints/drain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{nope' });
+    expect(notJson.status).toBe(400);
+    expect((await admin('/api/v1/cache/purge', { method: 'POST', body: {} })).status).toBe(501);
+  });
+
+  it('writes an access log line per request with the ingress-nginx fields', async () => {
+    const res = await httpRequest({ port: flusso.httpPort, host: 'web.test', path: '/logged?x=1', headers: { 'x-request-id': 'access-log-probe' } });
+    expect(res.status).toBe(200);
+    const line = await flusso.waitForLog((l) => l.msg === 'access' && l.requestId === 'access-log-probe');
+    expect(line).toMatchObject({ method: 'GET', host: 'web.test', path: '/logged?x=1', status: 200, route: `${NS}/web`, upstreamStatus: 200 });
+    for (const field of ['time', 'remoteAddress', 'bytesIn', 'bytesOut', 'requestTime', 'upstreamAddress', 'upstreamTime', 'workerId']) expect(line, field).toHaveProperty(field);
+  });
+
+  describe('/metrics', () => {
+    const scrape = async (): Promise<string> => (await admin('/metrics')).text;
+    const series = (text: string): string[] => text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
+
+    it('counts the requests it served, per route and status class', async () => {
+      const before = await scrape();
+      const count = (text: string): number => {
+        const m = /^flusso_requests_total\{namespace="admin",ingress="web",service="web",method="GET",status_class="2xx"\} (\d+)$/m.exec(text);
+        return m ? Number(m[1]) : 0;
+      };
+      for (let i = 0; i < 25; i++) expect((await get()).status).toBe(200);
+      await pollUntil('the 25 requests to show in /metrics', async () => ((count(await scrape()) - count(before)) >= 25 ? true : undefined));
+      expect(count(await scrape()) - count(before)).toBe(25);
+    });
+
+    it('keeps the series count fixed under requests to random hosts and paths', async () => {
+      // Warm every label set up first: unmatched requests and 404s exist once.
+      await httpRequest({ port: flusso.httpPort, host: 'warm.invalid', path: '/' });
+      await pollUntil('the unmatched series', async () => ((await scrape()).includes('_unmatched') ? true : undefined));
+      const before = series(await scrape()).map((l) => l.replace(/ [^ ]+$/, ''));
+      for (let i = 0; i < 300; i++) {
+        const host = `h${Math.random().toString(36).slice(2)}.invalid`;
+        await httpRequest({ port: flusso.httpPort, host, path: `/${Math.random().toString(36).slice(2)}/${i}` });
+      }
+      await pollUntil('the random requests to be counted', async () => {
+        const m = /flusso_requests_total\{namespace="_unmatched",ingress="_unmatched",service="_unmatched",method="GET",status_class="4xx"\} (\d+)/.exec(await scrape());
+        return m && Number(m[1]) >= 301 ? true : undefined;
+      });
+      const after = series(await scrape()).map((l) => l.replace(/ [^ ]+$/, ''));
+      expect(after.filter((s) => !before.includes(s))).toEqual([]);
+    });
+
+    const promtool = spawnSync('promtool', ['--version']).status === 0;
+    it('passes promtool check metrics', async () => {
+      expect(promtool, 'promtool is installed (apt-get install prometheus; .ci/run does)').toBe(true);
+      const text = await scrape();
+      const out = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+      expect(out.trim()).toBe('');
+    });
+  });
+});
