@@ -54,6 +54,8 @@ export interface Config {
   /** --admin-token; absent means one is generated at start. */
   readonly adminToken?: string;
   readonly adminPublicRead: boolean;
+  /** Workers count requests for /metrics (off only to measure the cost of counting). */
+  readonly metrics: boolean;
 }
 
 /** CliRequest is what the command line asks for: run with a config, or print help / version. */

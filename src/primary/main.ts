@@ -82,6 +82,7 @@ async function run(config: Config): Promise<void> {
       logLevel: config.logLevel,
       logFormat: config.logFormat,
       accessLogEvery: config.accessLogEvery,
+      metrics: config.metrics,
       serverHeader: SERVER_HEADER,
     },
   });

@@ -53,6 +53,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'accessLog', type: 'string', default: 'off', metavar: 'on|off|sample:N', pattern: /^(on|off|sample:[1-9][0-9]{0,8})$/, help: 'access log of proxied requests (ingress-nginx fields), every request, none, or one in N', allowed: 'on, off, or sample:N with N from 1' },
   { key: 'adminToken', type: 'string', metavar: 'TOKEN', pattern: /^[A-Za-z0-9._~+\/=-]{16,256}$/, help: 'bearer token for the admin API and /metrics (generated and logged once at start when not given)', allowed: '16 to 256 token characters' },
   { key: 'adminPublicRead', type: 'boolean', default: false, help: 'let the admin API, /metrics and the GUI read without the token (mutations still need it)', allowed: 'true or false' },
+  { key: 'metrics', type: 'boolean', default: true, help: 'count requests in the workers for /metrics and the GUI (off only to measure what counting costs)', allowed: 'true or false' },
   { key: 'logLevel', type: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], metavar: 'LEVEL', help: 'log level', allowed: 'one of: fatal, error, warn, info, debug, trace' },
   { key: 'config', type: 'string', metavar: 'FILE', help: 'YAML file of settings (camelCase keys, e.g. httpPort: 9000)', allowed: 'a file path' },
   { key: 'help', type: 'boolean', help: 'print this help and exit', allowed: '' },

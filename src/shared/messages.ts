@@ -19,6 +19,8 @@ export interface WorkerConfig {
   readonly logFormat: 'json' | 'pretty';
   /** Access log sampling: 0 = off, 1 = every request, N = one request in N. */
   readonly accessLogEvery: number;
+  /** Count requests for metrics (WorkerStats) and flush them to the primary. */
+  readonly metrics: boolean;
   readonly serverHeader: string;
 }
 

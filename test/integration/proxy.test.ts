@@ -31,6 +31,7 @@ const baseConfig: WorkerConfig = {
   serverHeader: SERVER,
   logFormat: 'json',
   accessLogEvery: 0,
+  metrics: true,
 };
 
 const cleanups: (() => Promise<void> | void)[] = [];

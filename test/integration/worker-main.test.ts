@@ -23,6 +23,7 @@ const config: WorkerConfig = {
   serverHeader: 'flusso-test',
   logFormat: 'json',
   accessLogEvery: 0,
+  metrics: true,
 };
 
 const snapshot = (generation: number): Uint8Array =>

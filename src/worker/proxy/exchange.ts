@@ -5,6 +5,13 @@
  * never touch `res` after it completed or aborted (explicit `#done`/`#aborted` flags); every
  * write outside the handler's synchronous part goes through `res.cork`; `res.resume()` only
  * after our own `res.pause()`; status and headers leave together with the first body chunk.
+ *
+ * On the undici side it implements the raw handler interface (onConnect, onHeaders, onData,
+ * onComplete, onError), not the v7 controller one: undici wraps a controller-style handler in
+ * an UnwrapHandler and an UnwrapController per request and parses the response head and the
+ * trailers into objects for it (undici lib/handler/unwrap-handler.js), which we would never
+ * read, as we forward the raw header Buffers. The small controller it provides (pause, resume,
+ * abort) is reproduced here with two stored functions and a flag.
  */
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -61,8 +68,8 @@ class RequestBody extends Readable {
 
 /**
  * Exchange forwards one request with undici and streams the response back. It is the undici
- * dispatch handler itself (v7 controller API), so a request costs one object plus the
- * closures uWS forces (onAborted, onData, onWritable).
+ * dispatch handler itself (raw handler API, see the file comment), so a request costs one
+ * object plus the closures uWS forces (onAborted, onData, onWritable).
  */
 export class Exchange implements Dispatcher.DispatchHandler {
   static #target: Exchange | null = null;
@@ -82,7 +89,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #tried: string[] | null = null;
   readonly #body: RequestBody | null;
   #bodyEnded = false;
-  #ctl: Dispatcher.DispatchController | null = null;
+  /** undici's abort for the current attempt (from onConnect); null before it connects. */
+  #abortUpstream: ((err?: Error) => void) | null = null;
+  /** undici's resume for the current attempt (from onHeaders). */
+  #resumeUpstream: (() => void) | null = null;
+  #upstreamPaused = false; // onData/onHeaders report it to undici, which then stops reading
+  #upstreamAborted = false;
 
   #aborted = false; // the client went away: never touch res again
   #done = false; // the response completed (or was cut): never touch res again
@@ -139,7 +151,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   clientAborted(): void {
     if (this.#aborted) return;
     this.#aborted = true;
-    if (!this.#upstreamDone) this.#ctl?.abort(CLIENT_ABORTED);
+    if (!this.#upstreamDone) this.#abort(CLIENT_ABORTED);
     this.#dropBody();
     this.#finish();
   }
@@ -170,47 +182,55 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** fail handles an exception thrown on this request's path: 502 if nothing was sent, else cut. */
   fail(err: unknown): void {
     this.#ctx.log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'request handler failed');
-    if (!this.#upstreamDone) this.#ctl?.abort(err instanceof Error ? err : new Error(String(err)));
+    if (!this.#upstreamDone) this.#abort(err instanceof Error ? err : new Error(String(err)));
     if (this.#aborted || this.#done) return;
     if (!this.#headSent) this.#respond('internal');
     else this.#cut();
   }
 
-  // --- undici v7 dispatch handler -------------------------------------------------------
+  // --- undici raw dispatch handler ------------------------------------------------------
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#ctl = controller;
-    if (this.#aborted) controller.abort(CLIENT_ABORTED);
+  onConnect(abort: (err?: Error) => void): void {
+    this.#abortUpstream = abort;
+    this.#upstreamAborted = false;
+    if (this.#aborted) this.#abort(CLIENT_ABORTED);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
-    if (this.#aborted || this.#done) return;
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+    this.#resumeUpstream = resume;
+    if (this.#aborted || this.#done) return true;
     try {
-      this.#ctl = controller;
-      if (statusCode >= 100 && statusCode < 200) return; // 1xx: wait for the final head
-      if (statusCode < 100 || statusCode > 599) return this.#rejectUpstream(controller, BAD_STATUS);
-      const head = filterResponseHead(controller.rawHeaders);
-      if (head === null) return this.#rejectUpstream(controller, BAD_HEAD);
+      if (statusCode >= 100 && statusCode < 200) return true; // 1xx: wait for the final head
+      if (statusCode < 100 || statusCode > 599) {
+        this.#rejectUpstream(BAD_STATUS);
+        return false;
+      }
+      const head = filterResponseHead(rawHeaders);
+      if (head === null) {
+        this.#rejectUpstream(BAD_HEAD);
+        return false;
+      }
       this.#head = head;
       this.#status = statusCode;
       if (this.#method === 'HEAD' || statusCode === 204 || statusCode === 304) this.#cork(OP_BODILESS);
     } catch (err) {
       this.fail(err);
     }
+    return !this.#upstreamPaused;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#aborted || this.#done) return;
+  onData(chunk: Buffer): boolean {
+    if (this.#aborted || this.#done) return true;
     try {
-      this.#ctl = controller;
       this.#opChunk = chunk;
       this.#cork(OP_CHUNK);
     } catch (err) {
       this.fail(err);
     }
+    return !this.#upstreamPaused;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     this.#upstreamDone = true;
     if (this.#aborted || this.#done) return;
     try {
@@ -220,7 +240,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController | undefined, err: Error): void {
+  onError(err: Error): void {
     this.#upstreamDone = true;
     if (this.#aborted || this.#done) return;
     try {
@@ -246,7 +266,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (tried.includes(next.key)) continue;
       tried.push(next.key);
       this.#endpoint = next;
-      this.#ctl = null;
+      this.#abortUpstream = null;
+      this.#resumeUpstream = null;
+      this.#upstreamPaused = false;
+      this.#upstreamAborted = false;
       this.#upstreamDone = false;
       next.pool.dispatch(this.#opts, this);
       return true;
@@ -254,9 +277,27 @@ export class Exchange implements Dispatcher.DispatchHandler {
     return false;
   }
 
-  #rejectUpstream(controller: Dispatcher.DispatchController, reason: Error): void {
+  #rejectUpstream(reason: Error): void {
     this.#respond('upstream-error');
-    controller.abort(reason);
+    this.#abort(reason);
+  }
+
+  /** #abort aborts the upstream request once (undici then calls onError, which we ignore once done). */
+  #abort(reason: Error): void {
+    if (this.#upstreamAborted || this.#abortUpstream === null) return;
+    this.#upstreamAborted = true;
+    this.#abortUpstream(reason);
+  }
+
+  /** #pauseUpstream stops undici reading the response: it takes effect when onData/onHeaders return. */
+  #pauseUpstream(): void {
+    this.#upstreamPaused = true;
+  }
+
+  #resumeUpstreamReading(): void {
+    if (!this.#upstreamPaused) return;
+    this.#upstreamPaused = false;
+    this.#resumeUpstream?.();
   }
 
   /** #cork runs #op inside res.cork through the shared trampoline (no closure per write). */
@@ -396,7 +437,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #block(): void {
     this.#blocked = true;
-    this.#ctl?.pause();
+    this.#pauseUpstream();
     if (!this.#writableAttached) {
       this.#writableAttached = true;
       this.#res.onWritable((offset) => this.#onWritable(offset));
@@ -410,7 +451,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#cork(OP_WRITABLE);
       const ok = this.#opResult;
       // Resume undici outside the cork: it may deliver the next chunk synchronously.
-      if (!this.#blocked) this.#ctl?.resume();
+      if (!this.#blocked) this.#resumeUpstreamReading();
       return ok;
     } catch (err) {
       this.fail(err);
@@ -442,7 +483,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#dropBody();
     if (this.#blocked) {
       this.#blocked = false;
-      this.#ctl?.resume();
+      this.#resumeUpstreamReading();
     }
     this.#finish();
   }

@@ -40,16 +40,21 @@ const DROP_REQUEST: ReadonlySet<string> = new Set<string>([
 /** Response fields uWS writes itself (`date`, framing) or that we replace (`server`, as nginx hides the upstream's). */
 const DROP_RESPONSE: ReadonlySet<string> = new Set<string>([...HOP_BY_HOP, 'date', 'content-length', 'server']);
 
-/** Lower-case first letters of DROP_RESPONSE names: other names skip the string compare. */
+/**
+ * First letters (either case) and lengths of DROP_RESPONSE names: a raw name that fails
+ * either test is kept without turning it into a string (most names fail one).
+ */
 const DROP_RESPONSE_FIRST = new Uint8Array(256);
+const DROP_RESPONSE_LENGTH = new Uint8Array(64);
 for (const name of DROP_RESPONSE) {
   const c = name.charCodeAt(0);
   DROP_RESPONSE_FIRST[c] = 1;
   DROP_RESPONSE_FIRST[c - 0x20] = 1;
+  DROP_RESPONSE_LENGTH[name.length] = 1;
 }
 
 function isDroppedRequestField(name: string): boolean {
-  return DROP_REQUEST.has(name) || name.startsWith('x-forwarded-');
+  return DROP_REQUEST.has(name) || (name.charCodeAt(0) === 0x78 /* x */ && name.startsWith('x-forwarded-'));
 }
 
 /** Printable ASCII and HTAB: anything else takes the slow path in forwardableValue. */
@@ -200,19 +205,28 @@ function isSaneRequestId(id: string): boolean {
   return id !== '' && SANE_REQUEST_ID.test(id);
 }
 
-const randomPool = Buffer.allocUnsafe(4096);
-let randomOffset = randomPool.length;
+/** Per-process random half of every generated request id (each worker loads this module afresh). */
+let idPrefix = randomFillSync(Buffer.allocUnsafe(8)).toString('hex');
+let idCounter = 0;
+const ID_COUNTER_LIMIT = 2 ** 52;
 
-/** newRequestId returns 32 random hex digits (as ingress-nginx's $req_id), from a pooled random buffer. */
+/**
+ * newRequestId returns 32 hex digits, the shape of ingress-nginx's $req_id: 16 random digits
+ * chosen once per process, then a 16-digit counter. Unique within a process by the counter
+ * and across processes with overwhelming probability (64 random bits), at the cost of one
+ * number-to-hex per request instead of 16 random bytes. The ids are not secrets: a client
+ * can already choose its own.
+ */
 export function newRequestId(): string {
-  if (randomOffset + 16 > randomPool.length) {
-    randomFillSync(randomPool);
-    randomOffset = 0;
+  if (++idCounter >= ID_COUNTER_LIMIT) {
+    idPrefix = randomFillSync(Buffer.allocUnsafe(8)).toString('hex');
+    idCounter = 1;
   }
-  const id = randomPool.toString('hex', randomOffset, randomOffset + 16);
-  randomOffset += 16;
-  return id;
+  const n = idCounter.toString(16);
+  return idPrefix + ZEROS.slice(n.length) + n;
 }
+
+const ZEROS = '0000000000000000';
 
 /** ResponseHead is the filtered upstream head: raw name/value pairs and the body length. */
 export interface ResponseHead {
@@ -236,7 +250,7 @@ export function filterResponseHead(raw: unknown): ResponseHead | null {
     const name: unknown = raw[i];
     const value: unknown = raw[i + 1];
     if (!Buffer.isBuffer(name) || !Buffer.isBuffer(value)) return null;
-    if (name.length > 0 && DROP_RESPONSE_FIRST[name[0] as number] === 1) {
+    if (name.length < 64 && DROP_RESPONSE_LENGTH[name.length] === 1 && DROP_RESPONSE_FIRST[name[0] as number] === 1) {
       const lower = name.toString('latin1').toLowerCase();
       if (DROP_RESPONSE.has(lower)) {
         if (lower === 'content-length') contentLength = parseLength(value);

@@ -51,6 +51,7 @@ const DEFAULTS: Config = {
   logFormat: 'json',
   accessLogEvery: 0,
   adminPublicRead: false,
+  metrics: true,
   inCluster: false,
   watchNamespaces: [],
   publishStatusAddresses: [],

@@ -1,0 +1,537 @@
+#!/usr/bin/env node
+/**
+ * Load benchmark (issue #5): Flusso against nginx (configured like ingress-nginx) and HAProxy
+ * (configured like the HAProxy ingress controller), all on loopback, driven by wrk in the same
+ * run, in interleaved repetitions with warm-ups, pinned and unpinned.
+ *
+ *   npm run bench                      # full run (about 12 minutes on a 2-core box)
+ *   npm run bench -- --quick           # under two minutes: 1 repetition, 2 s runs
+ *   DURATION=10 REPS=5 CONNECTIONS=50 npm run bench
+ *   node bench/load/run.mjs --modes=pinned --sizes=100b,16k --setups=nginx-1,flusso-1
+ *   node bench/load/run.mjs --baseline=/tmp/flusso-old   # adds base-1: another Flusso tree (bin/, dist/,
+ *                                                        # node_modules/) in the same run, for before/after
+ *
+ * Needs the Debian packages wrk, nginx-light (or nginx), haproxy and util-linux (taskset);
+ * `--install` runs `apt-get install -y` for the missing ones. Needs a build (npm run build).
+ *
+ * Method (../shared/notes/perf-anchors.md): the backend is nginx serving 100 B (`return`),
+ * 16 KiB and 1 MiB (static files, sendfile). Pinned: each proxy alone on cpu1, wrk and the
+ * backend on cpu0 (taskset). Unpinned: everything floats. Cells are interleaved: mode → size →
+ * repetition → setup, the setup order reversed on every repetition; each setup × size gets an
+ * unrecorded warm-up first. CPU per request is the utime+stime delta (/proc/<pid>/stat) of the
+ * proxy's whole process tree over the run, divided by wrk's request count.
+ *
+ * Output: bench/results/<time>-<commit>.json (every run plus the medians) and the same name
+ * with .md (the Markdown table, also printed at the end). bench/results/ is gitignored.
+ */
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
+    if (!m) die(`unknown argument ${a}`);
+    return [m[1], m[2] ?? 'true'];
+  }),
+);
+const QUICK = args.has('quick');
+const DURATION = Number(process.env.DURATION ?? (QUICK ? 2 : 5));
+const WARMUP = Number(process.env.WARMUP ?? 1);
+const REPS = Number(process.env.REPS ?? (QUICK ? 1 : 3));
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
+const BASE_PORT = Number(process.env.BASE_PORT ?? 18180);
+const NCPU = os.availableParallelism();
+const N = Number(process.env.WORKERS ?? NCPU);
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+const SIZES = { '100b': { label: '100 B', path: '/small' }, '16k': { label: '16 KiB', path: '/16k.bin' }, '1m': { label: '1 MiB', path: '/1m.bin' } };
+const sizes = (args.get('sizes') ?? '100b,16k,1m').split(',');
+for (const s of sizes) if (!(s in SIZES)) die(`unknown size ${s} (100b, 16k, 1m)`);
+const canPin = NCPU >= 2;
+const modes = (args.get('modes') ?? (canPin ? 'pinned,unpinned' : 'unpinned')).split(',');
+
+/** Setups per mode: pinned compares one process (one thread) each on one core. */
+const SETUPS_PINNED = ['nginx-1', 'haproxy-1', 'flusso-1'];
+const SETUPS_UNPINNED = QUICK ? ['nginx-1', 'haproxy-1', 'flusso-1', `flusso-${N}`] : ['nginx-1', 'haproxy-1', 'flusso-1', `nginx-${N}`, `haproxy-${N}`, `flusso-${N}`];
+const BASELINE = args.has('baseline') ? path.resolve(args.get('baseline')) : null;
+if (BASELINE !== null) {
+  SETUPS_PINNED.push('base-1');
+  SETUPS_UNPINNED.splice(3, 0, 'base-1');
+}
+const onlySetups = args.has('setups') ? new Set(args.get('setups').split(',')) : null;
+const setupsFor = (mode) => [...new Set(mode === 'pinned' ? SETUPS_PINNED : SETUPS_UNPINNED)].filter((s) => onlySetups === null || onlySetups.has(s));
+
+function die(msg) {
+  console.error(`bench: ${msg}`);
+  process.exit(1);
+}
+
+// --- prerequisites ------------------------------------------------------------------------
+
+function which(cmd) {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${cmd}`]).toString().trim();
+  } catch {
+    return '';
+  }
+}
+const NEED = { wrk: 'wrk', nginx: 'nginx-light', haproxy: 'haproxy', taskset: 'util-linux' };
+let missing = Object.keys(NEED).filter((c) => !which(c));
+if (missing.length > 0 && args.has('install')) {
+  execFileSync('apt-get', ['install', '-y', ...missing.map((c) => NEED[c])], { stdio: 'inherit' });
+  missing = Object.keys(NEED).filter((c) => !which(c));
+}
+if (missing.length > 0) die(`missing ${missing.join(', ')}: apt-get install -y ${missing.map((c) => NEED[c]).join(' ')} (or run with --install)`);
+if (!existsSync(path.join(ROOT, 'dist/primary/main.js'))) die('no build: run npm run build first (npm run bench does)');
+
+// --- environment ----------------------------------------------------------------------------
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'flusso-bench-'));
+chmodSync(work, 0o755); // nginx workers may run as nobody
+const children = [];
+let cleaned = false;
+function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
+  for (const c of children) {
+    try {
+      process.kill(c.pid, 'SIGTERM');
+    } catch {}
+  }
+  const deadline = Date.now() + 3000;
+  while (children.some((c) => alive(c.pid)) && Date.now() < deadline) execFileSync('sleep', ['0.05']);
+  for (const c of children) {
+    try {
+      process.kill(c.pid, 'SIGKILL');
+    } catch {}
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
+const ports = { backend: BASE_PORT };
+let nextPort = BASE_PORT + 1;
+const portOf = (name) => (ports[name] ??= nextPort++);
+
+mkdirSync(path.join(work, 'www'));
+writeFileSync(path.join(work, 'www/16k.bin'), randomBytes(16 * 1024));
+writeFileSync(path.join(work, 'www/1m.bin'), randomBytes(1024 * 1024));
+for (const f of ['www', 'www/16k.bin', 'www/1m.bin']) chmodSync(path.join(work, f), 0o755);
+
+const nginxCommon = (name, workers) => `worker_processes ${workers}; daemon off; pid ${work}/${name}.pid; error_log ${work}/${name}.err warn;
+events { worker_connections 8192; }
+http { access_log off; keepalive_requests 100000000; client_body_temp_path ${work}/tmp-${name}-body; proxy_temp_path ${work}/tmp-${name}-proxy;
+  fastcgi_temp_path ${work}/tmp-${name}-fcgi; uwsgi_temp_path ${work}/tmp-${name}-uwsgi; scgi_temp_path ${work}/tmp-${name}-scgi;`;
+
+function backendConf() {
+  return `${nginxCommon('backend', 1)}
+  sendfile on; tcp_nopush on; tcp_nodelay on; open_file_cache max=100; default_type application/octet-stream;
+  server { listen 127.0.0.1:${ports.backend} reuseport; root ${work}/www;
+    location = /small { return 200 "${'x'.repeat(99)}\\n"; } } }
+`;
+}
+
+/** nginx the way ingress-nginx proxies: HTTP/1.1 upstream keep-alive, proxy_buffering off, reuseport. */
+function nginxConf(name, workers) {
+  return `${nginxCommon(name, workers)}
+  upstream backend { server 127.0.0.1:${ports.backend}; keepalive 64; keepalive_requests 100000000; }
+  server { listen 127.0.0.1:${portOf(name)} reuseport;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header Host $http_host; proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_buffering off; } } }
+`;
+}
+
+/** HAProxy the way the HAProxy ingress controller proxies: keep-alive both sides, forwardfor, connection reuse. */
+function haproxyConf(name, threads) {
+  return `global
+  nbthread ${threads}
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  option forwardfor
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:${portOf(name)}
+  default_backend be
+backend be
+  server s1 127.0.0.1:${ports.backend}
+`;
+}
+
+function manifests() {
+  return `apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata: { name: flusso }
+spec: { controller: flusso.dev/ingress-controller }
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: bench, namespace: default }
+spec:
+  ingressClassName: flusso
+  defaultBackend: { service: { name: backend, port: { number: 80 } } }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: backend, namespace: default }
+spec: { ports: [ { port: 80, targetPort: ${ports.backend} } ] }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: backend-1, namespace: default, labels: { kubernetes.io/service-name: backend } }
+addressType: IPv4
+ports: [ { port: ${ports.backend} } ]
+endpoints: [ { addresses: [ 127.0.0.1 ] } ]
+`;
+}
+
+function start(name, cmd, argv) {
+  const out = path.join(work, `${name}.log`);
+  writeFileSync(out, '');
+  const fd = openSync(out, 'a');
+  const child = spawn(cmd, argv, { stdio: ['ignore', fd, fd], cwd: ROOT });
+  child.on('exit', (code, sig) => {
+    if (!cleaned) console.error(`bench: ${name} exited (${code ?? sig}); log:\n${safeRead(out)}`);
+  });
+  children.push(child);
+  return child;
+}
+function safeRead(f) {
+  try {
+    return readFileSync(f, 'utf8').slice(-4000);
+  } catch {
+    return '';
+  }
+}
+
+/** servers maps a setup name to its root pid (the process tree counted for CPU). */
+const servers = {};
+/** portsFree refuses to start when a port is taken: SO_REUSEPORT servers would silently share the load. */
+async function portsFree(list) {
+  const net = await import('node:net');
+  for (const p of list) {
+    const busy = await new Promise((resolve) => {
+      const s = net.connect(p, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), resolve(true)));
+      s.once('error', () => resolve(false));
+    });
+    if (busy) die(`port ${p} is in use (a leftover bench run? another BASE_PORT?)`);
+  }
+}
+
+function startAll() {
+  writeFileSync(path.join(work, 'backend.conf'), backendConf());
+  servers.backend = start('backend', 'nginx', ['-p', work, '-e', `${work}/backend.err`, '-c', `${work}/backend.conf`]).pid;
+  const all = new Set(modes.flatMap(setupsFor));
+  mkdirSync(path.join(work, 'manifests'));
+  writeFileSync(path.join(work, 'manifests/bench.yaml'), manifests());
+  for (const s of all) {
+    const [kind, n] = s.split('-');
+    if (kind === 'nginx') {
+      writeFileSync(path.join(work, `${s}.conf`), nginxConf(s, n));
+      servers[s] = start(s, 'nginx', ['-p', work, '-e', `${work}/${s}.err`, '-c', `${work}/${s}.conf`]).pid;
+    } else if (kind === 'haproxy') {
+      writeFileSync(path.join(work, `${s}.cfg`), haproxyConf(s, n));
+      servers[s] = start(s, 'haproxy', ['-db', '-f', `${work}/${s}.cfg`]).pid;
+    } else {
+      servers[s] = start(s, process.execPath, [
+        kind === 'base' ? path.join(BASELINE, 'bin/flusso') : 'bin/flusso', '--source', 'file', '--manifests', `${work}/manifests`, '--workers', n,
+        '--http-address', '127.0.0.1', '--http-port', String(portOf(s)), '--admin-port', String(portOf(`${s}-admin`)),
+        '--log-level', 'warn',
+      ]).pid;
+    }
+  }
+  return [...all];
+}
+
+// --- /proc accounting -------------------------------------------------------------------------
+
+function procStat(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
+  } catch {
+    return null;
+  }
+}
+/** tree returns pid and every descendant (node:cluster workers, nginx workers). */
+function tree(root) {
+  const kids = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const st = procStat(d);
+    if (st === null) continue;
+    const list = kids.get(st.ppid) ?? [];
+    list.push(Number(d));
+    kids.set(st.ppid, list);
+  }
+  const out = [root];
+  for (let i = 0; i < out.length; i++) out.push(...(kids.get(out[i]) ?? []));
+  return out;
+}
+const treeTicks = (pids) => pids.reduce((sum, p) => sum + (procStat(p)?.ticks ?? 0), 0);
+function machineTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + f[4];
+  return { busy: f.reduce((a, b) => a + b, 0) - idle, total: f.reduce((a, b) => a + b, 0) };
+}
+
+/** pin moves every thread of a process tree to the cpu list (taskset -a). */
+function pin(pids, cpus) {
+  for (const p of pids) {
+    try {
+      execFileSync('taskset', ['-a', '-cp', cpus, String(p)], { stdio: 'ignore' });
+    } catch {}
+  }
+}
+
+// --- wrk ----------------------------------------------------------------------------------------
+
+function toMs(v) {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v);
+  if (!m) return NaN;
+  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[m[2]];
+}
+function wrk(url, seconds, pinned) {
+  const argv = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', url];
+  return new Promise((resolve, reject) => {
+    const child = spawn(pinned ? 'taskset' : 'wrk', pinned ? ['-c', '0', 'wrk', ...argv] : argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
+      const total = /(\d+) requests in/.exec(out);
+      if (!rps || !total) return reject(new Error(`wrk failed on ${url}:\n${out}`));
+      const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+      resolve({
+        rps: Number(rps[1]),
+        requests: Number(total[1]),
+        p50: toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
+        p99: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
+        errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+        non2xx: non2xx ? Number(non2xx[1]) : 0,
+      });
+    });
+  });
+}
+
+async function waitReady(name, url) {
+  for (let i = 0; i < 200; i++) {
+    try {
+      const r = await fetch(url);
+      const body = Buffer.from(await r.arrayBuffer());
+      if (r.status === 200) return body;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  die(`${name} does not serve ${url}; log:\n${safeRead(path.join(work, `${name}.log`))}`);
+}
+
+// --- run ----------------------------------------------------------------------------------------
+
+function gitInfo() {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: ROOT }).toString().trim() !== '';
+    return { commit, dirty };
+  } catch {
+    return { commit: 'unknown', dirty: true };
+  }
+}
+function toolVersion(cmd, argv, re) {
+  const r = spawnSync(cmd, argv, { encoding: 'utf8' });
+  const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  return re.exec(text)?.[1] ?? 'unknown';
+}
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmtTime = (s) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`);
+
+async function main() {
+  const git = gitInfo();
+  const meta = {
+    startedAt: new Date().toISOString(),
+    node: process.version,
+    commit: git.commit,
+    dirty: git.dirty,
+    machine: {
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cpus: NCPU,
+      memGiB: Math.round(os.totalmem() / 2 ** 30),
+      kernel: os.release(),
+      hostname: os.hostname(),
+    },
+    tools: {
+      wrk: toolVersion('wrk', ['-v'], /wrk ([\d.]+)/),
+      nginx: toolVersion('nginx', ['-v'], /nginx\/([\d.]+)/),
+      haproxy: toolVersion('haproxy', ['-v'], /version ([\d.]+)/),
+    },
+    baseline: BASELINE,
+    settings: { quick: QUICK, durationS: DURATION, warmupS: WARMUP, reps: REPS, connections: CONNECTIONS, workersN: N, modes, sizes },
+  };
+  console.log(`flusso bench: node ${meta.node}, ${meta.commit.slice(0, 12)}${git.dirty ? ' (dirty)' : ''}, ${meta.machine.cpus}× ${meta.machine.cpu}`);
+  console.log(`  wrk -t1 -c${CONNECTIONS} -d${DURATION}s × ${REPS} reps (+${WARMUP}s warm-up); modes ${modes.join(', ')}; sizes ${sizes.join(', ')}`);
+
+  for (const s of new Set(modes.flatMap(setupsFor))) {
+    portOf(s);
+    if (s.startsWith('flusso') || s.startsWith('base')) portOf(`${s}-admin`);
+  }
+  await portsFree(Object.values(ports));
+  const all = startAll();
+  const expected = { '100b': 100, '16k': 16384, '1m': 1048576 };
+  await waitReady('backend', `http://127.0.0.1:${ports.backend}/small`);
+  for (const s of all) for (const z of sizes) {
+    const body = await waitReady(s, `http://127.0.0.1:${portOf(s)}${SIZES[z].path}`);
+    if (body.length !== expected[z]) die(`${s} returned ${body.length} bytes for ${z}`);
+  }
+  const pidsOf = Object.fromEntries(Object.entries(servers).map(([k, pid]) => [k, tree(pid)]));
+
+  const cells = [];
+  for (const mode of modes) for (const size of sizes) {
+    const setups = setupsFor(mode);
+    for (const s of setups) cells.push({ mode, size, setup: s, rep: 0 });
+    for (let r = 1; r <= REPS; r++) for (const s of r % 2 ? setups : [...setups].reverse()) cells.push({ mode, size, setup: s, rep: r });
+  }
+  const totalSeconds = cells.reduce((a, c) => a + (c.rep === 0 ? WARMUP : DURATION) + 0.3, 0);
+  let remaining = totalSeconds;
+  const t0 = Date.now();
+  const runs = [];
+  let pinnedNow = null;
+  let i = 0;
+  for (const c of cells) {
+    i++;
+    const pinned = c.mode === 'pinned';
+    if (pinnedNow !== pinned) {
+      // Pinned: every proxy on cpu1 (only the one under load is busy), backend on cpu0.
+      const allCpus = `0-${NCPU - 1}`;
+      for (const [k, pids] of Object.entries(pidsOf)) pin(pids, pinned ? (k === 'backend' ? '0' : '1') : allCpus);
+      pinnedNow = pinned;
+    }
+    const url = `http://127.0.0.1:${portOf(c.setup)}${SIZES[c.size].path}`;
+    const seconds = c.rep === 0 ? WARMUP : DURATION;
+    const pids = pidsOf[c.setup];
+    const cpu0 = treeTicks(pids);
+    const be0 = treeTicks(pidsOf.backend);
+    const m0 = machineTicks();
+    const w = await wrk(url, seconds, pinned);
+    const cpu1 = treeTicks(pids);
+    const be1 = treeTicks(pidsOf.backend);
+    const m1 = machineTicks();
+    remaining -= seconds + 0.3;
+    const elapsed = (Date.now() - t0) / 1000;
+    const eta = remaining * (elapsed / Math.max(1, totalSeconds - remaining));
+    const run = {
+      ...c,
+      ...w,
+      cpuUsPerReq: ((cpu1 - cpu0) / CLK_TCK / w.requests) * 1e6,
+      proxyCpuPct: ((cpu1 - cpu0) / CLK_TCK / seconds) * 100,
+      backendCpuPct: ((be1 - be0) / CLK_TCK / seconds) * 100,
+      machineBusyPct: ((m1.busy - m0.busy) / (m1.total - m0.total)) * 100 * NCPU,
+    };
+    const tag = c.rep === 0 ? 'warm-up' : `rep ${c.rep}/${REPS}`;
+    console.log(
+      `[${String(i).padStart(String(cells.length).length)}/${cells.length}] ${c.mode.padEnd(8)} ${SIZES[c.size].label.padEnd(6)} ${c.setup.padEnd(10)} ${tag.padEnd(8)} ` +
+        `${Math.round(w.rps).toLocaleString('en-US').padStart(8)} req/s  p50 ${w.p50.toFixed(2)} p99 ${w.p99.toFixed(2)} ms  ` +
+        `${run.cpuUsPerReq.toFixed(1)} µs/req${w.errors || w.non2xx ? `  ERRORS ${w.errors} non2xx ${w.non2xx}` : ''}  ETA ${fmtTime(eta)}`,
+    );
+    if (c.rep > 0) runs.push(run);
+  }
+
+  // Medians and ratios.
+  const summary = [];
+  for (const mode of modes) for (const setup of setupsFor(mode)) {
+    const row = { mode, setup, sizes: {} };
+    for (const size of sizes) {
+      const rs = runs.filter((r) => r.mode === mode && r.setup === setup && r.size === size);
+      row.sizes[size] = {
+        rps: median(rs.map((r) => r.rps)),
+        p50: median(rs.map((r) => r.p50)),
+        p99: median(rs.map((r) => r.p99)),
+        cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
+        proxyCpuPct: median(rs.map((r) => r.proxyCpuPct)),
+        errors: rs.reduce((a, r) => a + r.errors + r.non2xx, 0),
+      };
+    }
+    summary.push(row);
+  }
+  const ratios = [];
+  for (const mode of modes) {
+    const pairs = [['flusso-1', 'nginx-1'], ['flusso-1', 'haproxy-1']];
+    if (BASELINE !== null) pairs.push(['base-1', 'nginx-1'], ['base-1', 'haproxy-1'], ['flusso-1', 'base-1']);
+    if (mode === 'unpinned' && N !== 1) pairs.push([`flusso-${N}`, `nginx-${N}`], [`flusso-${N}`, `haproxy-${N}`]);
+    for (const [a, b] of pairs) {
+      const ra = summary.find((r) => r.mode === mode && r.setup === a);
+      const rb = summary.find((r) => r.mode === mode && r.setup === b);
+      if (!ra || !rb) continue;
+      ratios.push({ mode, ratio: `${a} / ${b}`, sizes: Object.fromEntries(sizes.map((z) => [z, ra.sizes[z].rps / rb.sizes[z].rps])) });
+    }
+  }
+
+  const md = markdown(meta, summary, ratios);
+  const resultsDir = path.join(ROOT, 'bench/results');
+  mkdirSync(resultsDir, { recursive: true });
+  const stem = `${meta.startedAt.replace(/[:.]/g, '-')}-${meta.commit.slice(0, 8)}${QUICK ? '-quick' : ''}`;
+  writeFileSync(path.join(resultsDir, `${stem}.json`), JSON.stringify({ meta, runs, summary, ratios, markdown: md }, null, 2));
+  writeFileSync(path.join(resultsDir, `${stem}.md`), md);
+  console.log(`\n${md}\nwritten: bench/results/${stem}.json (+ .md), ${fmtTime((Date.now() - t0) / 1000)} of load`);
+}
+
+function markdown(meta, summary, ratios) {
+  const n = (x) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+  const f = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '–');
+  let out = `wrk -t1 -c${meta.settings.connections} -d${meta.settings.durationS}s, median of ${meta.settings.reps}; node ${meta.node}, commit ${meta.commit.slice(0, 12)}${meta.dirty ? '+dirty' : ''}, ${meta.machine.cpus}× ${meta.machine.cpu}, nginx ${meta.tools.nginx}, HAProxy ${meta.tools.haproxy}\n`;
+  for (const mode of new Set(summary.map((r) => r.mode))) {
+    out += `\n**${mode}**${mode === 'pinned' ? ' (proxy alone on cpu1; wrk + backend on cpu0)' : ''}\n\n`;
+    out += `| setup | ${meta.settings.sizes.map((z) => `${SIZES[z].label} req/s | p50 / p99 ms | CPU µs/req`).join(' | ')} |\n`;
+    out += `|---|${meta.settings.sizes.map(() => '---:|---:|---:').join('|')}|\n`;
+    for (const r of summary.filter((x) => x.mode === mode)) {
+      out += `| ${r.setup} | ${meta.settings.sizes
+        .map((z) => {
+          const c = r.sizes[z];
+          return `${n(c.rps)}${c.errors ? ' ⚠' : ''} | ${f(c.p50)} / ${f(c.p99)} | ${f(c.cpuUsPerReq, 1)}`;
+        })
+        .join(' | ')} |\n`;
+    }
+    const rs = ratios.filter((x) => x.mode === mode);
+    if (rs.length > 0) {
+      out += `\n| ratio (${mode}) | ${meta.settings.sizes.map((z) => SIZES[z].label).join(' | ')} |\n|---|${meta.settings.sizes.map(() => '---:').join('|')}|\n`;
+      for (const r of rs) out += `| ${r.ratio} | ${meta.settings.sizes.map((z) => f(r.sizes[z])).join(' | ')} |\n`;
+    }
+  }
+  return out;
+}
+
+// The servers are child processes and keep the event loop alive: exit explicitly ('exit' cleans up).
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
