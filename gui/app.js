@@ -177,7 +177,7 @@ function drawChart(svg, series, fmt) {
   const label = document.createElementNS(ns, 'text');
   label.setAttribute('x', 4);
   label.setAttribute('y', 11);
-  label.textContent = `max ${fmt(max)}`;
+  label.textContent = `max ${fmt(Math.max(...series.flat(), 0))}`;
   nodes.push(label);
   svg.replaceChildren(...nodes);
 }

@@ -13,7 +13,10 @@ import { IngressError, type WireError } from '../shared/errors.js';
 import { isPrimaryMessage, type InitMessage, type WorkerMessage } from '../shared/messages.js';
 import { createWorkerLogger, type Logger } from './log.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
+import { ProcessSampler } from '../shared/process-stats.js';
+import { AccessLog } from './access-log.js';
 import { WorkerState } from './state.js';
+import { WorkerStats } from './stats.js';
 
 /** WorkerProcess is the part of `process` the worker uses (tests may pass a fake). */
 export interface WorkerProcess {
@@ -24,6 +27,9 @@ export interface WorkerProcess {
   on(event: 'unhandledRejection', listener: (reason: unknown) => void): unknown;
   exit(code: number): never;
 }
+
+/** How often the worker flushes its statistics to the primary. */
+const STATS_FLUSH_MS = 1000;
 
 /** How long a goodbye message (`fatal`) may take before the worker exits anyway. */
 const GOODBYE_TIMEOUT_MS = 1000;
@@ -62,7 +68,10 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
   const onInit = async (m: InitMessage): Promise<void> => {
     log = createWorkerLogger({ workerId: m.workerId, level: m.config.logLevel, format: m.config.logFormat });
     drainTimeoutMs = m.config.drainTimeoutMs;
-    state = new WorkerState({ config: m.config });
+    // Requests are counted in memory and flushed once a second: no IPC per request.
+    const stats = m.config.metrics ? new WorkerStats() : undefined;
+    const accessLog = new AccessLog(log.child({ component: 'access' }), m.config.accessLogEvery, m.workerId);
+    state = new WorkerState({ config: m.config, ...(stats === undefined ? {} : { stats }) });
     const applied = state.apply(m.snapshot);
     if (!applied.ok) {
       // Keep the empty table (every request 404) rather than refuse to start; say why.
@@ -70,10 +79,14 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
       send({ type: 'reject', current: state.generation, error: applied.error });
     }
     try {
-      server = createProxyServer({ state, config: m.config, log });
-      const port = await server.listen();
+      const proxy = createProxyServer({ state, config: m.config, log, accessLog, ...(stats === undefined ? {} : { stats }) });
+      server = proxy;
+      const port = await proxy.listen();
       log.info({ port, generation: state.generation }, 'listening');
       send({ type: 'listening', generation: state.generation });
+      const sampler = new ProcessSampler();
+      const empty = new WorkerStats();
+      setInterval(() => send({ type: 'stats', delta: (stats ?? empty).flush(proxy.inFlight(), sampler.sample()) }), STATS_FLUSH_MS).unref();
     } catch (err) {
       const error = toWire(err, 'ING_ERR_LISTEN_FAILED');
       log.fatal({ err, code: error.code }, 'cannot start the proxy');

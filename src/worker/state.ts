@@ -10,11 +10,12 @@ import { decodeSnapshot } from '../shared/codec.js';
 import { IngressError, type WireError } from '../shared/errors.js';
 import { endpointKey } from '../shared/keys.js';
 import type { WorkerConfig } from '../shared/messages.js';
-import { EMPTY_TABLE, NO_OVERRIDES, type Endpoint, type RoutingSnapshot } from '../shared/snapshot.js';
+import { EMPTY_TABLE, NO_OVERRIDES, type Endpoint, type Route, type RoutingSnapshot, type RoutingTable } from '../shared/snapshot.js';
 import type { Balancer } from './balance/balancer.js';
 import { RoundRobinBalancer } from './balance/round-robin.js';
 import { createRouter } from './router/host-table.js';
 import type { HostRouter } from './router/router.js';
+import type { RouteCounters, WorkerStats } from './stats.js';
 
 /** UpstreamPool is the part of an undici Pool the worker uses. */
 export type UpstreamPool = Pick<Dispatcher, 'dispatch' | 'close'>;
@@ -38,6 +39,8 @@ export interface RoutingState {
   readonly generation: number;
   readonly router: HostRouter;
   readonly clusters: ReadonlyMap<string, ClusterRuntime>;
+  /** The metrics counters of each route (Ingress → Service); empty when metrics are off. */
+  readonly counters: ReadonlyMap<Route, RouteCounters>;
 }
 
 /** ApplyResult says whether a snapshot now serves. */
@@ -60,6 +63,8 @@ export type PoolFactory = (origin: string, options: Pool.Options) => UpstreamPoo
 export interface WorkerStateOptions {
   readonly config: PoolSettings;
   readonly createPool?: PoolFactory;
+  /** Where requests are counted; without it no route gets counters. */
+  readonly stats?: WorkerStats;
 }
 
 const defaultPoolFactory: PoolFactory = (origin, options) => new Pool(origin, options);
@@ -73,6 +78,7 @@ export class WorkerState {
   #pools = new Map<string, UpstreamPool>();
   readonly #poolOptions: Pool.Options;
   readonly #createPool: PoolFactory;
+  readonly #stats: WorkerStats | undefined;
 
   constructor(options: WorkerStateOptions) {
     const c = options.config;
@@ -85,7 +91,8 @@ export class WorkerState {
       keepAliveTimeout: c.upstreamKeepAliveTimeoutMs,
     });
     this.#createPool = options.createPool ?? defaultPoolFactory;
-    this.#current = { generation: 0, router: createRouter(EMPTY_TABLE), clusters: new Map() };
+    this.#stats = options.stats;
+    this.#current = { generation: 0, router: createRouter(EMPTY_TABLE), clusters: new Map(), counters: new Map() };
   }
 
   /** current is the state every new request uses. */
@@ -140,7 +147,7 @@ export class WorkerState {
   async close(): Promise<void> {
     const pools = [...this.#pools.values()];
     this.#pools = new Map();
-    this.#current = { generation: this.#current.generation, router: createRouter(EMPTY_TABLE), clusters: new Map() };
+    this.#current = { generation: this.#current.generation, router: createRouter(EMPTY_TABLE), clusters: new Map(), counters: new Map() };
     await Promise.allSettled(pools.map((p) => p.close()));
   }
 
@@ -164,7 +171,22 @@ export class WorkerState {
       const balancer = new RoundRobinBalancer<UpstreamEndpoint>({ clusterId: cluster.id, endpoints, overrides });
       clusters.set(cluster.id, { id: cluster.id, balancer, size: endpoints.length });
     }
-    return { generation: snapshot.generation, router: createRouter(table), clusters };
+    return { generation: snapshot.generation, router: createRouter(table), clusters, counters: this.#routeCounters(table) };
+  }
+
+  /** #routeCounters gives every route the counters of its Ingress → Service pair. */
+  #routeCounters(table: RoutingTable): Map<Route, RouteCounters> {
+    const counters = new Map<Route, RouteCounters>();
+    const stats = this.#stats;
+    if (stats === undefined) return counters;
+    const services = new Map<string, string>(table.clusters.map((c) => [c.id, c.service]));
+    const add = (r: Route): void => {
+      counters.set(r, stats.counters(r.source, services.get(r.cluster) ?? r.cluster));
+    };
+    for (const vh of table.hosts) for (const r of vh.routes) add(r);
+    if (table.defaultBackend !== null) add(table.defaultBackend);
+    stats.retain(new Set(counters.values()));
+    return counters;
   }
 }
 

@@ -161,12 +161,14 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     const series = (text: string): string[] => text.split('\n').filter((l) => l !== '' && !l.startsWith('#'));
 
     it('counts the requests it served, per route and status class', async () => {
+      // OPTIONS: no other test sends it, so the series starts from nothing and counts only these.
       const before = await scrape();
       const count = (text: string): number => {
-        const m = /^flusso_requests_total\{namespace="admin",ingress="web",service="web",method="GET",status_class="2xx"\} (\d+)$/m.exec(text);
+        const m = /^flusso_requests_total\{namespace="admin",ingress="web",service="web",method="OPTIONS",status_class="2xx"\} (\d+)$/m.exec(text);
         return m ? Number(m[1]) : 0;
       };
-      for (let i = 0; i < 25; i++) expect((await get()).status).toBe(200);
+      expect(count(before)).toBe(0);
+      for (let i = 0; i < 25; i++) expect((await httpRequest({ port: flusso.httpPort, host: 'web.test', path: '/', method: 'OPTIONS' })).status).toBe(200);
       await pollUntil('the 25 requests to show in /metrics', async () => ((count(await scrape()) - count(before)) >= 25 ? true : undefined));
       expect(count(await scrape()) - count(before)).toBe(25);
     });
@@ -174,7 +176,11 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     it('keeps the series count fixed under requests to random hosts and paths', async () => {
       // Warm every label set up first: unmatched requests and 404s exist once.
       await httpRequest({ port: flusso.httpPort, host: 'warm.invalid', path: '/' });
-      await pollUntil('the unmatched series', async () => ((await scrape()).includes('_unmatched') ? true : undefined));
+      await pollUntil('the unmatched series and both workers\' gauges', async () => {
+        const text = await scrape();
+        const ready = text.includes('flusso_requests_total{namespace="_unmatched"') && text.includes('process="worker-1"') && text.includes('process="worker-2"');
+        return ready ? true : undefined;
+      });
       const before = series(await scrape()).map((l) => l.replace(/ [^ ]+$/, ''));
       for (let i = 0; i < 300; i++) {
         const host = `h${Math.random().toString(36).slice(2)}.invalid`;

@@ -49,6 +49,7 @@ export function isConnectError(err: unknown): boolean {
 
 /** ErrorResponse is a ready-made answer: status line and a short text body that never echoes input. */
 export interface ErrorResponse {
+  readonly status: number;
   readonly statusLine: string;
   readonly body: string;
 }
@@ -59,7 +60,7 @@ export const CONTENT_TYPE_TEXT = 'text/plain; charset=utf-8';
 const RESPONSES = new Map<ProxyFailure, ErrorResponse>();
 for (const [failure, status] of Object.entries(FAILURE_STATUS) as [ProxyFailure, number][]) {
   const line = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
-  RESPONSES.set(failure, Object.freeze({ statusLine: line, body: `${line}\n` }));
+  RESPONSES.set(failure, Object.freeze({ status, statusLine: line, body: `${line}\n` }));
 }
 
 /** errorResponse returns the canned response for a failure. */

@@ -17,7 +17,9 @@ import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
+import type { AccessLog } from '../access-log.js';
 import type { ClusterRuntime, UpstreamEndpoint } from '../state.js';
+import type { RouteCounters } from '../stats.js';
 import { CONTENT_TYPE_TEXT, errorResponse, isConnectError, statusLine, upstreamFailure, type ProxyFailure } from './errors.js';
 import { filterResponseHead, type ResponseHead } from './headers.js';
 
@@ -30,7 +32,20 @@ export interface ProxyContext {
   inFlight: number;
   /** Called when inFlight reaches 0 while draining. */
   onIdle: (() => void) | null;
+  /** The access log, or null when it is off. */
+  readonly accessLog: AccessLog | null;
 }
+
+/** AccessContext is what the access line needs beyond the exchange itself (only when the log is on). */
+export interface AccessContext {
+  readonly host: string;
+  readonly clientAddress: string;
+  readonly requestId: string;
+  readonly route: string;
+}
+
+/** CLIENT_CLOSED is the status counted for a request whose client left first (nginx's 499). */
+const CLIENT_CLOSED = 499;
 
 /** Methods that may be sent again to another endpoint after a connect error (nginx proxy_next_upstream). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -110,6 +125,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #pending: Buffer | null = null; // unsent rest of a tryEnd chunk
   #pendingOffset = 0; // write offset at which #pending starts
 
+  // Accounting: metrics counters and the access log read these at #finish.
+  readonly #counters: RouteCounters | null;
+  readonly #access: AccessContext | null;
+  readonly #startedAt: number;
+  #upstreamAt = -1;
+  #sentStatus = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+
   #op = 0;
   #opChunk: Buffer | null = null;
   #opFailure: ProxyFailure = 'internal';
@@ -125,7 +149,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     cluster: ClusterRuntime,
     endpoint: UpstreamEndpoint,
     hasBody: boolean,
+    counters: RouteCounters | null,
+    startedAt: number,
+    access: AccessContext | null,
   ) {
+    this.#counters = counters;
+    this.#startedAt = startedAt;
+    this.#access = access;
     this.#ctx = ctx;
     this.#res = res;
     this.#method = method;
@@ -161,6 +191,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     try {
       const body = this.#body;
       if (body === null || this.#bodyEnded || body.destroyed) return;
+      this.#bytesIn += chunk.byteLength;
       if (chunk.byteLength > 0 && !body.push(Buffer.copyBytesFrom(new Uint8Array(chunk))) && !isLast) this.#pauseClient();
       if (isLast) {
         this.#bodyEnded = true;
@@ -212,6 +243,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       }
       this.#head = head;
       this.#status = statusCode;
+      this.#upstreamAt = performance.now();
       if (this.#method === 'HEAD' || statusCode === 204 || statusCode === 304) this.#cork(OP_BODILESS);
     } catch (err) {
       this.fail(err);
@@ -247,7 +279,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (this.#headSent) return this.#cut(); // after the head, only a cut is honest
       if (this.#retry(err)) return;
       this.#ctx.log.debug({ err, endpoint: this.#endpoint.key }, 'upstream request failed');
-      this.#respond(upstreamFailure(err));
+      const failure = upstreamFailure(err);
+      if (failure === 'upstream-timeout') this.#counters?.recordUpstreamFailure('timeout');
+      else if (isConnectError(err)) this.#counters?.recordUpstreamFailure('connect');
+      this.#respond(failure);
     } catch (caught) {
       this.fail(caught);
     }
@@ -340,6 +375,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = this.#res;
     const head = this.#head as ResponseHead;
     res.writeStatus(statusLine(this.#status));
+    this.#sentStatus = this.#status;
     const f = head.fields;
     for (let i = 0; i < f.length; i += 2) res.writeHeader(f[i] as Buffer, f[i + 1] as Buffer);
     res.writeHeader('Server', this.#ctx.serverHeader);
@@ -348,6 +384,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #writeChunk(chunk: Buffer): void {
     const res = this.#res;
+    this.#bytesOut += chunk.length;
     const first = !this.#headSent;
     if (first) this.#writeHead();
     const total = (this.#head as ResponseHead).contentLength;
@@ -411,6 +448,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   #writeError(): void {
     const r = errorResponse(this.#opFailure);
+    this.#sentStatus = r.status;
+    this.#bytesOut += r.body.length;
     this.#res
       .writeStatus(r.statusLine)
       .writeHeader('Content-Type', CONTENT_TYPE_TEXT)
@@ -499,6 +538,33 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#finished = true;
     const ctx = this.#ctx;
     ctx.inFlight--;
+    if (this.#counters !== null || ctx.accessLog !== null) this.#account();
     if (ctx.draining && ctx.inFlight === 0) ctx.onIdle?.();
+  }
+
+  /** #account counts the finished request and writes its access line. */
+  #account(): void {
+    const now = performance.now();
+    const status = this.#sentStatus === 0 ? CLIENT_CLOSED : this.#sentStatus;
+    const seconds = (now - this.#startedAt) / 1000;
+    const upstreamSeconds = this.#upstreamAt < 0 ? -1 : (this.#upstreamAt - this.#startedAt) / 1000;
+    this.#counters?.record(this.#method, status, seconds, upstreamSeconds, this.#bytesIn, this.#bytesOut);
+    const a = this.#access;
+    if (a === null || this.#ctx.accessLog === null) return;
+    this.#ctx.accessLog.write({
+      requestId: a.requestId,
+      remoteAddress: a.clientAddress,
+      method: this.#method,
+      host: a.host,
+      path: this.#opts.path,
+      status,
+      bytesIn: this.#bytesIn,
+      bytesOut: this.#bytesOut,
+      requestTime: seconds,
+      upstreamAddress: this.#endpoint.key,
+      upstreamStatus: this.#status,
+      upstreamTime: upstreamSeconds,
+      route: a.route,
+    });
   }
 }

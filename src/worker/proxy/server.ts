@@ -12,7 +12,9 @@ import { IngressError } from '../../shared/errors.js';
 import type { WorkerConfig } from '../../shared/messages.js';
 import { normalizeHost } from '../../shared/host.js';
 import { isValidQuery, normalizePath } from '../../shared/request-path.js';
+import type { AccessLog } from '../access-log.js';
 import type { WorkerState } from '../state.js';
+import type { RouteCounters, WorkerStats } from '../stats.js';
 import { formatAddress } from './address.js';
 import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
 import { Exchange, type ProxyContext } from './exchange.js';
@@ -23,6 +25,9 @@ export interface ProxyServerOptions {
   readonly state: WorkerState;
   readonly config: WorkerConfig;
   readonly log: Logger;
+  /** Counts requests no route took (the routes' counters come with the state); none when metrics are off. */
+  readonly stats?: WorkerStats;
+  readonly accessLog?: AccessLog;
 }
 
 /** ProxyServer is a running (or ready to listen) proxy front. */
@@ -38,6 +43,12 @@ export interface ProxyServer {
   close(): void;
   /** inFlight is the number of proxied requests not yet completed or aborted. */
   inFlight(): number;
+}
+
+/** requestIdOf finds the X-Request-ID the upstream request carries (only for the access log). */
+function requestIdOf(headers: readonly string[]): string {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'x-request-id') return headers[i + 1] ?? '';
+  return '';
 }
 
 /** `app.close()` exists in this binding but not in its type declarations. */
@@ -57,15 +68,32 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   const { state, config } = opts;
   const log = opts.log.child({ component: 'proxy' });
-  const ctx: ProxyContext = { serverHeader: config.serverHeader, log, draining: false, inFlight: 0, onIdle: null };
+  const accessLog = opts.accessLog?.enabled ? opts.accessLog : null;
+  const unmatched = opts.stats?.unmatched ?? null;
+  const ctx: ProxyContext = { serverHeader: config.serverHeader, log, draining: false, inFlight: 0, onIdle: null, accessLog };
   const head = new RequestHead();
   let port = String(config.httpPort);
   let listenSocket: us_listen_socket | null = null;
   const app: ClosableApp = uWS.App();
 
+  // What the current request is, for counting and the access log of answers given here.
+  let t0 = 0;
+  let method = '';
+  let target = '';
+  let counters: RouteCounters | null = null;
+  let routeSource = '';
+
+  /** account counts an answer the proxy gave itself and writes its access line. */
+  function account(res: HttpResponse, status: number, bytesOut: number, c: RouteCounters | null, m: string, tgt: string, source: string, host: string, requestId: string, started: number): void {
+    const seconds = (performance.now() - started) / 1000;
+    c?.record(m, status, seconds, -1, 0, bytesOut);
+    accessLog?.write({ requestId, remoteAddress: formatAddress(res.getRemoteAddress()), method: m, host, path: tgt, status, bytesIn: 0, bytesOut, requestTime: seconds, upstreamAddress: '', upstreamStatus: 0, upstreamTime: -1, route: source });
+  }
+
   /** reject answers a request the proxy refuses itself; we are inside the handler, so corked. */
   function reject(res: HttpResponse, failure: ProxyFailure, close: boolean): null {
     const r = errorResponse(failure);
+    account(res, r.status, r.body.length, counters, method, target, routeSource, head.host, head.requestId, t0);
     res.writeStatus(r.statusLine);
     if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
     res.writeHeader('Content-Type', CONTENT_TYPE_TEXT).writeHeader('Server', ctx.serverHeader).end(r.body, close || ctx.draining);
@@ -85,8 +113,17 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     res.onAborted(() => {
       aborted = true;
     });
+    // The request's head is gone by then: keep what the answer's accounting needs.
+    const [m, tgt, host, requestId, started] = [method, target, head.host, head.requestId, t0];
     setImmediate(() => {
-      if (!aborted) res.cork(() => reject(res, failure, true));
+      if (aborted) return;
+      const r = errorResponse(failure);
+      res.cork(() => {
+        res.writeStatus(r.statusLine);
+        if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
+        res.writeHeader('Content-Type', CONTENT_TYPE_TEXT).writeHeader('Server', ctx.serverHeader).end(r.body, true);
+      });
+      account(res, r.status, r.body.length, unmatched, m, tgt, '', host, requestId, started);
     });
     return null;
   }
@@ -94,9 +131,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   /** route runs the synchronous part of a request; it returns the Exchange to start, or null if answered. */
   function route(res: HttpResponse, req: HttpRequest): Exchange | null {
     // HttpRequest is stack-allocated: read everything now.
-    const method = req.getCaseSensitiveMethod();
+    t0 = performance.now();
+    method = req.getCaseSensitiveMethod();
     const url = req.getUrl();
     const query: string = req.getQuery() || '';
+    target = query === '' ? url : `${url}?${query}`;
+    counters = unmatched;
+    routeSource = '';
     head.reset();
     req.forEach(head.visit);
 
@@ -119,20 +160,24 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     const routing = state.current;
     const match = routing.router.match(host, path);
     if (match === null) return reject(res, 'no-route', false);
+    counters = routing.counters.get(match.route) ?? null;
+    routeSource = match.route.source;
     const cluster = routing.clusters.get(match.route.cluster);
     const endpoint = cluster === undefined ? null : cluster.balancer.select();
     if (cluster === undefined || endpoint === null) return reject(res, 'no-endpoint', false);
 
     const length = head.contentLengthCount === 1 ? Number(cl) : -1;
+    const clientAddress = formatAddress(res.getRemoteAddress());
     const headers = buildUpstreamHeaders(head, {
-      clientAddress: formatAddress(res.getRemoteAddress()),
+      clientAddress,
       port,
       contentLength: length >= 0 ? String(length) : null,
     });
     if (headers === null) return refuse(res, 'bad-request');
     const hasBody = head.transferEncodingCount === 1 || length > 0;
-    const target = query === '' ? path : `${path}?${query}`;
-    return new Exchange(ctx, res, method, target, headers, cluster, endpoint, hasBody);
+    const forwarded = query === '' ? path : `${path}?${query}`;
+    const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
+    return new Exchange(ctx, res, method, forwarded, headers, cluster, endpoint, hasBody, counters, t0, access);
   }
 
   app.any('/*', (res, req) => {
