@@ -8,6 +8,7 @@
  *   npm run bench -- --quick           # under two minutes: 1 repetition, 2 s runs
  *   DURATION=10 REPS=5 CONNECTIONS=50 npm run bench
  *   node bench/load/run.mjs --modes=pinned --sizes=100b,16k --setups=nginx-1,flusso-1
+ *   node bench/load/run.mjs --metrics-cost        # adds nometrics-1 (--metrics false): what counting costs
  *   node bench/load/run.mjs --baseline=/tmp/flusso-old   # adds base-1: another Flusso tree (bin/, dist/,
  *                                                        # node_modules/) in the same run, for before/after
  *
@@ -62,6 +63,12 @@ const BASELINE = args.has('baseline') ? path.resolve(args.get('baseline')) : nul
 if (BASELINE !== null) {
   SETUPS_PINNED.push('base-1');
   SETUPS_UNPINNED.splice(3, 0, 'base-1');
+}
+// --metrics-cost adds `nometrics-1`: the same Flusso with --metrics false, to price request counting.
+const METRICS_COST = args.has('metrics-cost');
+if (METRICS_COST) {
+  SETUPS_PINNED.push('nometrics-1');
+  SETUPS_UNPINNED.splice(3, 0, 'nometrics-1');
 }
 const onlySetups = args.has('setups') ? new Set(args.get('setups').split(',')) : null;
 const setupsFor = (mode) => [...new Set(mode === 'pinned' ? SETUPS_PINNED : SETUPS_UNPINNED)].filter((s) => onlySetups === null || onlySetups.has(s));
@@ -256,6 +263,7 @@ function startAll() {
         kind === 'base' ? path.join(BASELINE, 'bin/flusso') : 'bin/flusso', '--source', 'file', '--manifests', `${work}/manifests`, '--workers', n,
         '--http-address', '127.0.0.1', '--http-port', String(portOf(s)), '--admin-port', String(portOf(`${s}-admin`)),
         '--log-level', 'warn',
+        ...(kind === 'nometrics' ? ['--metrics', 'false'] : []),
       ]).pid;
     }
   }
@@ -484,6 +492,7 @@ async function main() {
   for (const mode of modes) {
     const pairs = [['flusso-1', 'nginx-1'], ['flusso-1', 'haproxy-1']];
     if (BASELINE !== null) pairs.push(['base-1', 'nginx-1'], ['base-1', 'haproxy-1'], ['flusso-1', 'base-1']);
+    if (METRICS_COST) pairs.push(['flusso-1', 'nometrics-1']);
     if (mode === 'unpinned' && N !== 1) pairs.push([`flusso-${N}`, `nginx-${N}`], [`flusso-${N}`, `haproxy-${N}`]);
     for (const [a, b] of pairs) {
       const ra = summary.find((r) => r.mode === mode && r.setup === a);

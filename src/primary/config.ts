@@ -169,7 +169,12 @@ function readFlags(argv: readonly string[], issues: string[]): Map<string, strin
       continue;
     }
     if (spec.type === 'boolean') {
-      out.set(spec.key, eq < 0 ? true : arg.slice(eq + 1));
+      // `--flag`, `--flag=false`, or `--flag false` (there are no positional arguments to confuse).
+      const next = argv[i + 1];
+      if (eq < 0 && (next === 'true' || next === 'false')) {
+        out.set(spec.key, next);
+        i++;
+      } else out.set(spec.key, eq < 0 ? true : arg.slice(eq + 1));
       continue;
     }
     let value: string | undefined = eq < 0 ? argv[i + 1] : arg.slice(eq + 1);

@@ -88,6 +88,8 @@ describe('parseCommandLine', () => {
     expect(run([], { FLUSSO_WATCH_INGRESS_WITHOUT_CLASS: 'true' }).watchIngressWithoutClass).toBe(true);
     expect(run(['--config', '/c.yaml'], {}, { '/c.yaml': 'watchIngressWithoutClass: true' }).watchIngressWithoutClass).toBe(true);
     expect(run(['--watch-ingress-without-class=false']).watchIngressWithoutClass).toBe(false);
+    expect(run(['--metrics', 'false', '--admin-public-read', 'true']).metrics).toBe(false);
+    expect(run(['--metrics', 'false', '--admin-public-read', 'true']).adminPublicRead).toBe(true);
   });
 
   it('reads the Kubernetes flags and splits the comma lists', () => {
