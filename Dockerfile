@@ -19,6 +19,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
 COPY bin ./bin
 COPY demo ./demo
+COPY gui ./gui
 COPY LICENSE README.md ./
 # The node image's unprivileged user (uid 1000); nothing in /app is writable by it.
 USER node
