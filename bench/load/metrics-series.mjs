@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { singleBackendManifests } from './manifests.mjs';
 
 const REQUESTS = Number(process.env.REQUESTS ?? 100_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);
@@ -18,30 +19,7 @@ const work = mkdtempSync(path.join(tmpdir(), 'flusso-series-'));
 const say = (s) => process.stdout.write(`${s}\n`);
 
 const backend = http.createServer((req, res) => res.end('ok\n')).listen(BASE, '127.0.0.1');
-writeFileSync(path.join(work, 'all.yaml'), `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: { name: flusso }
-spec: { controller: flusso.dev/ingress-controller }
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: app, namespace: bench }
-spec:
-  ingressClassName: flusso
-  rules: [ { host: app.test, http: { paths: [ { path: /, pathType: Prefix, backend: { service: { name: app, port: { number: 80 } } } } ] } } ]
----
-apiVersion: v1
-kind: Service
-metadata: { name: app, namespace: bench }
-spec: { ports: [ { port: 80 } ] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: app-1, namespace: bench, labels: { kubernetes.io/service-name: app } }
-addressType: IPv4
-ports: [ { port: ${BASE} } ]
-endpoints: [ { addresses: [ 127.0.0.1 ] } ]
-`);
+writeFileSync(path.join(work, 'all.yaml'), singleBackendManifests({ port: BASE, host: 'app.test', namespace: 'bench', name: 'app' }));
 const flusso = spawn(process.execPath, ['bin/flusso', '--source', 'file', '--manifests', work, '--http-address', '127.0.0.1', '--http-port', String(BASE + 1), '--admin-port', String(BASE + 2), '--admin-token', TOKEN, '--log-level', 'warn'], { stdio: 'inherit' });
 
 const get = (port, host, p, headers = {}) =>

@@ -17,6 +17,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFile
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { singleBackendManifests } from './manifests.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DURATION = Number(process.env.DURATION ?? 5);
@@ -42,31 +43,7 @@ http { access_log off; keepalive_requests 100000000; sendfile on; tcp_nopush on;
   server { listen 127.0.0.1:${BACKEND} reuseport; root ${work}/www; location = /small { return 200 "${'x'.repeat(99)}\\n"; } } }
 `,
 );
-writeFileSync(
-  path.join(work, 'manifests/bench.yaml'),
-  `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: { name: flusso }
-spec: { controller: flusso.dev/ingress-controller }
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: bench, namespace: default }
-spec: { ingressClassName: flusso, defaultBackend: { service: { name: backend, port: { number: 80 } } } }
----
-apiVersion: v1
-kind: Service
-metadata: { name: backend, namespace: default }
-spec: { ports: [ { port: 80, targetPort: ${BACKEND} } ] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: backend-1, namespace: default, labels: { kubernetes.io/service-name: backend } }
-addressType: IPv4
-ports: [ { port: ${BACKEND} } ]
-endpoints: [ { addresses: [ 127.0.0.1 ] } ]
-`,
-);
+writeFileSync(path.join(work, 'manifests/bench.yaml'), singleBackendManifests({ port: BACKEND }));
 
 const backend = spawn('taskset', ['-c', '0', 'nginx', '-p', work, '-e', `${work}/b.err`, '-c', `${work}/backend.conf`], { stdio: 'ignore' });
 const flusso = spawn(

@@ -31,6 +31,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { singleBackendManifests } from './manifests.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const args = new Map(
@@ -184,30 +185,7 @@ backend be
 }
 
 function manifests() {
-  return `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: { name: flusso }
-spec: { controller: flusso.dev/ingress-controller }
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: bench, namespace: default }
-spec:
-  ingressClassName: flusso
-  defaultBackend: { service: { name: backend, port: { number: 80 } } }
----
-apiVersion: v1
-kind: Service
-metadata: { name: backend, namespace: default }
-spec: { ports: [ { port: 80, targetPort: ${ports.backend} } ] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: backend-1, namespace: default, labels: { kubernetes.io/service-name: backend } }
-addressType: IPv4
-ports: [ { port: ${ports.backend} } ]
-endpoints: [ { addresses: [ 127.0.0.1 ] } ]
-`;
+  return singleBackendManifests({ port: ports.backend });
 }
 
 function start(name, cmd, argv) {

@@ -87,3 +87,65 @@ export interface StatsDelta {
   readonly inFlight: number;
   readonly process: ProcessStats;
 }
+
+const CELLS = METHODS.length * STATUS_CLASSES.length;
+const BUCKETS = DURATION_BUCKETS_S.length + 1;
+
+/**
+ * RouteTally is the set of figures kept per route, in the same layout on both sides: a worker
+ * counts into one and ships it as a RouteStatsDelta; the primary adds deltas into another.
+ */
+export class RouteTally {
+  readonly requests = new Float64Array(CELLS);
+  readonly duration = new Float64Array(BUCKETS);
+  readonly upstream = new Float64Array(BUCKETS);
+  durationSum = 0;
+  upstreamSum = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  connectErrors = 0;
+  timeouts = 0;
+
+  /** add adds a delta's figures to this tally. */
+  add(d: RouteStatsDelta): void {
+    addInto(this.requests, d.requests);
+    addInto(this.duration, d.duration);
+    addInto(this.upstream, d.upstream);
+    this.durationSum += d.durationSum;
+    this.upstreamSum += d.upstreamSum;
+    this.bytesIn += d.bytesIn;
+    this.bytesOut += d.bytesOut;
+    this.connectErrors += d.connectErrors;
+    this.timeouts += d.timeouts;
+  }
+
+  /** toDelta copies the figures out as a delta for `ingress` and `service`. */
+  toDelta(ingress: string, service: string): RouteStatsDelta {
+    return {
+      ingress,
+      service,
+      requests: Array.from(this.requests),
+      duration: Array.from(this.duration),
+      durationSum: this.durationSum,
+      upstream: Array.from(this.upstream),
+      upstreamSum: this.upstreamSum,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      connectErrors: this.connectErrors,
+      timeouts: this.timeouts,
+    };
+  }
+
+  /** reset zeroes every figure. */
+  reset(): void {
+    this.requests.fill(0);
+    this.duration.fill(0);
+    this.upstream.fill(0);
+    this.durationSum = this.upstreamSum = this.bytesIn = this.bytesOut = this.connectErrors = this.timeouts = 0;
+  }
+}
+
+function addInto(target: Float64Array, source: readonly number[]): void {
+  const n = Math.min(target.length, source.length);
+  for (let i = 0; i < n; i++) target[i]! += source[i] as number;
+}

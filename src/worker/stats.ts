@@ -2,27 +2,16 @@
  * Worker-side statistics: plain counters and typed arrays per route, bumped on the request
  * path with no allocation and no IPC, and flushed as one StatsDelta about once a second.
  */
-import { DURATION_BUCKETS_S, METHODS, STATUS_CLASSES, UNMATCHED, bucketIndex, methodIndex, statusClassIndex, type ProcessStats, type RouteStatsDelta, type StatsDelta } from '../shared/stats.js';
-
-const CELLS = METHODS.length * STATUS_CLASSES.length;
-const BUCKETS = DURATION_BUCKETS_S.length + 1;
+import { RouteTally, STATUS_CLASSES, UNMATCHED, bucketIndex, methodIndex, statusClassIndex, type ProcessStats, type RouteStatsDelta, type StatsDelta } from '../shared/stats.js';
 
 /** RouteCounters counts the requests of one Ingress → Service pair in this worker. */
-export class RouteCounters {
+export class RouteCounters extends RouteTally {
   readonly ingress: string;
   readonly service: string;
-  readonly requests = new Float64Array(CELLS);
-  readonly duration = new Float64Array(BUCKETS);
-  readonly upstream = new Float64Array(BUCKETS);
-  durationSum = 0;
-  upstreamSum = 0;
-  bytesIn = 0;
-  bytesOut = 0;
-  connectErrors = 0;
-  timeouts = 0;
   dirty = false;
 
   constructor(ingress: string, service: string) {
+    super();
     this.ingress = ingress;
     this.service = service;
   }
@@ -53,23 +42,8 @@ export class RouteCounters {
 
   /** take returns what was counted since the last take and zeroes it. */
   take(): RouteStatsDelta {
-    const delta: RouteStatsDelta = {
-      ingress: this.ingress,
-      service: this.service,
-      requests: Array.from(this.requests),
-      duration: Array.from(this.duration),
-      durationSum: this.durationSum,
-      upstream: Array.from(this.upstream),
-      upstreamSum: this.upstreamSum,
-      bytesIn: this.bytesIn,
-      bytesOut: this.bytesOut,
-      connectErrors: this.connectErrors,
-      timeouts: this.timeouts,
-    };
-    this.requests.fill(0);
-    this.duration.fill(0);
-    this.upstream.fill(0);
-    this.durationSum = this.upstreamSum = this.bytesIn = this.bytesOut = this.connectErrors = this.timeouts = 0;
+    const delta = this.toDelta(this.ingress, this.service);
+    this.reset();
     this.dirty = false;
     return delta;
   }

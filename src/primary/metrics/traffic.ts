@@ -3,27 +3,19 @@
  * Ingress → Service pair, and renders them. Series are created only for label values that came
  * from configured objects (or the fixed UNMATCHED value), so traffic cannot grow them.
  */
-import { DURATION_BUCKETS_S, METHODS, STATUS_CLASSES, UNMATCHED, type ProcessStats, type StatsDelta } from '../../shared/stats.js';
+import { DURATION_BUCKETS_S, METHODS, RouteTally, STATUS_CLASSES, UNMATCHED, type ProcessStats, type StatsDelta } from '../../shared/stats.js';
 import { splitObjectKey } from '../../shared/keys.js';
 import type { ExpositionWriter, Labels } from './exposition.js';
 
-const CELLS = METHODS.length * STATUS_CLASSES.length;
 const BUCKETS = DURATION_BUCKETS_S.length + 1;
 
-class RouteTotals {
+/** RouteTotals is the cumulative tally of one Ingress → Service pair, with its labels. */
+class RouteTotals extends RouteTally {
   readonly labels: Labels;
   readonly serviceLabels: Labels;
-  readonly requests = new Float64Array(CELLS);
-  readonly duration = new Float64Array(BUCKETS);
-  readonly upstream = new Float64Array(BUCKETS);
-  durationSum = 0;
-  upstreamSum = 0;
-  bytesIn = 0;
-  bytesOut = 0;
-  connectErrors = 0;
-  timeouts = 0;
 
   constructor(ingress: string, service: string) {
+    super();
     const ing = ingress === UNMATCHED ? { namespace: UNMATCHED, name: UNMATCHED } : splitObjectKey(ingress);
     const svc = service === UNMATCHED ? { namespace: UNMATCHED, name: UNMATCHED } : splitObjectKey(service);
     this.labels = [['namespace', ing.namespace], ['ingress', ing.name], ['service', svc.name]];
@@ -51,15 +43,7 @@ export class TrafficMetrics {
         t = new RouteTotals(r.ingress, r.service);
         this.#routes.set(key, t);
       }
-      addInto(t.requests, r.requests);
-      addInto(t.duration, r.duration);
-      addInto(t.upstream, r.upstream);
-      t.durationSum += r.durationSum;
-      t.upstreamSum += r.upstreamSum;
-      t.bytesIn += r.bytesIn;
-      t.bytesOut += r.bytesOut;
-      t.connectErrors += r.connectErrors;
-      t.timeouts += r.timeouts;
+      t.add(r);
     }
     this.#processes.set(worker, { stats: delta.process, inFlight: delta.inFlight });
   }
@@ -151,9 +135,4 @@ export class TrafficMetrics {
       w.sample('flusso_event_loop_delay_seconds', [['process', name], ['stat', 'max']], p.stats.eventLoopDelayMax);
     }
   }
-}
-
-function addInto(target: Float64Array, source: readonly number[]): void {
-  const n = Math.min(target.length, source.length);
-  for (let i = 0; i < n; i++) target[i]! += source[i] as number;
 }
