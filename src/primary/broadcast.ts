@@ -2,9 +2,14 @@
  * Snapshot broadcast: stamp a compiled RoutingTable with the schema version and the next
  * generation, encode it ONCE with msgpackr, and hand the same bytes to every worker. A table
  * that encodes to the same bytes as the last one (and unchanged overrides) is not re-sent.
+ *
+ * An endpoint-only change goes out as a small EndpointsDelta instead, under its own
+ * generation (generations are monotonic across both kinds). The broadcaster remembers the
+ * table the delta produced; the full snapshot of it is encoded only when a worker needs one
+ * (an init, or a worker that cannot take the delta), so the delta path never encodes the table.
  */
-import { encodeSnapshot, encodeTable } from '../shared/codec.js';
-import { NO_OVERRIDES, SNAPSHOT_VERSION, type Overrides, type RoutingTable } from '../shared/snapshot.js';
+import { encodeEndpointsDelta, encodeSnapshot, encodeTable } from '../shared/codec.js';
+import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type Overrides, type RoutingTable } from '../shared/snapshot.js';
 
 /** PublishResult says what publish did. */
 export interface PublishResult {
@@ -16,16 +21,29 @@ export interface PublishResult {
 /** SnapshotSink receives encoded snapshots (the WorkerPool's publish). */
 export type SnapshotSink = (snapshot: Uint8Array, generation: number) => void;
 
-/** SnapshotBroadcaster turns tables into generations of encoded snapshots. */
+/**
+ * DeltaSink receives an encoded EndpointsDelta for `generation` (its base is `generation - 1`)
+ * and a function that encodes the full snapshot of `generation`, for workers that need it.
+ */
+export type DeltaSink = (delta: Uint8Array, generation: number, snapshot: () => Uint8Array) => void;
+
+/** SnapshotBroadcaster turns tables into generations of encoded snapshots and deltas. */
 export class SnapshotBroadcaster {
   readonly #sink: SnapshotSink;
+  readonly #deltaSink: DeltaSink | undefined;
   #generation = 0;
-  #lastTable: Uint8Array | null = null;
-  #lastOverrides: Overrides = NO_OVERRIDES;
+  #table: RoutingTable | null = null;
+  /** Encoded #table; null after a delta until a full publish needs it. */
+  #tableBytes: Uint8Array | null = null;
+  #overrides: Overrides = NO_OVERRIDES;
+  /** Encoded snapshot of #generation; null until someone needs it. */
+  #snapshotBytes: Uint8Array | null = null;
   #lastSize = 0;
 
-  constructor(sink: SnapshotSink) {
+  /** Without a delta sink, endpoint changes go out as full snapshots. */
+  constructor(sink: SnapshotSink, deltaSink?: DeltaSink) {
     this.#sink = sink;
+    this.#deltaSink = deltaSink;
   }
 
   /** generation is the newest generation published (0 before the first). */
@@ -34,17 +52,54 @@ export class SnapshotBroadcaster {
   }
 
   /** publish sends a new generation unless table and overrides equal the last ones. */
-  publish(table: RoutingTable, overrides: Overrides = this.#lastOverrides): PublishResult {
+  publish(table: RoutingTable, overrides: Overrides = this.#overrides): PublishResult {
     const tableBytes = encodeTable(table);
-    if (this.#lastTable !== null && overrides === this.#lastOverrides && Buffer.compare(tableBytes, this.#lastTable) === 0)
-      return { changed: false, generation: this.#generation, bytes: this.#lastSize };
+    if (this.#table !== null && overrides === this.#overrides) {
+      this.#tableBytes ??= encodeTable(this.#table);
+      if (Buffer.compare(tableBytes, this.#tableBytes) === 0) return { changed: false, generation: this.#generation, bytes: this.#lastSize };
+    }
     const generation = this.#generation + 1;
     const bytes = encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table, overrides });
     this.#generation = generation;
-    this.#lastTable = tableBytes;
-    this.#lastOverrides = overrides;
+    this.#table = table;
+    this.#tableBytes = tableBytes;
+    this.#overrides = overrides;
+    this.#snapshotBytes = bytes;
     this.#lastSize = bytes.byteLength;
     this.#sink(bytes, generation);
     return { changed: true, generation, bytes: bytes.byteLength };
+  }
+
+  /**
+   * publishEndpoints sends `changed` (clusters of `table` whose endpoints alone changed since
+   * the last published table) as a delta under a new generation, and makes `table` current.
+   * Nothing is sent when `changed` is empty.
+   */
+  publishEndpoints(table: RoutingTable, changed: readonly Cluster[]): PublishResult {
+    if (changed.length === 0) return { changed: false, generation: this.#generation, bytes: 0 };
+    if (this.#deltaSink === undefined || this.#table === null) return this.publish(table);
+    const generation = this.#generation + 1;
+    const bytes = encodeEndpointsDelta({
+      version: SNAPSHOT_VERSION,
+      generation,
+      base: this.#generation,
+      clusters: changed.map((c) => ({ id: c.id, endpoints: c.endpoints })),
+    });
+    this.#generation = generation;
+    this.#table = table;
+    this.#tableBytes = null;
+    this.#snapshotBytes = null;
+    this.#deltaSink(bytes, generation, () => this.snapshot());
+    return { changed: true, generation, bytes: bytes.byteLength };
+  }
+
+  /** snapshot is the full snapshot of the current generation, encoded on first use. */
+  snapshot(): Uint8Array {
+    if (this.#table === null) throw new Error('SnapshotBroadcaster.snapshot before the first publish');
+    if (this.#snapshotBytes === null) {
+      this.#snapshotBytes = encodeSnapshot({ version: SNAPSHOT_VERSION, generation: this.#generation, table: this.#table, overrides: this.#overrides });
+      this.#lastSize = this.#snapshotBytes.byteLength;
+    }
+    return this.#snapshotBytes;
   }
 }

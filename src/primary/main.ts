@@ -60,10 +60,16 @@ function createSource(config: Config, log: Logger): { source: Source; status?: S
   return { source: new FileSource({ dir: config.manifests, log: log.child({ component: 'file-source' }) }) };
 }
 
+/** The rebuild holdoff when only EndpointSlices changed (routes keep the 100 ms default). */
+const ENDPOINT_HOLDOFF_MS = 10;
+
 async function run(config: Config): Promise<void> {
   const log = createPrimaryLogger(config.logLevel, config.logFormat);
   let shuttingDown = false;
-  const broadcaster = new SnapshotBroadcaster((bytes, generation) => pool.publish(bytes, generation));
+  const broadcaster = new SnapshotBroadcaster(
+    (bytes, generation) => pool.publish(bytes, generation),
+    (delta, generation, snapshot) => pool.publishEndpoints(delta, generation, snapshot),
+  );
   const pool = new WorkerPool({
     count: config.workers,
     onStats: (id, delta) => observability.onWorkerStats(id, delta),
@@ -130,7 +136,8 @@ async function run(config: Config): Promise<void> {
   let synced = false;
   await source.start((update) => {
     controller.accept(update);
-    if (synced) scheduler.schedule();
+    // Endpoint-only changes are cheap to apply: a short holdoff still coalesces a burst.
+    if (synced) scheduler.schedule(controller.endpointsOnly ? ENDPOINT_HOLDOFF_MS : undefined);
   });
   synced = true;
   controller.rebuild();

@@ -1,7 +1,8 @@
 /**
  * Rebuild scheduling: a holdoff debounce with a maximum delay, as Contour does it (defaults
  * 100 ms / 500 ms). Bursts of changes give one rebuild; a steady trickle still rebuilds at
- * least every `maxDelayMs`.
+ * least every `maxDelayMs`. A caller may ask for a shorter holdoff for a cheap change (the
+ * controller's endpoint deltas); a later call with the default lengthens it again.
  */
 
 /** Timers is the clock the scheduler uses; injected so tests run on fake timers. */
@@ -35,11 +36,12 @@ export class RebuildScheduler {
   }
 
   /** schedule asks for a rebuild; it runs after `holdoffMs` of quiet, or at `maxDelayMs` at the latest. */
-  schedule(): void {
+  schedule(holdoffMs = this.#holdoffMs): void {
+    if (!(holdoffMs >= 0)) throw new RangeError('holdoffMs must be >= 0');
     const now = this.#timers.now();
     if (this.#firstPendingAt < 0) this.#firstPendingAt = now;
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer);
-    const delay = Math.max(0, Math.min(this.#holdoffMs, this.#firstPendingAt + this.#maxDelayMs - now));
+    const delay = Math.max(0, Math.min(holdoffMs, this.#firstPendingAt + this.#maxDelayMs - now));
     this.#timer = this.#timers.setTimeout(() => this.#fire(), delay);
   }
 

@@ -141,7 +141,7 @@ export class ClusterStore implements ClusterView {
 }
 
 /** sliceService is the `namespace/service` index key of a slice, or undefined when it names no Service. */
-function sliceService(slice: EndpointSlice): string | undefined {
+export function sliceService(slice: EndpointSlice): string | undefined {
   const service = slice.metadata.labels?.[SERVICE_NAME_LABEL];
   if (service === undefined || service === '') return undefined;
   return objectKey(slice.metadata.namespace ?? 'default', service);

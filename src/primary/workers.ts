@@ -45,6 +45,8 @@ interface Slot {
   worker: Worker | null;
   pid: number;
   generation: number;
+  /** The generation this worker will serve once it has handled every message sent to it. */
+  sent: number;
   listening: boolean;
   restarts: number;
   failures: number;
@@ -58,7 +60,8 @@ export class WorkerPool {
   readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit'>> & Pick<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit'>;
   readonly #slots: Slot[] = [];
   readonly #log: Logger;
-  #snapshot: Uint8Array | null = null;
+  /** The full snapshot of #generation; a function, because after a delta it is encoded only on demand. */
+  #snapshot: (() => Uint8Array) | null = null;
   #generation = 0;
   #stopping = false;
 
@@ -78,7 +81,7 @@ export class WorkerPool {
   start(): void {
     if (this.#snapshot === null) throw new Error('WorkerPool.start before the first publish');
     for (let id = 1; id <= this.#opts.count; id++) {
-      const slot: Slot = { id, worker: null, pid: 0, generation: 0, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null };
+      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null };
       this.#slots.push(slot);
       this.#fork(slot);
     }
@@ -86,10 +89,30 @@ export class WorkerPool {
 
   /** publish makes `snapshot` (encoded once) current and sends the same bytes to every live worker. */
   publish(snapshot: Uint8Array, generation: number): void {
-    this.#snapshot = snapshot;
+    this.#snapshot = () => snapshot;
     this.#generation = generation;
     for (const slot of this.#slots) {
-      if (slot.worker && slot.listening) this.#send(slot, { type: 'snapshot', snapshot });
+      if (slot.worker && slot.listening) this.#sendSnapshot(slot);
+    }
+    this.#opts.onChange?.();
+  }
+
+  /**
+   * publishEndpoints sends an EndpointsDelta (`generation` on top of `generation - 1`) to
+   * every listening worker that will be at exactly that base; any other worker gets the full
+   * snapshot, which `snapshot` encodes only if some worker needs it.
+   */
+  publishEndpoints(delta: Uint8Array, generation: number, snapshot: () => Uint8Array): void {
+    let bytes: Uint8Array | undefined;
+    this.#snapshot = () => (bytes ??= snapshot());
+    const base = this.#generation;
+    this.#generation = generation;
+    for (const slot of this.#slots) {
+      if (!slot.worker || !slot.listening) continue;
+      if (slot.sent === base && base === generation - 1) {
+        slot.sent = generation;
+        this.#send(slot, { type: 'endpoints', delta });
+      } else this.#sendSnapshot(slot);
     }
     this.#opts.onChange?.();
   }
@@ -167,14 +190,18 @@ export class WorkerPool {
         this.#opts.onStats?.(slot.id, msg.delta);
         return;
       case 'hello':
-        if (this.#snapshot) this.#send(slot, { type: 'init', workerId: slot.id, config: this.#opts.config, snapshot: this.#snapshot });
+        if (this.#snapshot) {
+          slot.sent = this.#generation;
+          this.#send(slot, { type: 'init', workerId: slot.id, config: this.#opts.config, snapshot: this.#snapshot() });
+        }
         return;
       case 'listening':
         slot.listening = true;
         slot.generation = msg.generation;
+        slot.sent = msg.generation;
         this.#log.info({ workerId: slot.id, pid: slot.pid, generation: msg.generation }, 'worker listening');
         // A publish may have happened between init and listen: catch the worker up.
-        if (msg.generation !== this.#generation && this.#snapshot) this.#send(slot, { type: 'snapshot', snapshot: this.#snapshot });
+        if (msg.generation !== this.#generation) this.#sendSnapshot(slot);
         break;
       case 'ack':
         slot.generation = Math.max(slot.generation, msg.generation);
@@ -182,7 +209,12 @@ export class WorkerPool {
         break;
       case 'reject':
         slot.lastError = msg.error;
-        this.#log.error({ workerId: slot.id, code: msg.error.code, err: msg.error.message, current: msg.current }, 'worker rejected snapshot');
+        slot.sent = msg.current;
+        if (msg.kind === 'endpoints') {
+          // The worker keeps its state; the full snapshot brings it to the newest generation.
+          this.#log.warn({ workerId: slot.id, code: msg.error.code, err: msg.error.message, current: msg.current }, 'worker rejected endpoints delta; sending the full snapshot');
+          this.#sendSnapshot(slot);
+        } else this.#log.error({ workerId: slot.id, code: msg.error.code, err: msg.error.message, current: msg.current }, 'worker rejected snapshot');
         break;
       case 'fatal':
         slot.lastError = msg.error;
@@ -207,6 +239,12 @@ export class WorkerPool {
     slot.restartTimer = setTimeout(() => {
       if (!this.#stopping) this.#fork(slot);
     }, delayMs);
+  }
+
+  #sendSnapshot(slot: Slot): void {
+    if (this.#snapshot === null) return;
+    slot.sent = this.#generation;
+    this.#send(slot, { type: 'snapshot', snapshot: this.#snapshot() });
   }
 
   #send(slot: Slot, msg: PrimaryMessage): void {

@@ -5,7 +5,7 @@
  */
 import { Packr } from 'msgpackr';
 import { IngressError } from './errors.js';
-import { SNAPSHOT_VERSION, type RoutingSnapshot, type RoutingTable } from './snapshot.js';
+import { SNAPSHOT_VERSION, type EndpointsDelta, type RoutingSnapshot, type RoutingTable } from './snapshot.js';
 
 const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
 
@@ -41,6 +41,32 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (!isObject(overrides) || !Array.isArray(overrides.drained) || !Array.isArray(overrides.weights))
     throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot has no overrides');
   return value as unknown as RoutingSnapshot;
+}
+
+/** encodeEndpointsDelta encodes an endpoint-only change (a few hundred bytes, not the table). */
+export function encodeEndpointsDelta(delta: EndpointsDelta): Uint8Array {
+  return packr.pack(delta);
+}
+
+/**
+ * decodeEndpointsDelta decodes and shape-checks delta bytes. It throws IngressError
+ * ING_ERR_SNAPSHOT_DECODE or ING_ERR_SNAPSHOT_VERSION; the caller keeps its old state.
+ */
+export function decodeEndpointsDelta(bytes: Uint8Array): EndpointsDelta {
+  let value: unknown;
+  try {
+    value = packr.unpack(bytes);
+  } catch (cause) {
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'endpoints delta bytes are not valid msgpack', { cause });
+  }
+  if (!isObject(value) || typeof value.version !== 'number' || !Number.isInteger(value.generation) || !Number.isInteger(value.base))
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'endpoints delta has no version, generation or base');
+  if (value.version !== SNAPSHOT_VERSION)
+    throw new IngressError('ING_ERR_SNAPSHOT_VERSION', `endpoints delta version ${value.version}, expected ${SNAPSHOT_VERSION}`);
+  const clusters = value.clusters;
+  if (!Array.isArray(clusters) || !clusters.every((c: unknown) => isObject(c) && typeof c.id === 'string' && Array.isArray(c.endpoints)))
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'endpoints delta has malformed clusters');
+  return value as unknown as EndpointsDelta;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

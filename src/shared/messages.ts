@@ -39,13 +39,20 @@ export interface SnapshotMessage {
   readonly snapshot: Uint8Array;
 }
 
+/** EndpointsMessage replaces the endpoints of some clusters (an EndpointsDelta, codec.ts). */
+export interface EndpointsMessage {
+  readonly type: 'endpoints';
+  /** msgpack bytes of an EndpointsDelta. */
+  readonly delta: Uint8Array;
+}
+
 /** DrainMessage starts graceful shutdown: stop accepting, finish in-flight, exit 0. */
 export interface DrainMessage {
   readonly type: 'drain';
 }
 
 /** PrimaryMessage is any message the primary sends a worker. */
-export type PrimaryMessage = InitMessage | SnapshotMessage | DrainMessage;
+export type PrimaryMessage = InitMessage | SnapshotMessage | EndpointsMessage | DrainMessage;
 
 /**
  * HelloMessage is the first message a worker sends, once its message listener is attached;
@@ -67,10 +74,12 @@ export interface AckMessage {
   readonly generation: number;
 }
 
-/** RejectMessage says the worker could not apply a snapshot and keeps serving `current`. */
+/** RejectMessage says the worker could not apply a snapshot (or delta) and keeps serving `current`. */
 export interface RejectMessage {
   readonly type: 'reject';
   readonly current: number;
+  /** What was rejected; after a rejected delta the primary sends the full snapshot. Absent means 'snapshot'. */
+  readonly kind?: 'snapshot' | 'endpoints';
   readonly error: WireError;
 }
 
@@ -100,5 +109,5 @@ export function isWorkerMessage(m: unknown): m is WorkerMessage {
 export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === 'init' || t === 'snapshot' || t === 'drain';
+  return t === 'init' || t === 'snapshot' || t === 'endpoints' || t === 'drain';
 }

@@ -99,6 +99,25 @@ export interface RoutingSnapshot {
   readonly overrides: Overrides;
 }
 
+/** ClusterEndpoints is the new endpoint list of one cluster in an EndpointsDelta. */
+export interface ClusterEndpoints {
+  readonly id: string;
+  readonly endpoints: readonly Endpoint[];
+}
+
+/**
+ * EndpointsDelta is the small message for an endpoint-only change: generation `generation`
+ * is generation `base` with the endpoints of `clusters` replaced, and nothing else changed.
+ * A worker applies it only on top of exactly `base` (else it rejects it and the primary
+ * sends the full snapshot).
+ */
+export interface EndpointsDelta {
+  readonly version: number;
+  readonly generation: number;
+  readonly base: number;
+  readonly clusters: readonly ClusterEndpoints[];
+}
+
 /** EMPTY_TABLE routes nothing: every request gets Flusso's 404. */
 export const EMPTY_TABLE: RoutingTable = Object.freeze({ hosts: [], defaultBackend: null, clusters: [] });
 

@@ -124,6 +124,16 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
         }
         return;
       }
+      case 'endpoints': {
+        if (state === null) return; // no init yet: the init carries the current endpoints
+        const r = state.applyEndpoints(message.delta);
+        if (r.ok) send({ type: 'ack', generation: r.generation });
+        else {
+          log?.warn({ code: r.error.code, error: r.error.message, current: state.generation }, 'endpoints delta rejected');
+          send({ type: 'reject', current: state.generation, kind: 'endpoints', error: r.error });
+        }
+        return;
+      }
       case 'drain':
         void onDrain();
         return;

@@ -6,11 +6,11 @@
  * the previous state serving untouched, so a request never sees half a snapshot.
  */
 import { Pool, type Dispatcher } from 'undici';
-import { decodeSnapshot } from '../shared/codec.js';
+import { decodeEndpointsDelta, decodeSnapshot } from '../shared/codec.js';
 import { IngressError, type WireError } from '../shared/errors.js';
 import { endpointKey } from '../shared/keys.js';
 import type { WorkerConfig } from '../shared/messages.js';
-import { EMPTY_TABLE, NO_OVERRIDES, type Endpoint, type Route, type RoutingSnapshot, type RoutingTable } from '../shared/snapshot.js';
+import { EMPTY_TABLE, NO_OVERRIDES, type Endpoint, type EndpointsDelta, type Overrides, type Route, type RoutingSnapshot, type RoutingTable } from '../shared/snapshot.js';
 import type { Balancer } from './balance/balancer.js';
 import { RoundRobinBalancer } from './balance/round-robin.js';
 import { createRouter } from './router/host-table.js';
@@ -76,6 +76,8 @@ const defaultPoolFactory: PoolFactory = (origin, options) => new Pool(origin, op
 export class WorkerState {
   #current: RoutingState;
   #pools = new Map<string, UpstreamPool>();
+  /** The overrides of the current snapshot; an endpoints delta keeps them. */
+  #overrides: Overrides = NO_OVERRIDES;
   readonly #poolOptions: Pool.Options;
   readonly #createPool: PoolFactory;
   readonly #stats: WorkerStats | undefined;
@@ -138,9 +140,65 @@ export class WorkerState {
     const previous = this.#pools;
     this.#current = next;
     this.#pools = pools;
+    this.#overrides = snapshot.overrides ?? NO_OVERRIDES;
     // close(), not destroy(): requests already dispatched to a vanished endpoint finish.
     for (const [key, pool] of previous) if (!pools.has(key)) closeQuietly(pool);
     return { ok: true, generation: next.generation };
+  }
+
+  /** applyEndpoints decodes EndpointsDelta bytes and applies them (see applyEndpointsDelta). */
+  applyEndpoints(bytes: Uint8Array): ApplyResult {
+    let delta: EndpointsDelta;
+    try {
+      delta = decodeEndpointsDelta(bytes);
+    } catch (err) {
+      return { ok: false, error: toWireError(err, 'ING_ERR_SNAPSHOT_DECODE') };
+    }
+    return this.applyEndpointsDelta(delta);
+  }
+
+  /**
+   * applyEndpointsDelta replaces the endpoints of the named clusters and swaps in the result
+   * as generation `delta.generation`: the router, the route counters and every other cluster
+   * are shared with the current state. Only a delta whose base is exactly the current
+   * generation and whose clusters all exist applies; otherwise, or when building fails, the
+   * current state keeps serving and the error says why (the primary then sends a full snapshot).
+   */
+  applyEndpointsDelta(delta: EndpointsDelta): ApplyResult {
+    const current = this.#current;
+    if (delta.base !== current.generation || delta.generation <= current.generation)
+      return { ok: false, error: { code: 'ING_ERR_SNAPSHOT_BUILD', message: `endpoints delta for generation ${delta.base} → ${delta.generation}, but generation ${current.generation} serves` } };
+    const added = new Map<string, UpstreamPool>();
+    const clusters = new Map(current.clusters);
+    const dropped = new Set<string>();
+    try {
+      for (const c of delta.clusters) {
+        const old = current.clusters.get(c.id);
+        if (old === undefined) throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `endpoints delta names unknown cluster ${c.id}`);
+        for (const ep of old.balancer.list()) dropped.add(ep.key);
+        clusters.set(c.id, this.#cluster(c.id, c.endpoints, this.#overrides, added));
+      }
+    } catch (err) {
+      for (const [key, pool] of added) if (!this.#pools.has(key)) closeQuietly(pool);
+      const cause = err instanceof IngressError ? err : new IngressError('ING_ERR_SNAPSHOT_BUILD', `cannot apply endpoints delta: ${messageOf(err)}`, { cause: err });
+      return { ok: false, error: toWireError(cause, 'ING_ERR_SNAPSHOT_BUILD') };
+    }
+    const pools = new Map(this.#pools);
+    for (const [key, pool] of added) pools.set(key, pool);
+    // An endpoint the changed clusters no longer list may still serve another cluster.
+    for (const c of clusters.values()) {
+      if (dropped.size === 0) break;
+      for (const ep of c.balancer.list()) dropped.delete(ep.key);
+    }
+    for (const key of dropped) pools.delete(key);
+    const previous = this.#pools;
+    this.#current = { generation: delta.generation, router: current.router, clusters, counters: current.counters };
+    this.#pools = pools;
+    for (const key of dropped) {
+      const pool = previous.get(key);
+      if (pool !== undefined) closeQuietly(pool);
+    }
+    return { ok: true, generation: delta.generation };
   }
 
   /** close closes every Pool (in-flight requests finish) and resets to the empty table. */
@@ -158,20 +216,28 @@ export class WorkerState {
     for (const cluster of table.clusters) {
       if (typeof cluster.id !== 'string' || !Array.isArray(cluster.endpoints))
         throw new IngressError('ING_ERR_SNAPSHOT_BUILD', 'cluster without id or endpoints');
-      const endpoints: UpstreamEndpoint[] = [];
-      for (const ep of cluster.endpoints) {
-        if (typeof ep.address !== 'string' || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65535)
-          throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `cluster ${cluster.id} has an invalid endpoint`);
-        const key = endpointKey(ep.address, ep.port);
-        let pool = pools.get(key) ?? this.#pools.get(key);
-        if (pool === undefined) pool = this.#createPool(`http://${key}`, this.#poolOptions);
-        pools.set(key, pool);
-        endpoints.push({ ...ep, key, pool });
-      }
-      const balancer = new RoundRobinBalancer<UpstreamEndpoint>({ clusterId: cluster.id, endpoints, overrides });
-      clusters.set(cluster.id, { id: cluster.id, balancer, size: endpoints.length });
+      clusters.set(cluster.id, this.#cluster(cluster.id, cluster.endpoints, overrides, pools));
     }
     return { generation: snapshot.generation, router: createRouter(table), clusters, counters: this.#routeCounters(table) };
+  }
+
+  /**
+   * #cluster builds one cluster's balancer. Each endpoint's Pool comes from `pools`, else from
+   * the current Pools, else is created; either way it is recorded in `pools`.
+   */
+  #cluster(id: string, list: readonly Endpoint[], overrides: Overrides, pools: Map<string, UpstreamPool>): ClusterRuntime {
+    const endpoints: UpstreamEndpoint[] = [];
+    for (const ep of list) {
+      if (typeof ep.address !== 'string' || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65535)
+        throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `cluster ${id} has an invalid endpoint`);
+      const key = endpointKey(ep.address, ep.port);
+      let pool = pools.get(key) ?? this.#pools.get(key);
+      if (pool === undefined) pool = this.#createPool(`http://${key}`, this.#poolOptions);
+      pools.set(key, pool);
+      endpoints.push({ ...ep, key, pool });
+    }
+    const balancer = new RoundRobinBalancer<UpstreamEndpoint>({ clusterId: id, endpoints, overrides });
+    return { id, balancer, size: endpoints.length };
   }
 
   /** #routeCounters gives every route the counters of its Ingress → Service pair. */

@@ -146,8 +146,40 @@ describe('--source kubernetes', () => {
       return r.body.generation > before && r.body.workers.length === 2 && r.body.workers.every((w) => w.generation >= r.body.generation) ? r.body.generation : undefined;
     });
     expect(after).toBeGreaterThan(before);
+    // It went out as an endpoints delta, not a full snapshot.
+    const published = f.logs().filter((l) => l.msg === 'endpoints published' || l.msg === 'snapshot published').filter((l) => (l.generation as number) > before);
+    expect(published.map((l) => [l.kind, l.clusters])).toEqual([['endpoints', 1]]);
+    expect(published[0]!.bytes as number).toBeLessThan(1000);
     // Fresh connections land on either worker: 20 in a row all reach the new endpoint.
     for (let i = 0; i < 20; i++) expect((await get(f, 'web.example')).json?.pod).toBe('web-2');
+  });
+
+  it('a worker restarted after endpoint deltas gets the current endpoints in its init', async () => {
+    const a = await api();
+    a.apply(ingressClass('flusso'));
+    const first = await pods('web', ['127.0.0.1']);
+    const second = await pods('web', ['127.0.0.2'], first.port, ['web-2']);
+    const third = await pods('web', ['127.0.0.3'], first.port, ['web-3']);
+    routeTo(a, 'web.example', first);
+    const f = await flusso(a, [], { workers: 2 });
+    const start = (await f.readyz()).body.generation;
+    a.apply(endpointSlice(NS, 'web', second.addresses, second.port));
+    await f.waitForLog((l) => l.msg === 'endpoints published' && (l.generation as number) > start);
+    a.apply(endpointSlice(NS, 'web', third.addresses, third.port));
+    const delta = await f.waitForLog((l) => l.msg === 'endpoints published' && (l.generation as number) > start + 1);
+    const current = await f.waitForGeneration(delta.generation as number);
+    const victim = current.workers[0]!;
+    process.kill(victim.pid, 'SIGKILL');
+    const replaced = await pollUntil('the killed worker replaced and ready', async () => {
+      const r = await f.readyz().catch(() => undefined);
+      const w = r?.body.workers.find((x) => x.id === victim.id);
+      return r?.status === 200 && w && w.pid !== victim.pid && w.listening ? r.body : undefined;
+    });
+    // The replacement's init carried the generation the deltas made, with no snapshot published since.
+    expect(replaced.generation).toBe(delta.generation);
+    expect(replaced.workers.every((w) => w.generation === delta.generation)).toBe(true);
+    expect(f.logs().filter((l) => l.msg === 'snapshot published' && (l.generation as number) > start)).toEqual([]);
+    for (let i = 0; i < 20; i++) expect((await get(f, 'web.example')).json?.pod).toBe('web-3');
   });
 });
 

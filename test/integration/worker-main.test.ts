@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { encodeSnapshot } from '../../src/shared/codec.js';
+import { encodeEndpointsDelta, encodeSnapshot } from '../../src/shared/codec.js';
 import type { WorkerConfig, WorkerMessage } from '../../src/shared/messages.js';
 import { NO_OVERRIDES, SNAPSHOT_VERSION } from '../../src/shared/snapshot.js';
 import { startWorker, type WorkerProcess } from '../../src/worker/main.js';
@@ -64,6 +64,19 @@ function start(): FakeProcess {
 }
 
 describe('worker main', () => {
+  it('acks an endpoints delta on top of its generation and rejects one for another base, keeping its state', async () => {
+    const p = start();
+    const table = { hosts: [], defaultBackend: null, clusters: [{ id: 'ns/web:80', service: 'ns/web', servicePort: 80, loadBalancer: 'round-robin' as const, endpoints: [] }] };
+    p.emit('message', { type: 'init', workerId: 1, config, snapshot: encodeSnapshot({ version: SNAPSHOT_VERSION, generation: 4, table, overrides: NO_OVERRIDES }) });
+    await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 4 }));
+    const delta = (base: number): Uint8Array =>
+      encodeEndpointsDelta({ version: SNAPSHOT_VERSION, generation: base + 1, base, clusters: [{ id: 'ns/web:80', endpoints: [{ address: '127.0.0.1', port: 9, weight: 1, ready: true, terminating: false }] }] });
+    p.emit('message', { type: 'endpoints', delta: delta(6) });
+    expect(p.sent.at(-1)).toMatchObject({ type: 'reject', kind: 'endpoints', current: 4, error: { code: 'ING_ERR_SNAPSHOT_BUILD' } });
+    p.emit('message', { type: 'endpoints', delta: delta(4) });
+    expect(p.sent.at(-1)).toEqual({ type: 'ack', generation: 5 });
+  });
+
   it('says hello, then listening after init, acks and rejects snapshots, drains to exit 0', async () => {
     const p = start();
     expect(p.sent).toEqual([{ type: 'hello' }]);

@@ -40,6 +40,8 @@ export interface CompileState {
   readonly backends: Map<string, BackendUse>;
   /** The resolved clusters, sorted by id; set by the services processor. */
   clusters: readonly Cluster[];
+  /** cluster id → the diagnostics its resolution raised; set by the services processor. */
+  readonly clusterDiagnostics: Map<string, readonly Diagnostic[]>;
 }
 
 /** Processor is one compile step. It reads and extends the state; it never throws on user objects. */

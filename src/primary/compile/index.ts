@@ -7,12 +7,13 @@
 import type { Diagnostic } from '../../shared/errors.js';
 import type { Route, RoutingTable, VirtualHost } from '../../shared/snapshot.js';
 import { keyOf, type ClusterView } from '../model.js';
-import { compareText, type CompileOptions, type CompileState, type Processor } from './context.js';
+import { compareText, type BackendUse, type CompileOptions, type CompileState, type Processor } from './context.js';
 import { compileIngresses } from './ingress.js';
 import { selectIngresses } from './ingress-class.js';
 import { resolveClusters } from './services.js';
 
 export type { CompileOptions } from './context.js';
+export { updateEndpoints, type EndpointUpdate } from './endpoint-update.js';
 
 /** CompileResult is one compile's output. */
 export interface CompileResult {
@@ -23,11 +24,28 @@ export interface CompileResult {
   readonly ingresses: readonly string[];
 }
 
+/**
+ * CompiledState is a CompileResult plus what an endpoint update needs to redo single clusters
+ * (see endpoint-update.ts): each cluster's backend use and diagnostics, and the diagnostics
+ * of the route processors, which `diagnostics` lists first.
+ */
+export interface CompiledState extends CompileResult {
+  readonly routeDiagnostics: readonly Diagnostic[];
+  readonly uses: ReadonlyMap<string, BackendUse>;
+  readonly clusterDiagnostics: ReadonlyMap<string, readonly Diagnostic[]>;
+}
+
 /** PROCESSORS run in this order; each relies on the state the earlier ones left. */
 const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, resolveClusters];
 
 /** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
 export function compileSnapshot(view: ClusterView, opts: CompileOptions): CompileResult {
+  const { table, diagnostics, ingresses } = compileState(view, opts);
+  return { table, diagnostics, ingresses };
+}
+
+/** compileState compiles like compileSnapshot and keeps the parts an endpoint update reuses. */
+export function compileState(view: ClusterView, opts: CompileOptions): CompiledState {
   const state: CompileState = {
     view,
     opts,
@@ -37,6 +55,7 @@ export function compileSnapshot(view: ClusterView, opts: CompileOptions): Compil
     defaultBackend: null,
     backends: new Map(),
     clusters: [],
+    clusterDiagnostics: new Map(),
   };
   for (const processor of PROCESSORS) processor(state);
   const table: RoutingTable = {
@@ -44,10 +63,16 @@ export function compileSnapshot(view: ClusterView, opts: CompileOptions): Compil
     defaultBackend: state.defaultBackend,
     clusters: state.clusters,
   };
+  let fromClusters = 0;
+  for (const d of state.clusterDiagnostics.values()) fromClusters += d.length;
   return {
     table,
     diagnostics: state.diagnostics,
     ingresses: state.ingresses.map(keyOf).sort(compareText),
+    // resolveClusters runs last, so the clusters' diagnostics are the tail of the list.
+    routeDiagnostics: state.diagnostics.slice(0, state.diagnostics.length - fromClusters),
+    uses: state.backends,
+    clusterDiagnostics: state.clusterDiagnostics,
   };
 }
 

@@ -3,25 +3,51 @@
  * and endpoints. A cluster whose Service or port is missing stays in the table with no
  * endpoints, so that its routes answer 503 instead of falling through to another route.
  */
+import type { Diagnostic, ErrorCode, Severity } from '../../shared/errors.js';
 import type { Cluster, Endpoint } from '../../shared/snapshot.js';
 import { objectKey } from '../../shared/keys.js';
-import type { ServicePort } from '../model.js';
-import { compareText, quote, report, type BackendUse, type CompileState, type Processor } from './context.js';
+import type { ClusterView, ServicePort } from '../model.js';
+import { compareText, quote, type BackendUse, type Processor } from './context.js';
 import { resolveEndpoints } from './endpoints.js';
 
-/** resolveClusters fills `state.clusters`, sorted by id, from `state.backends`. */
+/** ResolvedCluster is one cluster with the diagnostics its resolution raised. */
+export interface ResolvedCluster {
+  readonly cluster: Cluster;
+  readonly diagnostics: readonly Diagnostic[];
+}
+
+/**
+ * resolveClusters fills `state.clusters`, sorted by id, from `state.backends`. Each cluster's
+ * diagnostics follow the route processors' in cluster order, and are kept per cluster in
+ * `state.clusterDiagnostics` so that an endpoint update can redo one cluster alone.
+ */
 export const resolveClusters: Processor = (state) => {
   const uses = [...state.backends.values()].sort((a, b) => compareText(a.id, b.id));
-  state.clusters = uses.map((use) => makeCluster(use, endpointsOf(state, use)));
+  state.clusters = uses.map((use) => {
+    const resolved = resolveCluster(state.view, use);
+    state.diagnostics.push(...resolved.diagnostics);
+    state.clusterDiagnostics.set(use.id, resolved.diagnostics);
+    return resolved.cluster;
+  });
 };
 
-function endpointsOf(state: CompileState, use: BackendUse): Endpoint[] {
-  const service = state.view.service(use.namespace, use.service);
+/** resolveCluster resolves one backend use to its Service port and endpoints (pure). */
+export function resolveCluster(view: ClusterView, use: BackendUse): ResolvedCluster {
+  const diagnostics: Diagnostic[] = [];
+  const report = (code: ErrorCode, severity: Severity, object: string, message: string): void => {
+    diagnostics.push({ code, severity, object, message });
+  };
+  return { cluster: makeCluster(use, endpointsOf(view, use, report)), diagnostics };
+}
+
+type Report = (code: ErrorCode, severity: Severity, object: string, message: string) => void;
+
+function endpointsOf(view: ClusterView, use: BackendUse, report: Report): Endpoint[] {
+  const service = view.service(use.namespace, use.service);
   const serviceKey = objectKey(use.namespace, use.service);
   if (service === undefined) {
     for (const source of use.sources) {
       report(
-        state,
         'ING_ERR_SERVICE_NOT_FOUND',
         'error',
         `Ingress ${source}`,
@@ -34,7 +60,6 @@ function endpointsOf(state: CompileState, use: BackendUse): Endpoint[] {
   if (port === undefined) {
     for (const source of use.sources) {
       report(
-        state,
         'ING_ERR_SERVICE_PORT_UNRESOLVED',
         'error',
         `Ingress ${source}`,
@@ -43,10 +68,9 @@ function endpointsOf(state: CompileState, use: BackendUse): Endpoint[] {
     }
     return [];
   }
-  const endpoints = resolveEndpoints(state.view.endpointSlices(use.namespace, use.service), port.name);
+  const endpoints = resolveEndpoints(view.endpointSlices(use.namespace, use.service), port.name);
   if (endpoints.length === 0) {
     report(
-      state,
       'ING_ERR_NO_ENDPOINTS',
       'warning',
       `Service ${serviceKey}`,

@@ -7,9 +7,11 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { IngressError, type Diagnostic } from '../../shared/errors.js';
-import type { Source, SourceUpdate } from '../sources/source.js';
+import type { Source, SourceChange, SourceUpdate } from '../sources/source.js';
 import { validateObject } from '../sources/validate-object.js';
-import { ClusterStore } from '../store.js';
+import { SERVICE_NAME_LABEL } from '../model.js';
+import { objectKey } from '../../shared/keys.js';
+import { ClusterStore, sliceService } from '../store.js';
 import { RESOURCES, createWatchClient, type ResourceSpec, type WatchedKind } from './resources.js';
 import { ResourceWatcher, type RawObject, type WatchClient } from './watch.js';
 
@@ -135,13 +137,26 @@ export class KubernetesSource implements Source {
     return this.#secrets.get(`${namespace}/${name}`);
   }
 
-  #update(): SourceUpdate {
-    return { view: this.#store, diagnostics: [...this.#diagnostics.values()] };
+  #update(changes?: readonly SourceChange[]): SourceUpdate {
+    const update = { view: this.#store, diagnostics: [...this.#diagnostics.values()] };
+    return changes === undefined ? update : { ...update, changes };
   }
 
-  #notify(): void {
+  #notify(change: SourceChange): void {
     if (!this.#synced || this.#stopped) return;
-    this.#onUpdate?.(this.#update());
+    this.#onUpdate?.(this.#update([change]));
+  }
+
+  /** #change describes a change of `key`; an EndpointSlice's names its Services, old and new. */
+  #change(kind: WatchedKind, key: string, next: RawObject | undefined): SourceChange {
+    if (kind !== 'EndpointSlice') return { kind, key };
+    const services = new Set<string>();
+    const old = this.#store.get('EndpointSlice', key);
+    const before = old === undefined ? undefined : sliceService(old);
+    if (before !== undefined) services.add(before);
+    const name = (next?.metadata?.labels as Record<string, unknown> | undefined)?.[SERVICE_NAME_LABEL];
+    if (typeof name === 'string' && name !== '') services.add(objectKey(key.slice(0, key.indexOf('/')), name));
+    return { kind, key, services: [...services] };
   }
 
   #upsert(kind: WatchedKind, raw: RawObject): void {
@@ -154,6 +169,7 @@ export class KubernetesSource implements Source {
     }
     if (kind === 'Ingress') this.#loadBalancers.set(key, loadBalancerOfRaw(raw));
     const diagKey = `${kind} ${key}`;
+    const change = this.#change(kind, key, raw);
     let changed: boolean;
     try {
       const obj = validateObject(kind, normalize(raw));
@@ -166,7 +182,7 @@ export class KubernetesSource implements Source {
       if (changed) this.#log.warn({ code: 'ING_ERR_K8S_OBJECT_INVALID', object: diagKey, reason: message }, 'invalid object: keeping its last good version');
       this.#diagnostics.set(diagKey, { code: 'ING_ERR_K8S_OBJECT_INVALID', severity: 'error', object: diagKey, message: `${message}; its last good version stays in service` });
     }
-    if (changed) this.#notify();
+    if (changed) this.#notify(change);
   }
 
   #delete(kind: WatchedKind, raw: RawObject): void {
@@ -177,7 +193,8 @@ export class KubernetesSource implements Source {
     }
     if (kind === 'Ingress') this.#loadBalancers.delete(key);
     const changed = this.#diagnostics.delete(`${kind} ${key}`);
-    if (this.#store.delete(kind, key) || changed) this.#notify();
+    const change = this.#change(kind, key, undefined);
+    if (this.#store.delete(kind, key) || changed) this.#notify(change);
   }
 
   /** #health tracks an API outage: logged when it starts, and once more with its duration when every watch is back. */

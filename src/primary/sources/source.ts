@@ -14,6 +14,21 @@ import type { ClusterView } from '../model.js';
 export interface SourceUpdate {
   readonly view: ClusterView;
   readonly diagnostics: readonly Diagnostic[];
+  /**
+   * The objects that changed since the previous update, when the source knows them; absent
+   * means anything may have changed (the first update always counts as that).
+   */
+  readonly changes?: readonly SourceChange[];
+}
+
+/** SourceChange names one changed object. */
+export interface SourceChange {
+  /** The object's kind: `Ingress`, `IngressClass`, `Service`, `EndpointSlice`. */
+  readonly kind: string;
+  /** `namespace/name` (the bare name for IngressClass). */
+  readonly key: string;
+  /** For an EndpointSlice: the Services (`namespace/name`) it belongs to, before and after the change. */
+  readonly services?: readonly string[];
 }
 
 /** Source produces cluster objects and says when they change. */

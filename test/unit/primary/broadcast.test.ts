@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SnapshotBroadcaster } from '../../../src/primary/broadcast.js';
-import { decodeSnapshot } from '../../../src/shared/codec.js';
-import { EMPTY_TABLE, SNAPSHOT_VERSION, type RoutingTable } from '../../../src/shared/snapshot.js';
+import { decodeEndpointsDelta, decodeSnapshot } from '../../../src/shared/codec.js';
+import { EMPTY_TABLE, NO_OVERRIDES, SNAPSHOT_VERSION, type RoutingTable } from '../../../src/shared/snapshot.js';
 
 const table: RoutingTable = {
   hosts: [{ host: 'a.example', routes: [{ match: 'Prefix', path: '/', cluster: 'ns/svc:80', source: 'ns/ing' }] }],
@@ -35,5 +35,53 @@ describe('SnapshotBroadcaster', () => {
     b.publish(table);
     expect(b.publish(table, { drained: ['ns/svc:80|10.0.0.1:8080'], weights: [] })).toMatchObject({ changed: true, generation: 2 });
     expect(sends).toBe(2);
+  });
+});
+
+describe('SnapshotBroadcaster endpoint deltas', () => {
+  const moved = { ...table.clusters[0]!, endpoints: [{ address: '10.0.0.2', port: 8080, weight: 1, ready: true, terminating: false }] };
+  const next: RoutingTable = { ...table, clusters: [moved] };
+
+  it('sends a delta under the next generation and encodes the full snapshot only on demand', () => {
+    const snapshots: number[] = [];
+    const deltas: { delta: Uint8Array; generation: number; snapshot: () => Uint8Array }[] = [];
+    const b = new SnapshotBroadcaster((_bytes, generation) => snapshots.push(generation), (delta, generation, snapshot) => deltas.push({ delta, generation, snapshot }));
+    b.publish(table);
+    const r = b.publishEndpoints(next, [moved]);
+    expect(r).toMatchObject({ changed: true, generation: 2 });
+    expect(r.bytes).toBe(deltas[0]!.delta.byteLength);
+    expect(snapshots).toEqual([1]);
+    expect(decodeEndpointsDelta(deltas[0]!.delta)).toEqual({ version: SNAPSHOT_VERSION, generation: 2, base: 1, clusters: [{ id: moved.id, endpoints: moved.endpoints }] });
+    // The full snapshot of generation 2 carries the new endpoints.
+    expect(decodeSnapshot(deltas[0]!.snapshot())).toEqual({ version: SNAPSHOT_VERSION, generation: 2, table: next, overrides: NO_OVERRIDES });
+    expect(b.snapshot()).toBe(deltas[0]!.snapshot());
+  });
+
+  it('keeps generations monotonic across deltas and snapshots, and compares a later table with the delta-made one', () => {
+    const generations: number[] = [];
+    const b = new SnapshotBroadcaster((_b, g) => generations.push(g), (_d, g) => generations.push(g));
+    b.publish(table);
+    b.publishEndpoints(next, [moved]);
+    expect(b.publish(structuredClone(next))).toMatchObject({ changed: false, generation: 2 });
+    expect(b.publish(table)).toMatchObject({ changed: true, generation: 3 });
+    expect(b.publishEndpoints(next, [])).toMatchObject({ changed: false, generation: 3 });
+    expect(b.publishEndpoints(next, [moved])).toMatchObject({ changed: true, generation: 4 });
+    expect(generations).toEqual([1, 2, 3, 4]);
+    // Overrides published after a delta keep the delta's endpoints.
+    const drained = { drained: ['ns/svc:80|10.0.0.2:8080'], weights: [] };
+    let last: Uint8Array | undefined;
+    const c = new SnapshotBroadcaster((bytes) => (last = bytes), () => undefined);
+    c.publish(table);
+    c.publishEndpoints(next, [moved]);
+    c.publish(next, drained);
+    expect(decodeSnapshot(last!)).toEqual({ version: SNAPSHOT_VERSION, generation: 3, table: next, overrides: drained });
+  });
+
+  it('falls back to a full snapshot without a delta sink', () => {
+    const generations: number[] = [];
+    const b = new SnapshotBroadcaster((_b, g) => generations.push(g));
+    b.publish(table);
+    expect(b.publishEndpoints(next, [moved])).toMatchObject({ changed: true, generation: 2 });
+    expect(generations).toEqual([1, 2]);
   });
 });

@@ -41,6 +41,25 @@ describe('RebuildScheduler', () => {
     expect(runs).toBe(1);
   });
 
+  it('takes a shorter holdoff per call, and a later default call lengthens it again', () => {
+    let runs = 0;
+    const s = new RebuildScheduler(() => runs++, { holdoffMs: 100, maxDelayMs: 500, timers: fakeTimers });
+    s.schedule(10);
+    vi.advanceTimersByTime(5);
+    s.schedule(10);
+    vi.advanceTimersByTime(9);
+    expect(runs).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(runs).toBe(1);
+    s.schedule(10);
+    s.schedule();
+    vi.advanceTimersByTime(99);
+    expect(runs).toBe(1);
+    vi.advanceTimersByTime(1);
+    expect(runs).toBe(2);
+    expect(() => s.schedule(-1)).toThrow(RangeError);
+  });
+
   it('cancel drops the pending run', () => {
     let runs = 0;
     const s = new RebuildScheduler(() => runs++, { timers: fakeTimers });

@@ -114,6 +114,29 @@ describe('KubernetesSource', () => {
     expect([...(updates[2]?.view.ingresses() ?? [])]).toEqual([]);
   });
 
+  it('says what changed: an EndpointSlice change names its Services before and after', async () => {
+    const slice = (rv: string, service: string): Record<string, unknown> => ({
+      metadata: { name: 'web-1', namespace: 'a', resourceVersion: rv, labels: { 'kubernetes.io/service-name': service } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [`10.0.0.${rv}`] }],
+      ports: [{ name: 'http', port: 8080 }],
+    });
+    coll('endpointslices').items = [slice('1', 'web')];
+    const s = create();
+    await Promise.all([s.start((u) => updates.push(u)), vi.advanceTimersByTimeAsync(0)]);
+    expect(updates[0]?.changes).toBeUndefined();
+    coll('endpointslices').onEvent?.('MODIFIED', slice('2', 'web'));
+    coll('endpointslices').onEvent?.('MODIFIED', slice('3', 'api'));
+    coll('endpointslices').onEvent?.('DELETED', slice('4', 'api'));
+    coll('ingresses').onEvent?.('ADDED', ingress('web', '5'));
+    expect(updates.slice(1).map((u) => u.changes)).toEqual([
+      [{ kind: 'EndpointSlice', key: 'a/web-1', services: ['a/web'] }],
+      [{ kind: 'EndpointSlice', key: 'a/web-1', services: ['a/web', 'a/api'] }],
+      [{ kind: 'EndpointSlice', key: 'a/web-1', services: ['a/api'] }],
+      [{ kind: 'Ingress', key: 'a/web' }],
+    ]);
+  });
+
   it('keeps the last good version of an invalid object and reports a diagnostic', async () => {
     coll('ingresses').items = [ingress('web', '5')];
     const s = create();

@@ -1,0 +1,91 @@
+/**
+ * Controller: endpoint-only changes go out as endpoint deltas that match a full compile;
+ * anything else, or an update that does not say what changed, is a full rebuild.
+ */
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { SnapshotBroadcaster } from '../../../src/primary/broadcast.js';
+import { compileSnapshot } from '../../../src/primary/compile/index.js';
+import { Controller } from '../../../src/primary/controller.js';
+import { ControlPlaneMetrics } from '../../../src/primary/metrics/control-plane.js';
+import type { KubeObject } from '../../../src/primary/model.js';
+import { OverrideStore } from '../../../src/primary/overrides.js';
+import type { SourceChange } from '../../../src/primary/sources/source.js';
+import { ClusterStore } from '../../../src/primary/store.js';
+import { decodeEndpointsDelta, decodeSnapshot } from '../../../src/shared/codec.js';
+import { backend, endpointSlice, ingress, ingressClass, OPTS, path, rule, service, sliceEndpoint } from '../../helpers/k8s.js';
+
+function setup(): { store: ClusterStore; controller: Controller; sent: { kind: string; generation: number; bytes: Uint8Array }[]; snapshotOf: () => Uint8Array } {
+  const store = new ClusterStore();
+  const objects: KubeObject[] = [ingressClass()];
+  for (const s of ['s0', 's1']) {
+    objects.push(service(`default/${s}`), endpointSlice(`default/${s}-a`, { service: s, endpoints: [sliceEndpoint('10.0.0.1')] }));
+    objects.push(ingress(`default/${s}`, { rules: [rule(`${s}.example`, path('/', backend(s, 80)))] }));
+  }
+  store.replaceAll(objects);
+  const sent: { kind: string; generation: number; bytes: Uint8Array }[] = [];
+  let snapshotOf = (): Uint8Array => new Uint8Array();
+  const broadcaster = new SnapshotBroadcaster(
+    (bytes, generation) => sent.push({ kind: 'snapshot', generation, bytes }),
+    (bytes, generation, snapshot) => {
+      sent.push({ kind: 'endpoints', generation, bytes });
+      snapshotOf = snapshot;
+    },
+  );
+  const controller = new Controller({ log: pino({ level: 'silent' }), compile: OPTS, broadcaster, overrides: new OverrideStore(), metrics: new ControlPlaneMetrics() });
+  controller.accept({ view: store, diagnostics: [] });
+  controller.rebuild();
+  return { store, controller, sent, snapshotOf: () => snapshotOf() };
+}
+
+const sliceChange = (svc: string): SourceChange => ({ kind: 'EndpointSlice', key: `default/${svc}-a`, services: [`default/${svc}`] });
+
+describe('Controller', () => {
+  it('publishes an endpoint-only change as a delta equal to a full compile', () => {
+    const { store, controller, sent, snapshotOf } = setup();
+    store.upsert(endpointSlice('default/s1-a', { service: 's1', endpoints: [sliceEndpoint('10.0.0.2'), sliceEndpoint('10.0.0.3')] }));
+    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s1')] });
+    expect(controller.endpointsOnly).toBe(true);
+    controller.rebuild();
+    expect(sent.map((s) => [s.kind, s.generation])).toEqual([['snapshot', 1], ['endpoints', 2]]);
+    const full = compileSnapshot(store, OPTS);
+    expect(controller.table).toEqual(full.table);
+    expect(controller.diagnostics).toEqual(full.diagnostics);
+    expect(decodeEndpointsDelta(sent[1]!.bytes).clusters).toEqual([{ id: full.table.clusters[1]!.id, endpoints: full.table.clusters[1]!.endpoints }]);
+    expect(decodeSnapshot(snapshotOf()).table).toEqual(full.table);
+  });
+
+  it('publishes nothing when the changed slices leave every endpoint as it was, and updates the diagnostics', () => {
+    const { store, controller, sent } = setup();
+    store.upsert(endpointSlice('default/s0-b', { service: 's0', endpoints: [sliceEndpoint('10.0.0.1')] }));
+    controller.accept({ view: store, diagnostics: [], changes: [{ kind: 'EndpointSlice', key: 'default/s0-b', services: ['default/s0'] }] });
+    controller.rebuild();
+    expect(sent).toHaveLength(1);
+    store.delete('EndpointSlice', 'default/s0-a');
+    store.delete('EndpointSlice', 'default/s0-b');
+    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s0')] });
+    controller.rebuild();
+    expect(sent.map((s) => s.kind)).toEqual(['snapshot', 'endpoints']);
+    expect(controller.diagnostics.map((d) => [d.code, d.object])).toEqual([['ING_ERR_NO_ENDPOINTS', 'Service default/s0']]);
+  });
+
+  it.each([
+    ['a Service change', [{ kind: 'Service', key: 'default/s1' }]],
+    ['an Ingress change among slice changes', [sliceChange('s1'), { kind: 'Ingress', key: 'default/s1' }]],
+    ['an update that does not say what changed', undefined],
+  ])('rebuilds in full after %s', (_name, changes) => {
+    const { store, controller, sent } = setup();
+    store.upsert(endpointSlice('default/s1-a', { service: 's1', endpoints: [sliceEndpoint('10.0.0.9')] }));
+    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s1')] });
+    controller.accept(changes === undefined ? { view: store, diagnostics: [] } : { view: store, diagnostics: [], changes });
+    expect(controller.endpointsOnly).toBe(false);
+    controller.rebuild();
+    expect(sent.map((s) => [s.kind, s.generation])).toEqual([['snapshot', 1], ['snapshot', 2]]);
+    expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);
+    // The next endpoint-only change is a delta again.
+    store.upsert(endpointSlice('default/s1-a', { service: 's1', endpoints: [sliceEndpoint('10.0.0.8')] }));
+    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s1')] });
+    controller.rebuild();
+    expect(sent.map((s) => s.kind)).toEqual(['snapshot', 'snapshot', 'endpoints']);
+  });
+});
