@@ -93,7 +93,7 @@ async function run(config: Config): Promise<void> {
     },
   });
   const overrides = new OverrideStore();
-  const observability: Observability = new Observability((): ControlPlaneState => ({ generation: broadcaster.generation, workers: pool.status(), diagnostics: controller.diagnostics, table: controller.table }));
+  const observability: Observability = new Observability((): ControlPlaneState => ({ generation: broadcaster.generation, workers: pool.status(), diagnostics: controller.diagnostics, table: controller.table, source: config.source, watches: source.health() }));
   const controller: Controller = new Controller({
     log: log.child({ component: 'controller' }),
     compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass },

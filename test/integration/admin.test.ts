@@ -194,6 +194,10 @@ describe('admin API, overrides and metrics (2 workers)', () => {
       expect(after.filter((s) => !before.includes(s))).toEqual([]);
     });
 
+    it('reports the source watch as up', async () => {
+      expect(await scrape()).toContain('flusso_source_watch_up{source="file",watch="directory"} 1\n');
+    });
+
     const promtool = spawnSync('promtool', ['--version']).status === 0;
     it('passes promtool check metrics', async () => {
       expect(promtool, 'promtool is installed (apt-get install prometheus; .ci/run does)').toBe(true);

@@ -7,7 +7,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { IngressError, type Diagnostic } from '../../shared/errors.js';
-import type { Source, SourceChange, SourceUpdate } from '../sources/source.js';
+import type { Source, SourceChange, SourceUpdate, WatchHealth } from '../sources/source.js';
 import { validateObject } from '../sources/validate-object.js';
 import { SERVICE_NAME_LABEL } from '../model.js';
 import { objectKey } from '../../shared/keys.js';
@@ -195,6 +195,11 @@ export class KubernetesSource implements Source {
     const changed = this.#diagnostics.delete(`${kind} ${key}`);
     const change = this.#change(kind, key, undefined);
     if (this.#store.delete(kind, key) || changed) this.#notify(change);
+  }
+
+  /** health reports each watch: up once listed and while connected. */
+  health(): readonly WatchHealth[] {
+    return this.#watchers.map((w) => ({ watch: w.name, up: !this.#unlisted.has(w.name) && !this.#down.has(w.name) }));
   }
 
   /** #health tracks an API outage: logged when it starts, and once more with its duration when every watch is back. */

@@ -6,6 +6,7 @@
 import type { Diagnostic } from '../../shared/errors.js';
 import type { RoutingTable } from '../../shared/snapshot.js';
 import { splitObjectKey } from '../../shared/keys.js';
+import type { WatchHealth } from '../sources/source.js';
 import type { WorkerStatus } from '../workers.js';
 import type { ExpositionWriter } from './exposition.js';
 
@@ -18,6 +19,9 @@ export interface ControlPlaneState {
   readonly workers: readonly WorkerStatus[];
   readonly diagnostics: readonly Diagnostic[];
   readonly table: RoutingTable | null;
+  /** The source's name (`file`, `kubernetes`) and the health of each of its watches. */
+  readonly source: string;
+  readonly watches: readonly WatchHealth[];
 }
 
 /** ControlPlaneMetrics records rebuilds and renders the control-plane families. */
@@ -56,6 +60,8 @@ export class ControlPlaneMetrics {
       const [code, severity] = key.split('\n') as [string, string];
       w.sample('flusso_config_diagnostics', [['code', code], ['severity', severity]], n);
     }
+    w.family('flusso_source_watch_up', 'gauge', 'Whether each watch of the object source has listed and is connected (1) or not (0).');
+    for (const h of state.watches) w.sample('flusso_source_watch_up', [['source', state.source], ['watch', h.watch]], h.up ? 1 : 0);
     w.family('flusso_backend_ready_endpoints', 'gauge', 'Ready endpoints of each backend (Service port) in the published snapshot.');
     for (const c of state.table?.clusters ?? []) {
       const svc = splitObjectKey(c.service);

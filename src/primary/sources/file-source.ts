@@ -12,7 +12,7 @@ import { keyOf, type KubeObject } from '../model.js';
 import { ClusterStore } from '../store.js';
 import { parseManifestFile } from './manifests.js';
 import { mergeManifests } from './merge-manifests.js';
-import type { Source, SourceUpdate } from './source.js';
+import type { Source, SourceUpdate, WatchHealth } from './source.js';
 
 /** FileSourceOptions configures a FileSource. */
 export interface FileSourceOptions {
@@ -50,6 +50,7 @@ export class FileSource implements Source {
   #diagnosticKeys = new Set<string>();
   #onUpdate: ((u: SourceUpdate) => void) | undefined;
   #watcher: FSWatcher | undefined;
+  #watchFailed = false;
   #timer: NodeJS.Timeout | undefined;
   #pendingSinceMs: number | undefined;
   #loading: Promise<void> | undefined;
@@ -85,7 +86,10 @@ export class FileSource implements Source {
     } catch (cause) {
       throw new IngressError('ING_ERR_CONFIG_INVALID', `manifests directory ${this.#dir} cannot be watched`, { cause });
     }
-    this.#watcher.on('error', (err) => this.#log.error({ err, dir: this.#dir }, 'manifests watch failed'));
+    this.#watcher.on('error', (err) => {
+      this.#watchFailed = true;
+      this.#log.error({ err, dir: this.#dir }, 'manifests watch failed');
+    });
     const first = this.#load(true);
     this.#loading = first;
     try {
@@ -97,6 +101,11 @@ export class FileSource implements Source {
       this.#loading = undefined;
     }
     if (this.#reloadAgain) this.#flush();
+  }
+
+  /** health reports the directory watch: up while the watcher runs. */
+  health(): readonly WatchHealth[] {
+    return [{ watch: 'directory', up: this.#watcher !== undefined && !this.#watchFailed }];
   }
 
   /** stop closes the watcher and timers and waits for a reload in progress. */

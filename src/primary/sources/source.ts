@@ -37,4 +37,14 @@ export interface Source {
   start(onUpdate: (u: SourceUpdate) => void): Promise<void>;
   /** stop releases watchers and timers; no onUpdate call follows once it resolves. */
   stop(): Promise<void>;
+  /** health tells, per watch of the source, whether it is listed and connected (for /metrics). */
+  health(): readonly WatchHealth[];
+}
+
+/** WatchHealth is the state of one watch of a source. */
+export interface WatchHealth {
+  /** The watch, e.g. `ingresses`, `endpointslices in team-a`, or `directory` for the file source. */
+  readonly watch: string;
+  /** True once it has listed and while its stream is connected. */
+  readonly up: boolean;
 }

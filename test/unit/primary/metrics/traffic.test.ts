@@ -58,6 +58,8 @@ describe('ControlPlaneMetrics', () => {
     const w = new ExpositionWriter();
     m.render(w, {
       generation: 7,
+      source: 'kubernetes',
+      watches: [{ watch: 'ingresses', up: true }, { watch: 'endpointslices', up: false }],
       workers: [{ id: 1, pid: 10, generation: 7, listening: true, restarts: 2, uptimeMs: 5, lastError: null }],
       diagnostics: [
         { code: 'ING_ERR_NO_ENDPOINTS', severity: 'warning', object: 'Service a/b', message: 'm' },
@@ -81,5 +83,7 @@ describe('ControlPlaneMetrics', () => {
     expect(text).toContain('flusso_config_rebuild_duration_seconds_count 2\n');
     expect(text).toContain('flusso_config_diagnostics{code="ING_ERR_NO_ENDPOINTS",severity="warning"} 2\n');
     expect(text).toContain('flusso_backend_ready_endpoints{namespace="a",service="b",port="80"} 1\n');
+    expect(text).toContain('flusso_source_watch_up{source="kubernetes",watch="ingresses"} 1\n');
+    expect(text).toContain('flusso_source_watch_up{source="kubernetes",watch="endpointslices"} 0\n');
   });
 });
