@@ -18,8 +18,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { loadFakeApiServer } from './fake-api.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FLUSSO_ROOT = path.resolve(process.env.FLUSSO_ROOT ?? ROOT);
@@ -30,25 +30,8 @@ const BASE_PORT = Number(process.env.BASE_PORT ?? 18480);
 const TIMEOUT_MS = 120_000;
 const NS = 'bench';
 
-// The fake API server is TypeScript test code: bundle it into a temporary ES module.
 const work = mkdtempSync(path.join(os.tmpdir(), 'flusso-eprop-'));
-const bundle = path.join(work, 'fake-apiserver.mjs');
-await build({
-  entryPoints: [path.join(ROOT, 'test/helpers/fake-apiserver.ts')],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  outfile: bundle,
-  logLevel: 'warning',
-  plugins: [{
-    name: 'stub-vitest',
-    setup(b) {
-      b.onResolve({ filter: /^vitest$/ }, () => ({ path: 'vitest', namespace: 'stub' }));
-      b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export const afterAll = () => {};', loader: 'js' }));
-    },
-  }],
-});
-const { startFakeApiServer } = await import(pathToFileURL(bundle).href);
+const startFakeApiServer = await loadFakeApiServer();
 
 const backend = http.createServer((req, res) => res.end('ok\n'));
 await new Promise((r) => backend.listen(BASE_PORT, '127.0.0.1', r));
