@@ -6,6 +6,7 @@
  * stdout rather than log lines.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -67,7 +68,7 @@ async function waitForReady(settings: DemoSettings, flusso: ChildProcess): Promi
   throw new DemoError(`Flusso was not ready after ${READY_TIMEOUT_MS / 1000} s (${url} never answered 200); see its output above`);
 }
 
-function printWelcome(settings: DemoSettings, manifestsDir: string, pods: number): void {
+function printWelcome(settings: DemoSettings, manifestsDir: string, pods: number, token: string): void {
   const http = `http://${dialableAddress(settings.httpAddress)}:${settings.httpPort}`;
   const admin = `http://${dialableAddress(settings.adminAddress)}:${settings.adminPort}`;
   const port = settings.httpPort;
@@ -84,9 +85,13 @@ Try these (each answer is JSON saying which service and pod served it):
 *.localtest.me resolves to 127.0.0.1 on public DNS, so with a resolver you can also run:
   curl http://shop.localtest.me:${port}/api/orders
 
-Admin:
+GUI (live charts, routes, backends with drain and weight controls, route explainer):
+  ${admin}/#token=${token}
+
+Admin API and metrics (bearer token):
   curl ${admin}/readyz
-  curl ${admin}/api/v1/diagnostics
+  curl -H 'Authorization: Bearer ${token}' ${admin}/api/v1/routes
+  curl -H 'Authorization: Bearer ${token}' ${admin}/metrics
 
 Change routes live: edit ${manifestsDir}/*.yaml and save.
 Press Ctrl-C to stop.
@@ -96,6 +101,9 @@ Press Ctrl-C to stop.
 async function main(): Promise<number> {
   const extraArgs = process.argv.slice(2);
   const settings = resolveDemoSettings(extraArgs, process.env);
+  // The demo picks the admin token (unless given) so it can print the GUI URL with it.
+  const token = settings.adminToken ?? randomBytes(18).toString('base64url');
+  const tokenArgs = settings.adminToken === undefined ? ['--admin-token', token] : [];
   const { files, objects } = await readManifestObjects(DEMO_MANIFESTS);
   const pods = listDemoPods(objects);
   const echoes: EchoServer[] = [];
@@ -117,7 +125,7 @@ async function main(): Promise<number> {
     for (const f of files) await copyFile(join(DEMO_MANIFESTS, f), join(tmp, f));
 
     // Own process group: a terminal Ctrl-C reaches only this launcher, which forwards it once.
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'flusso'), '--source', 'file', '--manifests', tmp, ...extraArgs], {
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'flusso'), '--source', 'file', '--manifests', tmp, ...tokenArgs, ...extraArgs], {
       cwd: PACKAGE_ROOT,
       stdio: ['ignore', 'pipe', 'inherit'],
       detached: true,
@@ -140,7 +148,7 @@ async function main(): Promise<number> {
     process.on('SIGHUP', () => forward('SIGTERM'));
 
     await Promise.race([waitForReady(settings, child), exited]);
-    if (child.exitCode === null && child.signalCode === null) printWelcome(settings, tmp, pods.length);
+    if (child.exitCode === null && child.signalCode === null) printWelcome(settings, tmp, pods.length, token);
     const code = await exited;
     flusso = undefined;
     return code;

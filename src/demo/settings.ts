@@ -12,6 +12,8 @@ export interface DemoSettings {
   readonly httpPort: number;
   readonly adminAddress: string;
   readonly adminPort: number;
+  /** The admin token the user gave (flag, env or config file), if any. */
+  readonly adminToken?: string;
 }
 
 const DEFAULTS = { httpAddress: '0.0.0.0', httpPort: 8080, adminAddress: '127.0.0.1', adminPort: 8081 } as const;
@@ -64,6 +66,7 @@ export function resolveDemoSettings(argv: readonly string[], env: NodeJS.Process
     httpPort: port('http-port', DEFAULTS.httpPort),
     adminAddress: pick('admin-address') ?? DEFAULTS.adminAddress,
     adminPort: port('admin-port', DEFAULTS.adminPort),
+    ...(pick('admin-token') === undefined ? {} : { adminToken: pick('admin-token') as string }),
   };
 }
 

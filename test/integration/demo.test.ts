@@ -1,0 +1,42 @@
+/**
+ * The README's first command: the demo launcher starts its echo pods and Flusso on a copy of
+ * demo/manifests, prints what to try (with the GUI URL and token), serves those routes, and
+ * stops cleanly on Ctrl-C (SIGINT).
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { pollUntil, REPO_ROOT } from '../helpers/flusso.js';
+import { httpRequest } from '../helpers/http.js';
+import { freePorts } from '../helpers/ports.js';
+
+describe('npm run demo', () => {
+  it('serves the demo routes, prints the URLs to try, and stops on SIGINT', async () => {
+    const [httpPort, adminPort] = await freePorts(2);
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/demo/run.js'), '--http-port', String(httpPort), '--admin-port', String(adminPort), '--workers', '1'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    onTestFinished(() => {
+      child.kill('SIGKILL');
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+    await pollUntil('the demo to say it is ready', async () => (out.includes('Press Ctrl-C to stop.') ? true : undefined), 30_000);
+    expect(out).toContain(`curl -H 'Host: shop.localtest.me' http://127.0.0.1:${httpPort}/api/orders`);
+    const token = /#token=([A-Za-z0-9_-]+)/.exec(out)?.[1];
+    expect(token).toBeDefined();
+
+    const api = await httpRequest({ port: httpPort, host: 'shop.localtest.me', path: '/api/orders' });
+    expect([api.status, api.json?.service]).toEqual([200, 'shop-api']);
+    const blog = await httpRequest({ port: httpPort, host: 'alice.blog.localtest.me', path: '/' });
+    expect([blog.status, blog.json?.service]).toEqual([200, 'blog']);
+    const fallback = await httpRequest({ port: httpPort, host: 'nothing.localtest.me', path: '/' });
+    expect([fallback.status, fallback.json?.service]).toEqual([200, 'shop-web']);
+    const routes = await fetch(`http://127.0.0.1:${adminPort}/api/v1/routes`, { headers: { authorization: `Bearer ${token}` } });
+    expect(routes.status).toBe(200);
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+  });
+});
