@@ -8,6 +8,7 @@ export const ErrorCodes = {
   ING_ERR_CONFIG_INVALID: 'a flag, environment variable or config file value is invalid',
   ING_ERR_UWS_NATIVE_MISSING: 'the native uWebSockets.js binding did not load',
   ING_ERR_LISTEN_FAILED: 'a listening port could not be bound',
+  ING_ERR_STARTUP: 'Flusso could not start for a reason no other code covers (the message says which)',
   ING_ERR_K8S_CREDENTIALS: 'no usable Kubernetes credentials: no kubeconfig, no KUBECONFIG and not in a pod, or the kubeconfig cannot be read',
 
   /** Kubernetes API: logged, retried; the last snapshot keeps serving. */
