@@ -12,7 +12,7 @@ import { freePorts } from '../helpers/ports.js';
 
 describe('npm run demo', () => {
   it('serves the demo routes, prints the URLs to try, and stops on SIGINT', async () => {
-    const [httpPort, adminPort] = await freePorts(2);
+    const [httpPort = 0, adminPort = 0] = await freePorts(2);
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/demo/run.js'), '--http-port', String(httpPort), '--admin-port', String(adminPort), '--workers', '1'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     onTestFinished(() => {
       child.kill('SIGKILL');

@@ -6,33 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { encodeEndpointsDelta, encodeSnapshot } from '../../../src/shared/codec.js';
 import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type Endpoint, type EndpointsDelta } from '../../../src/shared/snapshot.js';
-import { WorkerState, type PoolFactory, type UpstreamPool } from '../../../src/worker/state.js';
+import { WorkerState, type PoolFactory } from '../../../src/worker/state.js';
+import { POOL_SETTINGS, fakePools } from '../../helpers/fake-pools.js';
 
-const config = { upstreamConnectTimeoutMs: 1_000, upstreamHeadersTimeoutMs: 2_000, upstreamBodyTimeoutMs: 3_000, upstreamKeepAliveTimeoutMs: 4_000, upstreamMaxConnections: 5 };
+const config = POOL_SETTINGS;
 
-interface FakePool extends UpstreamPool {
-  readonly origin: string;
-  closed: boolean;
-}
-
-function fakes(fail?: (origin: string) => boolean): { created: FakePool[]; factory: PoolFactory } {
-  const created: FakePool[] = [];
-  const factory: PoolFactory = (origin) => {
-    if (fail?.(origin)) throw new Error(`cannot create ${origin}`);
-    const pool: FakePool = {
-      origin,
-      closed: false,
-      dispatch: () => true,
-      close: (() => {
-        pool.closed = true;
-        return Promise.resolve();
-      }) as UpstreamPool['close'],
-    };
-    created.push(pool);
-    return pool;
-  };
-  return { created, factory };
-}
+const fakes = fakePools;
 
 const ep = (address: string, port = 80): Endpoint => ({ address, port, weight: 1, ready: true, terminating: false });
 const cluster = (id: string, endpoints: Endpoint[]): Cluster => ({ id, service: id, servicePort: 80, loadBalancer: 'round-robin', endpoints });
