@@ -24,12 +24,7 @@ export function encodeTable(table: RoutingTable): Uint8Array {
  * ING_ERR_SNAPSHOT_DECODE or ING_ERR_SNAPSHOT_VERSION; the caller keeps its old state.
  */
 export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
-  let value: unknown;
-  try {
-    value = packr.unpack(bytes);
-  } catch (cause) {
-    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot bytes are not valid msgpack', { cause });
-  }
+  const value = unpack(bytes, 'snapshot');
   if (!isObject(value) || typeof value.version !== 'number' || typeof value.generation !== 'number')
     throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot has no version or generation');
   if (value.version !== SNAPSHOT_VERSION)
@@ -53,12 +48,7 @@ export function encodeEndpointsDelta(delta: EndpointsDelta): Uint8Array {
  * ING_ERR_SNAPSHOT_DECODE or ING_ERR_SNAPSHOT_VERSION; the caller keeps its old state.
  */
 export function decodeEndpointsDelta(bytes: Uint8Array): EndpointsDelta {
-  let value: unknown;
-  try {
-    value = packr.unpack(bytes);
-  } catch (cause) {
-    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'endpoints delta bytes are not valid msgpack', { cause });
-  }
+  const value = unpack(bytes, 'endpoints delta');
   if (!isObject(value) || typeof value.version !== 'number' || !Number.isInteger(value.generation) || !Number.isInteger(value.base))
     throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'endpoints delta has no version, generation or base');
   if (value.version !== SNAPSHOT_VERSION)
@@ -67,6 +57,15 @@ export function decodeEndpointsDelta(bytes: Uint8Array): EndpointsDelta {
   if (!Array.isArray(clusters) || !clusters.every((c: unknown) => isObject(c) && typeof c.id === 'string' && Array.isArray(c.endpoints)))
     throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'endpoints delta has malformed clusters');
   return value as unknown as EndpointsDelta;
+}
+
+/** unpack decodes msgpack bytes or throws ING_ERR_SNAPSHOT_DECODE naming `what`. */
+function unpack(bytes: Uint8Array, what: string): unknown {
+  try {
+    return packr.unpack(bytes) as unknown;
+  } catch (cause) {
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', `${what} bytes are not valid msgpack`, { cause });
+  }
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
