@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
-import { httpRequest } from '../helpers/http.js';
+import { httpRequest, rawRequest, statusOf } from '../helpers/http.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service, type ManifestDir } from '../helpers/manifests.js';
 
 const NS = 'admin';
@@ -154,6 +154,14 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     const line = await flusso.waitForLog((l) => l.msg === 'access' && l.requestId === 'access-log-probe');
     expect(line).toMatchObject({ method: 'GET', host: 'web.test', path: '/logged?x=1', status: 200, route: `${NS}/web`, upstreamStatus: 200 });
     for (const field of ['time', 'remoteAddress', 'bytesIn', 'bytesOut', 'requestTime', 'upstreamAddress', 'upstreamTime', 'workerId']) expect(line, field).toHaveProperty(field);
+  });
+
+  it('logs a refused request (400) in the access log and keeps serving', async () => {
+    const { raw, closed } = await rawRequest(flusso.httpPort, 'GET /refused HTTP/1.1\r\nHost: web.test\r\nHost: other.test\r\nX-Request-ID: refused-probe\r\n\r\n');
+    expect([statusOf(raw), closed]).toEqual([400, true]);
+    const line = await flusso.waitForLog((l) => l.msg === 'access' && l.requestId === 'refused-probe');
+    expect(line).toMatchObject({ status: 400, path: '/refused', route: '' });
+    for (let i = 0; i < 4; i++) expect((await get()).status).toBe(200);
   });
 
   describe('/metrics', () => {

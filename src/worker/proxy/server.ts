@@ -118,12 +118,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     setImmediate(() => {
       if (aborted) return;
       const r = errorResponse(failure);
+      // Account first: once the response has ended, `res` must not be touched (its address is read).
+      account(res, r.status, r.body.length, unmatched, m, tgt, '', host, requestId, started);
       res.cork(() => {
         res.writeStatus(r.statusLine);
         if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
         res.writeHeader('Content-Type', CONTENT_TYPE_TEXT).writeHeader('Server', ctx.serverHeader).end(r.body, true);
       });
-      account(res, r.status, r.body.length, unmatched, m, tgt, '', host, requestId, started);
     });
     return null;
   }
@@ -194,7 +195,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       try {
         reject(res, 'internal', true);
       } catch {
-        res.close(); // it had already answered; make sure it is gone
+        // `res` had already answered or was aborted: uWS forbids touching it again (close()
+        // would throw here too), and nothing is left to send.
       }
     }
   });
