@@ -56,6 +56,11 @@ export interface Config {
   readonly adminPublicRead: boolean;
   /** Workers count requests for /metrics (off only to measure the cost of counting). */
   readonly metrics: boolean;
+  /** --cache-default: cache every route unless its Ingress opts out. */
+  readonly cacheDefault: 'on' | 'off';
+  readonly cacheMaxBytes: number;
+  readonly cacheMaxObjectBytes: number;
+  readonly cacheLockTimeoutMs: number;
 }
 
 /** CliRequest is what the command line asks for: run with a config, or print help / version. */
@@ -100,6 +105,8 @@ export function parseCommandLine(argv: readonly string[], ctx: ConfigContext): C
   }
   deriveKubernetesSettings(out, ctx.env, issues);
   deriveAdminSettings(out);
+  if (Number(out.cacheMaxObjectBytes) > Number(out.cacheMaxBytes))
+    issues.push(`--cache-max-object-bytes (${String(out.cacheMaxObjectBytes)}) must not exceed --cache-max-bytes (${String(out.cacheMaxBytes)})`);
   if (out.adminPort === out.httpPort && out.httpPort !== 0)
     issues.push(`--admin-port must differ from --http-port (both ${String(out.httpPort)}): the admin server never shares the proxy's port`);
   if (issues.length > 0)
@@ -244,6 +251,11 @@ function coerce(spec: OptionSpec, value: string | boolean, origin: string, issue
       if (ms === undefined || ms < (spec.min ?? 1) || ms > (spec.max ?? 86_400_000)) return bad();
       return ms;
     }
+    case 'bytes': {
+      const n = parseBytes(String(value));
+      if (n === undefined || n < (spec.min ?? 0) || n > (spec.max ?? Number.MAX_SAFE_INTEGER)) return bad();
+      return n;
+    }
     case 'enum': {
       const s = String(value).trim();
       return spec.values?.includes(s) ? s : bad();
@@ -254,6 +266,15 @@ function coerce(spec: OptionSpec, value: string | boolean, origin: string, issue
       return s;
     }
   }
+}
+
+/** parseBytes reads `1048576`, `512Ki`, `128Mi`, `1Gi`, `64k`, `10M`, `1G` (binary and decimal suffixes, as Kubernetes quantities). */
+export function parseBytes(text: string): number | undefined {
+  const m = /^\s*(\d+)\s*(|k|K|M|G|T|Ki|Mi|Gi|Ti)\s*$/.exec(text);
+  if (!m) return undefined;
+  const unit = { '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 }[m[2] as string] as number;
+  const n = Number(m[1]) * unit;
+  return Number.isSafeInteger(n) ? n : undefined;
 }
 
 /** parseDuration reads `500ms`, `5s`, `2m`, `1h` (a bare number is rejected: units are explicit). */
@@ -270,6 +291,7 @@ function defaultFor(spec: OptionSpec, ctx: ConfigContext): unknown {
   if (spec.key === 'manifests') return ctx.demoManifests;
   if (spec.key === 'source') return ctx.env.KUBERNETES_SERVICE_HOST ? 'kubernetes' : 'file';
   if (spec.type === 'duration') return parseDuration(String(spec.default));
+  if (spec.type === 'bytes') return parseBytes(String(spec.default));
   return spec.default;
 }
 

@@ -90,13 +90,16 @@ async function run(config: Config): Promise<void> {
       accessLogEvery: config.accessLogEvery,
       metrics: config.metrics,
       serverHeader: SERVER_HEADER,
+      cacheMaxBytes: config.cacheMaxBytes,
+      cacheMaxObjectBytes: config.cacheMaxObjectBytes,
+      cacheLockTimeoutMs: config.cacheLockTimeoutMs,
     },
   });
   const overrides = new OverrideStore();
   const observability: Observability = new Observability((): ControlPlaneState => ({ generation: broadcaster.generation, workers: pool.status(), diagnostics: controller.diagnostics, table: controller.table, source: config.source, watches: source.health() }));
   const controller: Controller = new Controller({
     log: log.child({ component: 'controller' }),
-    compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass },
+    compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass, cacheDefault: config.cacheDefault === 'on' },
     broadcaster,
     overrides,
     metrics: observability.controlPlane,

@@ -6,7 +6,7 @@
 /** OptionSpec describes one setting. */
 export interface OptionSpec {
   readonly key: string;
-  readonly type: 'string' | 'port' | 'integer' | 'duration' | 'boolean' | 'enum';
+  readonly type: 'string' | 'port' | 'integer' | 'duration' | 'bytes' | 'boolean' | 'enum';
   readonly help: string;
   /** Human description of the allowed values, used in error messages. */
   readonly allowed: string;
@@ -49,6 +49,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'upstreamKeepAliveTimeout', type: 'duration', default: '4s', metavar: 'DURATION', min: 1, max: 600_000, help: 'how long an idle upstream connection is kept (keep below the upstreams\' own idle timeout)', allowed: 'a duration from 1ms to 10m, e.g. 4s' },
   { key: 'upstreamMaxConnections', type: 'integer', default: 128, min: 1, max: 65535, metavar: 'N', help: 'most connections per upstream endpoint per worker', allowed: 'an integer from 1 to 65535' },
   { key: 'drainTimeout', type: 'duration', default: '30s', metavar: 'DURATION', min: 0, max: 3_600_000, help: 'on SIGTERM, how long in-flight requests may take to finish', allowed: 'a duration up to 1h, e.g. 30s' },
+  { key: 'cacheDefault', type: 'enum', default: 'off', values: ['on', 'off'], metavar: 'on|off', help: 'response cache on every route (an Ingress opts out with flusso.dev/cache: "false"); off: only Ingresses annotated flusso.dev/cache: "true"', allowed: 'one of: on, off' },
+  { key: 'cacheMaxBytes', type: 'bytes', default: '128Mi', metavar: 'SIZE', min: 64 * 1024, max: 2 ** 40, help: 'bound on each worker\'s response cache (bodies, headers and keys); least recently used entries leave first', allowed: 'a size from 64Ki to 1Ti, e.g. 128Mi' },
+  { key: 'cacheMaxObjectBytes', type: 'bytes', default: '8Mi', metavar: 'SIZE', min: 1024, max: 2 ** 40, help: 'largest response the cache stores; larger ones stream through and are never buffered', allowed: 'a size from 1Ki to 1Ti (and at most --cache-max-bytes), e.g. 8Mi' },
+  { key: 'cacheLockTimeout', type: 'duration', default: '5s', metavar: 'DURATION', min: 0, max: 600_000, help: 'how long a request waits for another request\'s fetch of the same cache key before it goes upstream itself', allowed: 'a duration up to 10m, e.g. 5s' },
   { key: 'logFormat', type: 'enum', default: 'json', values: ['json', 'pretty'], metavar: 'json|pretty', help: 'log format: JSON lines for machines, or one readable line per record for people', allowed: 'one of: json, pretty' },
   { key: 'accessLog', type: 'string', default: 'off', metavar: 'on|off|sample:N', pattern: /^(on|off|sample:[1-9][0-9]{0,8})$/, help: 'access log of proxied requests (ingress-nginx fields), every request, none, or one in N', allowed: 'on, off, or sample:N with N from 1' },
   { key: 'adminToken', type: 'string', metavar: 'TOKEN', pattern: /^[A-Za-z0-9._~+\/=-]{16,256}$/, help: 'bearer token for the admin API and /metrics (generated and logged once at start when not given)', allowed: '16 to 256 token characters' },

@@ -22,6 +22,22 @@ export interface WorkerConfig {
   /** Count requests for metrics (WorkerStats) and flush them to the primary. */
   readonly metrics: boolean;
   readonly serverHeader: string;
+  /** `--cache-max-bytes`: the bound on each worker's response cache (keys, headers and bodies). */
+  readonly cacheMaxBytes: number;
+  /** `--cache-max-object-bytes`: larger responses stream through and are never buffered. */
+  readonly cacheMaxObjectBytes: number;
+  /** `--cache-lock-timeout`: how long a request waits for another's fetch of the same key before it goes upstream itself. */
+  readonly cacheLockTimeoutMs: number;
+}
+
+/**
+ * CachePurgeSelector selects cached responses to drop; every given field must match and `{}`
+ * selects everything. `host` is compared lower-case without port; `ingress` is `namespace/name`.
+ */
+export interface CachePurgeSelector {
+  readonly host?: string;
+  readonly pathPrefix?: string;
+  readonly ingress?: string;
 }
 
 /** InitMessage is the first message a worker receives: config plus the current snapshot. */
@@ -51,8 +67,25 @@ export interface DrainMessage {
   readonly type: 'drain';
 }
 
+/** CachePurgeMessage asks a worker to drop the cached responses `selector` matches; it answers CachePurgedMessage with the same id. */
+export interface CachePurgeMessage {
+  readonly type: 'cache-purge';
+  readonly id: number;
+  readonly selector: CachePurgeSelector;
+}
+
+/**
+ * CacheInvalidateMessage names primary cache keys an unsafe request (POST, PUT, DELETE, ... answered
+ * 2xx/3xx) invalidated (RFC 9111 §4.4). A worker sends it to the primary after dropping its own
+ * entries; the primary forwards it to every other worker.
+ */
+export interface CacheInvalidateMessage {
+  readonly type: 'cache-invalidate';
+  readonly keys: readonly string[];
+}
+
 /** PrimaryMessage is any message the primary sends a worker. */
-export type PrimaryMessage = InitMessage | SnapshotMessage | EndpointsMessage | DrainMessage;
+export type PrimaryMessage = InitMessage | SnapshotMessage | EndpointsMessage | DrainMessage | CachePurgeMessage | CacheInvalidateMessage;
 
 /**
  * HelloMessage is the first message a worker sends, once its message listener is attached;
@@ -95,19 +128,26 @@ export interface StatsMessage {
   readonly delta: StatsDelta;
 }
 
+/** CachePurgedMessage answers CachePurgeMessage `id` with how many entries this worker dropped. */
+export interface CachePurgedMessage {
+  readonly type: 'cache-purged';
+  readonly id: number;
+  readonly purged: number;
+}
+
 /** WorkerMessage is any message a worker sends the primary. */
-export type WorkerMessage = HelloMessage | ListeningMessage | AckMessage | RejectMessage | FatalMessage | StatsMessage;
+export type WorkerMessage = HelloMessage | ListeningMessage | AckMessage | RejectMessage | FatalMessage | StatsMessage | CachePurgedMessage | CacheInvalidateMessage;
 
 /** isWorkerMessage checks the shape of an untrusted IPC message. */
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === 'hello' || t === 'listening' || t === 'ack' || t === 'reject' || t === 'fatal' || t === 'stats';
+  return t === 'hello' || t === 'listening' || t === 'ack' || t === 'reject' || t === 'fatal' || t === 'stats' || t === 'cache-purged' || t === 'cache-invalidate';
 }
 
 /** isPrimaryMessage checks the shape of an untrusted IPC message. */
 export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === 'init' || t === 'snapshot' || t === 'endpoints' || t === 'drain';
+  return t === 'init' || t === 'snapshot' || t === 'endpoints' || t === 'drain' || t === 'cache-purge' || t === 'cache-invalidate';
 }

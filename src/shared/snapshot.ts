@@ -23,6 +23,21 @@ export interface Route {
   readonly cluster: string;
   /** Source Ingress as `namespace/name`. */
   readonly source: string;
+  /** The route's response-cache policy (issue 6); absent when the route is not cached. */
+  readonly cache?: RouteCache;
+}
+
+/**
+ * RouteCache turns the worker's response cache on for a route: the Ingress annotation
+ * `flusso.dev/cache: "true"` or `--cache-default on` (an Ingress opts out with `"false"`).
+ */
+export interface RouteCache {
+  /**
+   * `flusso.dev/cache-ttl` in seconds: how long a response that carries no freshness
+   * information of its own (Cache-Control max-age/s-maxage, Expires) stays fresh. Null: only
+   * responses with explicit freshness are stored.
+   */
+  readonly ttlSeconds: number | null;
 }
 
 /**

@@ -86,6 +86,36 @@ export interface StatsDelta {
    */
   readonly inFlight: number;
   readonly process: ProcessStats;
+  /** The response cache's figures; absent when the worker has no cached route and never had one. */
+  readonly cache?: CacheStatsDelta;
+}
+
+/** CACHE_STATUSES are the X-Cache-Status values, in the order RouteCacheDelta.responses counts them. */
+export const CACHE_STATUSES = ['HIT', 'MISS', 'EXPIRED', 'STALE', 'REVALIDATED', 'BYPASS'] as const;
+
+/** RouteCacheDelta is one Ingress's cache figures in one worker's flush. */
+export interface RouteCacheDelta {
+  /** `namespace/name` of the Ingress. */
+  readonly ingress: string;
+  /** Responses since the last flush, indexed like CACHE_STATUSES. */
+  readonly responses: readonly number[];
+  /** Entries evicted (LRU, to stay under the bound) since the last flush. */
+  readonly evictions: number;
+  /** Gauges, current: entries held for this Ingress and their accounted bytes. */
+  readonly entries: number;
+  readonly storedBytes: number;
+}
+
+/**
+ * CacheStatsDelta is a worker's cache flush: every Ingress that has entries or counted something
+ * since the last flush (an Ingress missing from a later flush holds nothing), and the totals.
+ */
+export interface CacheStatsDelta {
+  readonly routes: readonly RouteCacheDelta[];
+  /** Gauges, current, for the whole worker cache. */
+  readonly entries: number;
+  readonly storedBytes: number;
+  readonly maxBytes: number;
 }
 
 const CELLS = METHODS.length * STATUS_CLASSES.length;

@@ -14,6 +14,8 @@ export interface CompileOptions {
   readonly controllerName: string;
   /** Whether Ingresses that name no class at all are ours even without a default IngressClass. */
   readonly watchIngressWithoutClass: boolean;
+  /** `--cache-default on`: every route is cached unless its Ingress says `flusso.dev/cache: "false"`. */
+  readonly cacheDefault?: boolean;
 }
 
 /** BackendUse is one cluster the routes reference: the Service port and who refers to it. */

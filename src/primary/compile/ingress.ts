@@ -4,7 +4,7 @@
  * it, so the oldest wins every conflict and each loser is told who won.
  */
 import { clusterId } from '../../shared/keys.js';
-import type { Route } from '../../shared/snapshot.js';
+import type { Route, RouteCache } from '../../shared/snapshot.js';
 import { describeObject, keyOf, type Ingress, type IngressBackend } from '../model.js';
 import { quote, report, type CompileState, type Processor } from './context.js';
 import { CATCH_ALL_HOST, compilePath, normaliseHost } from './match-rules.js';
@@ -12,12 +12,56 @@ import { CATCH_ALL_HOST, compilePath, normaliseHost } from './match-rules.js';
 /** compileIngresses fills `state.hosts` and `state.defaultBackend` from `state.ingresses`. */
 export const compileIngresses: Processor = (state) => {
   for (const ing of state.ingresses) {
-    compileDefaultBackend(state, ing);
-    compileRules(state, ing);
+    const cache = cachePolicy(state, ing);
+    compileDefaultBackend(state, ing, cache);
+    compileRules(state, ing, cache);
   }
 };
 
-function compileDefaultBackend(state: CompileState, ing: Ingress): void {
+/** The annotations that turn the response cache on for an Ingress's routes (issue 6). */
+export const CACHE_ANNOTATION = 'flusso.dev/cache';
+export const CACHE_TTL_ANNOTATION = 'flusso.dev/cache-ttl';
+const MAX_TTL_SECONDS = 365 * 24 * 3600;
+
+/**
+ * cachePolicy reads the cache annotations of an Ingress: `flusso.dev/cache` ("true"/"false",
+ * else `--cache-default`) and `flusso.dev/cache-ttl` (a duration, whole seconds). A bad value is
+ * reported and ignored, never fatal: a bad cache switch means no cache, a bad TTL means explicit
+ * freshness only.
+ */
+function cachePolicy(state: CompileState, ing: Ingress): RouteCache | undefined {
+  const annotations = ing.metadata.annotations ?? {};
+  const raw = annotations[CACHE_ANNOTATION];
+  let on = state.opts.cacheDefault === true;
+  if (raw !== undefined) {
+    const v = raw.trim().toLowerCase();
+    if (v === 'true') on = true;
+    else if (v === 'false') on = false;
+    else {
+      report(state, 'ING_ERR_INGRESS_INVALID_ANNOTATION', 'error', describeObject(ing), `annotation ${CACHE_ANNOTATION} is ${quote(raw)}, expected "true" or "false"; the cache stays off for this Ingress`);
+      on = false;
+    }
+  }
+  if (!on) return undefined;
+  const ttlRaw = annotations[CACHE_TTL_ANNOTATION];
+  if (ttlRaw === undefined) return { ttlSeconds: null };
+  const ttl = parseTtl(ttlRaw);
+  if (ttl === undefined) {
+    report(state, 'ING_ERR_INGRESS_INVALID_ANNOTATION', 'error', describeObject(ing), `annotation ${CACHE_TTL_ANNOTATION} is ${quote(ttlRaw)}, expected a duration such as 30s, 5m or 1h (at most 365 days); only responses with their own freshness are cached`);
+    return { ttlSeconds: null };
+  }
+  return { ttlSeconds: ttl };
+}
+
+/** parseTtl reads `30s`, `5m`, `1h`, `2d` or bare seconds `30` into whole seconds (0 allowed: store only to revalidate). */
+function parseTtl(text: string): number | undefined {
+  const m = /^\s*(\d{1,9})\s*(s|m|h|d)?\s*$/.exec(text);
+  if (m === null) return undefined;
+  const n = Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+  return n <= MAX_TTL_SECONDS ? n : undefined;
+}
+
+function compileDefaultBackend(state: CompileState, ing: Ingress, cache: RouteCache | undefined): void {
   const backend = ing.spec?.defaultBackend;
   if (backend === undefined) return;
   const ref = useBackend(state, ing, backend, 'spec.defaultBackend', 'default backend ignored');
@@ -32,11 +76,11 @@ function compileDefaultBackend(state: CompileState, ing: Ingress): void {
     );
     return;
   }
-  state.defaultBackend = makeRoute('Prefix', '/', ref.id, keyOf(ing));
+  state.defaultBackend = makeRoute('Prefix', '/', ref.id, keyOf(ing), cache);
   claimBackend(state, ing, ref);
 }
 
-function compileRules(state: CompileState, ing: Ingress): void {
+function compileRules(state: CompileState, ing: Ingress, cache: RouteCache | undefined): void {
   const source = keyOf(ing);
   for (const rule of ing.spec?.rules ?? []) {
     let host = CATCH_ALL_HOST;
@@ -77,7 +121,7 @@ function compileRules(state: CompileState, ing: Ingress): void {
         continue;
       }
       if (routes === undefined) state.hosts.set(host, (routes = new Map()));
-      routes.set(routeKey, makeRoute(compiled.match, compiled.path, ref.id, source));
+      routes.set(routeKey, makeRoute(compiled.match, compiled.path, ref.id, source, cache));
       claimBackend(state, ing, ref);
     }
   }
@@ -123,7 +167,10 @@ function claimBackend(state: CompileState, ing: Ingress, ref: BackendRef): void 
   else state.backends.set(ref.id, { ...ref, sources: new Set([keyOf(ing)]) });
 }
 
-/** makeRoute builds a Route with a fixed key order, so that equal routes encode to equal bytes. */
-function makeRoute(match: Route['match'], path: string, cluster: string, source: string): Route {
-  return { match, path, cluster, source };
+/**
+ * makeRoute builds a Route with a fixed key order, so that equal routes encode to equal bytes;
+ * `cache` is left out entirely (not set to undefined) on uncached routes.
+ */
+function makeRoute(match: Route['match'], path: string, cluster: string, source: string, cache: RouteCache | undefined): Route {
+  return cache === undefined ? { match, path, cluster, source } : { match, path, cluster, source, cache };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { helpText, parseCommandLine, parseDuration, type Config, type ConfigContext } from '../../../src/primary/config.js';
+import { helpText, parseBytes, parseCommandLine, parseDuration, type Config, type ConfigContext } from '../../../src/primary/config.js';
 import { IngressError } from '../../../src/shared/errors.js';
 import { OPTIONS } from '../../../src/primary/options.js';
 
@@ -52,6 +52,10 @@ const DEFAULTS: Config = {
   accessLogEvery: 0,
   adminPublicRead: false,
   metrics: true,
+  cacheDefault: 'off',
+  cacheMaxBytes: 128 * 1024 * 1024,
+  cacheMaxObjectBytes: 8 * 1024 * 1024,
+  cacheLockTimeoutMs: 5000,
   inCluster: false,
   watchNamespaces: [],
   publishStatusAddresses: [],
@@ -200,5 +204,35 @@ describe('parseDuration', () => {
     ['5 minutes', undefined],
   ])('%s → %s', (text, want) => {
     expect(parseDuration(text)).toBe(want);
+  });
+});
+
+describe('parseBytes', () => {
+  it.each([
+    ['1048576', 1048576],
+    ['512Ki', 512 * 1024],
+    ['128Mi', 128 * 1024 * 1024],
+    ['1Gi', 2 ** 30],
+    ['64k', 64000],
+    ['10M', 10_000_000],
+    ['1.5Mi', undefined],
+    ['-1', undefined],
+    ['12 MB', undefined],
+    ['', undefined],
+  ])('%s → %s', (text, want) => {
+    expect(parseBytes(text)).toBe(want);
+  });
+});
+
+describe('cache settings', () => {
+  it('reads sizes with suffixes and the lock timeout', () => {
+    const c = run(['--cache-default', 'on', '--cache-max-bytes', '1Gi', '--cache-max-object-bytes=2Mi', '--cache-lock-timeout', '250ms']);
+    expect([c.cacheDefault, c.cacheMaxBytes, c.cacheMaxObjectBytes, c.cacheLockTimeoutMs]).toEqual(['on', 2 ** 30, 2 * 2 ** 20, 250]);
+  });
+
+  it('refuses an object bound above the cache bound, and sizes out of range', () => {
+    expect(failure(['--cache-max-bytes', '1Mi', '--cache-max-object-bytes', '2Mi']).message).toContain('--cache-max-object-bytes (2097152) must not exceed --cache-max-bytes (1048576)');
+    expect(failure(['--cache-max-bytes', '1k']).message).toContain('--cache-max-bytes: "1k" is not allowed');
+    expect(failure(['--cache-default', 'yes']).message).toContain('--cache-default: "yes" is not allowed; one of: on, off');
   });
 });

@@ -313,3 +313,45 @@ describe('compileSnapshot: hosts, paths, conflicts', () => {
     expect(result.diagnostics.map((d) => d.message)).toEqual(['rule host "Foo_bar" is not a valid DNS name; rule skipped']);
   });
 });
+
+describe('compileSnapshot: cache annotations', () => {
+  const routeOf = (annotations: Record<string, string> | undefined, cacheDefault = false) => {
+    const result = compileObjects(
+      [...BASE, ingress('default/a', { ...(annotations === undefined ? {} : { annotations }), rules: [rule('web.example.com', path('/', web))], defaultBackend: web })],
+      { ingressClass: 'flusso', controllerName: 'flusso.dev/ingress-controller', watchIngressWithoutClass: false, cacheDefault },
+    );
+    return { route: result.table.hosts[0]?.routes[0], def: result.table.defaultBackend, messages: result.diagnostics.map((d) => `${d.code}: ${d.message}`) };
+  };
+
+  it('leaves routes uncached without the annotation, and without a cache key at all', () => {
+    const { route: r, def, messages } = routeOf(undefined);
+    expect(r).toStrictEqual(route('Prefix', '/', WEB, 'default/a'));
+    expect(r !== undefined && 'cache' in r).toBe(false);
+    expect(def).toStrictEqual(route('Prefix', '/', WEB, 'default/a'));
+    expect(messages).toEqual([]);
+  });
+
+  it('caches every route of an annotated Ingress, with its TTL', () => {
+    expect(routeOf({ 'flusso.dev/cache': 'true' }).route?.cache).toEqual({ ttlSeconds: null });
+    expect(routeOf({ 'flusso.dev/cache': 'True', 'flusso.dev/cache-ttl': '5m' }).route?.cache).toEqual({ ttlSeconds: 300 });
+    expect(routeOf({ 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '45' }).def?.cache).toEqual({ ttlSeconds: 45 });
+    expect(routeOf({ 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '2d' }).route?.cache).toEqual({ ttlSeconds: 172800 });
+  });
+
+  it('follows --cache-default on, and lets an Ingress opt out', () => {
+    expect(routeOf(undefined, true).route?.cache).toEqual({ ttlSeconds: null });
+    expect(routeOf({ 'flusso.dev/cache': 'false' }, true).route?.cache).toBeUndefined();
+  });
+
+  it('reports a bad value and ignores it, keeping the routes', () => {
+    const bad = routeOf({ 'flusso.dev/cache': 'yes' });
+    expect(bad.route?.cache).toBeUndefined();
+    expect(bad.route?.cluster).toBe(WEB);
+    expect(bad.messages).toEqual(['ING_ERR_INGRESS_INVALID_ANNOTATION: annotation flusso.dev/cache is "yes", expected "true" or "false"; the cache stays off for this Ingress']);
+    const badTtl = routeOf({ 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '10 minutes' });
+    expect(badTtl.route?.cache).toEqual({ ttlSeconds: null });
+    expect(badTtl.messages).toHaveLength(1);
+    expect(badTtl.messages[0]).toContain('flusso.dev/cache-ttl is "10 minutes"');
+    expect(routeOf({ 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '400d' }).messages).toHaveLength(1);
+  });
+});
