@@ -38,6 +38,8 @@ export interface CacheEntryInput {
 export interface CacheEntry extends CachedResponse {
   readonly key: string;
   readonly varyKey: string;
+  /** The stored Vary field (combined), undefined without one. */
+  readonly vary: string | undefined;
   readonly host: string;
   readonly path: string;
   readonly route: string | null;
@@ -140,10 +142,12 @@ export class ResponseCache {
     const variants = this.#byKey.get(primary);
     if (variants !== undefined) {
       for (const e of variants) {
-        if (varyKey(headerValue(e.headers, 'vary'), reqHeaders) === e.varyKey) {
+        if (e.vary === undefined || varyKey(e.vary, reqHeaders) === e.varyKey) {
           const id = idOf(e);
-          this.#lru.delete(id);
-          this.#lru.set(id, e);
+          if (this.#lru.size > 1) {
+            this.#lru.delete(id);
+            this.#lru.set(id, e);
+          }
           this.#hits++;
           return e;
         }
@@ -160,13 +164,14 @@ export class ResponseCache {
    */
   set(input: CacheEntryInput): CacheEntry | null {
     const headers = stripHopByHop(input.headers);
-    const vk = varyKey(headerValue(headers, 'vary'), input.requestHeaders);
+    const vary = headerValue(headers, 'vary');
+    const vk = varyKey(vary, input.requestHeaders);
     if (vk === null) return null;
     let size = ENTRY_OVERHEAD_BYTES + input.body.length + 2 * (input.key.length + vk.length) + input.host.length + input.path.length + (input.route?.length ?? 0) + (input.cluster?.length ?? 0);
     for (const [n, v] of headers) size += n.length + v.length + PER_HEADER_BYTES;
     if (size > this.#maxObjectBytes) return null;
     const entry: CacheEntry = {
-      key: input.key, varyKey: vk, host: input.host, path: input.path, route: input.route, cluster: input.cluster ?? null,
+      key: input.key, varyKey: vk, vary, host: input.host, path: input.path, route: input.route, cluster: input.cluster ?? null,
       status: input.status, headers, body: ownBuffer(input.body),
       storedAt: input.storedAt, requestTime: input.requestTime, defaultTtlSeconds: input.defaultTtlSeconds, size,
     };
@@ -286,8 +291,9 @@ export class ResponseCache {
   }
 }
 
+/** idOf is the entry's LRU id: the key alone without Vary (most entries), else key NUL varyKey. */
 function idOf(e: CacheEntry): string {
-  return `${e.key}\0${e.varyKey}`;
+  return e.varyKey === '' ? e.key : `${e.key}\0${e.varyKey}`;
 }
 
 function selectorMatcher(s: PurgeSelector): (e: CacheEntry) => boolean {

@@ -33,16 +33,28 @@ export const FILL_DROPPED: ReadonlySet<string> = new Set(['if-none-match', 'if-m
 
 const NON_ASCII = /[^\t\x20-\x7e]/;
 
-/** Wire is an entry's replayable fields, ready for writeHeader (non-ASCII values as their Latin-1 bytes). */
+/**
+ * Wire is an entry's replayable fields, ready for writeHeader. When every value is ASCII the
+ * fields are pre-joined into one name/value pair whose value carries the rest as
+ * `\r\nName: value` lines: uWS appends `name: value\r\n` verbatim, so one native call writes
+ * them all (each writeHeader crosses into C++; a hit replays ~8 fields). Values came from
+ * undici's parser, which refuses CR and LF in them, so the joining cannot be abused. Otherwise
+ * one pair per field, non-ASCII values as their Latin-1 bytes.
+ */
 type Wire = readonly (string | Buffer)[];
 const wires = new WeakMap<CacheEntry, Wire>();
 
 function wireOf(entry: CacheEntry): Wire {
   let w = wires.get(entry);
   if (w === undefined) {
-    const out: (string | Buffer)[] = [];
-    for (const [n, v] of entry.headers) if (!NOT_REPLAYED.has(n)) out.push(n, NON_ASCII.test(v) ? Buffer.from(v, 'latin1') : v);
-    wires.set(entry, (w = out));
+    const pairs = entry.headers.filter(([n]) => !NOT_REPLAYED.has(n));
+    if (pairs.length > 0 && pairs.every(([, v]) => !NON_ASCII.test(v))) {
+      const [first, ...rest] = pairs as [readonly [string, string], ...(readonly [string, string])[]];
+      w = [first[0], first[1] + rest.map(([n, v]) => `\r\n${n}: ${v}`).join('')];
+    } else {
+      w = pairs.flatMap(([n, v]) => [n, NON_ASCII.test(v) ? Buffer.from(v, 'latin1') : v]);
+    }
+    wires.set(entry, w);
   }
   return w;
 }
@@ -70,7 +82,7 @@ export function writeEntry(res: HttpResponse, entry: CacheEntry, cacheStatus: Ca
   res.writeStatus(statusLine(entry.status));
   const w = wireOf(entry);
   for (let i = 0; i < w.length; i += 2) res.writeHeader(w[i] as string, w[i + 1] as string);
-  res.writeHeader('Age', age).writeHeader('X-Cache-Status', cacheStatus).writeHeader('Server', serverHeader);
+  res.writeHeader('Age', `${age}\r\nX-Cache-Status: ${cacheStatus}\r\nServer: ${serverHeader}`);
   if (entry.status === 204 || entry.status === 304) {
     res.endWithoutBody();
     return [entry.status, 0];
