@@ -27,7 +27,7 @@ export interface ClusterWorker {
 export interface CachePurgeResult {
   /** Entries dropped, summed over the workers that answered. */
   readonly purged: number;
-  /** Workers the purge was sent to (every listening worker). */
+  /** Workers the purge was sent to (every worker that has been given its init). */
   readonly workers: number;
   /** Workers that answered before the timeout; one that exited meanwhile did not. */
   readonly answered: number;
@@ -83,6 +83,8 @@ interface Slot {
   generation: number;
   /** The generation this worker will serve once it has handled every message sent to it. */
   sent: number;
+  /** The worker said hello and was sent its init: it handles messages from now on. */
+  greeted: boolean;
   listening: boolean;
   restarts: number;
   failures: number;
@@ -124,7 +126,7 @@ export class WorkerPool {
   start(): void {
     if (this.#snapshot === null) throw new Error('WorkerPool.start before the first publish');
     for (let id = 1; id <= this.#opts.count; id++) {
-      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null };
+      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, greeted: false, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null };
       this.#slots.push(slot);
       this.#fork(slot);
     }
@@ -180,12 +182,13 @@ export class WorkerPool {
   }
 
   /**
-   * purgeCache asks every listening worker to drop the cached responses `selector` matches and
-   * resolves when all have answered or `timeoutMs` passed. Only listening workers can hold
-   * entries: one still starting has served nothing, so it is not asked (and not counted).
+   * purgeCache asks every worker that has its init to drop the cached responses `selector`
+   * matches, and resolves when all have answered or `timeoutMs` passed. Not only listening ones:
+   * a worker may serve (and cache) before its `listening` reaches us. One that has not said
+   * hello yet has no state, serves nothing, and is neither asked nor counted.
    */
   purgeCache(selector: CachePurgeSelector, timeoutMs: number): Promise<CachePurgeResult> {
-    const targets = this.#slots.filter((s) => s.worker !== null && s.listening && s.worker.isConnected());
+    const targets = this.#slots.filter((s) => s.worker !== null && s.greeted && s.worker.isConnected());
     if (targets.length === 0) return Promise.resolve({ purged: 0, workers: 0, answered: 0 });
     const id = ++this.#purgeId;
     return new Promise((resolve) => {
@@ -244,6 +247,7 @@ export class WorkerPool {
     const worker = this.#forkWorker();
     slot.worker = worker;
     slot.pid = worker.process.pid ?? 0;
+    slot.greeted = false;
     slot.listening = false;
     slot.generation = 0;
     slot.startedAt = Date.now();
@@ -267,6 +271,7 @@ export class WorkerPool {
         return;
       case 'hello':
         if (this.#snapshot) {
+          slot.greeted = true;
           slot.sent = this.#generation;
           this.#send(slot, { type: 'init', workerId: slot.id, config: this.#opts.config, snapshot: this.#snapshot() });
         }
@@ -303,6 +308,7 @@ export class WorkerPool {
   #onExit(slot: Slot, worker: ClusterWorker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     slot.worker = null;
+    slot.greeted = false;
     slot.listening = false;
     // A purge this worker never answered stops waiting for it; it counts as not answered.
     for (const [id, p] of this.#purges) if (p.waiting.delete(worker) && p.waiting.size === 0) this.#finishPurge(id);
@@ -339,13 +345,13 @@ export class WorkerPool {
 
   /**
    * #relayInvalidate forwards the keys one worker invalidated (after an unsafe request, RFC 9111
-   * §4.4) to every other live worker, so none keeps serving what the write changed. Workers
-   * still starting get it too: they may already take requests before their `listening` arrives.
+   * §4.4) to every other worker that has its init, so none keeps serving what the write
+   * changed (one still starting may already take requests before its `listening` arrives).
    */
   #relayInvalidate(from: Slot, keys: unknown): void {
     if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) return;
     const msg: PrimaryMessage = { type: 'cache-invalidate', keys: keys as string[] };
-    for (const slot of this.#slots) if (slot !== from && slot.worker !== null) this.#send(slot, msg);
+    for (const slot of this.#slots) if (slot !== from && slot.greeted) this.#send(slot, msg);
   }
 
   #sendSnapshot(slot: Slot): void {

@@ -1,7 +1,8 @@
 /**
  * The admin surface through the built CLI: token and Origin checks, the JSON API, drain and
- * weight overrides reaching every worker (traffic stops reaching a drained endpoint), the access
- * log, and /metrics (series bounded under random hosts and paths, `promtool check metrics`).
+ * weight overrides reaching every worker (traffic stops reaching a drained endpoint), cache
+ * purges sent to every worker and the cache view, the access log, and /metrics (series bounded
+ * under random hosts and paths, `promtool check metrics`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

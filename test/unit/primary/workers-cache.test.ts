@@ -82,19 +82,21 @@ describe('WorkerPool.purgeCache', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('asks only listening workers, and answers at once when there is none', async () => {
+  it('asks every worker that has its init, listening or not, and answers at once when there is none', async () => {
     const cluster = fakeCluster();
-    const p = new WorkerPool({ count: 2, exec: '/nonexistent', config: CONFIG, log: pino({ level: 'silent' }), fork: cluster.fork });
+    const p = new WorkerPool({ count: 3, exec: '/nonexistent', config: CONFIG, log: pino({ level: 'silent' }), fork: cluster.fork });
     p.publish(new Uint8Array([1]), 1);
     p.start();
     expect(await settled(p.purgeCache({}, TIMEOUT_MS))).toEqual({ purged: 0, workers: 0, answered: 0 });
     cluster.forked[0]!.start(1);
+    // Said hello, got its init, not listening yet: it may already serve.
     cluster.forked[1]!.reply({ type: 'hello' });
     const result = p.purgeCache({}, TIMEOUT_MS);
-    expect(cluster.forked.map((w) => w.sentOf('cache-purge').length)).toEqual([1, 0]);
+    expect(cluster.forked.map((w) => w.sentOf('cache-purge').length)).toEqual([1, 1, 0]);
     const id = cluster.forked[0]!.sentOf('cache-purge')[0]!.id;
     cluster.forked[0]!.reply({ type: 'cache-purged', id, purged: 1 });
-    expect(await settled(result)).toEqual<CachePurgeResult>({ purged: 1, workers: 1, answered: 1 });
+    cluster.forked[1]!.reply({ type: 'cache-purged', id, purged: 0 });
+    expect(await settled(result)).toEqual<CachePurgeResult>({ purged: 1, workers: 2, answered: 2 });
   });
 
   it('counts each worker once, and a malformed count as answered with nothing purged', async () => {
@@ -126,13 +128,18 @@ describe('WorkerPool cache invalidation', () => {
     ]);
   });
 
-  it('skips workers that exited and ignores malformed or empty key lists', () => {
+  it('skips workers that exited or have not said hello, and ignores malformed or empty key lists', () => {
     const { forked } = pool(3);
     forked[2]!.exit(1);
+    vi.advanceTimersByTime(RESTART_MS);
+    expect(forked).toHaveLength(4);
     forked[0]!.reply({ type: 'cache-invalidate', keys: ['k'] });
     forked[0]!.reply({ type: 'cache-invalidate', keys: [] });
     forked[0]!.reply({ type: 'cache-invalidate', keys: 'k' });
     forked[0]!.reply({ type: 'cache-invalidate', keys: [1] });
-    expect(forked.map((w) => w.sentOf('cache-invalidate').length)).toEqual([0, 1, 0]);
+    expect(forked.map((w) => w.sentOf('cache-invalidate').length)).toEqual([0, 1, 0, 0]);
+    forked[3]!.reply({ type: 'hello' });
+    forked[0]!.reply({ type: 'cache-invalidate', keys: ['k2'] });
+    expect(forked.map((w) => w.sentOf('cache-invalidate').length)).toEqual([0, 2, 0, 1]);
   });
 });
