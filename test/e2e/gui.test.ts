@@ -127,7 +127,7 @@ describe('the admin GUI in Chromium', () => {
     const [ok] = await Promise.all([purged(), page.click(submit)]);
     expect(await ok.json()).toMatchObject({ purged: 0, workers: 2, selector: { host: 'static.test', pathPrefix: '/img/' } });
     await page.waitForFunction(() => document.getElementById('purge-result')?.textContent?.startsWith('Purged '));
-    expect(await result.textContent()).toMatch(/^Purged 0 entries in [0-2]\/2 workers/);
+    expect(await result.textContent()).toMatch(/^Purged 0 entries in 2\/2 workers/);
     await page.screenshot({ path: join(SCREENSHOTS, 'cache-purged.png') });
 
     // Everything: only after the confirm, and the selector fields are off meanwhile.
