@@ -31,6 +31,15 @@ describe('npm run demo', () => {
     expect([api.status, api.json?.service]).toEqual([200, 'shop-api']);
     const blog = await httpRequest({ port: httpPort, host: 'alice.blog.localtest.me', path: '/' });
     expect([blog.status, blog.json?.service]).toEqual([200, 'blog']);
+    // The demo caches the blog: asked again, a worker answers from its cache (each worker has its
+    // own cache and connections spread over the workers, so ask until one has it).
+    expect(['MISS', 'HIT']).toContain(blog.headers['x-cache-status']);
+    let hit: Awaited<ReturnType<typeof httpRequest>> | undefined;
+    for (let i = 0; i < 20 && hit === undefined; i++) {
+      const again = await httpRequest({ port: httpPort, host: 'alice.blog.localtest.me', path: '/' });
+      if (again.headers['x-cache-status'] === 'HIT') hit = again;
+    }
+    expect(hit?.body).toBe(blog.body);
     const fallback = await httpRequest({ port: httpPort, host: 'nothing.localtest.me', path: '/' });
     expect([fallback.status, fallback.json?.service]).toEqual([200, 'shop-web']);
     const routes = await fetch(`http://127.0.0.1:${adminPort}/api/v1/routes`, { headers: { authorization: `Bearer ${token}` } });
