@@ -96,8 +96,7 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
       const empty = new WorkerStats();
       setInterval(() => {
         const delta = (stats ?? empty).flush(proxy.inFlight(), sampler.sample());
-        const cacheDelta = responseCache.flush();
-        send({ type: 'stats', delta: cacheDelta === undefined ? delta : { ...delta, cache: cacheDelta } });
+        send({ type: 'stats', delta: { ...delta, cache: responseCache.flush() } });
       }, STATS_FLUSH_MS).unref();
       setInterval(() => {
         const n = responseCache.sweep();

@@ -37,7 +37,6 @@ export class WorkerCache {
   onInvalidate: ((keys: readonly string[]) => void) | null = null;
   /** Responses per Ingress since the last flush, indexed like CACHE_STATUSES. */
   readonly #responses = new Map<string, number[]>();
-  #used = false;
 
   constructor(opts: WorkerCacheOptions) {
     this.store = new ResponseCache({ maxBytes: opts.maxBytes, maxObjectBytes: opts.maxObjectBytes });
@@ -53,7 +52,6 @@ export class WorkerCache {
     let r = this.#responses.get(ingress);
     if (r === undefined) this.#responses.set(ingress, (r = new Array<number>(CACHE_STATUSES.length).fill(0)));
     r[STATUS_INDEX[status]]! += 1;
-    this.#used = true;
   }
 
   /** purge drops the entries the selector matches (host compared without port) and returns how many went. */
@@ -87,12 +85,11 @@ export class WorkerCache {
   }
 
   /**
-   * flush returns the figures since the last flush, or undefined while this worker never had a
-   * cached route (no cache series for a controller that caches nothing).
+   * flush returns the figures since the last flush: every Ingress that holds entries or answered
+   * since, and the worker's totals and bound (always, so the bound shows before the first entry).
    */
-  flush(): CacheStatsDelta | undefined {
+  flush(): CacheStatsDelta {
     const usage = this.store.routeUsage();
-    if (!this.#used && usage.size === 0) return undefined;
     const routes: RouteCacheDelta[] = [];
     const seen = new Set<string>();
     for (const [ingress, u] of usage) {

@@ -45,9 +45,9 @@ describe('WorkerCache', () => {
     expect(c.sweep()).toBe(1);
   });
 
-  it('flushes nothing before any cached route was used, then per-Ingress responses and gauges', () => {
+  it('flushes the bound before anything is cached, then per-Ingress responses and gauges', () => {
     const c = new WorkerCache({ maxBytes: 1 << 20, maxObjectBytes: 1 << 16, lockTimeoutMs: 100, now: () => T0 });
-    expect(c.flush()).toBeUndefined();
+    expect(c.flush()).toEqual({ routes: [], entries: 0, storedBytes: 0, maxBytes: 1 << 20 });
     c.count('ns/a', 'HIT');
     c.count('ns/a', 'HIT');
     c.count('ns/a', 'STALE');
