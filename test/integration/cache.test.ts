@@ -355,6 +355,17 @@ describe('cache: storing and serving', () => {
     expect(o.seen.at(-1)?.headers.range).toBe('bytes=0-1');
   });
 
+  it('replays stored fields byte for byte, non-ASCII values and duplicates included', async () => {
+    const { o, p } = await setup();
+    o.on('/bytes', fixed('b', { 'cache-control': 'max-age=60', 'x-name': 'caf\u00e9', link: ['</a>; rel=preload', '</b>; rel=preload'] }));
+    const miss = await get(p, '/bytes');
+    const hit = await get(p, '/bytes');
+    expect(hit.cache).toBe('HIT');
+    expect(hit.headers['x-name']).toBe(miss.headers['x-name']);
+    expect(/[^\x00-\x7f]/.test(hit.headers['x-name'] as string)).toBe(true); // the non-ASCII path was taken
+    expect(hit.headers.link).toEqual(miss.headers.link);
+  });
+
   it('replaces an upstream X-Cache-Status with its own', async () => {
     const { o, p } = await setup();
     o.on('/x', fixed('x', { 'cache-control': 'max-age=60', 'x-cache-status': 'HIT' }));
