@@ -17,6 +17,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { currentAge, refreshFrom304, storability, withinStaleIfError, type CacheStatus, clientConditionalMatch } from '../cache/policy.js';
 import type { HeaderPairs } from '../cache/headers.js';
+import { stripHopByHop } from '../cache/hop-by-hop.js';
 import type { CacheEntry } from '../cache/store.js';
 import type { WorkerCache } from '../cache/worker-cache.js';
 import { statusLine } from './errors.js';
@@ -97,11 +98,33 @@ export function writeEntry(res: HttpResponse, entry: CacheEntry, cacheStatus: Ca
   return [entry.status, entry.body.length];
 }
 
+/** Fields never kept in an entry: framing, the upstream's Server and X-Cache-Status are never replayed (NOT_REPLAYED). */
+const NOT_KEPT: ReadonlySet<string> = new Set(['content-length', 'server', 'x-cache-status', 'connection', 'keep-alive', 'transfer-encoding']);
+
+/**
+ * Field names are interned: 100,000 entries would otherwise hold 100,000 copies of "cache-control".
+ * The table is bounded; a name past the bound is simply not interned.
+ */
+const NAMES = new Map<string, string>();
+const MAX_NAMES = 512;
+
+function internName(name: string): string {
+  const known = NAMES.get(name);
+  if (known !== undefined) return known;
+  if (NAMES.size < MAX_NAMES) NAMES.set(name, name);
+  return name;
+}
+
 /** rawPairs turns undici's raw head into lower-case string pairs (Latin-1: byte-exact). */
 function rawPairs(raw: readonly Buffer[]): [string, string][] {
   const out: [string, string][] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([(raw[i] as Buffer).toString('latin1').toLowerCase(), (raw[i + 1] as Buffer).toString('latin1')]);
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([internName((raw[i] as Buffer).toString('latin1').toLowerCase()), (raw[i + 1] as Buffer).toString('latin1')]);
   return out;
+}
+
+/** kept returns the pairs an entry stores: hop-by-hop fields (and those Connection lists) and NOT_KEPT dropped. */
+function kept(headers: readonly [string, string][]): [string, string][] {
+  return stripHopByHop(headers).filter(([n]) => !NOT_KEPT.has(n));
 }
 
 /** CachedRequest is what a sink knows of the request it serves. */
@@ -181,7 +204,7 @@ export class FillSink implements ExchangeCache {
       if (length <= r.cache.maxObjectBytes) {
         this.#expected = length;
         this.#upstreamStatus = status;
-        this.#headers = headers;
+        this.#headers = kept(headers);
         this.#chunks = [];
       }
     }
