@@ -2,7 +2,7 @@
 // No framework and no CDN; every value from the server is inserted as text, never as HTML.
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['overview', 'routes', 'backends', 'workers', 'diagnostics', 'explain'];
+const VIEWS = ['overview', 'routes', 'backends', 'cache', 'workers', 'diagnostics', 'explain'];
 const POLL_MS = 2000;
 const MAX_POINTS = 300;
 
@@ -201,7 +201,7 @@ $('route-search').addEventListener('input', () => {
 async function refreshRoutes() {
   const q = encodeURIComponent($('route-search').value);
   const r = await api(`/api/v1/routes?search=${q}`);
-  $('routes-body').replaceChildren(...r.routes.map((x) => el('tr', {}, el('td', {}, x.host), el('td', {}, x.match), el('td', {}, el('code', {}, x.path)), el('td', {}, x.cluster), el('td', {}, x.source))));
+  $('routes-body').replaceChildren(...r.routes.map((x) => el('tr', {}, el('td', {}, x.host), el('td', {}, x.match), el('td', {}, el('code', {}, x.path)), el('td', {}, x.cluster), el('td', {}, x.source), el('td', {}, cachePolicy(x.cache)))));
   $('route-count').textContent = `${r.routes.length} route${r.routes.length === 1 ? '' : 's'}`;
   $('default-backend').textContent = r.defaultBackend ? `Default backend: ${r.defaultBackend.cluster} (Ingress ${r.defaultBackend.source})` : 'No default backend: unmatched requests get 404.';
 }
@@ -267,6 +267,89 @@ async function refreshBackends() {
   );
 }
 
+// ---- cache ------------------------------------------------------------------------------
+
+const fmtBytes = (n) => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+const fmtSeconds = (s) => (s % 86400 === 0 ? `${s / 86400}d` : s % 3600 === 0 ? `${s / 3600}h` : s % 60 === 0 ? `${s / 60}m` : `${s}s`);
+const CACHE_STATUSES = ['HIT', 'MISS', 'EXPIRED', 'STALE', 'REVALIDATED', 'BYPASS'];
+
+/** cachePolicy describes a route's cache policy: the TTL for responses without freshness of their own. */
+function cachePolicy(cache) {
+  if (!cache) return '–';
+  return cache.ttlSeconds === null ? 'on' : `on, ttl ${fmtSeconds(cache.ttlSeconds)}`;
+}
+
+async function refreshCache() {
+  const r = await api('/api/v1/cache');
+  $('k-stored').textContent = r.maxBytes > 0 ? `${fmtBytes(r.storedBytes)} / ${fmtBytes(r.maxBytes)}` : fmtBytes(r.storedBytes);
+  $('k-meter').value = r.maxBytes > 0 ? r.storedBytes / r.maxBytes : 0;
+  $('k-entries').textContent = String(r.entries);
+  let served = 0;
+  let lookups = 0;
+  for (const i of r.ingresses) {
+    served += i.responses.HIT + i.responses.STALE + i.responses.REVALIDATED;
+    lookups += i.responses.HIT + i.responses.MISS + i.responses.EXPIRED + i.responses.STALE + i.responses.REVALIDATED;
+  }
+  $('k-hit').textContent = lookups > 0 ? fmtPct(served / lookups) : '–';
+  $('k-workers').textContent = String(r.workers);
+  $('cache-body').replaceChildren(
+    ...r.ingresses.map((i) =>
+      el(
+        'tr',
+        { 'data-ingress': i.ingress },
+        el('td', {}, i.ingress),
+        el('td', {}, i.policy ? `${cachePolicy(i.policy)} · ${i.policy.routes} route${i.policy.routes === 1 ? '' : 's'}` : el('span', { class: 'muted' }, 'off now')),
+        el('td', {}, i.hitRatio === null ? '–' : fmtPct(i.hitRatio)),
+        ...CACHE_STATUSES.map((s) => el('td', { class: 'num' }, String(i.responses[s]))),
+        el('td', { class: 'num' }, String(i.evictions)),
+        el('td', { class: 'num' }, String(i.entries)),
+        el('td', { class: 'num' }, fmtBytes(i.storedBytes)),
+        el('td', { class: 'actions' }, el('button', { type: 'button', class: 'secondary', onclick: () => purge({ ingress: i.ingress }) }, 'Purge')),
+      ),
+    ),
+  );
+  $('cache-empty').hidden = r.ingresses.length > 0;
+}
+
+/** purge sends one purge and shows what it did; answers come from every worker (or time out). */
+async function purge(selector) {
+  const out = $('purge-result');
+  out.className = 'muted';
+  out.textContent = 'Purging…';
+  try {
+    const r = await api('/api/v1/cache/purge', { method: 'POST', body: selector });
+    const late = r.workers - r.answered;
+    out.textContent = `Purged ${r.purged} entr${r.purged === 1 ? 'y' : 'ies'} in ${r.answered}/${r.workers} workers${late > 0 ? ` (${late} did not answer in time)` : ''}.`;
+    out.className = late > 0 ? 'error' : 'ok';
+    await refreshCache();
+  } catch (err) {
+    out.className = 'error';
+    out.textContent = err.message === 'unauthorized' ? '' : err.message;
+  }
+}
+
+$('pg-all').addEventListener('change', () => {
+  for (const id of ['pg-host', 'pg-path', 'pg-ingress']) $(id).disabled = $('pg-all').checked;
+});
+
+$('purge-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  if ($('pg-all').checked) {
+    if (confirm('Purge every cached response in every worker?')) purge({ all: true });
+    return;
+  }
+  const selector = {};
+  if ($('pg-host').value.trim()) selector.host = $('pg-host').value.trim();
+  if ($('pg-path').value.trim()) selector.pathPrefix = $('pg-path').value.trim();
+  if ($('pg-ingress').value.trim()) selector.ingress = $('pg-ingress').value.trim();
+  if (Object.keys(selector).length === 0) {
+    $('purge-result').className = 'error';
+    $('purge-result').textContent = 'Give a host, a path prefix or an Ingress, or tick everything.';
+    return;
+  }
+  purge(selector);
+});
+
 // ---- workers and diagnostics ------------------------------------------------------------
 
 const fmtUptime = (ms) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
@@ -314,7 +397,7 @@ $('explain-form').addEventListener('submit', async (e) => {
   }
 });
 
-const REFRESH = { overview: refreshOverview, routes: refreshRoutes, backends: refreshBackends, workers: refreshWorkers, diagnostics: refreshDiagnostics };
+const REFRESH = { overview: refreshOverview, routes: refreshRoutes, backends: refreshBackends, cache: refreshCache, workers: refreshWorkers, diagnostics: refreshDiagnostics };
 
 // Keep the diagnostics badge current whatever view is open.
 setInterval(() => api('/api/v1/diagnostics').then((r) => updateDiagBadge(r.diagnostics.length)).catch(() => {}), 5000);

@@ -127,6 +127,8 @@ async function run(config: Config): Promise<void> {
       overrides,
       publishOverrides: () => controller.publishOverrides(),
       serviceFigures: () => observability.traffic.byService(),
+      purgeCache: (selector, timeoutMs) => pool.purgeCache(selector, timeoutMs),
+      cacheFigures: () => observability.cache.figures(),
     },
   });
   if (config.adminToken === undefined) {

@@ -1,13 +1,47 @@
 /**
  * The worker pool: forks N node:cluster workers, gives each the current snapshot before it
  * listens, broadcasts new snapshots, tracks acked generations, restarts crashed workers with
- * exponential backoff, and drains them on shutdown.
+ * exponential backoff, and drains them on shutdown. It also fans the response cache's admin
+ * purges out to every worker and relays one worker's invalidations to the others (issue 6).
  */
-import cluster, { type Worker } from 'node:cluster';
+import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import type { WireError } from '../shared/errors.js';
 import type { StatsDelta } from '../shared/stats.js';
-import { isWorkerMessage, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from '../shared/messages.js';
+import { isWorkerMessage, type CachePurgeSelector, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from '../shared/messages.js';
+
+/**
+ * ClusterWorker is the part of a node:cluster Worker the pool uses; tests fork fakes of it.
+ */
+export interface ClusterWorker {
+  readonly process: { readonly pid?: number | undefined; kill(signal?: NodeJS.Signals | number): boolean };
+  send(message: PrimaryMessage): boolean;
+  isConnected(): boolean;
+  isDead(): boolean;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  once(event: 'exit', listener: (code: number | null, signal: string | null) => void): unknown;
+}
+
+/** CachePurgeResult is what a purge achieved across the pool. */
+export interface CachePurgeResult {
+  /** Entries dropped, summed over the workers that answered. */
+  readonly purged: number;
+  /** Workers the purge was sent to (every worker that has been given its init). */
+  readonly workers: number;
+  /** Workers that answered before the timeout; one that exited meanwhile did not. */
+  readonly answered: number;
+}
+
+/** A purge waiting for its answers. */
+interface PendingPurge {
+  readonly waiting: Set<ClusterWorker>;
+  readonly workers: number;
+  purged: number;
+  answered: number;
+  readonly timer: NodeJS.Timeout;
+  readonly resolve: (r: CachePurgeResult) => void;
+}
 
 /** WorkerStatus is what the admin API shows of one worker slot. */
 export interface WorkerStatus {
@@ -38,15 +72,19 @@ export interface WorkerPoolOptions {
   readonly onStats?: (workerId: number, delta: StatsDelta) => void;
   /** Called when a worker process has exited (expectedly or not). */
   readonly onExit?: (workerId: number) => void;
+  /** Starts one worker process; node:cluster's fork unless a test passes fakes. */
+  readonly fork?: () => ClusterWorker;
 }
 
 interface Slot {
   readonly id: number;
-  worker: Worker | null;
+  worker: ClusterWorker | null;
   pid: number;
   generation: number;
   /** The generation this worker will serve once it has handled every message sent to it. */
   sent: number;
+  /** The worker said hello and was sent its init: it handles messages from now on. */
+  greeted: boolean;
   listening: boolean;
   restarts: number;
   failures: number;
@@ -57,9 +95,12 @@ interface Slot {
 
 /** WorkerPool owns the node:cluster workers and the snapshot they must serve. */
 export class WorkerPool {
-  readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit'>> & Pick<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit'>;
+  readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit' | 'fork'>> & Pick<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit'>;
+  readonly #forkWorker: () => ClusterWorker;
   readonly #slots: Slot[] = [];
   readonly #log: Logger;
+  readonly #purges = new Map<number, PendingPurge>();
+  #purgeId = 0;
   /** The full snapshot of #generation; a function, because after a delta it is encoded only on demand. */
   #snapshot: (() => Uint8Array) | null = null;
   #generation = 0;
@@ -67,9 +108,13 @@ export class WorkerPool {
 
   constructor(opts: WorkerPoolOptions) {
     if (!Number.isInteger(opts.count) || opts.count < 1) throw new RangeError('count must be a positive integer');
-    this.#opts = { restartBaseMs: 100, restartMaxMs: 30_000, healthyAfterMs: 60_000, ...opts };
+    const { fork, ...rest } = opts;
+    this.#opts = { restartBaseMs: 100, restartMaxMs: 30_000, healthyAfterMs: 60_000, ...rest };
     this.#log = opts.log;
-    cluster.setupPrimary({ exec: opts.exec, args: [], serialization: 'advanced' });
+    if (fork === undefined) {
+      cluster.setupPrimary({ exec: opts.exec, args: [], serialization: 'advanced' });
+      this.#forkWorker = () => cluster.fork();
+    } else this.#forkWorker = fork;
   }
 
   /** generation is the newest generation published. */
@@ -81,7 +126,7 @@ export class WorkerPool {
   start(): void {
     if (this.#snapshot === null) throw new Error('WorkerPool.start before the first publish');
     for (let id = 1; id <= this.#opts.count; id++) {
-      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null };
+      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, greeted: false, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null };
       this.#slots.push(slot);
       this.#fork(slot);
     }
@@ -137,6 +182,34 @@ export class WorkerPool {
   }
 
   /**
+   * purgeCache asks every worker that has its init to drop the cached responses `selector`
+   * matches, and resolves when all have answered or `timeoutMs` passed. Not only listening ones:
+   * a worker may serve (and cache) before its `listening` reaches us. One that has not said
+   * hello yet has no state, serves nothing, and is neither asked nor counted.
+   */
+  purgeCache(selector: CachePurgeSelector, timeoutMs: number): Promise<CachePurgeResult> {
+    const targets = this.#slots.filter((s) => s.worker !== null && s.greeted && s.worker.isConnected());
+    if (targets.length === 0) return Promise.resolve({ purged: 0, workers: 0, answered: 0 });
+    const id = ++this.#purgeId;
+    return new Promise((resolve) => {
+      const pending: PendingPurge = {
+        waiting: new Set(),
+        workers: targets.length,
+        purged: 0,
+        answered: 0,
+        timer: setTimeout(() => this.#finishPurge(id), timeoutMs),
+        resolve,
+      };
+      this.#purges.set(id, pending);
+      for (const slot of targets) {
+        // A send that fails leaves the worker out of `waiting`: it counts as not answered.
+        if (this.#send(slot, { type: 'cache-purge', id, selector })) pending.waiting.add(slot.worker as ClusterWorker);
+      }
+      if (pending.waiting.size === 0) this.#finishPurge(id);
+    });
+  }
+
+  /**
    * drain asks every worker to stop accepting and finish in-flight requests, and resolves once
    * all have exited; workers still alive `timeoutMs` + 2 s later are killed.
    */
@@ -171,9 +244,10 @@ export class WorkerPool {
 
   #fork(slot: Slot): void {
     slot.restartTimer = undefined;
-    const worker = cluster.fork();
+    const worker = this.#forkWorker();
     slot.worker = worker;
     slot.pid = worker.process.pid ?? 0;
+    slot.greeted = false;
     slot.listening = false;
     slot.generation = 0;
     slot.startedAt = Date.now();
@@ -182,15 +256,22 @@ export class WorkerPool {
     worker.once('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
   }
 
-  #onMessage(slot: Slot, worker: Worker, m: unknown): void {
+  #onMessage(slot: Slot, worker: ClusterWorker, m: unknown): void {
     if (slot.worker !== worker || !isWorkerMessage(m)) return;
     const msg: WorkerMessage = m;
     switch (msg.type) {
       case 'stats':
         this.#opts.onStats?.(slot.id, msg.delta);
         return;
+      case 'cache-purged':
+        this.#onPurged(worker, msg.id, msg.purged);
+        return;
+      case 'cache-invalidate':
+        this.#relayInvalidate(slot, msg.keys);
+        return;
       case 'hello':
         if (this.#snapshot) {
+          slot.greeted = true;
           slot.sent = this.#generation;
           this.#send(slot, { type: 'init', workerId: slot.id, config: this.#opts.config, snapshot: this.#snapshot() });
         }
@@ -224,10 +305,13 @@ export class WorkerPool {
     this.#opts.onChange?.();
   }
 
-  #onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+  #onExit(slot: Slot, worker: ClusterWorker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     slot.worker = null;
+    slot.greeted = false;
     slot.listening = false;
+    // A purge this worker never answered stops waiting for it; it counts as not answered.
+    for (const [id, p] of this.#purges) if (p.waiting.delete(worker) && p.waiting.size === 0) this.#finishPurge(id);
     this.#opts.onExit?.(slot.id);
     this.#opts.onChange?.();
     if (this.#stopping) return;
@@ -241,19 +325,51 @@ export class WorkerPool {
     }, delayMs);
   }
 
+  #onPurged(worker: ClusterWorker, id: unknown, purged: unknown): void {
+    const p = this.#purges.get(id as number);
+    // A late answer (after the timeout) or one for a purge this worker was not asked finds nothing.
+    if (p === undefined || !p.waiting.delete(worker)) return;
+    if (typeof purged === 'number' && Number.isSafeInteger(purged) && purged >= 0) p.purged += purged;
+    else this.#log.warn({ id, purged }, 'worker answered a cache purge with a malformed count');
+    p.answered++;
+    if (p.waiting.size === 0) this.#finishPurge(id as number);
+  }
+
+  #finishPurge(id: number): void {
+    const p = this.#purges.get(id);
+    if (p === undefined) return;
+    this.#purges.delete(id);
+    clearTimeout(p.timer);
+    p.resolve({ purged: p.purged, workers: p.workers, answered: p.answered });
+  }
+
+  /**
+   * #relayInvalidate forwards the keys one worker invalidated (after an unsafe request, RFC 9111
+   * §4.4) to every other worker that has its init, so none keeps serving what the write
+   * changed (one still starting may already take requests before its `listening` arrives).
+   */
+  #relayInvalidate(from: Slot, keys: unknown): void {
+    if (!Array.isArray(keys) || keys.length === 0 || !keys.every((k) => typeof k === 'string')) return;
+    const msg: PrimaryMessage = { type: 'cache-invalidate', keys: keys as string[] };
+    for (const slot of this.#slots) if (slot !== from && slot.greeted) this.#send(slot, msg);
+  }
+
   #sendSnapshot(slot: Slot): void {
     if (this.#snapshot === null) return;
     slot.sent = this.#generation;
     this.#send(slot, { type: 'snapshot', snapshot: this.#snapshot() });
   }
 
-  #send(slot: Slot, msg: PrimaryMessage): void {
+  /** #send returns whether the message was handed to the IPC channel. */
+  #send(slot: Slot, msg: PrimaryMessage): boolean {
     const w = slot.worker;
-    if (!w || !w.isConnected()) return;
+    if (!w || !w.isConnected()) return false;
     try {
       w.send(msg);
+      return true;
     } catch (err) {
       this.#log.warn({ err, workerId: slot.id }, 'could not send to worker');
+      return false;
     }
   }
 }

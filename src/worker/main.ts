@@ -15,6 +15,7 @@ import { createWorkerLogger, type Logger } from './log.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
 import { ProcessSampler } from '../shared/process-stats.js';
 import { AccessLog } from './access-log.js';
+import { WorkerCache } from './cache/worker-cache.js';
 import { WorkerState } from './state.js';
 import { WorkerStats } from './stats.js';
 
@@ -31,6 +32,9 @@ export interface WorkerProcess {
 /** How often the worker flushes its statistics to the primary. */
 const STATS_FLUSH_MS = 1000;
 
+/** How often expired cache entries are swept (the original design's clean_expired). */
+const CACHE_SWEEP_MS = 10_000;
+
 /** How long a goodbye message (`fatal`) may take before the worker exits anyway. */
 const GOODBYE_TIMEOUT_MS = 1000;
 
@@ -42,6 +46,7 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
   let log: Logger | null = null;
   let state: WorkerState | null = null;
   let server: ProxyServer | null = null;
+  let cache: WorkerCache | null = null;
   let drainTimeoutMs = 0;
   let leaving = false;
 
@@ -72,6 +77,9 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
     const stats = m.config.metrics ? new WorkerStats() : undefined;
     const accessLog = new AccessLog(log.child({ component: 'access' }), m.config.accessLogEvery, m.workerId);
     state = new WorkerState({ config: m.config, ...(stats === undefined ? {} : { stats }) });
+    const responseCache = new WorkerCache({ maxBytes: m.config.cacheMaxBytes, maxObjectBytes: m.config.cacheMaxObjectBytes, lockTimeoutMs: m.config.cacheLockTimeoutMs });
+    responseCache.onInvalidate = (keys) => send({ type: 'cache-invalidate', keys });
+    cache = responseCache;
     const applied = state.apply(m.snapshot);
     if (!applied.ok) {
       // Keep the empty table (every request 404) rather than refuse to start; say why.
@@ -79,14 +87,22 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
       send({ type: 'reject', current: state.generation, error: applied.error });
     }
     try {
-      const proxy = createProxyServer({ state, config: m.config, log, accessLog, ...(stats === undefined ? {} : { stats }) });
+      const proxy = createProxyServer({ state, config: m.config, log, accessLog, cache: responseCache, ...(stats === undefined ? {} : { stats }) });
       server = proxy;
       const port = await proxy.listen();
       log.info({ port, generation: state.generation }, 'listening');
       send({ type: 'listening', generation: state.generation });
       const sampler = new ProcessSampler();
       const empty = new WorkerStats();
-      setInterval(() => send({ type: 'stats', delta: (stats ?? empty).flush(proxy.inFlight(), sampler.sample()) }), STATS_FLUSH_MS).unref();
+      setInterval(() => {
+        const delta = (stats ?? empty).flush(proxy.inFlight(), sampler.sample());
+        const cacheDelta = responseCache.flush();
+        send({ type: 'stats', delta: cacheDelta === undefined ? delta : { ...delta, cache: cacheDelta } });
+      }, STATS_FLUSH_MS).unref();
+      setInterval(() => {
+        const n = responseCache.sweep();
+        if (n > 0) log?.debug({ expired: n }, 'cache sweep');
+      }, CACHE_SWEEP_MS).unref();
     } catch (err) {
       const error = toWire(err, 'ING_ERR_LISTEN_FAILED');
       log.fatal({ err, code: error.code }, 'cannot start the proxy');
@@ -136,6 +152,16 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
       }
       case 'drain':
         void onDrain();
+        return;
+      case 'cache-purge': {
+        // Answer even before init (nothing cached yet), so the primary never waits on us for nothing.
+        const purged = cache === null ? 0 : cache.purge(message.selector);
+        log?.info({ purged, selector: message.selector }, 'cache purge');
+        send({ type: 'cache-purged', id: message.id, purged });
+        return;
+      }
+      case 'cache-invalidate':
+        cache?.invalidate(message.keys);
         return;
     }
   });

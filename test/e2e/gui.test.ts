@@ -1,7 +1,8 @@
 /**
  * The admin GUI in headless Chromium (Debian `chromium`, driven by playwright-core): every view
  * loads, the live numbers move under traffic, draining an endpoint through the UI stops traffic
- * to it, and a screenshot of each view is saved under test-results/gui/.
+ * to it, a cache purge goes out from the cache view, and a screenshot of each view is saved
+ * under test-results/gui/.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -36,6 +37,8 @@ describe('the admin GUI in Chromium', () => {
       ingress(NS, 'shop', { host: 'shop.test', paths: [{ path: '/', service: 'shop', port: 'http' }] }),
       service(NS, 'shop', [{ name: 'http', port: 80, targetPort: shop.port }]),
       endpointSlice(NS, 'shop', shop.addresses, shop.port, { portName: 'http' }),
+      // The same Service behind a cached Ingress, for the cache view (no traffic goes to it).
+      { ...ingress(NS, 'static', { host: 'static.test', paths: [{ path: '/', service: 'shop', port: 'http' }] }), metadata: { name: 'static', namespace: NS, annotations: { 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '1m' } } },
     ]);
     flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--admin-token', TOKEN] });
     browser = await chromium.launch({
@@ -101,6 +104,45 @@ describe('the admin GUI in Chromium', () => {
     await page.screenshot({ path: join(SCREENSHOTS, 'backends-drained.png') });
     await row.getByRole('button', { name: 'Undrain' }).click();
     await row.getByRole('button', { name: 'Drain' }).waitFor({ timeout: 10_000 });
+  });
+
+  it('shows the cache view and purges from it', async () => {
+    await open('cache');
+    const row = page.locator(`tr[data-ingress="${NS}/static"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('on, ttl 1m · 1 route');
+    await page.screenshot({ path: join(SCREENSHOTS, 'cache.png') });
+    const submit = '#purge-form button[type=submit]';
+    const purged = () => page.waitForResponse((r) => r.url().endsWith('/api/v1/cache/purge'));
+    const result = page.locator('#purge-result');
+
+    // The API's own check refuses a relative path prefix, and the GUI says why.
+    await page.fill('#pg-path', 'img/');
+    const [refused] = await Promise.all([purged(), page.click(submit)]);
+    expect(refused.status()).toBe(400);
+    await page.waitForFunction(() => document.getElementById('purge-result')?.textContent?.includes('"pathPrefix" must start with "/"'));
+
+    await page.fill('#pg-path', '/img/');
+    await page.fill('#pg-host', 'Static.test');
+    const [ok] = await Promise.all([purged(), page.click(submit)]);
+    expect(await ok.json()).toMatchObject({ purged: 0, workers: 2, selector: { host: 'static.test', pathPrefix: '/img/' } });
+    await page.waitForFunction(() => document.getElementById('purge-result')?.textContent?.startsWith('Purged '));
+    expect(await result.textContent()).toMatch(/^Purged 0 entries in 2\/2 workers/);
+    await page.screenshot({ path: join(SCREENSHOTS, 'cache-purged.png') });
+
+    // Everything: only after the confirm, and the selector fields are off meanwhile.
+    await page.check('#pg-all');
+    expect(await page.locator('#pg-host').isDisabled()).toBe(true);
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      void d.accept();
+    });
+    await page.evaluate(() => (document.getElementById('purge-result')!.textContent = ''));
+    const [all] = await Promise.all([purged(), page.click(submit)]);
+    expect(asked).toContain('every cached response');
+    expect(await all.json()).toMatchObject({ purged: 0, workers: 2, selector: {} });
+    await page.waitForFunction(() => document.getElementById('purge-result')?.textContent?.startsWith('Purged '));
   });
 
   it('shows the workers', async () => {

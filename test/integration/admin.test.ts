@@ -1,7 +1,8 @@
 /**
  * The admin surface through the built CLI: token and Origin checks, the JSON API, drain and
- * weight overrides reaching every worker (traffic stops reaching a drained endpoint), the access
- * log, and /metrics (series bounded under random hosts and paths, `promtool check metrics`).
+ * weight overrides reaching every worker (traffic stops reaching a drained endpoint), cache
+ * purges sent to every worker and the cache view, the access log, and /metrics (series bounded
+ * under random hosts and paths, `promtool check metrics`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -44,6 +45,9 @@ describe('admin API, overrides and metrics (2 workers)', () => {
       service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]),
       endpointSlice(NS, 'web', web.addresses, web.port, { portName: 'http' }),
     ]);
+    // A second Ingress on the same Service with the response cache on (issue 6).
+    const cached = ingress(NS, 'static', { host: 'static.test', paths: [{ path: '/', service: 'web', port: 'http' }] });
+    await dir.write('20-static.yaml', [{ ...cached, metadata: { name: 'static', namespace: NS, annotations: { 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '30s' } } }]);
     flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--admin-token', TOKEN, '--access-log', 'on'] });
   });
 
@@ -82,8 +86,10 @@ describe('admin API, overrides and metrics (2 workers)', () => {
   });
 
   it('lists routes and backends', async () => {
-    const routes = await admin('/api/v1/routes?search=web');
-    expect(routes.json.routes).toEqual([{ host: 'web.test', match: 'Prefix', path: '/', cluster: `${NS}/web:http`, source: `${NS}/web` }]);
+    const routes = await admin('/api/v1/routes?search=web.test');
+    expect(routes.json.routes).toEqual([{ host: 'web.test', match: 'Prefix', path: '/', cluster: `${NS}/web:http`, source: `${NS}/web`, cache: null }]);
+    const cached = await admin('/api/v1/routes?search=static');
+    expect(cached.json.routes).toEqual([{ host: 'static.test', match: 'Prefix', path: '/', cluster: `${NS}/web:http`, source: `${NS}/static`, cache: { ttlSeconds: 30 } }]);
     const backends = await admin('/api/v1/backends');
     const [b] = backends.json.backends as { id: string; endpoints: { address: string }[] }[];
     expect(b?.id).toBe(`${NS}/web:http`);
@@ -145,7 +151,91 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     expect((await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: 5000 } })).status).toBe(400);
     const notJson = await fetch(`http://127.0.0.1:${flusso.adminPort}/api/v1/endpoints/drain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{nope' });
     expect(notJson.status).toBe(400);
-    expect((await admin('/api/v1/cache/purge', { method: 'POST', body: {} })).status).toBe(501);
+  });
+
+  describe('the response cache', () => {
+    const purge = (body: unknown, init: { token?: string | null; headers?: Record<string, string> } = {}) => admin('/api/v1/cache/purge', { method: 'POST', body, ...init });
+
+    it('purges in every worker, with the host normalised', async () => {
+      const res = await purge({ host: 'Static.TEST:8080', pathPrefix: '/img/' });
+      expect(res.status, res.text).toBe(200);
+      expect(res.json).toMatchObject({ purged: 0, workers: 2, selector: { host: 'static.test', pathPrefix: '/img/' } });
+      expect(res.json.answered).toBe(2);
+    });
+
+    /** fillEveryWorker asks for `path` on fresh connections until both workers hold it (their stats flush says so). */
+    const fillEveryWorker = async (path: string): Promise<void> => {
+      await pollUntil(
+        `both workers to cache ${path}`,
+        async () => {
+          for (let i = 0; i < 4; i++) await httpRequest({ port: flusso.httpPort, host: 'static.test', path });
+          const view = (await admin('/api/v1/cache')).json as { ingresses: { ingress: string; entries: number }[] };
+          return view.ingresses.find((r) => r.ingress === `${NS}/static`)?.entries === 2 ? true : undefined;
+        },
+        15_000,
+      );
+    };
+    const entries = async (): Promise<number> => ((await admin('/api/v1/cache')).json as { entries: number }).entries;
+
+    it('a purge empties the cache of every worker (catalogue row 161)', async () => {
+      await fillEveryWorker('/purge-me');
+      const res = await purge({ ingress: `${NS}/static` });
+      expect(res.json).toMatchObject({ purged: 2, workers: 2, answered: 2 });
+      // Whichever worker takes it, the next request finds nothing.
+      const next = await httpRequest({ port: flusso.httpPort, host: 'static.test', path: '/purge-me' });
+      expect(next.headers['x-cache-status']).toBe('MISS');
+    });
+
+    it('an unsafe request through one worker invalidates the entry in every worker (RFC 9111 §4.4)', async () => {
+      await purge({ all: true });
+      await fillEveryWorker('/doc');
+      // The weight test above left an endpoint without a pod (127.0.0.4): a POST is never retried
+      // elsewhere, and a failed one invalidates nothing, so send until one reaches a live pod.
+      const post = await pollUntil('a POST answered 200', async () => {
+        const r = await httpRequest({ port: flusso.httpPort, host: 'static.test', path: '/doc', method: 'POST', body: 'changed' });
+        expect(r.headers['x-cache-status']).toBe('BYPASS');
+        return r.status === 200 ? r : undefined;
+      });
+      expect(post.status).toBe(200);
+      await pollUntil('every worker to drop the entry', async () => ((await entries()) === 0 ? true : undefined), 10_000);
+    });
+
+    it('purges everything only when asked with {"all": true}', async () => {
+      const refused = await purge({});
+      expect(refused.status).toBe(400);
+      expect(refused.json.error).toContain('{"all": true}');
+      // An empty body reads as {} and is refused the same way.
+      const empty = await fetch(`http://127.0.0.1:${flusso.adminPort}/api/v1/cache/purge`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(empty.status).toBe(400);
+      const all = await purge({ all: true });
+      expect(all.status, all.text).toBe(200);
+      expect(all.json).toMatchObject({ purged: 0, workers: 2, selector: {} });
+    });
+
+    it.each([
+      [{ pathPrefix: 'img/' }, '"pathPrefix" must start with "/"'],
+      [{ host: '*.static.test' }, '"host" must be a host name'],
+      [{ ingress: 'static' }, '"ingress" must be "namespace/name"'],
+      [{ hots: 'static.test' }, 'unknown field "hots"'],
+    ])('refuses %j with 400', async (body, error) => {
+      const res = await purge(body);
+      expect(res.status).toBe(400);
+      expect(res.json.error).toContain(error);
+    });
+
+    it('keeps the admin rules: token, Origin, POST only', async () => {
+      expect((await purge({ all: true }, { token: null })).status).toBe(401);
+      expect((await purge({ all: true }, { headers: { origin: 'http://evil.example' } })).status).toBe(403);
+      expect((await admin('/api/v1/cache/purge')).status).toBe(405);
+    });
+
+    it('lists the cached Ingress with its policy and exposes the cache metrics', async () => {
+      const res = await admin('/api/v1/cache');
+      expect(res.status).toBe(200);
+      expect(res.json.ingresses).toEqual([expect.objectContaining({ ingress: `${NS}/static`, policy: { ttlSeconds: 30, routes: 1 } })]);
+      const metrics = (await admin('/metrics')).text;
+      for (const family of ['flusso_cache_responses_total', 'flusso_cache_evictions_total', 'flusso_cache_entries', 'flusso_cache_stored_bytes', 'flusso_cache_max_bytes']) expect(metrics).toContain(`# TYPE ${family} `);
+    });
   });
 
   it('writes an access log line per request with the ingress-nginx fields', async () => {

@@ -1,15 +1,23 @@
 /**
  * The admin JSON API under /api/v1/: reads (routes, backends, workers, diagnostics, overrides,
- * the route explainer) and mutations (drain/undrain an endpoint, override a weight, purge
- * caches). It is a plain function from a parsed request to a status and a JSON body, so it is
- * tested without sockets; server.ts does authentication and the uWS plumbing.
+ * the route explainer, the response cache) and mutations (drain/undrain an endpoint, override a
+ * weight, purge caches). It is a plain function from a parsed request to a status and a JSON
+ * body, so it is tested without sockets; app.ts does authentication and the uWS plumbing. Only
+ * the purge answers asynchronously: it waits for every worker.
  */
 import type { Diagnostic } from '../../shared/errors.js';
 import { overrideKey, splitObjectKey } from '../../shared/keys.js';
+import type { CachePurgeSelector } from '../../shared/messages.js';
 import type { RoutingTable } from '../../shared/snapshot.js';
 import { explainRoute } from '../explain.js';
+import type { CacheFigures } from '../metrics/cache.js';
 import { MAX_WEIGHT, type OverrideStore } from '../overrides.js';
-import type { WorkerStatus } from '../workers.js';
+import type { CachePurgeResult, WorkerStatus } from '../workers.js';
+import { parsePurgeRequest } from './cache-purge.js';
+import { cacheView } from './cache-view.js';
+
+/** PURGE_TIMEOUT_MS bounds how long a purge waits for the workers' answers. */
+export const PURGE_TIMEOUT_MS = 2000;
 
 /** ServiceFigures are live traffic figures of one backend Service, for the backends view. */
 export interface ServiceFigures {
@@ -28,6 +36,10 @@ export interface AdminContext {
   /** publishOverrides sends a snapshot with the current overrides to every worker; returns its generation. */
   publishOverrides(): number;
   serviceFigures(): ReadonlyMap<string, ServiceFigures>;
+  /** purgeCache drops matching cached responses in every worker (WorkerPool.purgeCache). */
+  purgeCache(selector: CachePurgeSelector, timeoutMs: number): Promise<CachePurgeResult>;
+  /** cacheFigures are the response-cache figures the workers reported. */
+  cacheFigures(): CacheFigures;
 }
 
 /** ApiRequest is a parsed admin request. */
@@ -50,8 +62,8 @@ const fail = (status: number, error: string): ApiResponse => ({ status, body: { 
 /** MUTATIONS are the POST endpoints; everything else is a read. */
 export const MUTATIONS: ReadonlySet<string> = new Set(['/api/v1/endpoints/drain', '/api/v1/endpoints/undrain', '/api/v1/endpoints/weight', '/api/v1/cache/purge']);
 
-/** handleApi answers one /api/v1/ request. */
-export function handleApi(ctx: AdminContext, req: ApiRequest): ApiResponse {
+/** handleApi answers one /api/v1/ request; a cache purge answers once the workers have. */
+export function handleApi(ctx: AdminContext, req: ApiRequest): ApiResponse | Promise<ApiResponse> {
   const mutation = MUTATIONS.has(req.path);
   if (mutation && req.method !== 'POST') return fail(405, 'use POST for this endpoint');
   if (!mutation && req.method !== 'GET' && req.method !== 'HEAD') return fail(405, 'this endpoint only reads; use GET');
@@ -78,8 +90,10 @@ export function handleApi(ctx: AdminContext, req: ApiRequest): ApiResponse {
     case '/api/v1/endpoints/undrain':
     case '/api/v1/endpoints/weight':
       return mutateEndpoint(ctx, req);
+    case '/api/v1/cache':
+      return ok({ generation: ctx.generation(), ...cacheView(ctx.table(), ctx.cacheFigures()) });
     case '/api/v1/cache/purge':
-      return fail(501, 'no cache: the response cache is not part of this build yet');
+      return purge(ctx, req.body);
     default:
       return fail(404, 'no such admin endpoint');
   }
@@ -91,10 +105,19 @@ function routes(ctx: AdminContext, search: string): unknown {
   const rows = [];
   for (const vh of table?.hosts ?? [])
     for (const r of vh.routes) {
-      const row = { host: vh.host, match: r.match, path: r.path, cluster: r.cluster, source: r.source };
+      const row = { host: vh.host, match: r.match, path: r.path, cluster: r.cluster, source: r.source, cache: r.cache ? { ttlSeconds: r.cache.ttlSeconds } : null };
       if (needle === '' || `${row.host} ${row.path} ${row.cluster} ${row.source}`.toLowerCase().includes(needle)) rows.push(row);
     }
-  return { generation: ctx.generation(), routes: rows, defaultBackend: table?.defaultBackend ?? null };
+  const db = table?.defaultBackend ?? null;
+  return { generation: ctx.generation(), routes: rows, defaultBackend: db && { ...db, cache: db.cache ? { ttlSeconds: db.cache.ttlSeconds } : null } };
+}
+
+async function purge(ctx: AdminContext, body: unknown): Promise<ApiResponse> {
+  const req = parsePurgeRequest(body);
+  if (!req.ok) return fail(400, req.error);
+  const r = await ctx.purgeCache(req.selector, PURGE_TIMEOUT_MS);
+  if (r.workers === 0) return fail(503, 'no worker is running: nothing to purge');
+  return ok({ purged: r.purged, workers: r.workers, answered: r.answered, selector: req.selector });
 }
 
 function backends(ctx: AdminContext): unknown {

@@ -106,7 +106,19 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
       if (!read) return send(res, json(405, { error: 'use GET' }), head);
       return send(res, { status: 200, type: METRICS_CONTENT_TYPE, body: opts.metrics() }, head);
     }
-    if (!mutation || method !== 'POST') return send(res, apiReply(method, path, query, undefined), head);
+    if (!mutation || method !== 'POST') {
+      const reply = apiReply(method, path, query, undefined);
+      if (!(reply instanceof Promise)) return send(res, reply, head);
+      // Reads answer synchronously today; one that waits must still survive the client leaving.
+      let gone = false;
+      res.onAborted(() => {
+        gone = true;
+      });
+      void reply.then((r) => {
+        if (!gone) send(res, r, head);
+      });
+      return;
+    }
     if (!originAllowed(origin, host)) return send(res, json(403, { error: 'cross-origin mutations are refused' }), false);
 
     // A mutation: read the JSON body (bounded), then answer.
@@ -134,19 +146,28 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
         send(res, json(400, { error: 'the body is not valid JSON' }), false);
         return;
       }
+      const finish = (reply: Reply): void => {
+        // A purge waits for the workers: the client may have gone meanwhile (onAborted above).
+        if (aborted) return;
+        if (reply.status === 200) log.info({ path, body }, 'admin mutation');
+        send(res, reply, false);
+      };
       const reply = apiReply(method, path, query, body);
-      if (reply.status === 200) log.info({ path, body }, 'admin mutation');
-      send(res, reply, false);
+      if (reply instanceof Promise) void reply.then(finish);
+      else finish(reply);
     });
   });
 
-  function apiReply(method: string, path: string, query: URLSearchParams, body: unknown): Reply {
-    try {
-      const r = handleApi(ctx, { method, path, query, body });
-      return json(r.status, r.body);
-    } catch (err) {
+  function apiReply(method: string, path: string, query: URLSearchParams, body: unknown): Reply | Promise<Reply> {
+    const failed = (err: unknown): Reply => {
       log.error({ err, path }, 'admin API handler failed');
       return json(500, { error: 'internal error' });
+    };
+    try {
+      const r = handleApi(ctx, { method, path, query, body });
+      return r instanceof Promise ? r.then((x) => json(x.status, x.body), failed) : json(r.status, r.body);
+    } catch (err) {
+      return failed(err);
     }
   }
 

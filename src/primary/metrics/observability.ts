@@ -5,6 +5,7 @@
  */
 import { ProcessSampler } from '../../shared/process-stats.js';
 import type { StatsDelta } from '../../shared/stats.js';
+import { CacheMetrics } from './cache.js';
 import { ControlPlaneMetrics, type ControlPlaneState } from './control-plane.js';
 import { ExpositionWriter } from './exposition.js';
 import { LiveFeed, type LiveSample } from './live.js';
@@ -17,6 +18,7 @@ export const TICK_MS = 1000;
 export class Observability {
   readonly traffic = new TrafficMetrics();
   readonly controlPlane = new ControlPlaneMetrics();
+  readonly cache = new CacheMetrics();
   readonly live = new LiveFeed();
   readonly #sampler = new ProcessSampler();
   readonly #state: () => ControlPlaneState;
@@ -46,17 +48,20 @@ export class Observability {
   /** onWorkerStats merges one worker's flush. */
   onWorkerStats(workerId: number, delta: StatsDelta): void {
     this.traffic.add(`worker-${workerId}`, delta);
+    this.cache.add(workerId, delta.cache);
   }
 
   /** onWorkerGone drops the gauges of a worker that exited (its replacement reports anew). */
   onWorkerGone(workerId: number): void {
     this.traffic.forgetProcess(`worker-${workerId}`);
+    this.cache.forget(workerId);
   }
 
   /** metricsText renders a scrape. */
   metricsText(): string {
     const w = new ExpositionWriter();
     this.traffic.render(w);
+    this.cache.render(w);
     this.controlPlane.render(w, this.#state());
     return w.text();
   }

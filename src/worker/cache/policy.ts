@@ -4,8 +4,8 @@
  * the caller passes `now` (epoch ms) from its injected clock. Freshness arithmetic lives in
  * freshness.ts and validators in validators.ts; both are re-exported here as one API.
  */
-import { parseCacheControl } from './directives.js';
-import { currentAge, freshnessLifetime, hasExplicitFreshness, isFresh, withinStaleWhileRevalidate, type CachedResponse } from './freshness.js';
+import { parseCacheControl, type CacheDirectives } from './directives.js';
+import { currentAge, entryLifetime, freshnessLifetime, hasExplicitFreshness, isFresh, withinStaleWhileRevalidate, type CachedResponse } from './freshness.js';
 import { headerValue, splitList, type HeaderSource } from './headers.js';
 import { hasValidator } from './validators.js';
 
@@ -139,12 +139,15 @@ export type ReuseDecision = 'hit' | 'stale' | 'revalidate' | 'fetch';
  * §5.4) and a request max-age/min-fresh the entry does not meet all force validation.
  */
 export function reuseDecision(entry: CachedResponse, reqHeaders: HeaderSource, nowMs: number): ReuseDecision {
-  const cc = parseCacheControl(headerValue(entry.headers, 'cache-control'));
+  const cc = entryDirectives(entry);
   const reqCcRaw = headerValue(reqHeaders, 'cache-control');
+  const pragmaRaw = reqCcRaw === undefined ? headerValue(reqHeaders, 'pragma') : undefined;
+  // The common case: a request with no cache directives of its own and a fresh entry.
+  if (reqCcRaw === undefined && pragmaRaw === undefined && !cc.noCache && isFresh(entry, nowMs)) return 'hit';
   const reqCc = parseCacheControl(reqCcRaw);
-  const pragmaNoCache = reqCcRaw === undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(headerValue(reqHeaders, 'pragma') ?? '');
+  const pragmaNoCache = /(^|,)\s*no-cache\s*(,|$)/i.test(pragmaRaw ?? '');
   const age = currentAge(entry, nowMs);
-  const lifetime = freshnessLifetime(entry, entry.defaultTtlSeconds);
+  const lifetime = entryLifetime(entry);
   const clientWantsFresher =
     reqCc.noCache || pragmaNoCache ||
     (reqCc.maxAge !== undefined && age > reqCc.maxAge) ||
@@ -152,4 +155,13 @@ export function reuseDecision(entry: CachedResponse, reqHeaders: HeaderSource, n
   if (!cc.noCache && !clientWantsFresher && isFresh(entry, nowMs)) return 'hit';
   if (!clientWantsFresher && withinStaleWhileRevalidate(entry, nowMs)) return 'stale';
   return hasValidator(entry) ? 'revalidate' : 'fetch';
+}
+
+const directives = new WeakMap<CachedResponse, CacheDirectives>();
+
+/** entryDirectives is the entry's parsed Cache-Control, memoised per (immutable) entry object. */
+function entryDirectives(entry: CachedResponse): CacheDirectives {
+  let d = directives.get(entry);
+  if (d === undefined) directives.set(entry, (d = parseCacheControl(headerValue(entry.headers, 'cache-control'))));
+  return d;
 }

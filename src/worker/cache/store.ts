@@ -19,6 +19,8 @@ export interface CacheEntryInput {
   readonly path: string;
   /** The route (Ingress `namespace/name`) that produced it, for purge by Ingress; null when none. */
   readonly route: string | null;
+  /** The cluster (Service port) that produced it: an entry is used only while its route still points there. */
+  readonly cluster?: string;
   /** The request's headers, from which the entry's Vary key is computed. */
   readonly requestHeaders: HeaderSource;
   readonly status: number;
@@ -36,9 +38,12 @@ export interface CacheEntryInput {
 export interface CacheEntry extends CachedResponse {
   readonly key: string;
   readonly varyKey: string;
+  /** The stored Vary field (combined), undefined without one. */
+  readonly vary: string | undefined;
   readonly host: string;
   readonly path: string;
   readonly route: string | null;
+  readonly cluster: string | null;
   readonly headers: HeaderPairs;
   readonly body: Buffer;
   /** Accounted bytes: body, header names and values, keys and a fixed per-entry overhead. */
@@ -66,6 +71,14 @@ export interface CacheStats {
   readonly purged: number;
   /** Entries dropped by sweepExpired. */
   readonly expired: number;
+}
+
+/** RouteUsage is what the store holds for one route (Ingress), and what it evicted of it. */
+export interface RouteUsage {
+  entries: number;
+  bytes: number;
+  /** Entries of this route evicted by the bound since the counter was last taken (takeEvictions). */
+  evictions: number;
 }
 
 /** ResponseCacheOptions bound a ResponseCache. */
@@ -100,6 +113,8 @@ export class ResponseCache {
   readonly #lru = new Map<string, CacheEntry>();
   /** Entries by primary key: the variants. */
   readonly #byKey = new Map<string, CacheEntry[]>();
+  /** Usage per route (entries with a null route are counted under ''). */
+  readonly #routes = new Map<string, RouteUsage>();
   #bytes = 0;
   #hits = 0;
   #misses = 0;
@@ -127,10 +142,12 @@ export class ResponseCache {
     const variants = this.#byKey.get(primary);
     if (variants !== undefined) {
       for (const e of variants) {
-        if (varyKey(headerValue(e.headers, 'vary'), reqHeaders) === e.varyKey) {
+        if (e.vary === undefined || varyKey(e.vary, reqHeaders) === e.varyKey) {
           const id = idOf(e);
-          this.#lru.delete(id);
-          this.#lru.set(id, e);
+          if (this.#lru.size > 1) {
+            this.#lru.delete(id);
+            this.#lru.set(id, e);
+          }
           this.#hits++;
           return e;
         }
@@ -147,13 +164,14 @@ export class ResponseCache {
    */
   set(input: CacheEntryInput): CacheEntry | null {
     const headers = stripHopByHop(input.headers);
-    const vk = varyKey(headerValue(headers, 'vary'), input.requestHeaders);
+    const vary = headerValue(headers, 'vary');
+    const vk = varyKey(vary, input.requestHeaders);
     if (vk === null) return null;
-    let size = ENTRY_OVERHEAD_BYTES + input.body.length + 2 * (input.key.length + vk.length) + input.host.length + input.path.length + (input.route?.length ?? 0);
+    let size = ENTRY_OVERHEAD_BYTES + input.body.length + 2 * (input.key.length + vk.length) + input.host.length + input.path.length + (input.route?.length ?? 0) + (input.cluster?.length ?? 0);
     for (const [n, v] of headers) size += n.length + v.length + PER_HEADER_BYTES;
     if (size > this.#maxObjectBytes) return null;
     const entry: CacheEntry = {
-      key: input.key, varyKey: vk, host: input.host, path: input.path, route: input.route,
+      key: input.key, varyKey: vk, vary, host: input.host, path: input.path, route: input.route, cluster: input.cluster ?? null,
       status: input.status, headers, body: ownBuffer(input.body),
       storedAt: input.storedAt, requestTime: input.requestTime, defaultTtlSeconds: input.defaultTtlSeconds, size,
     };
@@ -166,6 +184,9 @@ export class ResponseCache {
     variants.push(entry);
     this.#lru.set(idOf(entry), entry);
     this.#bytes += size;
+    const usage = this.#usage(entry.route ?? '');
+    usage.entries++;
+    usage.bytes += size;
     while (this.#bytes > this.#maxBytes) {
       const oldest = this.#lru.keys().next();
       if (oldest.done === true) break;
@@ -222,8 +243,31 @@ export class ResponseCache {
     };
   }
 
+  /** routeUsage returns the usage of every route that holds entries or had some evicted since takeEvictions. */
+  routeUsage(): ReadonlyMap<string, Readonly<RouteUsage>> {
+    return this.#routes;
+  }
+
+  /** takeEvictions zeroes the per-route eviction counters (after a stats flush read them) and forgets empty routes. */
+  takeEvictions(): void {
+    for (const [route, u] of this.#routes) {
+      u.evictions = 0;
+      if (u.entries === 0) this.#routes.delete(route);
+    }
+  }
+
+  #usage(route: string): RouteUsage {
+    let u = this.#routes.get(route);
+    if (u === undefined) this.#routes.set(route, (u = { entries: 0, bytes: 0, evictions: 0 }));
+    return u;
+  }
+
   #evict(id: string): void {
-    if (this.#remove(id)) this.#evictions++;
+    const e = this.#lru.get(id);
+    if (e !== undefined && this.#remove(id)) {
+      this.#evictions++;
+      this.#usage(e.route ?? '').evictions++;
+    }
   }
 
   #remove(id: string): boolean {
@@ -231,6 +275,12 @@ export class ResponseCache {
     if (e === undefined) return false;
     this.#lru.delete(id);
     this.#bytes -= e.size;
+    const usage = this.#routes.get(e.route ?? '');
+    if (usage !== undefined) {
+      usage.entries--;
+      usage.bytes -= e.size;
+      if (usage.entries === 0 && usage.evictions === 0) this.#routes.delete(e.route ?? '');
+    }
     const variants = this.#byKey.get(e.key);
     if (variants !== undefined) {
       const i = variants.indexOf(e);
@@ -241,8 +291,9 @@ export class ResponseCache {
   }
 }
 
+/** idOf is the entry's LRU id: the key alone without Vary (most entries), else key NUL varyKey. */
 function idOf(e: CacheEntry): string {
-  return `${e.key}\0${e.varyKey}`;
+  return e.varyKey === '' ? e.key : `${e.key}\0${e.varyKey}`;
 }
 
 function selectorMatcher(s: PurgeSelector): (e: CacheEntry) => boolean {

@@ -44,6 +44,39 @@ export interface AccessContext {
   readonly route: string;
 }
 
+/**
+ * ExchangeCache is the response cache's view of one exchange on a cached route (proxy/cached.ts):
+ * it labels the response, may answer from a stored entry instead of the upstream's answer, and
+ * sees the body to store it. Every hook runs on the exchange's own path; none may throw.
+ */
+export interface ExchangeCache {
+  /** The X-Cache-Status of what is sent (read when the head is written). */
+  readonly status: string;
+  /**
+   * onHead sees the final upstream head (raw Buffers, as undici hands them). It returns an entry to
+   * send instead of the upstream's response (a 304 that refreshed the entry; a 5xx under
+   * stale-if-error), or null to forward the upstream's response.
+   */
+  onHead(status: number, raw: Buffer[]): object | null;
+  /** onBody sees each forwarded body chunk. */
+  onBody(chunk: Buffer): void;
+  /** onComplete runs when the upstream response ended cleanly, before the client's response ends. */
+  onComplete(): void;
+  /** onFailure runs when the upstream failed before any head: an entry to send instead (stale-if-error), or null. */
+  onFailure(): object | null;
+  /** write sends `entry` (returned by onHead or onFailure) on `res`, corked; returns the status and body bytes sent. */
+  write(res: HttpResponse, entry: object, close: boolean): readonly [number, number];
+  /** settle runs exactly once when the exchange is over, whatever happened. */
+  settle(): void;
+}
+
+const X_CACHE_STATUS = 'x-cache-status';
+
+/** isCacheStatusName reports whether a raw upstream field name is X-Cache-Status (the proxy sets its own). */
+function isCacheStatusName(name: Buffer): boolean {
+  return name.length === X_CACHE_STATUS.length && name.toString('latin1').toLowerCase() === X_CACHE_STATUS;
+}
+
 /** CLIENT_CLOSED is the status counted for a request whose client left first (nginx's 499). */
 const CLIENT_CLOSED = 499;
 
@@ -61,6 +94,7 @@ const OP_END = 2;
 const OP_BODILESS = 3;
 const OP_ERROR = 4;
 const OP_WRITABLE = 5;
+const OP_ENTRY = 6;
 
 function ignore(): void {}
 
@@ -134,6 +168,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #bytesIn = 0;
   #bytesOut = 0;
 
+  /** The response cache's hooks on a cached route, else null. */
+  readonly #cache: ExchangeCache | null;
+  #opEntry: object | null = null;
+
   #op = 0;
   #opChunk: Buffer | null = null;
   #opFailure: ProxyFailure = 'internal';
@@ -152,7 +190,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     counters: RouteCounters | null,
     startedAt: number,
     access: AccessContext | null,
+    cache: ExchangeCache | null = null,
   ) {
+    this.#cache = cache;
     this.#counters = counters;
     this.#startedAt = startedAt;
     this.#access = access;
@@ -244,6 +284,15 @@ export class Exchange implements Dispatcher.DispatchHandler {
       this.#head = head;
       this.#status = statusCode;
       this.#upstreamAt = performance.now();
+      if (this.#cache !== null) {
+        const entry = this.#cache.onHead(statusCode, rawHeaders);
+        if (entry !== null) {
+          // Answered from the cache: the upstream body (if any) is read and dropped (#done).
+          this.#opEntry = entry;
+          this.#cork(OP_ENTRY);
+          return true;
+        }
+      }
       if (this.#method === 'HEAD' || statusCode === 204 || statusCode === 304) this.#cork(OP_BODILESS);
     } catch (err) {
       this.fail(err);
@@ -254,6 +303,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     if (this.#aborted || this.#done) return true;
     try {
+      this.#cache?.onBody(chunk);
       this.#opChunk = chunk;
       this.#cork(OP_CHUNK);
     } catch (err) {
@@ -266,6 +316,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#upstreamDone = true;
     if (this.#aborted || this.#done) return;
     try {
+      this.#cache?.onComplete();
       this.#cork(OP_END);
     } catch (err) {
       this.fail(err);
@@ -282,6 +333,12 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const failure = upstreamFailure(err);
       if (failure === 'upstream-timeout') this.#counters?.recordUpstreamFailure('timeout');
       else if (isConnectError(err)) this.#counters?.recordUpstreamFailure('connect');
+      const stale = this.#cache?.onFailure() ?? null;
+      if (stale !== null) {
+        this.#opEntry = stale;
+        this.#cork(OP_ENTRY);
+        return;
+      }
       this.#respond(failure);
     } catch (caught) {
       this.fail(caught);
@@ -368,6 +425,16 @@ export class Exchange implements Dispatcher.DispatchHandler {
       case OP_WRITABLE:
         this.#opResult = this.#writeRest(this.#opOffset);
         return;
+      case OP_ENTRY: {
+        const entry = this.#opEntry as object;
+        this.#opEntry = null;
+        const [status, bytes] = (this.#cache as ExchangeCache).write(this.#res, entry, this.#ctx.draining);
+        this.#sentStatus = status;
+        this.#bytesOut += bytes;
+        this.#headSent = true;
+        this.#complete();
+        return;
+      }
     }
   }
 
@@ -377,7 +444,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
     res.writeStatus(statusLine(this.#status));
     this.#sentStatus = this.#status;
     const f = head.fields;
-    for (let i = 0; i < f.length; i += 2) res.writeHeader(f[i] as Buffer, f[i + 1] as Buffer);
+    const cache = this.#cache;
+    if (cache === null) {
+      for (let i = 0; i < f.length; i += 2) res.writeHeader(f[i] as Buffer, f[i + 1] as Buffer);
+    } else {
+      for (let i = 0; i < f.length; i += 2) if (!isCacheStatusName(f[i] as Buffer)) res.writeHeader(f[i] as Buffer, f[i + 1] as Buffer);
+      res.writeHeader('X-Cache-Status', cache.status);
+    }
     res.writeHeader('Server', this.#ctx.serverHeader);
     this.#headSent = true;
   }
@@ -450,11 +523,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const r = errorResponse(this.#opFailure);
     this.#sentStatus = r.status;
     this.#bytesOut += r.body.length;
-    this.#res
-      .writeStatus(r.statusLine)
-      .writeHeader('Content-Type', CONTENT_TYPE_TEXT)
-      .writeHeader('Server', this.#ctx.serverHeader)
-      .end(r.body, this.#ctx.draining);
+    this.#res.writeStatus(r.statusLine).writeHeader('Content-Type', CONTENT_TYPE_TEXT);
+    if (this.#cache !== null) this.#res.writeHeader('X-Cache-Status', this.#cache.status);
+    this.#res.writeHeader('Server', this.#ctx.serverHeader).end(r.body, this.#ctx.draining);
     this.#complete();
   }
 
@@ -536,6 +607,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#cache?.settle();
     const ctx = this.#ctx;
     ctx.inFlight--;
     if (this.#counters !== null || ctx.accessLog !== null) this.#account();

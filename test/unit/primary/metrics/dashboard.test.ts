@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CacheMetrics } from '../../../../src/primary/metrics/cache.js';
 import { ControlPlaneMetrics } from '../../../../src/primary/metrics/control-plane.js';
 import { ExpositionWriter } from '../../../../src/primary/metrics/exposition.js';
 import { TrafficMetrics } from '../../../../src/primary/metrics/traffic.js';
@@ -17,6 +18,7 @@ function exposedFamilies(): Set<string> {
   traffic.add('worker-1', s.flush(0, { rssBytes: 1, heapUsedBytes: 1, eventLoopDelayP50: 0, eventLoopDelayP99: 0, eventLoopDelayMax: 0 }));
   const w = new ExpositionWriter();
   traffic.render(w);
+  new CacheMetrics().render(w);
   new ControlPlaneMetrics().render(w, { generation: 1, workers: [], diagnostics: [], table: null, source: 'file', watches: [{ watch: 'directory', up: true }] });
   return new Set([...w.text().matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
 }

@@ -163,3 +163,31 @@ describe('ResponseCache', () => {
     expect(c.get(primaryKey({ scheme: 'http', host: 'a.com', path: `/item/99999/${'x'.repeat(99_999 % 300)}`, query: '' }), [])).not.toBeNull();
   });
 });
+
+describe('ResponseCache usage per route', () => {
+  it('tracks entries, bytes and evictions per route, and forgets a route once empty and reported', () => {
+    const one = new ResponseCache({ maxBytes: 1 << 20, maxObjectBytes: 1 << 16 }).set(input('/p'));
+    const size = one?.size ?? 0;
+    const c = new ResponseCache({ maxBytes: size * 3 + 10, maxObjectBytes: size * 2 });
+    c.set(input('/a'));
+    c.set(input('/b', { route: 'ns/api' }));
+    c.set(input('/c'));
+    expect(Object.fromEntries(c.routeUsage())).toEqual({ 'ns/web': { entries: 2, bytes: 2 * size, evictions: 0 }, 'ns/api': { entries: 1, bytes: size, evictions: 0 } });
+    c.set(input('/d')); // evicts /a, the least recently used
+    expect(c.routeUsage().get('ns/web')).toEqual({ entries: 2, bytes: 2 * size, evictions: 1 });
+    c.set(input('/e')); // evicts /b of ns/api
+    expect(c.routeUsage().get('ns/api')).toEqual({ entries: 0, bytes: 0, evictions: 1 });
+    c.takeEvictions();
+    expect(c.routeUsage().has('ns/api')).toBe(false);
+    expect(c.routeUsage().get('ns/web')?.evictions).toBe(0);
+    expect(c.purge({ route: 'ns/web' })).toBe(3);
+    expect(c.routeUsage().size).toBe(0);
+    expect(c.stats().bytes).toBe(0);
+  });
+
+  it('keeps the cluster an entry came from', () => {
+    const c = new ResponseCache({ maxBytes: 1 << 20, maxObjectBytes: 1 << 16 });
+    expect(c.set(input('/a', { cluster: 'ns/web:80' }))?.cluster).toBe('ns/web:80');
+    expect(c.set(input('/b'))?.cluster).toBeNull();
+  });
+});
