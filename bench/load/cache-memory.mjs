@@ -132,11 +132,15 @@ async function load(pool, paths, { tick, expectBytes }) {
 
 /** cacheMetrics reads the flusso_cache_* lines of /metrics; entries and stored bytes when present. */
 async function cacheMetrics() {
-  let lines = [];
+  let all = [];
   try {
     const r = await fetch(`http://127.0.0.1:${ports.admin}/metrics`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
-    if (r.ok) lines = (await r.text()).split('\n').filter((l) => l.startsWith('flusso_cache_'));
+    if (r.ok) all = (await r.text()).split('\n');
   } catch {}
+  const lines = all.filter((l) => l.startsWith('flusso_cache_'));
+  // The worker's V8 heap in use (flushed about once a second): what of the RSS is JS objects.
+  const heap = all.find((l) => l.startsWith('flusso_process_heap_used_bytes{') && !l.includes('"primary"'));
+  const workerHeapUsed = heap === undefined ? null : Number(heap.slice(heap.lastIndexOf('}') + 1).trim().split(/\s+/)[0]);
   const total = (name) => {
     const ls = lines.filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
     if (ls.length === 0) return null;
@@ -148,7 +152,7 @@ async function cacheMetrics() {
     const use = others.length > 0 ? others : byRoute;
     return use.reduce((a, l) => a + Number(l.slice(l.lastIndexOf('}') + 1).trim().split(/\s+/)[0]), 0);
   };
-  return { lines, entries: total('flusso_cache_entries'), storedBytes: total('flusso_cache_stored_bytes'), evictions: total('flusso_cache_evictions_total') };
+  return { lines, workerHeapUsed, entries: total('flusso_cache_entries'), storedBytes: total('flusso_cache_stored_bytes'), evictions: total('flusso_cache_evictions_total') };
 }
 
 async function measure(run, index) {
@@ -222,6 +226,8 @@ async function measure(run, index) {
       primaryRssAfter: memOf(child.pid).rss,
       metricsBefore: m0,
       metricsAfter: m1,
+      heapUsedBefore: m0.workerHeapUsed,
+      heapUsedAfter: m1.workerHeapUsed,
       entries: m1.entries,
       storedBytes: m1.storedBytes,
       evictions: m1.evictions,
@@ -280,16 +286,16 @@ async function main() {
 }
 
 function markdown(meta, results) {
-  const mib = (x) => (Number.isFinite(x) && x !== null ? (x / MiB).toFixed(1) : '–');
+  const mib = (x) => (typeof x === 'number' && Number.isFinite(x) ? (x / MiB).toFixed(1) : '–');
   const yn = (x) => (x === null ? '–' : x ? 'yes' : '**NO**');
   const st = (c) => Object.entries(c).map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ');
   let out = `Cache memory: ${meta.settings.urls.toLocaleString('en-US')} distinct URLs of a ${meta.settings.objectBytes} B object (Cache-Control: public, max-age=3600) per run, each requested once, ` +
     `${meta.settings.concurrency} in flight; Flusso --workers 1, worker RSS from /proc; node ${meta.node}, commit ${meta.commit.slice(0, 12)}${meta.dirty ? '+dirty' : ''}. ` +
     `short = /obj/<i>, long = /obj/<i>?q=… (${results.find((r) => r.urls === 'long')?.urlBytes ?? '≈2 KiB'} B URL). bounded: growth ≤ bound + ${meta.settings.slackMiB} MiB; flat: growth over the second half ≤ 10% of bound + 8 MiB.\n\n`;
-  out += '| run | bound | worker RSS before → after (settled) MiB | peak MiB | growth MiB | growth / bound | 2nd-half growth MiB | entries (metrics) | stored MiB (metrics) | held (probe est.) | responses | bounded | flat |\n';
-  out += '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|:-:|:-:|\n';
+  out += '| run | bound | worker RSS before → after (settled) MiB | peak MiB | growth MiB | growth / bound | 2nd-half growth MiB | V8 heap used before → after MiB | entries (metrics) | stored MiB (metrics) | held (probe est.) | responses | bounded | flat |\n';
+  out += '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|:-:|:-:|\n';
   for (const r of results) {
-    out += `| ${r.run} | ${r.bound} | ${mib(r.rssBefore)} → ${mib(r.rssAfter)} (${mib(r.rssSettled)}) | ${mib(r.rssPeak)} | ${mib(r.rssGrowth)} | ${r.boundBytes ? (r.rssGrowth / r.boundBytes).toFixed(2) : '–'} | ${mib(r.growthSecondHalf)} | ` +
+    out += `| ${r.run} | ${r.bound} | ${mib(r.rssBefore)} → ${mib(r.rssAfter)} (${mib(r.rssSettled)}) | ${mib(r.rssPeak)} | ${mib(r.rssGrowth)} | ${r.boundBytes ? (r.rssGrowth / r.boundBytes).toFixed(2) : '–'} | ${mib(r.growthSecondHalf)} | ${mib(r.heapUsedBefore)} → ${mib(r.heapUsedAfter)} | ` +
       `${r.entries ?? '–'} | ${mib(r.storedBytes)} | ${r.boundBytes === null ? '–' : r.heldEstimate.toLocaleString('en-US')} | ${st(r.statuses)}${r.bad ? ` ⚠ ${r.bad} bad` : ''} | ${yn(r.bounded)} | ${yn(r.flat)} |\n`;
   }
   return out;
