@@ -231,7 +231,7 @@ async function main() {
     const url = `http://127.0.0.1:${portOf(c.setup)}${SIZES[c.size].path}`;
     const seconds = c.rep === 0 ? WARMUP : DURATION;
     const pids = pidsOf[c.setup];
-    const quiet = await waitQuiet({ busyPct: 25, maxS: 10 });
+    const quiet = await waitQuiet({ busyPct: 25, maxS: QUICK ? 2 : 10 });
     const up0 = await backendRequests();
     const cpu0 = treeTicks(pids);
     const m0 = machineTicks();
