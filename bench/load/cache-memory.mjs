@@ -28,14 +28,18 @@
  * generation and allocator slack, fixed, not per entry); flat = RSS growth over the second half of
  * the URLs ≤ 10% of the bound + 8 MiB (meaningful only when the bound is full by then).
  *
+ * HEAP_SNAPSHOT=1 also writes a V8 heap snapshot of the worker after each run (Flusso runs with
+ * --heapsnapshot-signal=SIGUSR2) next to the results; `node bench/load/heap-top.mjs FILE` lists
+ * what it holds by type. Snapshots of 100,000 entries are large: use URLS=20000 with it.
+ *
  * Output: bench/results/<time>-<commit>-cache-memory.json (+ .md).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Pool } from 'undici';
 import {
   NCPU, Workspace, childPids, die, fmtTime, gitInfo, machineInfo, memOf, nginxCommon, parseArgs, pin, portsFree, requireBuild, requireTools,
-  resultStem, sleep, toolVersion, tree, waitReady, writeResults,
+  ROOT, resultStem, sleep, toolVersion, tree, waitReady, writeResults,
 } from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
 
@@ -50,6 +54,7 @@ const PROBES = Number(process.env.PROBES ?? 1000);
 const BASE_PORT = Number(process.env.BASE_PORT ?? 18380);
 const ADMIN_TOKEN = 'bench-cache-memory-token-0123';
 const MiB = 2 ** 20;
+const HEAP_SNAPSHOT = Boolean(process.env.HEAP_SNAPSHOT);
 
 const RUNS = (args.get('runs') ?? 'short:off,short:128Mi,short:64Mi,long:64Mi,short:16Mi').split(',').map((r) => {
   const m = /^(short|long):(off|\d+(?:Ki|Mi|Gi))$/.exec(r);
@@ -89,7 +94,7 @@ async function startFlusso(run) {
   const child = ws.start(`flusso-${run.name}`, process.execPath, [
     'bin/flusso', '--source', 'file', '--manifests', dir, '--workers', '1', '--http-address', '127.0.0.1', '--http-port', String(ports.flusso),
     '--admin-port', String(ports.admin), '--admin-token', ADMIN_TOKEN, '--log-level', 'warn', ...maxObj,
-  ]);
+  ], HEAP_SNAPSHOT ? { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2`.trim() } : process.env);
   await waitReady(`flusso-${run.name}`, `http://127.0.0.1:${ports.flusso}/nostore`, ws.logOf(`flusso-${run.name}`));
   const kids = childPids(child.pid);
   if (kids.length !== 1) die(`expected one worker process under the Flusso primary ${child.pid}, found ${kids.length}`);
@@ -155,6 +160,31 @@ async function cacheMetrics() {
   return { lines, workerHeapUsed, entries: total('flusso_cache_entries'), storedBytes: total('flusso_cache_stored_bytes'), evictions: total('flusso_cache_evictions_total') };
 }
 
+/** heapSnapshot signals the worker to write a heap snapshot (into its cwd, ROOT) and moves it to bench/results/. */
+async function heapSnapshot(worker, run) {
+  const pattern = new RegExp(`^Heap\\.\\d+\\.\\d+\\.${worker}\\..*\\.heapsnapshot$`);
+  process.kill(worker, 'SIGUSR2');
+  let last = -1;
+  for (let i = 0; i < 240; i++) {
+    await sleep(500);
+    const f = readdirSync(ROOT).find((x) => pattern.test(x));
+    if (f === undefined) continue;
+    const size = statSync(path.join(ROOT, f)).size;
+    if (size > 0 && size === last) {
+      mkdirSync(path.join(ROOT, 'bench/results'), { recursive: true });
+      const to = path.join('bench/results', `heap-${startedAt.replace(/[:.]/g, '-')}-${run.name.replace(':', '-')}.heapsnapshot`);
+      renameSync(path.join(ROOT, f), path.join(ROOT, to));
+      console.log(`  heap snapshot: ${to} (node bench/load/heap-top.mjs ${to})`);
+      return to;
+    }
+    last = size;
+  }
+  console.error(`bench: no heap snapshot from worker ${worker} within 2 minutes`);
+  return null;
+}
+
+const startedAt = new Date().toISOString();
+
 async function measure(run, index) {
   const label = `[${index + 1}/${RUNS.length}] ${run.name.padEnd(12)}`;
   const { child, pids, worker } = await startFlusso(run);
@@ -192,6 +222,7 @@ async function measure(run, index) {
     await sleep(3000);
     const settled = memOf(worker);
     const m1 = await cacheMetrics();
+    const snapshot = HEAP_SNAPSHOT ? await heapSnapshot(worker, run) : null;
     // Probe: PROBES evenly spaced URLs, newest first; the HIT share estimates what is still held.
     const probePaths = [];
     for (let k = 0; k < PROBES; k++) probePaths.push(paths[URLS - 1 - Math.floor((k * URLS) / PROBES)]);
@@ -234,6 +265,7 @@ async function measure(run, index) {
       probe: probeCounts,
       heldEstimate: run.boundBytes === null ? 0 : Math.round(((probeCounts.HIT ?? 0) / PROBES) * URLS),
       samples,
+      heapSnapshot: snapshot,
     };
     r.bounded = run.boundBytes === null ? null : growth <= run.boundBytes + SLACK;
     r.flat = run.boundBytes === null ? null : r.growthSecondHalf <= 0.1 * run.boundBytes + 8 * MiB;
@@ -254,7 +286,7 @@ async function measure(run, index) {
 async function main() {
   const git = gitInfo();
   const meta = {
-    startedAt: new Date().toISOString(),
+    startedAt,
     node: process.version,
     commit: git.commit,
     dirty: git.dirty,

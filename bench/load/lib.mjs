@@ -86,11 +86,11 @@ export class Workspace {
     return this.path(`${name}.log`);
   }
 
-  start(name, cmd, argv) {
+  start(name, cmd, argv, env = process.env) {
     const out = this.logOf(name);
     writeFileSync(out, '');
     const fd = openSync(out, 'a');
-    const child = spawn(cmd, argv, { stdio: ['ignore', fd, fd], cwd: ROOT });
+    const child = spawn(cmd, argv, { stdio: ['ignore', fd, fd], cwd: ROOT, env });
     child.on('exit', (code, sig) => {
       if (!this.cleaned && !child.expectedExit) console.error(`bench: ${name} exited (${code ?? sig}); log:\n${safeRead(out)}`);
     });
