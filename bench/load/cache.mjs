@@ -21,6 +21,9 @@
  *   flusso-cache  Flusso --workers 1, Ingress annotated flusso.dev/cache: "true".
  *   flusso-proxy  Flusso --workers 1, the same Ingress without the annotation (uncached).
  *   nginx-proxy   nginx, 1 worker, uncached, as in run.mjs (ingress-nginx defaults).
+ *   nginx-cache-ofc  (only with --setups) nginx-cache plus open_file_cache, which ingress-nginx does
+ *                 not set: a hit then skips open()/close() of the cache file; nginx tuned further.
+ *   e.g. --setups=nginx-cache,nginx-cache-ofc,flusso-cache,flusso-proxy,nginx-proxy
  * The backend (nginx, static files, sendfile) answers with Cache-Control: public, max-age=3600,
  * an ETag and Last-Modified.
  *
@@ -61,10 +64,11 @@ const sizes = (args.get('sizes') ?? '1k,16k').split(',');
 for (const s of sizes) if (!(s in SIZES)) die(`unknown size ${s} (1k, 16k)`);
 const modes = (args.get('modes') ?? (NCPU >= 2 ? 'pinned' : 'unpinned')).split(',');
 for (const m of modes) if (m !== 'pinned' && m !== 'unpinned') die(`unknown mode ${m} (pinned, unpinned)`);
-const ALL_SETUPS = ['nginx-cache', 'flusso-cache', 'flusso-proxy', 'nginx-proxy'];
-const setups = (args.get('setups') ?? ALL_SETUPS.join(',')).split(',');
+const ALL_SETUPS = ['nginx-cache', 'flusso-cache', 'flusso-proxy', 'nginx-proxy', 'nginx-cache-ofc'];
+const DEFAULT_SETUPS = ['nginx-cache', 'flusso-cache', 'flusso-proxy', 'nginx-proxy'];
+const setups = (args.get('setups') ?? DEFAULT_SETUPS.join(',')).split(',');
 for (const s of setups) if (!ALL_SETUPS.includes(s)) die(`unknown setup ${s} (${ALL_SETUPS.join(', ')})`);
-const cached = (s) => s.endsWith('-cache');
+const cached = (s) => s.includes('-cache');
 
 requireTools({ wrk: 'wrk', nginx: 'nginx-light', taskset: 'util-linux' }, { install: args.has('install') });
 if (setups.some((s) => s.startsWith('flusso'))) requireBuild();
@@ -104,11 +108,12 @@ function nginxConf(name) {
   server { listen 127.0.0.1:${portOf(name)} reuseport;
     location / { ${NGINX_PROXY} proxy_buffering off; } } }
 `;
-  return `${head}
-  proxy_cache_path ${shm} levels=1:2 keys_zone=bench:10m max_size=256m inactive=1h use_temp_path=off;
+  const ofc = name === 'nginx-cache-ofc' ? '\n  open_file_cache max=1000 inactive=60s; open_file_cache_valid 60s;' : '';
+  return `${head}${ofc}
+  proxy_cache_path ${path.join(shm, name)} levels=1:2 keys_zone=${name.replace(/-/g, '_')}:10m max_size=256m inactive=1h use_temp_path=off;
   server { listen 127.0.0.1:${portOf(name)} reuseport;
     location / { ${NGINX_PROXY}
-      proxy_buffering on; proxy_cache bench; proxy_cache_valid 200 1h; proxy_cache_lock on; proxy_cache_use_stale updating;
+      proxy_buffering on; proxy_cache ${name.replace(/-/g, '_')}; proxy_cache_valid 200 1h; proxy_cache_lock on; proxy_cache_use_stale updating;
       add_header X-Cache-Status $upstream_cache_status; } } }
 `;
 }
@@ -287,7 +292,7 @@ async function main() {
     summary.push(row);
   }
   const ratios = [];
-  const PAIRS = [['flusso-cache', 'nginx-cache'], ['flusso-cache', 'flusso-proxy'], ['nginx-cache', 'nginx-proxy'], ['flusso-proxy', 'nginx-proxy']];
+  const PAIRS = [['flusso-cache', 'nginx-cache'], ['flusso-cache', 'nginx-cache-ofc'], ['flusso-cache', 'flusso-proxy'], ['nginx-cache', 'nginx-proxy'], ['flusso-proxy', 'nginx-proxy']];
   for (const mode of modes) for (const [a, b] of PAIRS) {
     const ra = summary.find((r) => r.mode === mode && r.setup === a);
     const rb = summary.find((r) => r.mode === mode && r.setup === b);
