@@ -253,6 +253,8 @@ async function measure(run, index) {
       rssPeak: settled.hwm,
       rssGrowth: growth,
       growthSecondHalf: after.rss - half.rss,
+      secondHalfMin: Math.min(...samples.filter((x) => x.done >= URLS / 2).map((x) => x.rss)),
+      secondHalfMax: Math.max(...samples.filter((x) => x.done >= URLS / 2).map((x) => x.rss)),
       primaryRssBefore: primaryBefore.rss,
       primaryRssAfter: memOf(child.pid).rss,
       metricsBefore: m0,
@@ -324,10 +326,10 @@ function markdown(meta, results) {
   let out = `Cache memory: ${meta.settings.urls.toLocaleString('en-US')} distinct URLs of a ${meta.settings.objectBytes} B object (Cache-Control: public, max-age=3600) per run, each requested once, ` +
     `${meta.settings.concurrency} in flight; Flusso --workers 1, worker RSS from /proc; node ${meta.node}, commit ${meta.commit.slice(0, 12)}${meta.dirty ? '+dirty' : ''}. ` +
     `short = /obj/<i>, long = /obj/<i>?q=… (${results.find((r) => r.urls === 'long')?.urlBytes ?? '≈2 KiB'} B URL). bounded: growth ≤ bound + ${meta.settings.slackMiB} MiB; flat: growth over the second half ≤ 10% of bound + 8 MiB.\n\n`;
-  out += '| run | bound | worker RSS before → after (settled) MiB | peak MiB | growth MiB | growth / bound | 2nd-half growth MiB | V8 heap used before → after MiB | entries (metrics) | stored MiB (metrics) | held (probe est.) | responses | bounded | flat |\n';
+  out += '| run | bound | worker RSS before → after (settled) MiB | peak MiB | growth MiB | growth / bound | 2nd-half growth (min–max) MiB | V8 heap used before → after MiB | entries (metrics) | stored MiB (metrics) | held (probe est.) | responses | bounded | flat |\n';
   out += '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|:-:|:-:|\n';
   for (const r of results) {
-    out += `| ${r.run} | ${r.bound} | ${mib(r.rssBefore)} → ${mib(r.rssAfter)} (${mib(r.rssSettled)}) | ${mib(r.rssPeak)} | ${mib(r.rssGrowth)} | ${r.boundBytes ? (r.rssGrowth / r.boundBytes).toFixed(2) : '–'} | ${mib(r.growthSecondHalf)} | ${mib(r.heapUsedBefore)} → ${mib(r.heapUsedAfter)} | ` +
+    out += `| ${r.run} | ${r.bound} | ${mib(r.rssBefore)} → ${mib(r.rssAfter)} (${mib(r.rssSettled)}) | ${mib(r.rssPeak)} | ${mib(r.rssGrowth)} | ${r.boundBytes ? (r.rssGrowth / r.boundBytes).toFixed(2) : '–'} | ${mib(r.growthSecondHalf)} (${mib(r.secondHalfMin)}–${mib(r.secondHalfMax)}) | ${mib(r.heapUsedBefore)} → ${mib(r.heapUsedAfter)} | ` +
       `${r.entries ?? '–'} | ${mib(r.storedBytes)} | ${r.boundBytes === null ? '–' : r.heldEstimate.toLocaleString('en-US')} | ${st(r.statuses)}${r.bad ? ` ⚠ ${r.bad} bad` : ''} | ${yn(r.bounded)} | ${yn(r.flat)} |\n`;
   }
   return out;
