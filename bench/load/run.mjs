@@ -25,31 +25,23 @@
  * Output: bench/results/<time>-<commit>.json (every run plus the medians) and the same name
  * with .md (the Markdown table, also printed at the end). bench/results/ is gitignored.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, machineInfo, machineTicks, median, nginxCommon as nginxHead, parseArgs, pin,
+  portsFree, requireBuild, requireTools, resultStem, toolVersion, tree, treeTicks, waitReady as waitReadyAt, wrk as wrkAt, writeResults,
+} from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const args = new Map(
-  process.argv.slice(2).map((a) => {
-    const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
-    if (!m) die(`unknown argument ${a}`);
-    return [m[1], m[2] ?? 'true'];
-  }),
-);
+const args = parseArgs();
 const QUICK = args.has('quick');
 const DURATION = Number(process.env.DURATION ?? (QUICK ? 2 : 5));
 const WARMUP = Number(process.env.WARMUP ?? 1);
 const REPS = Number(process.env.REPS ?? (QUICK ? 1 : 3));
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
 const BASE_PORT = Number(process.env.BASE_PORT ?? 18180);
-const NCPU = os.availableParallelism();
 const N = Number(process.env.WORKERS ?? NCPU);
-const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 const SIZES = { '100b': { label: '100 B', path: '/small' }, '16k': { label: '16 KiB', path: '/16k.bin' }, '1m': { label: '1 MiB', path: '/1m.bin' } };
 const sizes = (args.get('sizes') ?? '100b,16k,1m').split(',');
@@ -74,62 +66,15 @@ if (METRICS_COST) {
 const onlySetups = args.has('setups') ? new Set(args.get('setups').split(',')) : null;
 const setupsFor = (mode) => [...new Set(mode === 'pinned' ? SETUPS_PINNED : SETUPS_UNPINNED)].filter((s) => onlySetups === null || onlySetups.has(s));
 
-function die(msg) {
-  console.error(`bench: ${msg}`);
-  process.exit(1);
-}
-
 // --- prerequisites ------------------------------------------------------------------------
 
-function which(cmd) {
-  try {
-    return execFileSync('sh', ['-c', `command -v ${cmd}`]).toString().trim();
-  } catch {
-    return '';
-  }
-}
-const NEED = { wrk: 'wrk', nginx: 'nginx-light', haproxy: 'haproxy', taskset: 'util-linux' };
-let missing = Object.keys(NEED).filter((c) => !which(c));
-if (missing.length > 0 && args.has('install')) {
-  execFileSync('apt-get', ['install', '-y', ...missing.map((c) => NEED[c])], { stdio: 'inherit' });
-  missing = Object.keys(NEED).filter((c) => !which(c));
-}
-if (missing.length > 0) die(`missing ${missing.join(', ')}: apt-get install -y ${missing.map((c) => NEED[c]).join(' ')} (or run with --install)`);
-if (!existsSync(path.join(ROOT, 'dist/primary/main.js'))) die('no build: run npm run build first (npm run bench does)');
+requireTools({ wrk: 'wrk', nginx: 'nginx-light', haproxy: 'haproxy', taskset: 'util-linux' }, { install: args.has('install') });
+requireBuild();
 
 // --- environment ----------------------------------------------------------------------------
 
-const work = mkdtempSync(path.join(os.tmpdir(), 'flusso-bench-'));
-chmodSync(work, 0o755); // nginx workers may run as nobody
-const children = [];
-let cleaned = false;
-function cleanup() {
-  if (cleaned) return;
-  cleaned = true;
-  for (const c of children) {
-    try {
-      process.kill(c.pid, 'SIGTERM');
-    } catch {}
-  }
-  const deadline = Date.now() + 3000;
-  while (children.some((c) => alive(c.pid)) && Date.now() < deadline) execFileSync('sleep', ['0.05']);
-  for (const c of children) {
-    try {
-      process.kill(c.pid, 'SIGKILL');
-    } catch {}
-  }
-  rmSync(work, { recursive: true, force: true });
-}
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+const ws = new Workspace('flusso-bench-');
+const work = ws.dir;
 
 const ports = { backend: BASE_PORT };
 let nextPort = BASE_PORT + 1;
@@ -140,10 +85,7 @@ writeFileSync(path.join(work, 'www/16k.bin'), randomBytes(16 * 1024));
 writeFileSync(path.join(work, 'www/1m.bin'), randomBytes(1024 * 1024));
 for (const f of ['www', 'www/16k.bin', 'www/1m.bin']) chmodSync(path.join(work, f), 0o755);
 
-const nginxCommon = (name, workers) => `worker_processes ${workers}; daemon off; pid ${work}/${name}.pid; error_log ${work}/${name}.err warn;
-events { worker_connections 8192; }
-http { access_log off; keepalive_requests 100000000; client_body_temp_path ${work}/tmp-${name}-body; proxy_temp_path ${work}/tmp-${name}-proxy;
-  fastcgi_temp_path ${work}/tmp-${name}-fcgi; uwsgi_temp_path ${work}/tmp-${name}-uwsgi; scgi_temp_path ${work}/tmp-${name}-scgi;`;
+const nginxCommon = (name, workers) => nginxHead(work, name, workers);
 
 function backendConf() {
   return `${nginxCommon('backend', 1)}
@@ -188,40 +130,10 @@ function manifests() {
   return singleBackendManifests({ port: ports.backend });
 }
 
-function start(name, cmd, argv) {
-  const out = path.join(work, `${name}.log`);
-  writeFileSync(out, '');
-  const fd = openSync(out, 'a');
-  const child = spawn(cmd, argv, { stdio: ['ignore', fd, fd], cwd: ROOT });
-  child.on('exit', (code, sig) => {
-    if (!cleaned) console.error(`bench: ${name} exited (${code ?? sig}); log:\n${safeRead(out)}`);
-  });
-  children.push(child);
-  return child;
-}
-function safeRead(f) {
-  try {
-    return readFileSync(f, 'utf8').slice(-4000);
-  } catch {
-    return '';
-  }
-}
+const start = (name, cmd, argv) => ws.start(name, cmd, argv);
 
 /** servers maps a setup name to its root pid (the process tree counted for CPU). */
 const servers = {};
-/** portsFree refuses to start when a port is taken: SO_REUSEPORT servers would silently share the load. */
-async function portsFree(list) {
-  const net = await import('node:net');
-  for (const p of list) {
-    const busy = await new Promise((resolve) => {
-      const s = net.connect(p, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (busy) die(`port ${p} is in use (a leftover bench run? another BASE_PORT?)`);
-  }
-}
-
 function startAll() {
   writeFileSync(path.join(work, 'backend.conf'), backendConf());
   servers.backend = start('backend', 'nginx', ['-p', work, '-e', `${work}/backend.err`, '-c', `${work}/backend.conf`]).pid;
@@ -248,116 +160,12 @@ function startAll() {
   return [...all];
 }
 
-// --- /proc accounting -------------------------------------------------------------------------
-
-function procStat(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) };
-  } catch {
-    return null;
-  }
-}
-/** tree returns pid and every descendant (node:cluster workers, nginx workers). */
-function tree(root) {
-  const kids = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    const st = procStat(d);
-    if (st === null) continue;
-    const list = kids.get(st.ppid) ?? [];
-    list.push(Number(d));
-    kids.set(st.ppid, list);
-  }
-  const out = [root];
-  for (let i = 0; i < out.length; i++) out.push(...(kids.get(out[i]) ?? []));
-  return out;
-}
-const treeTicks = (pids) => pids.reduce((sum, p) => sum + (procStat(p)?.ticks ?? 0), 0);
-function machineTicks() {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3] + f[4];
-  return { busy: f.reduce((a, b) => a + b, 0) - idle, total: f.reduce((a, b) => a + b, 0) };
-}
-
-/** pin moves every thread of a process tree to the cpu list (taskset -a). */
-function pin(pids, cpus) {
-  for (const p of pids) {
-    try {
-      execFileSync('taskset', ['-a', '-cp', cpus, String(p)], { stdio: 'ignore' });
-    } catch {}
-  }
-}
-
 // --- wrk ----------------------------------------------------------------------------------------
 
-function toMs(v) {
-  const m = /^([\d.]+)(us|ms|s|m)$/.exec(v);
-  if (!m) return NaN;
-  return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60000 }[m[2]];
-}
-function wrk(url, seconds, pinned) {
-  const argv = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', url];
-  return new Promise((resolve, reject) => {
-    const child = spawn(pinned ? 'taskset' : 'wrk', pinned ? ['-c', '0', 'wrk', ...argv] : argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), (seconds + 15) * 1000);
-    child.on('exit', () => {
-      clearTimeout(timer);
-      const rps = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      const total = /(\d+) requests in/.exec(out);
-      if (!rps || !total) return reject(new Error(`wrk failed on ${url}:\n${out}`));
-      const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-      const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-      resolve({
-        rps: Number(rps[1]),
-        requests: Number(total[1]),
-        p50: toMs(/\s50%\s+(\S+)/.exec(out)?.[1] ?? ''),
-        p99: toMs(/\s99%\s+(\S+)/.exec(out)?.[1] ?? ''),
-        errors: errs ? errs.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
-        non2xx: non2xx ? Number(non2xx[1]) : 0,
-      });
-    });
-  });
-}
-
-async function waitReady(name, url) {
-  for (let i = 0; i < 200; i++) {
-    try {
-      const r = await fetch(url);
-      const body = Buffer.from(await r.arrayBuffer());
-      if (r.status === 200) return body;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  die(`${name} does not serve ${url}; log:\n${safeRead(path.join(work, `${name}.log`))}`);
-}
+const wrk = (url, seconds, pinned) => wrkAt(url, { seconds, connections: CONNECTIONS, pinned });
+const waitReady = (name, url) => waitReadyAt(name, url, ws.logOf(name));
 
 // --- run ----------------------------------------------------------------------------------------
-
-function gitInfo() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'bench'], { cwd: ROOT }).toString().trim() !== '';
-    return { commit, dirty };
-  } catch {
-    return { commit: 'unknown', dirty: true };
-  }
-}
-function toolVersion(cmd, argv, re) {
-  const r = spawnSync(cmd, argv, { encoding: 'utf8' });
-  const text = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  return re.exec(text)?.[1] ?? 'unknown';
-}
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const fmtTime = (s) => (s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.round(s)}s`);
 
 async function main() {
   const git = gitInfo();
@@ -366,13 +174,7 @@ async function main() {
     node: process.version,
     commit: git.commit,
     dirty: git.dirty,
-    machine: {
-      cpu: os.cpus()[0]?.model ?? 'unknown',
-      cpus: NCPU,
-      memGiB: Math.round(os.totalmem() / 2 ** 30),
-      kernel: os.release(),
-      hostname: os.hostname(),
-    },
+    machine: machineInfo(),
     tools: {
       wrk: toolVersion('wrk', ['-v'], /wrk ([\d.]+)/),
       nginx: toolVersion('nginx', ['-v'], /nginx\/([\d.]+)/),
@@ -481,12 +283,8 @@ async function main() {
   }
 
   const md = markdown(meta, summary, ratios);
-  const resultsDir = path.join(ROOT, 'bench/results');
-  mkdirSync(resultsDir, { recursive: true });
-  const stem = `${meta.startedAt.replace(/[:.]/g, '-')}-${meta.commit.slice(0, 8)}${QUICK ? '-quick' : ''}`;
-  writeFileSync(path.join(resultsDir, `${stem}.json`), JSON.stringify({ meta, runs, summary, ratios, markdown: md }, null, 2));
-  writeFileSync(path.join(resultsDir, `${stem}.md`), md);
-  console.log(`\n${md}\nwritten: bench/results/${stem}.json (+ .md), ${fmtTime((Date.now() - t0) / 1000)} of load`);
+  const out = writeResults(resultStem(meta.startedAt, meta.commit, QUICK ? '-quick' : ''), { meta, runs, summary, ratios }, md);
+  console.log(`\n${md}\nwritten: ${out}.json (+ .md), ${fmtTime((Date.now() - t0) / 1000)} of load`);
 }
 
 function markdown(meta, summary, ratios) {
