@@ -13,18 +13,14 @@ import type { WorkerConfig } from '../../shared/messages.js';
 import { normalizeHost } from '../../shared/host.js';
 import { isValidQuery, normalizePath } from '../../shared/request-path.js';
 import type { AccessLog } from '../access-log.js';
-import type { HeaderPairs } from '../cache/headers.js';
-import { primaryKey } from '../cache/key.js';
-import { isRequestCacheable, reuseDecision, type CacheStatus } from '../cache/policy.js';
-import type { CacheEntry } from '../cache/store.js';
 import type { WorkerCache } from '../cache/worker-cache.js';
 import type { RouteCache, Route } from '../../shared/snapshot.js';
 import type { ClusterRuntime, WorkerState } from '../state.js';
 import type { RouteCounters, WorkerStats } from '../stats.js';
 import { formatAddress } from './address.js';
+import { CachedRoutes, type Pending } from './cached-route.js';
 import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
-import { BypassSink, FILL_DROPPED, FillSink, LabelSink, writeEntry, type CachedRequest } from './cached.js';
-import { Exchange, type ExchangeCache, type ProxyContext } from './exchange.js';
+import { Exchange, type ProxyContext } from './exchange.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
 
 /** ProxyServerOptions are the inputs of createProxyServer. */
@@ -65,66 +61,10 @@ type ClosableApp = TemplatedApp & { close?: () => void };
 
 const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
 
-/** Methods that never invalidate cached entries (RFC 9111 §4.4). */
-const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
-
 /** headerPairs copies the client's head as pairs for the cache rules (only on cached routes). */
 function headerPairs(head: RequestHead): [string, string][] {
   const out: [string, string][] = [];
   for (let i = 0; i < head.names.length; i++) out.push([head.names[i] as string, head.values[i] as string]);
-  return out;
-}
-
-/**
- * BackgroundFetch is the undici raw handler of a background revalidation: the answer goes to the
- * sink (stored or merged), never to a client. Raw handler API, as Exchange (see its comment).
- */
-class BackgroundFetch {
-  readonly #sink: FillSink;
-  readonly #log: Logger;
-  #final = false;
-
-  constructor(sink: FillSink, log: Logger) {
-    this.#sink = sink;
-    this.#log = log;
-  }
-
-  onConnect(): void {}
-
-  onHeaders(status: number, raw: Buffer[]): boolean {
-    if (status < 200) return true;
-    this.#final = true;
-    this.#sink.onHead(status, raw);
-    return true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    if (this.#final) this.#sink.onBody(chunk);
-    return true;
-  }
-
-  onComplete(): void {
-    if (this.#final) this.#sink.onComplete();
-    this.#sink.settle();
-  }
-
-  onError(err: Error): void {
-    this.#log.debug({ err }, 'background revalidation failed');
-    this.#sink.settle();
-  }
-}
-
-/** hasRange reports whether the request asks for part of the representation (never served from, or stored in, the cache). */
-function hasRange(req: HeaderPairs): boolean {
-  for (const [n] of req) if (n === 'range') return true;
-  return false;
-}
-
-/** fillHeaders drops the client's conditionals and Range from the upstream head, and adds the entry's validators. */
-function fillHeaders(headers: string[], validators: readonly (readonly [string, string])[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) if (!FILL_DROPPED.has(headers[i] as string)) out.push(headers[i] as string, headers[i + 1] as string);
-  for (const [n, v] of validators) out.push(n, v);
   return out;
 }
 
@@ -142,8 +82,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const log = opts.log.child({ component: 'proxy' });
   const accessLog = opts.accessLog?.enabled ? opts.accessLog : null;
   const unmatched = opts.stats?.unmatched ?? null;
-  const cache = opts.cache ?? null;
   const ctx: ProxyContext = { serverHeader: config.serverHeader, log, draining: false, inFlight: 0, onIdle: null, accessLog };
+  const cachedRoutes = opts.cache === undefined ? null : new CachedRoutes(ctx, opts.cache, accessLog, log);
   const head = new RequestHead();
   let port = String(config.httpPort);
   let listenSocket: us_listen_socket | null = null;
@@ -238,7 +178,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     routeSource = match.route.source;
     const cluster = routing.clusters.get(match.route.cluster);
     const rc = match.route.cache;
-    if (rc !== undefined && cache !== null) return cached(res, match.route, rc, cluster, host, path, query);
+    if (rc !== undefined && cachedRoutes !== null) return cached(res, match.route, rc, cluster, host, path, query);
     const endpoint = cluster === undefined ? null : cluster.balancer.select();
     if (cluster === undefined || endpoint === null) return reject(res, 'no-endpoint', false);
 
@@ -256,34 +196,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     return new Exchange(ctx, res, method, forwarded, headers, cluster, endpoint, hasBody, counters, t0, access);
   }
 
-  /**
-   * Pending is a cached route's request with everything it needs to go upstream later (a parked
-   * follower resumes after the handler returned, when the shared head holds another request).
-   */
-  interface Pending {
-    readonly res: HttpResponse;
-    readonly method: string;
-    readonly target: string;
-    readonly forwarded: string;
-    readonly headers: string[];
-    readonly cluster: ClusterRuntime | undefined;
-    readonly hasBody: boolean;
-    readonly counters: RouteCounters | null;
-    readonly source: string;
-    readonly host: string;
-    readonly requestId: string;
-    readonly clientAddress: string;
-    readonly started: number;
-  }
-
-  /** cached runs a request on a route with the response cache on (see proxy/cached.ts for the cases). */
+  /** cached runs a request on a route with the response cache on (proxy/cached-route.ts has the cases). */
   function cached(res: HttpResponse, route: Route, rc: RouteCache, cluster: ClusterRuntime | undefined, host: string, path: string, query: string): Exchange | null {
-    const c = cache as WorkerCache;
-    const req = headerPairs(head);
-    const key = primaryKey({ scheme: 'http', host, path, query });
-    const r: CachedRequest = { cache: c, key, host, path, ingress: route.source, cluster: route.cluster, ttlSeconds: rc.ttlSeconds, method, req, serverHeader: ctx.serverHeader };
     const forwarded = query === '' ? path : `${path}?${query}`;
-    /** pending captures the request; the upstream head is built only when it goes upstream (a hit needs none). */
+    // What the request is, captured now: the head is shared and a parked request resumes later.
+    // The upstream head is built only when the request goes upstream (a hit needs none).
     const pending = (upstream: boolean): Pending | null => {
       const length = head.contentLengthCount === 1 ? Number(head.contentLength) : -1;
       const clientAddress = upstream || accessLog !== null ? formatAddress(res.getRemoteAddress()) : '';
@@ -294,149 +211,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
         source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0,
       };
     };
-
-    if (!isRequestCacheable({ method, headers: req }) || hasRange(req)) {
-      const p = pending(true);
-      if (p === null) return refuse(res, 'bad-request');
-      c.count(route.source, 'BYPASS');
-      return forward(p, new BypassSink(c, key, !SAFE_METHODS.has(method)), false);
-    }
-    let entry = c.store.get(key, req);
-    if (entry !== null && entry.cluster !== route.cluster) {
-      // The route moved to another backend since this was stored: never serve the old backend's content.
-      c.store.delete(key);
-      entry = null;
-    }
-    const decision = entry === null ? null : reuseDecision(entry, req, c.now());
-    if (entry !== null && (decision === 'hit' || decision === 'stale')) {
-      const p = pending(decision === 'stale');
-      if (p === null) return refuse(res, 'bad-request');
-      if (decision === 'stale') revalidateInBackground(p, r, entry);
-      serveEntry(p, r, entry, decision === 'hit' ? 'HIT' : 'STALE');
-      return null;
-    }
-    const p = pending(true);
-    if (p === null) return refuse(res, 'bad-request');
-    const validators = entry !== null && decision === 'revalidate' ? conditionalOf(entry) : [];
-    if (method === 'HEAD') {
-      // A HEAD is answered from a GET's entry, never stored itself: forward it, labelled.
-      c.count(route.source, entry === null ? 'MISS' : 'EXPIRED');
-      return forward(p, new LabelSink(c, key, entry === null ? 'MISS' : 'EXPIRED'), false);
-    }
-    const upstream: Pending = { ...p, headers: fillHeaders(p.headers, validators) };
-    const joined = c.coalescer.join(key);
-    if (joined.leader || joined.wait === null) {
-      return forward(upstream, new FillSink(r, entry, joined.leader), false);
-    }
-    park(upstream, r, entry, joined.wait);
-    return null;
-  }
-
-  /** conditionalOf returns the validators to revalidate an entry with. */
-  function conditionalOf(entry: CacheEntry): [string, string][] {
-    const out: [string, string][] = [];
-    for (const [n, v] of entry.headers) {
-      if (n === 'etag') out.push(['if-none-match', v]);
-      else if (n === 'last-modified') out.push(['if-modified-since', v]);
-    }
-    return out;
-  }
-
-  /** serveEntry answers from the cache; `res` is corked (inside the handler, or by the caller). */
-  function serveEntry(p: Pending, r: CachedRequest, entry: CacheEntry, status: CacheStatus): void {
-    const c = r.cache;
-    c.count(r.ingress, status);
-    // Account first: `res` must not be touched once it ended.
-    const bytes = p.method === 'HEAD' ? 0 : entry.body.length;
-    accountCached(p, entry.status, bytes);
-    writeEntry(p.res, entry, status, p.method, r.req, c.now(), ctx.serverHeader, ctx.draining);
-  }
-
-  function accountCached(p: Pending, status: number, bytesOut: number): void {
-    const seconds = (performance.now() - p.started) / 1000;
-    p.counters?.record(p.method, status, seconds, -1, 0, bytesOut);
-    accessLog?.write({ requestId: p.requestId, remoteAddress: p.clientAddress, method: p.method, host: p.host, path: p.target, status, bytesIn: 0, bytesOut, requestTime: seconds, upstreamAddress: '', upstreamStatus: 0, upstreamTime: -1, route: p.source });
-  }
-
-  /**
-   * forward starts the upstream exchange of a cached route's request, or answers 503 (with the
-   * sink's label) when the cluster has no endpoint. `corked`: called outside the handler.
-   */
-  function forward(p: Pending, sink: ExchangeCache, corked: boolean): Exchange | null {
-    const endpoint = p.cluster === undefined ? null : p.cluster.balancer.select();
-    if (p.cluster === undefined || endpoint === null) {
-      const stale = sink.onFailure();
-      const answer = (): void => {
-        if (stale !== null) {
-          const [status, bytes] = sink.write(p.res, stale, ctx.draining);
-          accountCached(p, status, bytes);
-        } else {
-          const r = errorResponse('no-endpoint');
-          accountCached(p, r.status, r.body.length);
-          p.res.writeStatus(r.statusLine).writeHeader('Content-Type', CONTENT_TYPE_TEXT).writeHeader('X-Cache-Status', sink.status).writeHeader('Server', ctx.serverHeader).end(r.body, ctx.draining);
-        }
-        sink.settle();
-      };
-      if (corked) p.res.cork(answer);
-      else answer();
-      return null;
-    }
-    const access = accessLog === null ? null : { host: p.host, clientAddress: p.clientAddress, requestId: p.requestId, route: p.source };
-    return new Exchange(ctx, p.res, p.method, p.forwarded, p.headers, p.cluster, endpoint, p.hasBody, p.counters, p.started, access, sink);
-  }
-
-  /**
-   * park holds a request while another fetches the same key; when that fetch stored something the
-   * request is answered from it, else (or after --cache-lock-timeout) it goes upstream itself.
-   */
-  function park(p: Pending, r: CachedRequest, stale: CacheEntry | null, wait: Promise<true | null>): void {
-    const c = r.cache;
-    let parked = true;
-    ctx.inFlight++;
-    const leave = (): void => {
-      parked = false;
-      ctx.inFlight--;
-      clearTimeout(timer);
-      if (ctx.draining && ctx.inFlight === 0) ctx.onIdle?.();
-    };
-    p.res.onAborted(() => {
-      if (!parked) return;
-      leave();
-      p.counters?.record(p.method, 499, (performance.now() - p.started) / 1000, -1, 0, 0);
-    });
-    const resume = (stored: true | null): void => {
-      if (!parked) return;
-      leave();
-      try {
-        const entry = stored === null ? null : c.store.get(r.key, r.req);
-        if (entry !== null && entry.cluster === r.cluster && reuseDecision(entry, r.req, c.now()) === 'hit') {
-          p.res.cork(() => serveEntry(p, r, entry, 'HIT'));
-          return;
-        }
-        forward(p, new FillSink(r, stale, false), true)?.start();
-      } catch (err) {
-        log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'parked request failed');
-      }
-    };
-    const timer = setTimeout(() => resume(null), c.lockTimeoutMs);
-    void wait.then(resume);
-  }
-
-  /**
-   * revalidateInBackground refreshes a stale entry served under stale-while-revalidate: one
-   * conditional request per key (the coalescer's leader slot), its answer stored or merged, and
-   * nothing sent to any client.
-   */
-  function revalidateInBackground(p: Pending, r: CachedRequest, entry: CacheEntry): void {
-    const c = r.cache;
-    if (!c.coalescer.join(r.key).leader) return;
-    const endpoint = p.cluster?.balancer.select() ?? null;
-    if (endpoint === null) {
-      c.coalescer.fail(r.key);
-      return;
-    }
-    const sink = new FillSink(r, entry, true, false);
-    endpoint.pool.dispatch({ path: p.forwarded, method: 'GET', headers: fillHeaders(p.headers, conditionalOf(entry)), body: null }, new BackgroundFetch(sink, log));
+    const answer = (cachedRoutes as CachedRoutes).handle(route, rc, host, path, query, method, headerPairs(head), pending);
+    return answer === 'bad-request' ? refuse(res, 'bad-request') : answer;
   }
 
   app.any('/*', (res, req) => {

@@ -1,0 +1,255 @@
+/**
+ * A request on a route with the response cache on, from the handler to its answer: served from
+ * an entry, parked behind another request's fetch of the same key, or sent upstream through an
+ * Exchange with one of the sinks of cached.ts. server.ts captures the request (Pending) and
+ * hands it here; this module never reads the shared request head.
+ */
+import type { Logger } from 'pino';
+import type { HttpResponse } from 'uWebSockets.js';
+import type { AccessLog } from '../access-log.js';
+import type { HeaderPairs } from '../cache/headers.js';
+import { primaryKey } from '../cache/key.js';
+import { conditionalHeaders, isRequestCacheable, reuseDecision, type CacheStatus } from '../cache/policy.js';
+import type { CacheEntry } from '../cache/store.js';
+import type { WorkerCache } from '../cache/worker-cache.js';
+import type { Route, RouteCache } from '../../shared/snapshot.js';
+import type { ClusterRuntime } from '../state.js';
+import type { RouteCounters } from '../stats.js';
+import { BypassSink, FILL_DROPPED, FillSink, LabelSink, writeEntry, type CachedRequest } from './cached.js';
+import { CONTENT_TYPE_TEXT, errorResponse } from './errors.js';
+import { Exchange, type ExchangeCache, type ProxyContext } from './exchange.js';
+
+/**
+ * Pending is a cached route's request with everything it needs to go upstream later (a parked
+ * request resumes after the handler returned, when the shared head holds another request).
+ */
+export interface Pending {
+  readonly res: HttpResponse;
+  readonly method: string;
+  readonly target: string;
+  readonly forwarded: string;
+  readonly headers: string[];
+  readonly cluster: ClusterRuntime | undefined;
+  readonly hasBody: boolean;
+  readonly counters: RouteCounters | null;
+  readonly source: string;
+  readonly host: string;
+  readonly requestId: string;
+  readonly clientAddress: string;
+  readonly started: number;
+}
+
+/** Methods that never invalidate cached entries (RFC 9111 §4.4). */
+const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+/**
+ * BackgroundFetch is the undici raw handler of a background revalidation: the answer goes to the
+ * sink (stored or merged), never to a client. Raw handler API, as Exchange (see its comment).
+ */
+class BackgroundFetch {
+  readonly #sink: FillSink;
+  readonly #log: Logger;
+  #final = false;
+
+  constructor(sink: FillSink, log: Logger) {
+    this.#sink = sink;
+    this.#log = log;
+  }
+
+  onConnect(): void {}
+
+  onHeaders(status: number, raw: Buffer[]): boolean {
+    if (status < 200) return true;
+    this.#final = true;
+    this.#sink.onHead(status, raw);
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.#final) this.#sink.onBody(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    if (this.#final) this.#sink.onComplete();
+    this.#sink.settle();
+  }
+
+  onError(err: Error): void {
+    this.#log.debug({ err }, 'background revalidation failed');
+    this.#sink.settle();
+  }
+}
+
+/** hasRange reports whether the request asks for part of the representation (never served from, or stored in, the cache). */
+function hasRange(req: HeaderPairs): boolean {
+  for (const [n] of req) if (n === 'range') return true;
+  return false;
+}
+
+/** fillHeaders drops the client's conditionals and Range from the upstream head, and adds the entry's validators. */
+function fillHeaders(headers: string[], validators: readonly (readonly [string, string])[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (!FILL_DROPPED.has(headers[i] as string)) out.push(headers[i] as string, headers[i + 1] as string);
+  for (const [n, v] of validators) out.push(n, v);
+  return out;
+}
+
+/** CachedRoutes answers the requests of cached routes for one proxy server. */
+export class CachedRoutes {
+  readonly #ctx: ProxyContext;
+  readonly #cache: WorkerCache;
+  readonly #accessLog: AccessLog | null;
+  readonly #log: Logger;
+
+  constructor(ctx: ProxyContext, cache: WorkerCache, accessLog: AccessLog | null, log: Logger) {
+    this.#ctx = ctx;
+    this.#cache = cache;
+    this.#accessLog = accessLog;
+    this.#log = log;
+  }
+
+  /**
+   * handle runs the synchronous part of a cached route's request (inside the uWS handler): it
+   * answers, parks, or returns the Exchange to start; 'bad-request' when the head cannot be
+   * forwarded faithfully (the caller refuses it). `pending(upstream)` captures the request, with
+   * the upstream head built only when `upstream`.
+   */
+  handle(route: Route, rc: RouteCache, host: string, path: string, query: string, method: string, req: HeaderPairs, pending: (upstream: boolean) => Pending | null): Exchange | null | 'bad-request' {
+    const c = this.#cache;
+    const key = primaryKey({ scheme: 'http', host, path, query });
+    const r: CachedRequest = { cache: c, key, host, path, ingress: route.source, cluster: route.cluster, ttlSeconds: rc.ttlSeconds, method, req, serverHeader: this.#ctx.serverHeader };
+    if (!isRequestCacheable({ method, headers: req }) || hasRange(req)) {
+      const p = pending(true);
+      if (p === null) return 'bad-request';
+      c.count(route.source, 'BYPASS');
+      return this.#forward(p, new BypassSink(c, key, !SAFE_METHODS.has(method)), false);
+    }
+    let entry = c.store.get(key, req);
+    if (entry !== null && entry.cluster !== route.cluster) {
+      // The route moved to another backend since this was stored: never serve the old backend's content.
+      c.store.delete(key);
+      entry = null;
+    }
+    const decision = entry === null ? null : reuseDecision(entry, req, c.now());
+    if (entry !== null && (decision === 'hit' || decision === 'stale')) {
+      const p = pending(decision === 'stale');
+      if (p === null) return 'bad-request';
+      if (decision === 'stale') this.#revalidateInBackground(p, r, entry);
+      this.#serveEntry(p, r, entry, decision === 'hit' ? 'HIT' : 'STALE');
+      return null;
+    }
+    const p = pending(true);
+    if (p === null) return 'bad-request';
+    const validators = entry !== null && decision === 'revalidate' ? conditionalHeaders(entry) : [];
+    if (method === 'HEAD') {
+      // A HEAD is answered from a GET's entry, never stored itself: forward it, labelled.
+      c.count(route.source, entry === null ? 'MISS' : 'EXPIRED');
+      return this.#forward(p, new LabelSink(c, key, entry === null ? 'MISS' : 'EXPIRED'), false);
+    }
+    const upstream: Pending = { ...p, headers: fillHeaders(p.headers, validators) };
+    const joined = c.coalescer.join(key);
+    if (joined.leader || joined.wait === null) {
+      return this.#forward(upstream, new FillSink(r, entry, joined.leader), false);
+    }
+    this.#park(upstream, r, entry, joined.wait);
+    return null;
+  }
+
+  /** serveEntry answers from the cache; `res` is corked (inside the handler, or by the caller). */
+  #serveEntry(p: Pending, r: CachedRequest, entry: CacheEntry, status: CacheStatus): void {
+    const c = r.cache;
+    c.count(r.ingress, status);
+    // Account first: `res` must not be touched once it ended.
+    const bytes = p.method === 'HEAD' ? 0 : entry.body.length;
+    this.#accountCached(p, entry.status, bytes);
+    writeEntry(p.res, entry, status, p.method, r.req, c.now(), this.#ctx.serverHeader, this.#ctx.draining);
+  }
+
+  #accountCached(p: Pending, status: number, bytesOut: number): void {
+    const seconds = (performance.now() - p.started) / 1000;
+    p.counters?.record(p.method, status, seconds, -1, 0, bytesOut);
+    this.#accessLog?.write({ requestId: p.requestId, remoteAddress: p.clientAddress, method: p.method, host: p.host, path: p.target, status, bytesIn: 0, bytesOut, requestTime: seconds, upstreamAddress: '', upstreamStatus: 0, upstreamTime: -1, route: p.source });
+  }
+
+  /**
+   * forward starts the upstream exchange of a cached route's request, or answers 503 (with the
+   * sink's label) when the cluster has no endpoint. `corked`: called outside the handler.
+   */
+  #forward(p: Pending, sink: ExchangeCache, corked: boolean): Exchange | null {
+    const endpoint = p.cluster === undefined ? null : p.cluster.balancer.select();
+    if (p.cluster === undefined || endpoint === null) {
+      const stale = sink.onFailure();
+      const answer = (): void => {
+        if (stale !== null) {
+          const [status, bytes] = sink.write(p.res, stale, this.#ctx.draining);
+          this.#accountCached(p, status, bytes);
+        } else {
+          const r = errorResponse('no-endpoint');
+          this.#accountCached(p, r.status, r.body.length);
+          p.res.writeStatus(r.statusLine).writeHeader('Content-Type', CONTENT_TYPE_TEXT).writeHeader('X-Cache-Status', sink.status).writeHeader('Server', this.#ctx.serverHeader).end(r.body, this.#ctx.draining);
+        }
+        sink.settle();
+      };
+      if (corked) p.res.cork(answer);
+      else answer();
+      return null;
+    }
+    const access = this.#accessLog === null ? null : { host: p.host, clientAddress: p.clientAddress, requestId: p.requestId, route: p.source };
+    return new Exchange(this.#ctx, p.res, p.method, p.forwarded, p.headers, p.cluster, endpoint, p.hasBody, p.counters, p.started, access, sink);
+  }
+
+  /**
+   * park holds a request while another fetches the same key; when that fetch stored something the
+   * request is answered from it, else (or after --cache-lock-timeout) it goes upstream itself.
+   */
+  #park(p: Pending, r: CachedRequest, stale: CacheEntry | null, wait: Promise<true | null>): void {
+    const c = r.cache;
+    let parked = true;
+    this.#ctx.inFlight++;
+    const leave = (): void => {
+      parked = false;
+      this.#ctx.inFlight--;
+      clearTimeout(timer);
+      if (this.#ctx.draining && this.#ctx.inFlight === 0) this.#ctx.onIdle?.();
+    };
+    p.res.onAborted(() => {
+      if (!parked) return;
+      leave();
+      p.counters?.record(p.method, 499, (performance.now() - p.started) / 1000, -1, 0, 0);
+    });
+    const resume = (stored: true | null): void => {
+      if (!parked) return;
+      leave();
+      try {
+        const entry = stored === null ? null : c.store.get(r.key, r.req);
+        if (entry !== null && entry.cluster === r.cluster && reuseDecision(entry, r.req, c.now()) === 'hit') {
+          p.res.cork(() => this.#serveEntry(p, r, entry, 'HIT'));
+          return;
+        }
+        this.#forward(p, new FillSink(r, stale, false), true)?.start();
+      } catch (err) {
+        this.#log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'parked request failed');
+      }
+    };
+    const timer = setTimeout(() => resume(null), c.lockTimeoutMs);
+    void wait.then(resume);
+  }
+
+  /**
+   * revalidateInBackground refreshes a stale entry served under stale-while-revalidate: one
+   * conditional request per key (the coalescer's leader slot), its answer stored or merged, and
+   * nothing sent to any client.
+   */
+  #revalidateInBackground(p: Pending, r: CachedRequest, entry: CacheEntry): void {
+    const c = r.cache;
+    if (!c.coalescer.join(r.key).leader) return;
+    const endpoint = p.cluster?.balancer.select() ?? null;
+    if (endpoint === null) {
+      c.coalescer.fail(r.key);
+      return;
+    }
+    const sink = new FillSink(r, entry, true, false);
+    endpoint.pool.dispatch({ path: p.forwarded, method: 'GET', headers: fillHeaders(p.headers, conditionalHeaders(entry)), body: null }, new BackgroundFetch(sink, this.#log));
+  }
+}
