@@ -17,6 +17,13 @@ export interface ManifestFile {
 export interface MergedManifests {
   readonly objects: KubeObject[];
   readonly diagnostics: Diagnostic[];
+  /** The same objects by `Kind namespace/name` (see objectId). */
+  readonly byId: Map<string, KubeObject>;
+}
+
+/** objectId names an object across kinds: `Kind namespace/name`. */
+export function objectId(obj: KubeObject): string {
+  return `${obj.kind} ${keyOf(obj)}`;
 }
 
 /**
@@ -26,15 +33,17 @@ export interface MergedManifests {
  */
 export function mergeManifests(files: Iterable<ManifestFile>): MergedManifests {
   const firstFile = new Map<string, string>();
+  const byId = new Map<string, KubeObject>();
   const objects: KubeObject[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const file of files) {
     diagnostics.push(...file.diagnostics);
     for (const obj of file.objects) {
-      const id = `${obj.kind} ${keyOf(obj)}`;
+      const id = objectId(obj);
       const winner = firstFile.get(id);
       if (winner === undefined) {
         firstFile.set(id, file.name);
+        byId.set(id, obj);
         objects.push(obj);
         continue;
       }
@@ -47,5 +56,5 @@ export function mergeManifests(files: Iterable<ManifestFile>): MergedManifests {
       });
     }
   }
-  return { objects, diagnostics };
+  return { objects, diagnostics, byId };
 }
