@@ -159,8 +159,10 @@ async function run(config: Config): Promise<void> {
   let synced = false;
   await source.start((update) => {
     controller.accept(update);
-    // Endpoint-only changes are cheap to apply: a short holdoff still coalesces a burst.
-    if (synced) scheduler.schedule(controller.endpointsOnly ? ENDPOINT_HOLDOFF_MS : undefined);
+    // Endpoint-only changes are cheap to apply: a short holdoff still coalesces a burst. The
+    // file source debounces its reloads itself (one update per burst of file events), so a
+    // second holdoff would only add latency.
+    if (synced) scheduler.schedule(config.source === 'file' ? 0 : controller.endpointsOnly ? ENDPOINT_HOLDOFF_MS : undefined);
   });
   synced = true;
   await controller.rebuild();

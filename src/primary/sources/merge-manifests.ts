@@ -27,6 +27,18 @@ export function objectId(obj: KubeObject): string {
 }
 
 /**
+ * The ids of a file's objects, kept as long as its object list lives: a reload re-reads every
+ * file but re-parses only the changed ones, so most lists are the same arrays as last time.
+ */
+const idsByList = new WeakMap<readonly KubeObject[], readonly string[]>();
+
+function idsOf(objects: readonly KubeObject[]): readonly string[] {
+  let ids = idsByList.get(objects);
+  if (ids === undefined) idsByList.set(objects, (ids = objects.map(objectId)));
+  return ids;
+}
+
+/**
  * mergeManifests combines files (in the order given, which the caller sorts by name). When
  * two definitions share kind, namespace and name, the first wins and the later one gets
  * ING_ERR_MANIFEST_DUPLICATE; so the outcome does not depend on which file changed last.
@@ -38,8 +50,9 @@ export function mergeManifests(files: Iterable<ManifestFile>): MergedManifests {
   const diagnostics: Diagnostic[] = [];
   for (const file of files) {
     diagnostics.push(...file.diagnostics);
-    for (const obj of file.objects) {
-      const id = objectId(obj);
+    const ids = idsOf(file.objects);
+    for (const [i, obj] of file.objects.entries()) {
+      const id = ids[i] as string;
       const winner = firstFile.get(id);
       if (winner === undefined) {
         firstFile.set(id, file.name);
