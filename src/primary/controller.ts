@@ -52,6 +52,8 @@ export class Controller {
   #compiled: CompiledState | LazyCompiledState | null = null;
   /** Services whose EndpointSlices changed since the last rebuild; null once anything else changed. */
   #pendingServices: Set<string> | null = null;
+  /** Services (`namespace/name`) whose object or slices changed since the last rebuild; null: unknown. */
+  #changedServices: Set<string> | null = null;
   /** Objects changed since the compile thread's last task (`kind key` → change); null: unknown. */
   #mirrorChanges: Map<string, ChangedObject> | null = null;
   #diagnostics: readonly Diagnostic[] = [];
@@ -88,6 +90,7 @@ export class Controller {
   accept(update: SourceUpdate): void {
     this.#latest = update;
     this.#trackMirror(update.changes);
+    this.#trackServices(update.changes);
     if (this.#pendingServices === null) return;
     if (update.changes === undefined || !update.changes.every(isEndpointChange)) {
       this.#pendingServices = null;
@@ -110,6 +113,8 @@ export class Controller {
     if (!update || this.#closed) return Promise.resolve();
     const services = this.#pendingServices;
     this.#pendingServices = new Set();
+    const changedServices = this.#changedServices;
+    this.#changedServices = new Set();
     const compiled = this.#compiled;
     if (compiled !== null && services !== null) {
       this.#rebuildEndpoints(update, compiled instanceof LazyCompiledState ? compiled.state() : compiled, services);
@@ -117,7 +122,9 @@ export class Controller {
     }
     const source = this.#offloadSource(update.view);
     if (source === null) {
-      this.#rebuildAll(update);
+      // Clusters of Services nothing touched are taken from the last compile (decoded ones only).
+      const previous = compiled !== null && !(compiled instanceof LazyCompiledState) && changedServices !== null ? { state: compiled, changedServices } : undefined;
+      this.#rebuildAll(update, previous);
       return Promise.resolve();
     }
     this.#inFlight = this.#rebuildOffloaded(update, source).finally(() => {
@@ -144,10 +151,10 @@ export class Controller {
     await this.#opts.offload?.pool.close();
   }
 
-  #rebuildAll(update: SourceUpdate): void {
+  #rebuildAll(update: SourceUpdate, previous?: { readonly state: CompiledState; readonly changedServices: ReadonlySet<string> }): void {
     const { broadcaster, overrides, metrics } = this.#opts;
     const started = performance.now();
-    const result = compileState(update.view, this.#opts.compile);
+    const result = compileState(update.view, this.#opts.compile, previous);
     const published = broadcaster.publish(result.table, overrides.current());
     const seconds = (performance.now() - started) / 1000;
     metrics.recordRebuild(seconds, published.changed);
@@ -165,8 +172,9 @@ export class Controller {
       lazy = new LazyCompiledState(await (offload as OffloadPolicy).pool.compile(source, changes === null ? null : changes.values(), this.#opts.compile));
     } catch (err) {
       // The mirror is in an unknown state: the pool resends everything next time. The routes
-      // may have changed, so the next rebuild must be a full one too.
+      // may have changed, so the next rebuild must be a full one too, resolving every cluster.
       this.#pendingServices = null;
+      this.#changedServices = null;
       if (this.#compiled === null && !this.#closed) {
         // Nothing serves yet (the first compile): compile here rather than start without routes.
         log.error({ err }, 'compile thread failed; compiling on the event loop');
@@ -228,6 +236,18 @@ export class Controller {
       this.#mirrorChanges.set(`${c.kind} ${c.key}`, { kind: c.kind, key: c.key });
     }
     if (this.#mirrorChanges.size > MAX_TRACKED_CHANGES) this.#mirrorChanges = null;
+  }
+
+  /** #trackServices notes the Services whose clusters the next full compile must resolve again. */
+  #trackServices(changes: readonly SourceChange[] | undefined): void {
+    if (changes === undefined || this.#changedServices === null) {
+      this.#changedServices = null;
+      return;
+    }
+    for (const c of changes) {
+      if (c.kind === 'Service') this.#changedServices.add(c.key);
+      else if (c.kind === 'EndpointSlice') for (const s of c.services ?? []) this.#changedServices.add(s);
+    }
   }
 
   // Compile diagnostics are logged once each, not on every rebuild; the source logs its own.

@@ -8,10 +8,10 @@
  */
 import type { Diagnostic } from '../../shared/errors.js';
 import { encodeTable, encodeValue } from '../../shared/codec.js';
-import { compileState } from '../compile/index.js';
+import { compileState, type CompiledState } from '../compile/index.js';
 import type { CompileOptions } from '../compile/context.js';
-import type { KubeKind, KubeObject } from '../model.js';
-import { ClusterStore } from '../store.js';
+import { keyOf, type KubeKind, type KubeObject } from '../model.js';
+import { ClusterStore, sliceService } from '../store.js';
 
 /** CompileTaskInput is one task: how to bring the mirror up to date, and the options. */
 export interface CompileTaskInput {
@@ -57,14 +57,32 @@ export interface EncodedState {
 export function createCompileTask(): (input: CompileTaskInput) => CompileTaskOutput {
   let mirror = new ClusterStore();
   let version = 0;
+  /** The last compile, whose untouched clusters the next one takes over. */
+  let previous: CompiledState | undefined;
   return (input) => {
-    if (input.reset) mirror = new ClusterStore();
-    else if (input.base !== version) return { kind: 'resync' };
+    if (input.reset) {
+      mirror = new ClusterStore();
+      previous = undefined;
+    } else if (input.base !== version) return { kind: 'resync' };
     // Until this task completes the mirror is at no known version: a throw below forces a reset.
     version = -1;
-    for (const [kind, key] of input.deletes) mirror.delete(kind, key);
-    for (const obj of input.upserts) mirror.upsert(obj);
-    const state = compileState(mirror, input.opts);
+    const changedServices = new Set<string>();
+    const touch = (obj: KubeObject | undefined): void => {
+      if (obj?.kind === 'Service') changedServices.add(keyOf(obj));
+      const service = obj?.kind === 'EndpointSlice' ? sliceService(obj) : undefined;
+      if (service !== undefined) changedServices.add(service);
+    };
+    for (const [kind, key] of input.deletes) {
+      touch(mirror.get(kind, key));
+      mirror.delete(kind, key);
+    }
+    for (const obj of input.upserts) {
+      touch(mirror.get(obj.kind, keyOf(obj)));
+      touch(obj);
+      mirror.upsert(obj);
+    }
+    const state = compileState(mirror, input.opts, previous === undefined ? undefined : { state: previous, changedServices });
+    previous = state;
     const encoded: EncodedState = {
       routeDiagnostics: state.routeDiagnostics,
       uses: [...state.uses.values()].map((u) => [u.id, u.namespace, u.service, u.port, [...u.sources]]),
