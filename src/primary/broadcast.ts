@@ -3,12 +3,16 @@
  * generation, encode it ONCE with msgpackr, and hand the same bytes to every worker. A table
  * that encodes to the same bytes as the last one (and unchanged overrides) is not re-sent.
  *
+ * The table is encoded once per publish: the snapshot's bytes are assembled around the
+ * table's bytes (codec assembleSnapshot), and a table compiled off the event loop arrives
+ * already encoded (publishEncoded), its objects decoded only if someone asks for them.
+ *
  * An endpoint-only change goes out as a small EndpointsDelta instead, under its own
  * generation (generations are monotonic across both kinds). The broadcaster remembers the
  * table the delta produced; the full snapshot of it is encoded only when a worker needs one
  * (an init, or a worker that cannot take the delta), so the delta path never encodes the table.
  */
-import { encodeEndpointsDelta, encodeSnapshot, encodeTable } from '../shared/codec.js';
+import { assembleSnapshot, encodeEndpointsDelta, encodeTable } from '../shared/codec.js';
 import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type Overrides, type RoutingTable } from '../shared/snapshot.js';
 
 /** PublishResult says what publish did. */
@@ -32,8 +36,9 @@ export class SnapshotBroadcaster {
   readonly #sink: SnapshotSink;
   readonly #deltaSink: DeltaSink | undefined;
   #generation = 0;
-  #table: RoutingTable | null = null;
-  /** Encoded #table; null after a delta until a full publish needs it. */
+  /** The current table, or how to get it (decoding is deferred for tables that came encoded). */
+  #table: RoutingTable | (() => RoutingTable) | null = null;
+  /** Encoded current table; null after a delta until a full publish needs it. */
   #tableBytes: Uint8Array | null = null;
   #overrides: Overrides = NO_OVERRIDES;
   /** Encoded snapshot of #generation; null until someone needs it. */
@@ -53,13 +58,19 @@ export class SnapshotBroadcaster {
 
   /** publish sends a new generation unless table and overrides equal the last ones. */
   publish(table: RoutingTable, overrides: Overrides = this.#overrides): PublishResult {
-    const tableBytes = encodeTable(table);
-    if (this.#table !== null && overrides === this.#overrides) {
-      this.#tableBytes ??= encodeTable(this.#table);
-      if (Buffer.compare(tableBytes, this.#tableBytes) === 0) return { changed: false, generation: this.#generation, bytes: this.#lastSize };
-    }
+    return this.publishEncoded(encodeTable(table), table, overrides);
+  }
+
+  /**
+   * publishEncoded is publish for a table already encoded with encodeTable; `table` is the
+   * table itself or a function that produces it (called at most once, and only when an
+   * endpoints delta or `table` needs the objects).
+   */
+  publishEncoded(tableBytes: Uint8Array, table: RoutingTable | (() => RoutingTable), overrides: Overrides = this.#overrides): PublishResult {
+    if (this.#table !== null && overrides === this.#overrides && Buffer.compare(tableBytes, this.#currentTableBytes()) === 0)
+      return { changed: false, generation: this.#generation, bytes: this.#lastSize };
     const generation = this.#generation + 1;
-    const bytes = encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table, overrides });
+    const bytes = assembleSnapshot({ version: SNAPSHOT_VERSION, generation, overrides }, tableBytes);
     this.#generation = generation;
     this.#table = table;
     this.#tableBytes = tableBytes;
@@ -68,6 +79,12 @@ export class SnapshotBroadcaster {
     this.#lastSize = bytes.byteLength;
     this.#sink(bytes, generation);
     return { changed: true, generation, bytes: bytes.byteLength };
+  }
+
+  /** publishOverrides sends the current table with new overrides (nothing before the first publish). */
+  publishOverrides(overrides: Overrides): PublishResult {
+    if (this.#table === null) return { changed: false, generation: this.#generation, bytes: 0 };
+    return this.publishEncoded(this.#currentTableBytes(), this.#table, overrides);
   }
 
   /**
@@ -93,13 +110,24 @@ export class SnapshotBroadcaster {
     return { changed: true, generation, bytes: bytes.byteLength };
   }
 
+  /** table is the current table (null before the first publish); a deferred one is decoded now. */
+  get table(): RoutingTable | null {
+    if (typeof this.#table === 'function') this.#table = this.#table();
+    return this.#table;
+  }
+
   /** snapshot is the full snapshot of the current generation, encoded on first use. */
   snapshot(): Uint8Array {
     if (this.#table === null) throw new Error('SnapshotBroadcaster.snapshot before the first publish');
     if (this.#snapshotBytes === null) {
-      this.#snapshotBytes = encodeSnapshot({ version: SNAPSHOT_VERSION, generation: this.#generation, table: this.#table, overrides: this.#overrides });
+      this.#snapshotBytes = assembleSnapshot({ version: SNAPSHOT_VERSION, generation: this.#generation, overrides: this.#overrides }, this.#currentTableBytes());
       this.#lastSize = this.#snapshotBytes.byteLength;
     }
     return this.#snapshotBytes;
+  }
+
+  #currentTableBytes(): Uint8Array {
+    this.#tableBytes ??= encodeTable(this.table as RoutingTable);
+    return this.#tableBytes;
   }
 }

@@ -61,6 +61,8 @@ export interface Config {
   readonly cacheMaxBytes: number;
   readonly cacheMaxObjectBytes: number;
   readonly cacheLockTimeoutMs: number;
+  /** --compile-offload: full compiles on a worker thread (auto: from OFFLOAD_MIN_INGRESSES Ingresses). */
+  readonly compileOffload: 'auto' | 'on' | 'off';
 }
 
 /** CliRequest is what the command line asks for: run with a config, or print help / version. */

@@ -6,6 +6,11 @@
  * When every change since the last rebuild is an EndpointSlice, the routes cannot have
  * changed: only the clusters of the affected Services are resolved again (updateEndpoints)
  * and the broadcaster ships a small endpoints delta instead of the whole table.
+ *
+ * A full compile of a large table runs on the compile thread (offload/) when one is given:
+ * the event loop stays free while it runs. Rebuilds never overlap: one asked for while an
+ * offloaded compile runs waits for it and then runs on the newest state, so results are
+ * published in the order the states were seen, and a failed compile keeps the last good table.
  */
 import type { Diagnostic } from '../shared/errors.js';
 import type { RoutingTable } from '../shared/snapshot.js';
@@ -13,8 +18,18 @@ import type { SnapshotBroadcaster } from './broadcast.js';
 import { compileState, updateEndpoints, type CompiledState, type CompileOptions } from './compile/index.js';
 import type { Logger } from './log.js';
 import type { ControlPlaneMetrics } from './metrics/control-plane.js';
+import { isKubeKind, type ChangedObject, type CompileOffload, type ObjectSource } from './offload/compile-offload.js';
+import { LazyCompiledState } from './offload/compiled-state.js';
 import type { OverrideStore } from './overrides.js';
 import type { SourceChange, SourceUpdate } from './sources/source.js';
+import type { ClusterView } from './model.js';
+
+/** OffloadPolicy says when full compiles go to the compile thread. */
+export interface OffloadPolicy {
+  readonly pool: CompileOffload;
+  /** Offload when the source holds at least this many Ingresses (0: always). */
+  readonly minIngresses: number;
+}
 
 /** ControllerOptions wires a Controller. */
 export interface ControllerOptions {
@@ -23,17 +38,30 @@ export interface ControllerOptions {
   readonly broadcaster: SnapshotBroadcaster;
   readonly overrides: OverrideStore;
   readonly metrics: ControlPlaneMetrics;
+  /** Without it every compile runs on the event loop. */
+  readonly offload?: OffloadPolicy;
 }
+
+/** MAX_TRACKED_CHANGES bounds the changes kept for the compile thread's mirror; beyond, it gets everything. */
+const MAX_TRACKED_CHANGES = 10_000;
 
 /** Controller compiles and publishes; see the module comment. */
 export class Controller {
   readonly #opts: ControllerOptions;
   #latest: SourceUpdate | null = null;
-  #compiled: CompiledState | null = null;
+  #compiled: CompiledState | LazyCompiledState | null = null;
   /** Services whose EndpointSlices changed since the last rebuild; null once anything else changed. */
   #pendingServices: Set<string> | null = null;
+  /** Services (`namespace/name`) whose object or slices changed since the last rebuild; null: unknown. */
+  #changedServices: Set<string> | null = null;
+  /** Objects changed since the compile thread's last task (`kind key` → change); null: unknown. */
+  #mirrorChanges: Map<string, ChangedObject> | null = null;
   #diagnostics: readonly Diagnostic[] = [];
   #reported = new Set<string>();
+  /** The offloaded compile in flight, and whether another rebuild was asked for meanwhile. */
+  #inFlight: Promise<void> | null = null;
+  #again = false;
+  #closed = false;
   /** onCompiled hears the keys of the Ingresses we serve after every rebuild (status publishing). */
   onCompiled: ((ingresses: readonly string[]) => void) | undefined;
 
@@ -48,7 +76,9 @@ export class Controller {
 
   /** table is the last compiled routing table (null before the first rebuild). */
   get table(): RoutingTable | null {
-    return this.#compiled?.table ?? null;
+    const c = this.#compiled;
+    if (c === null) return null;
+    return c instanceof LazyCompiledState ? c.table() : c.table;
   }
 
   /** endpointsOnly is true when a rebuild is pending and only EndpointSlices changed since the last one. */
@@ -59,6 +89,8 @@ export class Controller {
   /** accept stores the newest state of the source and notes what changed; rebuild() compiles it. */
   accept(update: SourceUpdate): void {
     this.#latest = update;
+    this.#trackMirror(update.changes);
+    this.#trackServices(update.changes);
     if (this.#pendingServices === null) return;
     if (update.changes === undefined || !update.changes.every(isEndpointChange)) {
       this.#pendingServices = null;
@@ -67,35 +99,104 @@ export class Controller {
     for (const change of update.changes) for (const service of change.services ?? []) this.#pendingServices.add(service);
   }
 
-  /** rebuild compiles the newest state (or only its changed endpoints) and publishes it if it changed. */
-  rebuild(): void {
+  /**
+   * rebuild compiles the newest state (or only its changed endpoints) and publishes it if it
+   * changed. On the event loop it is done when rebuild returns; an offloaded compile is done
+   * when the promise resolves (it never rejects: failures are logged).
+   */
+  rebuild(): Promise<void> {
+    if (this.#inFlight !== null) {
+      this.#again = true;
+      return this.#inFlight;
+    }
     const update = this.#latest;
-    if (!update) return;
+    if (!update || this.#closed) return Promise.resolve();
     const services = this.#pendingServices;
     this.#pendingServices = new Set();
-    if (this.#compiled !== null && services !== null) this.#rebuildEndpoints(update, this.#compiled, services);
-    else this.#rebuildAll(update);
+    const changedServices = this.#changedServices;
+    this.#changedServices = new Set();
+    const compiled = this.#compiled;
+    if (compiled !== null && services !== null) {
+      this.#rebuildEndpoints(update, compiled instanceof LazyCompiledState ? compiled.state() : compiled, services);
+      return Promise.resolve();
+    }
+    const source = this.#offloadSource(update.view);
+    if (source === null) {
+      // Clusters of Services nothing touched are taken from the last compile (decoded ones only).
+      const previous = compiled !== null && !(compiled instanceof LazyCompiledState) && changedServices !== null ? { state: compiled, changedServices } : undefined;
+      this.#rebuildAll(update, previous);
+      return Promise.resolve();
+    }
+    this.#inFlight = this.#rebuildOffloaded(update, source).finally(() => {
+      this.#inFlight = null;
+      if (this.#again) {
+        this.#again = false;
+        void this.rebuild();
+      }
+    });
+    return this.#inFlight;
   }
 
   /** publishOverrides sends the current table with the current overrides; returns the generation. */
   publishOverrides(): number {
     const { broadcaster, overrides } = this.#opts;
     if (this.#compiled === null) return broadcaster.generation;
-    return broadcaster.publish(this.#compiled.table, overrides.current()).generation;
+    return broadcaster.publishOverrides(overrides.current()).generation;
   }
 
-  #rebuildAll(update: SourceUpdate): void {
-    const { log, broadcaster, overrides, metrics } = this.#opts;
+  /** close stops the compile thread; no rebuild publishes after it. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#inFlight;
+    await this.#opts.offload?.pool.close();
+  }
+
+  #rebuildAll(update: SourceUpdate, previous?: { readonly state: CompiledState; readonly changedServices: ReadonlySet<string> }): void {
+    const { broadcaster, overrides, metrics } = this.#opts;
     const started = performance.now();
-    const result = compileState(update.view, this.#opts.compile);
+    const result = compileState(update.view, this.#opts.compile, previous);
     const published = broadcaster.publish(result.table, overrides.current());
     const seconds = (performance.now() - started) / 1000;
     metrics.recordRebuild(seconds, published.changed);
     this.#compiled = result;
-    this.#diagnostics = [...update.diagnostics, ...result.diagnostics];
-    this.#reportNew(result.diagnostics);
-    this.onCompiled?.(result.ingresses);
-    log.info({ kind: 'snapshot', generation: published.generation, changed: published.changed, ingresses: result.ingresses.length, hosts: result.table.hosts.length, clusters: result.table.clusters.length, diagnostics: this.#diagnostics.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 }, published.changed ? 'snapshot published' : 'snapshot unchanged');
+    this.#finishFull(update, result.diagnostics, result.ingresses, result.table.hosts.length, result.table.clusters.length, published, seconds, false);
+  }
+
+  async #rebuildOffloaded(update: SourceUpdate, source: ObjectSource): Promise<void> {
+    const { log, broadcaster, overrides, metrics, offload } = this.#opts;
+    const changes = this.#mirrorChanges;
+    this.#mirrorChanges = new Map();
+    const started = performance.now();
+    let lazy: LazyCompiledState;
+    try {
+      lazy = new LazyCompiledState(await (offload as OffloadPolicy).pool.compile(source, changes === null ? null : changes.values(), this.#opts.compile));
+    } catch (err) {
+      // The mirror is in an unknown state: the pool resends everything next time. The routes
+      // may have changed, so the next rebuild must be a full one too, resolving every cluster.
+      this.#pendingServices = null;
+      this.#changedServices = null;
+      if (this.#compiled === null && !this.#closed) {
+        // Nothing serves yet (the first compile): compile here rather than start without routes.
+        log.error({ err }, 'compile thread failed; compiling on the event loop');
+        this.#rebuildAll(this.#latest ?? update);
+        return;
+      }
+      log.error({ err, durationMs: Math.round(performance.now() - started) }, 'compile failed; the last published snapshot keeps serving');
+      return;
+    }
+    if (this.#closed) return;
+    const published = broadcaster.publishEncoded(lazy.tableBytes, () => lazy.table(), overrides.current());
+    const seconds = (performance.now() - started) / 1000;
+    metrics.recordRebuild(seconds, published.changed);
+    this.#compiled = lazy;
+    this.#finishFull(update, lazy.diagnostics, lazy.ingresses, undefined, undefined, published, seconds, true);
+  }
+
+  #finishFull(update: SourceUpdate, diagnostics: readonly Diagnostic[], ingresses: readonly string[], hosts: number | undefined, clusters: number | undefined, published: { changed: boolean; generation: number; bytes: number }, seconds: number, offloaded: boolean): void {
+    this.#diagnostics = [...update.diagnostics, ...diagnostics];
+    this.#reportNew(diagnostics);
+    this.onCompiled?.(ingresses);
+    this.#opts.log.info({ kind: 'snapshot', generation: published.generation, changed: published.changed, offloaded, ingresses: ingresses.length, hosts, clusters, diagnostics: this.#diagnostics.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 }, published.changed ? 'snapshot published' : 'snapshot unchanged');
   }
 
   #rebuildEndpoints(update: SourceUpdate, previous: CompiledState, services: ReadonlySet<string>): void {
@@ -113,6 +214,42 @@ export class Controller {
     else log.debug(fields, 'endpoints unchanged');
   }
 
+  /** #offloadSource is the view as an ObjectSource when this compile goes to the thread, else null. */
+  #offloadSource(view: ClusterView): ObjectSource | null {
+    const offload = this.#opts.offload;
+    if (offload === undefined || !isObjectSource(view)) return null;
+    if (offload.minIngresses <= 0) return view;
+    let n = 0;
+    for (const _ of view.ingresses()) if (++n >= offload.minIngresses) return view;
+    return null;
+  }
+
+  /** #trackMirror notes what the compile thread's mirror must hear next time. */
+  #trackMirror(changes: readonly SourceChange[] | undefined): void {
+    if (this.#opts.offload === undefined) return;
+    if (changes === undefined || this.#mirrorChanges === null) {
+      this.#mirrorChanges = null;
+      return;
+    }
+    for (const c of changes) {
+      if (!isKubeKind(c.kind)) continue; // kinds the store does not hold (Secrets) never reach the compiler
+      this.#mirrorChanges.set(`${c.kind} ${c.key}`, { kind: c.kind, key: c.key });
+    }
+    if (this.#mirrorChanges.size > MAX_TRACKED_CHANGES) this.#mirrorChanges = null;
+  }
+
+  /** #trackServices notes the Services whose clusters the next full compile must resolve again. */
+  #trackServices(changes: readonly SourceChange[] | undefined): void {
+    if (changes === undefined || this.#changedServices === null) {
+      this.#changedServices = null;
+      return;
+    }
+    for (const c of changes) {
+      if (c.kind === 'Service') this.#changedServices.add(c.key);
+      else if (c.kind === 'EndpointSlice') for (const s of c.services ?? []) this.#changedServices.add(s);
+    }
+  }
+
   // Compile diagnostics are logged once each, not on every rebuild; the source logs its own.
   #reportNew(diagnostics: readonly Diagnostic[]): void {
     const now = new Set<string>();
@@ -127,4 +264,9 @@ export class Controller {
 
 function isEndpointChange(change: SourceChange): boolean {
   return change.kind === 'EndpointSlice';
+}
+
+function isObjectSource(view: ClusterView): view is ClusterView & ObjectSource {
+  const v = view as Partial<ObjectSource>;
+  return typeof v.get === 'function' && typeof v.objects === 'function';
 }

@@ -11,6 +11,7 @@ import { loadGuiAssets } from './admin/gui-assets.js';
 import { SnapshotBroadcaster } from './broadcast.js';
 import { helpText, parseCommandLine, type Config } from './config.js';
 import { Controller } from './controller.js';
+import { CompileOffload } from './offload/compile-offload.js';
 import type { ControlPlaneState } from './metrics/control-plane.js';
 import { Observability } from './metrics/observability.js';
 import { OverrideStore } from './overrides.js';
@@ -60,6 +61,13 @@ function createSource(config: Config, log: Logger): { source: Source; status?: S
   return { source: new FileSource({ dir: config.manifests, log: log.child({ component: 'file-source' }) }) };
 }
 
+/**
+ * With `--compile-offload auto`, full compiles of at least this many Ingresses run on the
+ * compile thread: below it, compile and encode take a few milliseconds and the thread hop
+ * would only add latency.
+ */
+const OFFLOAD_MIN_INGRESSES = 2000;
+
 /** The rebuild holdoff when only EndpointSlices changed (routes keep the 100 ms default). */
 const ENDPOINT_HOLDOFF_MS = 10;
 
@@ -96,15 +104,27 @@ async function run(config: Config): Promise<void> {
     },
   });
   const overrides = new OverrideStore();
-  const observability: Observability = new Observability((): ControlPlaneState => ({ generation: broadcaster.generation, workers: pool.status(), diagnostics: controller.diagnostics, table: controller.table, source: config.source, watches: source.health() }));
+  // `table` is a getter: the live feed reads this state every second for the generation alone,
+  // and a table compiled off the event loop is decoded only when something reads it.
+  const observability: Observability = new Observability((): ControlPlaneState => ({
+    generation: broadcaster.generation,
+    workers: pool.status(),
+    diagnostics: controller.diagnostics,
+    get table() {
+      return controller.table;
+    },
+    source: config.source,
+    watches: source.health(),
+  }));
   const controller: Controller = new Controller({
     log: log.child({ component: 'controller' }),
     compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass, cacheDefault: config.cacheDefault === 'on' },
     broadcaster,
     overrides,
     metrics: observability.controlPlane,
+    ...(config.compileOffload === 'off' ? {} : { offload: { pool: new CompileOffload(), minIngresses: config.compileOffload === 'on' ? 0 : OFFLOAD_MIN_INGRESSES } }),
   });
-  const scheduler = new RebuildScheduler(() => controller.rebuild());
+  const scheduler = new RebuildScheduler(() => void controller.rebuild());
   const { source, status } = createSource(config, log);
   if (status !== undefined) controller.onCompiled = (ingresses) => status.update(ingresses);
 
@@ -141,11 +161,13 @@ async function run(config: Config): Promise<void> {
   let synced = false;
   await source.start((update) => {
     controller.accept(update);
-    // Endpoint-only changes are cheap to apply: a short holdoff still coalesces a burst.
-    if (synced) scheduler.schedule(controller.endpointsOnly ? ENDPOINT_HOLDOFF_MS : undefined);
+    // Endpoint-only changes are cheap to apply: a short holdoff still coalesces a burst. The
+    // file source debounces its reloads itself (one update per burst of file events), so a
+    // second holdoff would only add latency.
+    if (synced) scheduler.schedule(config.source === 'file' ? 0 : controller.endpointsOnly ? ENDPOINT_HOLDOFF_MS : undefined);
   });
   synced = true;
-  controller.rebuild();
+  await controller.rebuild();
   pool.start();
   status?.start();
   const { adminToken: _secret, ...shown } = config;
@@ -166,6 +188,7 @@ async function run(config: Config): Promise<void> {
       clearTimeout(timer);
     }
     await source.stop();
+    await controller.close();
     await pool.drain(config.drainTimeoutMs);
     observability.stop();
     admin.close();

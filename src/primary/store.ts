@@ -91,6 +91,16 @@ export class ClusterStore implements ClusterView {
     return this.#byKind[kind].get(key);
   }
 
+  /** objects lists every stored object, kind by kind (KUBE_KINDS order). */
+  *objects(): Iterable<KubeObject> {
+    for (const kind of KUBE_KINDS) yield* this.#map(kind).values();
+  }
+
+  /** count is the number of stored objects of `kind`. */
+  count(kind: KubeKind): number {
+    return this.#map(kind).size;
+  }
+
   /** size is the number of stored objects. */
   get size(): number {
     let n = 0;

@@ -19,6 +19,44 @@ export function encodeTable(table: RoutingTable): Uint8Array {
   return packr.pack(table);
 }
 
+/** SnapshotHead is a RoutingSnapshot without its table. */
+export type SnapshotHead = Omit<RoutingSnapshot, 'table'>;
+
+/**
+ * assembleSnapshot builds the bytes encodeSnapshot would give for `head` plus the table that
+ * `tableBytes` (from encodeTable) encodes, without encoding the table again: a msgpack map is
+ * its header followed by key, value pairs, so the table's bytes are spliced in as they are.
+ * The key order is that of RoutingSnapshot literals (version, generation, table, overrides).
+ */
+export function assembleSnapshot(head: SnapshotHead, tableBytes: Uint8Array): Uint8Array {
+  const start = packr.pack({ version: head.version, generation: head.generation });
+  const tableKey = packr.pack('table');
+  const overridesKey = packr.pack('overrides');
+  const overrides = packr.pack(head.overrides);
+  const out = new Uint8Array(start.byteLength + tableKey.byteLength + tableBytes.byteLength + overridesKey.byteLength + overrides.byteLength);
+  let at = 0;
+  for (const part of [start, tableKey, tableBytes, overridesKey, overrides]) {
+    out.set(part, at);
+    at += part.byteLength;
+  }
+  // Make the 2-entry map header say 4: msgpackr writes maps as map16 (0xde, then the count).
+  if (out[0] === 0xde && out[1] === 0 && out[2] === 2) out[2] = 4;
+  else if (out[0] === 0x82) out[0] = 0x84;
+  else throw new Error('assembleSnapshot: unexpected msgpack map header');
+  return out;
+}
+
+/**
+ * decodeTable decodes encodeTable bytes that this process (or its compile thread) produced.
+ * It throws IngressError ING_ERR_SNAPSHOT_DECODE when they are not a routing table.
+ */
+export function decodeTable(bytes: Uint8Array): RoutingTable {
+  const table = unpack(bytes, 'routing table');
+  if (!isObject(table) || !Array.isArray(table.hosts) || !Array.isArray(table.clusters))
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'bytes hold no routing table');
+  return table as unknown as RoutingTable;
+}
+
 /**
  * decodeSnapshot decodes and shape-checks snapshot bytes. It throws IngressError
  * ING_ERR_SNAPSHOT_DECODE or ING_ERR_SNAPSHOT_VERSION; the caller keeps its old state.
@@ -36,6 +74,19 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (!isObject(overrides) || !Array.isArray(overrides.drained) || !Array.isArray(overrides.weights))
     throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot has no overrides');
   return value as unknown as RoutingSnapshot;
+}
+
+/**
+ * encodeValue encodes plain data (no snapshot contract) for the primary's compile thread;
+ * decodeValue reverses it. Both throw like the snapshot functions on bad bytes.
+ */
+export function encodeValue(value: unknown): Uint8Array {
+  return packr.pack(value);
+}
+
+/** decodeValue decodes encodeValue bytes; the caller validates the shape. */
+export function decodeValue(bytes: Uint8Array): unknown {
+  return unpack(bytes, 'value');
 }
 
 /** encodeEndpointsDelta encodes an endpoint-only change (a few hundred bytes, not the table). */

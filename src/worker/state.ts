@@ -212,11 +212,19 @@ export class WorkerState {
   #build(snapshot: RoutingSnapshot, pools: Map<string, UpstreamPool>): RoutingState {
     const table = snapshot.table;
     const overrides = snapshot.overrides ?? NO_OVERRIDES;
+    // A route change leaves almost every cluster as it was: keep those runtimes (and their
+    // balancer positions) instead of building 10,000 balancers again. Overrides apply to all.
+    const previous = sameOverrides(overrides, this.#overrides) ? this.#current.clusters : undefined;
     const clusters = new Map<string, ClusterRuntime>();
     for (const cluster of table.clusters) {
       if (typeof cluster.id !== 'string' || !Array.isArray(cluster.endpoints))
         throw new IngressError('ING_ERR_SNAPSHOT_BUILD', 'cluster without id or endpoints');
-      clusters.set(cluster.id, this.#cluster(cluster.id, cluster.endpoints, overrides, pools));
+      const old = previous?.get(cluster.id);
+      const kept = old === undefined ? undefined : old.balancer.list();
+      if (old !== undefined && kept !== undefined && sameEndpoints(kept, cluster.endpoints)) {
+        for (const ep of kept) pools.set(ep.key, ep.pool);
+        clusters.set(cluster.id, old);
+      } else clusters.set(cluster.id, this.#cluster(cluster.id, cluster.endpoints, overrides, pools));
     }
     return { generation: snapshot.generation, router: createRouter(table), clusters, counters: this.#routeCounters(table) };
   }
@@ -254,6 +262,23 @@ export class WorkerState {
     stats.retain(new Set(counters.values()));
     return counters;
   }
+}
+
+/** sameEndpoints says whether a snapshot's endpoint list is the one a balancer was built from. */
+function sameEndpoints(built: readonly UpstreamEndpoint[], list: readonly Endpoint[]): boolean {
+  if (built.length !== list.length) return false;
+  for (let i = 0; i < list.length; i++) {
+    const a = built[i] as UpstreamEndpoint;
+    const b = list[i] as Endpoint;
+    if (a.address !== b.address || a.port !== b.port || a.weight !== b.weight || a.ready !== b.ready || a.terminating !== b.terminating || a.zone !== b.zone) return false;
+  }
+  return true;
+}
+
+function sameOverrides(a: Overrides, b: Overrides): boolean {
+  if (a === b) return true;
+  if (a.drained.length !== b.drained.length || a.weights.length !== b.weights.length) return false;
+  return a.drained.every((k, i) => k === b.drained[i]) && a.weights.every(([k, w], i) => k === b.weights[i]?.[0] && w === b.weights[i]?.[1]);
 }
 
 function closeQuietly(pool: UpstreamPool): void {

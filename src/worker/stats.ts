@@ -4,14 +4,18 @@
  */
 import { RouteTally, STATUS_CLASSES, UNMATCHED, bucketIndex, methodIndex, statusClassIndex, type ProcessStats, type RouteStatsDelta, type StatsDelta } from '../shared/stats.js';
 
-/** RouteCounters counts the requests of one Ingress → Service pair in this worker. */
-export class RouteCounters extends RouteTally {
+/**
+ * RouteCounters counts the requests of one Ingress → Service pair in this worker. Its typed
+ * arrays are allocated on the first request: with 10,000 routes most never see one, and
+ * eager arrays cost a few kilobytes per route (issue #5: RSS per worker).
+ */
+export class RouteCounters {
   readonly ingress: string;
   readonly service: string;
   dirty = false;
+  #tally: RouteTally | null = null;
 
   constructor(ingress: string, service: string) {
-    super();
     this.ingress = ingress;
     this.service = service;
   }
@@ -21,29 +25,32 @@ export class RouteCounters extends RouteTally {
    * head, or a negative number when no upstream answered.
    */
   record(method: string, status: number, seconds: number, upstreamSeconds: number, bytesIn: number, bytesOut: number): void {
-    this.requests[methodIndex(method) * STATUS_CLASSES.length + statusClassIndex(status)]! += 1;
-    this.duration[bucketIndex(seconds)]! += 1;
-    this.durationSum += seconds;
+    const t = (this.#tally ??= new RouteTally());
+    t.requests[methodIndex(method) * STATUS_CLASSES.length + statusClassIndex(status)]! += 1;
+    t.duration[bucketIndex(seconds)]! += 1;
+    t.durationSum += seconds;
     if (upstreamSeconds >= 0) {
-      this.upstream[bucketIndex(upstreamSeconds)]! += 1;
-      this.upstreamSum += upstreamSeconds;
+      t.upstream[bucketIndex(upstreamSeconds)]! += 1;
+      t.upstreamSum += upstreamSeconds;
     }
-    this.bytesIn += bytesIn;
-    this.bytesOut += bytesOut;
+    t.bytesIn += bytesIn;
+    t.bytesOut += bytesOut;
     this.dirty = true;
   }
 
   /** recordUpstreamFailure counts a connect error or an upstream timeout. */
   recordUpstreamFailure(kind: 'connect' | 'timeout'): void {
-    if (kind === 'connect') this.connectErrors++;
-    else this.timeouts++;
+    const t = (this.#tally ??= new RouteTally());
+    if (kind === 'connect') t.connectErrors++;
+    else t.timeouts++;
     this.dirty = true;
   }
 
   /** take returns what was counted since the last take and zeroes it. */
   take(): RouteStatsDelta {
-    const delta = this.toDelta(this.ingress, this.service);
-    this.reset();
+    const t = (this.#tally ??= new RouteTally());
+    const delta = t.toDelta(this.ingress, this.service);
+    t.reset();
     this.dirty = false;
     return delta;
   }

@@ -99,6 +99,21 @@ describe('FileSource', () => {
     expect(table.clusters[0]?.endpoints.map((e) => e.address)).toEqual(['10.0.0.1']);
   });
 
+  it('says which objects changed after the first load, naming a slice\'s Services before and after', async () => {
+    await writeFile(join(dir, 'a.yaml'), yamlOf(ingressClass(), service('shop/web'), service('shop/api'), endpointSlice('shop/web-1', { service: 'web', endpoints: [sliceEndpoint('10.0.0.1')] })));
+    await writeFile(join(dir, 'b.yaml'), yamlOf(service('shop/other')));
+    const first = await start();
+    expect(first.changes).toBeUndefined();
+
+    // One atomic rewrite: Service api goes, the slice moves from Service web to api; b.yaml is untouched.
+    await writeAtomic('a.yaml', yamlOf(ingressClass(), service('shop/web'), endpointSlice('shop/web-1', { service: 'api', endpoints: [sliceEndpoint('10.0.0.2')] })));
+    const next = await updates.until((u) => serviceOf(u.view, 'shop/api') === undefined);
+    expect(next.changes).toEqual([
+      { kind: 'Service', key: 'shop/api' },
+      { kind: 'EndpointSlice', key: 'shop/web-1', services: ['shop/web', 'shop/api'] },
+    ]);
+  });
+
   it('applies files added, modified and deleted', async () => {
     await writeFile(join(dir, 'web.yaml'), yamlOf(service('shop/web')));
     await start();

@@ -28,10 +28,26 @@ export interface BackendUse {
   readonly sources: Set<string>;
 }
 
+/**
+ * PreviousClusters lets a compile take clusters from the last one instead of resolving them
+ * again: a cluster is taken when its Service is not in `changedServices` (`namespace/name` of
+ * every Service whose object or EndpointSlices changed since) and it is used exactly as before
+ * (same Service port, same Ingresses in the same order, which the diagnostics name). The
+ * result is the same as resolving it again, because resolving reads nothing else.
+ */
+export interface PreviousClusters {
+  readonly uses: ReadonlyMap<string, BackendUse>;
+  readonly clusters: readonly Cluster[];
+  readonly clusterDiagnostics: ReadonlyMap<string, readonly Diagnostic[]>;
+  readonly changedServices: ReadonlySet<string>;
+}
+
 /** CompileState is what the processors share during one compile. */
 export interface CompileState {
   readonly view: ClusterView;
   readonly opts: CompileOptions;
+  /** Clusters of the last compile that may be reused; absent: resolve every cluster. */
+  readonly previous?: PreviousClusters;
   readonly diagnostics: Diagnostic[];
   /** Our Ingresses, oldest first; set by the class processor. */
   ingresses: readonly Ingress[];

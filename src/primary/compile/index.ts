@@ -44,11 +44,16 @@ export function compileSnapshot(view: ClusterView, opts: CompileOptions): Compil
   return { table, diagnostics, ingresses };
 }
 
-/** compileState compiles like compileSnapshot and keeps the parts an endpoint update reuses. */
-export function compileState(view: ClusterView, opts: CompileOptions): CompiledState {
+/**
+ * compileState compiles like compileSnapshot and keeps the parts an endpoint update reuses.
+ * With `previous` (the last CompiledState and the Services changed since), clusters nothing
+ * touched are taken from it rather than resolved again; the result is the same either way.
+ */
+export function compileState(view: ClusterView, opts: CompileOptions, previous?: { readonly state: CompiledState; readonly changedServices: ReadonlySet<string> }): CompiledState {
   const state: CompileState = {
     view,
     opts,
+    ...(previous === undefined ? {} : { previous: { uses: previous.state.uses, clusters: previous.state.table.clusters, clusterDiagnostics: previous.state.clusterDiagnostics, changedServices: previous.changedServices } }),
     diagnostics: [],
     ingresses: [],
     hosts: new Map(),

@@ -7,7 +7,7 @@ import type { Diagnostic, ErrorCode, Severity } from '../../shared/errors.js';
 import type { Cluster, Endpoint } from '../../shared/snapshot.js';
 import { objectKey } from '../../shared/keys.js';
 import type { ClusterView, ServicePort } from '../model.js';
-import { compareText, quote, type BackendUse, type Processor } from './context.js';
+import { compareText, quote, type BackendUse, type PreviousClusters, type Processor } from './context.js';
 import { resolveEndpoints } from './endpoints.js';
 
 /** ResolvedCluster is one cluster with the diagnostics its resolution raised. */
@@ -23,13 +23,34 @@ export interface ResolvedCluster {
  */
 export const resolveClusters: Processor = (state) => {
   const uses = [...state.backends.values()].sort((a, b) => compareText(a.id, b.id));
+  const reuse = reusable(state.previous);
   state.clusters = uses.map((use) => {
-    const resolved = resolveCluster(state.view, use);
+    const resolved = reuse?.(use) ?? resolveCluster(state.view, use);
     state.diagnostics.push(...resolved.diagnostics);
     state.clusterDiagnostics.set(use.id, resolved.diagnostics);
     return resolved.cluster;
   });
 };
+
+/** reusable returns a lookup of the previous compile's cluster for a use, when it may stand (see PreviousClusters). */
+function reusable(previous: PreviousClusters | undefined): ((use: BackendUse) => ResolvedCluster | undefined) | undefined {
+  if (previous === undefined) return undefined;
+  const byId = new Map(previous.clusters.map((c) => [c.id, c]));
+  return (use) => {
+    const old = previous.uses.get(use.id);
+    const cluster = byId.get(use.id);
+    if (old === undefined || cluster === undefined || previous.changedServices.has(objectKey(use.namespace, use.service))) return undefined;
+    if (old.namespace !== use.namespace || old.service !== use.service || old.port !== use.port || !sameOrder(old.sources, use.sources)) return undefined;
+    return { cluster, diagnostics: previous.clusterDiagnostics.get(use.id) ?? [] };
+  };
+}
+
+function sameOrder(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  const ib = b.values();
+  for (const x of a) if (x !== ib.next().value) return false;
+  return true;
+}
 
 /** resolveCluster resolves one backend use to its Service port and endpoints (pure). */
 export function resolveCluster(view: ClusterView, use: BackendUse): ResolvedCluster {

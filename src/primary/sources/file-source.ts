@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { IngressError, type Diagnostic } from '../../shared/errors.js';
 import { keyOf, type KubeObject } from '../model.js';
-import { ClusterStore } from '../store.js';
+import { ClusterStore, sliceService } from '../store.js';
 import { parseManifestFile } from './manifests.js';
 import { mergeManifests } from './merge-manifests.js';
-import type { Source, SourceUpdate, WatchHealth } from './source.js';
+import type { Source, SourceChange, SourceUpdate, WatchHealth } from './source.js';
 
 /** FileSourceOptions configures a FileSource. */
 export interface FileSourceOptions {
@@ -47,6 +47,8 @@ export class FileSource implements Source {
   readonly #debounceMs: number;
   readonly #store = new ClusterStore();
   #files = new Map<string, FileState>();
+  /** The merged objects of the last load by `Kind namespace/name`. */
+  #objects = new Map<string, KubeObject>();
   #diagnosticKeys = new Set<string>();
   #onUpdate: ((u: SourceUpdate) => void) | undefined;
   #watcher: FSWatcher | undefined;
@@ -158,7 +160,8 @@ export class FileSource implements Source {
     if (this.#stopped) return;
     this.#files = next;
     const merged = mergeManifests([...next].map(([name, state]) => ({ name, ...state })));
-    const changed = this.#store.replaceAll(merged.objects);
+    const changes = this.#apply(merged.byId);
+    const changed = changes.length > 0;
     const keys = new Set<string>();
     for (const d of merged.diagnostics) {
       const key = diagnosticKey(d);
@@ -171,12 +174,38 @@ export class FileSource implements Source {
     if (!first && !changed && !diagnosticsChanged) return;
     this.#log.info({ files: next.size, objects: this.#store.size, problems: merged.diagnostics.length }, 'manifests loaded');
     try {
-      this.#onUpdate?.({ view: this.#store, diagnostics: merged.diagnostics });
+      // The first load is everything; later ones say what changed, so that an endpoint-only
+      // edit becomes an endpoints delta and the compile thread gets only the changed objects.
+      this.#onUpdate?.(first ? { view: this.#store, diagnostics: merged.diagnostics } : { view: this.#store, diagnostics: merged.diagnostics, changes });
     } catch (err) {
       // A failing consumer must not kill the watcher; the first load reports it to start().
       if (first) throw err;
       this.#log.error({ err }, 'manifests update handler failed');
     }
+  }
+
+  /**
+   * #apply makes the store hold exactly `next` and returns what changed. Objects of files that
+   * were not re-read are the same instances as last time, so only edited files cost a compare.
+   */
+  #apply(next: Map<string, KubeObject>): SourceChange[] {
+    const changes: SourceChange[] = [];
+    const store = this.#store;
+    for (const [id, old] of this.#objects) {
+      if (next.has(id)) continue;
+      const key = keyOf(old);
+      const services = old.kind === 'EndpointSlice' ? serviceList(store.get('EndpointSlice', key), undefined) : undefined;
+      if (store.delete(old.kind, key)) changes.push(services === undefined ? { kind: old.kind, key } : { kind: old.kind, key, services });
+    }
+    for (const [id, obj] of next) {
+      if (this.#objects.get(id) === obj) continue;
+      const key = keyOf(obj);
+      const before = obj.kind === 'EndpointSlice' ? store.get('EndpointSlice', key) : undefined;
+      if (!store.upsert(obj)) continue;
+      changes.push(obj.kind === 'EndpointSlice' ? { kind: obj.kind, key, services: serviceList(before, obj) } : { kind: obj.kind, key });
+    }
+    this.#objects = next;
+    return changes;
   }
 
   async #list(): Promise<string[]> {
@@ -213,6 +242,16 @@ export class FileSource implements Source {
     const kept = parsed.rejected.flatMap((id) => lastGood.get(`${id.kind} ${id.key}`) ?? []);
     return { text, objects: [...parsed.objects, ...kept], diagnostics: parsed.diagnostics };
   }
+}
+
+/** serviceList names the Services (`namespace/name`) a slice belonged to before and after a change. */
+function serviceList(before: KubeObject | undefined, after: KubeObject | undefined): string[] {
+  const services = new Set<string>();
+  for (const o of [before, after]) {
+    const s = o?.kind === 'EndpointSlice' ? sliceService(o) : undefined;
+    if (s !== undefined) services.add(s);
+  }
+  return [...services];
 }
 
 function diagnosticKey(d: Diagnostic): string {

@@ -17,6 +17,25 @@ export interface ManifestFile {
 export interface MergedManifests {
   readonly objects: KubeObject[];
   readonly diagnostics: Diagnostic[];
+  /** The same objects by `Kind namespace/name` (see objectId). */
+  readonly byId: Map<string, KubeObject>;
+}
+
+/** objectId names an object across kinds: `Kind namespace/name`. */
+export function objectId(obj: KubeObject): string {
+  return `${obj.kind} ${keyOf(obj)}`;
+}
+
+/**
+ * The ids of a file's objects, kept as long as its object list lives: a reload re-reads every
+ * file but re-parses only the changed ones, so most lists are the same arrays as last time.
+ */
+const idsByList = new WeakMap<readonly KubeObject[], readonly string[]>();
+
+function idsOf(objects: readonly KubeObject[]): readonly string[] {
+  let ids = idsByList.get(objects);
+  if (ids === undefined) idsByList.set(objects, (ids = objects.map(objectId)));
+  return ids;
 }
 
 /**
@@ -26,15 +45,18 @@ export interface MergedManifests {
  */
 export function mergeManifests(files: Iterable<ManifestFile>): MergedManifests {
   const firstFile = new Map<string, string>();
+  const byId = new Map<string, KubeObject>();
   const objects: KubeObject[] = [];
   const diagnostics: Diagnostic[] = [];
   for (const file of files) {
     diagnostics.push(...file.diagnostics);
-    for (const obj of file.objects) {
-      const id = `${obj.kind} ${keyOf(obj)}`;
+    const ids = idsOf(file.objects);
+    for (const [i, obj] of file.objects.entries()) {
+      const id = ids[i] as string;
       const winner = firstFile.get(id);
       if (winner === undefined) {
         firstFile.set(id, file.name);
+        byId.set(id, obj);
         objects.push(obj);
         continue;
       }
@@ -47,5 +69,5 @@ export function mergeManifests(files: Iterable<ManifestFile>): MergedManifests {
       });
     }
   }
-  return { objects, diagnostics };
+  return { objects, diagnostics, byId };
 }

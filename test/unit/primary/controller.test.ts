@@ -3,12 +3,14 @@
  * anything else, or an update that does not say what changed, is a full rebuild.
  */
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SnapshotBroadcaster } from '../../../src/primary/broadcast.js';
 import { compileSnapshot } from '../../../src/primary/compile/index.js';
 import { Controller } from '../../../src/primary/controller.js';
 import { ControlPlaneMetrics } from '../../../src/primary/metrics/control-plane.js';
 import type { KubeObject } from '../../../src/primary/model.js';
+import { CompileOffload, type CompileRunner } from '../../../src/primary/offload/compile-offload.js';
+import { createCompileTask } from '../../../src/primary/offload/compile-task.js';
 import { OverrideStore } from '../../../src/primary/overrides.js';
 import type { SourceChange } from '../../../src/primary/sources/source.js';
 import { ClusterStore } from '../../../src/primary/store.js';
@@ -87,5 +89,112 @@ describe('Controller', () => {
     controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s1')] });
     controller.rebuild();
     expect(sent.map((s) => s.kind)).toEqual(['snapshot', 'snapshot', 'endpoints']);
+  });
+});
+
+/** offloaded builds a Controller whose full compiles go through `run` (the compile task in-process). */
+function offloaded(run: CompileRunner): { store: ClusterStore; controller: Controller; sent: { kind: string; generation: number; bytes: Uint8Array }[]; logs: Record<string, unknown>[] } {
+  const store = new ClusterStore();
+  const objects: KubeObject[] = [ingressClass()];
+  for (const s of ['s0', 's1']) {
+    objects.push(service(`default/${s}`), endpointSlice(`default/${s}-a`, { service: s, endpoints: [sliceEndpoint('10.0.0.1')] }));
+    objects.push(ingress(`default/${s}`, { rules: [rule(`${s}.example`, path('/', backend(s, 80)))] }));
+  }
+  store.replaceAll(objects);
+  const sent: { kind: string; generation: number; bytes: Uint8Array }[] = [];
+  const broadcaster = new SnapshotBroadcaster(
+    (bytes, generation) => sent.push({ kind: 'snapshot', generation, bytes }),
+    (bytes, generation) => sent.push({ kind: 'endpoints', generation, bytes }),
+  );
+  const logs: Record<string, unknown>[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const controller = new Controller({ log, compile: OPTS, broadcaster, overrides: new OverrideStore(), metrics: new ControlPlaneMetrics(), offload: { pool: new CompileOffload(run), minIngresses: 0 } });
+  return { store, controller, sent, logs };
+}
+
+/** gate holds tasks until released, to act while a compile is in flight. */
+function gatedTask(): { run: CompileRunner; release: () => void; started: () => number } {
+  const task = createCompileTask();
+  let started = 0;
+  let open: (() => void)[] = [];
+  return {
+    run: (input) => {
+      started++;
+      const result = task(input);
+      return new Promise((resolve) => open.push(() => resolve(result)));
+    },
+    release: () => {
+      const waiting = open;
+      open = [];
+      for (const go of waiting) go();
+    },
+    started: () => started,
+  };
+}
+
+describe('Controller with the compile thread', () => {
+  it('publishes the bytes an in-loop compile publishes, and endpoint changes as deltas', async () => {
+    const task = createCompileTask();
+    const { store, controller, sent } = offloaded(async (input) => task(input));
+    controller.accept({ view: store, diagnostics: [] });
+    await controller.rebuild();
+    const inLoop = setup();
+    expect(sent.map((s) => [s.kind, s.generation])).toEqual([['snapshot', 1]]);
+    expect(Buffer.from(sent[0]!.bytes).equals(Buffer.from(inLoop.sent[0]!.bytes))).toBe(true);
+    expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);
+    store.upsert(endpointSlice('default/s1-a', { service: 's1', endpoints: [sliceEndpoint('10.0.0.7')] }));
+    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s1')] });
+    await controller.rebuild();
+    expect(sent.map((s) => [s.kind, s.generation])).toEqual([['snapshot', 1], ['endpoints', 2]]);
+    expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);
+  });
+
+  it('runs a rebuild asked for during a compile after it, on the newest state, in order', async () => {
+    const gate = gatedTask();
+    const { store, controller, sent } = offloaded(gate.run);
+    controller.accept({ view: store, diagnostics: [] });
+    const first = controller.rebuild();
+    // While the first compile runs: a route change and an endpoint change arrive.
+    store.upsert(ingress('default/s2', { rules: [rule('s2.example', path('/', backend('s0', 80)))] }));
+    controller.accept({ view: store, diagnostics: [], changes: [{ kind: 'Ingress', key: 'default/s2' }] });
+    void controller.rebuild();
+    store.upsert(endpointSlice('default/s0-a', { service: 's0', endpoints: [sliceEndpoint('10.0.0.5')] }));
+    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s0')] });
+    void controller.rebuild();
+    expect(gate.started()).toBe(1);
+    expect(sent).toEqual([]);
+    gate.release();
+    await first;
+    expect(sent.map((s) => s.generation)).toEqual([1]);
+    expect(decodeSnapshot(sent[0]!.bytes).table.hosts.map((h) => h.host)).toEqual(['s0.example', 's1.example']);
+    await vi.waitFor(() => expect(gate.started()).toBe(2));
+    gate.release();
+    await controller.rebuild();
+    expect(sent.map((s) => [s.kind, s.generation])).toEqual([['snapshot', 1], ['snapshot', 2]]);
+    expect(decodeSnapshot(sent[1]!.bytes).table).toEqual(compileSnapshot(store, OPTS).table);
+  });
+
+  it('keeps the last good table and logs when the thread fails, then recovers', async () => {
+    const task = createCompileTask();
+    let fail = false;
+    const { store, controller, sent, logs } = offloaded(async (input) => {
+      if (fail) throw new Error('compile thread crashed');
+      return task(input);
+    });
+    controller.accept({ view: store, diagnostics: [] });
+    await controller.rebuild();
+    const good = controller.table;
+    fail = true;
+    store.delete('Ingress', 'default/s1');
+    controller.accept({ view: store, diagnostics: [], changes: [{ kind: 'Ingress', key: 'default/s1' }] });
+    await controller.rebuild();
+    expect(sent).toHaveLength(1);
+    expect(controller.table).toBe(good);
+    expect(logs.filter((l) => l.level === 50).map((l) => [l.msg, (l.err as { message?: string } | undefined)?.message])).toEqual([['compile failed; the last published snapshot keeps serving', 'compile thread crashed']]);
+    fail = false;
+    controller.accept({ view: store, diagnostics: [], changes: [] });
+    await controller.rebuild();
+    expect(sent.map((s) => s.generation)).toEqual([1, 2]);
+    expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);
   });
 });

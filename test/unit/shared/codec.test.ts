@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeSnapshot, encodeSnapshot, encodeTable } from '../../../src/shared/codec.js';
+import { assembleSnapshot, decodeSnapshot, decodeTable, encodeSnapshot, encodeTable } from '../../../src/shared/codec.js';
 import { IngressError } from '../../../src/shared/errors.js';
 import { SNAPSHOT_VERSION, type RoutingSnapshot } from '../../../src/shared/snapshot.js';
 
@@ -84,5 +84,27 @@ describe('snapshot codec', () => {
     expect(Buffer.from(encodeTable(fullSnapshot().table)).equals(Buffer.from(encodeTable(fullSnapshot().table)))).toBe(true);
     const other = encodeSnapshot({ ...fullSnapshot(), generation: 43 });
     expect(Buffer.from(a).equals(Buffer.from(other))).toBe(false);
+  });
+});
+
+describe('assembleSnapshot', () => {
+  it.each([
+    { name: 'generation 1, no overrides', generation: 1, overrides: { drained: [], weights: [] } },
+    { name: 'generation 127 (fixint edge)', generation: 127, overrides: { drained: [], weights: [] } },
+    { name: 'generation 128 (uint8)', generation: 128, overrides: { drained: ['a|10.0.0.1:80'], weights: [] } },
+    { name: 'generation 65536 (uint32)', generation: 65536, overrides: { drained: [], weights: [['a|10.0.0.1:80', 3]] as [string, number][] } },
+    { name: 'generation 2^32 + 1 (uint64)', generation: 2 ** 32 + 1, overrides: { drained: ['x'], weights: [['y', 0]] as [string, number][] } },
+  ])('gives the bytes encodeSnapshot gives: $name', ({ generation, overrides }) => {
+    const { table } = fullSnapshot();
+    const want = encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table, overrides });
+    const got = assembleSnapshot({ version: SNAPSHOT_VERSION, generation, overrides }, encodeTable(table));
+    expect(Buffer.from(got).equals(Buffer.from(want))).toBe(true);
+    expect(decodeSnapshot(got)).toEqual({ version: SNAPSHOT_VERSION, generation, table, overrides });
+  });
+
+  it('decodeTable reverses encodeTable and refuses other data', () => {
+    const { table } = fullSnapshot();
+    expect(decodeTable(encodeTable(table))).toEqual(table);
+    expect(() => decodeTable(encodeSnapshot(fullSnapshot()))).toThrow(IngressError);
   });
 });

@@ -129,3 +129,41 @@ describe('WorkerState', () => {
     expect(state.poolCount).toBe(0);
   });
 });
+
+describe('WorkerState cluster reuse (issue #5: a route change must not rebuild 10,000 balancers)', () => {
+  it('keeps the runtime of a cluster whose endpoints and overrides did not change, and rebuilds the others', () => {
+    const state = new WorkerState({ config, createPool: fakes().factory });
+    state.apply(bytes(snapshot(1, [cluster('a', [['10.0.0.1', 80]]), cluster('b', [['10.0.0.2', 80]])])));
+    const before = state.current.clusters;
+    state.apply(bytes(snapshot(2, [cluster('a', [['10.0.0.1', 80]]), cluster('b', [['10.0.0.3', 80]]), cluster('c', [['10.0.0.1', 80]])])));
+    const after = state.current.clusters;
+    expect(after.get('a')).toBe(before.get('a'));
+    expect(after.get('b')).not.toBe(before.get('b'));
+    expect(after.get('b')?.balancer.select()?.address).toBe('10.0.0.3');
+    expect(after.get('c')?.balancer.select()?.pool).toBe(after.get('a')?.balancer.select()?.pool);
+    expect(state.poolCount).toBe(2);
+  });
+
+  it('rebuilds every cluster when the overrides change', () => {
+    const state = new WorkerState({ config, createPool: fakes().factory });
+    const base = snapshot(1, [cluster('a', [['10.0.0.1', 80], ['10.0.0.2', 80]])]);
+    state.apply(bytes(base));
+    const before = state.current.clusters.get('a');
+    state.apply(bytes({ ...base, generation: 2, overrides: { drained: ['a|10.0.0.1:80'], weights: [] } }));
+    const after = state.current.clusters.get('a');
+    expect(after).not.toBe(before);
+    expect([after?.balancer.select()?.address, after?.balancer.select()?.address]).toEqual(['10.0.0.2', '10.0.0.2']);
+  });
+
+  it('rebuilds a cluster whose endpoint changed only in readiness', () => {
+    const state = new WorkerState({ config, createPool: fakes().factory });
+    const two = cluster('a', [['10.0.0.1', 80], ['10.0.0.2', 80]]);
+    state.apply(bytes(snapshot(1, [two])));
+    const before = state.current.clusters.get('a');
+    const notReady: Cluster = { ...two, endpoints: [two.endpoints[0]!, { ...two.endpoints[1]!, ready: false }] };
+    state.apply(bytes(snapshot(2, [notReady])));
+    const after = state.current.clusters.get('a');
+    expect(after).not.toBe(before);
+    expect([after?.balancer.select()?.address, after?.balancer.select()?.address]).toEqual(['10.0.0.1', '10.0.0.1']);
+  });
+});
