@@ -177,11 +177,11 @@ export class Controller {
       this.#changedServices = null;
       if (this.#compiled === null && !this.#closed) {
         // Nothing serves yet (the first compile): compile here rather than start without routes.
-        log.error({ err }, 'compile thread failed; compiling on the event loop');
+        log.error({ err, code: 'ING_ERR_COMPILE_FAILED' }, 'compile thread failed; compiling on the event loop');
         this.#rebuildAll(this.#latest ?? update);
         return;
       }
-      log.error({ err, durationMs: Math.round(performance.now() - started) }, 'compile failed; the last published snapshot keeps serving');
+      log.error({ err, code: 'ING_ERR_COMPILE_FAILED', durationMs: Math.round(performance.now() - started) }, 'compile failed; the last published snapshot keeps serving');
       return;
     }
     if (this.#closed) return;

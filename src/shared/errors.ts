@@ -41,6 +41,7 @@ export const ErrorCodes = {
   ING_ERR_SNAPSHOT_BUILD: 'a worker could not build its router or balancers and kept its previous snapshot',
   ING_ERR_WORKER_EXITED: 'a worker process exited unexpectedly and is being restarted',
   ING_ERR_WORKER_UNCAUGHT: 'a worker hit an exception outside any request and exits so the primary restarts it',
+  ING_ERR_COMPILE_FAILED: 'compiling the routing table failed (on the compile thread or the event loop); the last published snapshot keeps serving',
   ING_ERR_PROXY_INTERNAL: 'a request handler threw; that request got 502 (or was cut) and the worker kept serving',
 } as const;
 
