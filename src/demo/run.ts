@@ -80,7 +80,7 @@ Try these (each answer is JSON saying which service and pod served it):
   curl -H 'Host: shop.localtest.me' ${http}/api/orders     # shop-api (longest prefix wins)
   curl -H 'Host: shop.localtest.me' ${http}/healthz        # shop-web (Exact path)
   curl -H 'Host: alice.blog.localtest.me' ${http}/         # blog (wildcard host)
-  curl -sI -H 'Host: alice.blog.localtest.me' ${http}/     # blog is cached: X-Cache-Status MISS, then HIT
+  curl -sI -H 'Host: alice.blog.localtest.me' ${http}/     # blog is cached: X-Cache-Status MISS, then HIT (per worker)
   curl -H 'Host: nothing.localtest.me' ${http}/            # fallback Ingress (default backend)
 
 *.localtest.me resolves to 127.0.0.1 on public DNS, so with a resolver you can also run:

@@ -329,13 +329,18 @@ describe('cache: storing and serving', () => {
     expect((await get(p, '/h')).cache).toBe('HIT');
   });
 
-  it('a HEAD miss goes upstream as a HEAD and is not stored', async () => {
+  it('a HEAD miss goes upstream as a HEAD, and a background GET fills the entry (as proxy_cache_convert_head)', async () => {
     const { o, p } = await setup();
     o.on('/h', fixed('0123456789', { 'cache-control': 'max-age=60' }));
     const head = await send(p, 'cached.test', '/h', { method: 'HEAD' });
     expect([head.status, head.cache, head.body.length]).toEqual([200, 'MISS', 0]);
-    expect(o.seen.at(-1)?.method).toBe('HEAD');
-    expect((await get(p, '/h')).cache).toBe('MISS');
+    await expect.poll(() => p.cache.store.stats().entries).toBe(1);
+    expect(o.seen.map((s) => s.method).sort()).toEqual(['GET', 'HEAD']);
+    const again = await send(p, 'cached.test', '/h', { method: 'HEAD' });
+    expect([again.cache, again.headers['content-length'], again.body.length]).toEqual(['HIT', '10', 0]);
+    const get = await send(p, 'cached.test', '/h');
+    expect([get.cache, get.text]).toEqual(['HIT', '0123456789']);
+    expect(o.count('/h')).toBe(2);
   });
 
   it('stores neither errors, partial responses nor GETs with a body; Range bypasses (rows 155, 156)', async () => {

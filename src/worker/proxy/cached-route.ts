@@ -135,7 +135,7 @@ export class CachedRoutes {
     if (entry !== null && (decision === 'hit' || decision === 'stale')) {
       const p = pending(decision === 'stale');
       if (p === null) return 'bad-request';
-      if (decision === 'stale') this.#revalidateInBackground(p, r, entry);
+      if (decision === 'stale') this.#fetchInBackground(p, r, entry);
       this.#serveEntry(p, r, entry, decision === 'hit' ? 'HIT' : 'STALE');
       return null;
     }
@@ -143,7 +143,10 @@ export class CachedRoutes {
     if (p === null) return 'bad-request';
     const validators = entry !== null && decision === 'revalidate' ? conditionalHeaders(entry) : [];
     if (method === 'HEAD') {
-      // A HEAD is answered from a GET's entry, never stored itself: forward it, labelled.
+      // A HEAD is answered from a GET's entry, never stored itself: forward it, labelled, and
+      // fill (or revalidate) the entry with a GET in the background, as nginx's
+      // proxy_cache_convert_head does, so the next HEAD or GET finds it.
+      this.#fetchInBackground(p, { ...r, method: 'GET' }, entry);
       c.count(route.source, entry === null ? 'MISS' : 'EXPIRED');
       return this.#forward(p, new LabelSink(c, key, entry === null ? 'MISS' : 'EXPIRED'), false);
     }
@@ -237,11 +240,11 @@ export class CachedRoutes {
   }
 
   /**
-   * revalidateInBackground refreshes a stale entry served under stale-while-revalidate: one
-   * conditional request per key (the coalescer's leader slot), its answer stored or merged, and
-   * nothing sent to any client.
+   * fetchInBackground refreshes a stale entry served under stale-while-revalidate, or fills the
+   * entry a HEAD lacked: one GET per key (the coalescer's leader slot), conditional when there is
+   * an entry, its answer stored or merged, and nothing sent to any client.
    */
-  #revalidateInBackground(p: Pending, r: CachedRequest, entry: CacheEntry): void {
+  #fetchInBackground(p: Pending, r: CachedRequest, entry: CacheEntry | null): void {
     const c = r.cache;
     if (!c.coalescer.join(r.key).leader) return;
     const endpoint = p.cluster?.balancer.select() ?? null;
@@ -250,6 +253,7 @@ export class CachedRoutes {
       return;
     }
     const sink = new FillSink(r, entry, true, false);
-    endpoint.pool.dispatch({ path: p.forwarded, method: 'GET', headers: fillHeaders(p.headers, conditionalHeaders(entry)), body: null }, new BackgroundFetch(sink, this.#log));
+    const headers = fillHeaders(p.headers, entry === null ? [] : conditionalHeaders(entry));
+    endpoint.pool.dispatch({ path: p.forwarded, method: 'GET', headers, body: null }, new BackgroundFetch(sink, this.#log));
   }
 }
