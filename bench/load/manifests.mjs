@@ -39,3 +39,41 @@ function annotationsYaml(annotations) {
   if (entries.length === 0) return '';
   return `, annotations: { ${entries.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(String(v))}`).join(', ')} }`;
 }
+
+/**
+ * bulkObjects renders Ingress `ing-<i>` (host app-<i>.bench.test), Service `svc-<i>` and its
+ * EndpointSlice (the given addresses, port `port`) in namespace `bench`: one app of the
+ * propagation-style benches, which load thousands of them.
+ */
+export function bulkObjects(i, port, addresses = ['127.0.0.1']) {
+  return [
+    `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: ing-${i}, namespace: bench }
+spec:
+  ingressClassName: flusso
+  rules: [ { host: app-${i}.bench.test, http: { paths: [ { path: /, pathType: Prefix, backend: { service: { name: svc-${i}, port: { number: 80 } } } } ] } } ]`,
+    `apiVersion: v1
+kind: Service
+metadata: { name: svc-${i}, namespace: bench }
+spec: { ports: [ { port: 80, targetPort: ${port} } ] }`,
+    bulkEndpointSlice(i, port, addresses),
+  ];
+}
+
+/** bulkEndpointSlice renders the EndpointSlice of bulkObjects' app `i`. */
+export function bulkEndpointSlice(i, port, addresses) {
+  return `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: svc-${i}-1, namespace: bench, labels: { kubernetes.io/service-name: svc-${i} } }
+addressType: IPv4
+ports: [ { port: ${port} } ]
+endpoints: [ ${addresses.map((a) => `{ addresses: [ ${a} ] }`).join(', ')} ]`;
+}
+
+/** bulkManifests renders our IngressClass and `n` bulkObjects apps as one multi-document YAML. */
+export function bulkManifests(n, port) {
+  const docs = ['apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: { name: flusso }\nspec: { controller: flusso.dev/ingress-controller }'];
+  for (let i = 0; i < n; i++) docs.push(...bulkObjects(i, port));
+  return docs.join('\n---\n') + '\n';
+}

@@ -21,6 +21,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bulkEndpointSlice, bulkManifests, bulkObjects } from './manifests.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SIZES = (process.env.SIZES ?? '100,1000,10000').split(',').map(Number);
@@ -32,37 +33,9 @@ const TIMEOUT_MS = 60_000;
 const backend = http.createServer((req, res) => res.end('ok\n'));
 await new Promise((r) => backend.listen(BASE_PORT, '127.0.0.1', r));
 
-function bulk(n) {
-  const docs = [`apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: { name: flusso }
-spec: { controller: flusso.dev/ingress-controller }`];
-  for (let i = 0; i < n; i++) docs.push(...objects(i, ['127.0.0.1']));
-  return docs.join('\n---\n') + '\n';
-}
-function objects(i, addresses) {
-  return [
-    `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: ing-${i}, namespace: bench }
-spec:
-  ingressClassName: flusso
-  rules: [ { host: app-${i}.bench.test, http: { paths: [ { path: /, pathType: Prefix, backend: { service: { name: svc-${i}, port: { number: 80 } } } } ] } } ]`,
-    `apiVersion: v1
-kind: Service
-metadata: { name: svc-${i}, namespace: bench }
-spec: { ports: [ { port: 80, targetPort: ${BASE_PORT} } ] }`,
-    endpointSlice(i, addresses),
-  ];
-}
-function endpointSlice(i, addresses) {
-  return `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: svc-${i}-1, namespace: bench, labels: { kubernetes.io/service-name: svc-${i} } }
-addressType: IPv4
-ports: [ { port: ${BASE_PORT} } ]
-endpoints: [ ${addresses.map((a) => `{ addresses: [ ${a} ] }`).join(', ')} ]`;
-}
+const bulk = (n) => bulkManifests(n, BASE_PORT);
+const objects = (i, addresses) => bulkObjects(i, BASE_PORT, addresses);
+const endpointSlice = (i, addresses) => bulkEndpointSlice(i, BASE_PORT, addresses);
 
 async function getJson(url) {
   const r = await fetch(url);

@@ -19,6 +19,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bulkManifests, bulkObjects } from './manifests.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const INGRESSES = Number(process.env.INGRESSES ?? 10_000);
@@ -33,31 +34,8 @@ const TOKEN = 'bench-token-0123456789abcdef';
 const backend = http.createServer((req, res) => res.end('ok\n'));
 await new Promise((r) => backend.listen(BASE_PORT, '127.0.0.1', r));
 
-function objects(i) {
-  return [
-    `apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: ing-${i}, namespace: bench }
-spec:
-  ingressClassName: flusso
-  rules: [ { host: app-${i}.bench.test, http: { paths: [ { path: /, pathType: Prefix, backend: { service: { name: svc-${i}, port: { number: 80 } } } } ] } } ]`,
-    `apiVersion: v1
-kind: Service
-metadata: { name: svc-${i}, namespace: bench }
-spec: { ports: [ { port: 80, targetPort: ${BASE_PORT} } ] }`,
-    `apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: svc-${i}-1, namespace: bench, labels: { kubernetes.io/service-name: svc-${i} } }
-addressType: IPv4
-ports: [ { port: ${BASE_PORT} } ]
-endpoints: [ { addresses: [ 127.0.0.1 ] } ]`,
-  ];
-}
-function bulk(n) {
-  const docs = ['apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: { name: flusso }\nspec: { controller: flusso.dev/ingress-controller }'];
-  for (let i = 0; i < n; i++) docs.push(...objects(i));
-  return docs.join('\n---\n') + '\n';
-}
+const objects = (i) => bulkObjects(i, BASE_PORT);
+const bulk = (n) => bulkManifests(n, BASE_PORT);
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 function get(port, urlPath, auth = false) {
