@@ -45,7 +45,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, machineInfo, machineTicks, median, nginxCommon, parseArgs, pin, portsFree, requireBuild,
+  CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, interleavedCells, machineInfo, machineTicks, median, nginxCommon, parseArgs, pin, portsFree, requireBuild,
   requireTools, resultStem, toolVersion, tree, treeTicks, waitQuiet, waitReady, wrk, writeResults,
 } from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
@@ -216,11 +216,7 @@ async function main() {
   }
   const pidsOf = Object.fromEntries(Object.entries(servers).map(([k, pid]) => [k, tree(pid)]));
 
-  const cells = [];
-  for (const mode of modes) for (const size of sizes) {
-    for (const s of setups) cells.push({ mode, size, setup: s, rep: 0 });
-    for (let r = 1; r <= REPS; r++) for (const s of r % 2 ? setups : [...setups].reverse()) cells.push({ mode, size, setup: s, rep: r });
-  }
+  const cells = interleavedCells(modes, sizes, () => setups, REPS);
   const totalSeconds = cells.reduce((a, c) => a + (c.rep === 0 ? WARMUP : DURATION) + 0.6, 0);
   let remaining = totalSeconds;
   const t0 = Date.now();

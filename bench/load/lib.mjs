@@ -347,3 +347,18 @@ export function writeResults(stem, data, md) {
 
 /** resultStem names a results file: start time, short commit, and a suffix. */
 export const resultStem = (startedAt, commit, suffix = '') => `${startedAt.replace(/[:.]/g, '-')}-${commit.slice(0, 8)}${suffix}`;
+
+/**
+ * interleavedCells is the measuring order of the load benches: mode → size → (warm-up of every
+ * setup, rep 0) → repetitions, the setup order reversed on every other repetition, so no setup
+ * always runs first or right after the same neighbour.
+ */
+export function interleavedCells(modes, sizes, setupsFor, reps) {
+  const cells = [];
+  for (const mode of modes) for (const size of sizes) {
+    const setups = setupsFor(mode);
+    for (const s of setups) cells.push({ mode, size, setup: s, rep: 0 });
+    for (let r = 1; r <= reps; r++) for (const s of r % 2 ? setups : [...setups].reverse()) cells.push({ mode, size, setup: s, rep: r });
+  }
+  return cells;
+}

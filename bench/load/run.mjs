@@ -29,7 +29,7 @@ import path from 'node:path';
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
-  CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, machineInfo, machineTicks, median, nginxCommon as nginxHead, parseArgs, pin,
+  CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, interleavedCells, machineInfo, machineTicks, median, nginxCommon as nginxHead, parseArgs, pin,
   portsFree, requireBuild, requireTools, resultStem, toolVersion, tree, treeTicks, waitReady as waitReadyAt, wrk as wrkAt, writeResults,
 } from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
@@ -200,12 +200,7 @@ async function main() {
   }
   const pidsOf = Object.fromEntries(Object.entries(servers).map(([k, pid]) => [k, tree(pid)]));
 
-  const cells = [];
-  for (const mode of modes) for (const size of sizes) {
-    const setups = setupsFor(mode);
-    for (const s of setups) cells.push({ mode, size, setup: s, rep: 0 });
-    for (let r = 1; r <= REPS; r++) for (const s of r % 2 ? setups : [...setups].reverse()) cells.push({ mode, size, setup: s, rep: r });
-  }
+  const cells = interleavedCells(modes, sizes, setupsFor, REPS);
   const totalSeconds = cells.reduce((a, c) => a + (c.rep === 0 ? WARMUP : DURATION) + 0.3, 0);
   let remaining = totalSeconds;
   const t0 = Date.now();
