@@ -5,8 +5,6 @@
  */
 import http from 'node:http';
 import type net from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeSnapshot } from '../../src/shared/codec.js';
@@ -16,28 +14,12 @@ import { WorkerCache } from '../../src/worker/cache/worker-cache.js';
 import { createProxyServer } from '../../src/worker/proxy/server.js';
 import { WorkerState } from '../../src/worker/state.js';
 import { WorkerStats } from '../../src/worker/stats.js';
+import { collectingLogger, testWorkerConfig, type LogLine } from '../helpers/worker-config.js';
 
-const config: WorkerConfig = {
-  httpPort: 0,
-  httpAddress: '127.0.0.1',
-  upstreamConnectTimeoutMs: 2_000,
-  upstreamHeadersTimeoutMs: 10_000,
-  upstreamBodyTimeoutMs: 10_000,
-  upstreamKeepAliveTimeoutMs: 2_000,
-  upstreamMaxConnections: 64,
-  drainTimeoutMs: 5_000,
-  logLevel: 'debug',
-  logFormat: 'json',
-  accessLogEvery: 0,
-  metrics: true,
-  serverHeader: 'flusso-test',
-  cacheMaxBytes: 8 * 1024 * 1024,
-  cacheMaxObjectBytes: 1024 * 1024,
-  cacheLockTimeoutMs: 5_000,
-};
+const config: WorkerConfig = testWorkerConfig({ upstreamMaxConnections: 64, cacheMaxBytes: 8 * 1024 * 1024 });
 
 const cleanups: (() => Promise<void> | void)[] = [];
-let logLines: { level: number; code?: string; msg: string }[] = [];
+let logLines: LogLine[] = [];
 
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -140,13 +122,7 @@ let generation = 0;
 
 async function startProxy(routes: RoutingTable, cfg: Partial<WorkerConfig> = {}): Promise<Proxy> {
   const c = { ...config, ...cfg };
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line));
-      cb();
-    },
-  });
-  const log = pino({ level: 'debug' }, sink);
+  const log = collectingLogger(logLines);
   const stats = new WorkerStats();
   const state = new WorkerState({ config: c, stats });
   expect(state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: ++generation, table: routes, overrides: NO_OVERRIDES })).ok).toBe(true);

@@ -5,8 +5,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeSnapshot } from '../../src/shared/codec.js';
@@ -15,30 +13,14 @@ import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type RoutingTable, type V
 import { createProxyServer, type ProxyServer } from '../../src/worker/proxy/server.js';
 import { WorkerState } from '../../src/worker/state.js';
 import { RawConnection, header, headerAll } from '../helpers/raw-http.js';
+import { collectingLogger, testWorkerConfig, type LogLine } from '../helpers/worker-config.js';
 
 const SERVER = 'flusso-test';
 
-const baseConfig: WorkerConfig = {
-  httpPort: 0,
-  httpAddress: '127.0.0.1',
-  upstreamConnectTimeoutMs: 2_000,
-  upstreamHeadersTimeoutMs: 10_000,
-  upstreamBodyTimeoutMs: 10_000,
-  upstreamKeepAliveTimeoutMs: 2_000,
-  upstreamMaxConnections: 16,
-  drainTimeoutMs: 5_000,
-  logLevel: 'debug',
-  serverHeader: SERVER,
-  cacheMaxBytes: 64 * 1024 * 1024,
-  cacheMaxObjectBytes: 1024 * 1024,
-  cacheLockTimeoutMs: 5000,
-  logFormat: 'json',
-  accessLogEvery: 0,
-  metrics: true,
-};
+const baseConfig: WorkerConfig = testWorkerConfig({ serverHeader: SERVER });
 
 const cleanups: (() => Promise<void> | void)[] = [];
-let logLines: { level: number; code?: string; msg: string }[] = [];
+let logLines: LogLine[] = [];
 
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -214,13 +196,7 @@ function hostsTable(hosts: Record<string, readonly number[]>): RoutingTable {
 
 async function startProxy(table: RoutingTable, config: Partial<WorkerConfig> = {}): Promise<Proxy> {
   const cfg = { ...baseConfig, ...config };
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line));
-      cb();
-    },
-  });
-  const log = pino({ level: 'debug' }, sink);
+  const log = collectingLogger(logLines);
   const state = new WorkerState({ config: cfg });
   const applied = state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: 1, table, overrides: NO_OVERRIDES }));
   expect(applied).toEqual({ ok: true, generation: 1 });
@@ -650,13 +626,7 @@ describe('robustness', () => {
     const throwing = {
       current: { generation: 1, clusters: new Map(), router: { name: 'throwing', match: () => { throw new Error('boom'); } } },
     } as unknown as WorkerState;
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n')) if (line) logLines.push(JSON.parse(line));
-        cb();
-      },
-    });
-    const server = createProxyServer({ state: throwing, config: baseConfig, log: pino({ level: 'debug' }, sink) });
+    const server = createProxyServer({ state: throwing, config: baseConfig, log: collectingLogger(logLines) });
     const port = await server.listen();
     cleanups.push(() => server.close());
     for (let i = 0; i < 2; i++) {

@@ -9,25 +9,9 @@ import { encodeEndpointsDelta, encodeSnapshot } from '../../src/shared/codec.js'
 import type { WorkerConfig, WorkerMessage } from '../../src/shared/messages.js';
 import { NO_OVERRIDES, SNAPSHOT_VERSION } from '../../src/shared/snapshot.js';
 import { startWorker, type WorkerProcess } from '../../src/worker/main.js';
+import { testWorkerConfig } from '../helpers/worker-config.js';
 
-const config: WorkerConfig = {
-  httpPort: 0,
-  httpAddress: '127.0.0.1',
-  upstreamConnectTimeoutMs: 1_000,
-  upstreamHeadersTimeoutMs: 1_000,
-  upstreamBodyTimeoutMs: 1_000,
-  upstreamKeepAliveTimeoutMs: 1_000,
-  upstreamMaxConnections: 4,
-  drainTimeoutMs: 1_000,
-  logLevel: 'silent',
-  serverHeader: 'flusso-test',
-  cacheMaxBytes: 64 * 1024 * 1024,
-  cacheMaxObjectBytes: 1024 * 1024,
-  cacheLockTimeoutMs: 5000,
-  logFormat: 'json',
-  accessLogEvery: 0,
-  metrics: true,
-};
+const config: WorkerConfig = testWorkerConfig({ upstreamConnectTimeoutMs: 1_000, upstreamHeadersTimeoutMs: 1_000, upstreamBodyTimeoutMs: 1_000, upstreamKeepAliveTimeoutMs: 1_000, upstreamMaxConnections: 4, drainTimeoutMs: 1_000, logLevel: 'silent' });
 
 const snapshot = (generation: number): Uint8Array =>
   encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table: { hosts: [], defaultBackend: null, clusters: [] }, overrides: NO_OVERRIDES });
