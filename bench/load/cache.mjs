@@ -45,18 +45,13 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, interleavedCells, machineInfo, machineTicks, median, nginxCommon, parseArgs, pin, portsFree, requireBuild,
+  CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, interleavedCells, loadKnobs, machineInfo, machineTicks, median, nginxCommon, parseArgs, pin, portsFree, requireBuild,
   requireTools, resultStem, toolVersion, tree, treeTicks, waitQuiet, waitReady, wrk, writeResults,
 } from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
 
 const args = parseArgs();
-const QUICK = args.has('quick');
-const DURATION = Number(process.env.DURATION ?? (QUICK ? 2 : 5));
-const WARMUP = Number(process.env.WARMUP ?? 1);
-const REPS = Number(process.env.REPS ?? (QUICK ? 1 : 3));
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
-const BASE_PORT = Number(process.env.BASE_PORT ?? 18280);
+const { QUICK, DURATION, WARMUP, REPS, CONNECTIONS, BASE_PORT } = loadKnobs(args, 18280);
 const ADMIN_TOKEN = 'bench-cache-token-0123456789';
 
 const SIZES = { '1k': { label: '1 KiB', path: '/1k.bin', bytes: 1024 }, '16k': { label: '16 KiB', path: '/16k.bin', bytes: 16384 } };

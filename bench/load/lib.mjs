@@ -362,3 +362,19 @@ export function interleavedCells(modes, sizes, setupsFor, reps) {
   }
   return cells;
 }
+
+/**
+ * loadKnobs reads the knobs every wrk-driven bench shares: `--quick` (1 repetition, 2 s runs)
+ * and DURATION, WARMUP, REPS, CONNECTIONS, BASE_PORT from the environment.
+ */
+export function loadKnobs(args, basePort) {
+  const quick = args.has('quick');
+  return {
+    QUICK: quick,
+    DURATION: Number(process.env.DURATION ?? (quick ? 2 : 5)),
+    WARMUP: Number(process.env.WARMUP ?? 1),
+    REPS: Number(process.env.REPS ?? (quick ? 1 : 3)),
+    CONNECTIONS: Number(process.env.CONNECTIONS ?? 50),
+    BASE_PORT: Number(process.env.BASE_PORT ?? basePort),
+  };
+}

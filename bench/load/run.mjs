@@ -29,18 +29,13 @@ import path from 'node:path';
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import {
-  CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, interleavedCells, machineInfo, machineTicks, median, nginxCommon as nginxHead, parseArgs, pin,
+  CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, interleavedCells, loadKnobs, machineInfo, machineTicks, median, nginxCommon as nginxHead, parseArgs, pin,
   portsFree, requireBuild, requireTools, resultStem, toolVersion, tree, treeTicks, waitReady as waitReadyAt, wrk as wrkAt, writeResults,
 } from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
 
 const args = parseArgs();
-const QUICK = args.has('quick');
-const DURATION = Number(process.env.DURATION ?? (QUICK ? 2 : 5));
-const WARMUP = Number(process.env.WARMUP ?? 1);
-const REPS = Number(process.env.REPS ?? (QUICK ? 1 : 3));
-const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50);
-const BASE_PORT = Number(process.env.BASE_PORT ?? 18180);
+const { QUICK, DURATION, WARMUP, REPS, CONNECTIONS, BASE_PORT } = loadKnobs(args, 18180);
 const N = Number(process.env.WORKERS ?? NCPU);
 
 const SIZES = { '100b': { label: '100 B', path: '/small' }, '16k': { label: '16 KiB', path: '/16k.bin' }, '1m': { label: '1 MiB', path: '/1m.bin' } };
