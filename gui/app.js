@@ -358,7 +358,7 @@ async function refreshWorkers() {
   const r = await api('/api/v1/workers');
   $('workers-body').replaceChildren(
     ...r.workers.map((w) =>
-      el('tr', {}, el('td', {}, w.id), el('td', {}, w.pid), el('td', {}, w.generation, w.generation === r.generation ? '' : el('span', { class: 'pill warn' }, ' behind')), el('td', {}, el('span', { class: `pill ${w.listening ? 'ok' : 'bad'}` }, w.listening ? 'yes' : 'no')), el('td', {}, w.restarts), el('td', {}, fmtUptime(w.uptimeMs)), el('td', {}, w.lastError ? `${w.lastError.code}: ${w.lastError.message}` : '–')),
+      el('tr', {}, el('td', {}, w.id), el('td', {}, w.pid), el('td', {}, w.generation, w.generation === r.generation ? '' : el('span', { class: 'pill warn' }, ' behind')), el('td', {}, el('span', { class: `pill ${w.listening ? 'ok' : 'bad'}` }, w.listening ? 'yes' : 'no')), el('td', {}, w.restarts), el('td', {}, fmtUptime(w.uptimeMs)), el('td', {}, w.node || '–'), el('td', {}, w.lastError ? `${w.lastError.code}: ${w.lastError.message}` : '–')),
     ),
   );
 }

@@ -11,6 +11,8 @@
  *   node bench/load/run.mjs --metrics-cost        # adds nometrics-1 (--metrics false): what counting costs
  *   node bench/load/run.mjs --baseline=/tmp/flusso-old   # adds base-1: another Flusso tree (bin/, dist/,
  *                                                        # node_modules/) in the same run, for before/after
+ *   node bench/load/run.mjs --baseline=/tmp/flusso-old --baseline-node=/usr/bin/node
+ *                                                        # ... run on another Node.js (a build of another runtime)
  *
  * Needs the Debian packages wrk, nginx-light (or nginx), haproxy and util-linux (taskset);
  * `--install` runs `apt-get install -y` for the missing ones. Needs a build (npm run build).
@@ -48,6 +50,7 @@ const modes = (args.get('modes') ?? (canPin ? 'pinned,unpinned' : 'unpinned')).s
 const SETUPS_PINNED = ['nginx-1', 'haproxy-1', 'flusso-1'];
 const SETUPS_UNPINNED = QUICK ? ['nginx-1', 'haproxy-1', 'flusso-1', `flusso-${N}`] : ['nginx-1', 'haproxy-1', 'flusso-1', `nginx-${N}`, `haproxy-${N}`, `flusso-${N}`];
 const BASELINE = args.has('baseline') ? path.resolve(args.get('baseline')) : null;
+const BASELINE_NODE = args.get('baseline-node') ?? process.execPath;
 if (BASELINE !== null) {
   SETUPS_PINNED.push('base-1');
   SETUPS_UNPINNED.splice(3, 0, 'base-1');
@@ -144,7 +147,7 @@ function startAll() {
       writeFileSync(path.join(work, `${s}.cfg`), haproxyConf(s, n));
       servers[s] = start(s, 'haproxy', ['-db', '-f', `${work}/${s}.cfg`]).pid;
     } else {
-      servers[s] = start(s, process.execPath, [
+      servers[s] = start(s, kind === 'base' ? BASELINE_NODE : process.execPath, [
         kind === 'base' ? path.join(BASELINE, 'bin/flusso') : 'bin/flusso', '--source', 'file', '--manifests', `${work}/manifests`, '--workers', n,
         '--http-address', '127.0.0.1', '--http-port', String(portOf(s)), '--admin-port', String(portOf(`${s}-admin`)),
         '--log-level', 'warn',
@@ -176,6 +179,7 @@ async function main() {
       haproxy: toolVersion('haproxy', ['-v'], /version ([\d.]+)/),
     },
     baseline: BASELINE,
+    baselineNode: BASELINE === null ? null : toolVersion(BASELINE_NODE, ['--version'], /v([\d.]+)/),
     settings: { quick: QUICK, durationS: DURATION, warmupS: WARMUP, reps: REPS, connections: CONNECTIONS, workersN: N, modes, sizes },
   };
   console.log(`flusso bench: node ${meta.node}, ${meta.commit.slice(0, 12)}${git.dirty ? ' (dirty)' : ''}, ${meta.machine.cpus}× ${meta.machine.cpu}`);

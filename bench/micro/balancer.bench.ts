@@ -2,7 +2,7 @@
  * Balancer pick: equal weights (plain rotation) and unequal weights (smooth weighted
  * round-robin, linear in the endpoint count) at 1, 3, 10 and 100 endpoints.
  */
-import { bench, describe } from 'vitest';
+import { test } from 'vitest';
 import { RoundRobinBalancer } from '../../src/worker/balance/round-robin.js';
 import type { Endpoint } from '../../src/shared/snapshot.js';
 
@@ -17,14 +17,16 @@ function endpoints(n: number, weighted: boolean): Endpoint[] {
 }
 
 for (const n of [1, 3, 10, 100]) {
-  describe(`balancer select, ${n} endpoint${n === 1 ? '' : 's'}`, () => {
+  test(`balancer select, ${n} endpoint${n === 1 ? '' : 's'}`, async ({ bench }) => {
     const equal = new RoundRobinBalancer({ endpoints: endpoints(n, false) });
     const weighted = new RoundRobinBalancer({ endpoints: endpoints(n, true) });
-    bench('round-robin, equal weights', () => {
-      equal.select();
-    });
-    bench('smooth weighted round-robin', () => {
-      weighted.select();
-    });
+    await bench.compare(
+      bench('round-robin, equal weights', () => {
+        equal.select();
+      }),
+      bench('smooth weighted round-robin', () => {
+        weighted.select();
+      }),
+    );
   });
 }

@@ -91,7 +91,8 @@ export function echoHeaders(rawHeaders: readonly string[]): Record<string, strin
  */
 export function startEchoServer(opts: EchoServerOptions): Promise<EchoServer> {
   const logRequests = process.env.ECHO_LOG === '1';
-  const server = createServer((req, res) => {
+  // Go's http.Server, which the upstream echo image runs, reads heads up to 1 MB (Node: 16 KiB).
+  const server = createServer({ maxHeaderSize: 1024 * 1024 }, (req, res) => {
     handle(req, res, opts, logRequests);
   });
   return new Promise((resolve, reject) => {

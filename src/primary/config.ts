@@ -41,6 +41,9 @@ export interface Config {
   readonly electionRetryPeriodMs: number;
   /** $POD_NAME (downward API), the base of the leader-election identity. */
   readonly podName?: string;
+  readonly keepAliveTimeoutMs: number;
+  readonly clientHeaderTimeoutMs: number;
+  readonly maxRequestHeadBytes: number;
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamResponseTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;

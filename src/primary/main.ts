@@ -83,10 +83,14 @@ async function run(config: Config): Promise<void> {
     onStats: (id, delta) => observability.onWorkerStats(id, delta),
     onExit: (id) => observability.onWorkerGone(id),
     exec: WORKER_ENTRY,
+    // uWS reads its head limit from the environment when a worker loads it (docs/runtime.md).
+    env: { UWS_HTTP_MAX_HEADERS_SIZE: String(config.maxRequestHeadBytes) },
     log: log.child({ component: 'workers' }),
     config: {
       httpPort: config.httpPort,
       httpAddress: config.httpAddress,
+      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
+      clientHeaderTimeoutMs: config.clientHeaderTimeoutMs,
       upstreamConnectTimeoutMs: config.upstreamConnectTimeoutMs,
       upstreamHeadersTimeoutMs: config.upstreamResponseTimeoutMs,
       upstreamBodyTimeoutMs: config.upstreamIdleTimeoutMs,
@@ -171,7 +175,7 @@ async function run(config: Config): Promise<void> {
   pool.start();
   status?.start();
   const { adminToken: _secret, ...shown } = config;
-  log.info({ ...shown, adminToken: config.adminToken === undefined ? 'generated' : 'given', adminPort: admin.port, version: packageVersion() }, 'flusso started');
+  log.info({ ...shown, adminToken: config.adminToken === undefined ? 'generated' : 'given', adminPort: admin.port, version: packageVersion(), node: process.version }, 'flusso started');
 
   const shutdown = async (signal: string): Promise<void> => {
     if (shuttingDown) {

@@ -52,6 +52,8 @@ export interface WorkerStatus {
   readonly restarts: number;
   readonly uptimeMs: number;
   readonly lastError: WireError | null;
+  /** The Node.js version the worker runs (`v24.x.y`); empty until it listens. */
+  readonly node: string;
 }
 
 /** WorkerPoolOptions configures a WorkerPool. */
@@ -59,6 +61,8 @@ export interface WorkerPoolOptions {
   readonly count: number;
   /** Absolute path of the worker entry module (dist/worker/main.js). */
   readonly exec: string;
+  /** Environment variables every worker process gets on top of the primary's. */
+  readonly env?: Readonly<Record<string, string>>;
   readonly config: WorkerConfig;
   readonly log: Logger;
   /** Backoff for restarts: first delay and cap. */
@@ -91,6 +95,7 @@ interface Slot {
   startedAt: number;
   restartTimer: NodeJS.Timeout | undefined;
   lastError: WireError | null;
+  node: string;
 }
 
 /** WorkerPool owns the node:cluster workers and the snapshot they must serve. */
@@ -109,11 +114,12 @@ export class WorkerPool {
   constructor(opts: WorkerPoolOptions) {
     if (!Number.isInteger(opts.count) || opts.count < 1) throw new RangeError('count must be a positive integer');
     const { fork, ...rest } = opts;
-    this.#opts = { restartBaseMs: 100, restartMaxMs: 30_000, healthyAfterMs: 60_000, ...rest };
+    this.#opts = { restartBaseMs: 100, restartMaxMs: 30_000, healthyAfterMs: 60_000, env: {}, ...rest };
     this.#log = opts.log;
     if (fork === undefined) {
       cluster.setupPrimary({ exec: opts.exec, args: [], serialization: 'advanced' });
-      this.#forkWorker = () => cluster.fork();
+      const env = this.#opts.env;
+      this.#forkWorker = () => cluster.fork(env);
     } else this.#forkWorker = fork;
   }
 
@@ -126,7 +132,7 @@ export class WorkerPool {
   start(): void {
     if (this.#snapshot === null) throw new Error('WorkerPool.start before the first publish');
     for (let id = 1; id <= this.#opts.count; id++) {
-      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, greeted: false, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null };
+      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, greeted: false, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null, node: '' };
       this.#slots.push(slot);
       this.#fork(slot);
     }
@@ -178,6 +184,7 @@ export class WorkerPool {
       restarts: s.restarts,
       uptimeMs: s.worker ? now - s.startedAt : 0,
       lastError: s.lastError,
+      node: s.node,
     }));
   }
 
@@ -280,7 +287,8 @@ export class WorkerPool {
         slot.listening = true;
         slot.generation = msg.generation;
         slot.sent = msg.generation;
-        this.#log.info({ workerId: slot.id, pid: slot.pid, generation: msg.generation }, 'worker listening');
+        slot.node = msg.node;
+        this.#log.info({ workerId: slot.id, pid: slot.pid, generation: msg.generation, node: msg.node }, 'worker listening');
         // A publish may have happened between init and listen: catch the worker up.
         if (msg.generation !== this.#generation) this.#sendSnapshot(slot);
         break;

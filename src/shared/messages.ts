@@ -9,6 +9,10 @@ import type { StatsDelta } from './stats.js';
 export interface WorkerConfig {
   readonly httpPort: number;
   readonly httpAddress: string;
+  /** `--keep-alive-timeout`: idle time a client keep-alive connection is kept. */
+  readonly keepAliveTimeoutMs: number;
+  /** `--client-header-timeout`: time a client has to send a request head (a body must keep up 16 KiB/s over it). */
+  readonly clientHeaderTimeoutMs: number;
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamHeadersTimeoutMs: number;
   readonly upstreamBodyTimeoutMs: number;
@@ -99,6 +103,8 @@ export interface HelloMessage {
 export interface ListeningMessage {
   readonly type: 'listening';
   readonly generation: number;
+  /** The worker's Node.js version (`process.version`), shown in the admin API and GUI. */
+  readonly node: string;
 }
 
 /** AckMessage says the worker serves `generation` now. */

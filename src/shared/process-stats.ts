@@ -3,14 +3,14 @@
  * It is the one module in shared/ that reads process state, so that the primary and the workers
  * measure the same way.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
 import type { ProcessStats } from './stats.js';
 
 const NS_PER_S = 1e9;
 
 /** ProcessSampler samples this process; `sample()` also restarts the delay window. */
 export class ProcessSampler {
-  readonly #delay: IntervalHistogram;
+  readonly #delay: ELDHistogram;
 
   constructor(resolutionMs = 10) {
     this.#delay = monitorEventLoopDelay({ resolution: resolutionMs });

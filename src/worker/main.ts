@@ -90,8 +90,8 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
       const proxy = createProxyServer({ state, config: m.config, log, accessLog, cache: responseCache, ...(stats === undefined ? {} : { stats }) });
       server = proxy;
       const port = await proxy.listen();
-      log.info({ port, generation: state.generation }, 'listening');
-      send({ type: 'listening', generation: state.generation });
+      log.info({ port, generation: state.generation, node: process.version }, 'listening');
+      send({ type: 'listening', generation: state.generation, node: process.version });
       const sampler = new ProcessSampler();
       const empty = new WorkerStats();
       setInterval(() => {

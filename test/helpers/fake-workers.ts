@@ -39,7 +39,7 @@ export class FakeWorker extends EventEmitter implements ClusterWorker {
   /** start plays a worker that says hello and then listens at `generation`. */
   start(generation: number): void {
     this.reply({ type: 'hello' });
-    this.reply({ type: 'listening', generation });
+    this.reply({ type: 'listening', generation, node: 'v24.0.0-fake' });
   }
 
   /** exit plays the process ending. */

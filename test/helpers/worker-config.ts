@@ -11,6 +11,8 @@ export function testWorkerConfig(overrides: Partial<WorkerConfig> = {}): WorkerC
   return {
     httpPort: 0,
     httpAddress: '127.0.0.1',
+    keepAliveTimeoutMs: 75_000,
+    clientHeaderTimeoutMs: 60_000,
     upstreamConnectTimeoutMs: 2_000,
     upstreamHeadersTimeoutMs: 10_000,
     upstreamBodyTimeoutMs: 10_000,

@@ -247,7 +247,7 @@ describe('admin API, overrides and metrics (2 workers)', () => {
   });
 
   it('logs a refused request (400) in the access log and keeps serving', async () => {
-    const { raw, closed } = await rawRequest(flusso.httpPort, 'GET /refused HTTP/1.1\r\nHost: web.test\r\nHost: other.test\r\nX-Request-ID: refused-probe\r\n\r\n');
+    const { raw, closed } = await rawRequest(flusso.httpPort, 'POST /refused HTTP/1.1\r\nHost: web.test\r\nTransfer-Encoding: gzip\r\nX-Request-ID: refused-probe\r\n\r\n0\r\n\r\n');
     expect([statusOf(raw), closed]).toEqual([400, true]);
     const line = await flusso.waitForLog((l) => l.msg === 'access' && l.requestId === 'refused-probe');
     expect(line).toMatchObject({ status: 400, path: '/refused', route: '' });
@@ -276,7 +276,7 @@ describe('admin API, overrides and metrics (2 workers)', () => {
       await httpRequest({ port: flusso.httpPort, host: 'warm.invalid', path: '/' });
       await pollUntil('the unmatched series and both workers\' gauges', async () => {
         const text = await scrape();
-        const ready = text.includes('flusso_requests_total{namespace="_unmatched"') && text.includes('process="worker-1"') && text.includes('process="worker-2"');
+        const ready = text.includes('flusso_requests_total{namespace="_unmatched",ingress="_unmatched",service="_unmatched",method="GET",status_class="4xx"}') && text.includes('process="worker-1"') && text.includes('process="worker-2"');
         return ready ? true : undefined;
       });
       const before = series(await scrape()).map((l) => l.replace(/ [^ ]+$/, ''));

@@ -3,7 +3,8 @@
  * precedence (flag > FLUSSO_* env > --config file > default) and graceful SIGTERM drain.
  */
 import { spawn } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { startEchoPods } from '../helpers/echo.js';
@@ -30,14 +31,63 @@ function runCli(args: readonly string[], env: Record<string, string> = {}): Prom
 }
 
 describe('the uWebSockets.js native binding', () => {
-  // The package silently falls back to a pure-JS server (no SSLApp, slow) when its binary does
-  // not load (musl, another Node ABI); UWS_USE_FALLBACK=1 forces that fallback here.
-  it('refuses to run on the pure-JS fallback, exit 1 with a clear message', async () => {
+  /**
+   * appWithUws copies the built app (bin/, dist/, gui/, package.json) into a temporary directory whose
+   * node_modules links every installed package but uWebSockets.js, which is replaced by `uwsJs`:
+   * the same app, with a binding that fails the way a real one can.
+   */
+  async function appWithUws(uwsJs: string): Promise<string> {
+    const root = await mkdtemp(join(tmpdir(), 'flusso-uws-'));
+    onTestFinished(() => rm(root, { recursive: true, force: true }));
+    for (const part of ['bin', 'dist', 'gui', 'package.json']) await cp(join(REPO_ROOT, part), join(root, part), { recursive: true });
+    await mkdir(join(root, 'node_modules', 'uWebSockets.js'), { recursive: true });
+    for (const name of await readdir(join(REPO_ROOT, 'node_modules')))
+      if (name !== 'uWebSockets.js' && name !== '.bin') await symlink(join(REPO_ROOT, 'node_modules', name), join(root, 'node_modules', name));
+    await writeFile(join(root, 'node_modules', 'uWebSockets.js', 'package.json'), JSON.stringify({ name: 'uWebSockets.js', main: 'uws.js' }));
+    await writeFile(join(root, 'node_modules', 'uWebSockets.js', 'uws.js'), uwsJs);
+    return root;
+  }
+
+  async function runApp(root: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const [httpPort, adminPort] = await freePorts(2);
-    const { code, stderr } = await runCli(['--http-port', String(httpPort), '--admin-port', String(adminPort)], { UWS_USE_FALLBACK: '1' });
+    const manifests = await manifestDir();
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [join(root, 'bin', 'flusso'), '--manifests', manifests.dir, '--http-port', String(httpPort), '--admin-port', String(adminPort)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.once('error', reject);
+      child.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  // What the package's own loader throws when no binary fits (here: a glibc older than the
+  // binary needs, as on Debian 12 without the install step's rewrite; docs/runtime.md).
+  it('refuses to start when the binary does not load: exit 1, ING_ERR_UWS_NATIVE_MISSING and the reason', async () => {
+    const root = await appWithUws(
+      "throw new Error('This version of uWS.js (v20.57.0) supports only Node.js versions 20, 22, 24 and 25 on (glibc) Linux.\\n\\nError: /lib/x86_64-linux-gnu/libc.so.6: version `GLIBC_2.38\\' not found (required by uws_linux_x64_137.node)');\n",
+    );
+    const { code, stdout, stderr } = await runApp(root);
     expect(code, stderr).toBe(1);
-    expect(stderr).toContain('ING_ERR_UWS_NATIVE_MISSING');
-    expect(stderr).toContain('native uWebSockets.js binding did not load');
+    const out = stdout + stderr;
+    expect(out).toContain('ING_ERR_UWS_NATIVE_MISSING');
+    expect(out).toContain('native uWebSockets.js binding did not load');
+    expect(out).toContain("version `GLIBC_2.38' not found");
+    expect(out).toContain('docs/runtime.md');
+  });
+
+  // A module that loads but is not the native binding (no SSLApp) is refused as well.
+  it('refuses a stand-in without SSLApp', async () => {
+    const root = await appWithUws('module.exports = { App() { throw new Error("stand-in"); } };\n');
+    const { code, stdout, stderr } = await runApp(root);
+    expect(code, stderr).toBe(1);
+    expect(stdout + stderr).toContain('ING_ERR_UWS_NATIVE_MISSING');
+    expect(stdout + stderr).toContain('lacks SSLApp');
   });
 });
 

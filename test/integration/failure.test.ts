@@ -117,7 +117,6 @@ describe('upstream faults, invalid manifests, framing and live updates (2 worker
   describe('request framing this uWS build lets through: 400 and close', () => {
     const SMUGGLED = 'GET /smuggled HTTP/1.1\r\nHost: stable.test\r\n\r\n';
     const cases = [
-      { name: 'duplicate Host', bytes: 'GET / HTTP/1.1\r\nHost: stable.test\r\nHost: victim.test\r\n\r\n' },
       { name: 'differing duplicate Content-Length', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nContent-Length: 5\r\nContent-Length: 10\r\n\r\nhello' },
       { name: 'Transfer-Encoding: gzip', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: gzip\r\n\r\n0\r\n\r\n' },
       { name: 'Transfer-Encoding: chunked, chunked', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n' },
@@ -147,18 +146,39 @@ describe('upstream faults, invalid manifests, framing and live updates (2 worker
       expect(stable.requests()).toBe(before);
     });
 
-    // This uWS build drops a CL+TE request itself, before Flusso sees it (reliability catalogue
-    // §2 A row 1: "20.30: close, no 400"). Closing without forwarding is safe; a 400 is better.
-    it('Transfer-Encoding and Content-Length together: 400 or a bare close, never forwarded', async () => {
+    // uWS 20.57 answers these itself, before Flusso sees them (reliability catalogue §2 A row 1
+    // and §B: the old 20.30 build closed without an answer, or hung): 400, and the connection is
+    // closed with nothing behind the request parsed or forwarded.
+    it.each([
+      { name: 'Transfer-Encoding and Content-Length together', bytes: 'POST / HTTP/1.1\r\nHost: stable.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n' },
+      { name: 'duplicate Host', bytes: 'GET / HTTP/1.1\r\nHost: stable.test\r\nHost: victim.test\r\n\r\n' },
+    ])('$name, with a pipelined request behind it: 400 from uWS, closed, never forwarded', async ({ bytes }) => {
       const before = stable.requests();
-      const { raw, closed } = await rawRequest(
-        flusso.httpPort,
-        `POST / HTTP/1.1\r\nHost: stable.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n${SMUGGLED}`,
-      );
-      expect(closed, raw).toBe(true);
-      expect([0, 400]).toContain(statusOf(raw));
-      expect(countResponses(raw)).toBeLessThanOrEqual(1);
+      const { raw, closed } = await rawRequest(flusso.httpPort, `${bytes}${SMUGGLED}`);
+      expect({ status: statusOf(raw), responses: countResponses(raw), closed }, raw).toEqual({ status: 400, responses: 1, closed: true });
       expect(stable.requests()).toBe(before);
+    });
+  });
+
+  describe('heads: the --max-request-head-bytes limit (32Ki) and what uWS refuses outright', () => {
+    it('a 20 KiB header value reaches the upstream intact', async () => {
+      const value = 'v'.repeat(20 * 1024);
+      const { raw } = await rawRequest(flusso.httpPort, `GET /big-head HTTP/1.1\r\nHost: stable.test\r\nX-Big: ${value}\r\nConnection: close\r\n\r\n`);
+      expect(statusOf(raw), raw.slice(0, 300)).toBe(200);
+      const echoed = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { headers: Record<string, string[]> };
+      expect(echoed.headers['X-Big']).toEqual([value]);
+    });
+
+    it('a 40 KiB head gets 431 and a closed connection, and nothing is forwarded', async () => {
+      const before = stable.requests();
+      const { raw, closed } = await rawRequest(flusso.httpPort, `GET / HTTP/1.1\r\nHost: stable.test\r\nX-Big: ${'v'.repeat(40 * 1024)}\r\n\r\n`);
+      expect({ status: statusOf(raw), closed }).toEqual({ status: 431, closed: true });
+      expect(stable.requests()).toBe(before);
+    });
+
+    it('an HTTP/1.0 request gets 505 and a closed connection', async () => {
+      const { raw, closed } = await rawRequest(flusso.httpPort, 'GET / HTTP/1.0\r\nHost: stable.test\r\n\r\n');
+      expect({ status: statusOf(raw), closed }).toEqual({ status: 505, closed: true });
     });
   });
 

@@ -496,9 +496,12 @@ describe('response headers', () => {
   });
 });
 
+/** A PROXY protocol v2 header (signature, PROXY over TCP4, 12 address bytes) claiming 1.2.3.4:1111 → 5.6.7.8:80. */
+const PROXY_V2_FROM_1_2_3_4 = Buffer.from('0d0a0d0a000d0a515549540a' + '21' + '11' + '000c' + '01020304' + '05060708' + '0457' + '0050', 'hex');
+
 describe('framing the parser lets through: 400 and close, upstream never contacted', () => {
-  const cases: [string, string][] = [
-    ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n'],
+  // What uWS 20.57 accepts but Flusso refuses (docs/runtime.md, "What the proxy port answers").
+  const cases: [string, string | Buffer][] = [
     ['differing duplicate Content-Length', 'POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde'],
     ['identical duplicate Content-Length', 'POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc'],
     ['Transfer-Encoding: gzip', 'POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip\r\n\r\n0\r\n\r\n'],
@@ -509,6 +512,8 @@ describe('framing the parser lets through: 400 and close, upstream never contact
     ['a malformed percent escape', 'GET /a%zz HTTP/1.1\r\nHost: a.test\r\n\r\n'],
     ['a Host with a slash', 'GET / HTTP/1.1\r\nHost: a.test/x\r\n\r\n'],
     ['a broken IPv6 Host', 'GET / HTTP/1.1\r\nHost: [::1\r\n\r\n'],
+    // A PROXY protocol v2 header from a client (1.2.3.4 claimed): never trusted for the client address.
+    ['a client-sent PROXY v2 header', Buffer.concat([PROXY_V2_FROM_1_2_3_4, Buffer.from('GET / HTTP/1.1\r\nHost: a.test\r\n\r\n')])],
   ];
 
   it.each(cases)('%s', async (_name, bytes) => {
@@ -524,17 +529,6 @@ describe('framing the parser lets through: 400 and close, upstream never contact
     expect(a.requests).toBe(0);
   });
 
-  it('Transfer-Encoding with Content-Length: refused and closed (uWS closes before the handler)', async () => {
-    const a = await httpUpstream('a');
-    const p = await startProxy(hostsTable({ 'a.test': [a.port] }));
-    const c = await raw(p);
-    c.write('POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
-    await c.waitClose();
-    const text = c.received.toString('latin1');
-    if (text !== '') expect(text.startsWith('HTTP/1.1 400 ')).toBe(true);
-    expect(a.requests).toBe(0);
-  });
-
   it('TRACE: 405 and close', async () => {
     const a = await httpUpstream('a');
     const p = await startProxy(hostsTable({ 'a.test': [a.port] }));
@@ -545,6 +539,79 @@ describe('framing the parser lets through: 400 and close, upstream never contact
     expect(header(r, 'allow')).toContain('GET');
     await c.waitClose();
     expect(a.requests).toBe(0);
+  });
+});
+
+describe('malformed requests uWS answers itself: a status and a closed connection, upstream never contacted', () => {
+  // uWS 20.57's own answers (the old 20.30 build closed or hung on all of these): no body, no
+  // Server field, Connection: close (docs/runtime.md, "What the proxy port answers").
+  const cases: [string, string, number][] = [
+    ['duplicate Host', 'GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n', 400],
+    ['no Host', 'GET / HTTP/1.1\r\n\r\n', 400],
+    ['Content-Length with Transfer-Encoding', 'POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400],
+    ['a Content-Length that is not a number', 'POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0x5\r\n\r\nhello', 400],
+    ['a space before the colon', 'GET / HTTP/1.1\r\nHost: a.test\r\nX-Foo : 1\r\n\r\n', 400],
+    ['an obs-fold continuation line', 'GET / HTTP/1.1\r\nHost: a.test\r\nX-Foo: 1\r\n 2\r\n\r\n', 400],
+    ['a NUL in a header value', 'GET / HTTP/1.1\r\nHost: a.test\r\nX-Foo: a\0b\r\n\r\n', 400],
+    ['a bad chunk size', 'POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n', 400],
+    ['HTTP/1.0', 'GET / HTTP/1.0\r\nHost: a.test\r\n\r\n', 505],
+    ['bare LF line ends', 'GET / HTTP/1.1\nHost: a.test\n\n', 505],
+    ['an absolute-form target', 'GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n', 505],
+    ['an HTTP/2 preface on the HTTP/1.1 port', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505],
+    ['a PROXY v1 line', 'PROXY TCP4 1.2.3.4 5.6.7.8 1111 80\r\nGET / HTTP/1.1\r\nHost: a.test\r\n\r\n', 505],
+    ['99 header fields (98 is the most)', `GET / HTTP/1.1\r\nHost: a.test\r\n${Array.from({ length: 98 }, (_, i) => `X-H${i}: ${i}\r\n`).join('')}\r\n`, 431],
+  ];
+
+  it.each(cases)('%s', async (_name, bytes, status) => {
+    const a = await httpUpstream('a');
+    const p = await startProxy(hostsTable({ 'a.test': [a.port], 'b.test': [a.port] }));
+    const c = await raw(p);
+    c.write(bytes);
+    const r = await c.readResponse();
+    expect(r.status).toBe(status);
+    expect(header(r, 'connection')).toBe('close');
+    await c.waitClose();
+    expect(a.requests).toBe(0);
+  });
+});
+
+describe('what the old uWS build dropped and this one passes on', () => {
+  it('a header name with an underscore reaches the upstream', async () => {
+    const a = await httpUpstream('a');
+    const p = await startProxy(hostsTable({ 'a.test': [a.port] }));
+    const c = await raw(p);
+    c.request('GET', '/u', ['Host: a.test', 'X_Tenant: blue']);
+    const r = await c.readResponse();
+    expect(r.status).toBe(200);
+    const echo = JSON.parse(r.body.toString()) as Echo;
+    expect(echo.headers).toContain('x_tenant');
+    expect(echo.headers[echo.headers.indexOf('x_tenant') + 1]).toBe('blue');
+  });
+
+  it('97 header fields besides Host reach the upstream', async () => {
+    const a = await httpUpstream('a');
+    const p = await startProxy(hostsTable({ 'a.test': [a.port] }));
+    const c = await raw(p);
+    c.request('GET', '/many', ['Host: a.test', ...Array.from({ length: 97 }, (_, i) => `X-H${i}: ${i}`)]);
+    const r = await c.readResponse();
+    expect(r.status).toBe(200);
+    const echo = JSON.parse(r.body.toString()) as Echo;
+    expect(echo.headers).toContain('x-h96');
+  });
+
+  it('the method goes upstream in the case the client sent it (uWS lower-cases getMethod)', async () => {
+    const lines: string[] = [];
+    const up = await rawUpstream((socket, data) => {
+      lines.push(data.toString('latin1').split('\r\n')[0] as string);
+      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    });
+    const p = await startProxy(hostsTable({ 'a.test': [up.port] }));
+    for (const method of ['PROPFIND', 'get', 'Patch']) {
+      const c = await raw(p);
+      c.request(method, '/m', ['Host: a.test']);
+      expect((await c.readResponse()).status).toBe(200);
+    }
+    expect(lines).toEqual(['PROPFIND /m HTTP/1.1', 'get /m HTTP/1.1', 'Patch /m HTTP/1.1']);
   });
 });
 

@@ -55,7 +55,7 @@ describe('worker main', () => {
     const p = start();
     const table = { hosts: [], defaultBackend: null, clusters: [{ id: 'ns/web:80', service: 'ns/web', servicePort: 80, loadBalancer: 'round-robin' as const, endpoints: [] }] };
     p.emit('message', { type: 'init', workerId: 1, config, snapshot: encodeSnapshot({ version: SNAPSHOT_VERSION, generation: 4, table, overrides: NO_OVERRIDES }) });
-    await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 4 }));
+    await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 4, node: process.version }));
     const delta = (base: number): Uint8Array =>
       encodeEndpointsDelta({ version: SNAPSHOT_VERSION, generation: base + 1, base, clusters: [{ id: 'ns/web:80', endpoints: [{ address: '127.0.0.1', port: 9, weight: 1, ready: true, terminating: false }] }] });
     p.emit('message', { type: 'endpoints', delta: delta(6) });
@@ -68,7 +68,7 @@ describe('worker main', () => {
     const p = start();
     expect(p.sent).toEqual([{ type: 'hello' }]);
     p.emit('message', { type: 'init', workerId: 1, config, snapshot: snapshot(1) });
-    await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 1 }));
+    await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 1, node: process.version }));
     p.emit('message', { type: 'snapshot', snapshot: snapshot(2) });
     expect(p.sent.at(-1)).toEqual({ type: 'ack', generation: 2 });
     p.emit('message', { type: 'snapshot', snapshot: encodeSnapshot({ version: 99, generation: 3 } as never) });
@@ -81,14 +81,14 @@ describe('worker main', () => {
   it('listens with an empty table and reports reject when the init snapshot is bad', async () => {
     const p = start();
     p.emit('message', { type: 'init', workerId: 2, config, snapshot: new Uint8Array([0xc1]) });
-    await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 0 }));
+    await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 0, node: process.version }));
     expect(p.sent[1]).toMatchObject({ type: 'reject', current: 0, error: { code: 'ING_ERR_SNAPSHOT_DECODE' } });
   });
 
   it('sends fatal and exits 1 on an uncaught exception', async () => {
     const p = start();
     p.emit('message', { type: 'init', workerId: 3, config, snapshot: snapshot(1) });
-    await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 1 }));
+    await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 1, node: process.version }));
     p.emit('uncaughtException', new Error('boom'));
     expect(p.sent.at(-1)).toEqual({ type: 'fatal', error: { code: 'ING_ERR_WORKER_UNCAUGHT', message: 'boom' } });
     expect(p.exitCode).toBe(1);

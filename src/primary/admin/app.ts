@@ -5,9 +5,10 @@
  * SO_REUSEPORT). No CORS headers are ever sent, no GET mutates, and mutations check the token
  * and the Origin.
  */
-import uWS, { type HttpResponse, type WebSocket } from 'uWebSockets.js';
+import type { HttpResponse, WebSocket, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { IngressError } from '../../shared/errors.js';
+import { loadUws } from '../../shared/uws-native.js';
 import type { LiveSample } from '../metrics/live.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from '../metrics/exposition.js';
 import { handleApi, MUTATIONS, type AdminContext } from './api.js';
@@ -40,12 +41,6 @@ export interface AdminServer {
   close(): void;
 }
 
-/** assertNativeUws refuses the silent pure-JS fallback of uWebSockets.js (it has no SSLApp). */
-export function assertNativeUws(): void {
-  if (typeof uWS.SSLApp !== 'function' || typeof uWS.us_listen_socket_close !== 'function')
-    throw new IngressError('ING_ERR_UWS_NATIVE_MISSING', 'the native uWebSockets.js binding did not load (musl/Alpine, or a Node.js other than 20.x?); refusing the slow pure-JS fallback');
-}
-
 interface Reply {
   readonly status: number;
   readonly type: string;
@@ -62,14 +57,14 @@ function send(res: HttpResponse, r: Reply, head: boolean): void {
     res.writeStatus(`${r.status} ${STATUS_TEXT[r.status] ?? 'Unknown'}`);
     res.writeHeader('Content-Type', r.type).writeHeader('Cache-Control', 'no-store').writeHeader('X-Content-Type-Options', 'nosniff');
     for (const [k, v] of r.headers ?? []) res.writeHeader(k, v);
-    if (head) res.writeHeader('Content-Length', String(typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength)).endWithoutBody();
+    if (head) res.endWithoutBody(typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.byteLength);
     else res.end(r.body);
   });
 }
 
 /** startAdminServer listens and serves the admin endpoints. */
 export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer> {
-  assertNativeUws();
+  const uWS = loadUws();
   const { ctx, token, log } = opts;
   const app = uWS.App();
   const sockets = new Set<WebSocket<unknown>>();
@@ -201,7 +196,7 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
 
   return new Promise((resolve, reject) => {
     // The binding takes (host, port, options, cb); the bundled d.ts only declares (port, options, cb).
-    const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (token: uWS.us_listen_socket | false) => void) => void;
+    const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (token: us_listen_socket | false) => void) => void;
     listen.call(app, opts.address, opts.port, EXCLUSIVE_PORT, (listenSocket) => {
       if (!listenSocket) {
         reject(new IngressError('ING_ERR_LISTEN_FAILED', `admin server could not listen on ${opts.address}:${opts.port}`));

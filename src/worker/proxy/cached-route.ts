@@ -5,6 +5,7 @@
  * hands it here; this module never reads the shared request head.
  */
 import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { AccessLog } from '../access-log.js';
 import type { HeaderPairs } from '../cache/headers.js';
@@ -43,10 +44,10 @@ export interface Pending {
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /**
- * BackgroundFetch is the undici raw handler of a background revalidation: the answer goes to the
- * sink (stored or merged), never to a client. Raw handler API, as Exchange (see its comment).
+ * BackgroundFetch is the undici dispatch handler of a background revalidation: the answer goes to
+ * the sink (stored or merged), never to a client. It reads the raw head, as Exchange does.
  */
-class BackgroundFetch {
+class BackgroundFetch implements Dispatcher.DispatchHandler {
   readonly #sink: FillSink;
   readonly #log: Logger;
   #final = false;
@@ -56,26 +57,24 @@ class BackgroundFetch {
     this.#log = log;
   }
 
-  onConnect(): void {}
+  onRequestStart(): void {}
 
-  onHeaders(status: number, raw: Buffer[]): boolean {
-    if (status < 200) return true;
+  onResponseStart(controller: Dispatcher.DispatchController, status: number): void {
+    if (status < 200) return;
     this.#final = true;
-    this.#sink.onHead(status, raw);
-    return true;
+    this.#sink.onHead(status, controller.rawHeaders as Buffer[]);
   }
 
-  onData(chunk: Buffer): boolean {
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#final) this.#sink.onBody(chunk);
-    return true;
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     if (this.#final) this.#sink.onComplete();
     this.#sink.settle();
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.#log.debug({ err }, 'background revalidation failed');
     this.#sink.settle();
   }

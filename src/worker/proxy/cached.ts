@@ -89,9 +89,7 @@ export function writeEntry(res: HttpResponse, entry: CacheEntry, cacheStatus: Ca
     return [entry.status, 0];
   }
   if (method === 'HEAD') {
-    // As Exchange answers a bodiless HEAD: endWithoutBody(n) only to close (it leaves a kept connection unfinished).
-    if (close) res.endWithoutBody(entry.body.length, true);
-    else res.writeHeader('Content-Length', String(entry.body.length)).endWithoutBody();
+    res.endWithoutBody(entry.body.length, close); // the GET's Content-Length, no body
     return [entry.status, 0];
   }
   res.end(entry.body, close);

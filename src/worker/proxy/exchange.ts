@@ -6,12 +6,9 @@
  * write outside the handler's synchronous part goes through `res.cork`; `res.resume()` only
  * after our own `res.pause()`; status and headers leave together with the first body chunk.
  *
- * On the undici side it implements the raw handler interface (onConnect, onHeaders, onData,
- * onComplete, onError), not the v7 controller one: undici wraps a controller-style handler in
- * an UnwrapHandler and an UnwrapController per request and parses the response head and the
- * trailers into objects for it (undici lib/handler/unwrap-handler.js), which we would never
- * read, as we forward the raw header Buffers. The small controller it provides (pause, resume,
- * abort) is reproduced here with two stored functions and a flag.
+ * On the undici side it is the dispatch handler itself (undici 8's controller API: one object
+ * per request, no wrapper); it forwards the raw header Buffers undici keeps on the controller
+ * (`controller.rawHeaders`), never the parsed object, so duplicates and exact bytes survive.
  */
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
@@ -138,11 +135,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #tried: string[] | null = null;
   readonly #body: RequestBody | null;
   #bodyEnded = false;
-  /** undici's abort for the current attempt (from onConnect); null before it connects. */
-  #abortUpstream: ((err?: Error) => void) | null = null;
-  /** undici's resume for the current attempt (from onHeaders). */
-  #resumeUpstream: (() => void) | null = null;
-  #upstreamPaused = false; // onData/onHeaders report it to undici, which then stops reading
+  /** undici's controller of the current attempt (abort, pause, resume); null before it starts. */
+  #upstream: Dispatcher.DispatchController | null = null;
   #upstreamAborted = false;
 
   #aborted = false; // the client went away: never touch res again
@@ -259,27 +253,27 @@ export class Exchange implements Dispatcher.DispatchHandler {
     else this.#cut();
   }
 
-  // --- undici raw dispatch handler ------------------------------------------------------
+  // --- undici dispatch handler ------------------------------------------------------------
 
-  onConnect(abort: (err?: Error) => void): void {
-    this.#abortUpstream = abort;
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#upstream = controller;
     this.#upstreamAborted = false;
     if (this.#aborted) this.#abort(CLIENT_ABORTED);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
-    this.#resumeUpstream = resume;
-    if (this.#aborted || this.#done) return true;
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number): void {
+    if (this.#aborted || this.#done) return;
     try {
-      if (statusCode >= 100 && statusCode < 200) return true; // 1xx: wait for the final head
+      if (statusCode >= 100 && statusCode < 200) return; // 1xx: wait for the final head
       if (statusCode < 100 || statusCode > 599) {
         this.#rejectUpstream(BAD_STATUS);
-        return false;
+        return;
       }
+      const rawHeaders = controller.rawHeaders as Buffer[];
       const head = filterResponseHead(rawHeaders);
       if (head === null) {
         this.#rejectUpstream(BAD_HEAD);
-        return false;
+        return;
       }
       this.#head = head;
       this.#status = statusCode;
@@ -290,18 +284,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
           // Answered from the cache: the upstream body (if any) is read and dropped (#done).
           this.#opEntry = entry;
           this.#cork(OP_ENTRY);
-          return true;
+          return;
         }
       }
       if (this.#method === 'HEAD' || statusCode === 204 || statusCode === 304) this.#cork(OP_BODILESS);
     } catch (err) {
       this.fail(err);
     }
-    return !this.#upstreamPaused;
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.#aborted || this.#done) return true;
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#aborted || this.#done) return;
     try {
       this.#cache?.onBody(chunk);
       this.#opChunk = chunk;
@@ -309,10 +302,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     } catch (err) {
       this.fail(err);
     }
-    return !this.#upstreamPaused;
   }
 
-  onComplete(): void {
+  onResponseEnd(): void {
     this.#upstreamDone = true;
     if (this.#aborted || this.#done) return;
     try {
@@ -323,7 +315,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  onError(err: Error): void {
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
     this.#upstreamDone = true;
     if (this.#aborted || this.#done) return;
     try {
@@ -358,9 +350,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       if (tried.includes(next.key)) continue;
       tried.push(next.key);
       this.#endpoint = next;
-      this.#abortUpstream = null;
-      this.#resumeUpstream = null;
-      this.#upstreamPaused = false;
+      this.#upstream = null;
       this.#upstreamAborted = false;
       this.#upstreamDone = false;
       next.pool.dispatch(this.#opts, this);
@@ -374,22 +364,20 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#abort(reason);
   }
 
-  /** #abort aborts the upstream request once (undici then calls onError, which we ignore once done). */
+  /** #abort aborts the upstream request once (undici then calls onResponseError, which we ignore once done). */
   #abort(reason: Error): void {
-    if (this.#upstreamAborted || this.#abortUpstream === null) return;
+    if (this.#upstreamAborted || this.#upstream === null) return;
     this.#upstreamAborted = true;
-    this.#abortUpstream(reason);
+    this.#upstream.abort(reason);
   }
 
-  /** #pauseUpstream stops undici reading the response: it takes effect when onData/onHeaders return. */
+  /** #pauseUpstream stops undici reading the response: it takes effect when the current callback returns. */
   #pauseUpstream(): void {
-    this.#upstreamPaused = true;
+    this.#upstream?.pause();
   }
 
   #resumeUpstreamReading(): void {
-    if (!this.#upstreamPaused) return;
-    this.#upstreamPaused = false;
-    this.#resumeUpstream?.();
+    this.#upstream?.resume(); // a no-op unless paused
   }
 
   /** #cork runs #op inside res.cork through the shared trampoline (no closure per write). */
@@ -508,14 +496,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = this.#res;
     const total = (this.#head as ResponseHead).contentLength;
     this.#writeHead();
-    if (total >= 0 && this.#status !== 204) {
-      // Never endWithoutBody(n) to keep the connection: in this uWS build it leaves the
-      // response unfinished and the next request closes the connection (c8da12b).
-      if (this.#ctx.draining) res.endWithoutBody(total, true);
-      else res.writeHeader('Content-Length', String(total)).endWithoutBody();
-    } else {
-      res.endWithoutBody();
-    }
+    // endWithoutBody(n) writes `Content-Length: n` and no body (HEAD, 304). A 204 has no
+    // Content-Length, and this binding takes a missing length only without any argument.
+    if (total >= 0 && this.#status !== 204) res.endWithoutBody(total, this.#ctx.draining);
+    else res.endWithoutBody();
     this.#complete();
   }
 

@@ -84,7 +84,6 @@ function forwardableValue(value: string): string | null {
 export class RequestHead {
   names: string[] = [];
   values: string[] = [];
-  hostCount = 0;
   host = '';
   contentLengthCount = 0;
   contentLength = '';
@@ -97,7 +96,6 @@ export class RequestHead {
   reset(): void {
     this.names.length = 0;
     this.values.length = 0;
-    this.hostCount = 0;
     this.host = '';
     this.contentLengthCount = 0;
     this.contentLength = '';
@@ -113,7 +111,6 @@ export class RequestHead {
     this.values.push(value);
     switch (name) {
       case 'host':
-        this.hostCount++;
         this.host = value;
         break;
       case 'content-length':

@@ -6,9 +6,9 @@
  * answers itself (400/404/405/503) is written while uWS still has the response corked.
  */
 import type { Logger } from 'pino';
-import uWS from 'uWebSockets.js';
 import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket, us_socket } from 'uWebSockets.js';
 import { IngressError } from '../../shared/errors.js';
+import { loadUws } from '../../shared/uws-native.js';
 import type { WorkerConfig } from '../../shared/messages.js';
 import { normalizeHost } from '../../shared/host.js';
 import { isValidQuery, normalizePath } from '../../shared/request-path.js';
@@ -56,8 +56,8 @@ function requestIdOf(headers: readonly string[]): string {
   return '';
 }
 
-/** `app.close()` exists in this binding but not in its type declarations. */
-type ClosableApp = TemplatedApp & { close?: () => void };
+/** What this uWS build has beyond its type declarations: `close()` and the client timeouts (in seconds). */
+type TunableApp = TemplatedApp & { close(): void; setIdleTimeout(seconds: number): void; setResponseTimeout(seconds: number): void };
 
 const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
 
@@ -70,13 +70,10 @@ function headerPairs(head: RequestHead): [string, string][] {
 
 /**
  * createProxyServer builds the uWS app. It throws IngressError ING_ERR_UWS_NATIVE_MISSING
- * when the native binding did not load: the package then silently falls back to a slow
- * pure-JS server that lacks most of the API we rely on.
+ * when the native binding does not load (shared/uws-native.ts).
  */
 export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
-  if (typeof uWS.SSLApp !== 'function' || typeof uWS.us_listen_socket_close !== 'function')
-    throw new IngressError('ING_ERR_UWS_NATIVE_MISSING', 'the native uWebSockets.js binding is not loaded (musl libc, or a Node.js other than 20?)');
-  (uWS as { _cfg?: (flag: string) => void })._cfg?.('silent'); // drops the `uWebSockets: 20` response header
+  const uWS = loadUws();
 
   const { state, config } = opts;
   const log = opts.log.child({ component: 'proxy' });
@@ -87,7 +84,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const head = new RequestHead();
   let port = String(config.httpPort);
   let listenSocket: us_listen_socket | null = null;
-  const app: ClosableApp = uWS.App();
+  const app = uWS.App() as TunableApp;
+  // Client timeouts, in whole seconds (uWS ticks every 4 s). In this uWS build the response
+  // timeout is the idle time between requests on a keep-alive connection, and the idle timeout
+  // the time a client has to send a request head, over which a body must average 16 KiB/s
+  // (docs/runtime.md, "Client timeouts").
+  app.setResponseTimeout(Math.ceil(config.keepAliveTimeoutMs / 1000));
+  app.setIdleTimeout(Math.ceil(config.clientHeaderTimeoutMs / 1000));
 
   // What the current request is, for counting and the access log of answers given here.
   let t0 = 0;
@@ -155,14 +158,18 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     head.reset();
     req.forEach(head.visit);
 
-    // Framing this uWS build accepts but must not reach an upstream (catalogue §A, §D).
+    // Framing this uWS build accepts but must not reach an upstream (catalogue §A, §D). It
+    // answers a missing or duplicate Host, Content-Length with Transfer-Encoding, and a
+    // malformed Content-Length itself (400); it lets through duplicate Content-Length fields,
+    // any Transfer-Encoding (which it decodes as chunked), and a PROXY protocol v2 header that
+    // a client sent: its address must never stand in for the peer's, so the request is refused.
     const cl = head.contentLength;
     if (
-      head.hostCount !== 1 ||
       head.contentLengthCount > 1 ||
       head.transferEncodingCount > 1 ||
-      (head.transferEncodingCount === 1 && (head.contentLengthCount !== 0 || head.transferEncoding.trim().toLowerCase() !== 'chunked')) ||
-      (head.contentLengthCount === 1 && !/^\d{1,15}$/.test(cl))
+      (head.transferEncodingCount === 1 && head.transferEncoding.trim().toLowerCase() !== 'chunked') ||
+      (head.contentLengthCount === 1 && !/^\d{1,15}$/.test(cl)) ||
+      res.getProxiedRemoteAddress().byteLength !== 0
     )
       return refuse(res, 'bad-request');
     if (method === 'CONNECT' || method === 'TRACE') return refuse(res, 'method-not-allowed');
@@ -243,7 +250,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     }
     if (!appClosed) {
       appClosed = true;
-      app.close?.();
+      app.close();
     }
   }
 

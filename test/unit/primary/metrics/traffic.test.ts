@@ -60,7 +60,7 @@ describe('ControlPlaneMetrics', () => {
       generation: 7,
       source: 'kubernetes',
       watches: [{ watch: 'ingresses', up: true }, { watch: 'endpointslices', up: false }],
-      workers: [{ id: 1, pid: 10, generation: 7, listening: true, restarts: 2, uptimeMs: 5, lastError: null }],
+      workers: [{ id: 1, pid: 10, generation: 7, listening: true, restarts: 2, uptimeMs: 5, lastError: null, node: 'v24.0.0' }],
       diagnostics: [
         { code: 'ING_ERR_NO_ENDPOINTS', severity: 'warning', object: 'Service a/b', message: 'm' },
         { code: 'ING_ERR_NO_ENDPOINTS', severity: 'warning', object: 'Service a/c', message: 'm' },
