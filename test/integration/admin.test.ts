@@ -85,6 +85,15 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     });
   });
 
+  // Issue #10: the workers run on Node.js 24 or newer, and say so (admin API, log line).
+  it('reports the Node.js each worker runs', async () => {
+    const workers = (await admin('/api/v1/workers')).json.workers as { id: number; node: string }[];
+    expect(workers).toHaveLength(2);
+    for (const w of workers) expect(Number(/^v(\d+)\./.exec(w.node)?.[1])).toBeGreaterThanOrEqual(24);
+    const line = await flusso.waitForLog((l) => l.msg === 'listening' && typeof l.node === 'string');
+    expect(line.node).toBe(workers[0]?.node);
+  });
+
   it('lists routes and backends', async () => {
     const routes = await admin('/api/v1/routes?search=web.test');
     expect(routes.json.routes).toEqual([{ host: 'web.test', match: 'Prefix', path: '/', cluster: `${NS}/web:http`, source: `${NS}/web`, cache: null }]);
