@@ -18,6 +18,7 @@ let api: FakeApiServer;
 let watcher: ResourceWatcher | undefined;
 let objects: Map<string, RawObject>;
 let logs: Record<string, unknown>[];
+let health: boolean[];
 
 afterEach(async () => {
   await watcher?.stop();
@@ -32,6 +33,7 @@ async function start(watchdogMs = 60_000): Promise<void> {
   kc.loadFromFile(await api.kubeconfigFile());
   objects = new Map();
   logs = [];
+  health = [];
   const sink = new PassThrough();
   sink.on('data', (c: Buffer) => c.toString().split('\n').filter(Boolean).forEach((l) => logs.push(JSON.parse(l) as Record<string, unknown>)));
   watcher = new ResourceWatcher({
@@ -44,6 +46,7 @@ async function start(watchdogMs = 60_000): Promise<void> {
     handlers: {
       upsert: (o) => objects.set(String(o.metadata?.name), o),
       delete: (o) => objects.delete(String(o.metadata?.name)),
+      health: (ok) => health.push(ok),
     },
   });
   watcher.start();
@@ -73,6 +76,21 @@ describe('ResourceWatcher over client-node', () => {
     api.setFault({});
     await until('the relist drops one', () => !objects.has('one') && watcher?.lists === 2);
   });
+
+  // Issue #10: client-node 2's Watch ends a stream that received no byte for 30 s. A quiet
+  // collection is normal (the API server sends bookmarks about once a minute at most): it must be
+  // re-watched from the same resourceVersion at once, never reported as an API outage.
+  it('a stream quiet past client-node\'s 30 s inactivity timeout is re-watched at once, not reported down', async () => {
+    await start();
+    const watches = () => api.requests().filter((r) => r.query.get('watch') !== null);
+    await pollUntil('client-node to end the quiet watch and the loop to re-watch', async () => (watches().length >= 2 && api.watchCount() === 1 ? true : undefined), 45_000, 100);
+    expect(health).not.toContain(false);
+    expect(logs.filter((l) => l.msg === 'list/watch failed: retrying')).toEqual([]);
+    expect(watches()[1]?.query.get('resourceVersion')).toBe(watches()[0]?.query.get('resourceVersion'));
+    api.apply(svc('two'));
+    await until('two on the new watch', () => objects.has('two'));
+    expect(watcher?.lists).toBe(1);
+  }, 60_000);
 
   it('a silent stream is re-watched by the watchdog and the missed change arrives', async () => {
     await start(500);

@@ -2,7 +2,7 @@
  * Kubernetes credentials: an explicit kubeconfig (`--kubeconfig`, else `$KUBECONFIG`, both
  * resolved by config.ts), else the in-cluster service account. Never `loadFromDefault()`: it
  * silently falls back to `~/.kube/config` or `localhost:8080`, which a test or a misconfigured
- * pod must not pick up (kubernetes-watch.md §1.7).
+ * pod must not pick up.
  */
 import * as k8s from '@kubernetes/client-node';
 import { IngressError } from '../../shared/errors.js';

@@ -1,6 +1,6 @@
 /**
  * Leader election on a coordination.k8s.io/v1 Lease, following client-go's leaderelection
- * (kubernetes-watch.md §3): every retry period, read the Lease; create it when missing, renew
+ * package: every retry period, read the Lease; create it when missing, renew
  * it when we hold it, take it over only after its holder was *locally observed* unchanged for
  * a whole lease duration (so clock skew between pods does not matter). A leader that cannot
  * renew within the renew deadline steps down before the Lease can expire for others, and a
@@ -147,8 +147,9 @@ export class LeaderElector {
   }
 
   /**
-   * #call bounds one API call by the renew deadline: client-node sets no request timeout, and a
-   * leader stuck on a hung request must still step down in time.
+   * #call bounds one API call by the renew deadline: client-node sets no request timeout of its
+   * own (undici's 300 s default is far too long), and a leader stuck on a hung request must
+   * still step down in time.
    */
   #call<T>(p: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;

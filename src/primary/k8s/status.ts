@@ -9,7 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { LoadBalancerIngress } from './kubernetes-source.js';
 
-/** REQUEST_TIMEOUT_MS bounds each status API call: client-node sets none, and a hung call would stop every later sync. */
+/** REQUEST_TIMEOUT_MS bounds each status API call: client-node sets no timeout of its own (undici's 300 s default is far too long), and a hung call would stop every later sync. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
 function bounded<T>(p: Promise<T>, ms: number): Promise<T> {
@@ -73,7 +73,7 @@ export interface IngressStatusApi {
   serviceAddresses(namespace: string, name: string): Promise<LoadBalancerIngress[]>;
 }
 
-/** createIngressStatusApi binds IngressStatusApi to client-node (merge patch, kubernetes-watch.md §2.5). */
+/** createIngressStatusApi binds IngressStatusApi to client-node (a JSON merge patch of the status subresource). */
 export function createIngressStatusApi(kc: k8s.KubeConfig): IngressStatusApi {
   const net = kc.makeApiClient(k8s.NetworkingV1Api);
   const core = kc.makeApiClient(k8s.CoreV1Api);

@@ -1,11 +1,14 @@
 /**
- * A supervised list/watch loop for one resource collection. client-node 1.4's informer stops
- * for good after any non-410 error, aborts its own new request when a stale watch ends, loops
- * without backoff on a stream that closes at once, and has no watch timeout
- * (kubernetes-watch.md §1.4–1.5). So this is our own informer on client-node's `Watch`:
- * list → watch from the list's resourceVersion → on 410 relist; any error → capped exponential
- * backoff with jitter; a watchdog re-watches a stream silent for too long; handlers never throw
- * into the loop.
+ * A supervised list/watch loop for one resource collection. client-node's informer (2.0 as
+ * 1.4) stops for good after any non-410 error or failed list, never asks for bookmarks or a
+ * server-side timeout, has no list timeout, turns a throwing handler into an unhandled
+ * rejection, and may still send a watch after stop(). So this is our own informer on
+ * client-node's `Watch`: list → watch from the list's resourceVersion (bookmarks on, a
+ * server-side timeout of 5–10 min) → on 410 relist; any error → capped exponential backoff with
+ * jitter; a stream that ends at once counts as an error, so a server that closes every watch
+ * cannot make a tight loop; handlers never throw into the loop. client-node 2's `Watch` ends a
+ * stream with no byte for 30 s itself, which the WatchClient reports as a clean end
+ * (resources.ts); the watchdog here stays as a backstop for clients without such a timer.
  */
 import type { Logger } from 'pino';
 
@@ -54,7 +57,7 @@ export interface ResourceWatcherOptions {
   readonly initialBackoffMs?: number;
   /** Longest retry delay (default 30 s). */
   readonly maxBackoffMs?: number;
-  /** Re-watch when no event (bookmarks included) arrived for this long (default 5 min). */
+  /** Re-watch when no event (bookmarks included) arrived for this long (default 5 min; client-node 2 ends a stream quiet for 30 s first). */
   readonly watchdogMs?: number;
   /** Server-side watch timeout, picked per watch between this and twice this (default 300 s, as client-go). */
   readonly minWatchTimeoutSeconds?: number;

@@ -1,5 +1,6 @@
 /**
- * Client address formatting for X-Forwarded-For and X-Real-IP (uws-and-undici.md §1.7).
+ * Client address formatting for X-Forwarded-For and X-Real-IP. uWS hands out the peer address
+ * as 4 or 16 bytes; a dual-stack listener reports IPv4 clients as v4-mapped IPv6.
  */
 
 const lastBytes = new Uint8Array(16);

@@ -1,7 +1,7 @@
 /**
  * Exchange: one proxied request, from the uWS handler's return to the last byte.
  *
- * uWS rules this class lives by (the uws-and-undici research note §1; perf findings F1–F5):
+ * uWS rules this class lives by (docs/runtime.md has what this uWS build does):
  * never touch `res` after it completed or aborted (explicit `#done`/`#aborted` flags); every
  * write outside the handler's synchronous part goes through `res.cork`; `res.resume()` only
  * after our own `res.pause()`; status and headers leave together with the first body chunk.

@@ -151,7 +151,8 @@ describe('ResourceWatcher', () => {
     const client = new ScriptedClient([list('10')]);
     start(client);
     await tick();
-    client.last.onDone(Object.assign(new Error('premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    // What client-node 2 (undici fetch) reports for a dropped connection.
+    client.last.onDone(new TypeError('terminated', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) }));
     await tick(100);
     expect(client.watches).toHaveLength(2);
     // A second failure in a row: the delay doubles.
@@ -194,7 +195,7 @@ describe('ResourceWatcher', () => {
     expect(client.last.aborted).toBe(true);
     const before = seen.length;
     client.last.onEvent('ADDED', obj('late', '11'));
-    client.last.onDone(new Error('AbortError'));
+    client.last.onDone(new DOMException('This operation was aborted', 'AbortError'));
     await tick(5000);
     expect(seen.length).toBe(before);
     expect(client.watches).toHaveLength(1);
