@@ -13,10 +13,11 @@ import { httpRequest } from '../helpers/http.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service } from '../helpers/manifests.js';
 import { freePorts } from '../helpers/ports.js';
 
-/** runCli runs `bin/flusso args` to completion (30 s cap) and returns its exit and output. */
-function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** runCli runs `bin/flusso args` (of this checkout, or of the app copy in `root`) to completion (30 s cap) and returns its exit and output. */
+function runCli(args: readonly string[], env: Record<string, string> = {}, root = REPO_ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FLUSSO_BIN, ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    const bin = root === REPO_ROOT ? FLUSSO_BIN : join(root, 'bin', 'flusso');
+    const child = spawn(process.execPath, [bin, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -51,19 +52,7 @@ describe('the uWebSockets.js native binding', () => {
   async function runApp(root: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
     const [httpPort, adminPort] = await freePorts(2);
     const manifests = await manifestDir();
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [join(root, 'bin', 'flusso'), '--manifests', manifests.dir, '--http-port', String(httpPort), '--admin-port', String(adminPort)], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.once('error', reject);
-      child.once('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr });
-      });
-    });
+    return runCli(['--manifests', manifests.dir, '--http-port', String(httpPort), '--admin-port', String(adminPort)], {}, root);
   }
 
   // What the package's own loader throws when no binary fits (here: a glibc older than the
