@@ -42,5 +42,5 @@ export function table(ingresses: number, endpointsPerCluster = 3): RoutingTable 
 
 /** snapshot wraps table(ingresses) as the broadcaster would. */
 export function snapshot(ingresses: number): RoutingSnapshot {
-  return { version: SNAPSHOT_VERSION, generation: 1, table: table(ingresses), overrides: NO_OVERRIDES };
+  return { version: SNAPSHOT_VERSION, generation: 1, table: table(ingresses), overrides: NO_OVERRIDES, tls: null };
 }

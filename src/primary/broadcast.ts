@@ -13,7 +13,7 @@
  * (an init, or a worker that cannot take the delta), so the delta path never encodes the table.
  */
 import { assembleSnapshot, encodeEndpointsDelta, encodeTable } from '../shared/codec.js';
-import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type Overrides, type RoutingTable } from '../shared/snapshot.js';
+import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type Overrides, type RoutingTable, type TlsSnapshot } from '../shared/snapshot.js';
 
 /** PublishResult says what publish did. */
 export interface PublishResult {
@@ -41,6 +41,8 @@ export class SnapshotBroadcaster {
   /** Encoded current table; null after a delta until a full publish needs it. */
   #tableBytes: Uint8Array | null = null;
   #overrides: Overrides = NO_OVERRIDES;
+  /** The HTTPS certificates; a new object means a change (the TLS manager keeps it while nothing changed). */
+  #tls: TlsSnapshot | null = null;
   /** Encoded snapshot of #generation; null until someone needs it. */
   #snapshotBytes: Uint8Array | null = null;
   #lastSize = 0;
@@ -56,9 +58,9 @@ export class SnapshotBroadcaster {
     return this.#generation;
   }
 
-  /** publish sends a new generation unless table and overrides equal the last ones. */
-  publish(table: RoutingTable, overrides: Overrides = this.#overrides): PublishResult {
-    return this.publishEncoded(encodeTable(table), table, overrides);
+  /** publish sends a new generation unless table, overrides and TLS equal the last ones. */
+  publish(table: RoutingTable, overrides: Overrides = this.#overrides, tls: TlsSnapshot | null = this.#tls): PublishResult {
+    return this.publishEncoded(encodeTable(table), table, overrides, tls);
   }
 
   /**
@@ -66,15 +68,16 @@ export class SnapshotBroadcaster {
    * table itself or a function that produces it (called at most once, and only when an
    * endpoints delta or `table` needs the objects).
    */
-  publishEncoded(tableBytes: Uint8Array, table: RoutingTable | (() => RoutingTable), overrides: Overrides = this.#overrides): PublishResult {
-    if (this.#table !== null && overrides === this.#overrides && Buffer.compare(tableBytes, this.#currentTableBytes()) === 0)
+  publishEncoded(tableBytes: Uint8Array, table: RoutingTable | (() => RoutingTable), overrides: Overrides = this.#overrides, tls: TlsSnapshot | null = this.#tls): PublishResult {
+    if (this.#table !== null && overrides === this.#overrides && tls === this.#tls && Buffer.compare(tableBytes, this.#currentTableBytes()) === 0)
       return { changed: false, generation: this.#generation, bytes: this.#lastSize };
     const generation = this.#generation + 1;
-    const bytes = assembleSnapshot({ version: SNAPSHOT_VERSION, generation, overrides }, tableBytes);
+    const bytes = assembleSnapshot({ version: SNAPSHOT_VERSION, generation, overrides, tls }, tableBytes);
     this.#generation = generation;
     this.#table = table;
     this.#tableBytes = tableBytes;
     this.#overrides = overrides;
+    this.#tls = tls;
     this.#snapshotBytes = bytes;
     this.#lastSize = bytes.byteLength;
     this.#sink(bytes, generation);
@@ -85,6 +88,20 @@ export class SnapshotBroadcaster {
   publishOverrides(overrides: Overrides): PublishResult {
     if (this.#table === null) return { changed: false, generation: this.#generation, bytes: 0 };
     return this.publishEncoded(this.#currentTableBytes(), this.#table, overrides);
+  }
+
+  /** publishTls sends the current table with new TLS certificates (before the first publish it only keeps them). */
+  publishTls(tls: TlsSnapshot | null): PublishResult {
+    if (this.#table === null) {
+      this.#tls = tls;
+      return { changed: false, generation: this.#generation, bytes: 0 };
+    }
+    return this.publishEncoded(this.#currentTableBytes(), this.#table, this.#overrides, tls);
+  }
+
+  /** tls is the TLS part of the current generation. */
+  get tls(): TlsSnapshot | null {
+    return this.#tls;
   }
 
   /**
@@ -120,7 +137,7 @@ export class SnapshotBroadcaster {
   snapshot(): Uint8Array {
     if (this.#table === null) throw new Error('SnapshotBroadcaster.snapshot before the first publish');
     if (this.#snapshotBytes === null) {
-      this.#snapshotBytes = assembleSnapshot({ version: SNAPSHOT_VERSION, generation: this.#generation, overrides: this.#overrides }, this.#currentTableBytes());
+      this.#snapshotBytes = assembleSnapshot({ version: SNAPSHOT_VERSION, generation: this.#generation, overrides: this.#overrides, tls: this.#tls }, this.#currentTableBytes());
       this.#lastSize = this.#snapshotBytes.byteLength;
     }
     return this.#snapshotBytes;

@@ -16,6 +16,18 @@ export interface Config {
   readonly manifests: string;
   readonly httpPort: number;
   readonly httpAddress: string;
+  readonly httpsPort: number;
+  readonly httpsAddress: string;
+  /** --default-ssl-certificate as `namespace/name`; absent: a generated self-signed certificate. */
+  readonly defaultSslCertificate?: string;
+  /** --tls-dir; absent: a fresh directory on /dev/shm when it exists, else in the temp directory. */
+  readonly tlsDir?: string;
+  readonly sslCiphers: string;
+  readonly hsts: boolean;
+  readonly hstsMaxAge: number;
+  readonly hstsIncludeSubdomains: boolean;
+  readonly hstsPreload: boolean;
+  readonly httpsRedirectPort: number;
   readonly adminPort: number;
   readonly adminAddress: string;
   readonly workers: number;
@@ -114,6 +126,10 @@ export function parseCommandLine(argv: readonly string[], ctx: ConfigContext): C
     issues.push(`--cache-max-object-bytes (${String(out.cacheMaxObjectBytes)}) must not exceed --cache-max-bytes (${String(out.cacheMaxBytes)})`);
   if (out.adminPort === out.httpPort && out.httpPort !== 0)
     issues.push(`--admin-port must differ from --http-port (both ${String(out.httpPort)}): the admin server never shares the proxy's port`);
+  if (out.httpsPort !== 0 && (out.httpsPort === out.httpPort || out.httpsPort === out.adminPort))
+    issues.push(`--https-port (${String(out.httpsPort)}) must differ from --http-port and --admin-port`);
+  if (out.httpsRedirectPort === 0) issues.push('--https-redirect-port must be from 1 to 65535');
+  for (const k of ['defaultSslCertificate', 'tlsDir']) if (out[k] === undefined) delete out[k];
   if (issues.length > 0)
     throw new IngressError('ING_ERR_CONFIG_INVALID', `invalid configuration:\n  ${issues.join('\n  ')}\nRun "flusso --help" for the allowed values.`);
   return { kind: 'run', config: Object.freeze(out) as unknown as Config };

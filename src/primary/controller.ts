@@ -7,13 +7,17 @@
  * changed: only the clusters of the affected Services are resolved again (updateEndpoints)
  * and the broadcaster ships a small endpoints delta instead of the whole table.
  *
+ * TLS (issue 11): after every full compile, and alone when only Secrets changed, the TLS manager
+ * turns our Ingresses' spec.tls and their Secrets into the snapshot's certificates; a Secret
+ * change never recompiles the routes.
+ *
  * A full compile of a large table runs on the compile thread (offload/) when one is given:
  * the event loop stays free while it runs. Rebuilds never overlap: one asked for while an
  * offloaded compile runs waits for it and then runs on the newest state, so results are
  * published in the order the states were seen, and a failed compile keeps the last good table.
  */
 import type { Diagnostic } from '../shared/errors.js';
-import type { RoutingTable } from '../shared/snapshot.js';
+import type { RoutingTable, TlsSnapshot } from '../shared/snapshot.js';
 import type { SnapshotBroadcaster } from './broadcast.js';
 import { compileState, updateEndpoints, type CompiledState, type CompileOptions } from './compile/index.js';
 import type { Logger } from './log.js';
@@ -22,7 +26,8 @@ import { isKubeKind, type ChangedObject, type CompileOffload, type ObjectSource 
 import { LazyCompiledState } from './offload/compiled-state.js';
 import type { OverrideStore } from './overrides.js';
 import type { SourceChange, SourceUpdate } from './sources/source.js';
-import type { ClusterView } from './model.js';
+import { keyOf, type ClusterView, type Ingress } from './model.js';
+import type { TlsManager } from './tls/manager.js';
 
 /** OffloadPolicy says when full compiles go to the compile thread. */
 export interface OffloadPolicy {
@@ -40,6 +45,10 @@ export interface ControllerOptions {
   readonly metrics: ControlPlaneMetrics;
   /** Without it every compile runs on the event loop. */
   readonly offload?: OffloadPolicy;
+  /** The TLS manager; without it snapshots carry no certificates. */
+  readonly tls?: TlsManager;
+  /** Hears the Secrets (`namespace/name`) the TLS manager needed after each assembly. */
+  readonly onSecretsReferenced?: (keys: ReadonlySet<string>) => void;
 }
 
 /** MAX_TRACKED_CHANGES bounds the changes kept for the compile thread's mirror; beyond, it gets everything. */
@@ -57,6 +66,13 @@ export class Controller {
   /** Objects changed since the compile thread's last task (`kind key` → change); null: unknown. */
   #mirrorChanges: Map<string, ChangedObject> | null = null;
   #diagnostics: readonly Diagnostic[] = [];
+  /** The compiler's (or the endpoint update's) and the TLS manager's part of #diagnostics. */
+  #compileDiagnostics: readonly Diagnostic[] = [];
+  #tlsDiagnostics: readonly Diagnostic[] = [];
+  /** Keys of our Ingresses after the last compile (what the TLS manager reads). */
+  #ours: ReadonlySet<string> = new Set();
+  /** A Secret changed since the last rebuild. */
+  #secretsChanged = false;
   #reported = new Set<string>();
   /** The offloaded compile in flight, and whether another rebuild was asked for meanwhile. */
   #inFlight: Promise<void> | null = null;
@@ -91,12 +107,15 @@ export class Controller {
     this.#latest = update;
     this.#trackMirror(update.changes);
     this.#trackServices(update.changes);
+    // Secrets only touch the certificates: they never make a rebuild a full compile.
+    const changes = update.changes?.filter((c) => c.kind !== 'Secret');
+    if (changes !== undefined && changes.length !== update.changes?.length) this.#secretsChanged = true;
     if (this.#pendingServices === null) return;
-    if (update.changes === undefined || !update.changes.every(isEndpointChange)) {
+    if (changes === undefined || !changes.every(isEndpointChange)) {
       this.#pendingServices = null;
       return;
     }
-    for (const change of update.changes) for (const service of change.services ?? []) this.#pendingServices.add(service);
+    for (const change of changes) for (const service of change.services ?? []) this.#pendingServices.add(service);
   }
 
   /**
@@ -116,8 +135,11 @@ export class Controller {
     const changedServices = this.#changedServices;
     this.#changedServices = new Set();
     const compiled = this.#compiled;
+    const secretsChanged = this.#secretsChanged;
+    this.#secretsChanged = false;
     if (compiled !== null && services !== null) {
-      this.#rebuildEndpoints(update, compiled instanceof LazyCompiledState ? compiled.state() : compiled, services);
+      if (services.size > 0 || !secretsChanged) this.#rebuildEndpoints(update, compiled instanceof LazyCompiledState ? compiled.state() : compiled, services);
+      if (secretsChanged) this.refreshTls();
       return Promise.resolve();
     }
     const source = this.#offloadSource(update.view);
@@ -135,6 +157,32 @@ export class Controller {
       }
     });
     return this.#inFlight;
+  }
+
+  /**
+   * refreshTls assembles the certificates again for the current Ingresses and Secrets (a Secret
+   * changed, or time passed and certificates near their expiry) and publishes them if they changed.
+   */
+  refreshTls(): void {
+    const update = this.#latest;
+    if (update === null || this.#compiled === null || this.#opts.tls === undefined) return;
+    const tls = this.#assembleTls(update);
+    const published = this.#opts.broadcaster.publishTls(tls);
+    this.#diagnostics = [...update.diagnostics, ...this.#compileDiagnostics, ...this.#tlsDiagnostics];
+    this.#reportNew();
+    if (published.changed) this.#opts.log.info({ kind: 'tls', generation: published.generation, serverNames: tls?.serverNames.length, bytes: published.bytes }, 'certificates published');
+  }
+
+  /** #assembleTls runs the TLS manager over our Ingresses (null without one). */
+  #assembleTls(update: SourceUpdate): TlsSnapshot | null {
+    const manager = this.#opts.tls;
+    if (manager === undefined) return null;
+    const ours: Ingress[] = [];
+    for (const ing of update.view.ingresses()) if (this.#ours.has(keyOf(ing))) ours.push(ing);
+    const { snapshot, diagnostics } = manager.assemble(ours, update.secrets);
+    this.#tlsDiagnostics = diagnostics;
+    this.#opts.onSecretsReferenced?.(manager.referencedSecrets);
+    return snapshot;
   }
 
   /** publishOverrides sends the current table with the current overrides; returns the generation. */
@@ -155,7 +203,8 @@ export class Controller {
     const { broadcaster, overrides, metrics } = this.#opts;
     const started = performance.now();
     const result = compileState(update.view, this.#opts.compile, previous);
-    const published = broadcaster.publish(result.table, overrides.current());
+    this.#ours = new Set(result.ingresses);
+    const published = broadcaster.publish(result.table, overrides.current(), this.#assembleTls(update));
     const seconds = (performance.now() - started) / 1000;
     metrics.recordRebuild(seconds, published.changed);
     this.#compiled = result;
@@ -185,7 +234,8 @@ export class Controller {
       return;
     }
     if (this.#closed) return;
-    const published = broadcaster.publishEncoded(lazy.tableBytes, () => lazy.table(), overrides.current());
+    this.#ours = new Set(lazy.ingresses);
+    const published = broadcaster.publishEncoded(lazy.tableBytes, () => lazy.table(), overrides.current(), this.#assembleTls(update));
     const seconds = (performance.now() - started) / 1000;
     metrics.recordRebuild(seconds, published.changed);
     this.#compiled = lazy;
@@ -193,8 +243,9 @@ export class Controller {
   }
 
   #finishFull(update: SourceUpdate, diagnostics: readonly Diagnostic[], ingresses: readonly string[], hosts: number | undefined, clusters: number | undefined, published: { changed: boolean; generation: number; bytes: number }, seconds: number, offloaded: boolean): void {
-    this.#diagnostics = [...update.diagnostics, ...diagnostics];
-    this.#reportNew(diagnostics);
+    this.#compileDiagnostics = diagnostics;
+    this.#diagnostics = [...update.diagnostics, ...diagnostics, ...this.#tlsDiagnostics];
+    this.#reportNew();
     this.onCompiled?.(ingresses);
     this.#opts.log.info({ kind: 'snapshot', generation: published.generation, changed: published.changed, offloaded, ingresses: ingresses.length, hosts, clusters, diagnostics: this.#diagnostics.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 }, published.changed ? 'snapshot published' : 'snapshot unchanged');
   }
@@ -207,8 +258,9 @@ export class Controller {
     const seconds = (performance.now() - started) / 1000;
     metrics.recordRebuild(seconds, published.changed);
     this.#compiled = state;
-    this.#diagnostics = [...update.diagnostics, ...state.diagnostics];
-    if (state !== previous) this.#reportNew(state.diagnostics);
+    this.#compileDiagnostics = state.diagnostics;
+    this.#diagnostics = [...update.diagnostics, ...state.diagnostics, ...this.#tlsDiagnostics];
+    if (state !== previous) this.#reportNew();
     const fields = { kind: 'endpoints', generation: published.generation, changed: published.changed, services: services.size, clusters: changed.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 };
     if (published.changed) log.info(fields, 'endpoints published');
     else log.debug(fields, 'endpoints unchanged');
@@ -250,10 +302,10 @@ export class Controller {
     }
   }
 
-  // Compile diagnostics are logged once each, not on every rebuild; the source logs its own.
-  #reportNew(diagnostics: readonly Diagnostic[]): void {
+  // Compile and TLS diagnostics are logged once each, not on every rebuild; the source logs its own.
+  #reportNew(): void {
     const now = new Set<string>();
-    for (const d of diagnostics) {
+    for (const d of [...this.#compileDiagnostics, ...this.#tlsDiagnostics]) {
       const key = `${d.code}|${d.object}|${d.message}`;
       now.add(key);
       if (!this.#reported.has(key)) this.#opts.log[d.severity === 'error' ? 'warn' : 'info']({ code: d.code, object: d.object, detail: d.message }, 'configuration diagnostic');

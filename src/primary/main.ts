@@ -2,7 +2,9 @@
  * The primary's composition root: configuration → source → compile → broadcast → workers,
  * plus the admin server and the shutdown sequence. It owns no request traffic.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IngressError } from '../shared/errors.js';
 import { startAdminServer, type AdminServer } from './admin/app.js';
@@ -23,6 +25,7 @@ import { electionIdentity } from './k8s/leader-election.js';
 import { createStatusPublisher, type StatusPublisher } from './k8s/status-publisher.js';
 import { FileSource } from './sources/file-source.js';
 import type { Source, SourceUpdate } from './sources/source.js';
+import { TlsManager } from './tls/manager.js';
 import { WorkerPool } from './workers.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,6 +34,34 @@ const DEMO_MANIFESTS = fileURLToPath(new URL('../../demo/manifests', import.meta
 const GUI_DIR = fileURLToPath(new URL('../../gui', import.meta.url));
 const SERVER_HEADER = 'flusso';
 const STATUS_SHUTDOWN_TIMEOUT_MS = 5000;
+/** How often certificates are checked again for expiry when nothing else changes. */
+const TLS_RECHECK_MS = 3_600_000;
+
+/**
+ * createTlsManager prepares the private directory for certificate files: --tls-dir, else a fresh
+ * one on /dev/shm (memory) when it exists, else in the temp directory (docs/tls.md).
+ */
+function createTlsManager(config: Config, log: Logger): TlsManager {
+  const owns = config.tlsDir === undefined;
+  const dir = config.tlsDir ?? mkdtempSync(join(isDirectory('/dev/shm') ? '/dev/shm' : tmpdir(), 'flusso-tls-'));
+  const manager = new TlsManager({ dir, ownsDir: owns, log: log.child({ component: 'tls' }), ...(config.defaultSslCertificate === undefined ? {} : { defaultSecret: config.defaultSslCertificate }) });
+  manager.init();
+  return manager;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** hstsValue renders the Strict-Transport-Security value of the --hsts settings. */
+function hstsValue(config: Config): string | null {
+  if (!config.hsts) return null;
+  return `max-age=${config.hstsMaxAge}${config.hstsIncludeSubdomains ? '; includeSubDomains' : ''}${config.hstsPreload ? '; preload' : ''}`;
+}
 
 function createSource(config: Config, log: Logger): { source: Source; status?: StatusPublisher } {
   if (config.source === 'kubernetes') {
@@ -89,6 +120,7 @@ async function run(config: Config): Promise<void> {
     config: {
       httpPort: config.httpPort,
       httpAddress: config.httpAddress,
+      https: { port: config.httpsPort, address: config.httpsAddress, ciphers: config.sslCiphers, hsts: hstsValue(config), redirectPort: config.httpsRedirectPort },
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       clientHeaderTimeoutMs: config.clientHeaderTimeoutMs,
       upstreamConnectTimeoutMs: config.upstreamConnectTimeoutMs,
@@ -99,6 +131,7 @@ async function run(config: Config): Promise<void> {
       drainTimeoutMs: config.drainTimeoutMs,
       logLevel: config.logLevel,
       logFormat: config.logFormat,
+      logFd: 3,
       accessLogEvery: config.accessLogEvery,
       metrics: config.metrics,
       serverHeader: SERVER_HEADER,
@@ -120,7 +153,14 @@ async function run(config: Config): Promise<void> {
     source: config.source,
     watches: source.health(),
   }));
+  const tls = createTlsManager(config, log);
+  // Key files never outlive the process, whichever way it ends.
+  process.on('exit', () => tls.close());
   const controller: Controller = new Controller({
+    tls,
+    onSecretsReferenced: (keys) => {
+      if (source instanceof KubernetesSource) source.retainSecrets(keys);
+    },
     log: log.child({ component: 'controller' }),
     compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass, cacheDefault: config.cacheDefault === 'on' },
     broadcaster,
@@ -174,6 +214,9 @@ async function run(config: Config): Promise<void> {
   await controller.rebuild();
   pool.start();
   status?.start();
+  // Certificates near or past their expiry get their diagnostics without any object changing.
+  const tlsRecheck = setInterval(() => controller.refreshTls(), TLS_RECHECK_MS);
+  tlsRecheck.unref();
   const { adminToken: _secret, ...shown } = config;
   log.info({ ...shown, adminToken: config.adminToken === undefined ? 'generated' : 'given', adminPort: admin.port, version: packageVersion(), node: process.version }, 'flusso started');
 
@@ -194,6 +237,8 @@ async function run(config: Config): Promise<void> {
     await source.stop();
     await controller.close();
     await pool.drain(config.drainTimeoutMs);
+    clearInterval(tlsRecheck);
+    tls.close();
     observability.stop();
     admin.close();
     log.info('shutdown complete');

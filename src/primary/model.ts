@@ -185,6 +185,27 @@ export interface ClusterView {
   endpointSlices(namespace: string, service: string): Iterable<EndpointSlice>;
 }
 
+/**
+ * TlsSecret is a `kubernetes.io/tls` Secret as the TLS manager reads it. Secrets are kept apart
+ * from the KubeObjects: the compiler never sees them, and only the TLS manager reads their data.
+ */
+export interface TlsSecret {
+  readonly namespace: string;
+  readonly name: string;
+  readonly type: string;
+  readonly resourceVersion?: string;
+  /** The values of `data`, base64 as the API gives them (a manifest's `stringData` is encoded by the file source). */
+  readonly data: Readonly<Record<string, string>>;
+}
+
+/**
+ * SecretView answers the TLS manager's lookups: a Secret, `'pending'` when it exists but is still
+ * being fetched (the kubernetes source keeps only the Secrets our Ingresses name), or undefined.
+ */
+export interface SecretView {
+  secret(namespace: string, name: string): TlsSecret | 'pending' | undefined;
+}
+
 /** keyOf returns the store key of an object: `namespace/name`, or the bare name for IngressClass. */
 export function keyOf(obj: KubeObject): string {
   const namespace = obj.kind === 'IngressClass' ? undefined : (obj.metadata.namespace ?? 'default');

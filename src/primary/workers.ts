@@ -5,6 +5,8 @@
  * purges out to every worker and relays one worker's invalidations to the others (issue 6).
  */
 import cluster from 'node:cluster';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WireError } from '../shared/errors.js';
 import type { StatsDelta } from '../shared/stats.js';
@@ -14,7 +16,7 @@ import { isWorkerMessage, type CachePurgeSelector, type PrimaryMessage, type Wor
  * ClusterWorker is the part of a node:cluster Worker the pool uses; tests fork fakes of it.
  */
 export interface ClusterWorker {
-  readonly process: { readonly pid?: number | undefined; kill(signal?: NodeJS.Signals | number): boolean };
+  readonly process: { readonly pid?: number | undefined; readonly stdout?: Readable | null; kill(signal?: NodeJS.Signals | number): boolean };
   send(message: PrimaryMessage): boolean;
   isConnected(): boolean;
   isDead(): boolean;
@@ -98,6 +100,9 @@ interface Slot {
   node: string;
 }
 
+/** UWS_STDOUT_NOISE matches the lines uWebSockets.js prints on its own when it sets up server names. */
+const UWS_STDOUT_NOISE = /^(finding |Browsed to SNI: |Cannot browse to SNI: )/;
+
 /** WorkerPool owns the node:cluster workers and the snapshot they must serve. */
 export class WorkerPool {
   readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit' | 'fork'>> & Pick<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit'>;
@@ -117,7 +122,9 @@ export class WorkerPool {
     this.#opts = { restartBaseMs: 100, restartMaxMs: 30_000, healthyAfterMs: 60_000, env: {}, ...rest };
     this.#log = opts.log;
     if (fork === undefined) {
-      cluster.setupPrimary({ exec: opts.exec, args: [], serialization: 'advanced' });
+      // A worker logs to fd 3, our own stdout; its fd 1 is a pipe we read, because uWebSockets.js
+      // prints lines of its own there when it sets up TLS server names (see #readStdout).
+      cluster.setupPrimary({ exec: opts.exec, args: [], serialization: 'advanced', stdio: ['ignore', 'pipe', 'inherit', 1, 'ipc'] });
       const env = this.#opts.env;
       this.#forkWorker = () => cluster.fork(env);
     } else this.#forkWorker = fork;
@@ -260,7 +267,21 @@ export class WorkerPool {
     slot.startedAt = Date.now();
     worker.on('message', (m: unknown) => this.#onMessage(slot, worker, m));
     worker.on('error', (err) => this.#log.warn({ err, workerId: slot.id }, 'worker IPC error'));
+    if (worker.process.stdout) this.#readStdout(slot.id, worker.process.stdout);
     worker.once('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
+  }
+
+  /**
+   * #readStdout reads what a worker writes to its stdout: not its log (that goes to fd 3), but
+   * uWebSockets.js's own lines (`finding <name>`, `Browsed to SNI: <name>`, `Cannot browse to SNI:
+   * <name>`), printed while it sets up TLS server names. Those are dropped; anything else is
+   * logged as a warning rather than mixed into the JSON log.
+   */
+  #readStdout(workerId: number, stdout: Readable): void {
+    createInterface({ input: stdout }).on('line', (line) => {
+      if (line === '' || UWS_STDOUT_NOISE.test(line)) return;
+      this.#log.warn({ workerId, line: line.slice(0, 500) }, 'worker wrote to stdout');
+    });
   }
 
   #onMessage(slot: Slot, worker: ClusterWorker, m: unknown): void {

@@ -26,22 +26,22 @@ export type SnapshotHead = Omit<RoutingSnapshot, 'table'>;
  * assembleSnapshot builds the bytes encodeSnapshot would give for `head` plus the table that
  * `tableBytes` (from encodeTable) encodes, without encoding the table again: a msgpack map is
  * its header followed by key, value pairs, so the table's bytes are spliced in as they are.
- * The key order is that of RoutingSnapshot literals (version, generation, table, overrides).
+ * The key order is that of RoutingSnapshot literals (version, generation, table, overrides, tls).
  */
 export function assembleSnapshot(head: SnapshotHead, tableBytes: Uint8Array): Uint8Array {
   const start = packr.pack({ version: head.version, generation: head.generation });
-  const tableKey = packr.pack('table');
-  const overridesKey = packr.pack('overrides');
-  const overrides = packr.pack(head.overrides);
-  const out = new Uint8Array(start.byteLength + tableKey.byteLength + tableBytes.byteLength + overridesKey.byteLength + overrides.byteLength);
+  const parts = [start, packr.pack('table'), tableBytes, packr.pack('overrides'), packr.pack(head.overrides), packr.pack('tls'), packr.pack(head.tls)];
+  let size = 0;
+  for (const part of parts) size += part.byteLength;
+  const out = new Uint8Array(size);
   let at = 0;
-  for (const part of [start, tableKey, tableBytes, overridesKey, overrides]) {
+  for (const part of parts) {
     out.set(part, at);
     at += part.byteLength;
   }
-  // Make the 2-entry map header say 4: msgpackr writes maps as map16 (0xde, then the count).
-  if (out[0] === 0xde && out[1] === 0 && out[2] === 2) out[2] = 4;
-  else if (out[0] === 0x82) out[0] = 0x84;
+  // Make the 2-entry map header say 5: msgpackr writes maps as map16 (0xde, then the count).
+  if (out[0] === 0xde && out[1] === 0 && out[2] === 2) out[2] = 5;
+  else if (out[0] === 0x82) out[0] = 0x85;
   else throw new Error('assembleSnapshot: unexpected msgpack map header');
   return out;
 }
@@ -73,6 +73,9 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   const overrides = value.overrides;
   if (!isObject(overrides) || !Array.isArray(overrides.drained) || !Array.isArray(overrides.weights))
     throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot has no overrides');
+  const tls = value.tls;
+  if (tls !== null && (!isObject(tls) || !isObject(tls.defaultCertificate) || !Array.isArray(tls.certificates) || !Array.isArray(tls.serverNames)))
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot has a malformed tls part');
   return value as unknown as RoutingSnapshot;
 }
 

@@ -34,6 +34,20 @@ export const ErrorCodes = {
   ING_ERR_SERVICE_PORT_UNRESOLVED: 'an Ingress names a Service port the Service does not have (requests get 503)',
   ING_ERR_NO_ENDPOINTS: 'a Service has no ready endpoints for the referenced port (requests get 503)',
   ING_ERR_CLASS_NOT_FOUND: 'an Ingress names an IngressClass that does not exist',
+  ING_ERR_INGRESS_UNSUPPORTED: 'an Ingress annotation or field Flusso does not act on; it is ignored (a warning, so a migrating user sees what does not carry over)',
+
+  /** TLS: the host keeps its last good certificate, else the default one; workers never see a bad key pair. */
+  ING_ERR_TLS_SECRET_NOT_FOUND: 'an Ingress names a TLS Secret that does not exist in its namespace',
+  ING_ERR_TLS_SECRET_INVALID: 'a TLS Secret is not of type kubernetes.io/tls or lacks tls.crt or tls.key',
+  ING_ERR_TLS_CERT_INVALID: 'the certificate of a TLS Secret does not parse (not PEM, truncated, or not X.509)',
+  ING_ERR_TLS_KEY_INVALID: 'the private key of a TLS Secret does not parse, or is encrypted',
+  ING_ERR_TLS_KEY_MISMATCH: 'the private key of a TLS Secret does not belong to its certificate',
+  ING_ERR_TLS_CERT_EXPIRED: 'the certificate of a TLS Secret is outside its validity dates (expired, or not valid yet)',
+  ING_ERR_TLS_CERT_HOST_MISMATCH: 'the certificate of a TLS Secret does not cover a host the Ingress names for it',
+  ING_ERR_TLS_CERT_EXPIRING: 'a certificate in use expires within 14 days',
+  ING_ERR_TLS_HOST_CONFLICT: 'an older Ingress already names a TLS Secret for this host; this one is ignored for it',
+  ING_ERR_TLS_APPLY: 'a worker could not load the certificate files of a snapshot; new HTTPS connections keep the previous certificates (or that name gets the default one)',
+  ING_ERR_TLS_DEFAULT_CERT: 'the --default-ssl-certificate Secret is missing or invalid; the generated self-signed certificate is served instead',
 
   /** Worker and process errors. */
   ING_ERR_SNAPSHOT_DECODE: 'a worker could not decode a snapshot and kept its previous one',

@@ -37,7 +37,7 @@ export function prettyLine(line: string): string {
   return `${time}${formatLogLine(line).replace(/^ {2}/, ' ')}`;
 }
 
-/** prettyStdout is a pino destination writing each record to stdout in the readable form, synchronously. */
-export function prettyStdout(): { write(line: string): void } {
-  return { write: (line: string) => void writeSync(1, `${prettyLine(line.trimEnd())}\n`) };
+/** prettyStdout is a pino destination writing each record to stdout (or file descriptor `fd`) in the readable form, synchronously. */
+export function prettyStdout(fd = 1): { write(line: string): void } {
+  return { write: (line: string) => void writeSync(fd, `${prettyLine(line.trimEnd())}\n`) };
 }

@@ -13,6 +13,8 @@ export interface WorkerConfig {
   readonly keepAliveTimeoutMs: number;
   /** `--client-header-timeout`: time a client has to send a request head (a body must keep up 16 KiB/s over it). */
   readonly clientHeaderTimeoutMs: number;
+  /** The HTTPS listener; null: none (in-process tests of the HTTP path). */
+  readonly https: HttpsSettings | null;
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamHeadersTimeoutMs: number;
   readonly upstreamBodyTimeoutMs: number;
@@ -21,6 +23,8 @@ export interface WorkerConfig {
   readonly drainTimeoutMs: number;
   readonly logLevel: string;
   readonly logFormat: 'json' | 'pretty';
+  /** The file descriptor the worker logs to: 3 when forked by the primary (its stdout), else 1. */
+  readonly logFd: number;
   /** Access log sampling: 0 = off, 1 = every request, N = one request in N. */
   readonly accessLogEvery: number;
   /** Count requests for metrics (WorkerStats) and flush them to the primary. */
@@ -32,6 +36,19 @@ export interface WorkerConfig {
   readonly cacheMaxObjectBytes: number;
   /** `--cache-lock-timeout`: how long a request waits for another's fetch of the same key before it goes upstream itself. */
   readonly cacheLockTimeoutMs: number;
+}
+
+/** HttpsSettings configure a worker's HTTPS listener (the certificates come with each snapshot). */
+export interface HttpsSettings {
+  readonly port: number;
+  /** Empty: every address. */
+  readonly address: string;
+  /** OpenSSL cipher list for TLS 1.2 (TLS 1.3 suites are fixed by the TLS library). */
+  readonly ciphers: string;
+  /** The Strict-Transport-Security value for every HTTPS response, or null (`--hsts false`). */
+  readonly hsts: string | null;
+  /** The port in the Location of HTTP → HTTPS redirects (443: none written). */
+  readonly redirectPort: number;
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 
 /** SNAPSHOT_VERSION is the schema version; a worker refuses a snapshot of another version. */
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 /** PathMatch is the Ingress v1 path type after compilation (ImplementationSpecific becomes Prefix). */
 export type PathMatch = 'Exact' | 'Prefix';
@@ -25,6 +25,11 @@ export interface Route {
   readonly source: string;
   /** The route's response-cache policy (issue 6); absent when the route is not cached. */
   readonly cache?: RouteCache;
+  /**
+   * Plain-HTTP requests get a 308 to https (issue 11): the host has TLS and the Ingress does not
+   * say `nginx.ingress.kubernetes.io/ssl-redirect: "false"`, or it says `force-ssl-redirect: "true"`.
+   */
+  readonly httpsRedirect?: true;
 }
 
 /**
@@ -105,6 +110,37 @@ export interface RoutingTable {
   readonly clusters: readonly Cluster[];
 }
 
+/**
+ * TlsCertificate names one certificate chain and its private key as PEM files in the
+ * primary's TLS directory (uWebSockets.js reads files only). The snapshot never carries key
+ * material: the files are written by the primary after validating the pair, named by content,
+ * and readable by this user alone.
+ */
+export interface TlsCertificate {
+  /** Content id: the same chain and key always get the same id (and files). */
+  readonly id: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+}
+
+/** TlsServerName maps one SNI name (exact, or a one-label wildcard `*.example.com`) to a certificate id. */
+export interface TlsServerName {
+  readonly name: string;
+  readonly certificate: string;
+}
+
+/**
+ * TlsSnapshot is what the HTTPS listener serves: a certificate per SNI name, and the default
+ * certificate for connections without SNI or with a name none claims.
+ */
+export interface TlsSnapshot {
+  readonly defaultCertificate: TlsCertificate;
+  /** Every certificate a server name uses, sorted by id. */
+  readonly certificates: readonly TlsCertificate[];
+  /** Sorted by name; names are lower-case. */
+  readonly serverNames: readonly TlsServerName[];
+}
+
 /** RoutingSnapshot is a RoutingTable stamped with schema version and generation by the broadcaster. */
 export interface RoutingSnapshot {
   readonly version: number;
@@ -112,6 +148,8 @@ export interface RoutingSnapshot {
   readonly generation: number;
   readonly table: RoutingTable;
   readonly overrides: Overrides;
+  /** Null until the primary has its default certificate (tests without HTTPS). */
+  readonly tls: TlsSnapshot | null;
 }
 
 /** ClusterEndpoints is the new endpoint list of one cluster in an EndpointsDelta. */

@@ -71,7 +71,7 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
   };
 
   const onInit = async (m: InitMessage): Promise<void> => {
-    log = createWorkerLogger({ workerId: m.workerId, level: m.config.logLevel, format: m.config.logFormat });
+    log = createWorkerLogger({ workerId: m.workerId, level: m.config.logLevel, format: m.config.logFormat, fd: m.config.logFd });
     drainTimeoutMs = m.config.drainTimeoutMs;
     // Requests are counted in memory and flushed once a second: no IPC per request.
     const stats = m.config.metrics ? new WorkerStats() : undefined;
@@ -89,8 +89,9 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
     try {
       const proxy = createProxyServer({ state, config: m.config, log, accessLog, cache: responseCache, ...(stats === undefined ? {} : { stats }) });
       server = proxy;
-      const port = await proxy.listen();
-      log.info({ port, generation: state.generation, node: process.version }, 'listening');
+      proxy.applyTls(state.current.tls);
+      const ports = await proxy.listen();
+      log.info({ port: ports.http, httpsPort: ports.https, generation: state.generation, node: process.version }, 'listening');
       send({ type: 'listening', generation: state.generation, node: process.version });
       const sampler = new ProcessSampler();
       const empty = new WorkerStats();
@@ -132,7 +133,10 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
       case 'snapshot': {
         if (state === null) return; // no init yet: the init carries the current snapshot
         const r = state.apply(message.snapshot);
-        if (r.ok) send({ type: 'ack', generation: r.generation });
+        if (r.ok) {
+          server?.applyTls(state.current.tls);
+          send({ type: 'ack', generation: r.generation });
+        }
         else {
           log?.warn({ code: r.error.code, error: r.error.message, current: state.generation }, 'snapshot rejected');
           send({ type: 'reject', current: state.generation, error: r.error });

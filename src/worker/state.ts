@@ -10,7 +10,7 @@ import { decodeEndpointsDelta, decodeSnapshot } from '../shared/codec.js';
 import { IngressError, type WireError } from '../shared/errors.js';
 import { endpointKey } from '../shared/keys.js';
 import type { WorkerConfig } from '../shared/messages.js';
-import { EMPTY_TABLE, NO_OVERRIDES, type Endpoint, type EndpointsDelta, type Overrides, type Route, type RoutingSnapshot, type RoutingTable } from '../shared/snapshot.js';
+import { EMPTY_TABLE, NO_OVERRIDES, type Endpoint, type EndpointsDelta, type Overrides, type Route, type RoutingSnapshot, type RoutingTable, type TlsSnapshot } from '../shared/snapshot.js';
 import type { Balancer } from './balance/balancer.js';
 import { RoundRobinBalancer } from './balance/round-robin.js';
 import { createRouter } from './router/host-table.js';
@@ -41,6 +41,8 @@ export interface RoutingState {
   readonly clusters: ReadonlyMap<string, ClusterRuntime>;
   /** The metrics counters of each route (Ingress → Service); empty when metrics are off. */
   readonly counters: ReadonlyMap<Route, RouteCounters>;
+  /** The certificates the HTTPS listener serves (the same object while they do not change). */
+  readonly tls: TlsSnapshot | null;
 }
 
 /** ApplyResult says whether a snapshot now serves. */
@@ -94,7 +96,7 @@ export class WorkerState {
     });
     this.#createPool = options.createPool ?? defaultPoolFactory;
     this.#stats = options.stats;
-    this.#current = { generation: 0, router: createRouter(EMPTY_TABLE), clusters: new Map(), counters: new Map() };
+    this.#current = { generation: 0, router: createRouter(EMPTY_TABLE), clusters: new Map(), counters: new Map(), tls: null };
   }
 
   /** current is the state every new request uses. */
@@ -192,7 +194,7 @@ export class WorkerState {
     }
     for (const key of dropped) pools.delete(key);
     const previous = this.#pools;
-    this.#current = { generation: delta.generation, router: current.router, clusters, counters: current.counters };
+    this.#current = { generation: delta.generation, router: current.router, clusters, counters: current.counters, tls: current.tls };
     this.#pools = pools;
     for (const key of dropped) {
       const pool = previous.get(key);
@@ -205,7 +207,7 @@ export class WorkerState {
   async close(): Promise<void> {
     const pools = [...this.#pools.values()];
     this.#pools = new Map();
-    this.#current = { generation: this.#current.generation, router: createRouter(EMPTY_TABLE), clusters: new Map(), counters: new Map() };
+    this.#current = { generation: this.#current.generation, router: createRouter(EMPTY_TABLE), clusters: new Map(), counters: new Map(), tls: this.#current.tls };
     await Promise.allSettled(pools.map((p) => p.close()));
   }
 
@@ -226,7 +228,9 @@ export class WorkerState {
         clusters.set(cluster.id, old);
       } else clusters.set(cluster.id, this.#cluster(cluster.id, cluster.endpoints, overrides, pools));
     }
-    return { generation: snapshot.generation, router: createRouter(table), clusters, counters: this.#routeCounters(table) };
+    // Keep the current TLS object when the certificates are the same, so the listener sees no change.
+    const tls = sameTls(snapshot.tls, this.#current.tls) ? this.#current.tls : snapshot.tls;
+    return { generation: snapshot.generation, router: createRouter(table), clusters, counters: this.#routeCounters(table), tls };
   }
 
   /**
@@ -273,6 +277,13 @@ function sameEndpoints(built: readonly UpstreamEndpoint[], list: readonly Endpoi
     if (a.address !== b.address || a.port !== b.port || a.weight !== b.weight || a.ready !== b.ready || a.terminating !== b.terminating || a.zone !== b.zone) return false;
   }
   return true;
+}
+
+/** sameTls says whether two TLS parts name the same certificates for the same names. */
+function sameTls(a: TlsSnapshot | null, b: TlsSnapshot | null): boolean {
+  if (a === b) return true;
+  if (a === null || b === null) return false;
+  return a.defaultCertificate.id === b.defaultCertificate.id && JSON.stringify([a.certificates, a.serverNames]) === JSON.stringify([b.certificates, b.serverNames]);
 }
 
 function sameOverrides(a: Overrides, b: Overrides): boolean {

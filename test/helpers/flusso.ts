@@ -59,6 +59,7 @@ export interface StartFlussoOptions {
   /** Port to poll for readiness when bareArgs is set. */
   readonly adminPort?: number;
   readonly httpPort?: number;
+  readonly httpsPort?: number;
   /** Do not wait for /readyz (for processes expected to fail). */
   readonly waitReady?: boolean;
   /** How long to wait for /readyz 200 (default 20 s). */
@@ -74,6 +75,8 @@ export interface ExitResult {
 /** FlussoProcess is a running Flusso. */
 export interface FlussoProcess {
   readonly httpPort: number;
+  /** The HTTPS port (bareArgs runs choose it themselves; then it is unused). */
+  readonly httpsPort: number;
   readonly adminPort: number;
   readonly pid: number;
   readyz(): Promise<{ status: number; body: ReadyzBody }>;
@@ -137,6 +140,7 @@ async function getJson<T>(url: string, token?: string): Promise<{ status: number
  */
 export async function startFlusso(opts: StartFlussoOptions): Promise<FlussoProcess> {
   const httpPort = opts.httpPort ?? (await freePort());
+  const httpsPort = opts.httpsPort ?? (await freePort());
   const adminPort = opts.adminPort ?? (await freePort());
   if (opts.sourceArgs === undefined && opts.manifestsDir === undefined) throw new Error('startFlusso needs manifestsDir or sourceArgs');
   const sourceArgs = opts.sourceArgs ?? ['--source', 'file', '--manifests', opts.manifestsDir as string];
@@ -145,6 +149,7 @@ export async function startFlusso(opts: StartFlussoOptions): Promise<FlussoProce
     : [
         ...sourceArgs,
         '--http-port', String(httpPort),
+        '--https-port', String(httpsPort),
         '--admin-port', String(adminPort),
         '--workers', String(opts.workers ?? 2),
         '--log-level', 'info',
@@ -197,6 +202,7 @@ export async function startFlusso(opts: StartFlussoOptions): Promise<FlussoProce
   const tryReadyz = (): Promise<{ status: number; body: ReadyzBody } | undefined> => readyz().catch(() => undefined);
   const proc: FlussoProcess = {
     httpPort,
+    httpsPort,
     adminPort,
     pid: child.pid ?? -1,
     readyz,

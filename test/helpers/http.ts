@@ -3,8 +3,10 @@
  * conformance harness (a new Go Transport per request); rawRequest writes bytes verbatim for
  * framing tests that no well-behaved client library would send.
  */
-import { request as httpRequestNode, type IncomingHttpHeaders } from 'node:http';
+import { request as httpRequestNode, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { request as httpsRequestNode } from 'node:https';
 import { connect } from 'node:net';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { EchoPayload } from '../../src/demo/echo-server.js';
 
 /** HttpRequestOptions describes one request. */
@@ -20,6 +22,8 @@ export interface HttpRequestOptions {
   readonly body?: string | Buffer;
   /** Give up after this long (default 10 s, the Go harness' client timeout). */
   readonly timeoutMs?: number;
+  /** Speak HTTPS with this SNI name (omit `servername` for no SNI); the certificate is not verified but kept. */
+  readonly tls?: { readonly servername?: string; readonly ca?: string };
 }
 
 /** HttpResponse is a response read to its end (or to the point the connection failed). */
@@ -36,6 +40,9 @@ export interface HttpResponse {
   readonly json?: EchoPayload;
   /** False when the connection ended before the body was complete. */
   readonly complete: boolean;
+  /** Over HTTPS: the certificate the server presented, and whether it verified against `tls.ca`. */
+  readonly peerCertificate?: PeerCertificate;
+  readonly authorized?: boolean;
 }
 
 /** GO_USER_AGENT is what the upstream harness' requests carry. */
@@ -51,9 +58,16 @@ export function httpRequest(opts: HttpRequestOptions): Promise<HttpResponse> {
   const headers: Record<string, string | string[]> = { ...(opts.headers ?? {}) };
   if (opts.host !== undefined) headers.Host = opts.host;
   return new Promise((resolve, reject) => {
-    const req = httpRequestNode(
-      { host: address, port: opts.port, method: opts.method ?? 'GET', path: opts.path ?? '/', headers, agent: false, setHost: opts.host === undefined },
+    const common = { host: address, port: opts.port, method: opts.method ?? 'GET', path: opts.path ?? '/', headers, agent: false, setHost: opts.host === undefined };
+    const send = (cb: (res: IncomingMessage) => void): ClientRequest =>
+      opts.tls === undefined
+        ? httpRequestNode(common, cb)
+        : httpsRequestNode({ ...common, rejectUnauthorized: false, ...(opts.tls.servername === undefined ? {} : { servername: opts.tls.servername }), ...(opts.tls.ca === undefined ? {} : { ca: opts.tls.ca }) }, cb);
+    const req = send(
       (res) => {
+        const tlsSocket = opts.tls === undefined ? null : (res.socket as TLSSocket);
+        const peer = tlsSocket?.getPeerCertificate();
+        const authorized = tlsSocket?.authorized;
         const chunks: Buffer[] = [];
         let settled = false;
         const finish = (complete: boolean): void => {
@@ -77,6 +91,8 @@ export function httpRequest(opts: HttpRequestOptions): Promise<HttpResponse> {
             bodyBytes,
             complete,
             ...(json === undefined ? {} : { json }),
+            ...(peer === undefined ? {} : { peerCertificate: peer }),
+            ...(authorized === undefined ? {} : { authorized }),
           });
         };
         res.on('data', (c: Buffer) => chunks.push(c));

@@ -21,6 +21,8 @@ export function testWorkerConfig(overrides: Partial<WorkerConfig> = {}): WorkerC
     drainTimeoutMs: 5_000,
     logLevel: 'debug',
     logFormat: 'json',
+    logFd: 1,
+    https: null,
     accessLogEvery: 0,
     metrics: true,
     serverHeader: 'flusso-test',

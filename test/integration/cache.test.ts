@@ -125,11 +125,11 @@ async function startProxy(routes: RoutingTable, cfg: Partial<WorkerConfig> = {})
   const log = collectingLogger(logLines);
   const stats = new WorkerStats();
   const state = new WorkerState({ config: c, stats });
-  expect(state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: ++generation, table: routes, overrides: NO_OVERRIDES })).ok).toBe(true);
+  expect(state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: ++generation, table: routes, overrides: NO_OVERRIDES, tls: null })).ok).toBe(true);
   const p = { port: 0, cache: null as unknown as WorkerCache, state, clock: Date.parse('2026-11-26T12:00:00Z') };
   p.cache = new WorkerCache({ maxBytes: c.cacheMaxBytes, maxObjectBytes: c.cacheMaxObjectBytes, lockTimeoutMs: c.cacheLockTimeoutMs, now: () => p.clock });
   const server = createProxyServer({ state, config: c, log, stats, cache: p.cache });
-  p.port = await server.listen();
+  p.port = (await server.listen()).http;
   cleanups.push(async () => {
     server.close();
     await state.close();
@@ -459,7 +459,7 @@ describe('cache: validation and stale use', () => {
     const dead = await origin();
     const deadPort = dead.port;
     await cleanups.splice(cleanups.length - 1, 1)[0]?.();
-    expect(p.state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: ++generation, table: table(deadPort), overrides: NO_OVERRIDES })).ok).toBe(true);
+    expect(p.state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: ++generation, table: table(deadPort), overrides: NO_OVERRIDES, tls: null })).ok).toBe(true);
     p.clock += 20_000;
     const stale = await get(p, '/sie');
     expect([stale.status, stale.cache, stale.text]).toEqual([200, 'STALE', 'good']);
@@ -532,7 +532,7 @@ describe('cache: bounds, coalescing, moves and purges', () => {
     const p = await startProxy(table(a.port));
     await get(p, '/m');
     expect((await get(p, '/m')).text).toBe('from a');
-    expect(p.state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: ++generation, table: table(b.port, { clusterId: 'default/web-v2:80' }), overrides: NO_OVERRIDES })).ok).toBe(true);
+    expect(p.state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: ++generation, table: table(b.port, { clusterId: 'default/web-v2:80' }), overrides: NO_OVERRIDES, tls: null })).ok).toBe(true);
     const moved = await get(p, '/m');
     expect([moved.cache, moved.text]).toEqual(['MISS', 'from b']);
   });

@@ -7,11 +7,15 @@
  * for its Ingress' status as the harness does, and ingress_class row 1 (no status for an Ingress
  * of another class) runs too.
  *
- * Not run here: host_rules row 1 (TLS). A local equivalent of ingress_class checks that an
- * Ingress of another class is not routed.
+ * Requests go out as the harness sends them: HTTPS with SNI and the certificate kept but not
+ * chain-verified, and redirects followed by hand to the same address (so host_rules row 2 follows
+ * Flusso's HTTP → HTTPS redirect for the TLS host). A local equivalent of ingress_class checks
+ * that an Ingress of another class is not routed through the file source.
  */
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { createCertificate, generateKeyPair } from '../../src/primary/tls/x509.js';
+import { tlsSecret } from '../helpers/certs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoPods } from '../helpers/echo.js';
 import { startFakeApiServer, type FakeApiServer } from '../helpers/fake-apiserver.js';
@@ -109,7 +113,38 @@ async function startFeature(
 }
 
 function get(f: Feature, host: string, path: string): Promise<HttpResponse> {
-  return httpRequest({ port: f.flusso.httpPort, host, path, headers: { 'User-Agent': GO_USER_AGENT } });
+  return harnessGet(f, 'http', host, path);
+}
+
+/**
+ * harnessGet sends a GET as the harness does (SCENARIOS.md §1.5): to the status address (here,
+ * Flusso's port for the scheme), Host and SNI = `host`; a 3xx is followed by hand with the same
+ * method, using the Location's scheme, host and path (query dropped).
+ */
+async function harnessGet(f: Feature, scheme: 'http' | 'https', host: string, path: string): Promise<HttpResponse> {
+  for (let hops = 0; ; hops++) {
+    const res = await httpRequest({
+      port: scheme === 'https' ? f.flusso.httpsPort : f.flusso.httpPort,
+      host,
+      path,
+      headers: { 'User-Agent': GO_USER_AGENT },
+      ...(scheme === 'https' ? { tls: { servername: host } } : {}),
+    });
+    const location = res.headers.location;
+    if (![301, 302, 303, 307, 308].includes(res.status) || location === undefined || hops >= 10) return res;
+    const next = new URL(location, `${scheme}://${host}`);
+    scheme = next.protocol === 'https:' ? 'https' : 'http';
+    host = next.hostname;
+    path = next.pathname;
+  }
+}
+
+/** conformanceTlsSecret is what the harness creates: a self-signed RSA-2048 certificate, CN `default`, SAN `foo.bar.com`. */
+function conformanceTlsSecret(namespace: string): K8sObject {
+  const key = generateKeyPair('rsa');
+  const now = Date.now();
+  const cert = createCertificate({ subjectKey: key.privateKey, issuer: 'self', commonName: 'default', dnsNames: ['foo.bar.com'], notBefore: new Date(now - 3_600_000), notAfter: new Date(now + 86_400_000) });
+  return tlsSecret(namespace, 'conformance-tls', { certPem: cert.pem, keyPem: key.keyPem });
 }
 
 /** expectServedBy asserts a 200 from the echo backend of `service`, with a readable failure. */
@@ -190,10 +225,20 @@ describe.each(SOURCES)('through the $name source', ({ name: source }) => {
   describe('host_rules.feature', () => {
     let f: Feature;
     beforeAll(async () => {
-      f = await startFeature(source, 'host_rules.ingress.yaml', 'ingress-conformance-host-rules');
+      f = await startFeature(source, 'host_rules.ingress.yaml', 'ingress-conformance-host-rules', { extra: async (ns) => [conformanceTlsSecret(ns)] });
     });
     afterAll(async () => {
       await f?.stop();
+    });
+
+    it('row 1: An Ingress with a host rule should send TLS traffic to the matching backend service (GET https://foo.bar.com)', async () => {
+      const res = await harnessGet(f, 'https', 'foo.bar.com', '/');
+      // The secure connection must verify the "foo.bar.com" hostname: the served leaf's first DNS SAN.
+      const leaf = new X509Certificate(res.peerCertificate?.raw as Buffer);
+      expect(leaf.subjectAltName?.split(', ')[0]).toBe('DNS:foo.bar.com');
+      expect(leaf.checkHost('foo.bar.com')).toBe('foo.bar.com');
+      expectServedBy(res, 'foo-bar-com');
+      expect(res.json?.host).toBe('foo.bar.com');
     });
 
     it.each([

@@ -198,10 +198,10 @@ async function startProxy(table: RoutingTable, config: Partial<WorkerConfig> = {
   const cfg = { ...baseConfig, ...config };
   const log = collectingLogger(logLines);
   const state = new WorkerState({ config: cfg });
-  const applied = state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: 1, table, overrides: NO_OVERRIDES }));
+  const applied = state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: 1, table, overrides: NO_OVERRIDES, tls: null }));
   expect(applied).toEqual({ ok: true, generation: 1 });
   const server = createProxyServer({ state, config: cfg, log });
-  const port = await server.listen();
+  const port = (await server.listen()).http;
   cleanups.push(async () => {
     server.close();
     await state.close();
@@ -694,7 +694,7 @@ describe('robustness', () => {
       current: { generation: 1, clusters: new Map(), router: { name: 'throwing', match: () => { throw new Error('boom'); } } },
     } as unknown as WorkerState;
     const server = createProxyServer({ state: throwing, config: baseConfig, log: collectingLogger(logLines) });
-    const port = await server.listen();
+    const port = (await server.listen()).http;
     cleanups.push(() => server.close());
     for (let i = 0; i < 2; i++) {
       const c = await RawConnection.open(port);

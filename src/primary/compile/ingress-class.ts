@@ -60,7 +60,7 @@ export const selectIngresses: Processor = (state) => {
  * olderFirst orders Ingresses by creationTimestamp (absent or unparsable sorts last), then by
  * `namespace/name`; the order is total, so any input order gives the same result.
  */
-function olderFirst(a: Ingress, b: Ingress): number {
+export function olderFirst(a: Ingress, b: Ingress): number {
   const ta = createdAtMs(a);
   const tb = createdAtMs(b);
   if (ta !== tb) return ta < tb ? -1 : 1;

@@ -8,15 +8,72 @@ import type { Route, RouteCache } from '../../shared/snapshot.js';
 import { describeObject, keyOf, type Ingress, type IngressBackend } from '../model.js';
 import { quote, report, type CompileState, type Processor } from './context.js';
 import { CATCH_ALL_HOST, compilePath, normaliseHost } from './match-rules.js';
+import { unsupportedInputs } from './unsupported.js';
 
 /** compileIngresses fills `state.hosts` and `state.defaultBackend` from `state.ingresses`. */
 export const compileIngresses: Processor = (state) => {
+  const tlsHosts = hostsWithTls(state.ingresses);
   for (const ing of state.ingresses) {
-    const cache = cachePolicy(state, ing);
-    compileDefaultBackend(state, ing, cache);
-    compileRules(state, ing, cache);
+    state.diagnostics.push(...unsupportedInputs(ing, describeObject(ing)));
+    const policy: RoutePolicy = { cache: cachePolicy(state, ing), redirect: redirectPolicy(state, ing), tlsHosts };
+    compileDefaultBackend(state, ing, policy);
+    compileRules(state, ing, policy);
   }
 };
+
+/** RoutePolicy is what an Ingress's annotations (and every Ingress's TLS hosts) make of its routes. */
+interface RoutePolicy {
+  readonly cache: RouteCache | undefined;
+  readonly redirect: 'tls-hosts' | 'off' | 'always';
+  /** Hosts any of our Ingresses lists under spec.tls (lower-case; wildcards as written). */
+  readonly tlsHosts: ReadonlySet<string>;
+}
+
+/** The ingress-nginx annotations that steer the HTTP → HTTPS redirect (issue 11). */
+export const SSL_REDIRECT_ANNOTATION = 'nginx.ingress.kubernetes.io/ssl-redirect';
+export const FORCE_SSL_REDIRECT_ANNOTATION = 'nginx.ingress.kubernetes.io/force-ssl-redirect';
+
+/** hostsWithTls collects the hosts our Ingresses list under spec.tls: they get the HTTPS redirect. */
+function hostsWithTls(ingresses: readonly Ingress[]): Set<string> {
+  const hosts = new Set<string>();
+  for (const ing of ingresses) for (const t of ing.spec?.tls ?? []) for (const h of t.hosts ?? []) hosts.add(h.trim().toLowerCase().replace(/\.$/, ''));
+  return hosts;
+}
+
+/** hasTls says whether a route host is served with TLS: listed itself, or covered by a one-label wildcard. */
+function hasTls(host: string, tlsHosts: ReadonlySet<string>): boolean {
+  if (host === CATCH_ALL_HOST) return false;
+  if (tlsHosts.has(host)) return true;
+  const dot = host.indexOf('.');
+  return !host.startsWith('*.') && dot > 0 && tlsHosts.has(`*${host.slice(dot)}`);
+}
+
+/**
+ * redirectPolicy reads ingress-nginx's redirect annotations (booleans as Go's ParseBool reads
+ * them): by default, routes of hosts with TLS redirect plain HTTP (ssl-redirect is on);
+ * `ssl-redirect: "false"` turns that off, `force-ssl-redirect: "true"` redirects every route of
+ * the Ingress (TLS terminated in front of Flusso). A bad value is reported and ignored.
+ */
+function redirectPolicy(state: CompileState, ing: Ingress): RoutePolicy['redirect'] {
+  const annotations = ing.metadata.annotations ?? {};
+  const flag = (name: string): boolean | undefined => {
+    const raw = annotations[name];
+    if (raw === undefined) return undefined;
+    const v = parseBool(raw);
+    if (v === undefined) report(state, 'ING_ERR_INGRESS_INVALID_ANNOTATION', 'error', describeObject(ing), `annotation ${name} is ${quote(raw)}, expected "true" or "false"; ignored`);
+    return v;
+  };
+  if (flag(FORCE_SSL_REDIRECT_ANNOTATION) === true) return 'always';
+  return flag(SSL_REDIRECT_ANNOTATION) === false ? 'off' : 'tls-hosts';
+}
+
+/** parseBool reads a boolean as Go's strconv.ParseBool (which ingress-nginx uses for annotations). */
+function parseBool(raw: string): boolean | undefined {
+  const v = raw.trim();
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+  return undefined;
+}
 
 /** The annotations that turn the response cache on for an Ingress's routes (issue 6). */
 export const CACHE_ANNOTATION = 'flusso.dev/cache';
@@ -61,7 +118,7 @@ function parseTtl(text: string): number | undefined {
   return n <= MAX_TTL_SECONDS ? n : undefined;
 }
 
-function compileDefaultBackend(state: CompileState, ing: Ingress, cache: RouteCache | undefined): void {
+function compileDefaultBackend(state: CompileState, ing: Ingress, policy: RoutePolicy): void {
   const backend = ing.spec?.defaultBackend;
   if (backend === undefined) return;
   const ref = useBackend(state, ing, backend, 'spec.defaultBackend', 'default backend ignored');
@@ -76,11 +133,12 @@ function compileDefaultBackend(state: CompileState, ing: Ingress, cache: RouteCa
     );
     return;
   }
-  state.defaultBackend = makeRoute('Prefix', '/', ref.id, keyOf(ing), cache);
+  // The default backend serves any host: only a forced redirect applies to it.
+  state.defaultBackend = makeRoute('Prefix', '/', ref.id, keyOf(ing), policy.cache, policy.redirect === 'always');
   claimBackend(state, ing, ref);
 }
 
-function compileRules(state: CompileState, ing: Ingress, cache: RouteCache | undefined): void {
+function compileRules(state: CompileState, ing: Ingress, policy: RoutePolicy): void {
   const source = keyOf(ing);
   for (const rule of ing.spec?.rules ?? []) {
     let host = CATCH_ALL_HOST;
@@ -98,6 +156,7 @@ function compileRules(state: CompileState, ing: Ingress, cache: RouteCache | und
       }
       host = normalised;
     }
+    const redirect = policy.redirect === 'always' || (policy.redirect === 'tls-hosts' && hasTls(host, policy.tlsHosts));
     for (const p of rule.http?.paths ?? []) {
       const compiled = compilePath(p.pathType, p.path);
       if ('error' in compiled) {
@@ -121,7 +180,7 @@ function compileRules(state: CompileState, ing: Ingress, cache: RouteCache | und
         continue;
       }
       if (routes === undefined) state.hosts.set(host, (routes = new Map()));
-      routes.set(routeKey, makeRoute(compiled.match, compiled.path, ref.id, source, cache));
+      routes.set(routeKey, makeRoute(compiled.match, compiled.path, ref.id, source, policy.cache, redirect));
       claimBackend(state, ing, ref);
     }
   }
@@ -169,8 +228,11 @@ function claimBackend(state: CompileState, ing: Ingress, ref: BackendRef): void 
 
 /**
  * makeRoute builds a Route with a fixed key order, so that equal routes encode to equal bytes;
- * `cache` is left out entirely (not set to undefined) on uncached routes.
+ * `cache` and `httpsRedirect` are left out entirely (not set to undefined) when off.
  */
-function makeRoute(match: Route['match'], path: string, cluster: string, source: string, cache: RouteCache | undefined): Route {
-  return cache === undefined ? { match, path, cluster, source } : { match, path, cluster, source, cache };
+function makeRoute(match: Route['match'], path: string, cluster: string, source: string, cache: RouteCache | undefined, httpsRedirect: boolean): Route {
+  const route: { -readonly [K in keyof Route]: Route[K] } = { match, path, cluster, source };
+  if (cache !== undefined) route.cache = cache;
+  if (httpsRedirect) route.httpsRedirect = true;
+  return route;
 }

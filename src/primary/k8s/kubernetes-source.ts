@@ -3,30 +3,27 @@
  * `--watch-namespace` narrows it) feeding a ClusterStore. It reports nothing before every
  * collection has listed once, so a starting Flusso never serves a half-empty table, and it
  * keeps the last state through API outages (the watchers retry; the store is never cleared).
+ *
+ * TLS Secrets are watched (type kubernetes.io/tls only), but once the TLS manager has said which
+ * Secrets our Ingresses name (retainSecrets), only those are kept in memory; the others are
+ * remembered by name alone, and fetched when an Ingress starts to name them.
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { IngressError, type Diagnostic } from '../../shared/errors.js';
 import type { Source, SourceChange, SourceUpdate, WatchHealth } from '../sources/source.js';
-import { validateObject } from '../sources/validate-object.js';
+import { validateObject, validateSecret } from '../sources/validate-object.js';
 import { SERVICE_NAME_LABEL } from '../model.js';
+import { SecretStore } from '../secrets.js';
 import { objectKey } from '../../shared/keys.js';
 import { ClusterStore, sliceService } from '../store.js';
-import { RESOURCES, createWatchClient, type ResourceSpec, type WatchedKind } from './resources.js';
+import { RESOURCES, createWatchClient, readSecret, type ResourceSpec, type WatchedKind } from './resources.js';
 import { ResourceWatcher, type RawObject, type WatchClient } from './watch.js';
 
 /** LoadBalancerIngress is one `status.loadBalancer.ingress[]` entry of an Ingress. */
 export interface LoadBalancerIngress {
   readonly ip?: string;
   readonly hostname?: string;
-}
-
-/** TlsSecret is a `kubernetes.io/tls` Secret as kept for the coming TLS work. */
-export interface TlsSecret {
-  readonly namespace: string;
-  readonly name: string;
-  readonly resourceVersion?: string;
-  readonly data: Readonly<Record<string, string>>;
 }
 
 /** TLS_SECRET_SELECTOR narrows the Secret watch to certificates. */
@@ -44,6 +41,8 @@ export interface KubernetesSourceOptions {
   readonly watch?: { readonly initialBackoffMs?: number; readonly maxBackoffMs?: number; readonly watchdogMs?: number };
   /** Replaces the client-node glue (tests). */
   readonly clientFor?: (spec: ResourceSpec, namespace: string | undefined) => WatchClient;
+  /** Reads one Secret (GET); undefined when it does not exist. Defaults to client-node. */
+  readonly readSecret?: (namespace: string, name: string) => Promise<RawObject | undefined>;
   readonly now?: () => number;
 }
 
@@ -53,7 +52,13 @@ export class KubernetesSource implements Source {
   readonly name = 'kubernetes';
   readonly #log: Logger;
   readonly #store = new ClusterStore();
-  readonly #secrets = new Map<string, TlsSecret>();
+  readonly #secrets = new SecretStore();
+  /** Every TLS Secret seen (`namespace/name`), kept or not. */
+  readonly #known = new Set<string>();
+  /** The Secrets to keep (retainSecrets); null until the TLS manager first says: keep all. */
+  #referenced: ReadonlySet<string> | null = null;
+  readonly #fetching = new Set<string>();
+  readonly #readSecret: (namespace: string, name: string) => Promise<RawObject | undefined>;
   readonly #loadBalancers = new Map<string, readonly LoadBalancerIngress[]>();
   readonly #diagnostics = new Map<string, Diagnostic>();
   readonly #watchers: ResourceWatcher[] = [];
@@ -70,6 +75,7 @@ export class KubernetesSource implements Source {
   constructor(opts: KubernetesSourceOptions) {
     this.#log = opts.log;
     this.#now = opts.now ?? Date.now;
+    this.#readSecret = opts.readSecret ?? ((namespace, name) => readSecret(opts.kubeConfig, namespace, name));
     const namespaces = opts.namespaces ?? [];
     if (namespaces.some((ns) => ns === '')) throw new IngressError('ING_ERR_CONFIG_INVALID', 'a watched namespace must not be empty');
     const clientFor = opts.clientFor ?? ((spec, ns) => createWatchClient(opts.kubeConfig, spec, ns, selectorsFor(spec.kind, opts.labelSelector)));
@@ -132,13 +138,61 @@ export class KubernetesSource implements Source {
     return this.#loadBalancers.keys();
   }
 
-  /** tlsSecret returns a kept `kubernetes.io/tls` Secret. */
-  tlsSecret(namespace: string, name: string): TlsSecret | undefined {
-    return this.#secrets.get(`${namespace}/${name}`);
+  /** secrets are the TLS Secrets kept (see the module comment). */
+  get secrets(): SecretStore {
+    return this.#secrets;
+  }
+
+  /**
+   * retainSecrets keeps exactly the Secrets named in `keys` (`namespace/name`) in memory from now
+   * on: the others are dropped (their names stay known), and a named Secret that exists but is
+   * not held is fetched; until it arrives it is `'pending'`, and its arrival is a change.
+   */
+  retainSecrets(keys: ReadonlySet<string>): void {
+    this.#referenced = keys;
+    for (const key of [...this.#secrets.keys()]) if (!keys.has(key)) this.#secrets.delete(key);
+    for (const key of keys) if (this.#known.has(key) && this.#secrets.secret(...splitKey(key)) === undefined) this.#fetch(key);
+  }
+
+  #fetch(key: string): void {
+    if (this.#fetching.has(key) || this.#stopped) return;
+    this.#fetching.add(key);
+    this.#secrets.markPending(key);
+    this.#readSecret(...splitKey(key)).then(
+      (raw) => {
+        this.#fetching.delete(key);
+        if (this.#stopped || this.#referenced?.has(key) === false) return;
+        if (raw === undefined) {
+          this.#known.delete(key);
+          if (this.#secrets.delete(key)) this.#notify({ kind: 'Secret', key });
+          else this.#notify({ kind: 'Secret', key }); // no longer pending: the TLS manager reports it missing
+          return;
+        }
+        this.#keepSecret(key, raw);
+      },
+      (err: unknown) => {
+        this.#fetching.delete(key);
+        this.#log.warn({ err, code: 'ING_ERR_K8S_API_UNREACHABLE', secret: key }, 'cannot read a TLS Secret; retrying');
+        setTimeout(() => {
+          if (this.#referenced?.has(key) === true && this.#secrets.secret(...splitKey(key)) === 'pending') this.#fetch(key);
+        }, 5000).unref();
+      },
+    );
+  }
+
+  /** #keepSecret stores a Secret the source keeps and reports the change. */
+  #keepSecret(key: string, raw: RawObject): void {
+    try {
+      if (this.#secrets.upsert(validateSecret(normalize(raw)))) this.#notify({ kind: 'Secret', key });
+    } catch (err) {
+      // The API validates Secrets; a malformed one is reported by the TLS manager as missing.
+      this.#log.warn({ err, secret: key }, 'malformed Secret from the API: ignored');
+      if (this.#secrets.delete(key)) this.#notify({ kind: 'Secret', key });
+    }
   }
 
   #update(changes?: readonly SourceChange[]): SourceUpdate {
-    const update = { view: this.#store, diagnostics: [...this.#diagnostics.values()] };
+    const update = { view: this.#store, secrets: this.#secrets, diagnostics: [...this.#diagnostics.values()] };
     return changes === undefined ? update : { ...update, changes };
   }
 
@@ -160,11 +214,10 @@ export class KubernetesSource implements Source {
   }
 
   #upsert(kind: WatchedKind, raw: RawObject): void {
-    const meta = raw.metadata ?? {};
     const key = keyOfRaw(kind, raw);
     if (kind === 'Secret') {
-      const data = (raw.data ?? {}) as Record<string, string>;
-      this.#secrets.set(key, { namespace: String(meta.namespace ?? 'default'), name: String(meta.name), ...(typeof meta.resourceVersion === 'string' ? { resourceVersion: meta.resourceVersion } : {}), data });
+      this.#known.add(key);
+      if (this.#referenced === null || this.#referenced.has(key)) this.#keepSecret(key, raw);
       return;
     }
     if (kind === 'Ingress') this.#loadBalancers.set(key, loadBalancerOfRaw(raw));
@@ -188,7 +241,8 @@ export class KubernetesSource implements Source {
   #delete(kind: WatchedKind, raw: RawObject): void {
     const key = keyOfRaw(kind, raw);
     if (kind === 'Secret') {
-      this.#secrets.delete(key);
+      this.#known.delete(key);
+      if (this.#secrets.delete(key)) this.#notify({ kind: 'Secret', key });
       return;
     }
     if (kind === 'Ingress') this.#loadBalancers.delete(key);
@@ -219,6 +273,11 @@ export class KubernetesSource implements Source {
       this.#log.warn({ code: 'ING_ERR_K8S_API_UNREACHABLE', durationMs }, 'kubernetes API outage ended');
     }
   }
+}
+
+function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
 }
 
 function selectorsFor(kind: WatchedKind, labelSelector: string | undefined): { labelSelector?: string; fieldSelector?: string } {

@@ -101,3 +101,14 @@ export function createWatchClient(kc: k8s.KubeConfig, spec: ResourceSpec, namesp
     },
   };
 }
+
+/** readSecret GETs one Secret (as plain JSON); undefined when the API says 404. */
+export async function readSecret(kc: k8s.KubeConfig, namespace: string, name: string): Promise<RawObject | undefined> {
+  try {
+    const secret = await core(kc).readNamespacedSecret({ name, namespace });
+    return JSON.parse(JSON.stringify(secret)) as RawObject;
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 404) return undefined;
+    throw err;
+  }
+}

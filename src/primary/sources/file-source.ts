@@ -8,8 +8,10 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { IngressError, type Diagnostic } from '../../shared/errors.js';
-import { keyOf, type KubeObject } from '../model.js';
+import { keyOf, type KubeObject, type TlsSecret } from '../model.js';
+import { SecretStore } from '../secrets.js';
 import { ClusterStore, sliceService } from '../store.js';
+import { objectKey } from '../../shared/keys.js';
 import { parseManifestFile } from './manifests.js';
 import { mergeManifests } from './merge-manifests.js';
 import type { Source, SourceChange, SourceUpdate, WatchHealth } from './source.js';
@@ -28,6 +30,7 @@ interface FileState {
   /** The text read, or undefined when the read failed. */
   readonly text: string | undefined;
   readonly objects: readonly KubeObject[];
+  readonly secrets: readonly TlsSecret[];
   readonly diagnostics: readonly Diagnostic[];
 }
 
@@ -46,6 +49,7 @@ export class FileSource implements Source {
   readonly #log: Logger;
   readonly #debounceMs: number;
   readonly #store = new ClusterStore();
+  readonly #secrets = new SecretStore();
   #files = new Map<string, FileState>();
   /** The merged objects of the last load by `Kind namespace/name`. */
   #objects = new Map<string, KubeObject>();
@@ -161,6 +165,7 @@ export class FileSource implements Source {
     this.#files = next;
     const merged = mergeManifests([...next].map(([name, state]) => ({ name, ...state })));
     const changes = this.#apply(merged.byId);
+    for (const key of this.#secrets.replaceAll(mergeSecrets(next, merged.diagnostics))) changes.push({ kind: 'Secret', key });
     const changed = changes.length > 0;
     const keys = new Set<string>();
     for (const d of merged.diagnostics) {
@@ -176,7 +181,7 @@ export class FileSource implements Source {
     try {
       // The first load is everything; later ones say what changed, so that an endpoint-only
       // edit becomes an endpoints delta and the compile thread gets only the changed objects.
-      this.#onUpdate?.(first ? { view: this.#store, diagnostics: merged.diagnostics } : { view: this.#store, diagnostics: merged.diagnostics, changes });
+      this.#onUpdate?.(first ? { view: this.#store, secrets: this.#secrets, diagnostics: merged.diagnostics } : { view: this.#store, secrets: this.#secrets, diagnostics: merged.diagnostics, changes });
     } catch (err) {
       // A failing consumer must not kill the watcher; the first load reports it to start().
       if (first) throw err;
@@ -232,16 +237,36 @@ export class FileSource implements Source {
         message: `file cannot be read (${code ?? 'unknown error'}); its last good objects stay`,
         file: name,
       };
-      return { text: undefined, objects: previous?.objects ?? [], diagnostics: [diagnostic] };
+      return { text: undefined, objects: previous?.objects ?? [], secrets: previous?.secrets ?? [], diagnostics: [diagnostic] };
     }
     if (previous !== undefined && previous.text === text) return previous;
     const parsed = parseManifestFile(name, text);
-    if (!parsed.parsed) return { text, objects: previous?.objects ?? [], diagnostics: parsed.diagnostics };
+    if (!parsed.parsed) return { text, objects: previous?.objects ?? [], secrets: previous?.secrets ?? [], diagnostics: parsed.diagnostics };
     // An object that fails validation keeps the version this file last gave it.
     const lastGood = new Map((previous?.objects ?? []).map((o) => [`${o.kind} ${keyOf(o)}`, o]));
     const kept = parsed.rejected.flatMap((id) => lastGood.get(`${id.kind} ${id.key}`) ?? []);
-    return { text, objects: [...parsed.objects, ...kept], diagnostics: parsed.diagnostics };
+    return { text, objects: [...parsed.objects, ...kept], secrets: parsed.secrets, diagnostics: parsed.diagnostics };
   }
+}
+
+/**
+ * mergeSecrets combines the Secrets of every file (sorted by name) as mergeManifests does the
+ * objects: the first definition wins, a later one gets ING_ERR_MANIFEST_DUPLICATE.
+ */
+function mergeSecrets(files: ReadonlyMap<string, FileState>, diagnostics: Diagnostic[]): TlsSecret[] {
+  const first = new Map<string, string>();
+  const out: TlsSecret[] = [];
+  for (const [name, state] of files) {
+    for (const s of state.secrets) {
+      const key = objectKey(s.namespace, s.name);
+      const winner = first.get(key);
+      if (winner === undefined) {
+        first.set(key, name);
+        out.push(s);
+      } else diagnostics.push({ code: 'ING_ERR_MANIFEST_DUPLICATE', severity: 'error', object: `Secret ${key}`, message: `Secret ${key} is already defined in ${winner}; this definition is ignored`, file: name });
+    }
+  }
+  return out;
 }
 
 /** serviceList names the Services (`namespace/name`) a slice belonged to before and after a change. */

@@ -5,8 +5,8 @@
 import { parseAllDocuments } from 'yaml';
 import { IngressError, type Diagnostic, type ErrorCode, type Severity } from '../../shared/errors.js';
 import { objectKey } from '../../shared/keys.js';
-import { KUBE_KINDS, type KubeKind, type KubeObject } from '../model.js';
-import { API_VERSIONS, validateObject } from './validate-object.js';
+import { KUBE_KINDS, type KubeKind, type KubeObject, type TlsSecret } from '../model.js';
+import { API_VERSIONS, validateObject, validateSecret } from './validate-object.js';
 
 /** ObjectId names an object across versions: its kind and store key. */
 export interface ObjectId {
@@ -18,6 +18,8 @@ export interface ObjectId {
 export interface ParsedManifest {
   /** The valid objects, in file order. */
   readonly objects: KubeObject[];
+  /** The valid v1 Secrets, in file order (the TLS manager reads them; the compiler never does). */
+  readonly secrets: TlsSecret[];
   readonly diagnostics: Diagnostic[];
   /** false when the file is not valid YAML: `objects` is then empty, and the caller may keep older ones. */
   readonly parsed: boolean;
@@ -32,11 +34,11 @@ const MAX_ALIAS_COUNT = 100;
  * parseManifestFile parses the text of one manifest file. Empty documents are skipped and
  * `kind: List` items expanded. A YAML syntax error rejects the whole file (ING_ERR_MANIFEST_PARSE
  * with its line); an invalid object (ING_ERR_MANIFEST_INVALID) or an object of a kind Flusso
- * does not read (ING_ERR_MANIFEST_UNSUPPORTED_KIND, a warning) is dropped alone. Secrets are
- * accepted and ignored for now. Every diagnostic carries `file`.
+ * does not read (ING_ERR_MANIFEST_UNSUPPORTED_KIND, a warning) is dropped alone. v1 Secrets go
+ * to `secrets`. Every diagnostic carries `file`.
  */
 export function parseManifestFile(fileName: string, text: string): ParsedManifest {
-  const result: ParsedManifest = { objects: [], diagnostics: [], parsed: true, rejected: [] };
+  const result: ParsedManifest = { objects: [], secrets: [], diagnostics: [], parsed: true, rejected: [] };
   const values: (readonly [string, unknown])[] = [];
   try {
     for (const [i, doc] of parseAllDocuments(text).entries()) {
@@ -79,7 +81,15 @@ function readObject(result: ParsedManifest, file: string, value: unknown, where:
     add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'object has no string apiVersion and kind; skipped');
     return;
   }
-  if (kind === 'Secret' && apiVersion === 'v1') return;
+  if (kind === 'Secret' && apiVersion === 'v1') {
+    try {
+      result.secrets.push(validateSecret(value));
+    } catch (err) {
+      if (!(err instanceof IngressError)) throw err;
+      add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', describeRaw(kind, value, where), `${err.message}; object skipped`);
+    }
+    return;
+  }
   if (!isKubeKind(kind)) {
     const message = `${kind} (${apiVersion}) is a kind Flusso does not read; ignored`;
     add(result, file, 'ING_ERR_MANIFEST_UNSUPPORTED_KIND', 'warning', describeRaw(kind, value, where), message);
@@ -119,7 +129,7 @@ function describeRaw(kind: string, value: Readonly<Record<string, unknown>>, whe
 }
 
 function parseFailure(file: string, where: string, message: string): ParsedManifest {
-  const result: ParsedManifest = { objects: [], diagnostics: [], parsed: false, rejected: [] };
+  const result: ParsedManifest = { objects: [], secrets: [], diagnostics: [], parsed: false, rejected: [] };
   add(result, file, 'ING_ERR_MANIFEST_PARSE', 'error', where, message);
   return result;
 }

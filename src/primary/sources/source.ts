@@ -3,7 +3,7 @@
  * today, the Kubernetes API later.
  */
 import type { Diagnostic } from '../../shared/errors.js';
-import type { ClusterView } from '../model.js';
+import type { ClusterView, SecretView } from '../model.js';
 
 /**
  * SourceUpdate is the state of a source after a change that matters. `view` is live: it
@@ -13,6 +13,8 @@ import type { ClusterView } from '../model.js';
  */
 export interface SourceUpdate {
   readonly view: ClusterView;
+  /** The source's TLS Secrets, live as `view` is. */
+  readonly secrets: SecretView;
   readonly diagnostics: readonly Diagnostic[];
   /**
    * The objects that changed since the previous update, when the source knows them; absent
@@ -23,7 +25,7 @@ export interface SourceUpdate {
 
 /** SourceChange names one changed object. */
 export interface SourceChange {
-  /** The object's kind: `Ingress`, `IngressClass`, `Service`, `EndpointSlice`. */
+  /** The object's kind: `Ingress`, `IngressClass`, `Service`, `EndpointSlice`, or `Secret`. */
   readonly kind: string;
   /** `namespace/name` (the bare name for IngressClass). */
   readonly key: string;

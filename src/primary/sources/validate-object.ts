@@ -20,6 +20,7 @@ import type {
   ServicePort,
   SliceEndpoint,
   SlicePort,
+  TlsSecret,
 } from '../model.js';
 
 /** API_VERSIONS is the one apiVersion Flusso reads for each kind. */
@@ -46,6 +47,32 @@ export function validateObject(kind: KubeKind, raw: Readonly<Record<string, unkn
     case 'EndpointSlice':
       return validateEndpointSlice(raw);
   }
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * validateSecret checks a v1 Secret (from a manifest or the API) and returns what the TLS
+ * manager reads: type and `data` (base64). `stringData` is encoded and wins over `data`, as
+ * the API server does. It throws ING_ERR_MANIFEST_INVALID naming the first bad field; what the
+ * data holds is the TLS manager's to judge.
+ */
+export function validateSecret(raw: Readonly<Record<string, unknown>>): TlsSecret {
+  const m = meta(raw.metadata, true);
+  const data: Record<string, string> = {};
+  for (const [k, v] of Object.entries(optStringMap(raw.data, 'data') ?? {})) {
+    if (!BASE64.test(v.replace(/\s+/g, ''))) invalid(`data.${k} must be base64`);
+    data[k] = v.replace(/\s+/g, '');
+  }
+  for (const [k, v] of Object.entries(optStringMap(raw.stringData, 'stringData') ?? {})) data[k] = Buffer.from(v, 'utf8').toString('base64');
+  const metaRaw = raw.metadata as Readonly<Record<string, unknown>>;
+  return compact({
+    namespace: m.namespace ?? 'default',
+    name: m.name,
+    type: optString(raw.type, 'type') ?? 'Opaque',
+    resourceVersion: typeof metaRaw.resourceVersion === 'string' ? metaRaw.resourceVersion : undefined,
+    data,
+  });
 }
 
 function validateIngressClass(raw: Readonly<Record<string, unknown>>): IngressClass {

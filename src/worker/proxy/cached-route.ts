@@ -18,7 +18,7 @@ import type { ClusterRuntime } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { BypassSink, FILL_DROPPED, FillSink, LabelSink, writeEntry, type CachedRequest } from './cached.js';
 import { CONTENT_TYPE_TEXT, errorResponse } from './errors.js';
-import { Exchange, type ExchangeCache, type ProxyContext } from './exchange.js';
+import { Exchange, writeOwnFields, type ExchangeCache, type ProxyContext } from './exchange.js';
 
 /**
  * Pending is a cached route's request with everything it needs to go upstream later (a parked
@@ -101,8 +101,12 @@ export class CachedRoutes {
   readonly #accessLog: AccessLog | null;
   readonly #log: Logger;
 
-  constructor(ctx: ProxyContext, cache: WorkerCache, accessLog: AccessLog | null, log: Logger) {
+  readonly #scheme: 'http' | 'https';
+
+  /** `scheme` is the listener's: http and https responses are cached under different keys, as nginx's default key has $scheme. */
+  constructor(ctx: ProxyContext, scheme: 'http' | 'https', cache: WorkerCache, accessLog: AccessLog | null, log: Logger) {
     this.#ctx = ctx;
+    this.#scheme = scheme;
     this.#cache = cache;
     this.#accessLog = accessLog;
     this.#log = log;
@@ -116,8 +120,8 @@ export class CachedRoutes {
    */
   handle(route: Route, rc: RouteCache, host: string, path: string, query: string, method: string, req: HeaderPairs, pending: (upstream: boolean) => Pending | null): Exchange | null | 'bad-request' {
     const c = this.#cache;
-    const key = primaryKey({ scheme: 'http', host, path, query });
-    const r: CachedRequest = { cache: c, key, host, path, ingress: route.source, cluster: route.cluster, ttlSeconds: rc.ttlSeconds, method, req, serverHeader: this.#ctx.serverHeader };
+    const key = primaryKey({ scheme: this.#scheme, host, path, query });
+    const r: CachedRequest = { cache: c, key, host, path, ingress: route.source, cluster: route.cluster, ttlSeconds: rc.ttlSeconds, method, req, own: this.#ctx };
     if (!isRequestCacheable({ method, headers: req }) || hasRange(req)) {
       const p = pending(true);
       if (p === null) return 'bad-request';
@@ -165,7 +169,7 @@ export class CachedRoutes {
     // Account first: `res` must not be touched once it ended.
     const bytes = p.method === 'HEAD' ? 0 : entry.body.length;
     this.#accountCached(p, entry.status, bytes);
-    writeEntry(p.res, entry, status, p.method, r.req, c.now(), this.#ctx.serverHeader, this.#ctx.draining);
+    writeEntry(p.res, entry, status, p.method, r.req, c.now(), this.#ctx, this.#ctx.draining);
   }
 
   #accountCached(p: Pending, status: number, bytesOut: number): void {
@@ -189,7 +193,7 @@ export class CachedRoutes {
         } else {
           const r = errorResponse('no-endpoint');
           this.#accountCached(p, r.status, r.body.length);
-          p.res.writeStatus(r.statusLine).writeHeader('Content-Type', CONTENT_TYPE_TEXT).writeHeader('X-Cache-Status', sink.status).writeHeader('Server', this.#ctx.serverHeader).end(r.body, this.#ctx.draining);
+          writeOwnFields(p.res.writeStatus(r.statusLine).writeHeader('Content-Type', CONTENT_TYPE_TEXT).writeHeader('X-Cache-Status', sink.status), this.#ctx).end(r.body, this.#ctx.draining);
         }
         sink.settle();
       };

@@ -21,10 +21,17 @@ import { stripHopByHop } from '../cache/hop-by-hop.js';
 import type { CacheEntry } from '../cache/store.js';
 import type { WorkerCache } from '../cache/worker-cache.js';
 import { statusLine } from './errors.js';
-import type { ExchangeCache } from './exchange.js';
+import { writeOwnFields, type ExchangeCache, type ProxyContext } from './exchange.js';
 
-/** Fields of a stored response never replayed as stored: uWS writes Date and Content-Length, the proxy its own Server, Age and X-Cache-Status. */
-const NOT_REPLAYED: ReadonlySet<string> = new Set(['date', 'content-length', 'server', 'age', 'x-cache-status']);
+/** OwnFields are what writeOwnFields needs of the listener a stored response goes out on. */
+export type OwnFields = Pick<ProxyContext, 'serverHeader' | 'hsts'>;
+
+/**
+ * Fields of a stored response never replayed as stored: uWS writes Date and Content-Length, the
+ * proxy its own Server, Age and X-Cache-Status; Strict-Transport-Security is written apart
+ * (the listener's own replaces it, see writeEntry).
+ */
+const NOT_REPLAYED: ReadonlySet<string> = new Set(['date', 'content-length', 'server', 'age', 'x-cache-status', 'strict-transport-security']);
 
 /** Fields a 304 answer from the cache carries (RFC 9110 §15.4.5), besides Age and X-Cache-Status. */
 const NOT_MODIFIED_FIELDS: ReadonlySet<string> = new Set(['cache-control', 'content-location', 'etag', 'expires', 'last-modified', 'vary']);
@@ -60,6 +67,12 @@ function wireOf(entry: CacheEntry): Wire {
   return w;
 }
 
+/** storedSts is the upstream's Strict-Transport-Security value an entry holds, or null. */
+function storedSts(entry: CacheEntry): string | null {
+  for (const [n, v] of entry.headers) if (n === 'strict-transport-security') return NON_ASCII.test(v) ? null : v;
+  return null;
+}
+
 /** hasConditional reports whether the request carries validators of its own. */
 export function hasConditional(req: HeaderPairs): boolean {
   for (const [n] of req) if (n === 'if-none-match' || n === 'if-modified-since') return true;
@@ -71,19 +84,21 @@ export function hasConditional(req: HeaderPairs): boolean {
  * validators match a stored 200, else the stored status, fields and body (no body for HEAD).
  * It returns the status and body bytes sent.
  */
-export function writeEntry(res: HttpResponse, entry: CacheEntry, cacheStatus: CacheStatus, method: string, req: HeaderPairs, nowMs: number, serverHeader: string, close: boolean): readonly [number, number] {
+export function writeEntry(res: HttpResponse, entry: CacheEntry, cacheStatus: CacheStatus, method: string, req: HeaderPairs, nowMs: number, own: OwnFields, close: boolean): readonly [number, number] {
   const age = String(currentAge(entry, nowMs));
   if (entry.status === 200 && hasConditional(req) && clientConditionalMatch(req, entry)) {
     res.writeStatus('304 Not Modified');
     for (const [n, v] of entry.headers) if (NOT_MODIFIED_FIELDS.has(n)) res.writeHeader(n, NON_ASCII.test(v) ? Buffer.from(v, 'latin1') : v);
-    res.writeHeader('Age', age).writeHeader('X-Cache-Status', cacheStatus).writeHeader('Server', serverHeader);
+    writeOwnFields(res.writeHeader('Age', age).writeHeader('X-Cache-Status', cacheStatus), own);
     res.endWithoutBody(); // as Exchange answers a 304: no length, the connection kept
     return [304, 0];
   }
   res.writeStatus(statusLine(entry.status));
   const w = wireOf(entry);
   for (let i = 0; i < w.length; i += 2) res.writeHeader(w[i] as string, w[i + 1] as string);
-  res.writeHeader('Age', `${age}\r\nX-Cache-Status: ${cacheStatus}\r\nServer: ${serverHeader}`);
+  // The upstream's own HSTS policy is replayed only where the listener sets none.
+  const sts = own.hsts ?? storedSts(entry);
+  res.writeHeader('Age', `${age}\r\nX-Cache-Status: ${cacheStatus}\r\nServer: ${own.serverHeader}${sts === null ? '' : `\r\nStrict-Transport-Security: ${sts}`}`);
   if (entry.status === 204 || entry.status === 304) {
     res.endWithoutBody();
     return [entry.status, 0];
@@ -137,7 +152,8 @@ export interface CachedRequest {
   readonly ttlSeconds: number | null;
   readonly method: string;
   readonly req: HeaderPairs;
-  readonly serverHeader: string;
+  /** The fields of the listener the request came on (Server, and HSTS on HTTPS). */
+  readonly own: OwnFields;
 }
 
 /**
@@ -247,7 +263,7 @@ export class FillSink implements ExchangeCache {
 
   write(res: HttpResponse, entry: object, close: boolean): readonly [number, number] {
     const r = this.#r;
-    return writeEntry(res, entry as CacheEntry, this.status, r.method, r.req, r.cache.now(), r.serverHeader, close);
+    return writeEntry(res, entry as CacheEntry, this.status, r.method, r.req, r.cache.now(), r.own, close);
   }
 
   settle(): void {

@@ -20,9 +20,14 @@ import type { RouteCounters } from '../stats.js';
 import { CONTENT_TYPE_TEXT, errorResponse, isConnectError, statusLine, upstreamFailure, type ProxyFailure } from './errors.js';
 import { filterResponseHead, type ResponseHead } from './headers.js';
 
-/** ProxyContext is the state an Exchange shares with its server. */
+/**
+ * ProxyContext is the state an Exchange shares with its listener: the HTTP port has one, and
+ * each generation of the HTTPS listener (tls-front.ts) has its own, so each knows its requests.
+ */
 export interface ProxyContext {
   readonly serverHeader: string;
+  /** The Strict-Transport-Security value added to every response (HTTPS with --hsts), else null. */
+  readonly hsts: string | null;
   readonly log: Logger;
   /** Set by drain(): every response from now on asks uWS to close the connection. */
   draining: boolean;
@@ -72,6 +77,23 @@ const X_CACHE_STATUS = 'x-cache-status';
 /** isCacheStatusName reports whether a raw upstream field name is X-Cache-Status (the proxy sets its own). */
 function isCacheStatusName(name: Buffer): boolean {
   return name.length === X_CACHE_STATUS.length && name.toString('latin1').toLowerCase() === X_CACHE_STATUS;
+}
+
+const STS = 'strict-transport-security';
+
+/** isStsName reports whether a raw upstream field name is Strict-Transport-Security (replaced when the listener sets its own). */
+function isStsName(name: Buffer): boolean {
+  return name.length === STS.length && name.toString('latin1').toLowerCase() === STS;
+}
+
+/**
+ * writeOwnFields writes the fields Flusso adds to every response it sends: Server, and on an
+ * HTTPS listener with --hsts the Strict-Transport-Security policy. `res` must be corked.
+ */
+export function writeOwnFields(res: HttpResponse, ctx: Pick<ProxyContext, 'serverHeader' | 'hsts'>): HttpResponse {
+  res.writeHeader('Server', ctx.serverHeader);
+  if (ctx.hsts !== null) res.writeHeader('Strict-Transport-Security', ctx.hsts);
+  return res;
 }
 
 /** CLIENT_CLOSED is the status counted for a request whose client left first (nginx's 499). */
@@ -433,13 +455,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#sentStatus = this.#status;
     const f = head.fields;
     const cache = this.#cache;
-    if (cache === null) {
+    const ownSts = this.#ctx.hsts !== null;
+    if (cache === null && !ownSts) {
       for (let i = 0; i < f.length; i += 2) res.writeHeader(f[i] as Buffer, f[i + 1] as Buffer);
     } else {
-      for (let i = 0; i < f.length; i += 2) if (!isCacheStatusName(f[i] as Buffer)) res.writeHeader(f[i] as Buffer, f[i + 1] as Buffer);
-      res.writeHeader('X-Cache-Status', cache.status);
+      for (let i = 0; i < f.length; i += 2) {
+        const name = f[i] as Buffer;
+        if ((cache === null || !isCacheStatusName(name)) && (!ownSts || !isStsName(name))) res.writeHeader(name, f[i + 1] as Buffer);
+      }
+      if (cache !== null) res.writeHeader('X-Cache-Status', cache.status);
     }
-    res.writeHeader('Server', this.#ctx.serverHeader);
+    writeOwnFields(res, this.#ctx);
     this.#headSent = true;
   }
 
@@ -509,7 +535,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#bytesOut += r.body.length;
     this.#res.writeStatus(r.statusLine).writeHeader('Content-Type', CONTENT_TYPE_TEXT);
     if (this.#cache !== null) this.#res.writeHeader('X-Cache-Status', this.#cache.status);
-    this.#res.writeHeader('Server', this.#ctx.serverHeader).end(r.body, this.#ctx.draining);
+    writeOwnFields(this.#res, this.#ctx).end(r.body, this.#ctx.draining);
     this.#complete();
   }
 

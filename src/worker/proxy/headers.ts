@@ -139,6 +139,8 @@ export interface ForwardingInfo {
   readonly clientAddress: string;
   /** The listener port as text. */
   readonly port: string;
+  /** The listener's scheme, sent as X-Forwarded-Proto. */
+  readonly proto: 'http' | 'https';
   /** Parsed Content-Length to send, or null for none (chunked or no body). */
   readonly contentLength: string | null;
 }
@@ -172,7 +174,7 @@ export function buildUpstreamHeaders(head: RequestHead, info: ForwardingInfo): s
     'x-forwarded-for', info.clientAddress,
     'x-forwarded-host', host,
     'x-forwarded-port', info.port,
-    'x-forwarded-proto', 'http',
+    'x-forwarded-proto', info.proto,
     'x-real-ip', info.clientAddress,
     'x-request-id', isSaneRequestId(head.requestId) ? head.requestId : newRequestId(),
   );

@@ -17,7 +17,7 @@ describe('SnapshotBroadcaster', () => {
     expect(b.publish(table)).toMatchObject({ changed: true, generation: 2 });
     expect(sent.map((s) => s.generation)).toEqual([1, 2]);
     const decoded = decodeSnapshot(sent[1]!.bytes);
-    expect(decoded).toEqual({ version: SNAPSHOT_VERSION, generation: 2, table, overrides: { drained: [], weights: [] } });
+    expect(decoded).toEqual({ version: SNAPSHOT_VERSION, generation: 2, table, overrides: { drained: [], weights: [] }, tls: null });
   });
 
   it('does not publish a table equal to the last one', () => {
@@ -27,6 +27,21 @@ describe('SnapshotBroadcaster', () => {
     const again = b.publish(structuredClone(table));
     expect(again).toMatchObject({ changed: false, generation: 1 });
     expect(sends).toBe(1);
+  });
+
+  it('publishes a new TLS part under the next generation, keeps it for a later table, and skips the same one', () => {
+    const sent: Uint8Array[] = [];
+    const b = new SnapshotBroadcaster((bytes) => sent.push(bytes));
+    const tls = { defaultCertificate: { id: 'd', certFile: '/t/d.crt', keyFile: '/t/d.key' }, certificates: [], serverNames: [] };
+    expect(b.publishTls(tls)).toMatchObject({ changed: false, generation: 0 }); // kept for the first table
+    expect(b.publish(table)).toMatchObject({ changed: true, generation: 1 });
+    expect(decodeSnapshot(sent[0]!).tls).toEqual(tls);
+    expect(b.publishTls(tls)).toMatchObject({ changed: false, generation: 1 });
+    const rotated = { ...tls, certificates: [{ id: 'a', certFile: '/t/a.crt', keyFile: '/t/a.key' }], serverNames: [{ name: 'a.example', certificate: 'a' }] };
+    expect(b.publishTls(rotated)).toMatchObject({ changed: true, generation: 2 });
+    expect(decodeSnapshot(sent[1]!)).toMatchObject({ generation: 2, table, tls: rotated });
+    expect(b.publish(EMPTY_TABLE)).toMatchObject({ changed: true, generation: 3 });
+    expect(decodeSnapshot(sent[2]!).tls).toEqual(rotated);
   });
 
   it('publishes when only the overrides change', () => {
@@ -53,7 +68,7 @@ describe('SnapshotBroadcaster endpoint deltas', () => {
     expect(snapshots).toEqual([1]);
     expect(decodeEndpointsDelta(deltas[0]!.delta)).toEqual({ version: SNAPSHOT_VERSION, generation: 2, base: 1, clusters: [{ id: moved.id, endpoints: moved.endpoints }] });
     // The full snapshot of generation 2 carries the new endpoints.
-    expect(decodeSnapshot(deltas[0]!.snapshot())).toEqual({ version: SNAPSHOT_VERSION, generation: 2, table: next, overrides: NO_OVERRIDES });
+    expect(decodeSnapshot(deltas[0]!.snapshot())).toEqual({ version: SNAPSHOT_VERSION, generation: 2, table: next, overrides: NO_OVERRIDES, tls: null });
     expect(b.snapshot()).toBe(deltas[0]!.snapshot());
   });
 
@@ -74,7 +89,7 @@ describe('SnapshotBroadcaster endpoint deltas', () => {
     c.publish(table);
     c.publishEndpoints(next, [moved]);
     c.publish(next, drained);
-    expect(decodeSnapshot(last!)).toEqual({ version: SNAPSHOT_VERSION, generation: 3, table: next, overrides: drained });
+    expect(decodeSnapshot(last!)).toEqual({ version: SNAPSHOT_VERSION, generation: 3, table: next, overrides: drained, tls: null });
   });
 
   it('falls back to a full snapshot without a delta sink', () => {

@@ -13,6 +13,7 @@ import { CompileOffload, type CompileRunner } from '../../../src/primary/offload
 import { createCompileTask } from '../../../src/primary/offload/compile-task.js';
 import { OverrideStore } from '../../../src/primary/overrides.js';
 import type { SourceChange } from '../../../src/primary/sources/source.js';
+import { SecretStore } from '../../../src/primary/secrets.js';
 import { ClusterStore } from '../../../src/primary/store.js';
 import { decodeEndpointsDelta, decodeSnapshot } from '../../../src/shared/codec.js';
 import { backend, endpointSlice, ingress, ingressClass, OPTS, path, rule, service, sliceEndpoint } from '../../helpers/k8s.js';
@@ -35,10 +36,12 @@ function setup(): { store: ClusterStore; controller: Controller; sent: { kind: s
     },
   );
   const controller = new Controller({ log: pino({ level: 'silent' }), compile: OPTS, broadcaster, overrides: new OverrideStore(), metrics: new ControlPlaneMetrics() });
-  controller.accept({ view: store, diagnostics: [] });
+  controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [] });
   controller.rebuild();
   return { store, controller, sent, snapshotOf: () => snapshotOf() };
 }
+
+const NO_SECRETS = new SecretStore();
 
 const sliceChange = (svc: string): SourceChange => ({ kind: 'EndpointSlice', key: `default/${svc}-a`, services: [`default/${svc}`] });
 
@@ -46,7 +49,7 @@ describe('Controller', () => {
   it('publishes an endpoint-only change as a delta equal to a full compile', () => {
     const { store, controller, sent, snapshotOf } = setup();
     store.upsert(endpointSlice('default/s1-a', { service: 's1', endpoints: [sliceEndpoint('10.0.0.2'), sliceEndpoint('10.0.0.3')] }));
-    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s1')] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [sliceChange('s1')] });
     expect(controller.endpointsOnly).toBe(true);
     controller.rebuild();
     expect(sent.map((s) => [s.kind, s.generation])).toEqual([['snapshot', 1], ['endpoints', 2]]);
@@ -60,12 +63,12 @@ describe('Controller', () => {
   it('publishes nothing when the changed slices leave every endpoint as it was, and updates the diagnostics', () => {
     const { store, controller, sent } = setup();
     store.upsert(endpointSlice('default/s0-b', { service: 's0', endpoints: [sliceEndpoint('10.0.0.1')] }));
-    controller.accept({ view: store, diagnostics: [], changes: [{ kind: 'EndpointSlice', key: 'default/s0-b', services: ['default/s0'] }] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [{ kind: 'EndpointSlice', key: 'default/s0-b', services: ['default/s0'] }] });
     controller.rebuild();
     expect(sent).toHaveLength(1);
     store.delete('EndpointSlice', 'default/s0-a');
     store.delete('EndpointSlice', 'default/s0-b');
-    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s0')] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [sliceChange('s0')] });
     controller.rebuild();
     expect(sent.map((s) => s.kind)).toEqual(['snapshot', 'endpoints']);
     expect(controller.diagnostics.map((d) => [d.code, d.object])).toEqual([['ING_ERR_NO_ENDPOINTS', 'Service default/s0']]);
@@ -78,15 +81,15 @@ describe('Controller', () => {
   ])('rebuilds in full after %s', (_name, changes) => {
     const { store, controller, sent } = setup();
     store.upsert(endpointSlice('default/s1-a', { service: 's1', endpoints: [sliceEndpoint('10.0.0.9')] }));
-    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s1')] });
-    controller.accept(changes === undefined ? { view: store, diagnostics: [] } : { view: store, diagnostics: [], changes });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [sliceChange('s1')] });
+    controller.accept(changes === undefined ? { view: store, secrets: NO_SECRETS, diagnostics: [] } : { view: store, secrets: NO_SECRETS, diagnostics: [], changes });
     expect(controller.endpointsOnly).toBe(false);
     controller.rebuild();
     expect(sent.map((s) => [s.kind, s.generation])).toEqual([['snapshot', 1], ['snapshot', 2]]);
     expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);
     // The next endpoint-only change is a delta again.
     store.upsert(endpointSlice('default/s1-a', { service: 's1', endpoints: [sliceEndpoint('10.0.0.8')] }));
-    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s1')] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [sliceChange('s1')] });
     controller.rebuild();
     expect(sent.map((s) => s.kind)).toEqual(['snapshot', 'snapshot', 'endpoints']);
   });
@@ -136,14 +139,14 @@ describe('Controller with the compile thread', () => {
   it('publishes the bytes an in-loop compile publishes, and endpoint changes as deltas', async () => {
     const task = createCompileTask();
     const { store, controller, sent } = offloaded(async (input) => task(input));
-    controller.accept({ view: store, diagnostics: [] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [] });
     await controller.rebuild();
     const inLoop = setup();
     expect(sent.map((s) => [s.kind, s.generation])).toEqual([['snapshot', 1]]);
     expect(Buffer.from(sent[0]!.bytes).equals(Buffer.from(inLoop.sent[0]!.bytes))).toBe(true);
     expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);
     store.upsert(endpointSlice('default/s1-a', { service: 's1', endpoints: [sliceEndpoint('10.0.0.7')] }));
-    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s1')] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [sliceChange('s1')] });
     await controller.rebuild();
     expect(sent.map((s) => [s.kind, s.generation])).toEqual([['snapshot', 1], ['endpoints', 2]]);
     expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);
@@ -152,14 +155,14 @@ describe('Controller with the compile thread', () => {
   it('runs a rebuild asked for during a compile after it, on the newest state, in order', async () => {
     const gate = gatedTask();
     const { store, controller, sent } = offloaded(gate.run);
-    controller.accept({ view: store, diagnostics: [] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [] });
     const first = controller.rebuild();
     // While the first compile runs: a route change and an endpoint change arrive.
     store.upsert(ingress('default/s2', { rules: [rule('s2.example', path('/', backend('s0', 80)))] }));
-    controller.accept({ view: store, diagnostics: [], changes: [{ kind: 'Ingress', key: 'default/s2' }] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [{ kind: 'Ingress', key: 'default/s2' }] });
     void controller.rebuild();
     store.upsert(endpointSlice('default/s0-a', { service: 's0', endpoints: [sliceEndpoint('10.0.0.5')] }));
-    controller.accept({ view: store, diagnostics: [], changes: [sliceChange('s0')] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [sliceChange('s0')] });
     void controller.rebuild();
     expect(gate.started()).toBe(1);
     expect(sent).toEqual([]);
@@ -181,18 +184,18 @@ describe('Controller with the compile thread', () => {
       if (fail) throw new Error('compile thread crashed');
       return task(input);
     });
-    controller.accept({ view: store, diagnostics: [] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [] });
     await controller.rebuild();
     const good = controller.table;
     fail = true;
     store.delete('Ingress', 'default/s1');
-    controller.accept({ view: store, diagnostics: [], changes: [{ kind: 'Ingress', key: 'default/s1' }] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [{ kind: 'Ingress', key: 'default/s1' }] });
     await controller.rebuild();
     expect(sent).toHaveLength(1);
     expect(controller.table).toBe(good);
     expect(logs.filter((l) => l.level === 50).map((l) => [l.msg, (l.err as { message?: string } | undefined)?.message])).toEqual([['compile failed; the last published snapshot keeps serving', 'compile thread crashed']]);
     fail = false;
-    controller.accept({ view: store, diagnostics: [], changes: [] });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [] });
     await controller.rebuild();
     expect(sent.map((s) => s.generation)).toEqual([1, 2]);
     expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);

@@ -43,8 +43,18 @@ function fullSnapshot(): RoutingSnapshot {
       ],
     },
     overrides: { drained: ['default/echo:8080|10.0.0.1:8080'], weights: [['default/echo:8080|[fd00::2]:8080', 5]] },
+    tls: TLS,
   };
 }
+
+const TLS = {
+  defaultCertificate: { id: 'd0', certFile: '/run/flusso/tls/d0.crt', keyFile: '/run/flusso/tls/d0.key' },
+  certificates: [{ id: 'a1', certFile: '/run/flusso/tls/a1.crt', keyFile: '/run/flusso/tls/a1.key' }],
+  serverNames: [
+    { name: '*.example.com', certificate: 'a1' },
+    { name: 'example.com', certificate: 'a1' },
+  ],
+};
 
 function codeOf(fn: () => unknown): string {
   try {
@@ -89,17 +99,17 @@ describe('snapshot codec', () => {
 
 describe('assembleSnapshot', () => {
   it.each([
-    { name: 'generation 1, no overrides', generation: 1, overrides: { drained: [], weights: [] } },
-    { name: 'generation 127 (fixint edge)', generation: 127, overrides: { drained: [], weights: [] } },
-    { name: 'generation 128 (uint8)', generation: 128, overrides: { drained: ['a|10.0.0.1:80'], weights: [] } },
-    { name: 'generation 65536 (uint32)', generation: 65536, overrides: { drained: [], weights: [['a|10.0.0.1:80', 3]] as [string, number][] } },
-    { name: 'generation 2^32 + 1 (uint64)', generation: 2 ** 32 + 1, overrides: { drained: ['x'], weights: [['y', 0]] as [string, number][] } },
-  ])('gives the bytes encodeSnapshot gives: $name', ({ generation, overrides }) => {
+    { name: 'generation 1, no overrides, no TLS', generation: 1, overrides: { drained: [], weights: [] }, tls: null },
+    { name: 'generation 127 (fixint edge)', generation: 127, overrides: { drained: [], weights: [] }, tls: TLS },
+    { name: 'generation 128 (uint8)', generation: 128, overrides: { drained: ['a|10.0.0.1:80'], weights: [] }, tls: null },
+    { name: 'generation 65536 (uint32)', generation: 65536, overrides: { drained: [], weights: [['a|10.0.0.1:80', 3]] as [string, number][] }, tls: TLS },
+    { name: 'generation 2^32 + 1 (uint64)', generation: 2 ** 32 + 1, overrides: { drained: ['x'], weights: [['y', 0]] as [string, number][] }, tls: TLS },
+  ])('gives the bytes encodeSnapshot gives: $name', ({ generation, overrides, tls }) => {
     const { table } = fullSnapshot();
-    const want = encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table, overrides });
-    const got = assembleSnapshot({ version: SNAPSHOT_VERSION, generation, overrides }, encodeTable(table));
+    const want = encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table, overrides, tls });
+    const got = assembleSnapshot({ version: SNAPSHOT_VERSION, generation, overrides, tls }, encodeTable(table));
     expect(Buffer.from(got).equals(Buffer.from(want))).toBe(true);
-    expect(decodeSnapshot(got)).toEqual({ version: SNAPSHOT_VERSION, generation, table, overrides });
+    expect(decodeSnapshot(got)).toEqual({ version: SNAPSHOT_VERSION, generation, table, overrides, tls });
   });
 
   it('decodeTable reverses encodeTable and refuses other data', () => {

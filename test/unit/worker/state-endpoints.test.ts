@@ -20,7 +20,7 @@ function start(created: PoolFactory, generation = 1, overrides = NO_OVERRIDES): 
   const state = new WorkerState({ config, createPool: created });
   const clusters = [cluster('a', [ep('10.0.0.1'), ep('10.0.0.2')]), cluster('b', [ep('10.0.0.2')])];
   const table = { hosts: clusters.map((c) => ({ host: `${c.id}.test`, routes: [{ match: 'Prefix' as const, path: '/', cluster: c.id, source: 'ns/i' }] })), defaultBackend: null, clusters };
-  expect(state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table, overrides })).ok).toBe(true);
+  expect(state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table, overrides, tls: null })).ok).toBe(true);
   return state;
 }
 
@@ -95,7 +95,7 @@ describe('WorkerState.applyEndpoints', () => {
     const state = start(factory);
     state.applyEndpoints(delta(1, [{ id: 'a', endpoints: [ep('10.0.0.3')] }]));
     const table = { hosts: [], defaultBackend: null, clusters: [cluster('a', [ep('10.0.0.3')])] };
-    expect(state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: 3, table, overrides: NO_OVERRIDES })).ok).toBe(true);
+    expect(state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: 3, table, overrides: NO_OVERRIDES, tls: null })).ok).toBe(true);
     expect(created.filter((p) => !p.closed).map((p) => p.origin)).toEqual(['http://10.0.0.3:80']);
   });
 });

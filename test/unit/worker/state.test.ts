@@ -27,6 +27,7 @@ function snapshot(generation: number, clusters: Cluster[]): RoutingSnapshot {
     version: SNAPSHOT_VERSION,
     generation,
     overrides: NO_OVERRIDES,
+    tls: null,
     table: {
       hosts: clusters.map((c) => ({ host: `${c.id.replace(/[^a-z0-9]/g, '')}.test`, routes: [{ match: 'Prefix', path: '/', cluster: c.id, source: 'ns/i' }] })),
       defaultBackend: null,

@@ -96,7 +96,7 @@ describe('KubernetesSource', () => {
     const s = create({ namespaces: ['a', 'b'] });
     await Promise.all([s.start((u) => updates.push(u)), vi.advanceTimersByTimeAsync(0)]);
     expect(scopes.sort()).toEqual(['endpointslices/a', 'endpointslices/b', 'ingressclasses', 'ingresses/a', 'ingresses/b', 'secrets/a', 'secrets/b', 'services/a', 'services/b']);
-    expect(s.tlsSecret('a', 'cert')?.data).toEqual({ 'tls.crt': 'Y3J0' });
+    expect(s.secrets.secret('a', 'cert')).toMatchObject({ type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y3J0' } });
   });
 
   it('notifies changes that matter only: a status-only change is not one', async () => {

@@ -43,6 +43,7 @@ spec:
           spec: { controller: 'flusso.dev/ingress-controller' },
         },
       ],
+      secrets: [],
       diagnostics: [],
       parsed: true,
       rejected: [],
@@ -218,7 +219,7 @@ metadata:
     ]);
   });
 
-  it('warns about kinds it does not read and ignores Secrets silently', () => {
+  it('warns about kinds it does not read, and reads Secrets apart (stringData encoded, as the API server does)', () => {
     const text = `apiVersion: v1
 kind: ConfigMap
 metadata: { name: settings, namespace: shop }
@@ -227,10 +228,13 @@ apiVersion: v1
 kind: Secret
 metadata: { name: tls }
 type: kubernetes.io/tls
+data: { tls.crt: Y3J0 }
+stringData: { tls.key: key }
 ---
 ${SERVICE}`;
     const parsed = parseManifestFile('x.yaml', text);
     expect(parsed.objects.map((o) => o.kind)).toEqual(['Service']);
+    expect(parsed.secrets).toEqual([{ namespace: 'default', name: 'tls', type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y3J0', 'tls.key': 'a2V5' } }]);
     expect(parsed.diagnostics).toEqual([
       {
         code: 'ING_ERR_MANIFEST_UNSUPPORTED_KIND',
@@ -243,6 +247,6 @@ ${SERVICE}`;
   });
 
   it('returns nothing for an empty file', () => {
-    expect(parseManifestFile('x.yaml', '')).toStrictEqual({ objects: [], diagnostics: [], parsed: true, rejected: [] });
+    expect(parseManifestFile('x.yaml', '')).toStrictEqual({ objects: [], secrets: [], diagnostics: [], parsed: true, rejected: [] });
   });
 });

@@ -8,7 +8,7 @@ function head(fields: [string, string][]): RequestHead {
   return h;
 }
 
-const info = { clientAddress: '10.1.2.3', port: '8080', contentLength: null };
+const info = { clientAddress: '10.1.2.3', port: '8080', proto: 'http' as const, contentLength: null };
 
 function pairs(flat: string[]): [string, string][] {
   const out: [string, string][] = [];
