@@ -29,7 +29,7 @@ COPY gui ./gui
 COPY LICENSE README.md ./
 # The node image's unprivileged user (uid 1000); nothing in /app is writable by it.
 USER node
-EXPOSE 8080 8081
+EXPOSE 8080 8443 8081
 # SIGTERM starts the drain: not ready, stop accepting, finish in-flight requests, exit 0.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "/app/bin/flusso"]

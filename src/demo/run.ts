@@ -70,6 +70,7 @@ async function waitForReady(settings: DemoSettings, flusso: ChildProcess): Promi
 
 function printWelcome(settings: DemoSettings, manifestsDir: string, pods: number, token: string): void {
   const http = `http://${dialableAddress(settings.httpAddress)}:${settings.httpPort}`;
+  const https = `https://${dialableAddress(settings.httpsAddress)}:${settings.httpsPort}`;
   const admin = `http://${dialableAddress(settings.adminAddress)}:${settings.adminPort}`;
   const port = settings.httpPort;
   say(`
@@ -82,6 +83,7 @@ Try these (each answer is JSON saying which service and pod served it):
   curl -H 'Host: alice.blog.localtest.me' ${http}/         # blog (wildcard host)
   curl -sI -H 'Host: alice.blog.localtest.me' ${http}/     # blog is cached: X-Cache-Status MISS, then HIT (per worker)
   curl -H 'Host: nothing.localtest.me' ${http}/            # fallback Ingress (default backend)
+  curl -k -H 'Host: shop.localtest.me' ${https}/api/orders  # HTTPS (-k: no Ingress here has TLS, so the generated default certificate)
 
 *.localtest.me resolves to 127.0.0.1 on public DNS, so with a resolver you can also run:
   curl http://shop.localtest.me:${port}/api/orders

@@ -10,13 +10,15 @@ import { parse } from 'yaml';
 export interface DemoSettings {
   readonly httpAddress: string;
   readonly httpPort: number;
+  readonly httpsAddress: string;
+  readonly httpsPort: number;
   readonly adminAddress: string;
   readonly adminPort: number;
   /** The admin token the user gave (flag, env or config file), if any. */
   readonly adminToken?: string;
 }
 
-const DEFAULTS = { httpAddress: '0.0.0.0', httpPort: 8080, adminAddress: '127.0.0.1', adminPort: 8081 } as const;
+const DEFAULTS = { httpAddress: '0.0.0.0', httpPort: 8080, httpsAddress: '0.0.0.0', httpsPort: 8443, adminAddress: '127.0.0.1', adminPort: 8081 } as const;
 
 /** flagValue returns the value of `--name v` or `--name=v` in argv (the last one wins), if any. */
 export function flagValue(argv: readonly string[], name: string): string | undefined {
@@ -64,6 +66,8 @@ export function resolveDemoSettings(argv: readonly string[], env: NodeJS.Process
   return {
     httpAddress: pick('http-address') ?? DEFAULTS.httpAddress,
     httpPort: port('http-port', DEFAULTS.httpPort),
+    httpsAddress: pick('https-address') ?? DEFAULTS.httpsAddress,
+    httpsPort: port('https-port', DEFAULTS.httpsPort),
     adminAddress: pick('admin-address') ?? DEFAULTS.adminAddress,
     adminPort: port('admin-port', DEFAULTS.adminPort),
     ...(pick('admin-token') === undefined ? {} : { adminToken: pick('admin-token') as string }),

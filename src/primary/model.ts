@@ -75,7 +75,7 @@ export interface IngressRule {
   readonly http?: HTTPIngressRuleValue;
 }
 
-/** IngressTLS is one `spec.tls[]` entry (read, not yet compiled). */
+/** IngressTLS is one `spec.tls[]` entry. */
 export interface IngressTLS {
   readonly hosts?: readonly string[];
   readonly secretName?: string;
@@ -95,6 +95,11 @@ export interface Ingress {
   readonly kind: 'Ingress';
   readonly metadata: ObjectMeta;
   readonly spec?: IngressSpec;
+  /**
+   * Paths of the fields under `spec` that are not Ingress v1 fields (a typo, or an older API
+   * version's name such as `backend.serviceName`), sorted; the compiler reports each one.
+   */
+  readonly ignoredFields?: readonly string[];
 }
 
 /** ServicePort is one `spec.ports[]` entry of a Service. `name` may be absent for a single-port Service. */

@@ -12,8 +12,8 @@ import { freePorts } from '../helpers/ports.js';
 
 describe('npm run demo', () => {
   it('serves the demo routes, prints the URLs to try, and stops on SIGINT', async () => {
-    const [httpPort = 0, adminPort = 0] = await freePorts(2);
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/demo/run.js'), '--http-port', String(httpPort), '--admin-port', String(adminPort), '--workers', '1'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [httpPort = 0, adminPort = 0, httpsPort = 0] = await freePorts(3);
+    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/demo/run.js'), '--http-port', String(httpPort), '--https-port', String(httpsPort), '--admin-port', String(adminPort), '--workers', '1'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     onTestFinished(() => {
       child.kill('SIGKILL');
     });
@@ -29,6 +29,9 @@ describe('npm run demo', () => {
 
     const api = await httpRequest({ port: httpPort, host: 'shop.localtest.me', path: '/api/orders' });
     expect([api.status, api.json?.service]).toEqual([200, 'shop-api']);
+    expect(out).toContain(`curl -k -H 'Host: shop.localtest.me' https://127.0.0.1:${httpsPort}/api/orders`);
+    const secure = await httpRequest({ port: httpsPort, host: 'shop.localtest.me', path: '/api/orders', tls: {} });
+    expect([secure.status, secure.json?.service, secure.peerCertificate?.subject?.CN]).toEqual([200, 'shop-api', 'Flusso Default Certificate']);
     const blog = await httpRequest({ port: httpPort, host: 'alice.blog.localtest.me', path: '/' });
     expect([blog.status, blog.json?.service]).toEqual([200, 'blog']);
     // The demo caches the blog: asked again, a worker answers from its cache (each worker has its

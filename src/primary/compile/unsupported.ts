@@ -60,9 +60,10 @@ const SNIPPET_ANNOTATIONS: ReadonlySet<string> = new Set([
  * SUPPORTED_ANNOTATIONS, ordered by annotation key. `objectKey` goes into each diagnostic's
  * `object` as given.
  *
- * No Ingress field is reported here: every field the model keeps is acted on by a processor,
- * and the ingress processor already reports resource backends (ING_ERR_INGRESS_BACKEND_UNSUPPORTED).
- * Fields outside the Ingress v1 schema never reach the compiler: the sources' validation drops them.
+ * Then one warning per field under `spec` outside the Ingress v1 schema, which the sources'
+ * validation lists in `ignoredFields` (a typo such as `pathtype`, or v1beta1's
+ * `backend.serviceName`). Every field the model keeps is acted on by a processor, and the
+ * ingress processor reports resource backends itself (ING_ERR_INGRESS_BACKEND_UNSUPPORTED).
  */
 export function unsupportedInputs(ingress: Ingress, objectKey: string): Diagnostic[] {
   const keys = Object.keys(ingress.metadata.annotations ?? {}).sort(compareText);
@@ -71,6 +72,8 @@ export function unsupportedInputs(ingress: Ingress, objectKey: string): Diagnost
     const message = annotationProblem(key);
     if (message !== undefined) out.push({ code: 'ING_ERR_INGRESS_UNSUPPORTED', severity: 'warning', object: objectKey, message });
   }
+  for (const path of ingress.ignoredFields ?? [])
+    out.push({ code: 'ING_ERR_INGRESS_UNSUPPORTED', severity: 'warning', object: objectKey, message: `field ${quote(path)} is not an Ingress v1 field Flusso reads (a typo, or an older API version's name); ignored` });
   return out;
 }
 

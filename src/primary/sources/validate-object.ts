@@ -85,12 +85,45 @@ function validateIngressClass(raw: Readonly<Record<string, unknown>>): IngressCl
   });
 }
 
+/** Shape lists the fields of an object: a leaf (null), an object (Shape) or a list of objects ([Shape]). */
+type Shape = { readonly [field: string]: null | Shape | readonly [Shape] };
+
+const BACKEND_SHAPE: Shape = { service: { name: null, port: { number: null, name: null } }, resource: { apiGroup: null, kind: null, name: null } };
+
+/** INGRESS_SPEC_SHAPE is the networking.k8s.io/v1 IngressSpec: every field Flusso reads. */
+const INGRESS_SPEC_SHAPE: Shape = {
+  ingressClassName: null,
+  defaultBackend: BACKEND_SHAPE,
+  rules: [{ host: null, http: { paths: [{ path: null, pathType: null, backend: BACKEND_SHAPE }] } }],
+  tls: [{ hosts: null, secretName: null }],
+};
+
+/** unknownFields lists the paths in `raw` that `shape` does not name (values of the wrong type are validated elsewhere). */
+function unknownFields(raw: unknown, shape: Shape, at: string, out: string[]): string[] {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return out;
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    const path = `${at}.${key}`;
+    if (!Object.hasOwn(shape, key)) {
+      out.push(path);
+      continue;
+    }
+    const sub = shape[key];
+    if (sub === null || sub === undefined || value === null) continue;
+    if (Array.isArray(sub)) {
+      if (Array.isArray(value)) value.forEach((item, i) => unknownFields(item, sub[0] as Shape, `${path}[${i}]`, out));
+    } else unknownFields(value, sub as Shape, path, out);
+  }
+  return out;
+}
+
 function validateIngress(raw: Readonly<Record<string, unknown>>): Ingress {
   const spec = optRecord(raw.spec, 'spec');
+  const ignored = spec === undefined ? [] : unknownFields(spec, INGRESS_SPEC_SHAPE, 'spec', []).sort();
   return compact({
     apiVersion: 'networking.k8s.io/v1' as const,
     kind: 'Ingress' as const,
     metadata: meta(raw.metadata, true),
+    ignoredFields: ignored.length === 0 ? undefined : ignored,
     spec:
       spec &&
       compact({

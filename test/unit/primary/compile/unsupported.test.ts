@@ -179,3 +179,14 @@ describe('SUPPORTED_ANNOTATIONS', () => {
     ]);
   });
 });
+
+describe('fields outside the Ingress v1 schema (issue #11 item 9)', () => {
+  it('reports each ignored field the source listed, after the annotations', () => {
+    const ing = { ...ingress('ns/web', { annotations: { 'nginx.ingress.kubernetes.io/rewrite-target': '/' } }), ignoredFields: ['spec.rules[0].http.paths[0].backend.serviceName', 'spec.tlss'] } as Ingress;
+    expect(unsupportedInputs(ing, 'Ingress ns/web').map((d) => d.message)).toEqual([
+      'annotation "nginx.ingress.kubernetes.io/rewrite-target" is not supported by Flusso; ignored',
+      'field "spec.rules[0].http.paths[0].backend.serviceName" is not an Ingress v1 field Flusso reads (a typo, or an older API version\'s name); ignored',
+      'field "spec.tlss" is not an Ingress v1 field Flusso reads (a typo, or an older API version\'s name); ignored',
+    ]);
+  });
+});

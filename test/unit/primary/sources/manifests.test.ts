@@ -109,6 +109,34 @@ status:
     ]);
   });
 
+  // Issue #11 item 9: a field under spec that is not an Ingress v1 field is kept as a name, so the
+  // compiler can say it is ignored (here v1beta1's serviceName/servicePort and a typo).
+  it('lists the fields under spec that Ingress v1 does not have', () => {
+    const parsed = parseManifestFile(
+      'x.yaml',
+      `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: web }
+spec:
+  tlss: []
+  rules:
+    - host: shop.example.com
+      http:
+        paths:
+          - path: /
+            pathtype: Prefix
+            backend: { serviceName: web, servicePort: 80 }
+`,
+    );
+    const [ing] = parsed.objects;
+    expect(ing?.kind === 'Ingress' ? ing.ignoredFields : undefined).toEqual([
+      'spec.rules[0].http.paths[0].backend.serviceName',
+      'spec.rules[0].http.paths[0].backend.servicePort',
+      'spec.rules[0].http.paths[0].pathtype',
+      'spec.tlss',
+    ]);
+  });
+
   it('reads an EndpointSlice with conditions, and JSON text', () => {
     const json = JSON.stringify({
       apiVersion: 'discovery.k8s.io/v1',
