@@ -14,6 +14,7 @@ import type {
   IngressBackend,
   IngressClass,
   IngressRule,
+  IngressTLS,
   KubeObject,
   Service,
   ServicePort,
@@ -51,6 +52,7 @@ export interface IngressInit {
   readonly created?: string;
   readonly rules?: readonly IngressRule[];
   readonly defaultBackend?: IngressBackend;
+  readonly tls?: readonly IngressTLS[];
 }
 
 /** ingress builds an Ingress `ns/name` of our class. */
@@ -70,6 +72,7 @@ export function ingress(key: string, init: IngressInit = {}): Ingress {
       ...(className === null ? {} : { ingressClassName: className }),
       ...(init.defaultBackend === undefined ? {} : { defaultBackend: init.defaultBackend }),
       ...(init.rules === undefined ? {} : { rules: init.rules }),
+      ...(init.tls === undefined ? {} : { tls: init.tls }),
     },
   };
 }

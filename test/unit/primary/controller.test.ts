@@ -3,12 +3,18 @@
  * anything else, or an update that does not say what changed, is a full rebuild.
  */
 import { pino } from 'pino';
-import { describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { SnapshotBroadcaster } from '../../../src/primary/broadcast.js';
 import { compileSnapshot } from '../../../src/primary/compile/index.js';
 import { Controller } from '../../../src/primary/controller.js';
 import { ControlPlaneMetrics } from '../../../src/primary/metrics/control-plane.js';
-import type { KubeObject } from '../../../src/primary/model.js';
+import type { KubeObject, TlsSecret } from '../../../src/primary/model.js';
+import { TlsManager } from '../../../src/primary/tls/manager.js';
+import { testPki, type TlsPair } from '../../helpers/certs.js';
 import { CompileOffload, type CompileRunner } from '../../../src/primary/offload/compile-offload.js';
 import { createCompileTask } from '../../../src/primary/offload/compile-task.js';
 import { OverrideStore } from '../../../src/primary/overrides.js';
@@ -92,6 +98,68 @@ describe('Controller', () => {
     controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [sliceChange('s1')] });
     controller.rebuild();
     expect(sent.map((s) => s.kind)).toEqual(['snapshot', 'snapshot', 'endpoints']);
+  });
+});
+
+// Issue #11: certificates come from Secrets; a Secret change republishes them alone.
+describe('Controller with TLS', () => {
+  const pki = testPki();
+  const tlsSecret = (pair: TlsPair): TlsSecret => ({ namespace: 'default', name: 's0-cert', type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(pair.certPem).toString('base64'), 'tls.key': Buffer.from(pair.keyPem).toString('base64') } });
+
+  function tlsSetup(): { store: ClusterStore; secrets: SecretStore; controller: Controller; sent: Uint8Array[]; logs: Record<string, unknown>[]; referenced: ReadonlySet<string>[] } {
+    const store = new ClusterStore();
+    store.replaceAll([
+      ingressClass(),
+      service('default/s0'),
+      endpointSlice('default/s0-a', { service: 's0', endpoints: [sliceEndpoint('10.0.0.1')] }),
+      ingress('default/s0', { rules: [rule('s0.example', path('/', backend('s0', 80)))], tls: [{ hosts: ['s0.example'], secretName: 's0-cert' }] }),
+    ]);
+    const secrets = new SecretStore();
+    secrets.upsert(tlsSecret(pki.valid(['s0.example'])));
+    const dir = mkdtempSync(join(tmpdir(), 'flusso-controller-tls-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const tls = new TlsManager({ dir: join(dir, 'tls'), ownsDir: true, log: pino({ level: 'silent' }) });
+    tls.init();
+    const sent: Uint8Array[] = [];
+    const logs: Record<string, unknown>[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _e, cb) => (logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>), cb()) });
+    const referenced: ReadonlySet<string>[] = [];
+    const controller = new Controller({ log: pino({ level: 'info' }, sink), compile: OPTS, broadcaster: new SnapshotBroadcaster((bytes) => sent.push(bytes)), overrides: new OverrideStore(), metrics: new ControlPlaneMetrics(), tls, onSecretsReferenced: (keys) => referenced.push(keys) });
+    controller.accept({ view: store, secrets, diagnostics: [] });
+    controller.rebuild();
+    return { store, secrets, controller, sent, logs, referenced };
+  }
+
+  it('publishes the routes with the certificates, and names the Secrets it needs', () => {
+    const { sent, referenced } = tlsSetup();
+    const snap = decodeSnapshot(sent[0]!);
+    expect(snap.tls?.serverNames.map((s) => s.name)).toEqual(['s0.example']);
+    expect(snap.table.hosts[0]?.routes[0]?.httpsRedirect).toBe(true);
+    expect(referenced.at(-1)).toEqual(new Set(['default/s0-cert']));
+  });
+
+  it('republishes a rotated Secret without recompiling the routes', () => {
+    const { secrets, controller, sent, logs, store } = tlsSetup();
+    const before = decodeSnapshot(sent[0]!);
+    secrets.upsert(tlsSecret(pki.valid(['s0.example'])));
+    controller.accept({ view: store, secrets, diagnostics: [], changes: [{ kind: 'Secret', key: 'default/s0-cert' }] });
+    expect(controller.endpointsOnly).toBe(false);
+    void controller.rebuild();
+    expect(sent).toHaveLength(2);
+    const after = decodeSnapshot(sent[1]!);
+    expect(after.table).toEqual(before.table);
+    expect(after.tls?.certificates[0]?.id).not.toBe(before.tls?.certificates[0]?.id);
+    expect(logs.filter((l) => l.msg === 'snapshot published')).toHaveLength(1);
+    expect(logs.filter((l) => l.msg === 'certificates published')).toHaveLength(1);
+  });
+
+  it('lists a Secret gone bad among the diagnostics and keeps the certificate', () => {
+    const { secrets, controller, sent, store } = tlsSetup();
+    secrets.upsert(tlsSecret(pki.garbage()));
+    controller.accept({ view: store, secrets, diagnostics: [], changes: [{ kind: 'Secret', key: 'default/s0-cert' }] });
+    void controller.rebuild();
+    expect(sent).toHaveLength(1);
+    expect(controller.diagnostics.map((d) => d.code)).toEqual(['ING_ERR_TLS_CERT_INVALID']);
   });
 });
 
