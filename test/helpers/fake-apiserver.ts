@@ -135,13 +135,22 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     return r;
   };
 
-  const record = (resource: Resource, type: HistoryEntry['type'], object: ApiObject): void => {
+  /**
+   * record tells the watchers of a change. As the real watch cache does, a change that makes an
+   * object match a watch's selectors is ADDED for it, and one that makes it stop matching is
+   * DELETED (the previous object at the new resourceVersion).
+   */
+  const record = (resource: Resource, type: HistoryEntry['type'], object: ApiObject, previous?: ApiObject): void => {
     history.push({ rv, resource, type, object });
     if (history.length > historySize) oldestRv = (history.shift() as HistoryEntry).rv;
     for (const w of watchers) {
       if (w.resource !== resource || w.silent || faults.silent === true) continue;
       if (w.namespace !== undefined && object.metadata.namespace !== w.namespace) continue;
-      if (w.match(object)) send(w.res, type, object);
+      const now = w.match(object);
+      const before = type === 'MODIFIED' && previous !== undefined ? w.match(previous) : now;
+      if (now && before) send(w.res, type, object);
+      else if (now) send(w.res, 'ADDED', object);
+      else if (before) send(w.res, 'DELETED', { ...(previous as ApiObject), metadata: { ...(previous as ApiObject).metadata, resourceVersion: object.metadata.resourceVersion } });
     }
   };
 
@@ -151,8 +160,10 @@ export async function startFakeApiServer(opts: FakeApiServerOptions = {}): Promi
     const stored: ApiObject = { ...obj, kind: resource.kind, apiVersion: resource.apiVersion, metadata: { ...obj.metadata, resourceVersion: String(rv) } };
     const ns = resource.namespaced ? (stored.metadata.namespace as string | undefined) ?? 'default' : undefined;
     if (ns !== undefined) stored.metadata.namespace = ns;
-    store.get(resource.plural)?.set(keyOf(ns, stored.metadata.name as string), stored);
-    record(resource, type, stored);
+    const key = keyOf(ns, stored.metadata.name as string);
+    const previous = store.get(resource.plural)?.get(key);
+    store.get(resource.plural)?.set(key, stored);
+    record(resource, type, stored, previous);
     return stored;
   };
 

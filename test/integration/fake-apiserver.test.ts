@@ -98,6 +98,21 @@ describe('fake apiserver over plain HTTP', () => {
     w.close();
   });
 
+  // As the real watch cache: an object that stops matching a watch's selector is DELETED for it,
+  // one that starts matching is ADDED (Flusso's TLS Secret watch selects type=kubernetes.io/tls).
+  it('turns selector transitions into DELETED and ADDED for a selecting watch', async () => {
+    const secret = (type: string) => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'cert', namespace: 'a' }, type, data: {} });
+    api.apply(secret('kubernetes.io/tls'));
+    const w = await watch('/api/v1/secrets?watch=true&fieldSelector=type%3Dkubernetes.io%2Ftls');
+    await w.until(1);
+    api.apply(secret('Opaque'));
+    api.apply(secret('Opaque'));
+    api.apply(secret('kubernetes.io/tls'));
+    await w.until(3);
+    expect(w.events.map((e) => [e.type, e.object.type])).toEqual([['ADDED', 'kubernetes.io/tls'], ['DELETED', 'kubernetes.io/tls'], ['ADDED', 'kubernetes.io/tls']]);
+    w.close();
+  });
+
   it('replays events after a resourceVersion and expires old ones with ERROR 410 then close', async () => {
     api.apply(ing('a', 'one'));
     api.apply(ing('a', 'two'));

@@ -215,7 +215,7 @@ export class TlsManager {
     const slash = key.indexOf('/');
     const secret = secrets.secret(key.slice(0, slash), key.slice(slash + 1));
     if (secret === 'pending') return 'pending';
-    if (secret === undefined) return { ok: false, code: 'ING_ERR_TLS_SECRET_NOT_FOUND', message: 'the Secret does not exist' };
+    if (secret === undefined) return { ok: false, code: 'ING_ERR_TLS_SECRET_NOT_FOUND', message: 'there is no Secret of type kubernetes.io/tls of that name in the namespace' };
     const pair = pemPair(secret);
     if (typeof pair === 'string') return { ok: false, code: 'ING_ERR_TLS_SECRET_INVALID', message: pair };
     const checked = this.#check(pair.cert, pair.key);
