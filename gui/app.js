@@ -2,7 +2,7 @@
 // No framework and no CDN; every value from the server is inserted as text, never as HTML.
 
 const $ = (id) => document.getElementById(id);
-const VIEWS = ['overview', 'routes', 'backends', 'cache', 'workers', 'diagnostics', 'explain'];
+const VIEWS = ['overview', 'routes', 'backends', 'cache', 'certificates', 'workers', 'diagnostics', 'explain'];
 const POLL_MS = 2000;
 const MAX_POINTS = 300;
 
@@ -350,6 +350,49 @@ $('purge-form').addEventListener('submit', (e) => {
   purge(selector);
 });
 
+// ---- certificates -----------------------------------------------------------------------
+
+const CERT_PILL = { ok: 'ok', expiring: 'warn', error: 'bad', pending: 'off' };
+const SERVING = { own: 'own', 'last-good': 'last good', default: 'default' };
+const SOON_DAYS = 14;
+
+/** fmtNotAfter shows an ISO 8601 time as `YYYY-MM-DD HH:MM UTC`. */
+const fmtNotAfter = (iso) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+
+/** daysCell highlights a certificate that expires within SOON_DAYS days, or has expired. */
+function daysCell(days) {
+  if (days === null) return el('td', { class: 'num' }, '–');
+  const cls = days < 0 ? 'num nowrap expired' : days < SOON_DAYS ? 'num nowrap soon' : 'num nowrap';
+  return el('td', { class: cls, title: days < 0 ? 'expired' : null }, days < 0 ? `${days} (expired)` : String(days));
+}
+
+async function refreshCertificates() {
+  const r = await api('/api/v1/certificates');
+  $('certs-body').replaceChildren(
+    ...r.certificates.map((c) => {
+      const cert = c.certificate;
+      // A host served with the default certificate shows the default's details, dimmed.
+      const borrowed = c.host !== '*' && c.serving === 'default' ? 'muted' : null;
+      const status = el('td', {}, el('span', { class: `pill ${CERT_PILL[c.status] ?? 'off'}` }, c.status));
+      if (c.code) status.append(el('div', {}, el('code', {}, c.code)));
+      if (c.message) status.append(el('div', { class: 'muted' }, c.message));
+      return el(
+        'tr',
+        { 'data-host': c.host },
+        el('td', {}, c.host === '*' ? el('span', {}, '* ', el('span', { class: 'muted' }, '(default)')) : c.host),
+        el('td', { class: 'nowrap' }, c.secret ?? (c.host === '*' ? el('span', { class: 'muted' }, 'generated') : '–')),
+        el('td', {}, c.ingress ?? '–'),
+        el('td', { class: borrowed }, cert ? `${cert.issuer}${cert.selfSigned ? ' (self-signed)' : ''}` : '–'),
+        el('td', { class: borrowed }, cert ? cert.dnsNames.join(', ') || '–' : '–'),
+        el('td', { class: borrowed ? 'nowrap muted' : 'nowrap' }, cert ? fmtNotAfter(cert.notAfter) : '–'),
+        daysCell(c.daysLeft),
+        status,
+        el('td', { class: 'nowrap' }, el('span', { class: `pill ${c.serving === 'own' ? 'ok' : c.serving === 'last-good' ? 'warn' : 'off'}` }, SERVING[c.serving] ?? c.serving)),
+      );
+    }),
+  );
+}
+
 // ---- workers and diagnostics ------------------------------------------------------------
 
 const fmtUptime = (ms) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
@@ -397,7 +440,7 @@ $('explain-form').addEventListener('submit', async (e) => {
   }
 });
 
-const REFRESH = { overview: refreshOverview, routes: refreshRoutes, backends: refreshBackends, cache: refreshCache, workers: refreshWorkers, diagnostics: refreshDiagnostics };
+const REFRESH = { overview: refreshOverview, routes: refreshRoutes, backends: refreshBackends, cache: refreshCache, certificates: refreshCertificates, workers: refreshWorkers, diagnostics: refreshDiagnostics };
 
 // Keep the diagnostics badge current whatever view is open.
 setInterval(() => api('/api/v1/diagnostics').then((r) => updateDiagBadge(r.diagnostics.length)).catch(() => {}), 5000);

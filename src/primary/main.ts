@@ -152,6 +152,7 @@ async function run(config: Config): Promise<void> {
     },
     source: config.source,
     watches: source.health(),
+    certificates: tls.certificates,
   }));
   const tls = createTlsManager(config, log);
   // Key files never outlive the process, whichever way it ends.
@@ -193,6 +194,7 @@ async function run(config: Config): Promise<void> {
       serviceFigures: () => observability.traffic.byService(),
       purgeCache: (selector, timeoutMs) => pool.purgeCache(selector, timeoutMs),
       cacheFigures: () => observability.cache.figures(),
+      certificates: () => tls.certificates,
     },
   });
   if (config.adminToken === undefined) {

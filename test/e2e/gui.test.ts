@@ -1,13 +1,14 @@
 /**
  * The admin GUI in headless Chromium (Debian `chromium`, driven by playwright-core): every view
  * loads, the live numbers move under traffic, draining an endpoint through the UI stops traffic
- * to it, a cache purge goes out from the cache view, and a screenshot of each view is saved
- * under test-results/gui/.
+ * to it, a cache purge goes out from the cache view, the certificates view lists a TLS host,
+ * and a screenshot of each view is saved under test-results/gui/.
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPki, tlsSecret } from '../helpers/certs.js';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { REPO_ROOT, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { httpRequest } from '../helpers/http.js';
@@ -32,6 +33,7 @@ describe('the admin GUI in Chromium', () => {
     await mkdir(SCREENSHOTS, { recursive: true });
     shop = await startEchoPods('shop', ['127.0.0.1', '127.0.0.2'], 0, { namespace: NS, ingress: 'shop' });
     const dir = await manifestDir();
+    const secure = ingress(NS, 'secure', { host: 'secure.test', paths: [{ path: '/', service: 'shop', port: 'http' }] });
     await dir.write('all.yaml', [
       ingressClass('flusso'),
       ingress(NS, 'shop', { host: 'shop.test', paths: [{ path: '/', service: 'shop', port: 'http' }] }),
@@ -39,6 +41,9 @@ describe('the admin GUI in Chromium', () => {
       endpointSlice(NS, 'shop', shop.addresses, shop.port, { portName: 'http' }),
       // The same Service behind a cached Ingress, for the cache view (no traffic goes to it).
       { ...ingress(NS, 'static', { host: 'static.test', paths: [{ path: '/', service: 'shop', port: 'http' }] }), metadata: { name: 'static', namespace: NS, annotations: { 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '1m' } } },
+      // A TLS host for the certificates view (no traffic goes to it either).
+      tlsSecret(NS, 'secure-tls', testPki().valid(['secure.test'])),
+      { ...secure, spec: { ...(secure.spec as object), tls: [{ hosts: ['secure.test'], secretName: 'secure-tls' }] } },
     ]);
     flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--admin-token', TOKEN] });
     browser = await chromium.launch({
@@ -143,6 +148,16 @@ describe('the admin GUI in Chromium', () => {
     expect(asked).toContain('every cached response');
     expect(await all.json()).toMatchObject({ purged: 0, workers: 2, selector: {} });
     await page.waitForFunction(() => document.getElementById('purge-result')?.textContent?.startsWith('Purged '));
+  });
+
+  it('lists the TLS certificates', async () => {
+    await open('certificates');
+    const row = page.locator('tr[data-host="secure.test"]');
+    await row.waitFor();
+    const text = await row.textContent();
+    for (const want of [`${NS}/secure-tls`, `${NS}/secure`, 'Flusso Test CA', 'ok', 'own']) expect(text).toContain(want);
+    expect(await page.locator('tr[data-host="*"]').textContent()).toContain('generated');
+    await page.screenshot({ path: join(SCREENSHOTS, 'certificates.png') });
   });
 
   it('shows the workers', async () => {

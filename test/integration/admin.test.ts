@@ -1,11 +1,12 @@
 /**
  * The admin surface through the built CLI: token and Origin checks, the JSON API, drain and
  * weight overrides reaching every worker (traffic stops reaching a drained endpoint), cache
- * purges sent to every worker and the cache view, the access log, and /metrics (series bounded
- * under random hosts and paths, `promtool check metrics`).
+ * purges sent to every worker and the cache view, the TLS certificates, the access log, and
+ * /metrics (series bounded under random hosts and paths, `promtool check metrics`).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPki, tlsSecret } from '../helpers/certs.js';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { httpRequest, rawRequest, statusOf } from '../helpers/http.js';
@@ -48,6 +49,9 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     // A second Ingress on the same Service with the response cache on (issue 6).
     const cached = ingress(NS, 'static', { host: 'static.test', paths: [{ path: '/', service: 'web', port: 'http' }] });
     await dir.write('20-static.yaml', [{ ...cached, metadata: { name: 'static', namespace: NS, annotations: { 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '30s' } } }]);
+    // A TLS host (issue 11) for /api/v1/certificates and the certificate metrics.
+    const secure = ingress(NS, 'secure', { host: 'secure.test', paths: [{ path: '/', service: 'web', port: 'http' }] });
+    await dir.write('30-secure.yaml', [tlsSecret(NS, 'secure-tls', testPki().valid(['secure.test'])), { ...secure, spec: { ...(secure.spec as object), tls: [{ hosts: ['secure.test'], secretName: 'secure-tls' }] } }]);
     flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--admin-token', TOKEN, '--access-log', 'on'] });
   });
 
@@ -57,7 +61,7 @@ describe('admin API, overrides and metrics (2 workers)', () => {
   });
 
   describe('authentication', () => {
-    it.each(['/api/v1/routes', '/api/v1/backends', '/api/v1/workers', '/metrics'])('GET %s needs the token', async (path) => {
+    it.each(['/api/v1/routes', '/api/v1/backends', '/api/v1/workers', '/api/v1/certificates', '/metrics'])('GET %s needs the token', async (path) => {
       const res = await admin(path, { token: null });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toContain('Bearer');
@@ -103,6 +107,21 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     const [b] = backends.json.backends as { id: string; endpoints: { address: string }[] }[];
     expect(b?.id).toBe(`${NS}/web:http`);
     expect(b?.endpoints.map((e) => e.address)).toEqual(['127.0.0.1', '127.0.0.2', '127.0.0.3']);
+  });
+
+  it('lists the TLS certificates, and exposes their expiry in /metrics', async () => {
+    const res = await admin('/api/v1/certificates');
+    expect(res.status).toBe(200);
+    const rows = res.json.certificates as { host: string; daysLeft: number; certificate: { notAfter: string } }[];
+    expect(rows.map((r) => r.host)).toEqual(['*', 'secure.test']);
+    const row = rows[1]!;
+    expect(row).toMatchObject({ secret: `${NS}/secure-tls`, ingress: `${NS}/secure`, status: 'ok', serving: 'own', certificate: { dnsNames: ['secure.test'], issuer: 'Flusso Test CA' } });
+    expect(row.daysLeft).toBeGreaterThanOrEqual(89);
+    expect(res.text).not.toContain('PRIVATE KEY');
+    const metrics = (await admin('/metrics')).text;
+    expect(metrics).toContain(`flusso_tls_certificate_expiry_timestamp_seconds{host="secure.test",namespace="${NS}",secret="secure-tls"} ${Date.parse(row.certificate.notAfter) / 1000}\n`);
+    expect(metrics).toContain('flusso_tls_certificate_expiry_timestamp_seconds{host="*",namespace="",secret=""} ');
+    expect(metrics).toContain('flusso_tls_certificates{status="ok"} 2\n');
   });
 
   it('explains a route', async () => {

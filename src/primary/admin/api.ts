@@ -1,9 +1,9 @@
 /**
  * The admin JSON API under /api/v1/: reads (routes, backends, workers, diagnostics, overrides,
- * the route explainer, the response cache) and mutations (drain/undrain an endpoint, override a
- * weight, purge caches). It is a plain function from a parsed request to a status and a JSON
- * body, so it is tested without sockets; app.ts does authentication and the uWS plumbing. Only
- * the purge answers asynchronously: it waits for every worker.
+ * the route explainer, the response cache, the TLS certificates) and mutations (drain/undrain
+ * an endpoint, override a weight, purge caches). It is a plain function from a parsed request to
+ * a status and a JSON body, so it is tested without sockets; app.ts does authentication and the
+ * uWS plumbing. Only the purge answers asynchronously: it waits for every worker.
  */
 import type { Diagnostic } from '../../shared/errors.js';
 import { overrideKey, splitObjectKey } from '../../shared/keys.js';
@@ -12,9 +12,11 @@ import type { RoutingTable } from '../../shared/snapshot.js';
 import { explainRoute } from '../explain.js';
 import type { CacheFigures } from '../metrics/cache.js';
 import { MAX_WEIGHT, type OverrideStore } from '../overrides.js';
+import type { CertificateStatus } from '../tls/manager.js';
 import type { CachePurgeResult, WorkerStatus } from '../workers.js';
 import { parsePurgeRequest } from './cache-purge.js';
 import { cacheView } from './cache-view.js';
+import { certificatesView } from './certificates-view.js';
 
 /** PURGE_TIMEOUT_MS bounds how long a purge waits for the workers' answers. */
 export const PURGE_TIMEOUT_MS = 2000;
@@ -40,6 +42,8 @@ export interface AdminContext {
   purgeCache(selector: CachePurgeSelector, timeoutMs: number): Promise<CachePurgeResult>;
   /** cacheFigures are the response-cache figures the workers reported. */
   cacheFigures(): CacheFigures;
+  /** certificates are the TLS manager's rows (TlsManager.certificates): never any key material. */
+  certificates(): readonly CertificateStatus[];
 }
 
 /** ApiRequest is a parsed admin request. */
@@ -94,6 +98,8 @@ export function handleApi(ctx: AdminContext, req: ApiRequest): ApiResponse | Pro
       return ok({ generation: ctx.generation(), ...cacheView(ctx.table(), ctx.cacheFigures()) });
     case '/api/v1/cache/purge':
       return purge(ctx, req.body);
+    case '/api/v1/certificates':
+      return ok({ generation: ctx.generation(), certificates: certificatesView(ctx.certificates(), new Date()) });
     default:
       return fail(404, 'no such admin endpoint');
   }

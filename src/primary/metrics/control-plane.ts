@@ -1,14 +1,16 @@
 /**
  * Control-plane metrics: snapshot generations (published and per worker), rebuilds and their
- * duration, diagnostics by code, worker restarts, and ready endpoints per backend. They are
- * read from the primary's own state at scrape time.
+ * duration, diagnostics by code, worker restarts, ready endpoints per backend, and TLS
+ * certificate expiry (tls.ts). They are read from the primary's own state at scrape time.
  */
 import type { Diagnostic } from '../../shared/errors.js';
 import type { RoutingTable } from '../../shared/snapshot.js';
 import { splitObjectKey } from '../../shared/keys.js';
 import type { WatchHealth } from '../sources/source.js';
+import type { CertificateStatus } from '../tls/manager.js';
 import type { WorkerStatus } from '../workers.js';
 import type { ExpositionWriter } from './exposition.js';
+import { renderTlsMetrics } from './tls.js';
 
 /** REBUILD_BUCKETS_S are the rebuild-duration histogram bounds, seconds. */
 const REBUILD_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] as const;
@@ -22,6 +24,8 @@ export interface ControlPlaneState {
   /** The source's name (`file`, `kubernetes`) and the health of each of its watches. */
   readonly source: string;
   readonly watches: readonly WatchHealth[];
+  /** The TLS manager's rows (TlsManager.certificates). */
+  readonly certificates: readonly CertificateStatus[];
 }
 
 /** ControlPlaneMetrics records rebuilds and renders the control-plane families. */
@@ -68,5 +72,6 @@ export class ControlPlaneMetrics {
       const ready = c.endpoints.reduce((n, e) => n + (e.ready ? 1 : 0), 0);
       w.sample('flusso_backend_ready_endpoints', [['namespace', svc.namespace], ['service', svc.name], ['port', String(c.servicePort)]], ready);
     }
+    renderTlsMetrics(w, state.certificates);
   }
 }

@@ -147,7 +147,7 @@ export class TlsManager {
       } else {
         served = this.#lastGood.get(claim.host);
         const fallback = served === undefined ? 'the default certificate is served' : `its last good certificate (until ${served.info.notAfter}) is still served`;
-        if (result === 'pending') statuses.push({ host: claim.host, secret: claim.secret, ingress: claim.ingress, status: 'pending', serving: served === undefined ? 'default' : 'last-good', ...(served === undefined ? {} : { certificate: served.info }) });
+        if (result === 'pending') statuses.push({ host: claim.host, secret: claim.secret, ingress: claim.ingress, status: 'pending', serving: served === undefined ? 'default' : 'last-good', certificate: (served ?? defaultCert).info });
         else {
           diagnostics.push({ code: result.code, severity: 'error', object, message: `TLS host ${claim.host}, Secret ${claim.secret}: ${result.message}; ${fallback}` });
           statuses.push({ host: claim.host, secret: claim.secret, ingress: claim.ingress, status: 'error', serving: served === undefined ? 'default' : 'last-good', code: result.code, message: result.message, certificate: (served ?? defaultCert).info });
@@ -195,6 +195,7 @@ export class TlsManager {
     referenced.add(key);
     const found = this.#lookup(secrets, key, now);
     if (found !== 'pending' && found.ok) {
+      this.#lastGood.set('*', found.cert);
       const expiring = expiresWithin(found.cert.info, now, EXPIRY_WARNING_DAYS);
       if (expiring) diagnostics.push({ code: 'ING_ERR_TLS_CERT_EXPIRING', severity: 'warning', object: `Secret ${key}`, message: `the default certificate expires ${found.cert.info.notAfter}` });
       statuses.push({ host: '*', secret: key, ingress: null, status: expiring ? 'expiring' : 'ok', serving: 'own', certificate: found.cert.info });

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { handleApi as handle, PURGE_TIMEOUT_MS, type AdminContext, type ApiRequest, type ApiResponse } from '../../../../src/primary/admin/api.js';
 import { CacheMetrics } from '../../../../src/primary/metrics/cache.js';
 import { OverrideStore } from '../../../../src/primary/overrides.js';
+import type { CertificateStatus } from '../../../../src/primary/tls/manager.js';
 import type { CachePurgeResult } from '../../../../src/primary/workers.js';
 import type { CachePurgeSelector } from '../../../../src/shared/messages.js';
 import type { RoutingTable } from '../../../../src/shared/snapshot.js';
@@ -18,6 +19,20 @@ const table: RoutingTable = {
     { id: 'blog/blog:80', service: 'blog/blog', servicePort: 80, loadBalancer: 'round-robin', endpoints: [] },
   ],
 };
+
+const DAY_MS = 86_400_000;
+
+/** One TLS host with a certificate that expires in 30 days and a half (daysLeft 30). */
+const certificates: CertificateStatus[] = [
+  {
+    host: 'shop.test',
+    secret: 'shop/shop-tls',
+    ingress: 'shop/shop',
+    status: 'ok',
+    serving: 'own',
+    certificate: { subject: 'shop.test', issuer: 'Test CA', dnsNames: ['shop.test'], notBefore: '2026-01-01T00:00:00.000Z', notAfter: new Date(Date.now() + 30.5 * DAY_MS).toISOString(), fingerprint256: 'AB:CD', serialNumber: '01', selfSigned: false, chainLength: 2 },
+  },
+];
 
 function context(purged: CachePurgeResult = { purged: 3, workers: 2, answered: 2 }): AdminContext & { publishes: number; purges: CachePurgeSelector[]; cache: CacheMetrics } {
   const overrides = new OverrideStore();
@@ -44,6 +59,7 @@ function context(purged: CachePurgeResult = { purged: 3, workers: 2, answered: 2
       return Promise.resolve(purged);
     },
     cacheFigures: () => cache.figures(),
+    certificates: () => certificates,
   };
   return ctx;
 }
@@ -202,5 +218,16 @@ describe('the cache API', () => {
     const body = handleApi(context(), get('/api/v1/cache')).body as { ingresses: { ingress: string; hitRatio: number | null; entries: number }[]; maxBytes: number };
     expect(body.ingresses).toEqual([expect.objectContaining({ ingress: 'blog/blog', hitRatio: null, entries: 0 })]);
     expect(body.maxBytes).toBe(0);
+  });
+});
+
+describe('the certificates API', () => {
+  it('lists the TLS manager\'s rows with the generation and the days left', () => {
+    const r = handleApi(context(), get('/api/v1/certificates'));
+    expect(r).toEqual({ status: 200, body: { generation: 3, certificates: [{ ...certificates[0], daysLeft: 30 }] } });
+  });
+
+  it('only reads', () => {
+    expect(handleApi(context(), post('/api/v1/certificates', {})).status).toBe(405);
   });
 });

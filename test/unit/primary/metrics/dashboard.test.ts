@@ -19,7 +19,7 @@ function exposedFamilies(): Set<string> {
   const w = new ExpositionWriter();
   traffic.render(w);
   new CacheMetrics().render(w);
-  new ControlPlaneMetrics().render(w, { generation: 1, workers: [], diagnostics: [], table: null, source: 'file', watches: [{ watch: 'directory', up: true }] });
+  new ControlPlaneMetrics().render(w, { generation: 1, workers: [], diagnostics: [], table: null, source: 'file', watches: [{ watch: 'directory', up: true }], certificates: [] });
   return new Set([...w.text().matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
 }
 

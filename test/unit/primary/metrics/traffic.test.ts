@@ -60,6 +60,7 @@ describe('ControlPlaneMetrics', () => {
       generation: 7,
       source: 'kubernetes',
       watches: [{ watch: 'ingresses', up: true }, { watch: 'endpointslices', up: false }],
+      certificates: [],
       workers: [{ id: 1, pid: 10, generation: 7, listening: true, restarts: 2, uptimeMs: 5, lastError: null, node: 'v24.0.0' }],
       diagnostics: [
         { code: 'ING_ERR_NO_ENDPOINTS', severity: 'warning', object: 'Service a/b', message: 'm' },
@@ -85,5 +86,6 @@ describe('ControlPlaneMetrics', () => {
     expect(text).toContain('flusso_backend_ready_endpoints{namespace="a",service="b",port="80"} 1\n');
     expect(text).toContain('flusso_source_watch_up{source="kubernetes",watch="ingresses"} 1\n');
     expect(text).toContain('flusso_source_watch_up{source="kubernetes",watch="endpointslices"} 0\n');
+    expect(text).toContain('flusso_tls_certificates{status="ok"} 0\n');
   });
 });

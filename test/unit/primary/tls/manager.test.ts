@@ -146,3 +146,22 @@ describe('TlsManager', () => {
     expect(listTlsDir(given.dir)).toEqual([]);
   });
 });
+
+describe('TlsManager, the configured default certificate', () => {
+  it('keeps the last good --default-ssl-certificate when its Secret turns bad', () => {
+    const { manager, secrets } = setup({ defaultSecret: 'ops/default' });
+    secrets.upsert(secret('default', pki.valid(['anything.test']), 'kubernetes.io/tls', 'ops'));
+    const good = manager.assemble([], secrets).snapshot.defaultCertificate;
+    secrets.upsert(secret('default', pki.garbage(), 'kubernetes.io/tls', 'ops'));
+    const { snapshot, diagnostics } = manager.assemble([], secrets);
+    expect(snapshot.defaultCertificate).toEqual(good);
+    expect(diagnostics).toEqual([expect.objectContaining({ code: 'ING_ERR_TLS_DEFAULT_CERT', message: expect.stringContaining('its last good certificate is served') })]);
+  });
+
+  it('describes the certificate a pending host gets meanwhile (the default)', () => {
+    const { manager, secrets } = setup();
+    secrets.markPending('shop/shop-cert');
+    manager.assemble(shop(), secrets);
+    expect(manager.certificates.find((c) => c.host === 'shop.test')?.certificate?.subject).toBe('Flusso Default Certificate');
+  });
+});
