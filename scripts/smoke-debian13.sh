@@ -251,6 +251,9 @@ fi
 mount -t proc proc "$ROOT/proc"
 mount --bind /dev "$ROOT/dev"
 mount --bind /sys "$ROOT/sys"
+# /dev/shm is its own mount on the host, so the bind above shows the bare directory under it;
+# a container gets a fresh world-writable tmpfs there (Docker: 64 MiB, mode 1777), so does this.
+mount -t tmpfs -o mode=1777,size=64m shm "$ROOT/dev/shm"
 mkdir -p "$ROOT/root/.npm"
 mount --bind "$NPM_CACHE" "$ROOT/root/.npm"
 cp --remove-destination -L /etc/resolv.conf "$ROOT/etc/resolv.conf"

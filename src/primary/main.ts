@@ -43,10 +43,26 @@ const TLS_RECHECK_MS = 3_600_000;
  */
 function createTlsManager(config: Config, log: Logger): TlsManager {
   const owns = config.tlsDir === undefined;
-  const dir = config.tlsDir ?? mkdtempSync(join(isDirectory('/dev/shm') ? '/dev/shm' : tmpdir(), 'flusso-tls-'));
+  const dir = config.tlsDir ?? privateTlsDir(log);
   const manager = new TlsManager({ dir, ownsDir: owns, log: log.child({ component: 'tls' }), ...(config.defaultSslCertificate === undefined ? {} : { defaultSecret: config.defaultSslCertificate }) });
   manager.init();
   return manager;
+}
+
+/**
+ * privateTlsDir makes the fresh key directory: on /dev/shm when it exists and this user may write
+ * there (a container's /dev/shm is world-writable; a bare chroot's may not be), else in the temp
+ * directory, saying so, because keys then reach a disk unless the temp directory is in memory.
+ */
+function privateTlsDir(log: Logger): string {
+  if (isDirectory('/dev/shm')) {
+    try {
+      return mkdtempSync(join('/dev/shm', 'flusso-tls-'));
+    } catch (error) {
+      log.warn({ err: (error as Error).message, fallback: tmpdir() }, 'cannot create the TLS key directory on /dev/shm; using the temp directory (set --tls-dir to a memory filesystem)');
+    }
+  }
+  return mkdtempSync(join(tmpdir(), 'flusso-tls-'));
 }
 
 function isDirectory(path: string): boolean {
