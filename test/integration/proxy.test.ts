@@ -286,6 +286,31 @@ describe('routing', () => {
     expect(c.isClosed).toBe(false);
   });
 
+  // RFC 9112 §9.6: the response to a request with `Connection: close` says close too, for
+  // proxied, error and stored answers alike (uWS closes but writes no such field itself).
+  it('answers a request with Connection: close with Connection: close, then closes', async () => {
+    const a = await httpUpstream('a');
+    const p = await startProxy(hostsTable({ 'a.test': [a.port], 'empty.test': [] }));
+    for (const [host, token, want] of [
+      ['a.test', 'close', 200],
+      ['a.test', 'Close', 200],
+      ['nothing.test', 'close', 404],
+      ['empty.test', 'close', 503],
+    ] as const) {
+      const c = await raw(p);
+      c.request('GET', '/', [`Host: ${host}`, `Connection: ${token}`]);
+      const r = await c.readResponse();
+      expect([r.status, headerAll(r, 'connection')]).toEqual([want, ['close']]);
+      await c.closed;
+    }
+    // uWS keeps a connection open when close is one token of a list, so no close is announced.
+    const c = await raw(p);
+    c.request('GET', '/', ['Host: a.test', 'Connection: keep-alive, close']);
+    const r = await c.readResponse();
+    expect([r.status, headerAll(r, 'connection')]).toEqual([200, []]);
+    expect(c.isClosed).toBe(false);
+  });
+
   it('retries a refused GET on another endpoint', async () => {
     const a = await httpUpstream('a');
     const dead = await closedPort();

@@ -206,6 +206,38 @@ describe.each(['file', 'kubernetes'] as const)('TLS through the %s source', (sou
     agent.destroy();
   });
 
+  // The acceptor hands each accepted socket to the SSLApp of the current certificates; with a
+  // plain acceptor uWS adopted it as a plain socket and the worker died (SIGSEGV) under load.
+  it('serves many concurrent HTTPS connections, kept alive and new, through a rotation, with no worker lost', async () => {
+    const before = (await s.flusso.readyz()).body.workers.map((w) => `${w.pid}:${w.restarts}`).sort();
+    const agent = new Agent({ keepAlive: true, maxSockets: 40 });
+    const get = (keepAlive: boolean): Promise<number> =>
+      new Promise((resolve) => {
+        const req = httpsRequest(
+          { host: '127.0.0.1', port: s.flusso.httpsPort, servername: 'a.tls.test', headers: { host: 'a.tls.test', ...(keepAlive ? {} : { connection: 'close' }) }, agent: keepAlive ? agent : false, ca: pki.caPem },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+            res.on('error', () => resolve(-1));
+          },
+        );
+        req.on('error', () => resolve(-1));
+        req.end();
+      });
+    const statuses: number[] = [];
+    const run = async (keepAlive: boolean, n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) statuses.push(await get(keepAlive));
+    };
+    const load = Promise.all([...Array.from({ length: 40 }, () => run(true, 25)), ...Array.from({ length: 10 }, () => run(false, 20))]);
+    await s.put('a-cert', tlsSecret(NS, 'a-cert', pki.valid(['a.tls.test'])));
+    await load;
+    agent.destroy();
+    expect(statuses.length).toBe(1200);
+    expect(statuses.filter((x) => x !== 200)).toEqual([]);
+    const after = (await s.flusso.readyz()).body.workers.map((w) => `${w.pid}:${w.restarts}`).sort();
+    expect(after).toEqual(before);
+  });
+
   it('redirects plain HTTP for TLS hosts with 308, except ACME challenges and where an annotation says otherwise', async () => {
     const r = await http('a.tls.test', '/p?q=1');
     expect([r.status, r.headers.location]).toEqual([308, 'https://a.tls.test/p?q=1']);

@@ -64,6 +64,8 @@ export function inspectKeyPair(certPem: string, keyPem: string, now: Date): KeyP
 
   const key = parseKey(keyPem);
   if (!(key instanceof KeyObject)) return key;
+  const unsupported = unsupportedKeyType(key);
+  if (unsupported !== null) return fail('ING_ERR_TLS_KEY_INVALID', unsupported);
   if (!leaf.checkPrivateKey(key)) return fail('ING_ERR_TLS_KEY_MISMATCH', 'tls.key is not the private key of the first certificate in tls.crt');
 
   try {
@@ -121,6 +123,24 @@ function parseKey(keyPem: string): KeyObject | Failure {
   } catch (err) {
     return fail('ING_ERR_TLS_KEY_INVALID', `tls.key does not parse as a private key (${reason(err)})`);
   }
+}
+
+/** The EC curves BoringSSL (the TLS library inside uWebSockets.js) serves certificates on. */
+const SERVING_CURVES: ReadonlySet<string> = new Set(['prime256v1', 'secp384r1', 'secp521r1']);
+
+/**
+ * unsupportedKeyType says why the TLS library the workers use cannot load `key` (null when it
+ * can). Node's OpenSSL parses more key types than BoringSSL serves: an RSA-PSS key or a
+ * secp256k1 key would pass every check here and then fail in the worker (docs/tls.md).
+ */
+function unsupportedKeyType(key: KeyObject): string | null {
+  const type = key.asymmetricKeyType ?? 'unknown';
+  if (type === 'rsa' || type === 'ed25519') return null;
+  if (type === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve ?? 'unknown';
+    return SERVING_CURVES.has(curve) ? null : `tls.key is an EC key on curve ${curve}; the TLS library serves P-256, P-384 and P-521 only`;
+  }
+  return `tls.key is a ${type.toUpperCase()} key; the TLS library serves RSA, EC (P-256, P-384, P-521) and Ed25519 keys only`;
 }
 
 /** Maps an OpenSSL refusal (an RSA key too small for the security level, a weak signature digest) to a code. */

@@ -21,7 +21,7 @@ import { stripHopByHop } from '../cache/hop-by-hop.js';
 import type { CacheEntry } from '../cache/store.js';
 import type { WorkerCache } from '../cache/worker-cache.js';
 import { statusLine } from './errors.js';
-import { writeOwnFields, type ExchangeCache, type ProxyContext } from './exchange.js';
+import { closeField, writeOwnFields, type ExchangeCache, type ProxyContext } from './exchange.js';
 
 /** OwnFields are what writeOwnFields needs of the listener a stored response goes out on. */
 export type OwnFields = Pick<ProxyContext, 'serverHeader' | 'hsts'>;
@@ -98,7 +98,7 @@ export function writeEntry(res: HttpResponse, entry: CacheEntry, cacheStatus: Ca
   for (let i = 0; i < w.length; i += 2) res.writeHeader(w[i] as string, w[i + 1] as string);
   // The upstream's own HSTS policy is replayed only where the listener sets none.
   const sts = own.hsts ?? storedSts(entry);
-  res.writeHeader('Age', `${age}\r\nX-Cache-Status: ${cacheStatus}\r\nServer: ${own.serverHeader}${sts === null ? '' : `\r\nStrict-Transport-Security: ${sts}`}`);
+  res.writeHeader('Age', `${age}\r\nX-Cache-Status: ${cacheStatus}\r\nServer: ${own.serverHeader}${closeField(res)}${sts === null ? '' : `\r\nStrict-Transport-Security: ${sts}`}`);
   if (entry.status === 204 || entry.status === 304) {
     res.endWithoutBody();
     return [entry.status, 0];

@@ -87,11 +87,30 @@ function isStsName(name: Buffer): boolean {
 }
 
 /**
- * writeOwnFields writes the fields Flusso adds to every response it sends: Server, and on an
- * HTTPS listener with --hsts the Strict-Transport-Security policy. `res` must be corked.
+ * CLIENT_CLOSE marks a response whose request asked to close the connection (`Connection:
+ * close`). uWS closes the connection after that response but writes no `Connection: close` of
+ * its own when the client asked first; RFC 9112 §9.6 says the server should, and clients that
+ * do not see it (wrk, some pools) send the next request into a closing connection.
+ */
+const CLIENT_CLOSE = Symbol('flusso.clientClose');
+
+/** markClientClose records on `res` that its request carried `Connection: close`. */
+export function markClientClose(res: HttpResponse): void {
+  (res as HttpResponse & { [CLIENT_CLOSE]?: true })[CLIENT_CLOSE] = true;
+}
+
+/** closeField is the `Connection: close` line to add to `res`'s head ('' when none is due). */
+export function closeField(res: HttpResponse): string {
+  return (res as HttpResponse & { [CLIENT_CLOSE]?: true })[CLIENT_CLOSE] === true ? '\r\nConnection: close' : '';
+}
+
+/**
+ * writeOwnFields writes the fields Flusso adds to every response it sends: Server, on an HTTPS
+ * listener with --hsts the Strict-Transport-Security policy, and `Connection: close` when the
+ * client asked for it. `res` must be corked.
  */
 export function writeOwnFields(res: HttpResponse, ctx: Pick<ProxyContext, 'serverHeader' | 'hsts'>): HttpResponse {
-  res.writeHeader('Server', ctx.serverHeader);
+  res.writeHeader('Server', ctx.serverHeader + closeField(res));
   if (ctx.hsts !== null) res.writeHeader('Strict-Transport-Security', ctx.hsts);
   return res;
 }

@@ -17,7 +17,7 @@ import type { RouteCounters } from '../stats.js';
 import { formatAddress } from './address.js';
 import type { CachedRoutes, Pending } from './cached-route.js';
 import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
-import { Exchange, writeOwnFields, type ProxyContext } from './exchange.js';
+import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
@@ -147,6 +147,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     routeSource = '';
     head.reset();
     req.forEach(head.visit);
+    // uWS closes after the response exactly when the (first) Connection field is `close`, in any
+    // case; a list naming close (`keep-alive, close`) it keeps open (docs/runtime.md).
+    if (head.connection.length === 5 && head.connection.toLowerCase() === 'close') markClientClose(res);
 
     // Framing this uWS build accepts but must not reach an upstream (catalogue §A, §D). It
     // answers a missing or duplicate Host, Content-Length with Transfer-Encoding, and a

@@ -3,7 +3,7 @@
  *
  * uWebSockets.js cannot change the certificate of a server name safely: `removeServerName`
  * frees the name's router while live connections still point at it. So certificates are never
- * swapped inside an app. A plain acceptor app owns the listen socket (SO_REUSEPORT, shared by
+ * swapped inside an app. An acceptor app owns the listen socket (SO_REUSEPORT, shared by
  * every worker) and hands each accepted socket to its child: one SSLApp per generation of
  * certificates, built whole (the default certificate, then each server name with its routes).
  * A new generation becomes the acceptor's only child at once, so every new connection gets the
@@ -45,6 +45,9 @@ interface Generation {
   busyAt: number;
 }
 
+/** At most this many differently-cased SNI aliases per generation (see #build). */
+const MAX_SNI_ALIASES = 256;
+
 /** How often retired generations are checked (uWS's own timers tick every 4 s). */
 const RETIRE_CHECK_MS = 4000;
 
@@ -62,7 +65,11 @@ export class TlsFront {
 
   constructor(opts: TlsFrontOptions) {
     this.#o = opts;
-    this.#acceptor = opts.uws.App() as Acceptor;
+    // The acceptor must be an SSLApp too: uWS hands each accepted socket to a child through the
+    // acceptor's own template (TemplatedApp<SSL>::adoptSocket), and a plain acceptor adopts it
+    // into the child's SSL context as a plain socket, which crashes the process (SIGSEGV) under
+    // load. It needs no certificate of its own: it never handshakes while it has a child.
+    this.#acceptor = opts.uws.SSLApp({}) as TemplatedApp as Acceptor;
     // A retired generation closes only when none of its connections can still be open: idle
     // keep-alive connections and half-sent heads are closed by uWS within these times.
     this.#idleLimitMs = Math.max(opts.config.keepAliveTimeoutMs, opts.config.clientHeaderTimeoutMs) + 2 * RETIRE_CHECK_MS;
@@ -159,6 +166,7 @@ export class TlsFront {
     // The default router first: connections without SNI, or with a name no certificate claims.
     app.any('/*', handler);
     const byId = new Map(tls.certificates.map((c) => [c.id, c]));
+    const loaded = new Map<string, Record<string, string>>();
     for (const { name, certificate } of tls.serverNames) {
       const cert = byId.get(certificate);
       let opts: Record<string, string>;
@@ -173,7 +181,23 @@ export class TlsFront {
       // Each server name has a router of its own, which needs the routes (docs/tls.md).
       app.addServerName(name, opts);
       app.domain(name).any('/*', handler);
+      loaded.set(name, opts);
     }
+    // Server names are case-insensitive (RFC 6066 §3) but uWS looks SNI up as sent. A name it
+    // does not find comes here before the lookup is retried: a differently-cased variant of a
+    // name we serve gets that name's certificate as an alias. Capped, so random casings cannot
+    // grow the SNI tree without bound; past the cap such a client gets the default certificate.
+    let aliases = 0;
+    app.missingServerName((hostname: string) => {
+      const lower = hostname.toLowerCase();
+      if (lower === hostname || aliases >= MAX_SNI_ALIASES) return;
+      const dot = lower.indexOf('.');
+      const opts = loaded.get(lower) ?? (dot > 0 ? loaded.get(`*${lower.slice(dot)}`) : undefined);
+      if (opts === undefined) return;
+      aliases++;
+      app.addServerName(hostname, opts);
+      app.domain(hostname).any('/*', handler);
+    });
     return { tls, app, descriptor: app.getDescriptor(), listener, busyAt: performance.now() };
   }
 

@@ -20,6 +20,13 @@ function selfSignedRsa(bits: number): TlsPair {
   return { certPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
+/** selfSignedOnCurve is a sound self-signed pair on an EC curve (OpenSSL knows them all; BoringSSL fewer). */
+function selfSignedOnCurve(namedCurve: string): TlsPair {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve });
+  const certPem = createCertificate({ subjectKey: privateKey, issuer: 'self', commonName: 'curve.example.com', notBefore: at(-1), notAfter: at(1) }).pem;
+  return { certPem, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
 function traditionalEncrypted(): TlsPair {
   const key = generateKeyPair('ec');
   const certPem = createCertificate({ subjectKey: key.privateKey, issuer: 'self', commonName: 'enc', notBefore: at(-1), notAfter: at(1) }).pem;
@@ -33,6 +40,8 @@ describe('inspectKeyPair accepts', () => {
     { name: 'a leaf without its chain', pair: () => pki.valid(['a.example.com'], { leafOnly: true }), chainLength: 1, selfSigned: false },
     { name: 'a self-signed leaf', pair: () => pki.selfSigned(['a.example.com']), chainLength: 1, selfSigned: true },
     { name: 'a wildcard leaf', pair: () => pki.wildcard('example.com'), chainLength: 2, selfSigned: false },
+    { name: 'a self-signed EC P-384 leaf', pair: () => selfSignedOnCurve('secp384r1'), chainLength: 1, selfSigned: true },
+    { name: 'a self-signed EC P-521 leaf', pair: () => selfSignedOnCurve('secp521r1'), chainLength: 1, selfSigned: true },
     { name: 'CRLF line endings', pair: () => ({ certPem: good.certPem.replace(/\n/g, '\r\n'), keyPem: good.keyPem.replace(/\n/g, '\r\n') }), chainLength: 2, selfSigned: false },
     { name: 'explanatory text around blocks (RFC 7468)', pair: () => ({ ...good, certPem: `# leaf\n${leafPem}\nSubject: CA\n${pki.caPem}` }), chainLength: 2, selfSigned: false },
   ])('$name', ({ pair, chainLength, selfSigned }) => {
@@ -102,6 +111,8 @@ describe('inspectKeyPair refuses', () => {
     { name: 'a certificate not valid yet', pair: () => pki.notYetValid(['a.example.com']), code: 'ING_ERR_TLS_CERT_EXPIRED', message: /^certificate is not valid before 2026-03-02T12:00:00\.000Z$/ },
     { name: 'a certificate one second after notAfter', pair: () => good, now: new Date(at(90).getTime() + 1000), code: 'ING_ERR_TLS_CERT_EXPIRED', message: /expired at/ },
     { name: 'a certificate one second before notBefore', pair: () => good, now: new Date(at(-1).getTime() - 1000), code: 'ING_ERR_TLS_CERT_EXPIRED', message: /not valid before/ },
+    { name: 'a key on secp256k1, which OpenSSL parses and BoringSSL cannot serve', pair: () => selfSignedOnCurve('secp256k1'), code: 'ING_ERR_TLS_KEY_INVALID', message: /^tls.key is an EC key on curve secp256k1; the TLS library serves P-256, P-384 and P-521 only$/ },
+    { name: 'a key on a brainpool curve', pair: () => selfSignedOnCurve('brainpoolP256r1'), code: 'ING_ERR_TLS_KEY_INVALID', message: /curve brainpoolP256r1/ },
     { name: 'an RSA 1024 key, under OpenSSL security level 2', pair: () => selfSignedRsa(1024), code: 'ING_ERR_TLS_KEY_INVALID', message: /OpenSSL refused the private key \(ee key too small\)/ },
   ];
 
