@@ -171,13 +171,14 @@ function deriveAdminSettings(out: Record<string, unknown>): void {
 export function helpText(ctx: ConfigContext): string {
   const lines = ['Usage: flusso [flags]', '', 'Kubernetes Ingress controller: uWebSockets.js proxy workers, undici upstreams.', '', 'Flags (each also as env FLUSSO_<NAME> and as a camelCase key in the --config YAML file; flags win, then env, then the file):', ''];
   for (const spec of OPTIONS) {
-    const flag = spec.type === 'boolean' ? `--${flagName(spec.key)}` : `--${flagName(spec.key)} ${spec.metavar ?? 'VALUE'}`;
+    const long = spec.type === 'boolean' ? `--${flagName(spec.key)}` : `--${flagName(spec.key)} ${spec.metavar ?? 'VALUE'}`;
+    const flag = spec.key === 'help' ? `-h, ${long}` : long;
     const def = describeDefault(spec, ctx);
     lines.push(`  ${flag}`);
     lines.push(`      ${spec.help}${def ? ` (default: ${def})` : ''}`);
     if (spec.key !== 'help' && spec.key !== 'version') lines.push(`      env ${envName(spec.key)}`);
   }
-  lines.push('', 'Durations take a unit: 500ms, 5s, 2m. Exit status: 0 after a clean shutdown, 2 for invalid configuration, 1 for other startup failures.');
+  lines.push('', 'Durations take a unit: 500ms, 5s, 2m. Exit status: 0 after a clean shutdown, 2 for invalid configuration, 1 for other startup failures (such as a port in use: every listener is bound once before the workers start).');
   return `${lines.join('\n')}\n`;
 }
 
@@ -185,6 +186,11 @@ function readFlags(argv: readonly string[], issues: string[]): Map<string, strin
   const out = new Map<string, string | boolean>();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
+    // `-h` is the one short flag, as most tools have it; anything else starts with `--`.
+    if (arg === '-h') {
+      out.set('help', true);
+      continue;
+    }
     if (!arg.startsWith('--')) {
       issues.push(`unexpected argument "${arg}": flags start with --`);
       continue;

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { IngressError } from '../shared/errors.js';
+import { IngressError, type WireError } from '../shared/errors.js';
 import { startAdminServer, type AdminServer } from './admin/app.js';
 import { generateToken } from './admin/auth.js';
 import { loadGuiAssets } from './admin/gui-assets.js';
@@ -17,6 +17,7 @@ import { CompileOffload } from './offload/compile-offload.js';
 import type { ControlPlaneState } from './metrics/control-plane.js';
 import { Observability } from './metrics/observability.js';
 import { OverrideStore } from './overrides.js';
+import { checkListeners, foreignListeners, sharedPortProblem, type Listener } from './listen-check.js';
 import { createPrimaryLogger, type Logger } from './log.js';
 import { RebuildScheduler } from './rebuild.js';
 import { loadKubeConfig } from './k8s/client.js';
@@ -118,9 +119,71 @@ const OFFLOAD_MIN_INGRESSES = 2000;
 /** The rebuild holdoff when only EndpointSlices changed (routes keep the 100 ms default). */
 const ENDPOINT_HOLDOFF_MS = 10;
 
+/** proxyListeners are the sockets every worker binds (SO_REUSEPORT), with the flags that set them. */
+function proxyListeners(config: Config): Listener[] {
+  return [
+    { name: 'HTTP', address: config.httpAddress, port: config.httpPort, flags: '--http-port / --http-address' },
+    { name: 'HTTPS', address: config.httpsAddress, port: config.httpsPort, flags: '--https-port / --https-address' },
+  ];
+}
+
+function adminListener(config: Config): Listener {
+  return { name: 'admin', address: config.adminAddress, port: config.adminPort, flags: '--admin-port / --admin-address' };
+}
+
+/**
+ * WorkerStartup waits for every worker to listen once, and fails at the first one that cannot
+ * bind a listener: before readiness a port lost to a race with another process ends Flusso
+ * (exit 1) rather than leaving workers to crash-loop.
+ */
+class WorkerStartup {
+  readonly #listened = new Set<number>();
+  #resolve!: () => void;
+  #reject!: (err: Error) => void;
+  #done = false;
+  readonly done: Promise<void>;
+
+  constructor(readonly workers: number) {
+    this.done = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+  }
+
+  /** over is true once every worker listened (or one failed): later events are the running pool's. */
+  get over(): boolean {
+    return this.#done;
+  }
+
+  listening(workerId: number): void {
+    if (this.#done) return;
+    this.#listened.add(workerId);
+    if (this.#listened.size < this.workers) return;
+    this.#done = true;
+    this.#resolve();
+  }
+
+  failed(workerId: number, error: WireError): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#reject(new IngressError('ING_ERR_LISTEN_FAILED', `worker ${workerId}: ${error.message}`));
+  }
+}
+
 async function run(config: Config): Promise<void> {
   const log = createPrimaryLogger(config.logLevel, config.logFormat);
+  // Every listener is bound once before anything else starts: a port in use, a port below 1024
+  // without the privilege or an address this host lacks ends the start here, with the reason.
+  const listeners = proxyListeners(config);
+  await checkListeners([...listeners, adminListener(config)]).catch((err: unknown) => startupFailed(log, err));
   let shuttingDown = false;
+  /** Every worker listened once and no other process shares the proxy ports: readiness may follow. */
+  let verified = false;
+  /** Proxy ports found shared with another process after a worker listened again (/healthz fails). */
+  let sharedPorts: string[] = [];
+  const startup = new WorkerStartup(config.workers);
+  /** ownPids are our processes: the primary (admin socket) and every live worker. */
+  const ownPids = (): number[] => [process.pid, ...pool.status().flatMap((w) => (w.pid > 0 ? [w.pid] : []))];
   const broadcaster = new SnapshotBroadcaster(
     (bytes, generation) => pool.publish(bytes, generation),
     (delta, generation, snapshot) => pool.publishEndpoints(delta, generation, snapshot),
@@ -129,6 +192,13 @@ async function run(config: Config): Promise<void> {
     count: config.workers,
     onStats: (id, delta) => observability.onWorkerStats(id, delta),
     onExit: (id) => observability.onWorkerGone(id),
+    onListening: (id) => {
+      if (!startup.over) return startup.listening(id);
+      // A worker that listens again (after a crash) is checked again: nothing may have joined the port meanwhile.
+      sharedPorts = foreignListeners(listeners, ownPids()).map(sharedPortProblem);
+      for (const problem of sharedPorts) log.error({ code: 'ING_ERR_LISTEN_FAILED', workerId: id, problem }, 'proxy port shared with another process; /healthz fails');
+    },
+    onListenFailed: (id, error) => startup.failed(id, error),
     exec: WORKER_ENTRY,
     // uWS reads its head limit from the environment when a worker loads it (docs/runtime.md).
     env: { UWS_HTTP_MAX_HEADERS_SIZE: String(config.maxRequestHeadBytes) },
@@ -189,6 +259,7 @@ async function run(config: Config): Promise<void> {
   const { source, status } = createSource(config, log);
   if (status !== undefined) controller.onCompiled = (ingresses) => status.update(ingresses);
 
+  // The configuration is known good now (flags, listeners, credentials): only now is a token made.
   const token = config.adminToken ?? generateToken();
   const admin: AdminServer = await startAdminServer({
     address: config.adminAddress,
@@ -200,7 +271,12 @@ async function run(config: Config): Promise<void> {
     metrics: () => observability.metricsText(),
     history: () => observability.live.history(),
     ctx: {
-      ready: () => !shuttingDown && pool.ready(),
+      ready: () => !shuttingDown && verified && pool.ready(),
+      health: () => {
+        // A shared port found earlier is looked at again, so /healthz recovers once the other process left.
+        if (sharedPorts.length > 0) sharedPorts = foreignListeners(listeners, ownPids()).map(sharedPortProblem);
+        return [...pool.listenFailures().map((f) => `worker ${f.id} cannot serve: ${f.error.message}`), ...sharedPorts];
+      },
       generation: () => broadcaster.generation,
       workers: () => pool.status(),
       diagnostics: () => controller.diagnostics,
@@ -231,6 +307,12 @@ async function run(config: Config): Promise<void> {
   synced = true;
   await controller.rebuild();
   pool.start();
+  await startup.done.catch((err: unknown) => startupFailed(log, err));
+  // Two processes that passed checkListeners at the same moment could both have bound with
+  // SO_REUSEPORT: refuse a proxy port that another process shares with our workers.
+  const shared = foreignListeners(listeners, ownPids());
+  if (shared.length > 0) startupFailed(log, new IngressError('ING_ERR_LISTEN_FAILED', shared.map(sharedPortProblem).join('; ')));
+  verified = true;
   status?.start();
   // Certificates near or past their expiry get their diagnostics without any object changing.
   const tlsRecheck = setInterval(() => controller.refreshTls(), TLS_RECHECK_MS);
@@ -264,6 +346,13 @@ async function run(config: Config): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** startupFailed logs why the start failed (JSON, for the log pipeline) and throws it on to main (stderr, exit status). */
+function startupFailed(log: Logger, err: unknown): never {
+  const code = err instanceof IngressError ? err.code : 'ING_ERR_STARTUP';
+  log.fatal({ code, err: err instanceof Error ? err.message : String(err) }, 'cannot start');
+  throw err;
 }
 
 function packageVersion(): string {

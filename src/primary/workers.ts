@@ -78,6 +78,10 @@ export interface WorkerPoolOptions {
   readonly onStats?: (workerId: number, delta: StatsDelta) => void;
   /** Called when a worker process has exited (expectedly or not). */
   readonly onExit?: (workerId: number) => void;
+  /** Called when a worker listens (the first time, and after each restart), with its pid. */
+  readonly onListening?: (workerId: number, pid: number) => void;
+  /** Called when a worker could not bind a listener (ING_ERR_LISTEN_FAILED; the message has the address and the OS reason). */
+  readonly onListenFailed?: (workerId: number, error: WireError) => void;
   /** Starts one worker process; node:cluster's fork unless a test passes fakes. */
   readonly fork?: () => ClusterWorker;
 }
@@ -97,6 +101,8 @@ interface Slot {
   startedAt: number;
   restartTimer: NodeJS.Timeout | undefined;
   lastError: WireError | null;
+  /** Its last attempt to listen failed (ING_ERR_LISTEN_FAILED), and it has not listened since. */
+  listenError: WireError | null;
   node: string;
 }
 
@@ -105,7 +111,7 @@ const UWS_STDOUT_NOISE = /^(finding |Browsed to SNI: |Cannot browse to SNI: )/;
 
 /** WorkerPool owns the node:cluster workers and the snapshot they must serve. */
 export class WorkerPool {
-  readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit' | 'fork'>> & Pick<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit'>;
+  readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit' | 'onListening' | 'onListenFailed' | 'fork'>> & Pick<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit' | 'onListening' | 'onListenFailed'>;
   readonly #forkWorker: () => ClusterWorker;
   readonly #slots: Slot[] = [];
   readonly #log: Logger;
@@ -139,7 +145,7 @@ export class WorkerPool {
   start(): void {
     if (this.#snapshot === null) throw new Error('WorkerPool.start before the first publish');
     for (let id = 1; id <= this.#opts.count; id++) {
-      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, greeted: false, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null, node: '' };
+      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, greeted: false, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null, listenError: null, node: '' };
       this.#slots.push(slot);
       this.#fork(slot);
     }
@@ -179,6 +185,14 @@ export class WorkerPool {
   ready(): boolean {
     if (this.#stopping || this.#slots.length === 0) return false;
     return this.#slots.every((s) => s.worker !== null && s.listening && s.generation === this.#generation);
+  }
+
+  /**
+   * listenFailures lists the workers that cannot serve because their last attempt to bind a
+   * listener failed (and they have not listened since): /healthz fails while there is one.
+   */
+  listenFailures(): { readonly id: number; readonly error: WireError }[] {
+    return this.#slots.flatMap((s) => (s.listenError === null || s.listening ? [] : [{ id: s.id, error: s.listenError }]));
   }
 
   /** status describes every worker slot. */
@@ -309,7 +323,9 @@ export class WorkerPool {
         slot.generation = msg.generation;
         slot.sent = msg.generation;
         slot.node = msg.node;
+        slot.listenError = null;
         this.#log.info({ workerId: slot.id, pid: slot.pid, generation: msg.generation, node: msg.node }, 'worker listening');
+        this.#opts.onListening?.(slot.id, slot.pid);
         // A publish may have happened between init and listen: catch the worker up.
         if (msg.generation !== this.#generation) this.#sendSnapshot(slot);
         break;
@@ -329,6 +345,10 @@ export class WorkerPool {
       case 'fatal':
         slot.lastError = msg.error;
         this.#log.error({ workerId: slot.id, code: msg.error.code, err: msg.error.message }, 'worker reported a fatal error');
+        if (msg.error.code === 'ING_ERR_LISTEN_FAILED') {
+          slot.listenError = msg.error;
+          this.#opts.onListenFailed?.(slot.id, msg.error);
+        }
         break;
     }
     this.#opts.onChange?.();

@@ -10,7 +10,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { IngressError, type WireError } from '../shared/errors.js';
-import { isPrimaryMessage, type InitMessage, type WorkerMessage } from '../shared/messages.js';
+import { formatListenFailure, probeListen } from '../shared/listen-probe.js';
+import { isPrimaryMessage, type InitMessage, type WorkerConfig, type WorkerMessage } from '../shared/messages.js';
 import { createWorkerLogger, type Logger } from './log.js';
 import { createProxyServer, type ProxyServer } from './proxy/server.js';
 import { ProcessSampler } from '../shared/process-stats.js';
@@ -104,8 +105,9 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
         if (n > 0) log?.debug({ expired: n }, 'cache sweep');
       }, CACHE_SWEEP_MS).unref();
     } catch (err) {
-      const error = toWire(err, 'ING_ERR_LISTEN_FAILED');
-      log.fatal({ err, code: error.code }, 'cannot start the proxy');
+      let error = toWire(err, 'ING_ERR_LISTEN_FAILED');
+      if (error.code === 'ING_ERR_LISTEN_FAILED') error = { code: error.code, message: await withListenReason(error.message, m.config) };
+      log.fatal({ err, code: error.code, reason: error.message }, 'cannot start the proxy');
       exitWith(1, error);
     }
   };
@@ -189,6 +191,18 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
   proc.on('unhandledRejection', (reason: unknown) => {
     log?.error({ err: reason, code: 'ING_ERR_WORKER_UNCAUGHT' }, 'unhandled rejection');
   });
+}
+
+/**
+ * withListenReason adds the OS reason to uWS's bare "cannot listen on ADDR:PORT" (proxy/server.ts
+ * and proxy/tls-front.ts, which marks the HTTPS one): it binds that listener once with
+ * SO_REUSEPORT, as uWS does, so that beside our sibling workers the probe succeeds and a failure
+ * says why (shared/listen-probe.ts).
+ */
+async function withListenReason(message: string, config: WorkerConfig): Promise<string> {
+  const [address, port] = message.includes('(HTTPS)') && config.https !== null ? [config.https.address, config.https.port] : [config.httpAddress, config.httpPort];
+  const failure = await probeListen(address, port, { reusePort: true }).catch(() => null);
+  return failure === null ? message : `${message}: ${formatListenFailure(failure)}`;
 }
 
 function toWire(err: unknown, fallback: string): WireError {

@@ -115,6 +115,13 @@ describe('--help', () => {
       expect(entry, `default of ${flag}`).toContain(def);
     }
   });
+
+  it('-h prints the same help and exits 0', async () => {
+    const [short, long] = await Promise.all([runCli(['-h']), runCli(['--help'])]);
+    expect(short.code, short.stderr).toBe(0);
+    expect(short.stdout).toBe(long.stdout);
+    expect(short.stdout).toMatch(/^ {2}-h, --help$/m);
+  });
 });
 
 describe('invalid values exit 2 naming the flag', () => {

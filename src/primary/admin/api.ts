@@ -30,6 +30,8 @@ export interface ServiceFigures {
 /** AdminContext is everything the API reads and changes; the composition root provides it. */
 export interface AdminContext {
   ready(): boolean;
+  /** health lists why the process cannot serve (workers that cannot bind a listener, …); empty: /healthz 200. */
+  health?(): readonly string[];
   generation(): number;
   workers(): readonly WorkerStatus[];
   diagnostics(): readonly Diagnostic[];

@@ -8,6 +8,7 @@
 import type { HttpResponse, WebSocket, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { IngressError } from '../../shared/errors.js';
+import { formatListenFailure, probeListen } from '../../shared/listen-probe.js';
 import { loadUws } from '../../shared/uws-native.js';
 import type { LiveSample } from '../metrics/live.js';
 import { CONTENT_TYPE as METRICS_CONTENT_TYPE } from '../metrics/exposition.js';
@@ -81,7 +82,12 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
     const head = method === 'HEAD';
     const read = method === 'GET' || head;
 
-    if (path === '/healthz' && read) return send(res, text(200, 'ok\n'), head);
+    if (path === '/healthz' && read) {
+      // Alive unless workers cannot serve (a listener they cannot bind, a port shared with
+      // another process): then a liveness probe restarts us, and the start-up checks say why.
+      const problems = ctx.health?.() ?? [];
+      return send(res, problems.length === 0 ? text(200, 'ok\n') : text(503, `unhealthy:\n${problems.map((p) => `  ${p}\n`).join('')}`), head);
+    }
     if (path === '/readyz' && read) {
       const ready = ctx.ready();
       return send(res, json(ready ? 200 : 503, { ready, generation: ctx.generation(), workers: ctx.workers() }), head);
@@ -199,7 +205,12 @@ export function startAdminServer(opts: AdminServerOptions): Promise<AdminServer>
     const listen = app.listen as unknown as (host: string, port: number, options: number, cb: (token: us_listen_socket | false) => void) => void;
     listen.call(app, opts.address, opts.port, EXCLUSIVE_PORT, (listenSocket) => {
       if (!listenSocket) {
-        reject(new IngressError('ING_ERR_LISTEN_FAILED', `admin server could not listen on ${opts.address}:${opts.port}`));
+        // uWS says only `false`: a plain bind of the same address and port says why.
+        const host = opts.address.includes(':') ? `[${opts.address}]` : opts.address;
+        const message = `cannot bind the admin listener ${host}:${opts.port} (--admin-port / --admin-address)`;
+        void probeListen(opts.address, opts.port)
+          .catch(() => null)
+          .then((failure) => reject(new IngressError('ING_ERR_LISTEN_FAILED', failure === null ? message : `${message}: ${formatListenFailure(failure)}`)));
         return;
       }
       resolve({
