@@ -56,6 +56,9 @@ export interface Config {
   readonly keepAliveTimeoutMs: number;
   readonly clientHeaderTimeoutMs: number;
   readonly maxRequestHeadBytes: number;
+  readonly maxRequestTargetBytes: number;
+  readonly maxRequestFieldBytes: number;
+  readonly maxRequestFields: number;
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamResponseTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;

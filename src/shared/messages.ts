@@ -13,6 +13,10 @@ export interface WorkerConfig {
   readonly keepAliveTimeoutMs: number;
   /** `--client-header-timeout`: time a client has to send a request head (a body must keep up 16 KiB/s over it). */
   readonly clientHeaderTimeoutMs: number;
+  /** `--max-request-target-bytes`, `--max-request-field-bytes`, `--max-request-fields`: Flusso's own head limits (request-guard.ts). */
+  readonly maxRequestTargetBytes: number;
+  readonly maxRequestFieldBytes: number;
+  readonly maxRequestFields: number;
   /** The HTTPS listener; null: none (in-process tests of the HTTP path). */
   readonly https: HttpsSettings | null;
   readonly upstreamConnectTimeoutMs: number;

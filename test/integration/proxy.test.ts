@@ -625,6 +625,7 @@ describe('what the old uWS build dropped and this one passes on', () => {
   });
 
   it('the method goes upstream in the case the client sent it (uWS lower-cases getMethod)', async () => {
+    // Content-Length: 0, as PATCH (in any case) without framing gets 411 (request-guard.ts).
     const lines: string[] = [];
     const up = await rawUpstream((socket, data) => {
       lines.push(data.toString('latin1').split('\r\n')[0] as string);
@@ -633,7 +634,7 @@ describe('what the old uWS build dropped and this one passes on', () => {
     const p = await startProxy(hostsTable({ 'a.test': [up.port] }));
     for (const method of ['PROPFIND', 'get', 'Patch']) {
       const c = await raw(p);
-      c.request(method, '/m', ['Host: a.test']);
+      c.request(method, '/m', ['Host: a.test', 'Content-Length: 0']);
       expect((await c.readResponse()).status).toBe(200);
     }
     expect(lines).toEqual(['PROPFIND /m HTTP/1.1', 'get /m HTTP/1.1', 'Patch /m HTTP/1.1']);

@@ -9,6 +9,9 @@ import { STATUS_CODES } from 'node:http';
 export type ProxyFailure =
   | 'bad-request'
   | 'method-not-allowed'
+  | 'length-required'
+  | 'uri-too-long'
+  | 'head-too-large'
   | 'no-route'
   | 'no-endpoint'
   | 'upstream-error'
@@ -19,6 +22,9 @@ export type ProxyFailure =
 export const FAILURE_STATUS: Readonly<Record<ProxyFailure, number>> = Object.freeze({
   'bad-request': 400, // framing the parser let through, bad Host, bad path (catalogue §A, §B, §D, §H)
   'method-not-allowed': 405, // CONNECT and TRACE: an ingress is not a forward proxy (§B row 48, §G row 129)
+  'length-required': 411, // POST, PUT or PATCH without Content-Length or Transfer-Encoding (request-guard.ts)
+  'uri-too-long': 414, // a request target over --max-request-target-bytes (§B row 53)
+  'head-too-large': 431, // a field over --max-request-field-bytes, or more fields than --max-request-fields (§C rows 65–67)
   'no-route': 404, // no host/path rule and no default backend
   'no-endpoint': 503, // the cluster has no selectable endpoint
   'upstream-error': 502, // connect refused, reset or bad response before the head

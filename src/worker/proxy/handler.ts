@@ -19,6 +19,7 @@ import type { CachedRoutes, Pending } from './cached-route.js';
 import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
 import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
+import { guardRequest, type RequestLimits } from './request-guard.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
 export interface Listener {
@@ -73,6 +74,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const redirectPort = opts.config.https?.redirectPort ?? 443;
   const redirectAuthoritySuffix = redirectPort === 443 ? '' : `:${redirectPort}`;
   const head = new RequestHead();
+  const limits: RequestLimits = { targetBytes: opts.config.maxRequestTargetBytes, fieldBytes: opts.config.maxRequestFieldBytes, fields: opts.config.maxRequestFields };
 
   // What the current request is, for counting and the access log of answers given here.
   let t0 = 0;
@@ -88,50 +90,61 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     accessLog?.write({ requestId, remoteAddress: formatAddress(res.getRemoteAddress()), method: m, host, path: tgt, status, bytesIn: 0, bytesOut, requestTime: seconds, upstreamAddress: '', upstreamStatus: 0, upstreamTime: -1, route: source });
   }
 
-  /** reject answers a request the proxy refuses itself; we are inside the handler, so corked. */
+  /**
+   * later runs `write` corked one turn of the event loop from now, unless the client left first.
+   * Every answer Flusso gives itself goes through it. Answered synchronously, uWS would go on to
+   * parse, and hand us, a request pipelined behind this one in the same read; when uWS was made
+   * to miss this request's body (a field with an empty name hides its Content-Length:
+   * request-guard.ts), that "request" is the body, smuggled. While an answer is pending, uWS
+   * refuses a pipelined request and closes the connection instead, so nothing behind a request
+   * Flusso answers itself is ever routed.
+   */
+  function later(res: HttpResponse, write: () => void): void {
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    setImmediate(() => {
+      if (!aborted) res.cork(write);
+    });
+  }
+
+  /** reject answers a request the proxy refuses itself (one turn later, see `later`). */
   function reject(res: HttpResponse, l: Listener, failure: ProxyFailure, close: boolean): null {
     const r = errorResponse(failure);
-    account(res, r.status, r.body.length, counters, method, target, routeSource, head.host, head.requestId, t0);
-    res.writeStatus(r.statusLine);
-    if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
-    writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(r.body, close || l.ctx.draining);
+    // The request's head is gone by then: keep what the answer's accounting needs.
+    const [c, m, tgt, source, host, requestId, started] = [counters, method, target, routeSource, head.host, head.requestId, t0];
+    later(res, () => {
+      // Account first: once the response has ended, `res` must not be touched (its address is read).
+      account(res, r.status, r.body.length, c, m, tgt, source, host, requestId, started);
+      res.writeStatus(r.statusLine);
+      if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
+      writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(r.body, close || l.ctx.draining);
+    });
     return null;
   }
 
   /**
    * refuse answers a request that must not reach an upstream and closes the connection. The
-   * answer is deliberately deferred by one turn of the event loop: this uWS build keeps parsing
-   * the bytes it already read after a synchronous `end(body, true)` and hands us the next,
-   * pipelined (smuggled) request before it closes. While our response is pending, uWS treats a
-   * pipelined request as async pipelining and closes the socket at once, so nothing behind a
-   * refused request is ever routed; a lone bad request still gets its 400 and the close.
+   * answer is deferred by one turn of the event loop (`later`): this uWS build keeps parsing the
+   * bytes it already read after a synchronous `end(body, true)` and would hand us the next,
+   * pipelined (smuggled) request before it closes. A lone bad request still gets its answer and
+   * the close.
    */
   function refuse(res: HttpResponse, l: Listener, failure: ProxyFailure): null {
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    // The request's head is gone by then: keep what the answer's accounting needs.
-    const [m, tgt, host, requestId, started] = [method, target, head.host, head.requestId, t0];
-    setImmediate(() => {
-      if (aborted) return;
-      const r = errorResponse(failure);
-      // Account first: once the response has ended, `res` must not be touched (its address is read).
-      account(res, r.status, r.body.length, unmatched, m, tgt, '', host, requestId, started);
-      res.cork(() => {
-        res.writeStatus(r.statusLine);
-        if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
-        writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(r.body, true);
-      });
-    });
-    return null;
+    counters = unmatched;
+    routeSource = '';
+    return reject(res, l, failure, true);
   }
 
-  /** redirect answers 308 to the same target on https (ingress-nginx's ssl-redirect); corked. */
+  /** redirect answers 308 to the same target on https (ingress-nginx's ssl-redirect), one turn later (`later`). */
   function redirect(res: HttpResponse, l: Listener, host: string): null {
-    account(res, 308, REDIRECT_BODY.length, counters, method, target, routeSource, head.host, head.requestId, t0);
-    res.writeStatus(REDIRECT_LINE).writeHeader('Location', `https://${host}${redirectAuthoritySuffix}${target}`);
-    writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(REDIRECT_BODY, l.ctx.draining);
+    const [c, m, tgt, source, clientHost, requestId, started] = [counters, method, target, routeSource, head.host, head.requestId, t0];
+    later(res, () => {
+      account(res, 308, REDIRECT_BODY.length, c, m, tgt, source, clientHost, requestId, started);
+      res.writeStatus(REDIRECT_LINE).writeHeader('Location', `https://${host}${redirectAuthoritySuffix}${tgt}`);
+      writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(REDIRECT_BODY, l.ctx.draining);
+    });
     return null;
   }
 
@@ -150,6 +163,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     // uWS closes after the response exactly when the (first) Connection field is `close`, in any
     // case; a list naming close (`keep-alive, close`) it keeps open (docs/runtime.md).
     if (head.connection.length === 5 && head.connection.toLowerCase() === 'close') markClientClose(res);
+    // Flusso's own size limits, and the framing an empty-named field can hide (request-guard.ts).
+    const guarded = guardRequest(method, target, head, limits);
+    if (guarded !== null) return refuse(res, l, guarded);
 
     // Framing this uWS build accepts but must not reach an upstream (catalogue §A, §D). It
     // answers a missing or duplicate Host, Content-Length with Transfer-Encoding, and a
