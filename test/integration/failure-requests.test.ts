@@ -25,7 +25,8 @@ interface Backend {
 
 /**
  * startBackend answers every request with a 3-byte 200 and `Connection: close`, so each upstream
- * connection carries exactly one request, recorded whole (Content-Length or chunked body).
+ * connection carries exactly one request, recorded whole (Content-Length or chunked body). A
+ * target under /cached is answered cacheable (the test Flusso runs with `--cache-default on`).
  */
 async function startBackend(): Promise<Backend> {
   const received: string[] = [];
@@ -41,7 +42,8 @@ async function startBackend(): Promise<Backend> {
       const complete = length ? buf.length >= end + 4 + Number(length[1]) : chunked ? buf.subarray(end + 4).includes('0\r\n\r\n') : true;
       if (!complete) return;
       received.push(buf.toString('latin1'));
-      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
+      const cacheable = head.startsWith('GET /cached') ? 'Cache-Control: max-age=600\r\n' : '';
+      socket.end(`HTTP/1.1 200 OK\r\n${cacheable}Content-Length: 3\r\nConnection: close\r\n\r\nok\n`);
     });
   });
   return { upstream, received };
@@ -90,7 +92,7 @@ describe('request heads, smuggling through uWS and header bytes (built CLI, 1 wo
       service(NS, 'backend', [{ name: 'http', port: 80, targetPort: backend.upstream.port }]),
       endpointSlice(NS, 'backend', ['127.0.0.1'], backend.upstream.port, { portName: 'http' }),
     ]);
-    flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1 });
+    flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args: ['--cache-default', 'on'] });
     await flusso.waitForGeneration(1);
   });
   afterAll(async () => {
@@ -251,6 +253,16 @@ describe('request heads, smuggling through uWS and header bytes (built CLI, 1 wo
       expect(admin[0]).toMatch(/^GET \/admin HTTP\/1\.1\r\nhost: guard\.test\r\nconnection: keep-alive\r\nx-forwarded-for: /);
       expect(admin[0]).not.toContain('victim');
       backend.received.splice(backend.received.indexOf(admin[0] as string), 1);
+    });
+
+    it('residual (README, security): a request smuggled in the same read behind a cache hit is routed (the hit is written at once)', async () => {
+      expect(await forwarded(`GET /cached HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`)).toMatch(/^GET \/cached /);
+      const { raw } = await rawRequest(flusso.httpPort, carrier('GET').replace('GET / ', 'GET /cached ') + SMUGGLED, { idleMs: 1000 });
+      expect(raw).toContain('X-Cache-Status: HIT');
+      expect(countResponses(raw)).toBe(2);
+      const smuggled = smuggledUpstream();
+      expect(smuggled).toHaveLength(1);
+      backend.received.splice(backend.received.indexOf(smuggled[0] as string), 1);
     });
   });
 
