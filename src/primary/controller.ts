@@ -66,6 +66,8 @@ export class Controller {
   /** Objects changed since the compile thread's last task (`kind key` → change); null: unknown. */
   #mirrorChanges: Map<string, ChangedObject> | null = null;
   #diagnostics: readonly Diagnostic[] = [];
+  /** #compileDiagnostics and #tlsDiagnostics as #diagnostics lists them (with their files). */
+  #ownDiagnostics: readonly Diagnostic[] = [];
   /** The compiler's (or the endpoint update's) and the TLS manager's part of #diagnostics. */
   #compileDiagnostics: readonly Diagnostic[] = [];
   #tlsDiagnostics: readonly Diagnostic[] = [];
@@ -168,7 +170,7 @@ export class Controller {
     if (update === null || this.#compiled === null || this.#opts.tls === undefined) return;
     const tls = this.#assembleTls(update);
     const published = this.#opts.broadcaster.publishTls(tls);
-    this.#diagnostics = [...update.diagnostics, ...this.#compileDiagnostics, ...this.#tlsDiagnostics];
+    this.#diagnostics = this.#combine(update);
     this.#reportNew();
     if (published.changed) this.#opts.log.info({ kind: 'tls', generation: published.generation, serverNames: tls?.serverNames.length, bytes: published.bytes }, 'certificates published');
   }
@@ -244,7 +246,7 @@ export class Controller {
 
   #finishFull(update: SourceUpdate, diagnostics: readonly Diagnostic[], ingresses: readonly string[], hosts: number | undefined, clusters: number | undefined, published: { changed: boolean; generation: number; bytes: number }, seconds: number, offloaded: boolean): void {
     this.#compileDiagnostics = diagnostics;
-    this.#diagnostics = [...update.diagnostics, ...diagnostics, ...this.#tlsDiagnostics];
+    this.#diagnostics = this.#combine(update);
     this.#reportNew();
     this.onCompiled?.(ingresses);
     this.#opts.log.info({ kind: 'snapshot', generation: published.generation, changed: published.changed, offloaded, ingresses: ingresses.length, hosts, clusters, diagnostics: this.#diagnostics.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 }, published.changed ? 'snapshot published' : 'snapshot unchanged');
@@ -259,7 +261,7 @@ export class Controller {
     metrics.recordRebuild(seconds, published.changed);
     this.#compiled = state;
     this.#compileDiagnostics = state.diagnostics;
-    this.#diagnostics = [...update.diagnostics, ...state.diagnostics, ...this.#tlsDiagnostics];
+    this.#diagnostics = this.#combine(update);
     if (state !== previous) this.#reportNew();
     const fields = { kind: 'endpoints', generation: published.generation, changed: published.changed, services: services.size, clusters: changed.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 };
     if (published.changed) log.info(fields, 'endpoints published');
@@ -302,16 +304,34 @@ export class Controller {
     }
   }
 
+  /**
+   * #combine lists the source's diagnostics, then the compiler's and the TLS manager's; those
+   * name the file their object comes from when the source reads files (SourceUpdate.fileOf).
+   */
+  #combine(update: SourceUpdate): readonly Diagnostic[] {
+    const own = [...this.#compileDiagnostics, ...this.#tlsDiagnostics];
+    const fileOf = update.fileOf;
+    this.#ownDiagnostics = fileOf === undefined ? own : own.map((d) => withFile(d, fileOf));
+    return [...update.diagnostics, ...this.#ownDiagnostics];
+  }
+
   // Compile and TLS diagnostics are logged once each, not on every rebuild; the source logs its own.
   #reportNew(): void {
     const now = new Set<string>();
-    for (const d of [...this.#compileDiagnostics, ...this.#tlsDiagnostics]) {
+    for (const d of this.#ownDiagnostics) {
       const key = `${d.code}|${d.object}|${d.message}`;
       now.add(key);
-      if (!this.#reported.has(key)) this.#opts.log[d.severity === 'error' ? 'warn' : 'info']({ code: d.code, object: d.object, detail: d.message }, 'configuration diagnostic');
+      if (!this.#reported.has(key)) this.#opts.log[d.severity === 'error' ? 'warn' : 'info']({ code: d.code, object: d.object, ...(d.file === undefined ? {} : { file: d.file }), detail: d.message }, 'configuration diagnostic');
     }
     this.#reported = now;
   }
+}
+
+/** withFile adds the file of a diagnostic's object, when it has none and the source knows it. */
+function withFile(d: Diagnostic, fileOf: (object: string) => string | undefined): Diagnostic {
+  if (d.file !== undefined) return d;
+  const file = fileOf(d.object);
+  return file === undefined ? d : { ...d, file };
 }
 
 function isEndpointChange(change: SourceChange): boolean {

@@ -145,7 +145,9 @@ describe('FileSource', () => {
     await writeAtomic('web.yaml', `${yamlOf(service('shop/web', [{ port: 99 }]))}---\nmetadata: [unclosed\n`);
     const broken = await updates.until((u) => u.diagnostics.length > 0);
     expect(codesOf(broken)).toEqual([['ING_ERR_MANIFEST_PARSE', 'web.yaml']]);
+    expect(broken.diagnostics[0]?.message).toMatch(/; the file is kept at its last good version$/);
     expect(portsOf(broken.view, 'shop/web')).toEqual([80]);
+    expect(broken.fileOf?.('Service shop/web')).toBe('web.yaml');
     expect(logLines.filter((l) => l.code === 'ING_ERR_MANIFEST_PARSE')).toEqual([
       expect.objectContaining({ level: 40, code: 'ING_ERR_MANIFEST_PARSE', file: 'web.yaml', object: 'document 2', msg: 'manifest problem' }),
     ]);
@@ -164,7 +166,9 @@ describe('FileSource', () => {
     const u = await updates.until((v) => serviceOf(v.view, 'shop/api') !== undefined);
     expect(codesOf(u)).toEqual([['ING_ERR_MANIFEST_INVALID', 'shop.yaml']]);
     expect(u.diagnostics[0]?.object).toBe('Service shop/web');
+    expect(u.diagnostics[0]?.message).toBe('spec.ports[0].port must be an integer from 1 to 65535; Service shop/web is kept at its last good version');
     expect(portsOf(u.view, 'shop/web')).toEqual([80]);
+    expect([u.fileOf?.('Service shop/web'), u.fileOf?.('Service shop/api'), u.fileOf?.('Service shop/none')]).toEqual(['shop.yaml', 'shop.yaml', undefined]);
   });
 
   it('on first load, a broken file contributes nothing and duplicates keep the first file', async () => {
@@ -176,7 +180,10 @@ describe('FileSource', () => {
       ['ING_ERR_MANIFEST_DUPLICATE', 'b.yaml'],
       ['ING_ERR_MANIFEST_PARSE', 'c.yaml'],
     ]);
+    expect(first.diagnostics[1]?.message).toMatch(/; nothing in it applies until it parses$/);
     expect(portsOf(first.view, 'shop/web')).toEqual([80]);
+    // The definition in service is the first file's.
+    expect(first.fileOf?.('Service shop/web')).toBe('a.yaml');
     expect(serviceOf(first.view, 'shop/api')).toBeDefined();
   });
 

@@ -12,7 +12,7 @@ import { keyOf, type KubeObject, type TlsSecret } from '../model.js';
 import { SecretStore } from '../secrets.js';
 import { ClusterStore, sliceService } from '../store.js';
 import { objectKey } from '../../shared/keys.js';
-import { parseManifestFile } from './manifests.js';
+import { fileOutcome, parseManifestFile, type LastGood } from './manifests.js';
 import { mergeManifests } from './merge-manifests.js';
 import type { Source, SourceChange, SourceUpdate, WatchHealth } from './source.js';
 
@@ -54,6 +54,9 @@ export class FileSource implements Source {
   /** The merged objects of the last load by `Kind namespace/name`. */
   #objects = new Map<string, KubeObject>();
   #diagnosticKeys = new Set<string>();
+  /** The file of each object (and Secret) in service, by `Kind namespace/name`. */
+  #fileOf = new Map<string, string>();
+  readonly #fileOfObject = (object: string): string | undefined => this.#fileOf.get(object);
   #onUpdate: ((u: SourceUpdate) => void) | undefined;
   #watcher: FSWatcher | undefined;
   #watchFailed = false;
@@ -164,8 +167,9 @@ export class FileSource implements Source {
     if (this.#stopped) return;
     this.#files = next;
     const merged = mergeManifests([...next].map(([name, state]) => ({ name, ...state })));
+    this.#fileOf = merged.fileOf;
     const changes = this.#apply(merged.byId);
-    for (const key of this.#secrets.replaceAll(mergeSecrets(next, merged.diagnostics))) changes.push({ kind: 'Secret', key });
+    for (const key of this.#secrets.replaceAll(mergeSecrets(next, merged.diagnostics, merged.fileOf))) changes.push({ kind: 'Secret', key });
     const changed = changes.length > 0;
     const keys = new Set<string>();
     for (const d of merged.diagnostics) {
@@ -181,7 +185,8 @@ export class FileSource implements Source {
     try {
       // The first load is everything; later ones say what changed, so that an endpoint-only
       // edit becomes an endpoints delta and the compile thread gets only the changed objects.
-      this.#onUpdate?.(first ? { view: this.#store, secrets: this.#secrets, diagnostics: merged.diagnostics } : { view: this.#store, secrets: this.#secrets, diagnostics: merged.diagnostics, changes });
+      const update = { view: this.#store, secrets: this.#secrets, diagnostics: merged.diagnostics, fileOf: this.#fileOfObject };
+      this.#onUpdate?.(first ? update : { ...update, changes });
     } catch (err) {
       // A failing consumer must not kill the watcher; the first load reports it to start().
       if (first) throw err;
@@ -234,26 +239,31 @@ export class FileSource implements Source {
         code: 'ING_ERR_MANIFEST_READ',
         severity: 'error',
         object: 'file',
-        message: `file cannot be read (${code ?? 'unknown error'}); its last good objects stay`,
+        message: `file cannot be read (${code ?? 'unknown error'}); ${fileOutcome(lastGoodOf(previous), 'can be read')}`,
         file: name,
       };
       return { text: undefined, objects: previous?.objects ?? [], secrets: previous?.secrets ?? [], diagnostics: [diagnostic] };
     }
     if (previous !== undefined && previous.text === text) return previous;
-    const parsed = parseManifestFile(name, text);
-    if (!parsed.parsed) return { text, objects: previous?.objects ?? [], secrets: previous?.secrets ?? [], diagnostics: parsed.diagnostics };
     // An object that fails validation keeps the version this file last gave it.
     const lastGood = new Map((previous?.objects ?? []).map((o) => [`${o.kind} ${keyOf(o)}`, o]));
+    const parsed = parseManifestFile(name, text, { file: lastGoodOf(previous).file, object: (id) => lastGood.has(`${id.kind} ${id.key}`) });
+    if (!parsed.parsed) return { text, objects: previous?.objects ?? [], secrets: previous?.secrets ?? [], diagnostics: parsed.diagnostics };
     const kept = parsed.rejected.flatMap((id) => lastGood.get(`${id.kind} ${id.key}`) ?? []);
     return { text, objects: [...parsed.objects, ...kept], secrets: parsed.secrets, diagnostics: parsed.diagnostics };
   }
+}
+
+/** lastGoodOf says whether a file's earlier reads left anything in service (its objects or Secrets). */
+function lastGoodOf(previous: FileState | undefined): Pick<LastGood, 'file'> {
+  return { file: previous !== undefined && (previous.objects.length > 0 || previous.secrets.length > 0) };
 }
 
 /**
  * mergeSecrets combines the Secrets of every file (sorted by name) as mergeManifests does the
  * objects: the first definition wins, a later one gets ING_ERR_MANIFEST_DUPLICATE.
  */
-function mergeSecrets(files: ReadonlyMap<string, FileState>, diagnostics: Diagnostic[]): TlsSecret[] {
+function mergeSecrets(files: ReadonlyMap<string, FileState>, diagnostics: Diagnostic[], fileOf: Map<string, string>): TlsSecret[] {
   const first = new Map<string, string>();
   const out: TlsSecret[] = [];
   for (const [name, state] of files) {
@@ -262,6 +272,7 @@ function mergeSecrets(files: ReadonlyMap<string, FileState>, diagnostics: Diagno
       const winner = first.get(key);
       if (winner === undefined) {
         first.set(key, name);
+        fileOf.set(`Secret ${key}`, name);
         out.push(s);
       } else diagnostics.push({ code: 'ING_ERR_MANIFEST_DUPLICATE', severity: 'error', object: `Secret ${key}`, message: `Secret ${key} is already defined in ${winner}; this definition is ignored`, file: name });
     }

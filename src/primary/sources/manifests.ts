@@ -27,6 +27,26 @@ export interface ParsedManifest {
   readonly rejected: ObjectId[];
 }
 
+/**
+ * LastGood is what the file source still holds from this file's earlier reads, so that each
+ * diagnostic can say what happens: a file that does not parse keeps its last good version only
+ * when it had one, and so does an invalid object.
+ */
+export interface LastGood {
+  /** The file parsed before and its objects (or Secrets) are still in service. */
+  readonly file: boolean;
+  /** The file gave this object a version before, which stays in service. */
+  object(id: ObjectId): boolean;
+}
+
+/** NOTHING_KEPT: a file read for the first time. */
+export const NOTHING_KEPT: LastGood = { file: false, object: () => false };
+
+/** What a file that does not parse (or cannot be read) comes to. */
+export function fileOutcome(lastGood: Pick<LastGood, 'file'>, until: string): string {
+  return lastGood.file ? 'the file is kept at its last good version' : `nothing in it applies until it ${until}`;
+}
+
 /** MAX_ALIAS_COUNT bounds YAML alias expansion (the "billion laughs" document). */
 const MAX_ALIAS_COUNT = 100;
 
@@ -35,9 +55,9 @@ const MAX_ALIAS_COUNT = 100;
  * `kind: List` items expanded. A YAML syntax error rejects the whole file (ING_ERR_MANIFEST_PARSE
  * with its line); an invalid object (ING_ERR_MANIFEST_INVALID) or an object of a kind Flusso
  * does not read (ING_ERR_MANIFEST_UNSUPPORTED_KIND, a warning) is dropped alone. v1 Secrets go
- * to `secrets`. Every diagnostic carries `file`.
+ * to `secrets`. Every diagnostic carries `file` and says what happens, from `lastGood`.
  */
-export function parseManifestFile(fileName: string, text: string): ParsedManifest {
+export function parseManifestFile(fileName: string, text: string, lastGood: LastGood = NOTHING_KEPT): ParsedManifest {
   const result: ParsedManifest = { objects: [], secrets: [], diagnostics: [], parsed: true, rejected: [] };
   const values: (readonly [string, unknown])[] = [];
   try {
@@ -46,7 +66,7 @@ export function parseManifestFile(fileName: string, text: string): ParsedManifes
       if (error !== undefined) {
         const line = error.linePos?.[0].line ?? 1;
         const reason = error.message.split('\n', 1)[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? error.code;
-        return parseFailure(fileName, `document ${i + 1}`, `file is not valid YAML at line ${line} (${reason}); file ignored`);
+        return parseFailure(fileName, `document ${i + 1}`, `file is not valid YAML at line ${line} (${reason}); ${fileOutcome(lastGood, 'parses')}`);
       }
       // An empty document (between two `---`, or comments only) has no contents or a null scalar.
       const value: unknown = doc.contents === null ? null : doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
@@ -55,30 +75,30 @@ export function parseManifestFile(fileName: string, text: string): ParsedManifes
   } catch (cause) {
     // Alias bombs and absurd nesting end up here rather than as syntax errors.
     const reason = cause instanceof Error ? cause.message : String(cause);
-    return parseFailure(fileName, 'file', `file cannot be loaded (${reason}); file ignored`);
+    return parseFailure(fileName, 'file', `file cannot be loaded (${reason}); ${fileOutcome(lastGood, 'loads')}`);
   }
   for (const [where, value] of values) {
     if (isRecord(value) && value.kind === 'List') {
       if (!Array.isArray(value.items)) {
-        add(result, fileName, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'List document has no items list; skipped');
+        add(result, fileName, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'List document has no items list; the document is not applied');
         continue;
       }
-      for (const [j, item] of value.items.entries()) readObject(result, fileName, item, `${where} item ${j + 1}`);
+      for (const [j, item] of value.items.entries()) readObject(result, fileName, item, `${where} item ${j + 1}`, lastGood);
     } else {
-      readObject(result, fileName, value, where);
+      readObject(result, fileName, value, where, lastGood);
     }
   }
   return result;
 }
 
-function readObject(result: ParsedManifest, file: string, value: unknown, where: string): void {
+function readObject(result: ParsedManifest, file: string, value: unknown, where: string, lastGood: LastGood): void {
   if (!isRecord(value)) {
-    add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'document is not an object; skipped');
+    add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'document is not an object; the document is not applied');
     return;
   }
   const { kind, apiVersion } = value;
   if (typeof kind !== 'string' || typeof apiVersion !== 'string') {
-    add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'object has no string apiVersion and kind; skipped');
+    add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', where, 'object has no string apiVersion and kind; the document is not applied');
     return;
   }
   if (kind === 'Secret' && apiVersion === 'v1') {
@@ -86,7 +106,7 @@ function readObject(result: ParsedManifest, file: string, value: unknown, where:
       result.secrets.push(validateSecret(value));
     } catch (err) {
       if (!(err instanceof IngressError)) throw err;
-      add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', describeRaw(kind, value, where), `${err.message}; object skipped`);
+      add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', describeRaw(kind, value, where), `${err.message}; the Secret is not applied (a host that names it keeps its last good certificate)`);
     }
     return;
   }
@@ -109,7 +129,8 @@ function readObject(result: ParsedManifest, file: string, value: unknown, where:
   } else {
     reason = `apiVersion ${apiVersion} is not read for ${kind}, only ${API_VERSIONS[kind]}`;
   }
-  add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', object, `${reason}; object skipped`);
+  const outcome = id === undefined ? 'the object is not applied' : lastGood.object(id) ? `${object} is kept at its last good version` : `${object} is not applied (it has no last good version yet)`;
+  add(result, file, 'ING_ERR_MANIFEST_INVALID', 'error', object, `${reason}; ${outcome}`);
   if (id !== undefined) result.rejected.push(id);
 }
 

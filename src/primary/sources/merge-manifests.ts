@@ -19,6 +19,8 @@ export interface MergedManifests {
   readonly diagnostics: Diagnostic[];
   /** The same objects by `Kind namespace/name` (see objectId). */
   readonly byId: Map<string, KubeObject>;
+  /** The file each object in service comes from, by `Kind namespace/name`. */
+  readonly fileOf: Map<string, string>;
 }
 
 /** objectId names an object across kinds: `Kind namespace/name`. */
@@ -69,5 +71,5 @@ export function mergeManifests(files: Iterable<ManifestFile>): MergedManifests {
       });
     }
   }
-  return { objects, diagnostics, byId };
+  return { objects, diagnostics, byId, fileOf: firstFile };
 }

@@ -17,6 +17,12 @@ export interface SourceUpdate {
   readonly secrets: SecretView;
   readonly diagnostics: readonly Diagnostic[];
   /**
+   * fileOf names the file an object (`Kind namespace/name`, as Diagnostic.object writes it)
+   * comes from, when the source reads files; live as `view` is. The controller adds it to the
+   * compiler's and the TLS manager's diagnostics.
+   */
+  readonly fileOf?: (object: string) => string | undefined;
+  /**
    * The objects that changed since the previous update, when the source knows them; absent
    * means anything may have changed (the first update always counts as that).
    */

@@ -144,11 +144,20 @@ function rule(v: unknown, at: string): IngressRule {
   });
 }
 
+/** PATH_TYPES are the values of an Ingress v1 path's pathType, a required field the API server checks. */
+const PATH_TYPES: ReadonlySet<string> = new Set(['Exact', 'Prefix', 'ImplementationSpecific']);
+
 function httpPath(v: unknown, at: string): HTTPIngressPath {
   const p = record(v, at);
+  // As for the API server, a missing or unknown pathType makes the whole Ingress invalid (so it
+  // keeps its last good version), rather than dropping one path and letting its requests fall
+  // through to a shorter prefix such as `/`.
+  const pathType = optString(p.pathType, `${at}.pathType`);
+  if (pathType === undefined || !PATH_TYPES.has(pathType))
+    invalid(`${at}.pathType must be Exact, Prefix or ImplementationSpecific${pathType === undefined ? ' (it is required)' : `, not ${JSON.stringify(pathType)}`}`);
   return compact({
     path: optString(p.path, `${at}.path`),
-    pathType: optString(p.pathType, `${at}.pathType`),
+    pathType,
     backend: backend(p.backend, `${at}.backend`),
   });
 }

@@ -66,6 +66,30 @@ describe('Controller', () => {
     expect(decodeSnapshot(snapshotOf()).table).toEqual(full.table);
   });
 
+  it('names the file of each compile diagnostic\'s object when the source reads files, on full and endpoint rebuilds', () => {
+    const { store, controller } = setup();
+    const files = new Map([['Service default/s0', 's0.yaml'], ['Ingress default/s1', 's1.yaml']]);
+    const fileOf = (object: string): string | undefined => files.get(object);
+    const own = { code: 'ING_ERR_MANIFEST_PARSE', severity: 'error', object: 'document 1', message: 'broken', file: 'x.yaml' } as const;
+    // A full rebuild: the Ingress names a Service that does not exist.
+    store.upsert(ingress('default/s1', { rules: [rule('s1.example', path('/', backend('gone', 80)))] }));
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [own], fileOf });
+    controller.rebuild();
+    expect(controller.diagnostics.map((d) => [d.code, d.object, d.file])).toEqual([
+      ['ING_ERR_MANIFEST_PARSE', 'document 1', 'x.yaml'],
+      ['ING_ERR_SERVICE_NOT_FOUND', 'Ingress default/s1', 's1.yaml'],
+    ]);
+    // An endpoint rebuild: s0 loses its endpoints; an object the source does not know gets no file.
+    store.delete('EndpointSlice', 'default/s0-a');
+    files.delete('Ingress default/s1');
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], fileOf, changes: [sliceChange('s0')] });
+    controller.rebuild();
+    expect(controller.diagnostics.map((d) => [d.code, d.object, d.file])).toEqual([
+      ['ING_ERR_SERVICE_NOT_FOUND', 'Ingress default/s1', undefined],
+      ['ING_ERR_NO_ENDPOINTS', 'Service default/s0', 's0.yaml'],
+    ]);
+  });
+
   it('publishes nothing when the changed slices leave every endpoint as it was, and updates the diagnostics', () => {
     const { store, controller, sent } = setup();
     store.upsert(endpointSlice('default/s0-b', { service: 's0', endpoints: [sliceEndpoint('10.0.0.1')] }));

@@ -124,6 +124,7 @@ spec:
       http:
         paths:
           - path: /
+            pathType: Prefix
             pathtype: Prefix
             backend: { serviceName: web, servicePort: 80 }
 `,
@@ -167,7 +168,10 @@ spec:
     expect(parsed.diagnostics).toHaveLength(1);
     const [d] = parsed.diagnostics;
     expect(d).toMatchObject({ code: 'ING_ERR_MANIFEST_PARSE', severity: 'error', file: 'broken.yaml', object: 'document 2' });
-    expect(d?.message).toMatch(/^file is not valid YAML at line 1[45] \(.+\); file ignored$/);
+    expect(d?.message).toMatch(/^file is not valid YAML at line 1[45] \(.+\); nothing in it applies until it parses$/);
+    // Read again after a good version: the diagnostic says that version stays.
+    const again = parseManifestFile('broken.yaml', text, { file: true, object: () => true });
+    expect(again.diagnostics[0]?.message).toMatch(/^file is not valid YAML at line 1[45] \(.+\); the file is kept at its last good version$/);
   });
 
   it('rejects duplicate keys and alias bombs as parse errors', () => {
@@ -217,25 +221,27 @@ metadata:
   name: labelled
   labels: { tier: 1 }
 `;
-    const parsed = parseManifestFile('x.yaml', text);
+    // The file gave shop/bad and default/labelled a version before: those stay.
+    const parsed = parseManifestFile('x.yaml', text, { file: true, object: (id) => id.key === 'shop/bad' || id.key === 'default/labelled' });
     expect(parsed.objects.map((o) => o.metadata.name)).toEqual(['web']);
+    const none = '(it has no last good version yet)';
     expect(parsed.diagnostics.map((d) => [d.code, d.object, d.message])).toEqual([
-      ['ING_ERR_MANIFEST_INVALID', 'Service shop/bad', 'spec.ports[0].port must be an integer from 1 to 65535; object skipped'],
-      ['ING_ERR_MANIFEST_INVALID', 'Ingress default/bad', 'spec.rules[0].host must be a string; object skipped'],
+      ['ING_ERR_MANIFEST_INVALID', 'Service shop/bad', 'spec.ports[0].port must be an integer from 1 to 65535; Service shop/bad is kept at its last good version'],
+      ['ING_ERR_MANIFEST_INVALID', 'Ingress default/bad', `spec.rules[0].host must be a string; Ingress default/bad is not applied ${none}`],
       [
         'ING_ERR_MANIFEST_INVALID',
         'Ingress default/old',
-        'apiVersion extensions/v1beta1 is not read for Ingress, only networking.k8s.io/v1; object skipped',
+        `apiVersion extensions/v1beta1 is not read for Ingress, only networking.k8s.io/v1; Ingress default/old is not applied ${none}`,
       ],
-      ['ING_ERR_MANIFEST_INVALID', 'document 5', 'metadata.name must be a string; object skipped'],
-      ['ING_ERR_MANIFEST_INVALID', 'document 6', 'document is not an object; skipped'],
-      ['ING_ERR_MANIFEST_INVALID', 'document 7', 'object has no string apiVersion and kind; skipped'],
+      ['ING_ERR_MANIFEST_INVALID', 'document 5', 'metadata.name must be a string; the object is not applied'],
+      ['ING_ERR_MANIFEST_INVALID', 'document 6', 'document is not an object; the document is not applied'],
+      ['ING_ERR_MANIFEST_INVALID', 'document 7', 'object has no string apiVersion and kind; the document is not applied'],
       [
         'ING_ERR_MANIFEST_INVALID',
         'Ingress default/stamped',
-        'metadata.creationTimestamp must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z; object skipped',
+        `metadata.creationTimestamp must be an RFC 3339 date-time such as 2024-05-01T12:00:00Z; Ingress default/stamped is not applied ${none}`,
       ],
-      ['ING_ERR_MANIFEST_INVALID', 'Service default/labelled', 'metadata.labels["tier"] must be a string; object skipped'],
+      ['ING_ERR_MANIFEST_INVALID', 'Service default/labelled', 'metadata.labels["tier"] must be a string; Service default/labelled is kept at its last good version'],
     ]);
     expect(parsed.diagnostics.every((d) => d.file === 'x.yaml' && d.severity === 'error')).toBe(true);
     expect(parsed.rejected).toEqual([
@@ -244,6 +250,29 @@ metadata:
       { kind: 'Ingress', key: 'default/old' },
       { kind: 'Ingress', key: 'default/stamped' },
       { kind: 'Service', key: 'default/labelled' },
+    ]);
+  });
+
+  it('refuses an Ingress whose path has an unknown or no pathType, as the API server does', () => {
+    const ingressWith = (name: string, pathType: string): string => `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: ${name} }
+spec:
+  rules:
+    - http:
+        paths:
+          - { path: /, pathType: Prefix, backend: { service: { name: web, port: { number: 80 } } } }
+          - { path: /api, ${pathType}backend: { service: { name: api, port: { number: 80 } } } }
+`;
+    const parsed = parseManifestFile('x.yaml', `${ingressWith('regex', 'pathType: Regex, ')}---\n${ingressWith('untyped', '')}`);
+    expect(parsed.objects).toEqual([]);
+    expect(parsed.diagnostics.map((d) => [d.code, d.object, d.message])).toEqual([
+      ['ING_ERR_MANIFEST_INVALID', 'Ingress default/regex', 'spec.rules[0].http.paths[1].pathType must be Exact, Prefix or ImplementationSpecific, not "Regex"; Ingress default/regex is not applied (it has no last good version yet)'],
+      ['ING_ERR_MANIFEST_INVALID', 'Ingress default/untyped', 'spec.rules[0].http.paths[1].pathType must be Exact, Prefix or ImplementationSpecific (it is required); Ingress default/untyped is not applied (it has no last good version yet)'],
+    ]);
+    expect(parsed.rejected).toEqual([
+      { kind: 'Ingress', key: 'default/regex' },
+      { kind: 'Ingress', key: 'default/untyped' },
     ]);
   });
 
