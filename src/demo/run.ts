@@ -104,9 +104,11 @@ Press Ctrl-C to stop.
 async function main(): Promise<number> {
   const extraArgs = process.argv.slice(2);
   const settings = resolveDemoSettings(extraArgs, process.env);
-  // The demo picks the admin token (unless given) so it can print the GUI URL with it.
+  // The demo picks the admin token (unless given) so it can print the GUI URL with it. It reaches
+  // Flusso in the environment (FLUSSO_ADMIN_TOKEN), never on the command line, which `ps` shows
+  // to every user of the machine.
   const token = settings.adminToken ?? randomBytes(18).toString('base64url');
-  const tokenArgs = settings.adminToken === undefined ? ['--admin-token', token] : [];
+  const tokenEnv = settings.adminToken === undefined ? { FLUSSO_ADMIN_TOKEN: token } : {};
   const { files, objects } = await readManifestObjects(DEMO_MANIFESTS);
   const pods = listDemoPods(objects);
   const echoes: EchoServer[] = [];
@@ -117,19 +119,21 @@ async function main(): Promise<number> {
     if (tmp !== undefined) await rm(tmp, { recursive: true, force: true });
   };
   try {
-    for (const [what, address, port] of [
-      ['proxy', settings.httpAddress, settings.httpPort],
-      ['admin', settings.adminAddress, settings.adminPort],
+    for (const [what, flag, address, port] of [
+      ['proxy', 'http', settings.httpAddress, settings.httpPort],
+      ['HTTPS proxy', 'https', settings.httpsAddress, settings.httpsPort],
+      ['admin', 'admin', settings.adminAddress, settings.adminPort],
     ] as const)
       if (!(await portIsFree(address, port)))
-        throw new DemoError(`demo port ${address}:${port} (Flusso ${what}) is already in use; stop whatever holds it or pass --${what === 'proxy' ? 'http' : 'admin'}-port`);
+        throw new DemoError(`demo port ${address}:${port} (Flusso ${what}) is already in use; stop whatever holds it or pass --${flag}-port`);
     await startPods(pods, echoes);
     tmp = await mkdtemp(join(tmpdir(), 'flusso-demo-'));
     for (const f of files) await copyFile(join(DEMO_MANIFESTS, f), join(tmp, f));
 
     // Own process group: a terminal Ctrl-C reaches only this launcher, which forwards it once.
-    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'flusso'), '--source', 'file', '--manifests', tmp, ...tokenArgs, ...extraArgs], {
+    const child = spawn(process.execPath, [join(PACKAGE_ROOT, 'bin', 'flusso'), '--source', 'file', '--manifests', tmp, ...extraArgs], {
       cwd: PACKAGE_ROOT,
+      env: { ...process.env, ...tokenEnv },
       stdio: ['ignore', 'pipe', 'inherit'],
       detached: true,
     });

@@ -1,9 +1,10 @@
 /**
  * The README's first command: the demo launcher starts its echo pods and Flusso on a copy of
  * demo/manifests, prints what to try (with the GUI URL and token), serves those routes, and
- * stops cleanly on Ctrl-C (SIGINT).
+ * stops cleanly on Ctrl-C (SIGINT). The token is never on a command line.
  */
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { pollUntil, REPO_ROOT } from '../helpers/flusso.js';
@@ -26,6 +27,19 @@ describe('npm run demo', () => {
     expect(out).toContain(`curl -H 'Host: shop.localtest.me' http://127.0.0.1:${httpPort}/api/orders`);
     const token = /#token=([A-Za-z0-9_-]+)/.exec(out)?.[1];
     expect(token).toBeDefined();
+    // The token reaches Flusso in its environment, not its arguments: no command line `ps` can
+    // show (the launcher's, Flusso's or a worker's) holds it.
+    const commandLines = readdirSync('/proc')
+      .filter((e) => /^\d+$/.test(e))
+      .flatMap((pid) => {
+        try {
+          return [readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')];
+        } catch {
+          return []; // gone meanwhile
+        }
+      });
+    expect(commandLines.filter((c) => c.includes('bin/flusso')).length).toBeGreaterThan(0);
+    expect(commandLines.filter((c) => c.includes(token as string))).toEqual([]);
 
     const api = await httpRequest({ port: httpPort, host: 'shop.localtest.me', path: '/api/orders' });
     expect([api.status, api.json?.service]).toEqual([200, 'shop-api']);

@@ -86,4 +86,17 @@ describe('deploy/', () => {
     ]);
     expect(rules('Role')).toEqual(['/services:get', 'coordination.k8s.io/leases:create', 'coordination.k8s.io/leases:get', 'coordination.k8s.io/leases:update']);
   });
+
+  // docs/errors.md tells an operator what to grant when a call is forbidden: exactly what
+  // deploy/rbac.yaml grants, no verb more or less (groups aside).
+  it('docs/errors.md asks for the grants deploy/ RBAC gives, and no others', () => {
+    const doc = readFileSync(fileURLToPath(new URL('../../../docs/errors.md', import.meta.url)), 'utf8');
+    const documented = new Set<string>();
+    for (const m of doc.matchAll(/grant `([a-z,]+)` on ((?:`[a-z/]+`(?:, | and )?)+)/g))
+      for (const res of (m[2] as string).matchAll(/`([a-z/]+)`/g)) for (const verb of (m[1] as string).split(',')) documented.add(`${res[1]}:${verb}`);
+    const granted = new Set<string>();
+    for (const kind of ['ClusterRole', 'Role'])
+      for (const r of (find(kind) as unknown as { rules: { resources: string[]; verbs: string[] }[] }).rules) for (const res of r.resources) for (const verb of r.verbs) granted.add(`${res}:${verb}`);
+    expect([...documented].sort()).toEqual([...granted].sort());
+  });
 });
