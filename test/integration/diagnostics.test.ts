@@ -78,6 +78,12 @@ describe('diagnostics through the file source', () => {
     await dir.write('30-orphan.yaml', [ingress(NS, 'orphan', { host: 'orphan.test', paths: [{ path: '/', service: 'idle', port: 'http' }] })]);
     const idle = await diagnosticOf(`Service ${NS}/idle`, 'ING_ERR_NO_ENDPOINTS');
     expect(idle.file).toBe('10-backends.yaml');
+    // One that names an IngressClass nobody defined: it says what becomes of the Ingress.
+    await dir.write('40-classless.yaml', [ingress(NS, 'classless', { host: 'classless.test', paths: [{ path: '/', service: 'web', port: 'http' }] }, 'nope')]);
+    expect(await diagnosticOf(`Ingress ${NS}/classless`, 'ING_ERR_CLASS_NOT_FOUND')).toMatchObject({
+      file: '40-classless.yaml',
+      message: 'ingressClassName "nope" names no IngressClass; Flusso does not serve this Ingress',
+    });
   });
 
   it('a file that stops parsing is kept at its last good version, and says so', async () => {

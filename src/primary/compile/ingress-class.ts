@@ -38,7 +38,7 @@ export const selectIngresses: Processor = (state) => {
           'ING_ERR_CLASS_NOT_FOUND',
           'warning',
           describeObject(ing),
-          `ingressClassName ${quote(className)} names no IngressClass; Ingress ignored`,
+          `ingressClassName ${quote(className)} names no IngressClass; Flusso does not serve this Ingress`,
         );
       } else if (cls.spec?.controller === state.opts.controllerName) {
         ours.push(ing);

@@ -60,7 +60,7 @@ function redirectPolicy(state: CompileState, ing: Ingress): RoutePolicy['redirec
     const raw = annotations[name];
     if (raw === undefined) return undefined;
     const v = parseBool(raw);
-    if (v === undefined) report(state, 'ING_ERR_INGRESS_INVALID_ANNOTATION', 'error', describeObject(ing), `annotation ${name} is ${quote(raw)}, expected "true" or "false"; ignored`);
+    if (v === undefined) report(state, 'ING_ERR_INGRESS_INVALID_ANNOTATION', 'error', describeObject(ing), `annotation ${name} is ${quote(raw)}, expected "true" or "false"; it has no effect, as if it were not set`);
     return v;
   };
   if (flag(FORCE_SSL_REDIRECT_ANNOTATION) === true) return 'always';
