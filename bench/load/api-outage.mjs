@@ -38,8 +38,9 @@ for (const o of route('steady')) api.apply(o);
 
 const httpPort = BASE_PORT + 1;
 const adminPort = BASE_PORT + 2;
+const httpsPort = BASE_PORT + 3; // never the default 8443 another Flusso may hold
 const flusso = spawn(process.execPath, ['bin/flusso', '--source', 'kubernetes', '--kubeconfig', await api.kubeconfigFile(), '--workers', String(WORKERS),
-  '--http-address', '127.0.0.1', '--http-port', String(httpPort), '--admin-port', String(adminPort)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  '--http-address', '127.0.0.1', '--http-port', String(httpPort), '--https-address', '127.0.0.1', '--https-port', String(httpsPort), '--admin-port', String(adminPort)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
 let outageLogged = null;
 createInterface({ input: flusso.stdout }).on('line', (line) => {
   try {

@@ -71,7 +71,7 @@ requireBuild();
 
 const ws = new Workspace('flusso-bench-cachemem-');
 const work = ws.dir;
-const ports = { backend: BASE_PORT, flusso: BASE_PORT + 1, admin: BASE_PORT + 2 };
+const ports = { backend: BASE_PORT, flusso: BASE_PORT + 1, admin: BASE_PORT + 2, https: BASE_PORT + 3 };
 
 const pad = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(Math.ceil(LONG_QUERY / 36) + 1).slice(0, LONG_QUERY - 2 - 8);
 const urlOf = (kind, i) => (kind === 'short' ? `/obj/${i}` : `/obj/${i}?q=${pad}${String(i).padStart(8, '0')}`);
@@ -93,7 +93,7 @@ async function startFlusso(run) {
   const maxObj = run.boundBytes === null ? [] : ['--cache-max-bytes', run.bound, '--cache-max-object-bytes', String(Math.min(run.boundBytes, 8 * MiB))];
   const child = ws.start(`flusso-${run.name}`, process.execPath, [
     'bin/flusso', '--source', 'file', '--manifests', dir, '--workers', '1', '--http-address', '127.0.0.1', '--http-port', String(ports.flusso),
-    '--admin-port', String(ports.admin), '--admin-token', ADMIN_TOKEN, '--log-level', 'warn', ...maxObj,
+    '--https-address', '127.0.0.1', '--https-port', String(ports.https), '--admin-port', String(ports.admin), '--admin-token', ADMIN_TOKEN, '--log-level', 'warn', ...maxObj,
   ], HEAP_SNAPSHOT ? { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --heapsnapshot-signal=SIGUSR2`.trim() } : process.env);
   await waitReady(`flusso-${run.name}`, `http://127.0.0.1:${ports.flusso}/nostore`, ws.logOf(`flusso-${run.name}`));
   const kids = childPids(child.pid);

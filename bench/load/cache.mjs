@@ -130,6 +130,7 @@ function startAll() {
       servers[s] = ws.start(s, process.execPath, [
         'bin/flusso', '--source', 'file', '--manifests', dir, '--workers', '1',
         '--http-address', '127.0.0.1', '--http-port', String(portOf(s)), '--admin-port', String(portOf(`${s}-admin`)),
+        '--https-address', '127.0.0.1', '--https-port', String(portOf(`${s}-https`)), // never the default 8443 another Flusso may hold
         '--admin-token', ADMIN_TOKEN, '--log-level', 'warn',
       ]).pid;
     }
@@ -195,7 +196,7 @@ async function main() {
 
   for (const s of setups) {
     portOf(s);
-    if (s.startsWith('flusso')) portOf(`${s}-admin`);
+    if (s.startsWith('flusso')) (portOf(`${s}-admin`), portOf(`${s}-https`));
   }
   await portsFree(Object.values(ports));
   startAll();

@@ -60,9 +60,10 @@ const kubeconfig = await api.kubeconfigFile();
 
 const httpPort = BASE_PORT + 1;
 const adminPort = BASE_PORT + 2;
+const httpsPort = BASE_PORT + 3; // never the default 8443 another Flusso may hold
 const t0 = Date.now();
 const flusso = spawn(process.execPath, [path.join(FLUSSO_ROOT, 'bin/flusso'), '--source', 'kubernetes', '--kubeconfig', kubeconfig, '--workers', String(WORKERS),
-  '--http-address', '127.0.0.1', '--http-port', String(httpPort), '--admin-port', String(adminPort), '--log-level', 'warn'],
+  '--http-address', '127.0.0.1', '--http-port', String(httpPort), '--https-address', '127.0.0.1', '--https-port', String(httpsPort), '--admin-port', String(adminPort), '--log-level', 'warn'],
 { cwd: FLUSSO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

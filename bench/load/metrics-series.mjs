@@ -20,7 +20,7 @@ const say = (s) => process.stdout.write(`${s}\n`);
 
 const backend = http.createServer((req, res) => res.end('ok\n')).listen(BASE, '127.0.0.1');
 writeFileSync(path.join(work, 'all.yaml'), singleBackendManifests({ port: BASE, host: 'app.test', namespace: 'bench', name: 'app' }));
-const flusso = spawn(process.execPath, ['bin/flusso', '--source', 'file', '--manifests', work, '--http-address', '127.0.0.1', '--http-port', String(BASE + 1), '--admin-port', String(BASE + 2), '--admin-token', TOKEN, '--log-level', 'warn'], { stdio: 'inherit' });
+const flusso = spawn(process.execPath, ['bin/flusso', '--source', 'file', '--manifests', work, '--http-address', '127.0.0.1', '--http-port', String(BASE + 1), '--https-address', '127.0.0.1', '--https-port', String(BASE + 3), '--admin-port', String(BASE + 2), '--admin-token', TOKEN, '--log-level', 'warn'], { stdio: 'inherit' });
 
 const get = (port, host, p, headers = {}) =>
   new Promise((resolve, reject) => {

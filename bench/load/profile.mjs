@@ -26,6 +26,7 @@ const PATHS = { '100b': '/small', '16k': '/16k.bin', '1m': '/1m.bin' };
 const BACKEND = Number(process.env.BASE_PORT ?? 18280);
 const PROXY = BACKEND + 1;
 const ADMIN = BACKEND + 2;
+const HTTPS = BACKEND + 3; // never the default 8443 another Flusso may hold
 const work = mkdtempSync(path.join(os.tmpdir(), 'flusso-prof-'));
 chmodSync(work, 0o755);
 const profDir = path.join(ROOT, 'bench/results/profiles');
@@ -49,7 +50,7 @@ const backend = spawn('taskset', ['-c', '0', 'nginx', '-p', work, '-e', `${work}
 const flusso = spawn(
   'taskset',
   ['-c', '1', process.execPath, '--cpu-prof', `--cpu-prof-dir=${work}/prof`, 'bin/flusso', '--source', 'file', '--manifests', `${work}/manifests`, '--workers', '1',
-    '--http-address', '127.0.0.1', '--http-port', String(PROXY), '--admin-port', String(ADMIN), '--log-level', 'warn'],
+    '--http-address', '127.0.0.1', '--http-port', String(PROXY), '--https-address', '127.0.0.1', '--https-port', String(HTTPS), '--admin-port', String(ADMIN), '--log-level', 'warn'],
   { cwd: ROOT, stdio: 'inherit' },
 );
 process.on('exit', () => {

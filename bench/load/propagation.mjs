@@ -73,9 +73,10 @@ for (const n of SIZES) {
   writeFileSync(path.join(dir, 'bulk.yaml'), bulk(n));
   const httpPort = port++;
   const adminPort = port++;
+  const httpsPort = port++; // never the default 8443 another Flusso may hold
   const t0 = Date.now();
   const flusso = spawn(process.execPath, ['bin/flusso', '--source', 'file', '--manifests', dir, '--workers', String(WORKERS),
-    '--http-address', '127.0.0.1', '--http-port', String(httpPort), '--admin-port', String(adminPort), '--log-level', 'warn'],
+    '--http-address', '127.0.0.1', '--http-port', String(httpPort), '--https-address', '127.0.0.1', '--https-port', String(httpsPort), '--admin-port', String(adminPort), '--log-level', 'warn'],
   { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const readyz = `http://127.0.0.1:${adminPort}/readyz`;
   let ready = null;

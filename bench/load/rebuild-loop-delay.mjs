@@ -98,9 +98,10 @@ async function runMode(mode, port) {
   writeFileSync(path.join(dir, 'bulk.yaml'), bulk(INGRESSES));
   const httpPort = port;
   const adminPort = port + 1;
+  const httpsPort = port + 2; // never the default 8443 another Flusso may hold
   const t0 = Date.now();
   const flusso = spawn(process.execPath, ['bin/flusso', '--source', 'file', '--manifests', dir, '--workers', String(WORKERS), '--compile-offload', mode,
-    '--http-address', '127.0.0.1', '--http-port', String(httpPort), '--admin-port', String(adminPort), '--admin-token', TOKEN, '--log-level', 'warn'],
+    '--http-address', '127.0.0.1', '--http-port', String(httpPort), '--https-address', '127.0.0.1', '--https-port', String(httpsPort), '--admin-port', String(adminPort), '--admin-token', TOKEN, '--log-level', 'warn'],
   { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     let ready = null;
@@ -160,7 +161,7 @@ const results = [];
 let port = BASE_PORT + 1;
 for (const mode of MODES) {
   const row = await runMode(mode, port);
-  port += 2;
+  port += 3;
   results.push(row);
   console.log(`${mode}: healthz during rebuilds p50 ${row.healthz.p50Ms.toFixed(1)} / p99 ${row.healthz.p99Ms.toFixed(1)} / max ${row.healthz.maxMs.toFixed(1)} ms (quiet p50 ${row.healthz.quietP50Ms.toFixed(1)}); primary loop delay max ${row.primaryLoopDelayMaxMs.toFixed(0)} ms; change → all acked p50 ${pct(row.propagationMs, 0.5).toFixed(0)} ms`);
 }

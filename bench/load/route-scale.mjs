@@ -34,13 +34,14 @@ function manifests(n) {
 }
 
 const backend = spawn('taskset', ['-c', '0', process.execPath, '-e', `require('http').createServer((q, s) => s.end('${'x'.repeat(99)}\\n')).listen(${BASE}, '127.0.0.1')`], { stdio: 'ignore' });
-const setups = [{ name: `${SMALL} Ingresses`, n: SMALL, port: BASE + 1 }, { name: `${LARGE} Ingresses`, n: LARGE, port: BASE + 3 }];
+// HTTPS on BASE + 5 / + 6: never the default 8443 another Flusso may hold.
+const setups = [{ name: `${SMALL} Ingresses`, n: SMALL, port: BASE + 1, httpsPort: BASE + 5 }, { name: `${LARGE} Ingresses`, n: LARGE, port: BASE + 3, httpsPort: BASE + 6 }];
 const procs = [];
 for (const s of setups) {
   const dir = path.join(work, String(s.n));
   mkdirSync(dir);
   writeFileSync(path.join(dir, 'all.yaml'), manifests(s.n));
-  procs.push(spawn('taskset', ['-c', '1', process.execPath, 'bin/flusso', '--source', 'file', '--manifests', dir, '--workers', '1', '--http-address', '127.0.0.1', '--http-port', String(s.port), '--admin-port', String(s.port + 1), '--log-level', 'warn'], { stdio: 'inherit' }));
+  procs.push(spawn('taskset', ['-c', '1', process.execPath, 'bin/flusso', '--source', 'file', '--manifests', dir, '--workers', '1', '--http-address', '127.0.0.1', '--http-port', String(s.port), '--https-address', '127.0.0.1', '--https-port', String(s.httpsPort), '--admin-port', String(s.port + 1), '--log-level', 'warn'], { stdio: 'inherit' }));
 }
 try {
   for (const s of setups)

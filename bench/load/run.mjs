@@ -150,6 +150,7 @@ function startAll() {
       servers[s] = start(s, kind === 'base' ? BASELINE_NODE : process.execPath, [
         kind === 'base' ? path.join(BASELINE, 'bin/flusso') : 'bin/flusso', '--source', 'file', '--manifests', `${work}/manifests`, '--workers', n,
         '--http-address', '127.0.0.1', '--http-port', String(portOf(s)), '--admin-port', String(portOf(`${s}-admin`)),
+        '--https-address', '127.0.0.1', '--https-port', String(portOf(`${s}-https`)), // never the default 8443 another Flusso may hold
         '--log-level', 'warn',
         ...(kind === 'nometrics' ? ['--metrics', 'false'] : []),
       ]).pid;
@@ -187,7 +188,7 @@ async function main() {
 
   for (const s of new Set(modes.flatMap(setupsFor))) {
     portOf(s);
-    if (s.startsWith('flusso') || s.startsWith('base')) portOf(`${s}-admin`);
+    if (s.startsWith('flusso') || s.startsWith('base')) (portOf(`${s}-admin`), portOf(`${s}-https`));
   }
   await portsFree(Object.values(ports));
   const all = startAll();

@@ -43,7 +43,7 @@ const write = (i) => {
   renameSync(staging, path.join(dir, 'churn.yaml'));
 };
 write(0);
-const flusso = spawn(process.execPath, ['bin/flusso', '--source', 'file', '--manifests', dir, '--workers', String(WORKERS), '--http-address', '127.0.0.1', '--http-port', String(BASE + 1), '--admin-port', String(BASE + 2), '--admin-token', TOKEN, '--log-level', 'warn'], { stdio: 'inherit' });
+const flusso = spawn(process.execPath, ['bin/flusso', '--source', 'file', '--manifests', dir, '--workers', String(WORKERS), '--http-address', '127.0.0.1', '--http-port', String(BASE + 1), '--https-address', '127.0.0.1', '--https-port', String(BASE + 3), '--admin-port', String(BASE + 2), '--admin-token', TOKEN, '--log-level', 'warn'], { stdio: 'inherit' });
 const readyz = async () => (await fetch(`http://127.0.0.1:${BASE + 2}/readyz`).then((r) => r.json()).catch(() => null));
 for (let i = 0; i < 200 && !(await readyz())?.ready; i++) await sleep(100);
 const first = (await readyz()).generation;
