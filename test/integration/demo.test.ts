@@ -15,13 +15,19 @@ describe('npm run demo', () => {
   it('serves the demo routes, prints the URLs to try, and stops on SIGINT', async () => {
     const [httpPort = 0, adminPort = 0, httpsPort = 0] = await freePorts(3);
     const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/demo/run.js'), '--http-port', String(httpPort), '--https-port', String(httpsPort), '--admin-port', String(adminPort), '--workers', '1'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    onTestFinished(() => {
-      child.kill('SIGKILL');
-    });
     let out = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // Flusso runs in its own process group: a launcher killed outright would leave it running, so
+    // a test that fails early asks the launcher to stop it (SIGTERM is forwarded), then kills.
+    onTestFinished(async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    });
 
     await pollUntil('the demo to say it is ready', async () => (out.includes('Press Ctrl-C to stop.') ? true : undefined), 30_000);
     expect(out).toContain(`curl -H 'Host: shop.localtest.me' http://127.0.0.1:${httpPort}/api/orders`);
