@@ -1,11 +1,10 @@
 /**
  * WorkerState: the worker's current routing state and the only place it changes.
  *
- * A snapshot is decoded, then the router, the balancers and the upstream Pools are built
+ * A snapshot is decoded, then the router, the balancers and the upstream pools are built
  * completely, and only then is one reference swapped (Traefik's Switch). Any failure leaves
  * the previous state serving untouched, so a request never sees half a snapshot.
  */
-import { Pool, type Dispatcher } from 'undici';
 import { decodeEndpointsDelta, decodeSnapshot } from '../shared/codec.js';
 import { IngressError, type WireError } from '../shared/errors.js';
 import { endpointKey } from '../shared/keys.js';
@@ -16,11 +15,12 @@ import { RoundRobinBalancer } from './balance/round-robin.js';
 import { createRouter } from './router/host-table.js';
 import type { HostRouter } from './router/router.js';
 import type { RouteCounters, WorkerStats } from './stats.js';
+import { UpstreamClient, type EndpointPool, type UpstreamSettings } from './upstream/client.js';
 
-/** UpstreamPool is the part of an undici Pool the worker uses. */
-export type UpstreamPool = Pick<Dispatcher, 'dispatch' | 'close'>;
+/** UpstreamPool is the part of an endpoint's keep-alive pool (upstream/client.ts) the worker uses. */
+export type UpstreamPool = Pick<EndpointPool, 'request' | 'cancel' | 'close'>;
 
-/** UpstreamEndpoint is a snapshot Endpoint with its `ip:port` key and the Pool that reaches it. */
+/** UpstreamEndpoint is a snapshot Endpoint with its `ip:port` key and the pool that reaches it. */
 export interface UpstreamEndpoint extends Endpoint {
   readonly key: string;
   readonly pool: UpstreamPool;
@@ -48,7 +48,7 @@ export interface RoutingState {
 /** ApplyResult says whether a snapshot now serves. */
 export type ApplyResult = { readonly ok: true; readonly generation: number } | { readonly ok: false; readonly error: WireError };
 
-/** PoolSettings are the WorkerConfig fields that shape upstream Pools. */
+/** PoolSettings are the WorkerConfig fields that shape upstream pools. */
 export type PoolSettings = Pick<
   WorkerConfig,
   | 'upstreamConnectTimeoutMs'
@@ -58,8 +58,8 @@ export type PoolSettings = Pick<
   | 'upstreamMaxConnections'
 >;
 
-/** PoolFactory creates the Pool for an origin such as `http://10.0.0.1:8080` (tests inject failures). */
-export type PoolFactory = (origin: string, options: Pool.Options) => UpstreamPool;
+/** PoolFactory creates the pool of the endpoint `address:port` (tests inject failures). */
+export type PoolFactory = (address: string, port: number, settings: UpstreamSettings) => UpstreamPool;
 
 /** WorkerStateOptions configures a WorkerState. */
 export interface WorkerStateOptions {
@@ -69,7 +69,16 @@ export interface WorkerStateOptions {
   readonly stats?: WorkerStats;
 }
 
-const defaultPoolFactory: PoolFactory = (origin, options) => new Pool(origin, options);
+/** upstreamSettings maps the worker's configuration to the upstream client's settings. */
+export function upstreamSettings(c: PoolSettings): UpstreamSettings {
+  return Object.freeze({
+    connectTimeoutMs: c.upstreamConnectTimeoutMs,
+    responseTimeoutMs: c.upstreamHeadersTimeoutMs,
+    idleTimeoutMs: c.upstreamBodyTimeoutMs,
+    keepAliveTimeoutMs: c.upstreamKeepAliveTimeoutMs,
+    maxConnections: c.upstreamMaxConnections,
+  });
+}
 
 /**
  * WorkerState holds the current RoutingState and the upstream Pools, keyed by `ip:port` so a
@@ -80,21 +89,18 @@ export class WorkerState {
   #pools = new Map<string, UpstreamPool>();
   /** The overrides of the current snapshot; an endpoints delta keeps them. */
   #overrides: Overrides = NO_OVERRIDES;
-  readonly #poolOptions: Pool.Options;
+  readonly #settings: UpstreamSettings;
   readonly #createPool: PoolFactory;
   readonly #stats: WorkerStats | undefined;
 
   constructor(options: WorkerStateOptions) {
-    const c = options.config;
-    this.#poolOptions = Object.freeze({
-      connections: c.upstreamMaxConnections,
-      pipelining: 1,
-      connectTimeout: c.upstreamConnectTimeoutMs,
-      headersTimeout: c.upstreamHeadersTimeoutMs,
-      bodyTimeout: c.upstreamBodyTimeoutMs,
-      keepAliveTimeout: c.upstreamKeepAliveTimeoutMs,
-    });
-    this.#createPool = options.createPool ?? defaultPoolFactory;
+    this.#settings = upstreamSettings(options.config);
+    if (options.createPool !== undefined) this.#createPool = options.createPool;
+    else {
+      // One client per worker: its timer and its read buffer serve every pool.
+      const client = new UpstreamClient(this.#settings);
+      this.#createPool = (address, port) => client.pool(address, port);
+    }
     this.#stats = options.stats;
     this.#current = { generation: 0, router: createRouter(EMPTY_TABLE), clusters: new Map(), counters: new Map(), tls: null };
   }
@@ -244,7 +250,7 @@ export class WorkerState {
         throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `cluster ${id} has an invalid endpoint`);
       const key = endpointKey(ep.address, ep.port);
       let pool = pools.get(key) ?? this.#pools.get(key);
-      if (pool === undefined) pool = this.#createPool(`http://${key}`, this.#poolOptions);
+      if (pool === undefined) pool = this.#createPool(ep.address, ep.port, this.#settings);
       pools.set(key, pool);
       endpoints.push({ ...ep, key, pool });
     }

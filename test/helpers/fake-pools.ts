@@ -1,6 +1,7 @@
 /**
- * Fake upstream Pools for WorkerState tests: no sockets, a record of every Pool created (with
- * the options it got) and whether it was closed; `fail` makes creation throw for some origins.
+ * Fake upstream pools for WorkerState tests: no sockets, a record of every pool created (its
+ * origin as `http://address:port` and the settings it got) and whether it was closed; `fail`
+ * makes creation throw for some origins.
  */
 import type { PoolFactory, UpstreamPool } from '../../src/worker/state.js';
 
@@ -23,13 +24,15 @@ export interface FakePool extends UpstreamPool {
 /** fakePools returns a PoolFactory and the list of Pools it created. */
 export function fakePools(fail?: (origin: string) => boolean): { created: FakePool[]; factory: PoolFactory } {
   const created: FakePool[] = [];
-  const factory: PoolFactory = (origin, options) => {
+  const factory: PoolFactory = (address, port, options) => {
+    const origin = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
     if (fail?.(origin)) throw new Error(`cannot create ${origin}`);
     const pool: FakePool = {
       origin,
       options,
       closed: false,
-      dispatch: () => true,
+      request: () => undefined,
+      cancel: () => undefined,
       close: (() => {
         pool.closed = true;
         return Promise.resolve();

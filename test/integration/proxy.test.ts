@@ -512,6 +512,26 @@ describe('response headers', () => {
     for (const dropped of ['x-resp-hop', 'keep-alive', 'proxy-connection', 'connection']) expect(header(r, dropped)).toBeUndefined();
   });
 
+  // Issue 13: undici answered 100-then-200 with 502; the final response is what RFC 9110 §15.2 asks for.
+  it('reads past 100 Continue and 103 Early Hints to the final response', async () => {
+    const up = await rawUpstream((s) => s.write('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
+    const p = await startProxy(hostsTable({ 'a.test': [up.port] }));
+    const r = await get(p, 'a.test', '/');
+    expect([r.status, r.text, r.headers.link]).toEqual([200, 'ok', undefined]);
+  });
+
+  it('answers 502 to a response with two Content-Length fields and never reuses its connection', async () => {
+    let connections = 0;
+    const up = await rawUpstream((s) => {
+      connections++;
+      s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nokk');
+    });
+    const p = await startProxy(hostsTable({ 'a.test': [up.port] }));
+    expect((await get(p, 'a.test', '/')).status).toBe(502);
+    expect((await get(p, 'a.test', '/')).status).toBe(502);
+    expect(connections).toBe(2);
+  });
+
   it('answers 502 to a status outside 100-599', async () => {
     const up = await rawUpstream((s) => s.write('HTTP/1.1 999 Weird\r\nContent-Length: 0\r\n\r\n'));
     const p = await startProxy(hostsTable({ 'a.test': [up.port] }));

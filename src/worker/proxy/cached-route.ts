@@ -5,7 +5,6 @@
  * hands it here; this module never reads the shared request head.
  */
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { AccessLog } from '../access-log.js';
 import type { HeaderPairs } from '../cache/headers.js';
@@ -16,9 +15,12 @@ import type { WorkerCache } from '../cache/worker-cache.js';
 import type { Route, RouteCache } from '../../shared/snapshot.js';
 import type { ClusterRuntime } from '../state.js';
 import type { RouteCounters } from '../stats.js';
+import { BodyFraming, type UpstreamConnection, type UpstreamError, type UpstreamHandler } from '../upstream/client.js';
+import type { ResponseHead } from '../upstream/parser.js';
 import { BypassSink, FILL_DROPPED, FillSink, LabelSink, writeEntry, type CachedRequest } from './cached.js';
-import { CONTENT_TYPE_TEXT, errorResponse } from './errors.js';
-import { Exchange, writeOwnFields, type ExchangeCache, type ProxyContext } from './exchange.js';
+import { Exchange, buildRequestHead, type ExchangeCache, type ProxyContext } from './exchange.js';
+import { RequestRecord } from './request-record.js';
+import { writeFailure } from './response-writer.js';
 
 /**
  * Pending is a cached route's request with everything it needs to go upstream later (a parked
@@ -31,7 +33,7 @@ export interface Pending {
   readonly forwarded: string;
   readonly headers: string[];
   readonly cluster: ClusterRuntime | undefined;
-  readonly hasBody: boolean;
+  readonly body: BodyFraming;
   readonly counters: RouteCounters | null;
   readonly source: string;
   readonly host: string;
@@ -44,40 +46,51 @@ export interface Pending {
 const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /**
- * BackgroundFetch is the undici dispatch handler of a background revalidation: the answer goes to
- * the sink (stored or merged), never to a client. It reads the raw head, as Exchange does.
+ * BackgroundFetch is the upstream request of a background revalidation: the answer goes to the
+ * sink (stored or merged), never to a client.
  */
-class BackgroundFetch implements Dispatcher.DispatchHandler {
+class BackgroundFetch implements UpstreamHandler {
+  readonly requestHead: string;
+  readonly headRequest = false;
+  readonly retryable = true;
+  readonly bodyFraming = BodyFraming.None;
   readonly #sink: FillSink;
   readonly #log: Logger;
   #final = false;
 
-  constructor(sink: FillSink, log: Logger) {
+  constructor(requestHead: string, sink: FillSink, log: Logger) {
+    this.requestHead = requestHead;
     this.#sink = sink;
     this.#log = log;
   }
 
-  onRequestStart(): void {}
+  onUpstreamStart(_conn: UpstreamConnection): void {}
 
-  onResponseStart(controller: Dispatcher.DispatchController, status: number): void {
-    if (status < 200) return;
+  upstreamRead(run: () => void): void {
+    run();
+  }
+
+  onUpstreamHead(head: ResponseHead): void {
     this.#final = true;
-    this.#sink.onHead(status, controller.rawHeaders as Buffer[]);
+    this.#sink.onHead(head.status, head);
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#final) this.#sink.onBody(chunk);
+  onUpstreamBody(buf: Buffer, start: number, end: number): boolean {
+    if (this.#final) this.#sink.onBody(buf.subarray(start, end));
+    return true;
   }
 
-  onResponseEnd(): void {
+  onUpstreamEnd(): void {
     if (this.#final) this.#sink.onComplete();
     this.#sink.settle();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    this.#log.debug({ err }, 'background revalidation failed');
+  onUpstreamError(err: UpstreamError): void {
+    this.#log.warn({ failure: err.failure, err: err.message }, 'background revalidation failed');
     this.#sink.settle();
   }
+
+  onUpstreamDrain(): void {}
 }
 
 /** hasRange reports whether the request asks for part of the representation (never served from, or stored in, the cache). */
@@ -172,10 +185,10 @@ export class CachedRoutes {
     writeEntry(p.res, entry, status, p.method, r.req, c.now(), this.#ctx, this.#ctx.draining);
   }
 
+  /** #accountCached counts an answer given here (from the cache, 503, or a parked client that left: status 0). */
   #accountCached(p: Pending, status: number, bytesOut: number): void {
-    const seconds = (performance.now() - p.started) / 1000;
-    p.counters?.record(p.method, status, seconds, -1, 0, bytesOut);
-    this.#accessLog?.write({ requestId: p.requestId, remoteAddress: p.clientAddress, method: p.method, host: p.host, path: p.target, status, bytesIn: 0, bytesOut, requestTime: seconds, upstreamAddress: '', upstreamStatus: 0, upstreamTime: -1, route: p.source });
+    const access = this.#accessLog === null ? null : { host: p.host, clientAddress: p.clientAddress, requestId: p.requestId, route: p.source };
+    new RequestRecord({ method: p.method, target: p.target, counters: p.counters, accessLog: this.#accessLog, access, startedAt: p.started }).finish(status, bytesOut);
   }
 
   /**
@@ -191,9 +204,9 @@ export class CachedRoutes {
           const [status, bytes] = sink.write(p.res, stale, this.#ctx.draining);
           this.#accountCached(p, status, bytes);
         } else {
-          const r = errorResponse('no-endpoint');
-          this.#accountCached(p, r.status, r.body.length);
-          writeOwnFields(p.res.writeStatus(r.statusLine).writeHeader('Content-Type', CONTENT_TYPE_TEXT).writeHeader('X-Cache-Status', sink.status), this.#ctx).end(r.body, this.#ctx.draining);
+          // Account first: `res` must not be touched once it ended (its address is read).
+          this.#accountCached(p, 503, '503 Service Unavailable\n'.length);
+          writeFailure(p.res, 'no-endpoint', this.#ctx, { cacheStatus: sink.status, close: this.#ctx.draining });
         }
         sink.settle();
       };
@@ -202,7 +215,7 @@ export class CachedRoutes {
       return null;
     }
     const access = this.#accessLog === null ? null : { host: p.host, clientAddress: p.clientAddress, requestId: p.requestId, route: p.source };
-    return new Exchange(this.#ctx, p.res, p.method, p.forwarded, p.headers, p.cluster, endpoint, p.hasBody, p.counters, p.started, access, sink);
+    return new Exchange({ ctx: this.#ctx, res: p.res, method: p.method, target: p.forwarded, headers: p.headers, cluster: p.cluster, endpoint, body: p.body, counters: p.counters, startedAt: p.started, access, cache: sink });
   }
 
   /**
@@ -222,20 +235,32 @@ export class CachedRoutes {
     p.res.onAborted(() => {
       if (!parked) return;
       leave();
-      p.counters?.record(p.method, 499, (performance.now() - p.started) / 1000, -1, 0, 0);
+      this.#accountCached(p, 0, 0); // counted 499, with its access line, as every request that ends
     });
     const resume = (stored: true | null): void => {
       if (!parked) return;
       leave();
+      let exchange: Exchange | null = null;
       try {
         const entry = stored === null ? null : c.store.get(r.key, r.req);
         if (entry !== null && entry.cluster === r.cluster && reuseDecision(entry, r.req, c.now()) === 'hit') {
           p.res.cork(() => this.#serveEntry(p, r, entry, 'HIT'));
           return;
         }
-        this.#forward(p, new FillSink(r, stale, false), true)?.start();
+        exchange = this.#forward(p, new FillSink(r, stale, false), true);
+        exchange?.start();
       } catch (err) {
         this.#log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'parked request failed');
+        // The client still gets an answer: through the exchange when there is one, else here.
+        if (exchange !== null) exchange.fail(err);
+        else {
+          try {
+            this.#accountCached(p, 502, '502 Bad Gateway\n'.length);
+            p.res.cork(() => writeFailure(p.res, 'internal', this.#ctx, { cacheStatus: null, close: true }));
+          } catch {
+            // `res` already answered or was aborted: nothing is left to send.
+          }
+        }
       }
     };
     const timer = setTimeout(() => resume(null), c.lockTimeoutMs);
@@ -257,6 +282,6 @@ export class CachedRoutes {
     }
     const sink = new FillSink(r, entry, true, false);
     const headers = fillHeaders(p.headers, entry === null ? [] : conditionalHeaders(entry));
-    endpoint.pool.dispatch({ path: p.forwarded, method: 'GET', headers, body: null }, new BackgroundFetch(sink, this.#log));
+    endpoint.pool.request(new BackgroundFetch(buildRequestHead('GET', p.forwarded, headers, BodyFraming.None), sink, this.#log));
   }
 }

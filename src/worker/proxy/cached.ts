@@ -20,6 +20,7 @@ import type { HeaderPairs } from '../cache/headers.js';
 import { stripHopByHop } from '../cache/hop-by-hop.js';
 import type { CacheEntry } from '../cache/store.js';
 import type { WorkerCache } from '../cache/worker-cache.js';
+import type { ResponseHead } from '../upstream/parser.js';
 import { statusLine } from './errors.js';
 import { closeField, writeOwnFields, type ExchangeCache, type ProxyContext } from './exchange.js';
 
@@ -46,7 +47,7 @@ const NON_ASCII = /[^\t\x20-\x7e]/;
  * fields are pre-joined into one name/value pair whose value carries the rest as
  * `\r\nName: value` lines: uWS appends `name: value\r\n` verbatim, so one native call writes
  * them all (each writeHeader crosses into C++; a hit replays ~8 fields). Values came from
- * undici's parser, which refuses CR and LF in them, so the joining cannot be abused. Otherwise
+ * the upstream parser, which refuses CR and LF in them, so the joining cannot be abused. Otherwise
  * one pair per field, non-ASCII values as their Latin-1 bytes.
  */
 type Wire = readonly (string | Buffer)[];
@@ -128,10 +129,10 @@ function internName(name: string): string {
   return name;
 }
 
-/** rawPairs turns undici's raw head into lower-case string pairs (Latin-1: byte-exact). */
-function rawPairs(raw: readonly Buffer[]): [string, string][] {
+/** headPairs turns the upstream head into lower-case string pairs (Latin-1: byte-exact). */
+function headPairs(head: ResponseHead): [string, string][] {
   const out: [string, string][] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) out.push([internName((raw[i] as Buffer).toString('latin1').toLowerCase()), (raw[i + 1] as Buffer).toString('latin1')]);
+  for (let i = 0; i < head.count; i++) out.push([internName(head.nameAt(i)), head.valueAt(i)]);
   return out;
 }
 
@@ -188,12 +189,12 @@ export class FillSink implements ExchangeCache {
     this.#requestTime = r.cache.now();
   }
 
-  onHead(status: number, raw: Buffer[]): object | null {
+  onHead(status: number, head: ResponseHead): object | null {
     const r = this.#r;
     const now = r.cache.now();
     this.#responseTime = now;
     const stale = this.#stale;
-    const headers = rawPairs(raw);
+    const headers = headPairs(head);
     if (stale !== null && status === 304) {
       const refreshed = refreshFrom304(stale, headers, now, this.#requestTime);
       if (refreshed === null) {
@@ -231,9 +232,9 @@ export class FillSink implements ExchangeCache {
     this.#bytes += chunk.length;
     if (this.#bytes > this.#r.cache.maxObjectBytes) this.#chunks = null; // too large: streams through
     else {
-      chunks.push(chunk);
-      // The Exchange completes the client's response on the last declared byte, before undici's
-      // onComplete: the body is whole now, so store it now.
+      chunks.push(Buffer.from(chunk)); // the chunk is a view of the reused read buffer
+      // The Exchange completes the client's response on the last declared byte, before the
+      // upstream's end is reported: the body is whole now, so store it now.
       if (this.#bytes === this.#expected) this.onComplete();
     }
   }

@@ -19,6 +19,7 @@ import type { CachedRoutes, Pending } from './cached-route.js';
 import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
 import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
+import { BodyFraming } from '../upstream/client.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
@@ -203,10 +204,10 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const clientAddress = formatAddress(res.getRemoteAddress());
     const headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
     if (headers === null) return refuse(res, l, 'bad-request');
-    const hasBody = head.transferEncodingCount === 1 || length > 0;
+    const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = query === '' ? path : `${path}?${query}`;
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
-    return new Exchange(l.ctx, res, method, forwarded, headers, cluster, endpoint, hasBody, counters, t0, access);
+    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, cluster, endpoint, body, counters, startedAt: t0, access });
   }
 
   /** cached runs a request on a route with the response cache on (proxy/cached-route.ts has the cases). */
@@ -220,7 +221,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       const built = upstream ? buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null }) : [];
       if (built === null) return null;
       return {
-        res, method, target, forwarded, headers: built, cluster, hasBody: head.transferEncodingCount === 1 || length > 0, counters,
+        res, method, target, forwarded, headers: built, cluster, body: head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None, counters,
         source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0,
       };
     };

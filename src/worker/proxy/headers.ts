@@ -23,7 +23,7 @@ const HOP_BY_HOP = [
 
 /**
  * Request fields never forwarded as the client sent them: hop-by-hop, `expect` (uWS already
- * answered 100 Continue, and undici refuses it), `content-length` (we re-frame), the fields
+ * answered 100 Continue; the upstream must not send a second one), `content-length` (we re-frame), the fields
  * the proxy sets itself, `forwarded` (untrusted, and we do not emit it) and `proxy`
  * (httpoxy). Every `x-forwarded-*` is dropped too (see isDroppedRequestField).
  */
@@ -61,8 +61,8 @@ function isDroppedRequestField(name: string): boolean {
 const NOT_PLAIN_ASCII = /[^\t\x20-\x7e]/;
 
 /**
- * forwardableValue returns the value to hand undici, or null when it cannot be forwarded
- * faithfully. uWS decodes header values as UTF-8 and undici writes them as Latin-1, so a
+ * forwardableValue returns the value to forward, or null when it cannot be forwarded
+ * faithfully. uWS decodes header values as UTF-8 and the upstream head is written as Latin-1, so a
  * non-ASCII value is re-encoded to its UTF-8 bytes (as a Latin-1 string) to reach the
  * upstream byte-exact. A value uWS could not decode (U+FFFD) or that holds a control
  * character is refused: forwarding it would silently mangle it (catalogue §C row 60).
@@ -227,49 +227,85 @@ export function newRequestId(): string {
 
 const ZEROS = '0000000000000000';
 
-/** ResponseHead is the filtered upstream head: raw name/value pairs and the body length. */
-export interface ResponseHead {
-  /** Name/value pairs as the upstream sent them (exact bytes, duplicates such as Set-Cookie kept). */
-  readonly fields: Buffer[];
-  /** Content-Length, or -1 when the upstream sent none (the body then goes out chunked). */
-  readonly contentLength: number;
+/** FieldSink is the part of a uWS response writeResponseFields writes to. */
+export interface FieldSink {
+  writeHeader(name: string | Uint8Array, value: string | Uint8Array): unknown;
 }
+
+/** UpstreamHeadView is what writeResponseFields reads of the upstream client's ResponseHead (upstream/parser.ts). */
+export interface UpstreamHeadView {
+  readonly buf: Buffer;
+  readonly base: number;
+  readonly count: number;
+  readonly fields: Int32Array;
+  readonly nonAscii: boolean;
+  readonly connectionTokens: boolean;
+  nameIs(i: number, lower: string): boolean;
+  nameAt(i: number): string;
+  valueAt(i: number): string;
+}
+
+const X_CACHE_STATUS = 'x-cache-status';
+const STS = 'strict-transport-security';
+
+/** latin1Slice is Buffer's undocumented fast Latin-1 decoder (what toString('latin1') calls after its checks). */
+type FastBuffer = Buffer & { latin1Slice(start: number, end: number): string };
 
 /**
- * filterResponseHead drops hop-by-hop fields (and those the upstream's Connection header
- * lists), Date, Content-Length, Transfer-Encoding and Server from undici's raw headers.
- * Returns null when the raw headers are not name/value Buffers.
+ * writeResponseFields writes the upstream's response fields to `res`, minus the hop-by-hop ones
+ * (and those its Connection field lists), Date, Content-Length, Transfer-Encoding and Server;
+ * with `dropCacheStatus` its X-Cache-Status, with `dropSts` its Strict-Transport-Security.
+ *
+ * Runs of kept fields go out in one writeHeader each: uWS writes `name: value\r\n` verbatim, so
+ * the first field's name with the raw bytes from its value to the run's last value reproduces the
+ * run exactly (the parser refused CR, LF and NUL in values, so nothing can be smuggled between
+ * the lines). An ASCII head goes as Latin-1 strings, a head with bytes of 0x80 and above as bytes
+ * (uWS would encode a string's characters as UTF-8). Duplicates such as Set-Cookie keep their order.
  */
-export function filterResponseHead(raw: unknown): ResponseHead | null {
-  if (!Array.isArray(raw) || raw.length % 2 !== 0) return null;
-  const fields: Buffer[] = [];
-  let contentLength = -1;
-  let listed: Set<string> | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name: unknown = raw[i];
-    const value: unknown = raw[i + 1];
-    if (!Buffer.isBuffer(name) || !Buffer.isBuffer(value)) return null;
-    if (name.length < 64 && DROP_RESPONSE_LENGTH[name.length] === 1 && DROP_RESPONSE_FIRST[name[0] as number] === 1) {
-      const lower = name.toString('latin1').toLowerCase();
-      if (DROP_RESPONSE.has(lower)) {
-        if (lower === 'content-length') contentLength = parseLength(value);
-        else if (lower === 'connection') listed = listedTokens(value.toString('latin1'));
-        continue;
-      }
-    }
-    fields.push(name, value);
+export function writeResponseFields(res: FieldSink, head: UpstreamHeadView, dropCacheStatus: boolean, dropSts: boolean): void {
+  const n = head.count;
+  const f = head.fields;
+  const b = head.buf as FastBuffer;
+  const base = head.base;
+  const listed = head.connectionTokens ? connectionListOf(head) : null;
+  let run = -1;
+  for (let i = 0; i < n; i++) {
+    const s = base + (f[4 * i] as number);
+    const len = base + (f[4 * i + 1] as number) - s;
+    let drop = false;
+    if (len < 64 && DROP_RESPONSE_LENGTH[len] === 1 && DROP_RESPONSE_FIRST[b[s] as number] === 1) drop = DROP_RESPONSE.has(head.nameAt(i));
+    else if (len === 14 && dropCacheStatus) drop = head.nameIs(i, X_CACHE_STATUS);
+    else if (len === 25 && dropSts) drop = head.nameIs(i, STS);
+    if (!drop && listed !== null) drop = listed.has(head.nameAt(i));
+    if (drop) {
+      if (run >= 0) writeRun(res, head, run, i - 1);
+      run = -1;
+    } else if (run < 0) run = i;
   }
-  if (listed !== null) {
-    const kept: Buffer[] = [];
-    for (let i = 0; i < fields.length; i += 2) {
-      if (!listed.has((fields[i] as Buffer).toString('latin1').toLowerCase())) kept.push(fields[i] as Buffer, fields[i + 1] as Buffer);
-    }
-    return { fields: kept, contentLength };
-  }
-  return { fields, contentLength };
+  if (run >= 0) writeRun(res, head, run, n - 1);
 }
 
-function parseLength(value: Buffer): number {
-  const text = value.toString('latin1').trim();
-  return /^\d{1,15}$/.test(text) ? Number(text) : -1;
+function writeRun(res: FieldSink, head: UpstreamHeadView, first: number, last: number): void {
+  const f = head.fields;
+  const b = head.buf as FastBuffer;
+  const base = head.base;
+  const ns = base + (f[4 * first] as number);
+  const ne = base + (f[4 * first + 1] as number);
+  const vs = base + (f[4 * first + 2] as number);
+  const ve = base + (f[4 * last + 3] as number);
+  if (head.nonAscii) res.writeHeader(b.subarray(ns, ne), b.subarray(vs, ve));
+  else res.writeHeader(b.latin1Slice(ns, ne), b.latin1Slice(vs, ve));
+}
+
+/** connectionListOf returns the lower-case field names the upstream's Connection fields list. */
+function connectionListOf(head: UpstreamHeadView): Set<string> | null {
+  let out: Set<string> | null = null;
+  for (let i = 0; i < head.count; i++) {
+    if (!head.nameIs(i, 'connection')) continue;
+    const tokens = listedTokens(head.valueAt(i));
+    if (tokens === null) continue;
+    out ??= new Set();
+    for (const t of tokens) out.add(t);
+  }
+  return out;
 }

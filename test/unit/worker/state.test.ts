@@ -54,7 +54,7 @@ describe('WorkerState', () => {
     const rt = state.current.clusters.get('a');
     expect(rt?.size).toBe(2);
     expect(created.map((p) => p.origin)).toEqual(['http://10.0.0.1:80', 'http://[fd00::1]:81']);
-    expect(created[0]?.options).toEqual({ connections: 5, pipelining: 1, connectTimeout: 1_000, headersTimeout: 2_000, bodyTimeout: 3_000, keepAliveTimeout: 4_000 });
+    expect(created[0]?.options).toEqual({ maxConnections: 5, connectTimeoutMs: 1_000, responseTimeoutMs: 2_000, idleTimeoutMs: 3_000, keepAliveTimeoutMs: 4_000 });
     const picked = rt?.balancer.select();
     expect(picked?.key).toBe('10.0.0.1:80');
     expect(picked?.pool).toBe(created[0]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RequestHead, buildUpstreamHeaders, filterResponseHead, newRequestId } from '../../../../src/worker/proxy/headers.js';
+import { RequestHead, buildUpstreamHeaders, newRequestId, writeResponseFields } from '../../../../src/worker/proxy/headers.js';
+import { ResponseParser, type ResponseHead } from '../../../../src/worker/upstream/parser.js';
 
 function head(fields: [string, string][]): RequestHead {
   const h = new RequestHead();
@@ -81,42 +82,55 @@ describe('buildUpstreamHeaders', () => {
   });
 });
 
-describe('filterResponseHead', () => {
-  const raw = (fields: [string, string][]): Buffer[] => fields.flatMap(([k, v]) => [Buffer.from(k, 'latin1'), Buffer.from(v, 'latin1')]);
-  const text = (b: Buffer[]): [string, string][] => pairs(b.map((x) => x.toString('latin1')));
+/** parsed reads a response head with the upstream parser and hands it to `fn` while it is valid. */
+function withHead<T>(text: string, fn: (h: ResponseHead) => T): T {
+  let out: T | undefined;
+  const p = new ResponseParser({ onHead: (h) => (out = fn(h)), onBody: () => undefined });
+  p.reset(false);
+  expect(p.execute(Buffer.from(text, 'latin1'), 0, text.length)).toBe(0);
+  return out as T;
+}
 
-  it('drops hop-by-hop, Date, Server and framing, keeps the rest byte-exact with duplicates', () => {
-    const h = filterResponseHead(
-      raw([
-        ['Content-Type', 'text/html'],
-        ['Connection', 'keep-alive, X-Listed'],
-        ['X-Listed', '1'],
-        ['Keep-Alive', 'timeout=5'],
-        ['Transfer-Encoding', 'chunked'],
-        ['Date', 'yesterday'],
-        ['Server', 'upstream'],
-        ['Set-Cookie', 'a=1'],
-        ['Set-Cookie', 'b=2'],
-        ['Content-Length', '42'],
-        ['Trailer', 'X-T'],
-        ['Upgrade', 'h2c'],
-        ['Proxy-Authenticate', 'Basic'],
-        ['ETag', '"x"'],
-      ]),
+/** written collects writeHeader calls and renders them as uWS does (`name: value\r\n`). */
+function written(text: string, dropCacheStatus = false, dropSts = false): { calls: number; wire: string } {
+  return withHead(text, (h) => {
+    let wire = '';
+    let calls = 0;
+    const sink = {
+      writeHeader(n: string | Uint8Array, v: string | Uint8Array) {
+        calls++;
+        const s = (x: string | Uint8Array): string => (typeof x === 'string' ? x : Buffer.from(x).toString('latin1'));
+        wire += `${s(n)}: ${s(v)}\r\n`;
+      },
+    };
+    writeResponseFields(sink, h, dropCacheStatus, dropSts);
+    return { calls, wire };
+  });
+}
+
+describe('writeResponseFields', () => {
+  it('drops hop-by-hop, listed, Date, Server and framing fields, keeps the rest byte-exact with duplicates', () => {
+    const { wire, calls } = written(
+      'HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: keep-alive, X-Listed\r\nX-Listed: 1\r\nKeep-Alive: timeout=5\r\n' +
+        'Date: yesterday\r\nServer: upstream\r\nSet-Cookie: a=1\r\nSet-Cookie:b=2\r\nContent-Length: 42\r\nTrailer: X-T\r\nUpgrade: h2c\r\n' +
+        'Proxy-Authenticate: Basic\r\nETag: "x"\r\nX-Cache-Status: HIT\r\nStrict-Transport-Security: max-age=1\r\n\r\n',
     );
-    expect(h?.contentLength).toBe(42);
-    expect(text(h?.fields ?? [])).toEqual([
-      ['Content-Type', 'text/html'],
-      ['Set-Cookie', 'a=1'],
-      ['Set-Cookie', 'b=2'],
-      ['ETag', '"x"'],
-    ]);
+    expect(wire).toBe('Content-Type: text/html\r\nSet-Cookie: a=1\r\nSet-Cookie:b=2\r\nETag: "x"\r\nX-Cache-Status: HIT\r\nStrict-Transport-Security: max-age=1\r\n');
+    // Runs of kept fields go out in one call each.
+    expect(calls).toBe(3);
   });
 
-  it('reports an unknown length as -1 and refuses non-Buffer heads', () => {
-    expect(filterResponseHead(raw([['X', 'y']]))?.contentLength).toBe(-1);
-    expect(filterResponseHead(null)).toBeNull();
-    expect(filterResponseHead(['a', 'b'])).toBeNull();
-    expect(filterResponseHead([Buffer.from('a')])).toBeNull();
+  it('drops X-Cache-Status and Strict-Transport-Security when the proxy sets its own', () => {
+    const { wire } = written('HTTP/1.1 200 OK\r\nX-Cache-Status: HIT\r\nStrict-Transport-Security: max-age=1\r\nX-A: 1\r\nContent-Length: 0\r\n\r\n', true, true);
+    expect(wire).toBe('X-A: 1\r\n');
+  });
+
+  it('writes values with bytes of 0x80 and above as bytes', () => {
+    const { wire } = written('HTTP/1.1 200 OK\r\nX-V: caf\xe9\r\nContent-Length: 0\r\n\r\n');
+    expect(Buffer.from(wire, 'latin1')).toEqual(Buffer.from('X-V: caf\xe9\r\n', 'latin1'));
+  });
+
+  it('writes nothing for a head with only dropped fields', () => {
+    expect(written('HTTP/1.1 204 No Content\r\nDate: x\r\nServer: y\r\n\r\n')).toEqual({ calls: 0, wire: '' });
   });
 });

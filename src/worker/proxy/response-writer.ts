@@ -1,0 +1,260 @@
+/**
+ * ResponseWriter: the one place a proxied response is written to uWS (issue 13): the head, the
+ * body with backpressure (tryEnd for a known length, write for chunked, onWritable to go on),
+ * the bodiless endings, the failure answer, and the cut.
+ *
+ * uWS rules it lives by (docs/runtime.md): never touch `res` after it completed or aborted;
+ * every write outside the handler's synchronous part goes through `res.cork`; `res.resume()` only
+ * after our own `res.pause()`; a paused socket gets no onWritable.
+ */
+import type { HttpResponse } from 'uWebSockets.js';
+import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
+import { writeResponseFields, type UpstreamHeadView } from './headers.js';
+
+/** OwnFieldsContext is what writeOwnFields needs of the listener. */
+export interface OwnFieldsContext {
+  readonly serverHeader: string;
+  /** The Strict-Transport-Security value added to every response (HTTPS with --hsts), else null. */
+  readonly hsts: string | null;
+}
+
+/** WriterContext is the listener state a writer reads when it ends a response. */
+export interface WriterContext extends OwnFieldsContext {
+  /** Set by drain(): every response from now on asks uWS to close the connection. */
+  readonly draining: boolean;
+}
+
+/**
+ * CLIENT_CLOSE marks a response whose request asked to close the connection (`Connection:
+ * close`). uWS closes the connection after that response but writes no `Connection: close` of
+ * its own when the client asked first; RFC 9112 §9.6 says the server should, and clients that
+ * do not see it (wrk, some pools) send the next request into a closing connection.
+ */
+const CLIENT_CLOSE = Symbol('flusso.clientClose');
+
+/** markClientClose records on `res` that its request carried `Connection: close`. */
+export function markClientClose(res: HttpResponse): void {
+  (res as HttpResponse & { [CLIENT_CLOSE]?: true })[CLIENT_CLOSE] = true;
+}
+
+/** closeField is the `Connection: close` line to add to `res`'s head ('' when none is due). */
+export function closeField(res: HttpResponse): string {
+  return (res as HttpResponse & { [CLIENT_CLOSE]?: true })[CLIENT_CLOSE] === true ? '\r\nConnection: close' : '';
+}
+
+/**
+ * writeOwnFields writes the fields Flusso adds to every response it sends: Server, on an HTTPS
+ * listener with --hsts the Strict-Transport-Security policy, and `Connection: close` when the
+ * client asked for it. `res` must be corked.
+ */
+export function writeOwnFields(res: HttpResponse, ctx: OwnFieldsContext): HttpResponse {
+  res.writeHeader('Server', ctx.serverHeader + closeField(res));
+  if (ctx.hsts !== null) res.writeHeader('Strict-Transport-Security', ctx.hsts);
+  return res;
+}
+
+/**
+ * writeFailure is the one failure answer: the failure's status line, a short text body that never
+ * echoes input, Content-Type, X-Cache-Status on a cached route, Allow for a 405, Flusso's own
+ * fields. `res` must be corked. Returns the bytes of body sent.
+ */
+export function writeFailure(res: HttpResponse, failure: ProxyFailure, ctx: OwnFieldsContext, o: { readonly cacheStatus?: string | null; readonly allow?: string; readonly close: boolean }): number {
+  const r = errorResponse(failure);
+  res.writeStatus(r.statusLine);
+  if (o.allow !== undefined) res.writeHeader('Allow', o.allow);
+  res.writeHeader('Content-Type', CONTENT_TYPE_TEXT);
+  if (o.cacheStatus !== undefined && o.cacheStatus !== null) res.writeHeader('X-Cache-Status', o.cacheStatus);
+  writeOwnFields(res, ctx).end(r.body, o.close);
+  return r.body.length;
+}
+
+/** WriterEvents are what the writer tells its owner. */
+export interface WriterEvents {
+  /** The response completed (every byte handed to uWS) or was cut. */
+  onResponseDone(): void;
+  /** A blocked body write went out: the owner may read the upstream again. */
+  onResponseWritable(): void;
+}
+
+/** ResponseWriter writes one response to `res`. */
+export class ResponseWriter {
+  readonly res: HttpResponse;
+  readonly #ctx: WriterContext;
+  readonly #events: WriterEvents;
+  /** The client went away: never touch res again. */
+  aborted = false;
+  /** The response completed or was cut: never touch res again. */
+  done = false;
+  headSent = false;
+  /** The status sent (0: none yet). */
+  status = 0;
+  bytesOut = 0;
+  /** Content-Length of the body being written, -1 for chunked. */
+  #total = -1;
+  /** The unsent rest of a tryEnd piece, and the write offset it starts at. */
+  #pending: Buffer | null = null;
+  #pendingOffset = 0;
+  /** A body write waits for onWritable. */
+  blocked = false;
+  #writableAttached = false;
+
+  constructor(res: HttpResponse, ctx: WriterContext, events: WriterEvents) {
+    this.res = res;
+    this.#ctx = ctx;
+    this.#events = events;
+  }
+
+  /** open says the response may still be written to. */
+  get open(): boolean {
+    return !this.aborted && !this.done;
+  }
+
+  /**
+   * head writes the status and fields: the upstream's filtered ones (`upstream`), then
+   * X-Cache-Status and Flusso's own. `total` is the body length to come, -1 for chunked.
+   */
+  head(status: number, upstream: UpstreamHeadView | null, cacheStatus: string | null, total: number): void {
+    const res = this.res;
+    res.writeStatus(statusLine(status));
+    if (upstream !== null) writeResponseFields(res, upstream, cacheStatus !== null, this.#ctx.hsts !== null);
+    if (cacheStatus !== null) res.writeHeader('X-Cache-Status', cacheStatus);
+    writeOwnFields(res, this.#ctx);
+    this.status = status;
+    this.#total = total;
+    this.headSent = true;
+  }
+
+  /**
+   * body writes body bytes `buf[start, end)` (valid only during the call: what uWS does not
+   * take now is copied). Returns false when the client is blocked: stop reading until
+   * onResponseWritable.
+   */
+  body(buf: Buffer, start: number, end: number): boolean {
+    if (!this.open) return true;
+    const res = this.res;
+    const n = end - start;
+    this.bytesOut += n;
+    if (this.#total < 0) {
+      // Chunked: uWS buffers what it cannot send, and reports the backpressure.
+      if (!res.write(buf.subarray(start, end))) this.#block();
+      return !this.blocked;
+    }
+    if (this.#pending !== null) {
+      // More arrived while blocked: queue it behind the unsent rest.
+      this.#pending = Buffer.concat([this.#pending, buf.subarray(start, end)]);
+      return false;
+    }
+    const piece = buf.subarray(start, end);
+    if (this.#ctx.draining && n === this.#total && this.bytesOut === n) {
+      res.end(piece, true);
+      this.#complete();
+      return true;
+    }
+    const offset = res.getWriteOffset();
+    const [ok, done] = res.tryEnd(piece, this.#total);
+    if (done) {
+      this.#complete();
+      return true;
+    }
+    if (!ok) {
+      const sent = res.getWriteOffset() - offset;
+      this.#pending = Buffer.from(piece.subarray(sent));
+      this.#pendingOffset = offset + sent;
+      this.#block();
+      return false;
+    }
+    return true;
+  }
+
+  /** end finishes the body: the last chunk of a chunked body; an empty body. A known length ends with its last byte. */
+  end(): void {
+    if (!this.open) return;
+    if (this.#total < 0) {
+      this.res.end(); // the terminating chunk (closeConnection here would corrupt the chunked body)
+      this.#complete();
+    } else if (this.#total === 0) {
+      this.res.end('', this.#ctx.draining); // uWS writes Content-Length: 0
+      this.#complete();
+    } else if (this.#pending === null && !this.blocked) {
+      // The upstream said it was done before its declared length: cannot happen with the parser.
+      this.cut();
+    }
+  }
+
+  /** bodiless ends a response that has no body (HEAD, 204, 304), with the length a HEAD/304 reports. */
+  bodiless(reportedLength: number): void {
+    // endWithoutBody(n) writes `Content-Length: n` and no body; a 204 has no Content-Length, and
+    // this binding takes a missing length only without any argument.
+    if (reportedLength >= 0 && this.status !== 204) this.res.endWithoutBody(reportedLength, this.#ctx.draining);
+    else this.res.endWithoutBody();
+    this.#complete();
+  }
+
+  /** fail answers with a failure (nothing may have been sent yet); `res` must be corked. */
+  fail(failure: ProxyFailure, cacheStatus: string | null): void {
+    const r = errorResponse(failure);
+    this.status = r.status;
+    this.bytesOut += writeFailure(this.res, failure, this.#ctx, { cacheStatus, close: this.#ctx.draining });
+    this.headSent = true;
+    this.#complete();
+  }
+
+  /** sent records a response written by someone else (a cache entry), then completes. */
+  sent(status: number, bytes: number): void {
+    this.status = status;
+    this.bytesOut += bytes;
+    this.headSent = true;
+    this.#complete();
+  }
+
+  /** cut closes the client connection mid-response: the client sees a truncated body. */
+  cut(): void {
+    if (!this.open) return;
+    this.done = true;
+    this.res.close(); // runs onAborted synchronously; the owner ignores it once done
+    this.#events.onResponseDone();
+  }
+
+  #complete(): void {
+    this.done = true;
+    this.#pending = null;
+    this.blocked = false;
+    this.#events.onResponseDone();
+  }
+
+  #block(): void {
+    this.blocked = true;
+    if (!this.#writableAttached) {
+      this.#writableAttached = true;
+      this.res.onWritable(this.#onWritable);
+    }
+  }
+
+  readonly #onWritable = (offset: number): boolean => {
+    if (!this.open || !this.blocked) return true;
+    let ok = true;
+    this.res.cork(() => {
+      ok = this.#writeRest(offset);
+    });
+    if (!this.blocked && this.open) this.#events.onResponseWritable();
+    return ok;
+  };
+
+  #writeRest(offset: number): boolean {
+    const pending = this.#pending;
+    if (this.#total < 0 || pending === null) {
+      this.blocked = false;
+      return true;
+    }
+    const [ok, done] = this.res.tryEnd(pending.subarray(offset - this.#pendingOffset), this.#total);
+    if (done) {
+      this.#complete();
+      return true;
+    }
+    if (ok) {
+      this.#pending = null;
+      this.blocked = false;
+    }
+    return ok;
+  }
+}
