@@ -6,7 +6,7 @@
  * same backend, in the same run. Pinned as in bench/load/run.mjs: each proxy alone on cpu1, the
  * clients and the backend on cpu0.
  *
- *   npm run bench:tls                    # full run (about 6 minutes on a 2-core box)
+ *   npm run bench:tls                    # full run: about 3 minutes on a quiet 2-core box, up to 7 when it waits for quiet
  *   npm run bench:tls -- --quick         # about 1.5 minutes: 1 repetition, 2 s runs
  *   DURATION=10 REPS=5 CONNECTIONS=50 HANDSHAKE_CLIENTS=4 npm run bench:tls
  *   node bench/load/tls.mjs --tests=keepalive,full --setups=nginx-1,flusso-1
@@ -33,7 +33,9 @@
  * Method as bench/load/run.mjs: cells interleaved (test → repetition → setup, the
  * setup order reversed every other repetition), an unrecorded warm-up per setup × test, medians
  * of REPS (3). A Flusso worker that dies is restarted by Flusso: every cell first waits (bounded)
- * until /readyz says every worker listens, re-pins the new worker, and reports restarts.
+ * until /readyz says every worker listens, re-pins the new worker, and reports restarts. Each
+ * cell then waits (at most 10 s, 2 s with --quick) for the machine to be under 25 % busy, as
+ * bench/load/cache.mjs does; the output counts the cells that started on a busy machine.
  *
  * Needs wrk, nginx, openssl and taskset (Debian: wrk nginx-light openssl util-linux; --install)
  * and a build (npm run build). Output: bench/results/<time>-<commit>-tls.json and .md.
@@ -42,7 +44,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   CLK_TCK, NCPU, ROOT, Workspace, die, fmtTime, gitInfo, interleavedCells, loadKnobs, machineInfo, machineTicks, median, nginxCommon, parseArgs, pin,
-  portsFree, procStat, requireBuild, requireTools, resultStem, sleep, toolVersion, tree, wrk,
+  portsFree, procStat, requireBuild, requireTools, resultStem, sleep, toolVersion, tree, waitQuiet, wrk,
   writeResults,
 } from './lib.mjs';
 import { TlsProbe } from './tls-probe.mjs';
@@ -54,7 +56,7 @@ const USAGE = `usage: node bench/load/tls.mjs [--quick] [--tests=LIST] [--setups
 TLS termination load bench (issue #11): Flusso vs nginx configured as ingress-nginx, same
 certificate and backend, same run, pinned (proxy on cpu1, clients and backend on cpu0).
 
-  --quick          1 repetition, 2 s runs (about 1.5 minutes; the full run takes about 6)
+  --quick          1 repetition, 2 s runs (about 1.5 minutes; the full run about 3, up to 7 on a busy machine)
   --tests=LIST     keepalive,close,full,resume12 (default: all)
   --setups=LIST    nginx-1,flusso-1[,base-1] (default: all)
   --baseline=DIR   adds base-1: another Flusso tree (bin/, dist/, node_modules/)
@@ -246,6 +248,8 @@ async function main() {
     pin(tree(servers.backend), '0');
     const pids = tree(servers[c.setup]);
     const seconds = c.rep === 0 ? WARMUP : DURATION;
+    // Other users' processes on a shared box skew a cell: wait (bounded) for a quiet machine, and say so when it was not.
+    const quiet = await waitQuiet({ busyPct: 25, maxS: QUICK ? 2 : 10 });
     const cpu0 = pids.map((p) => procStat(p)?.ticks ?? NaN);
     const m0 = machineTicks();
     let w;
@@ -265,6 +269,8 @@ async function main() {
       cpuUsPerReq: w.requests > 0 ? (cpuTicks / CLK_TCK / w.requests) * 1e6 : NaN,
       proxyCpuPct: (cpuTicks / CLK_TCK / seconds) * 100,
       machineBusyPct: ((m1.busy - m0.busy) / (m1.total - m0.total)) * 100 * NCPU,
+      busyBeforePct: quiet.busyPct,
+      waitedForQuietS: quiet.waitedS,
       restarts: restarts1 - restarts0,
     };
     const elapsed = (Date.now() - t0) / 1000;
@@ -273,7 +279,7 @@ async function main() {
       `[${String(i).padStart(String(cells.length).length)}/${cells.length}] ${c.mode.padEnd(9)} ${c.setup.padEnd(8)} ${tag.padEnd(8)} ` +
         `${Math.round(w.rps).toLocaleString('en-US').padStart(7)} ${TESTS[c.mode].unit}` +
         `${Number.isFinite(w.p50) ? `  p50 ${w.p50.toFixed(2)} p99 ${w.p99.toFixed(2)} ms` : ''}  ${run.cpuUsPerReq.toFixed(1)} µs/req  proxy ${run.proxyCpuPct.toFixed(0)}%` +
-        `${w.errors || w.non2xx ? `  ERRORS ${w.errors}${w.non2xx ? ` non2xx ${w.non2xx}` : ''}` : ''}${run.restarts ? `  WORKER RESTARTS ${run.restarts}` : ''}${w.note ? `  (${w.note})` : ''}` +
+        `${w.errors || w.non2xx ? `  ERRORS ${w.errors}${w.non2xx ? ` non2xx ${w.non2xx}` : ''}` : ''}${run.restarts ? `  WORKER RESTARTS ${run.restarts}` : ''}${quiet.busyPct >= 25 ? `  (machine ${quiet.busyPct.toFixed(0)}% busy before: noisy)` : ''}${w.note ? `  (${w.note})` : ''}` +
         `  ETA ${fmtTime(Math.max(0, totalS - elapsed))}`,
     );
     if (c.rep > 0) runs.push(run);
@@ -289,6 +295,10 @@ async function main() {
       p99: median(rs.map((r) => r.p99)),
       cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)),
       proxyCpuPct: median(rs.map((r) => r.proxyCpuPct)),
+      busyBeforePct: median(rs.map((r) => r.busyBeforePct)),
+      machineBusyPct: median(rs.map((r) => r.machineBusyPct)),
+      noisyCells: rs.filter((r) => r.busyBeforePct >= 25).length,
+      cells: rs.length,
       errors: rs.reduce((a, r) => a + (Number.isFinite(r.errors) ? r.errors : 1) + (r.non2xx ?? 0), 0),
       restarts: rs.reduce((a, r) => a + (Number.isFinite(r.restarts) ? r.restarts : 0), 0),
     });
@@ -314,10 +324,12 @@ function markdown(meta, checks, summary, ratios) {
     `node ${meta.node}, commit ${meta.commit.slice(0, 12)}${meta.dirty ? '+dirty' : ''}, ${meta.machine.cpus}× ${meta.machine.cpu}; ` +
     `uWebSockets.js ${meta.tools.uws} (BoringSSL); nginx ${meta.tools.nginx} (${meta.tools.nginxOpenssl}); wrk ${meta.tools.wrk}; ${meta.tools.openssl} (s_time)` +
     `${meta.baseline ? `; base-1 = ${meta.baseline}` : ''}\n`;
-  out += `\n| test | setup | rate | p50 / p99 ms | CPU µs/req (proxy tree) | proxy CPU % | errors | worker restarts |\n|---|---|---:|---:|---:|---:|---:|---:|\n`;
+  out += `\n| test | setup | rate | p50 / p99 ms | CPU µs/req (proxy tree) | proxy CPU % | machine busy % before / during (of ${meta.machine.cpus * 100}) | errors | worker restarts |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n`;
   for (const r of summary) {
-    out += `| ${TESTS[r.test].label} | ${r.setup} | ${n(r.rps)} ${TESTS[r.test].unit}${r.errors || r.restarts ? ' ⚠' : ''} | ${f(r.p50)} / ${f(r.p99)} | ${f(r.cpuUsPerReq, 1)} | ${f(r.proxyCpuPct, 0)} | ${r.errors} | ${r.restarts} |\n`;
+    out += `| ${TESTS[r.test].label} | ${r.setup} | ${n(r.rps)} ${TESTS[r.test].unit}${r.errors || r.restarts ? ' ⚠' : ''} | ${f(r.p50)} / ${f(r.p99)} | ${f(r.cpuUsPerReq, 1)} | ${f(r.proxyCpuPct, 0)} | ${f(r.busyBeforePct, 0)} / ${f(r.machineBusyPct, 0)} | ${r.errors} | ${r.restarts} |\n`;
   }
+  const noisy = summary.reduce((a, r) => a + r.noisyCells, 0);
+  out += `\n${noisy} of ${summary.reduce((a, r) => a + r.cells, 0)} measured cells began with the machine at least 25 % busy with other processes (each waited up to ${s.quick ? 2 : 10} s for quiet first); "before" is the median over a 0.5 s window just before the cell, "during" includes the bench's own proxy, backend and clients.\n`;
   if (ratios.length > 0) {
     out += `\n| test | ratio | by rate | by CPU per request (nginx µs / Flusso µs) | target |\n|---|---|---:|---:|---:|\n`;
     for (const r of ratios) out += `| ${TESTS[r.test].label} | ${r.ratio} | ${f(r.rps)}${r.rps >= r.target ? ' ✓' : ' ✗'} | ${f(r.cpu)}${r.cpu >= r.target ? ' ✓' : ' ✗'} | ≥ ${r.target} |\n`;
