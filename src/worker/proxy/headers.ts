@@ -272,10 +272,9 @@ export function writeResponseFields(res: FieldSink, head: UpstreamHeadView, drop
   for (let i = 0; i < n; i++) {
     const s = base + (f[4 * i] as number);
     const len = base + (f[4 * i + 1] as number) - s;
-    let drop = false;
-    if (len < 64 && DROP_RESPONSE_LENGTH[len] === 1 && DROP_RESPONSE_FIRST[b[s] as number] === 1) drop = DROP_RESPONSE.has(head.nameAt(i));
-    else if (len === 14 && dropCacheStatus) drop = head.nameIs(i, X_CACHE_STATUS);
-    else if (len === 25 && dropSts) drop = head.nameIs(i, STS);
+    let drop = len < 64 && DROP_RESPONSE_LENGTH[len] === 1 && DROP_RESPONSE_FIRST[b[s] as number] === 1 && isDroppedResponseName(head, i, len);
+    if (!drop && len === 14 && dropCacheStatus) drop = head.nameIs(i, X_CACHE_STATUS);
+    else if (!drop && len === 25 && dropSts) drop = head.nameIs(i, STS);
     if (!drop && listed !== null) drop = listed.has(head.nameAt(i));
     if (drop) {
       if (run >= 0) writeRun(res, head, run, i - 1);
@@ -283,6 +282,34 @@ export function writeResponseFields(res: FieldSink, head: UpstreamHeadView, drop
     } else if (run < 0) run = i;
   }
   if (run >= 0) writeRun(res, head, run, n - 1);
+}
+
+/** isDroppedResponseName says whether field i (of name length `len`) is in DROP_RESPONSE, comparing bytes (no string made). */
+function isDroppedResponseName(head: UpstreamHeadView, i: number, len: number): boolean {
+  switch (len) {
+    case 2:
+      return head.nameIs(i, 'te');
+    case 4:
+      return head.nameIs(i, 'date');
+    case 6:
+      return head.nameIs(i, 'server');
+    case 7:
+      return head.nameIs(i, 'upgrade') || head.nameIs(i, 'trailer');
+    case 10:
+      return head.nameIs(i, 'connection') || head.nameIs(i, 'keep-alive');
+    case 14:
+      return head.nameIs(i, 'content-length');
+    case 16:
+      return head.nameIs(i, 'proxy-connection');
+    case 17:
+      return head.nameIs(i, 'transfer-encoding');
+    case 18:
+      return head.nameIs(i, 'proxy-authenticate');
+    case 19:
+      return head.nameIs(i, 'proxy-authorization');
+    default:
+      return DROP_RESPONSE.has(head.nameAt(i));
+  }
 }
 
 function writeRun(res: FieldSink, head: UpstreamHeadView, first: number, last: number): void {

@@ -63,10 +63,8 @@ export class Deadlines {
       last.deadlineIndex = i;
     }
     e.deadlineIndex = -1;
-    if (armed.length === 0 && this.#timer !== null) {
-      clearInterval(this.#timer);
-      this.#timer = null;
-    }
+    // The timer stops at its next tick when nothing is armed, not here: a keep-alive connection
+    // disarms and re-arms on every request, and an interval per request would cost more than it saves.
   }
 
   /** check fires every deadline that passed (the tick runs it; tests call it directly). */
@@ -88,5 +86,11 @@ export class Deadlines {
     }
   }
 
-  readonly #tick = (): void => this.check();
+  readonly #tick = (): void => {
+    this.check();
+    if (this.#armed.length === 0 && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
+  };
 }
