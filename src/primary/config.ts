@@ -65,6 +65,9 @@ export interface Config {
   readonly upstreamKeepAliveTimeoutMs: number;
   readonly upstreamMaxConnections: number;
   readonly drainTimeoutMs: number;
+  readonly websocketIdleTimeoutMs: number;
+  readonly websocketMaxMessageBytes: number;
+  readonly websocketMaxBufferedBytes: number;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
   readonly logFormat: 'json' | 'pretty';
   /** Access log sampling: 0 = off, 1 = every request, N = one request in N. */

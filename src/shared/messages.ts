@@ -25,6 +25,10 @@ export interface WorkerConfig {
   readonly upstreamKeepAliveTimeoutMs: number;
   readonly upstreamMaxConnections: number;
   readonly drainTimeoutMs: number;
+  /** `--websocket-idle-timeout`, `--websocket-max-message-bytes`, `--websocket-max-buffered-bytes` (docs/websocket.md). */
+  readonly websocketIdleTimeoutMs: number;
+  readonly websocketMaxMessageBytes: number;
+  readonly websocketMaxBufferedBytes: number;
   readonly logLevel: string;
   readonly logFormat: 'json' | 'pretty';
   /** The file descriptor the worker logs to: 3 when forked by the primary (its stdout), else 1. */

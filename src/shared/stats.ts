@@ -65,6 +65,11 @@ export interface RouteStatsDelta {
   readonly bytesOut: number;
   readonly connectErrors: number;
   readonly timeouts: number;
+  /** WebSockets upgraded and closed, and messages proxied client → backend (in) and back (out). */
+  readonly websocketsOpened?: number;
+  readonly websocketsClosed?: number;
+  readonly websocketMessagesIn?: number;
+  readonly websocketMessagesOut?: number;
 }
 
 /** ProcessStats are gauges of one process, sampled at flush time. */
@@ -85,6 +90,8 @@ export interface StatsDelta {
    * for plain HTTP, so open connections cannot be counted; requests in flight can.
    */
   readonly inFlight: number;
+  /** WebSockets open right now (a gauge; absent from workers that never had one). */
+  readonly websockets?: number;
   readonly process: ProcessStats;
   /** The response cache's figures; absent when the worker has no cached route and never had one. */
   readonly cache?: CacheStatsDelta;
@@ -135,6 +142,10 @@ export class RouteTally {
   bytesOut = 0;
   connectErrors = 0;
   timeouts = 0;
+  websocketsOpened = 0;
+  websocketsClosed = 0;
+  websocketMessagesIn = 0;
+  websocketMessagesOut = 0;
 
   /** add adds a delta's figures to this tally. */
   add(d: RouteStatsDelta): void {
@@ -147,6 +158,10 @@ export class RouteTally {
     this.bytesOut += d.bytesOut;
     this.connectErrors += d.connectErrors;
     this.timeouts += d.timeouts;
+    this.websocketsOpened += d.websocketsOpened ?? 0;
+    this.websocketsClosed += d.websocketsClosed ?? 0;
+    this.websocketMessagesIn += d.websocketMessagesIn ?? 0;
+    this.websocketMessagesOut += d.websocketMessagesOut ?? 0;
   }
 
   /** toDelta copies the figures out as a delta for `ingress` and `service`. */
@@ -163,6 +178,9 @@ export class RouteTally {
       bytesOut: this.bytesOut,
       connectErrors: this.connectErrors,
       timeouts: this.timeouts,
+      ...(this.websocketsOpened + this.websocketsClosed + this.websocketMessagesIn + this.websocketMessagesOut === 0
+        ? {}
+        : { websocketsOpened: this.websocketsOpened, websocketsClosed: this.websocketsClosed, websocketMessagesIn: this.websocketMessagesIn, websocketMessagesOut: this.websocketMessagesOut }),
     };
   }
 
@@ -172,6 +190,7 @@ export class RouteTally {
     this.duration.fill(0);
     this.upstream.fill(0);
     this.durationSum = this.upstreamSum = this.bytesIn = this.bytesOut = this.connectErrors = this.timeouts = 0;
+    this.websocketsOpened = this.websocketsClosed = this.websocketMessagesIn = this.websocketMessagesOut = 0;
   }
 }
 

@@ -97,7 +97,7 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
       const sampler = new ProcessSampler();
       const empty = new WorkerStats();
       setInterval(() => {
-        const delta = (stats ?? empty).flush(proxy.inFlight(), sampler.sample());
+        const delta = (stats ?? empty).flush(proxy.inFlight(), sampler.sample(), proxy.websockets());
         send({ type: 'stats', delta: { ...delta, cache: responseCache.flush() } });
       }, STATS_FLUSH_MS).unref();
       setInterval(() => {

@@ -46,6 +46,26 @@ export class RouteCounters {
     this.dirty = true;
   }
 
+  /** recordWebSocketOpened counts an upgrade the backend accepted. */
+  recordWebSocketOpened(): void {
+    (this.#tally ??= new RouteTally()).websocketsOpened++;
+    this.dirty = true;
+  }
+
+  /** recordWebSocketClosed counts a proxied WebSocket (or an upgrade in progress) that ended. */
+  recordWebSocketClosed(): void {
+    (this.#tally ??= new RouteTally()).websocketsClosed++;
+    this.dirty = true;
+  }
+
+  /** recordWebSocketMessage counts one message proxied client → backend ('in') or back ('out'). */
+  recordWebSocketMessage(direction: 'in' | 'out'): void {
+    const t = (this.#tally ??= new RouteTally());
+    if (direction === 'in') t.websocketMessagesIn++;
+    else t.websocketMessagesOut++;
+    this.dirty = true;
+  }
+
   /** take returns what was counted since the last take and zeroes it. */
   take(): RouteStatsDelta {
     const t = (this.#tally ??= new RouteTally());
@@ -87,12 +107,12 @@ export class WorkerStats {
   }
 
   /** flush collects every route that counted something since the last flush. */
-  flush(inFlight: number, process: ProcessStats): StatsDelta {
+  flush(inFlight: number, process: ProcessStats, websockets = 0): StatsDelta {
     const routes: RouteStatsDelta[] = [];
     if (this.unmatched.dirty) routes.push(this.unmatched.take());
     for (const c of this.#routes.values()) if (c.dirty) routes.push(c.take());
     this.#prune();
-    return { routes, inFlight, process };
+    return websockets === 0 ? { routes, inFlight, process } : { routes, inFlight, websockets, process };
   }
 
   #prune(): void {

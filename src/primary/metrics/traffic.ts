@@ -27,6 +27,7 @@ class RouteTotals extends RouteTally {
 interface ProcessSample {
   readonly stats: ProcessStats;
   readonly inFlight: number;
+  readonly websockets: number;
 }
 
 /** TrafficMetrics holds the cumulative traffic counters of all workers. */
@@ -45,12 +46,12 @@ export class TrafficMetrics {
       }
       t.add(r);
     }
-    this.#processes.set(worker, { stats: delta.process, inFlight: delta.inFlight });
+    this.#processes.set(worker, { stats: delta.process, inFlight: delta.inFlight, websockets: delta.websockets ?? 0 });
   }
 
   /** setProcess records the primary's own process gauges. */
   setProcess(name: string, stats: ProcessStats): void {
-    this.#processes.set(name, { stats, inFlight: this.#processes.get(name)?.inFlight ?? 0 });
+    this.#processes.set(name, { stats, inFlight: this.#processes.get(name)?.inFlight ?? 0, websockets: 0 });
   }
 
   /** forgetProcess drops the gauges of a process that is gone (a restarted worker reports anew). */
@@ -121,9 +122,22 @@ export class TrafficMetrics {
     w.family('flusso_upstream_timeouts_total', 'counter', 'Upstream connect or response-head timeouts.');
     for (const t of routes) if (t.labels[2]?.[1] !== UNMATCHED) w.sample('flusso_upstream_timeouts_total', t.labels, t.timeouts);
 
+    const ws = routes.filter((t) => t.websocketsOpened > 0);
+    w.family('flusso_websocket_connections_total', 'counter', 'WebSocket upgrades the backend accepted, by route.');
+    for (const t of ws) w.sample('flusso_websocket_connections_total', t.labels, t.websocketsOpened);
+    w.family('flusso_websocket_closed_total', 'counter', 'Proxied WebSockets that ended, by route.');
+    for (const t of ws) w.sample('flusso_websocket_closed_total', t.labels, t.websocketsClosed);
+    w.family('flusso_websocket_messages_total', 'counter', 'WebSocket messages proxied, by route and direction (in: client to backend).');
+    for (const t of ws) {
+      w.sample('flusso_websocket_messages_total', [...t.labels, ['direction', 'in']], t.websocketMessagesIn);
+      w.sample('flusso_websocket_messages_total', [...t.labels, ['direction', 'out']], t.websocketMessagesOut);
+    }
+
     const processes = [...this.#processes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     w.family('flusso_in_flight_requests', 'gauge', 'Requests being proxied right now, per worker.');
     for (const [name, p] of processes) if (name !== 'primary') w.sample('flusso_in_flight_requests', [['process', name]], p.inFlight);
+    w.family('flusso_open_websockets', 'gauge', 'Proxied WebSockets open right now, per worker.');
+    for (const [name, p] of processes) if (name !== 'primary') w.sample('flusso_open_websockets', [['process', name]], p.websockets);
     w.family('flusso_process_resident_memory_bytes', 'gauge', 'Resident set size per process.');
     for (const [name, p] of processes) w.sample('flusso_process_resident_memory_bytes', [['process', name]], p.stats.rssBytes);
     w.family('flusso_process_heap_used_bytes', 'gauge', 'V8 heap in use per process.');

@@ -18,6 +18,7 @@ import type { ProxyContext } from './exchange.js';
 import { createRequestHandler, type Listener } from './handler.js';
 import { TlsFront } from './tls-front.js';
 import { tuneClientTimeouts, type TunableApp } from './uws-apps.js';
+import { WebSocketProxy } from './websocket.js';
 
 /** ProxyServerOptions are the inputs of createProxyServer. */
 export interface ProxyServerOptions {
@@ -49,7 +50,12 @@ export interface ProxyServer {
   close(): void;
   /** inFlight is the number of proxied requests not yet completed or aborted, over every listener. */
   inFlight(): number;
+  /** websockets is the number of proxied WebSockets open (or upgrading), over every listener. */
+  websockets(): number;
 }
+
+/** How long WebSocket close frames get to go out after the drain before every connection is closed. */
+const WEBSOCKET_CLOSE_GRACE_MS = 200;
 
 /**
  * createProxyServer builds the uWS apps. It throws IngressError ING_ERR_UWS_NATIVE_MISSING
@@ -68,9 +74,24 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     return { scheme, port: String(port), ctx, cached: opts.cache === undefined ? null : new CachedRoutes(ctx, scheme, opts.cache, accessLog, log) };
   };
 
+  const websockets = new WebSocketProxy({
+    uws: uWS,
+    state: opts.state,
+    log,
+    unmatched: opts.stats?.unmatched ?? null,
+    limits: { targetBytes: config.maxRequestTargetBytes, fieldBytes: config.maxRequestFieldBytes, fields: config.maxRequestFields },
+    settings: {
+      idleTimeoutMs: config.websocketIdleTimeoutMs,
+      maxMessageBytes: config.websocketMaxMessageBytes,
+      maxBufferedBytes: config.websocketMaxBufferedBytes,
+      handshakeTimeoutMs: config.upstreamConnectTimeoutMs + config.upstreamHeadersTimeoutMs,
+    },
+  });
+
   const http = listener('http', config.httpPort, null);
   const app = uWS.App() as TunableApp;
   tuneClientTimeouts(app, config);
+  websockets.attach(app, http);
   app.any('/*', (res, req) => handler(res, req, http));
   let listenSocket: us_listen_socket | null = null;
 
@@ -84,6 +105,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
           log,
           listener: () => listener('https', config.https?.port ?? 0, config.https?.hsts ?? null),
           handler,
+          websockets,
         });
 
   const contexts = (): ProxyContext[] => [http.ctx, ...(tls?.contexts() ?? [])];
@@ -131,6 +153,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       }
       tls?.stopAccepting();
       for (const ctx of contexts()) ctx.draining = true;
+      websockets.drain();
       return new Promise((resolve) => {
         let timer: NodeJS.Timeout | null = null;
         let settled = false;
@@ -139,10 +162,22 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
           settled = true;
           if (timer !== null) clearTimeout(timer);
           for (const ctx of contexts()) ctx.onIdle = null;
+          websockets.onIdle = null;
+          // WebSockets still open when the drain time is over get 1001 (going away); their close
+          // frames go out before the apps close every connection.
+          if (websockets.open > 0) {
+            websockets.goingAway();
+            setTimeout(() => {
+              closeAll();
+              resolve();
+            }, WEBSOCKET_CLOSE_GRACE_MS);
+            return;
+          }
           closeAll();
           resolve();
         };
-        const total = (): number => contexts().reduce((n, ctx) => n + ctx.inFlight, 0);
+        // HTTP requests in flight and open WebSockets both hold the drain.
+        const total = (): number => contexts().reduce((n, ctx) => n + ctx.inFlight, 0) + websockets.open;
         if (total() === 0) return finish();
         timer = setTimeout(finish, timeoutMs);
         // The last response completes inside res.cork: let uWS uncork and send it before
@@ -151,6 +186,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
           if (total() === 0) setImmediate(finish);
         };
         for (const ctx of contexts()) ctx.onIdle = onIdle;
+        websockets.onIdle = onIdle;
       });
     },
 
@@ -161,6 +197,10 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
     inFlight(): number {
       return contexts().reduce((n, ctx) => n + ctx.inFlight, 0);
+    },
+
+    websockets(): number {
+      return websockets.open;
     },
   };
 }

@@ -20,6 +20,7 @@ import type { Uws } from '../../shared/uws-native.js';
 import type { ProxyContext } from './exchange.js';
 import type { Listener, RequestHandler } from './handler.js';
 import { tuneClientTimeouts, type TunableApp } from './uws-apps.js';
+import type { WebSocketProxy } from './websocket.js';
 
 /** TlsFrontOptions configure a TlsFront. */
 export interface TlsFrontOptions {
@@ -30,6 +31,8 @@ export interface TlsFrontOptions {
   /** listener makes a fresh Listener (its own context) for a generation. */
   readonly listener: () => Listener;
   readonly handler: RequestHandler;
+  /** Serves WebSocket upgrades on every generation's app. */
+  readonly websockets: WebSocketProxy;
 }
 
 /** What an app has in this uWS build beyond its type declarations: the acceptor/child descriptors. */
@@ -163,8 +166,12 @@ export class TlsFront {
     const listener = this.#o.listener();
     listener.port = String(this.#port);
     const handler = (res: HttpResponse, req: HttpRequest): void => this.#o.handler(res, req, listener);
+    const routes = (target: TemplatedApp): void => {
+      this.#o.websockets.attach(target, listener);
+      target.any('/*', handler);
+    };
     // The default router first: connections without SNI, or with a name no certificate claims.
-    app.any('/*', handler);
+    routes(app);
     const byId = new Map(tls.certificates.map((c) => [c.id, c]));
     const loaded = new Map<string, Record<string, string>>();
     for (const { name, certificate } of tls.serverNames) {
@@ -180,7 +187,7 @@ export class TlsFront {
       }
       // Each server name has a router of its own, which needs the routes (docs/tls.md).
       app.addServerName(name, opts);
-      app.domain(name).any('/*', handler);
+      routes(app.domain(name));
       loaded.set(name, opts);
     }
     // Server names are case-insensitive (RFC 6066 §3) but uWS looks SNI up as sent. A name it
@@ -196,7 +203,7 @@ export class TlsFront {
       if (opts === undefined) return;
       aliases++;
       app.addServerName(hostname, opts);
-      app.domain(hostname).any('/*', handler);
+      routes(app.domain(hostname));
     });
     return { tls, app, descriptor: app.getDescriptor(), listener, busyAt: performance.now() };
   }

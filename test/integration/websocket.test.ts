@@ -1,0 +1,337 @@
+/**
+ * WebSocket proxying through the built CLI (issue #12): a `ws` backend behind an Ingress, `ws`
+ * clients in front, on the HTTP and HTTPS ports. Messages of both types in order, fragments,
+ * subprotocols, a backend's refusal, close codes and pings both ways, a slow reader on each side,
+ * the idle timeout, config changes that keep the route, metrics, and the drain with 1001.
+ */
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { testPki, tlsSecret } from '../helpers/certs.js';
+import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
+import { endpointSlice, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
+
+const NS = 'ws';
+const TOKEN = 'websocket-test-token-0123456789';
+const pki = testPki();
+const PUSHED = 400;
+
+/** Backend is a `ws` server with a few behaviours chosen by path, and what it saw. */
+interface Backend {
+  readonly port: number;
+  readonly server: Server;
+  readonly wss: WebSocketServer;
+  /** The last upgrade request's head, and the last close it got from a client. */
+  lastRequest: IncomingMessage | null;
+  lastClose: { code: number; reason: string } | null;
+  /** The server-side sockets, newest last. */
+  readonly sockets: WebSocket[];
+}
+
+async function startBackend(): Promise<Backend> {
+  const server = createServer();
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has('chat.v2') ? 'chat.v2' : false) });
+  const b: Backend = { port: 0, server, wss, lastRequest: null, lastClose: null, sockets: [] };
+  server.on('upgrade', (req, socket, head) => {
+    b.lastRequest = req;
+    if (req.url?.startsWith('/refuse')) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nX-Reason: no entry\r\nContent-Length: 9\r\n\r\nforbidden');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      b.sockets.push(ws);
+      ws.on('close', (code, reason) => {
+        b.lastClose = { code, reason: reason.toString() };
+      });
+      if (req.url?.startsWith('/push')) {
+        // 400 messages of 64 KiB (25 MiB) as fast as the socket takes them: a client that stops
+        // reading must make Flusso stop reading here, so most of them pile up in this process.
+        const chunk = Buffer.alloc(64 * 1024, 7);
+        for (let i = 0; i < PUSHED; i++) {
+          const index = Buffer.alloc(2);
+          index.writeUInt16BE(i);
+          ws.send(Buffer.concat([index, chunk]));
+        }
+        return;
+      }
+      if (req.url?.startsWith('/deaf')) {
+        (ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+        return;
+      }
+      ws.on('message', (data, isBinary) => {
+        const text = isBinary ? '' : data.toString();
+        if (text.startsWith('close:')) {
+          const [, code, reason] = text.split(':');
+          ws.close(Number(code), reason);
+        } else if (text === 'ping-me') ws.ping('from-backend');
+        else ws.send(data, { binary: isBinary });
+      });
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return Object.assign(b, { port: (server.address() as AddressInfo).port });
+}
+
+function wsIngress(name: string, host: string, path = '/', tls = false): K8sObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name, namespace: NS, annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } },
+    spec: {
+      ingressClassName: 'flusso',
+      ...(tls ? { tls: [{ hosts: [host], secretName: 'ws-cert' }] } : {}),
+      rules: [{ host, http: { paths: [{ path, pathType: 'Prefix', backend: { service: { name: 'echo', port: { number: 80 } } } }] } }],
+    },
+  };
+}
+
+/** connect opens a client WebSocket through Flusso and resolves once it is open (or rejects with the refusal). */
+function connect(url: string, host: string, opts: WebSocket.ClientOptions & { protocols?: string[] } = {}): Promise<WebSocket> {
+  const { protocols, ...rest } = opts;
+  const ws = new WebSocket(url, protocols ?? [], { headers: { host }, perMessageDeflate: false, ...rest });
+  return new Promise((resolve, reject) => {
+    ws.once('open', () => resolve(ws));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => (body += d.toString()));
+      res.on('end', () => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, headers: res.headers, body })));
+    });
+    ws.once('error', reject);
+  });
+}
+
+function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
+  return new Promise((resolve) => ws.once('message', (data: Buffer, isBinary: boolean) => resolve({ data, isBinary })));
+}
+
+function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+}
+
+describe('WebSocket through Flusso', () => {
+  let backend: Backend;
+  let flusso: FlussoProcess;
+  let dir: Awaited<ReturnType<typeof manifestDir>>;
+  let url: string;
+  const host = 'chat.ws.test';
+
+  beforeAll(async () => {
+    backend = await startBackend();
+    dir = await manifestDir();
+    await dir.write('base.yaml', [
+      ingressClass('flusso'),
+      service(NS, 'echo', [{ name: 'http', port: 80, targetPort: backend.port }]),
+      endpointSlice(NS, 'echo', ['127.0.0.1'], backend.port, { portName: 'http' }),
+      service(NS, 'empty', [{ name: 'http', port: 80, targetPort: 1 }]),
+      tlsSecret(NS, 'ws-cert', pki.valid(['secure.ws.test'])),
+      wsIngress('chat', host),
+      wsIngress('secure', 'secure.ws.test', '/', true),
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'nobody', namespace: NS },
+        spec: { ingressClassName: 'flusso', rules: [{ host: 'nobody.ws.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'empty', port: { number: 80 } } } }] } }] },
+      },
+    ]);
+    flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--admin-token', TOKEN, '--websocket-max-buffered-bytes', '256Ki', '--drain-timeout', '1s'] });
+    await flusso.waitForGeneration(1);
+    url = `ws://127.0.0.1:${flusso.httpPort}`;
+  });
+
+  afterAll(async () => {
+    await flusso?.stop();
+    for (const s of backend?.sockets ?? []) s.terminate();
+    backend?.wss.close();
+    backend?.server.close();
+  });
+
+  it('echoes text and binary messages in order, and a fragmented message whole', async () => {
+    const ws = await connect(`${url}/echo`, host);
+    const got: string[] = [];
+    ws.on('message', (data: Buffer, isBinary: boolean) => got.push(`${isBinary ? 'b' : 't'}:${data.toString('hex')}`));
+    const want: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const binary = i % 2 === 1;
+      const data = binary ? Buffer.from([i, 255 - i, 0]) : Buffer.from(`message ${i} ✓`);
+      ws.send(data, { binary });
+      want.push(`${binary ? 'b' : 't'}:${data.toString('hex')}`);
+    }
+    ws.send('frag-', { fin: false });
+    ws.send('ment-', { fin: false });
+    ws.send('ed', { fin: true });
+    want.push(`t:${Buffer.from('frag-ment-ed').toString('hex')}`);
+    await pollUntil('every echo', async () => (got.length >= want.length ? true : undefined));
+    expect(got).toEqual(want);
+    ws.close();
+  });
+
+  it('negotiates the subprotocol end to end and forwards the client head with X-Forwarded-*', async () => {
+    const ws = await connect(`${url}/proto?x=1`, host, { protocols: ['chat.v1', 'chat.v2'] });
+    expect(ws.protocol).toBe('chat.v2');
+    const req = backend.lastRequest as IncomingMessage;
+    expect({ url: req.url, host: req.headers.host, proto: req.headers['x-forwarded-proto'], xff: req.headers['x-forwarded-for'], offered: req.headers['sec-websocket-protocol'] }).toEqual({
+      url: '/proto?x=1', host, proto: 'http', xff: '127.0.0.1', offered: 'chat.v1,chat.v2',
+    });
+    ws.close();
+    const none = await connect(`${url}/proto`, host, { protocols: ['other'] }).catch((err: unknown) => err as Error);
+    // The backend chose no protocol among those offered: ws (the client) refuses such a 101.
+    expect(none).toBeInstanceOf(Error);
+  });
+
+  it('gives the client the backend\'s refusal: its status, fields and body', async () => {
+    const err = (await connect(`${url}/refuse`, host).catch((e: unknown) => e)) as { status: number; headers: Record<string, string>; body: string };
+    expect({ status: err.status, reason: err.headers['x-reason'], body: err.body, server: err.headers.server }).toEqual({ status: 403, reason: 'no entry', body: 'forbidden', server: 'flusso' });
+  });
+
+  it('answers 404 for no route and 503 for no endpoint, as for HTTP', async () => {
+    const noRoute = (await connect(`${url}/`, 'unknown.ws.test').catch((e: unknown) => e)) as { status: number };
+    const noEndpoint = (await connect(`${url}/`, 'nobody.ws.test').catch((e: unknown) => e)) as { status: number };
+    expect([noRoute.status, noEndpoint.status]).toEqual([404, 503]);
+  });
+
+  it('forwards close codes and reasons both ways', async () => {
+    const a = await connect(`${url}/echo`, host);
+    const closing = closed(a);
+    a.send('close:4001:server bye');
+    expect(await closing).toEqual({ code: 4001, reason: 'server bye' });
+
+    const b = await connect(`${url}/echo`, host);
+    b.close(4000, 'client bye');
+    await closed(b);
+    await pollUntil('the backend to see the close', async () => (backend.lastClose?.code === 4000 ? true : undefined));
+    expect(backend.lastClose).toEqual({ code: 4000, reason: 'client bye' });
+  });
+
+  it('answers pings and passes the backend\'s pings to the client', async () => {
+    const ws = await connect(`${url}/echo`, host);
+    const pong = new Promise<string>((resolve) => ws.once('pong', (d: Buffer) => resolve(d.toString())));
+    ws.ping('from-client');
+    expect(await pong).toBe('from-client');
+    const ping = new Promise<string>((resolve) => ws.once('ping', (d: Buffer) => resolve(d.toString())));
+    ws.send('ping-me');
+    expect(await ping).toBe('from-backend');
+    ws.close();
+  });
+
+  it('stops reading the backend while the client does not read, then delivers everything in order', async () => {
+    const before = backend.sockets.length;
+    const ws = await connect(`${url}/push`, host, { maxPayload: 1 << 20 });
+    const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause();
+    await pollUntil('the backend socket', async () => (backend.sockets.length > before ? true : undefined));
+    const server = backend.sockets[backend.sockets.length - 1] as WebSocket;
+    // 25 MiB sent; with the client paused, Flusso must pause its upstream read, so most of it
+    // stays buffered in the backend: what is not there is in the two loopback connections'
+    // kernel buffers (a few MiB each) or in Flusso, which holds at most its 256 KiB bound.
+    // Were Flusso reading on, the backend would hold next to nothing.
+    await pollUntil('backpressure to reach the backend', async () => (server.bufferedAmount > 10 * 1024 * 1024 ? true : undefined), 15_000);
+    const seen: number[] = [];
+    ws.on('message', (data: Buffer) => seen.push(data.readUInt16BE(0)));
+    socket.resume();
+    await pollUntil(`all ${PUSHED} messages`, async () => (seen.length === PUSHED ? true : undefined), 30_000);
+    expect(seen).toEqual(Array.from({ length: PUSHED }, (_, i) => i));
+    ws.close();
+  });
+
+  it('closes a client with 1013 when the backend does not read and the bound is passed', async () => {
+    const ws = await connect(`${url}/deaf`, host);
+    const end = closed(ws);
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    for (let i = 0; i < 400 && ws.readyState === WebSocket.OPEN; i++) {
+      ws.send(chunk);
+      if (i % 16 === 15) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(await end).toEqual({ code: 1013, reason: 'backend is not reading' });
+  });
+
+  it('keeps open WebSockets through config changes that keep their route', async () => {
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => connect(`${url}/echo`, host)));
+    let closes = 0;
+    for (const s of sockets) s.on('close', () => closes++);
+    const generation = (await flusso.readyz()).body.generation;
+    for (let i = 1; i <= 5; i++) {
+      await dir.write('extra.yaml', [wsIngress(`extra-${i}`, `extra${i}.ws.test`)]);
+      await flusso.waitForGeneration(generation + i);
+    }
+    const echoes = await Promise.all(
+      sockets.map(async (s, i) => {
+        const m = nextMessage(s);
+        s.send(`after ${i}`);
+        return (await m).data.toString();
+      }),
+    );
+    expect(echoes).toEqual(sockets.map((_, i) => `after ${i}`));
+    expect(closes).toBe(0);
+    for (const s of sockets) s.close();
+  });
+
+  it('proxies wss:// on the HTTPS port with the host\'s certificate', async () => {
+    const ws = await connect(`wss://127.0.0.1:${flusso.httpsPort}/echo`, 'secure.ws.test', { ca: pki.caPem, servername: 'secure.ws.test' } as WebSocket.ClientOptions);
+    const m = nextMessage(ws);
+    ws.send('over tls');
+    expect((await m).data.toString()).toBe('over tls');
+    const req = backend.lastRequest as IncomingMessage;
+    expect(req.headers['x-forwarded-proto']).toBe('https');
+    ws.close();
+  });
+
+  it('counts WebSockets and messages per route in /metrics', async () => {
+    await pollUntil('websocket metrics', async () => {
+      const res = await fetch(`http://127.0.0.1:${flusso.adminPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      const text = await res.text();
+      return /flusso_websocket_messages_total\{namespace="ws",ingress="chat",service="echo",direction="in"\} [1-9]/.test(text) &&
+        /flusso_websocket_connections_total\{namespace="ws",ingress="chat",service="echo"\} [1-9]/.test(text) &&
+        /flusso_open_websockets\{process="worker-\d+"\} \d+/.test(text)
+        ? true
+        : undefined;
+    });
+  });
+});
+
+describe('WebSocket limits and shutdown', () => {
+  let backend: Backend;
+
+  beforeAll(async () => {
+    backend = await startBackend();
+  });
+  afterAll(() => {
+    for (const s of backend?.sockets ?? []) s.terminate();
+    backend?.wss.close();
+    backend?.server.close();
+  });
+
+  async function start(args: string[]): Promise<FlussoProcess> {
+    const dir = await manifestDir();
+    await dir.write('base.yaml', [
+      ingressClass('flusso'),
+      service(NS, 'echo', [{ name: 'http', port: 80, targetPort: backend.port }]),
+      endpointSlice(NS, 'echo', ['127.0.0.1'], backend.port, { portName: 'http' }),
+      wsIngress('chat', 'chat.ws.test'),
+    ]);
+    const flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args });
+    await flusso.waitForGeneration(1);
+    return flusso;
+  }
+
+  it('closes a WebSocket idle for --websocket-idle-timeout with 1001', async () => {
+    const flusso = await start(['--websocket-idle-timeout', '1s']);
+    try {
+      const ws = await connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'chat.ws.test');
+      expect(await closed(ws)).toEqual({ code: 1001, reason: 'idle timeout' });
+    } finally {
+      await flusso.stop();
+    }
+  });
+
+  it('closes open WebSockets with 1001 when the drain time is over, then exits 0', async () => {
+    const flusso = await start(['--drain-timeout', '1s']);
+    const sockets = await Promise.all(Array.from({ length: 5 }, () => connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'chat.ws.test')));
+    const ends = sockets.map((s) => closed(s));
+    const exit = await flusso.stop('SIGTERM', 15_000);
+    expect(await Promise.all(ends)).toEqual(sockets.map(() => ({ code: 1001, reason: 'server going away' })));
+    expect(exit.code).toBe(0);
+  });
+});
