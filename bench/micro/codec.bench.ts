@@ -8,7 +8,7 @@ import { createRouter } from '../../src/worker/router/host-table.js';
 import { WorkerState } from '../../src/worker/state.js';
 import { snapshot } from './fixtures.js';
 
-const noPool = { dispatch: () => true, close: async () => undefined };
+const noPool = { request: () => undefined, cancel: () => undefined, close: async () => undefined };
 const poolSettings = {
   upstreamConnectTimeoutMs: 5_000,
   upstreamHeadersTimeoutMs: 60_000,

@@ -32,27 +32,6 @@ export const FAILURE_STATUS: Readonly<Record<ProxyFailure, number>> = Object.fre
   internal: 502, // a handler threw; the worker keeps running
 });
 
-/** Error codes (undici or system) that mean the upstream did not answer in time. */
-const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
-
-/** Error codes that mean no connection was made, so nothing reached the upstream. */
-const CONNECT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-function codeOf(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : '';
-}
-
-/** upstreamFailure classifies an upstream error that happened before the response head. */
-export function upstreamFailure(err: unknown): ProxyFailure {
-  return TIMEOUT_CODES.has(codeOf(err)) ? 'upstream-timeout' : 'upstream-error';
-}
-
-/** isConnectError says whether the error happened while connecting (safe to try another endpoint). */
-export function isConnectError(err: unknown): boolean {
-  return CONNECT_CODES.has(codeOf(err));
-}
-
 /** ErrorResponse is a ready-made answer: status line and a short text body that never echoes input. */
 export interface ErrorResponse {
   readonly status: number;

@@ -19,6 +19,7 @@ import type { CachedRoutes, Pending } from './cached-route.js';
 import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
 import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
+import { RequestRecord } from './request-record.js';
 import { BodyFraming } from '../upstream/client.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
 
@@ -84,11 +85,10 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   let counters: RouteCounters | null = null;
   let routeSource = '';
 
-  /** account counts an answer the proxy gave itself and writes its access line. */
+  /** account counts an answer the proxy gave itself and writes its access line, through the one RequestRecord. */
   function account(res: HttpResponse, status: number, bytesOut: number, c: RouteCounters | null, m: string, tgt: string, source: string, host: string, requestId: string, started: number): void {
-    const seconds = (performance.now() - started) / 1000;
-    c?.record(m, status, seconds, -1, 0, bytesOut);
-    accessLog?.write({ requestId, remoteAddress: formatAddress(res.getRemoteAddress()), method: m, host, path: tgt, status, bytesIn: 0, bytesOut, requestTime: seconds, upstreamAddress: '', upstreamStatus: 0, upstreamTime: -1, route: source });
+    const access = accessLog === null ? null : { host, clientAddress: formatAddress(res.getRemoteAddress()), requestId, route: source };
+    new RequestRecord({ method: m, target: tgt, counters: c, accessLog, access, startedAt: started }).finish(status, bytesOut);
   }
 
   /**
