@@ -259,6 +259,10 @@ async function refreshBackends() {
         { class: 'card backend', 'data-backend': b.id },
         el('h3', {}, b.id, ' ', el('span', { class: `pill ${ready > 0 ? 'ok' : 'bad'}` }, `${ready}/${b.endpoints.length} serving`)),
         el('div', { class: 'meta' }, `${b.loadBalancer} · ${b.requests} requests · ${b.errors} errors (5xx)`),
+        // Proxied WebSockets, once the Service has had one: open now of opened, messages each way.
+        b.websockets?.opened > 0
+          ? el('div', { class: 'meta websockets' }, `WebSockets: ${b.websockets.open} open of ${b.websockets.opened} opened · messages ${b.websockets.messagesIn} in · ${b.websockets.messagesOut} out`)
+          : '',
         b.endpoints.length === 0
           ? el('p', { class: 'muted' }, 'No endpoints: requests get 503.')
           : el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...['Endpoint', 'Health', 'Weight', 'Zone', ''].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)),
@@ -401,7 +405,7 @@ async function refreshWorkers() {
   const r = await api('/api/v1/workers');
   $('workers-body').replaceChildren(
     ...r.workers.map((w) =>
-      el('tr', {}, el('td', {}, w.id), el('td', {}, w.pid), el('td', {}, w.generation, w.generation === r.generation ? '' : el('span', { class: 'pill warn' }, ' behind')), el('td', {}, el('span', { class: `pill ${w.listening ? 'ok' : 'bad'}` }, w.listening ? 'yes' : 'no')), el('td', {}, w.restarts), el('td', {}, fmtUptime(w.uptimeMs)), el('td', {}, w.node || '–'), el('td', {}, w.lastError ? `${w.lastError.code}: ${w.lastError.message}` : '–')),
+      el('tr', {}, el('td', {}, w.id), el('td', {}, w.pid), el('td', {}, w.generation, w.generation === r.generation ? '' : el('span', { class: 'pill warn' }, ' behind')), el('td', {}, el('span', { class: `pill ${w.listening ? 'ok' : 'bad'}` }, w.listening ? 'yes' : 'no')), el('td', {}, w.restarts), el('td', {}, fmtUptime(w.uptimeMs)), el('td', {}, w.node || '–'), el('td', { class: 'websockets' }, w.websockets ?? 0), el('td', {}, w.lastError ? `${w.lastError.code}: ${w.lastError.message}` : '–')),
     ),
   );
 }

@@ -56,6 +56,8 @@ export interface WorkerStatus {
   readonly lastError: WireError | null;
   /** The Node.js version the worker runs (`v24.x.y`); empty until it listens. */
   readonly node: string;
+  /** Proxied WebSockets open in this worker, as of its last statistics flush (0 when it is not running). */
+  readonly websockets: number;
 }
 
 /** WorkerPoolOptions configures a WorkerPool. */
@@ -104,6 +106,8 @@ interface Slot {
   /** Its last attempt to listen failed (ING_ERR_LISTEN_FAILED), and it has not listened since. */
   listenError: WireError | null;
   node: string;
+  /** Open WebSockets in its last statistics flush. */
+  websockets: number;
 }
 
 /** UWS_STDOUT_NOISE matches the lines uWebSockets.js prints on its own when it sets up server names. */
@@ -145,7 +149,7 @@ export class WorkerPool {
   start(): void {
     if (this.#snapshot === null) throw new Error('WorkerPool.start before the first publish');
     for (let id = 1; id <= this.#opts.count; id++) {
-      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, greeted: false, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null, listenError: null, node: '' };
+      const slot: Slot = { id, worker: null, pid: 0, generation: 0, sent: 0, greeted: false, listening: false, restarts: 0, failures: 0, startedAt: 0, restartTimer: undefined, lastError: null, listenError: null, node: '', websockets: 0 };
       this.#slots.push(slot);
       this.#fork(slot);
     }
@@ -206,6 +210,7 @@ export class WorkerPool {
       uptimeMs: s.worker ? now - s.startedAt : 0,
       lastError: s.lastError,
       node: s.node,
+      websockets: s.worker ? s.websockets : 0,
     }));
   }
 
@@ -303,6 +308,7 @@ export class WorkerPool {
     const msg: WorkerMessage = m;
     switch (msg.type) {
       case 'stats':
+        slot.websockets = msg.delta.websockets ?? 0;
         this.#opts.onStats?.(slot.id, msg.delta);
         return;
       case 'cache-purged':
@@ -357,6 +363,7 @@ export class WorkerPool {
   #onExit(slot: Slot, worker: ClusterWorker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     slot.worker = null;
+    slot.websockets = 0;
     slot.greeted = false;
     slot.listening = false;
     // A purge this worker never answered stops waiting for it; it counts as not answered.

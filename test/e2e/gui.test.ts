@@ -2,12 +2,17 @@
  * The admin GUI in headless Chromium (Debian `chromium`, driven by playwright-core): every view
  * loads, the live numbers move under traffic, draining an endpoint through the UI stops traffic
  * to it, a cache purge goes out from the cache view, the certificates view lists a TLS host,
- * and a screenshot of each view is saved under test-results/gui/.
+ * WebSockets proxied to a `ws` backend show per Service in the backends view and per worker in the
+ * workers view, and a screenshot of each view is saved under test-results/gui/.
  */
+import { once } from 'node:events';
 import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { testPki, tlsSecret } from '../helpers/certs.js';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { REPO_ROOT, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
@@ -26,12 +31,22 @@ describe('the admin GUI in Chromium', () => {
   let page: Page;
   let traffic = true;
   let trafficLoop: Promise<void> = Promise.resolve();
+  /** A `ws` echo backend behind Ingress `chat` (Service `chat`), for the WebSocket figures. */
+  let chatServer: Server;
+  let chatWss: WebSocketServer;
+  const chatClients: WebSocket[] = [];
 
   const shopGet = () => httpRequest({ port: flusso.httpPort, host: 'shop.test', path: '/cart' });
 
   beforeAll(async () => {
     await mkdir(SCREENSHOTS, { recursive: true });
     shop = await startEchoPods('shop', ['127.0.0.1', '127.0.0.2'], 0, { namespace: NS, ingress: 'shop' });
+    chatServer = createServer();
+    chatWss = new WebSocketServer({ server: chatServer, perMessageDeflate: false });
+    chatWss.on('connection', (ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+    chatServer.listen(0, '127.0.0.1');
+    await once(chatServer, 'listening');
+    const chatPort = (chatServer.address() as AddressInfo).port;
     const dir = await manifestDir();
     const secure = ingress(NS, 'secure', { host: 'secure.test', paths: [{ path: '/', service: 'shop', port: 'http' }] });
     await dir.write('all.yaml', [
@@ -39,6 +54,9 @@ describe('the admin GUI in Chromium', () => {
       ingress(NS, 'shop', { host: 'shop.test', paths: [{ path: '/', service: 'shop', port: 'http' }] }),
       service(NS, 'shop', [{ name: 'http', port: 80, targetPort: shop.port }]),
       endpointSlice(NS, 'shop', shop.addresses, shop.port, { portName: 'http' }),
+      ingress(NS, 'chat', { host: 'chat.test', paths: [{ path: '/', service: 'chat', port: 'http' }] }),
+      service(NS, 'chat', [{ name: 'http', port: 80, targetPort: chatPort }]),
+      endpointSlice(NS, 'chat', ['127.0.0.1'], chatPort, { portName: 'http' }),
       // The same Service behind a cached Ingress, for the cache view (no traffic goes to it).
       { ...ingress(NS, 'static', { host: 'static.test', paths: [{ path: '/', service: 'shop', port: 'http' }] }), metadata: { name: 'static', namespace: NS, annotations: { 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '1m' } } },
       // A TLS host for the certificates view (no traffic goes to it either).
@@ -65,8 +83,12 @@ describe('the admin GUI in Chromium', () => {
   afterAll(async () => {
     traffic = false;
     await trafficLoop;
+    for (const c of chatClients) c.terminate();
     await browser?.close();
     await flusso?.stop();
+    for (const c of chatWss?.clients ?? []) c.terminate();
+    chatWss?.close();
+    chatServer?.close();
     await shop?.close();
   });
 
@@ -158,6 +180,44 @@ describe('the admin GUI in Chromium', () => {
     for (const want of [`${NS}/secure-tls`, `${NS}/secure`, 'Flusso Test CA', 'ok', 'own']) expect(text).toContain(want);
     expect(await page.locator('tr[data-host="*"]').textContent()).toContain('generated');
     await page.screenshot({ path: join(SCREENSHOTS, 'certificates.png') });
+  });
+
+  it('shows WebSockets per Service in the backends view and per worker in the workers view', async () => {
+    // Three WebSockets through Flusso, two messages echoed on each, then one closed: 2 open of 3.
+    const connect = (): Promise<WebSocket> =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${flusso.httpPort}/chat`, { headers: { host: 'chat.test' }, perMessageDeflate: false });
+        ws.once('open', () => resolve(ws));
+        ws.once('error', reject);
+      });
+    for (let i = 0; i < 3; i++) chatClients.push(await connect());
+    for (const c of chatClients) {
+      for (const text of ['hello', 'again']) {
+        const echo = new Promise<string>((resolve) => c.once('message', (d: Buffer) => resolve(d.toString())));
+        c.send(text);
+        expect(await echo).toBe(text);
+      }
+    }
+    const last = chatClients.pop() as WebSocket;
+    const gone = once(last, 'close');
+    last.close(1000, 'done');
+    await gone;
+
+    await open('backends');
+    await page.locator('.websockets', { hasText: 'WebSockets: 2 open of 3 opened · messages 6 in · 6 out' }).waitFor({ timeout: 15_000 });
+    // The figures belong to the chat Service's card, not the shop's.
+    expect(await page.locator('section.backend', { hasText: 'WebSockets:' }).count()).toBe(1);
+    expect(await page.locator('section.backend', { hasText: 'WebSockets:' }).locator('h3').textContent()).toContain('chat');
+    await page.screenshot({ path: join(SCREENSHOTS, 'backends-websockets.png') });
+
+    await open('workers');
+    await page.waitForFunction(
+      () => [...document.querySelectorAll('#workers-body td.websockets')].reduce((a, td) => a + Number(td.textContent), 0) === 2,
+      undefined,
+      { timeout: 15_000 },
+    );
+    expect(await page.locator('thead th', { hasText: 'WebSockets' }).count()).toBe(1);
+    await page.screenshot({ path: join(SCREENSHOTS, 'workers-websockets.png') });
   });
 
   it('shows the workers', async () => {

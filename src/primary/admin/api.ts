@@ -25,6 +25,11 @@ export const PURGE_TIMEOUT_MS = 2000;
 export interface ServiceFigures {
   readonly requests: number;
   readonly errors: number;
+  /** Proxied WebSockets: upgrades the backend accepted, open now, messages client → backend (in) and back (out). */
+  readonly websocketsOpened?: number;
+  readonly websocketsOpen?: number;
+  readonly websocketMessagesIn?: number;
+  readonly websocketMessagesOut?: number;
 }
 
 /** AdminContext is everything the API reads and changes; the composition root provides it. */
@@ -143,6 +148,7 @@ function backends(ctx: AdminContext): unknown {
         loadBalancer: c.loadBalancer,
         requests: f?.requests ?? 0,
         errors: f?.errors ?? 0,
+        websockets: { open: f?.websocketsOpen ?? 0, opened: f?.websocketsOpened ?? 0, messagesIn: f?.websocketMessagesIn ?? 0, messagesOut: f?.websocketMessagesOut ?? 0 },
         endpoints: c.endpoints.map((e) => {
           const key = overrideKey(c.id, e.address, e.port);
           const drained = overrides.isDrained(key);

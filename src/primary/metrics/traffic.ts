@@ -30,6 +30,17 @@ interface ProcessSample {
   readonly websockets: number;
 }
 
+/** ServiceTraffic is what byService counts for one Service. */
+export interface ServiceTraffic {
+  requests: number;
+  errors: number;
+  websocketsOpened: number;
+  /** Opened and not yet closed; a worker that died took its count of closes with it, so this can stay high after a crash. */
+  websocketsOpen: number;
+  websocketMessagesIn: number;
+  websocketMessagesOut: number;
+}
+
 /** TrafficMetrics holds the cumulative traffic counters of all workers. */
 export class TrafficMetrics {
   readonly #routes = new Map<string, RouteTotals>();
@@ -75,17 +86,24 @@ export class TrafficMetrics {
     return { requests, errors, duration };
   }
 
-  /** byService adds the routes up per Service (`namespace/name`): requests and 5xx answers. */
-  byService(): Map<string, { requests: number; errors: number }> {
-    const out = new Map<string, { requests: number; errors: number }>();
+  /**
+   * byService adds the routes up per Service (`namespace/name`): requests and 5xx answers, and
+   * the proxied WebSockets: opened, open now (opened − closed), messages in and out.
+   */
+  byService(): Map<string, ServiceTraffic> {
+    const out = new Map<string, ServiceTraffic>();
     for (const [key, t] of this.#routes) {
       const service = key.slice(key.indexOf('\n') + 1);
-      const f = out.get(service) ?? { requests: 0, errors: 0 };
+      const f = out.get(service) ?? { requests: 0, errors: 0, websocketsOpened: 0, websocketsOpen: 0, websocketMessagesIn: 0, websocketMessagesOut: 0 };
       for (let i = 0; i < t.requests.length; i++) {
         const v = t.requests[i] as number;
         f.requests += v;
         if (i % STATUS_CLASSES.length === STATUS_CLASSES.length - 1) f.errors += v;
       }
+      f.websocketsOpened += t.websocketsOpened;
+      f.websocketsOpen += Math.max(0, t.websocketsOpened - t.websocketsClosed);
+      f.websocketMessagesIn += t.websocketMessagesIn;
+      f.websocketMessagesOut += t.websocketMessagesOut;
       out.set(service, f);
     }
     return out;

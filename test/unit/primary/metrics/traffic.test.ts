@@ -48,6 +48,20 @@ describe('TrafficMetrics', () => {
     t.render(after);
     expect(after.text().split('\n').length).toBe(before.text().split('\n').length);
   });
+
+  it('adds WebSockets up per Service for the GUI: opened, open now, messages each way', () => {
+    const t = new TrafficMetrics();
+    for (const [worker, ingress] of [['worker-1', 'chat/a'], ['worker-2', 'chat/b']] as const) {
+      const s = new WorkerStats();
+      const c = s.counters(ingress, 'chat/echo');
+      for (let i = 0; i < 3; i++) c.recordWebSocketOpened();
+      c.recordWebSocketClosed();
+      for (let i = 0; i < 5; i++) c.recordWebSocketMessage('in');
+      c.recordWebSocketMessage('out');
+      t.add(worker, s.flush(0, proc, 2));
+    }
+    expect(t.byService().get('chat/echo')).toEqual({ requests: 0, errors: 0, websocketsOpened: 6, websocketsOpen: 4, websocketMessagesIn: 10, websocketMessagesOut: 2 });
+  });
 });
 
 describe('ControlPlaneMetrics', () => {
@@ -61,7 +75,7 @@ describe('ControlPlaneMetrics', () => {
       source: 'kubernetes',
       watches: [{ watch: 'ingresses', up: true }, { watch: 'endpointslices', up: false }],
       certificates: [],
-      workers: [{ id: 1, pid: 10, generation: 7, listening: true, restarts: 2, uptimeMs: 5, lastError: null, node: 'v24.0.0' }],
+      workers: [{ id: 1, pid: 10, generation: 7, listening: true, restarts: 2, uptimeMs: 5, lastError: null, node: 'v24.0.0', websockets: 0 }],
       diagnostics: [
         { code: 'ING_ERR_NO_ENDPOINTS', severity: 'warning', object: 'Service a/b', message: 'm' },
         { code: 'ING_ERR_NO_ENDPOINTS', severity: 'warning', object: 'Service a/c', message: 'm' },
