@@ -13,6 +13,11 @@ export class RouteCounters {
   readonly ingress: string;
   readonly service: string;
   dirty = false;
+  /**
+   * pins counts the long-lived users (open WebSockets) still counting here: pinned counters are
+   * kept, and flushed, even when a new snapshot no longer has their route.
+   */
+  pins = 0;
   #tally: RouteTally | null = null;
 
   constructor(ingress: string, service: string) {
@@ -118,6 +123,6 @@ export class WorkerStats {
   #prune(): void {
     const live = this.#live;
     if (live === null) return;
-    for (const [key, c] of this.#routes) if (!c.dirty && !live.has(c)) this.#routes.delete(key);
+    for (const [key, c] of this.#routes) if (!c.dirty && c.pins === 0 && !live.has(c)) this.#routes.delete(key);
   }
 }

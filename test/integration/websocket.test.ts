@@ -268,6 +268,31 @@ describe('WebSocket through Flusso', () => {
     for (const s of sockets) s.close();
   });
 
+  it('keeps counting a WebSocket whose Ingress was removed while it was open', async () => {
+    const metric = async (re: RegExp): Promise<number> => {
+      const res = await fetch(`http://127.0.0.1:${flusso.adminPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      return Number(re.exec(await res.text())?.[1] ?? 0);
+    };
+    const inOf = /flusso_websocket_messages_total\{namespace="ws",ingress="gone",service="echo",direction="in"\} (\d+)/;
+    const closedOf = /flusso_websocket_closed_total\{namespace="ws",ingress="gone",service="echo"\} (\d+)/;
+    let generation = (await flusso.readyz()).body.generation;
+    await dir.write('gone.yaml', [wsIngress('gone', 'gone.ws.test')]);
+    generation = (await flusso.waitForGeneration(generation + 1)).generation;
+    const ws = await connect(`${url}/echo`, 'gone.ws.test');
+    await dir.remove('gone.yaml');
+    await flusso.waitForGeneration(generation + 1);
+    await new Promise((r) => setTimeout(r, 1500)); // a statistics flush after the route left
+    for (let i = 0; i < 3; i++) {
+      const m = nextMessage(ws);
+      ws.send(`still ${i}`);
+      expect((await m).data.toString()).toBe(`still ${i}`);
+    }
+    ws.close();
+    await closed(ws);
+    // The messages and the close after the route left reach /metrics (the counters were not dropped).
+    await pollUntil('the messages and close of a route that left', async () => ((await metric(inOf)) === 3 && (await metric(closedOf)) === 1 ? true : undefined), 10_000);
+  });
+
   it('proxies wss:// on the HTTPS port with the host\'s certificate', async () => {
     const ws = await connect(`wss://127.0.0.1:${flusso.httpsPort}/echo`, 'secure.ws.test', { ca: pki.caPem, servername: 'secure.ws.test' } as WebSocket.ClientOptions);
     const m = nextMessage(ws);

@@ -207,6 +207,8 @@ export class WebSocketProxy {
     });
     const link: Link = { upstream, counters, client: null, lastActivity: performance.now(), opened: false, clientClosed: false, upstreamClosed: false, paused: false };
     this.#links.add(link);
+    // The route may leave the routing table while this WebSocket lives: keep its counters flushed.
+    if (counters !== null) counters.pins++;
     this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS).unref();
     const started = performance.now();
     let aborted = false;
@@ -344,6 +346,7 @@ export class WebSocketProxy {
   #forget(link: Link): void {
     if (!this.#links.delete(link)) return;
     if (link.opened) link.counters?.recordWebSocketClosed();
+    if (link.counters !== null) link.counters.pins--;
     if (this.#links.size === 0) {
       if (this.#timer !== null) {
         clearInterval(this.#timer);
