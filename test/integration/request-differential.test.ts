@@ -13,6 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemBinary } from '../helpers/system.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { rawRequest, statusOf } from '../helpers/http.js';
@@ -136,7 +137,7 @@ beforeAll(async () => {
   backend = await startRawUpstream(record);
   nginxPort = await freePort();
   writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(nginxPort, backend.port));
-  nginx = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  nginx = spawn(systemBinary('nginx'), ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   nginx.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const manifests = await manifestDir();

@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemBinary } from '../helpers/system.js';
 import { BodyFraming, UpstreamClient, type EndpointPool, type UpstreamError, type UpstreamHandler } from '../../src/worker/upstream/client.js';
 import type { ResponseHead } from '../../src/worker/upstream/parser.js';
 import { freePort } from '../helpers/ports.js';
@@ -223,7 +224,7 @@ beforeAll(async () => {
   upstreamPort = (upstream.address() as net.AddressInfo).port;
   nginxPort = await freePort();
   writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(nginxPort, upstreamPort));
-  nginx = spawn('nginx', ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  nginx = spawn(systemBinary('nginx'), ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   nginx.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   // Wait until nginx listens.
