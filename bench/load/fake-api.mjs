@@ -1,10 +1,10 @@
 // Loads the in-repo fake Kubernetes API server (test/helpers/fake-apiserver.ts) for bench
-// scripts: bundled on the fly with esbuild (vite's dependency), `vitest` stubbed out.
+// scripts: bundled on the fly with rolldown (vite's bundler), `vitest` stubbed out.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
+import { build } from 'rolldown';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -13,18 +13,14 @@ export async function loadFakeApiServer() {
   const work = mkdtempSync(path.join(os.tmpdir(), 'flusso-fakeapi-'));
   const bundle = path.join(work, 'fake-apiserver.mjs');
   await build({
-    entryPoints: [path.join(ROOT, 'test/helpers/fake-apiserver.ts')],
-    bundle: true,
+    input: path.join(ROOT, 'test/helpers/fake-apiserver.ts'),
     platform: 'node',
-    format: 'esm',
-    outfile: bundle,
-    logLevel: 'warning',
+    logLevel: 'warn',
+    output: { file: bundle, format: 'esm' },
     plugins: [{
       name: 'stub-vitest',
-      setup(b) {
-        b.onResolve({ filter: /^vitest$/ }, () => ({ path: 'vitest', namespace: 'stub' }));
-        b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({ contents: 'export const afterAll = () => {};', loader: 'js' }));
-      },
+      resolveId: (id) => (id === 'vitest' ? '\0vitest-stub' : null),
+      load: (id) => (id === '\0vitest-stub' ? 'export const afterAll = () => {};' : null),
     }],
   });
   const mod = await import(pathToFileURL(bundle).href);

@@ -11,12 +11,13 @@
  * turns our Ingresses' spec.tls and their Secrets into the snapshot's certificates; a Secret
  * change never recompiles the routes.
  *
- * A full compile of a large table runs on the compile thread (offload/) when one is given:
- * the event loop stays free while it runs. Rebuilds never overlap: one asked for while an
+ * A full compile of a large table (by its paths, see OffloadPolicy) runs on the compile thread
+ * (offload/) when one is given: the event loop stays free while it runs. Rebuilds never overlap: one asked for while an
  * offloaded compile runs waits for it and then runs on the newest state, so results are
  * published in the order the states were seen, and a failed compile keeps the last good table.
  */
 import type { Diagnostic } from '../shared/errors.js';
+import { boundDiagnostics } from './diagnostics.js';
 import type { RoutingTable, TlsSnapshot } from '../shared/snapshot.js';
 import type { SnapshotBroadcaster } from './broadcast.js';
 import { compileState, updateEndpoints, type CompiledState, type CompileOptions } from './compile/index.js';
@@ -24,16 +25,21 @@ import type { Logger } from './log.js';
 import type { ControlPlaneMetrics } from './metrics/control-plane.js';
 import { isKubeKind, type ChangedObject, type CompileOffload, type ObjectSource } from './offload/compile-offload.js';
 import { LazyCompiledState } from './offload/compiled-state.js';
+import { weightOf } from './offload/object-batch.js';
 import type { OverrideStore } from './overrides.js';
 import type { SourceChange, SourceUpdate } from './sources/source.js';
 import { keyOf, type ClusterView, type Ingress } from './model.js';
 import type { TlsManager } from './tls/manager.js';
 
-/** OffloadPolicy says when full compiles go to the compile thread. */
+/**
+ * OffloadPolicy says when full compiles go to the compile thread. The measure is the work, not
+ * the number of objects (issue 14): one Ingress with 15,000 paths costs a compile what 15,000
+ * one-path Ingresses do.
+ */
 export interface OffloadPolicy {
   readonly pool: CompileOffload;
-  /** Offload when the source holds at least this many Ingresses (0: always). */
-  readonly minIngresses: number;
+  /** Offload when the Ingresses weigh at least this much in all: one per Ingress plus one per path (0: always). */
+  readonly minWeight: number;
 }
 
 /** ControllerOptions wires a Controller. */
@@ -146,6 +152,8 @@ export class Controller {
     }
     const source = this.#offloadSource(update.view);
     if (source === null) {
+      // Too small for the thread: a thread still running from a larger table gives its memory back.
+      this.#opts.offload?.pool.release();
       // Clusters of Services nothing touched are taken from the last compile (decoded ones only).
       const previous = compiled !== null && !(compiled instanceof LazyCompiledState) && changedServices !== null ? { state: compiled, changedServices } : undefined;
       this.#rebuildAll(update, previous);
@@ -255,7 +263,7 @@ export class Controller {
   #rebuildEndpoints(update: SourceUpdate, previous: CompiledState, services: ReadonlySet<string>): void {
     const { log, broadcaster, metrics } = this.#opts;
     const started = performance.now();
-    const { state, changed } = updateEndpoints(update.view, previous, services);
+    const { state, changed } = updateEndpoints(update.view, previous, services, this.#opts.compile.self);
     const published = broadcaster.publishEndpoints(state.table, changed);
     const seconds = (performance.now() - started) / 1000;
     metrics.recordRebuild(seconds, published.changed);
@@ -272,9 +280,9 @@ export class Controller {
   #offloadSource(view: ClusterView): ObjectSource | null {
     const offload = this.#opts.offload;
     if (offload === undefined || !isObjectSource(view)) return null;
-    if (offload.minIngresses <= 0) return view;
-    let n = 0;
-    for (const _ of view.ingresses()) if (++n >= offload.minIngresses) return view;
+    if (offload.minWeight <= 0) return view;
+    let weight = 0;
+    for (const ing of view.ingresses()) if ((weight += weightOf(ing)) >= offload.minWeight) return view;
     return null;
   }
 
@@ -311,8 +319,9 @@ export class Controller {
   #combine(update: SourceUpdate): readonly Diagnostic[] {
     const own = [...this.#compileDiagnostics, ...this.#tlsDiagnostics];
     const fileOf = update.fileOf;
-    this.#ownDiagnostics = fileOf === undefined ? own : own.map((d) => withFile(d, fileOf));
-    return [...update.diagnostics, ...this.#ownDiagnostics];
+    // Bounded (diagnostics.ts): what the API, the GUI, the metrics and the log lines carry.
+    this.#ownDiagnostics = boundDiagnostics(fileOf === undefined ? own : own.map((d) => withFile(d, fileOf)));
+    return [...boundDiagnostics(update.diagnostics), ...this.#ownDiagnostics];
   }
 
   // Compile and TLS diagnostics are logged once each, not on every rebuild; the source logs its own.

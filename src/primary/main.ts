@@ -3,7 +3,7 @@
  * plus the admin server and the shutdown sequence. It owns no request traffic.
  */
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IngressError, type WireError } from '../shared/errors.js';
@@ -13,6 +13,7 @@ import { loadGuiAssets } from './admin/gui-assets.js';
 import { SnapshotBroadcaster } from './broadcast.js';
 import { helpText, parseCommandLine, type Config } from './config.js';
 import { Controller } from './controller.js';
+import type { SelfListeners } from './compile/self-listeners.js';
 import { CompileOffload } from './offload/compile-offload.js';
 import type { ControlPlaneState } from './metrics/control-plane.js';
 import { Observability } from './metrics/observability.js';
@@ -74,6 +75,20 @@ function isDirectory(path: string): boolean {
   }
 }
 
+/**
+ * selfListeners describes this Flusso's listeners and the host's addresses, so that compile never
+ * uses an endpoint that is one of them (compile/self-listeners.ts). A port of 0 is skipped.
+ */
+function selfListeners(config: Config): SelfListeners {
+  const listeners = [
+    { name: 'HTTP', port: config.httpPort, address: config.httpAddress },
+    { name: 'HTTPS', port: config.httpsPort, address: config.httpsAddress },
+    { name: 'admin', port: config.adminPort, address: config.adminAddress },
+  ].filter((l) => l.port !== 0);
+  const localAddresses = Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  return { listeners, localAddresses };
+}
+
 /** hstsValue renders the Strict-Transport-Security value of the --hsts settings. */
 function hstsValue(config: Config): string | null {
   if (!config.hsts) return null;
@@ -110,11 +125,12 @@ function createSource(config: Config, log: Logger): { source: Source; status?: S
 }
 
 /**
- * With `--compile-offload auto`, full compiles of at least this many Ingresses run on the
- * compile thread: below it, compile and encode take a few milliseconds and the thread hop
- * would only add latency.
+ * With `--compile-offload auto`, full compiles of Ingresses that weigh at least this much (one
+ * per Ingress plus one per path: 1,000 one-path Ingresses, or one Ingress with 2,000 paths) run
+ * on the compile thread: below it, compile and encode take a few milliseconds and the thread
+ * hop would only add latency.
  */
-const OFFLOAD_MIN_INGRESSES = 2000;
+const OFFLOAD_MIN_WEIGHT = 2000;
 
 /** The rebuild holdoff when only EndpointSlices changed (routes keep the 100 ms default). */
 const ENDPOINT_HOLDOFF_MS = 10;
@@ -255,11 +271,11 @@ async function run(config: Config): Promise<void> {
       if (source instanceof KubernetesSource) source.retainSecrets(keys);
     },
     log: log.child({ component: 'controller' }),
-    compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass, cacheDefault: config.cacheDefault === 'on' },
+    compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass, cacheDefault: config.cacheDefault === 'on', self: selfListeners(config) },
     broadcaster,
     overrides,
     metrics: observability.controlPlane,
-    ...(config.compileOffload === 'off' ? {} : { offload: { pool: new CompileOffload(), minIngresses: config.compileOffload === 'on' ? 0 : OFFLOAD_MIN_INGRESSES } }),
+    ...(config.compileOffload === 'off' ? {} : { offload: { pool: new CompileOffload(), minWeight: config.compileOffload === 'on' ? 0 : OFFLOAD_MIN_WEIGHT } }),
   });
   const scheduler = new RebuildScheduler(() => void controller.rebuild());
   const { source, status } = createSource(config, log);

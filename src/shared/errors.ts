@@ -33,6 +33,7 @@ export const ErrorCodes = {
   ING_ERR_SERVICE_NOT_FOUND: 'an Ingress names a Service that does not exist (requests get 503)',
   ING_ERR_SERVICE_PORT_UNRESOLVED: 'an Ingress names a Service port the Service does not have (requests get 503)',
   ING_ERR_NO_ENDPOINTS: 'a Service has no ready endpoints for the referenced port (requests get 503)',
+  ING_ERR_SERVICE_ENDPOINT_SELF: 'a Service endpoint is a listener of this Flusso (its HTTP, HTTPS or admin port on a local address); that endpoint is not used',
   ING_ERR_CLASS_NOT_FOUND: 'an Ingress names an IngressClass that does not exist',
   ING_ERR_INGRESS_UNSUPPORTED: 'an Ingress annotation or field Flusso does not act on; it is ignored (a warning, so a migrating user sees what does not carry over)',
 

@@ -4,7 +4,9 @@
  */
 import type { Diagnostic, ErrorCode, Severity } from '../../shared/errors.js';
 import type { Cluster, Route } from '../../shared/snapshot.js';
+import { quoteValue } from '../diagnostics.js';
 import type { ClusterView, Ingress } from '../model.js';
+import type { SelfListeners } from './self-listeners.js';
 
 /** CompileOptions selects which Ingresses are ours. */
 export interface CompileOptions {
@@ -16,6 +18,8 @@ export interface CompileOptions {
   readonly watchIngressWithoutClass: boolean;
   /** `--cache-default on`: every route is cached unless its Ingress says `flusso.dev/cache: "false"`. */
   readonly cacheDefault?: boolean;
+  /** This Flusso's listeners: an endpoint that is one of them is not used (self-listeners.ts). */
+  readonly self?: SelfListeners;
 }
 
 /** BackendUse is one cluster the routes reference: the Service port and who refers to it. */
@@ -84,7 +88,11 @@ export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** quote renders a user-supplied string for a message, escaping anything unprintable. */
+/**
+ * quote renders a user-supplied string for a message, escaping anything unprintable, and cut to
+ * its first MAX_QUOTED_CHARS characters (a 1 MiB annotation value must not become a 1 MiB
+ * diagnostic and log line; see ../diagnostics.ts).
+ */
 export function quote(value: string): string {
-  return JSON.stringify(value);
+  return quoteValue(value);
 }

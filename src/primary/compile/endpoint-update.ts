@@ -8,6 +8,7 @@ import type { Diagnostic } from '../../shared/errors.js';
 import type { Cluster, Endpoint } from '../../shared/snapshot.js';
 import type { ClusterView } from '../model.js';
 import type { CompiledState } from './index.js';
+import type { SelfListeners } from './self-listeners.js';
 import { resolveCluster } from './services.js';
 
 /** EndpointUpdate is the new compiled state and the clusters whose endpoints changed (table order). */
@@ -18,10 +19,10 @@ export interface EndpointUpdate {
 
 /**
  * updateEndpoints resolves again every cluster of `previous` whose Service (`namespace/name`)
- * is in `services`, against `view`. `changed` is empty when no cluster's endpoints changed;
+ * is in `services`, against `view` (`self`: as CompileOptions.self). `changed` is empty when no cluster's endpoints changed;
  * the diagnostics are brought up to date either way.
  */
-export function updateEndpoints(view: ClusterView, previous: CompiledState, services: ReadonlySet<string>): EndpointUpdate {
+export function updateEndpoints(view: ClusterView, previous: CompiledState, services: ReadonlySet<string>, self?: SelfListeners): EndpointUpdate {
   const changed: Cluster[] = [];
   const clusterDiagnostics = new Map(previous.clusterDiagnostics);
   let diagnosticsChanged = false;
@@ -29,7 +30,7 @@ export function updateEndpoints(view: ClusterView, previous: CompiledState, serv
     if (!services.has(cluster.service)) return cluster;
     const use = previous.uses.get(cluster.id);
     if (use === undefined) return cluster;
-    const resolved = resolveCluster(view, use);
+    const resolved = resolveCluster(view, use, self);
     if (!sameDiagnostics(resolved.diagnostics, previous.clusterDiagnostics.get(cluster.id) ?? [])) {
       clusterDiagnostics.set(cluster.id, resolved.diagnostics);
       diagnosticsChanged = true;

@@ -9,6 +9,7 @@ import { objectKey } from '../../shared/keys.js';
 import type { ClusterView, ServicePort } from '../model.js';
 import { compareText, quote, type BackendUse, type PreviousClusters, type Processor } from './context.js';
 import { resolveEndpoints } from './endpoints.js';
+import { selfListenerOf, type SelfListeners } from './self-listeners.js';
 
 /** ResolvedCluster is one cluster with the diagnostics its resolution raised. */
 export interface ResolvedCluster {
@@ -25,7 +26,7 @@ export const resolveClusters: Processor = (state) => {
   const uses = [...state.backends.values()].sort((a, b) => compareText(a.id, b.id));
   const reuse = reusable(state.previous);
   state.clusters = uses.map((use) => {
-    const resolved = reuse?.(use) ?? resolveCluster(state.view, use);
+    const resolved = reuse?.(use) ?? resolveCluster(state.view, use, state.opts.self);
     state.diagnostics.push(...resolved.diagnostics);
     state.clusterDiagnostics.set(use.id, resolved.diagnostics);
     return resolved.cluster;
@@ -52,13 +53,33 @@ function sameOrder(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return true;
 }
 
-/** resolveCluster resolves one backend use to its Service port and endpoints (pure). */
-export function resolveCluster(view: ClusterView, use: BackendUse): ResolvedCluster {
+/** resolveCluster resolves one backend use to its Service port and endpoints (pure); `self` are this Flusso's listeners. */
+export function resolveCluster(view: ClusterView, use: BackendUse, self?: SelfListeners): ResolvedCluster {
   const diagnostics: Diagnostic[] = [];
   const report = (code: ErrorCode, severity: Severity, object: string, message: string): void => {
     diagnostics.push({ code, severity, object, message });
   };
-  return { cluster: makeCluster(use, endpointsOf(view, use, report)), diagnostics };
+  return { cluster: makeCluster(use, withoutSelf(endpointsOf(view, use, report), use, self, report)), diagnostics };
+}
+
+/**
+ * withoutSelf drops the endpoints that are this Flusso's own listeners (self-listeners.ts) and
+ * tells every Ingress that uses the cluster; with none left the cluster answers 503.
+ */
+function withoutSelf(endpoints: Endpoint[], use: BackendUse, self: SelfListeners | undefined, report: Report): Endpoint[] {
+  if (self === undefined) return endpoints;
+  const kept: Endpoint[] = [];
+  for (const ep of endpoints) {
+    const listener = selfListenerOf(ep.address, ep.port, self);
+    if (listener === undefined) {
+      kept.push(ep);
+      continue;
+    }
+    const where = `${ep.address.includes(':') ? `[${ep.address}]` : ep.address}:${ep.port}`;
+    for (const source of use.sources)
+      report('ING_ERR_SERVICE_ENDPOINT_SELF', 'error', `Ingress ${source}`, `backend Service ${objectKey(use.namespace, use.service)} ${describePort(use.port)} has endpoint ${where}, which is this Flusso's own ${listener.name} listener; it is not used (requests would loop through the proxy${listener.name === 'admin' ? ' or reach the admin API' : ''})`);
+  }
+  return kept;
 }
 
 type Report = (code: ErrorCode, severity: Severity, object: string, message: string) => void;

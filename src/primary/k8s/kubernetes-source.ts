@@ -16,6 +16,7 @@ import { validateObject, validateSecret } from '../sources/validate-object.js';
 import { SERVICE_NAME_LABEL } from '../model.js';
 import { SecretStore } from '../secrets.js';
 import { objectKey } from '../../shared/keys.js';
+import { MAX_MESSAGE_CHARS, truncateText } from '../diagnostics.js';
 import { ClusterStore, sliceService } from '../store.js';
 import { RESOURCES, createWatchClient, readSecret, type ResourceSpec, type WatchedKind } from './resources.js';
 import { ResourceWatcher, type RawObject, type WatchClient } from './watch.js';
@@ -229,7 +230,7 @@ export class KubernetesSource implements Source {
       changed = this.#diagnostics.delete(diagKey);
       changed = this.#store.upsert(obj) || changed;
     } catch (err) {
-      const message = err instanceof IngressError ? err.message : String(err);
+      const message = truncateText(err instanceof IngressError ? err.message : String(err), MAX_MESSAGE_CHARS);
       const old = this.#diagnostics.get(diagKey);
       changed = old?.message !== message;
       if (changed) this.#log.warn({ code: 'ING_ERR_K8S_OBJECT_INVALID', object: diagKey, reason: message }, 'invalid object: keeping its last good version');

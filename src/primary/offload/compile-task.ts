@@ -12,6 +12,7 @@ import { compileState, type CompiledState } from '../compile/index.js';
 import type { CompileOptions } from '../compile/context.js';
 import { keyOf, type KubeKind, type KubeObject } from '../model.js';
 import { ClusterStore, sliceService } from '../store.js';
+import { unpackObjectsNow, weightOf, type ObjectBatch } from './object-batch.js';
 
 /** CompileTaskInput is one task: how to bring the mirror up to date, and the options. */
 export interface CompileTaskInput {
@@ -21,7 +22,8 @@ export interface CompileTaskInput {
   readonly base: number;
   /** The version the mirror holds once this task applied its changes. */
   readonly version: number;
-  readonly upserts: readonly KubeObject[];
+  /** The objects to store, as an object batch (object-batch.ts). */
+  readonly upserts: ObjectBatch;
   readonly deletes: readonly (readonly [KubeKind, string])[];
   readonly opts: CompileOptions;
 }
@@ -39,6 +41,8 @@ export type CompileTaskOutput =
       readonly stateBytes: Uint8Array;
       readonly diagnostics: readonly Diagnostic[];
       readonly ingresses: readonly string[];
+      /** What the mirror weighs now (object-batch.ts weightOf, summed): CompileOffload recycles a thread that shrank. */
+      readonly weight: number;
     }
   | { readonly kind: 'resync' };
 
@@ -57,12 +61,14 @@ export interface EncodedState {
 export function createCompileTask(): (input: CompileTaskInput) => CompileTaskOutput {
   let mirror = new ClusterStore();
   let version = 0;
+  let weight = 0;
   /** The last compile, whose untouched clusters the next one takes over. */
   let previous: CompiledState | undefined;
   return (input) => {
     if (input.reset) {
       mirror = new ClusterStore();
       previous = undefined;
+      weight = 0;
     } else if (input.base !== version) return { kind: 'resync' };
     // Until this task completes the mirror is at no known version: a throw below forces a reset.
     version = -1;
@@ -73,12 +79,16 @@ export function createCompileTask(): (input: CompileTaskInput) => CompileTaskOut
       if (service !== undefined) changedServices.add(service);
     };
     for (const [kind, key] of input.deletes) {
-      touch(mirror.get(kind, key));
+      const old = mirror.get(kind, key);
+      touch(old);
+      if (old !== undefined) weight -= weightOf(old);
       mirror.delete(kind, key);
     }
-    for (const obj of input.upserts) {
-      touch(mirror.get(obj.kind, keyOf(obj)));
+    for (const obj of unpackObjectsNow(input.upserts)) {
+      const old = mirror.get(obj.kind, keyOf(obj));
+      touch(old);
       touch(obj);
+      weight += weightOf(obj) - (old === undefined ? 0 : weightOf(old));
       mirror.upsert(obj);
     }
     const state = compileState(mirror, input.opts, previous === undefined ? undefined : { state: previous, changedServices });
@@ -95,6 +105,7 @@ export function createCompileTask(): (input: CompileTaskInput) => CompileTaskOut
       stateBytes: copyBytes(encodeValue(encoded)),
       diagnostics: state.diagnostics,
       ingresses: state.ingresses,
+      weight,
     };
     version = input.version;
     return out;

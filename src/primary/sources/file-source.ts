@@ -12,7 +12,8 @@ import { keyOf, type KubeObject, type TlsSecret } from '../model.js';
 import { SecretStore } from '../secrets.js';
 import { ClusterStore, sliceService } from '../store.js';
 import { objectKey } from '../../shared/keys.js';
-import { fileOutcome, parseManifestFile, type LastGood } from './manifests.js';
+import { ManifestParser } from '../offload/manifest-parse.js';
+import { fileOutcome, type LastGood } from './manifests.js';
 import { mergeManifests } from './merge-manifests.js';
 import type { Source, SourceChange, SourceUpdate, WatchHealth } from './source.js';
 
@@ -23,6 +24,8 @@ export interface FileSourceOptions {
   readonly log: Logger;
   /** Quiet time after the last change before reloading; a burst of changes waits at most 5× this. Default 100. */
   readonly debounceMs?: number;
+  /** Parses files (a large one off the event loop); default: a ManifestParser of this source's own. */
+  readonly parser?: ManifestParser;
 }
 
 /** What one file produced the last time it was read. */
@@ -48,6 +51,7 @@ export class FileSource implements Source {
   readonly #dir: string;
   readonly #log: Logger;
   readonly #debounceMs: number;
+  readonly #parser: ManifestParser;
   readonly #store = new ClusterStore();
   readonly #secrets = new SecretStore();
   #files = new Map<string, FileState>();
@@ -75,6 +79,7 @@ export class FileSource implements Source {
     this.#dir = opts.dir;
     this.#log = opts.log;
     this.#debounceMs = debounceMs;
+    this.#parser = opts.parser ?? new ManifestParser();
   }
 
   /**
@@ -122,6 +127,7 @@ export class FileSource implements Source {
     this.#stopped = true;
     this.#close();
     await this.#loading;
+    await this.#parser.close();
   }
 
   #close(): void {
@@ -247,7 +253,7 @@ export class FileSource implements Source {
     if (previous !== undefined && previous.text === text) return previous;
     // An object that fails validation keeps the version this file last gave it.
     const lastGood = new Map((previous?.objects ?? []).map((o) => [`${o.kind} ${keyOf(o)}`, o]));
-    const parsed = parseManifestFile(name, text, { file: lastGoodOf(previous).file, object: (id) => lastGood.has(`${id.kind} ${id.key}`) });
+    const parsed = await this.#parser.parse(name, text, lastGoodOf(previous).file, new Set(lastGood.keys()));
     if (!parsed.parsed) return { text, objects: previous?.objects ?? [], secrets: previous?.secrets ?? [], diagnostics: parsed.diagnostics };
     const kept = parsed.rejected.flatMap((id) => lastGood.get(`${id.kind} ${id.key}`) ?? []);
     return { text, objects: [...parsed.objects, ...kept], secrets: parsed.secrets, diagnostics: parsed.diagnostics };

@@ -5,6 +5,7 @@
 import { parseAllDocuments } from 'yaml';
 import { IngressError, type Diagnostic, type ErrorCode, type Severity } from '../../shared/errors.js';
 import { objectKey } from '../../shared/keys.js';
+import { boundDiagnostic } from '../diagnostics.js';
 import { KUBE_KINDS, type KubeKind, type KubeObject, type TlsSecret } from '../model.js';
 import { API_VERSIONS, validateObject, validateSecret } from './validate-object.js';
 
@@ -156,7 +157,8 @@ function parseFailure(file: string, where: string, message: string): ParsedManif
 }
 
 function add(result: ParsedManifest, file: string, code: ErrorCode, severity: Severity, object: string, message: string): void {
-  result.diagnostics.push({ code, severity, object, message, file });
+  // Bounded here, so the file source's log line is too (a file may hold any text: ../diagnostics.ts).
+  result.diagnostics.push(boundDiagnostic({ code, severity, object, message, file }));
 }
 
 function isKubeKind(kind: string): kind is KubeKind {

@@ -203,7 +203,7 @@ function offloaded(run: CompileRunner): { store: ClusterStore; controller: Contr
   );
   const logs: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const controller = new Controller({ log, compile: OPTS, broadcaster, overrides: new OverrideStore(), metrics: new ControlPlaneMetrics(), offload: { pool: new CompileOffload(run), minIngresses: 0 } });
+  const controller = new Controller({ log, compile: OPTS, broadcaster, overrides: new OverrideStore(), metrics: new ControlPlaneMetrics(), offload: { pool: new CompileOffload(run), minWeight: 0 } });
   return { store, controller, sent, logs };
 }
 
@@ -256,7 +256,8 @@ describe('Controller with the compile thread', () => {
     store.upsert(endpointSlice('default/s0-a', { service: 's0', endpoints: [sliceEndpoint('10.0.0.5')] }));
     controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [sliceChange('s0')] });
     void controller.rebuild();
-    expect(gate.started()).toBe(1);
+    // The objects were read when the first rebuild began; they go to the thread a turn later.
+    await vi.waitFor(() => expect(gate.started()).toBe(1));
     expect(sent).toEqual([]);
     gate.release();
     await first;

@@ -47,7 +47,6 @@ describe('compileSnapshot: shared fixture', () => {
     expect(codes(result)).toEqual([
       ['ING_ERR_INGRESS_DEFAULT_BACKEND_CONFLICT', 'Ingress team-a/storefront'],
       ['ING_ERR_INGRESS_CONFLICT', 'Ingress team-a/storefront'],
-      ['ING_ERR_INGRESS_INVALID_HOST', 'Ingress team-a/storefront'],
       ['ING_ERR_INGRESS_CONFLICT', 'Ingress team-b/search'],
       ['ING_ERR_SERVICE_NOT_FOUND', 'Ingress team-a/storefront'],
       ['ING_ERR_NO_ENDPOINTS', 'Service team-b/search'],

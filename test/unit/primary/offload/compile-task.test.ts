@@ -9,6 +9,7 @@ import type { KubeObject } from '../../../../src/primary/model.js';
 import { CompileOffload } from '../../../../src/primary/offload/compile-offload.js';
 import { createCompileTask } from '../../../../src/primary/offload/compile-task.js';
 import { LazyCompiledState } from '../../../../src/primary/offload/compiled-state.js';
+import { packObjectsNow as pack, unpackObjectsNow } from '../../../../src/primary/offload/object-batch.js';
 import { ClusterStore } from '../../../../src/primary/store.js';
 import { encodeTable } from '../../../../src/shared/codec.js';
 import { backend, endpointSlice, ingress, ingressClass, OPTS, path, rule, service, sliceEndpoint } from '../../../helpers/k8s.js';
@@ -36,7 +37,7 @@ const bytesEqual = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equ
 describe('compile task', () => {
   it('gives the table bytes, diagnostics and state of an in-loop compile', () => {
     const store = storeOf(objects(40));
-    const out = createCompileTask()({ reset: true, base: 0, version: 1, upserts: [...store.objects()], deletes: [], opts: OPTS });
+    const out = createCompileTask()({ reset: true, base: 0, version: 1, upserts: pack(store.objects()), deletes: [], opts: OPTS });
     if (out.kind !== 'compiled') throw new Error(`expected compiled, got ${out.kind}`);
     const want = compileState(store, OPTS);
     expect(bytesEqual(out.tableBytes, encodeTable(want.table))).toBe(true);
@@ -53,14 +54,14 @@ describe('compile task', () => {
   it('keeps its mirror equal to the source through upserts and deletes', () => {
     const list = objects(20);
     const task = createCompileTask();
-    task({ reset: true, base: 0, version: 1, upserts: list, deletes: [], opts: OPTS });
+    task({ reset: true, base: 0, version: 1, upserts: pack(list), deletes: [], opts: OPTS });
     const store = storeOf(list);
     const changedSlice = endpointSlice('team/s3-a', { service: 's3', endpoints: [sliceEndpoint('10.9.9.9')] });
     const newIngress = ingress('team/new', { rules: [rule('new.example', path('/', backend('s4', 80)))] });
     store.upsert(changedSlice);
     store.upsert(newIngress);
     store.delete('Ingress', 'team/i7');
-    const out = task({ reset: false, base: 1, version: 2, upserts: [changedSlice, newIngress], deletes: [['Ingress', 'team/i7']], opts: OPTS });
+    const out = task({ reset: false, base: 1, version: 2, upserts: pack([changedSlice, newIngress]), deletes: [['Ingress', 'team/i7']], opts: OPTS });
     if (out.kind !== 'compiled') throw new Error(`expected compiled, got ${out.kind}`);
     expect(bytesEqual(out.tableBytes, encodeTable(compileState(store, OPTS).table))).toBe(true);
   });
@@ -72,9 +73,9 @@ describe('compile task', () => {
 
   it('asks for a resync after a task that failed half-way', () => {
     const task = createCompileTask();
-    task({ reset: true, base: 0, version: 1, upserts: objects(2), deletes: [], opts: OPTS });
+    task({ reset: true, base: 0, version: 1, upserts: pack(objects(2)), deletes: [], opts: OPTS });
     const broken = { kind: 'Ingress', metadata: null } as unknown as KubeObject;
-    expect(() => task({ reset: false, base: 1, version: 2, upserts: [broken], deletes: [], opts: OPTS })).toThrow();
+    expect(() => task({ reset: false, base: 1, version: 2, upserts: pack([broken]), deletes: [], opts: OPTS })).toThrow();
     expect(task({ reset: false, base: 1, version: 2, upserts: [], deletes: [], opts: OPTS })).toEqual({ kind: 'resync' });
   });
 });
@@ -84,7 +85,7 @@ describe('CompileOffload', () => {
     const inputs: { reset: boolean; upserts: number; deletes: number }[] = [];
     let task = createCompileTask();
     const offload = new CompileOffload(async (input) => {
-      inputs.push({ reset: input.reset, upserts: input.upserts.length, deletes: input.deletes.length });
+      inputs.push({ reset: input.reset, upserts: unpackObjectsNow(input.upserts).length, deletes: input.deletes.length });
       return task(input);
     });
     const store = storeOf(objects(5));

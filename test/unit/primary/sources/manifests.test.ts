@@ -126,7 +126,7 @@ spec:
           - path: /
             pathType: Prefix
             pathtype: Prefix
-            backend: { serviceName: web, servicePort: 80 }
+            backend: { service: { name: web, port: { number: 80 } }, serviceName: web, servicePort: 80 }
 `,
     );
     const [ing] = parsed.objects;
