@@ -1,7 +1,8 @@
 /**
  * The file source: a directory of Kubernetes manifests, watched for changes. It keeps the
  * last good state of every file and object, so that a half-saved or broken file never takes
- * routes away; the problems surface as diagnostics instead.
+ * routes away; the problems surface as diagnostics instead. A large file is parsed on a thread
+ * (offload/manifest-parse.ts), so that the event loop stays free meanwhile (issue 14).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';

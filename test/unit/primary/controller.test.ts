@@ -188,7 +188,7 @@ describe('Controller with TLS', () => {
 });
 
 /** offloaded builds a Controller whose full compiles go through `run` (the compile task in-process). */
-function offloaded(run: CompileRunner): { store: ClusterStore; controller: Controller; sent: { kind: string; generation: number; bytes: Uint8Array }[]; logs: Record<string, unknown>[] } {
+function offloaded(run: CompileRunner, minWeight = 0): { store: ClusterStore; controller: Controller; sent: { kind: string; generation: number; bytes: Uint8Array }[]; logs: Record<string, unknown>[] } {
   const store = new ClusterStore();
   const objects: KubeObject[] = [ingressClass()];
   for (const s of ['s0', 's1']) {
@@ -203,7 +203,7 @@ function offloaded(run: CompileRunner): { store: ClusterStore; controller: Contr
   );
   const logs: Record<string, unknown>[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
-  const controller = new Controller({ log, compile: OPTS, broadcaster, overrides: new OverrideStore(), metrics: new ControlPlaneMetrics(), offload: { pool: new CompileOffload(run), minWeight: 0 } });
+  const controller = new Controller({ log, compile: OPTS, broadcaster, overrides: new OverrideStore(), metrics: new ControlPlaneMetrics(), offload: { pool: new CompileOffload(run), minWeight } });
   return { store, controller, sent, logs };
 }
 
@@ -228,6 +228,27 @@ function gatedTask(): { run: CompileRunner; release: () => void; started: () => 
 }
 
 describe('Controller with the compile thread', () => {
+  // Issue 14 item 4: one Ingress with many paths costs what many Ingresses do.
+  it('decides the offload on the paths, not the number of Ingresses, and releases the thread when the table shrinks', async () => {
+    const task = createCompileTask();
+    let runs = 0;
+    const { store, controller } = offloaded(async (input) => (runs++, task(input)), 100);
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [] });
+    await controller.rebuild();
+    expect(runs).toBe(0); // two Ingresses of one path each: on the event loop
+    const paths = Array.from({ length: 99 }, (_, i) => path(`/p-${i}`, backend('s0', 80)));
+    store.upsert(ingress('default/big', { rules: [rule('big.example', ...paths)] }));
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [{ kind: 'Ingress', key: 'default/big' }] });
+    await controller.rebuild();
+    expect(runs).toBe(1); // still three Ingresses, but 102 paths: on the thread
+    expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);
+    store.delete('Ingress', 'default/big');
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [], changes: [{ kind: 'Ingress', key: 'default/big' }] });
+    await controller.rebuild();
+    expect(runs).toBe(1);
+    expect(controller.table).toEqual(compileSnapshot(store, OPTS).table);
+  });
+
   it('publishes the bytes an in-loop compile publishes, and endpoint changes as deltas', async () => {
     const task = createCompileTask();
     const { store, controller, sent } = offloaded(async (input) => task(input));
