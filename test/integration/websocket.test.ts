@@ -2,114 +2,18 @@
  * WebSocket proxying through the built CLI (issue #12): a `ws` backend behind an Ingress, `ws`
  * clients in front, on the HTTP and HTTPS ports. Messages of both types in order, fragments,
  * subprotocols, a backend's refusal, close codes and pings both ways, a slow reader on each side,
- * the idle timeout, config changes that keep the route, metrics, and the drain with 1001.
+ * config changes that keep the route, and metrics. The idle timeout and the drain are in
+ * websocket-shutdown.test.ts.
  */
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket, { WebSocketServer } from 'ws';
-import { testPki, tlsSecret } from '../helpers/certs.js';
+import WebSocket from 'ws';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
-import { endpointSlice, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
+import { endpointSlice, ingressClass, manifestDir, service } from '../helpers/manifests.js';
+import { testPki, tlsSecret } from '../helpers/certs.js';
+import { NS, PUSHED, TOKEN, closed, connect, nextMessage, startBackend, wsIngress, type Backend } from '../helpers/websocket.js';
 
-const NS = 'ws';
-const TOKEN = 'websocket-test-token-0123456789';
 const pki = testPki();
-const PUSHED = 400;
-
-/** Backend is a `ws` server with a few behaviours chosen by path, and what it saw. */
-interface Backend {
-  readonly port: number;
-  readonly server: Server;
-  readonly wss: WebSocketServer;
-  /** The last upgrade request's head, and the last close it got from a client. */
-  lastRequest: IncomingMessage | null;
-  lastClose: { code: number; reason: string } | null;
-  /** The server-side sockets, newest last. */
-  readonly sockets: WebSocket[];
-}
-
-async function startBackend(): Promise<Backend> {
-  const server = createServer();
-  const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => (offered.has('chat.v2') ? 'chat.v2' : false) });
-  const b: Backend = { port: 0, server, wss, lastRequest: null, lastClose: null, sockets: [] };
-  server.on('upgrade', (req, socket, head) => {
-    b.lastRequest = req;
-    if (req.url?.startsWith('/refuse')) {
-      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nX-Reason: no entry\r\nContent-Length: 9\r\n\r\nforbidden');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      b.sockets.push(ws);
-      ws.on('close', (code, reason) => {
-        b.lastClose = { code, reason: reason.toString() };
-      });
-      if (req.url?.startsWith('/push')) {
-        // 400 messages of 64 KiB (25 MiB) as fast as the socket takes them: a client that stops
-        // reading must make Flusso stop reading here, so most of them pile up in this process.
-        const chunk = Buffer.alloc(64 * 1024, 7);
-        for (let i = 0; i < PUSHED; i++) {
-          const index = Buffer.alloc(2);
-          index.writeUInt16BE(i);
-          ws.send(Buffer.concat([index, chunk]));
-        }
-        return;
-      }
-      if (req.url?.startsWith('/deaf')) {
-        (ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
-        return;
-      }
-      ws.on('message', (data, isBinary) => {
-        const text = isBinary ? '' : data.toString();
-        if (text.startsWith('close:')) {
-          const [, code, reason] = text.split(':');
-          ws.close(Number(code), reason);
-        } else if (text === 'ping-me') ws.ping('from-backend');
-        else ws.send(data, { binary: isBinary });
-      });
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return Object.assign(b, { port: (server.address() as AddressInfo).port });
-}
-
-function wsIngress(name: string, host: string, path = '/', tls = false): K8sObject {
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    metadata: { name, namespace: NS, annotations: { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' } },
-    spec: {
-      ingressClassName: 'flusso',
-      ...(tls ? { tls: [{ hosts: [host], secretName: 'ws-cert' }] } : {}),
-      rules: [{ host, http: { paths: [{ path, pathType: 'Prefix', backend: { service: { name: 'echo', port: { number: 80 } } } }] } }],
-    },
-  };
-}
-
-/** connect opens a client WebSocket through Flusso and resolves once it is open (or rejects with the refusal). */
-function connect(url: string, host: string, opts: WebSocket.ClientOptions & { protocols?: string[] } = {}): Promise<WebSocket> {
-  const { protocols, ...rest } = opts;
-  const ws = new WebSocket(url, protocols ?? [], { headers: { host }, perMessageDeflate: false, ...rest });
-  return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => (body += d.toString()));
-      res.on('end', () => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, headers: res.headers, body })));
-    });
-    ws.once('error', reject);
-  });
-}
-
-function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
-  return new Promise((resolve) => ws.once('message', (data: Buffer, isBinary: boolean) => resolve({ data, isBinary })));
-}
-
-function closed(ws: WebSocket): Promise<{ code: number; reason: string }> {
-  return new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-}
 
 describe('WebSocket through Flusso', () => {
   let backend: Backend;
@@ -313,50 +217,5 @@ describe('WebSocket through Flusso', () => {
         ? true
         : undefined;
     });
-  });
-});
-
-describe('WebSocket limits and shutdown', () => {
-  let backend: Backend;
-
-  beforeAll(async () => {
-    backend = await startBackend();
-  });
-  afterAll(() => {
-    for (const s of backend?.sockets ?? []) s.terminate();
-    backend?.wss.close();
-    backend?.server.close();
-  });
-
-  async function start(args: string[]): Promise<FlussoProcess> {
-    const dir = await manifestDir();
-    await dir.write('base.yaml', [
-      ingressClass('flusso'),
-      service(NS, 'echo', [{ name: 'http', port: 80, targetPort: backend.port }]),
-      endpointSlice(NS, 'echo', ['127.0.0.1'], backend.port, { portName: 'http' }),
-      wsIngress('chat', 'chat.ws.test'),
-    ]);
-    const flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args });
-    await flusso.waitForGeneration(1);
-    return flusso;
-  }
-
-  it('closes a WebSocket idle for --websocket-idle-timeout with 1001', async () => {
-    const flusso = await start(['--websocket-idle-timeout', '1s']);
-    try {
-      const ws = await connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'chat.ws.test');
-      expect(await closed(ws)).toEqual({ code: 1001, reason: 'idle timeout' });
-    } finally {
-      await flusso.stop();
-    }
-  });
-
-  it('closes open WebSockets with 1001 when the drain time is over, then exits 0', async () => {
-    const flusso = await start(['--drain-timeout', '1s']);
-    const sockets = await Promise.all(Array.from({ length: 5 }, () => connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'chat.ws.test')));
-    const ends = sockets.map((s) => closed(s));
-    const exit = await flusso.stop('SIGTERM', 15_000);
-    expect(await Promise.all(ends)).toEqual(sockets.map(() => ({ code: 1001, reason: 'server going away' })));
-    expect(exit.code).toBe(0);
   });
 });

@@ -166,7 +166,11 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
           // WebSockets still open when the drain time is over get 1001 (going away); their close
           // frames go out before the apps close every connection.
           if (websockets.open > 0) {
-            websockets.goingAway();
+            try {
+              websockets.goingAway();
+            } catch (err) {
+              log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'closing websockets at the end of the drain failed');
+            }
             setTimeout(() => {
               closeAll();
               resolve();

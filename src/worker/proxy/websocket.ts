@@ -138,10 +138,20 @@ export class WebSocketProxy {
   /** goingAway closes every WebSocket with 1001 (the drain timeout is over). */
   goingAway(): void {
     for (const link of [...this.#links]) {
-      const client = link.client;
-      if (client !== null && !link.clientClosed) client.cork(() => client.end(1001, 'server going away'));
-      else this.#forget(link);
-      if (!link.upstreamClosed) link.upstream.close(1001, 'proxy going away');
+      try {
+        const client = link.client;
+        if (client !== null && !link.clientClosed) client.cork(() => client.end(1001, 'server going away'));
+        else this.#forget(link);
+        if (!link.upstreamClosed) {
+          link.upstreamClosed = true;
+          if (link.upstream.readyState === WebSocket.CONNECTING) link.upstream.terminate();
+          else link.upstream.close(1001, 'proxy going away');
+        }
+      } catch (err) {
+        // One connection that cannot be closed cleanly must not hold the drain of the others.
+        this.#o.log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'cannot close a websocket at the end of the drain');
+        this.#forget(link);
+      }
     }
   }
 
@@ -268,7 +278,11 @@ export class WebSocketProxy {
       response.on('error', finish);
     });
     upstream.on('error', (err) => {
-      if (answered || aborted) return; // after the upgrade, 'close' follows and says the rest
+      if (answered || aborted) {
+        // After the upgrade, 'close' follows (1006) and closes the client the same way.
+        log.debug({ err, endpoint: endpoint.key }, 'websocket upstream error');
+        return;
+      }
       answered = true;
       link.upstreamClosed = true;
       this.#forget(link);
@@ -304,6 +318,7 @@ export class WebSocketProxy {
       if (client !== null && !link.clientClosed) client.cork(() => client.ping(data));
     });
     upstream.on('close', (code: number, reason: Buffer) => {
+      this.#o.log.debug({ code, clientClosed: link.clientClosed }, 'websocket upstream closed');
       link.upstreamClosed = true;
       const client = link.client;
       if (client !== null && !link.clientClosed) {
@@ -362,7 +377,12 @@ export class WebSocketProxy {
     for (const link of [...this.#links]) {
       const client = link.client;
       if (link.lastActivity >= limit || client === null || link.clientClosed) continue;
-      client.cork(() => client.end(1001, 'idle timeout'));
+      try {
+        client.cork(() => client.end(1001, 'idle timeout'));
+      } catch (err) {
+        this.#o.log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'cannot close an idle websocket');
+        this.#forget(link);
+      }
     }
   }
 
