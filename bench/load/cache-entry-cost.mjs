@@ -11,6 +11,9 @@
  */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { exitOnHelp } from './help.mjs';
+
+exitOnHelp(import.meta.url);
 
 if (typeof globalThis.gc !== 'function') {
   console.error('run with node --expose-gc');

@@ -42,6 +42,9 @@ import {
   ROOT, resultStem, sleep, toolVersion, tree, waitReady, writeResults,
 } from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
+import { exitOnHelp } from './help.mjs';
+
+exitOnHelp(import.meta.url);
 
 const args = parseArgs();
 const QUICK = args.has('quick');

@@ -33,7 +33,7 @@
  * single upstream request means some response was not a hit. That is reported as ⚠, printed
  * loudly, and the script exits 1 after writing its results.
  *
- * Method as run.mjs (../shared/notes/perf-anchors.md): pinned = each proxy tree alone on cpu1,
+ * Method as run.mjs: pinned = each proxy tree alone on cpu1,
  * wrk and the backend on cpu0; cells interleaved size → repetition → setup, the order reversed
  * on every repetition, each setup × size with an unrecorded warm-up first. CPU per request is
  * the proxy tree's utime+stime over the run divided by wrk's request count. "proxy CPU" near 100%
@@ -49,6 +49,9 @@ import {
   requireTools, resultStem, toolVersion, tree, treeTicks, waitQuiet, waitReady, wrk, writeResults,
 } from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
+import { exitOnHelp } from './help.mjs';
+
+exitOnHelp(import.meta.url);
 
 const args = parseArgs();
 const { QUICK, DURATION, WARMUP, REPS, CONNECTIONS, BASE_PORT } = loadKnobs(args, 18280);

@@ -4,6 +4,9 @@
 //
 //   node bench/load/heap-top.mjs bench/results/heap-…-short-128Mi.heapsnapshot [TOP=25]
 import { readFileSync } from 'node:fs';
+import { exitOnHelp } from './help.mjs';
+
+exitOnHelp(import.meta.url);
 
 const file = process.argv[2];
 if (!file) {

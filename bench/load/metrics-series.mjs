@@ -10,6 +10,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { singleBackendManifests } from './manifests.mjs';
+import { exitOnHelp } from './help.mjs';
+
+exitOnHelp(import.meta.url);
 
 const REQUESTS = Number(process.env.REQUESTS ?? 100_000);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 50);

@@ -18,6 +18,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { singleBackendManifests } from './manifests.mjs';
+import { exitOnHelp } from './help.mjs';
+
+exitOnHelp(import.meta.url);
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DURATION = Number(process.env.DURATION ?? 5);

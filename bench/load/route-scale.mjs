@@ -10,6 +10,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { exitOnHelp } from './help.mjs';
+
+exitOnHelp(import.meta.url);
 
 const SMALL = Number(process.env.SMALL ?? 10);
 const LARGE = Number(process.env.LARGE ?? 10_000);

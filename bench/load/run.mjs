@@ -17,7 +17,7 @@
  * Needs the Debian packages wrk, nginx-light (or nginx), haproxy and util-linux (taskset);
  * `--install` runs `apt-get install -y` for the missing ones. Needs a build (npm run build).
  *
- * Method (../shared/notes/perf-anchors.md): the backend is nginx serving 100 B (`return`),
+ * Method (README.md, "Development", and docs/upstream-client.md): the backend is nginx serving 100 B (`return`),
  * 16 KiB and 1 MiB (static files, sendfile). Pinned: each proxy alone on cpu1, wrk and the
  * backend on cpu0 (taskset). Unpinned: everything floats. Cells are interleaved: mode → size →
  * repetition → setup, the setup order reversed on every repetition; each setup × size gets an
@@ -35,6 +35,9 @@ import {
   portsFree, requireBuild, requireTools, resultStem, toolVersion, tree, treeTicks, waitReady as waitReadyAt, wrk as wrkAt, writeResults,
 } from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
+import { exitOnHelp } from './help.mjs';
+
+exitOnHelp(import.meta.url);
 
 const args = parseArgs();
 const { QUICK, DURATION, WARMUP, REPS, CONNECTIONS, BASE_PORT } = loadKnobs(args, 18180);

@@ -12,6 +12,9 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { singleBackendManifests } from './manifests.mjs';
+import { exitOnHelp } from './help.mjs';
+
+exitOnHelp(import.meta.url);
 
 const UPDATES = Number(process.env.UPDATES ?? 1000);
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 10);
