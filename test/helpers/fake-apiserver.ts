@@ -1,6 +1,6 @@
 /**
  * A fake kube-apiserver for tests: real HTTP on 127.0.0.1 speaking the list/watch wire protocol
- * of ../shared/notes/kubernetes-watch.md §2 (lists with resourceVersion, chunked newline-delimited
+ * of the Kubernetes API (lists with resourceVersion, chunked newline-delimited
  * watch streams, BOOKMARK, ERROR 410 then close, status subresource writes with optimistic
  * concurrency, Leases), plus fault knobs. Every server started here is closed after the test file.
  */
