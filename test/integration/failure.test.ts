@@ -2,7 +2,7 @@
  * Failure behaviour through the built CLI: upstream faults map to 502/503/504, a killed worker
  * is replaced and serves the current routes, broken manifests keep the last good routes and are
  * reported, bad request framing gets 400 and a closed connection, and live route changes drop no
- * requests. See shared/notes/reliability-catalogue.md §2 A, F and §4.2–4.4.
+ * requests (README.md "Proxy behaviour" and docs/runtime.md).
  */
 import type { Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';

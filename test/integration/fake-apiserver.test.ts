@@ -1,5 +1,5 @@
 /**
- * The fake API server speaks the wire protocol of kubernetes-watch.md §2, checked with plain
+ * The fake API server speaks the Kubernetes list/watch wire protocol, checked with plain
  * HTTP and with the real @kubernetes/client-node.
  */
 import { request } from 'node:http';

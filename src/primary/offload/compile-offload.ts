@@ -1,7 +1,7 @@
 /**
  * CompileOffload runs full compiles on one worker thread (piscina), so that compiling and
  * encoding 10,000 Ingresses does not stall the primary's event loop (the watch, the admin
- * server, scrapes). See docs in ARCHITECTURE.md "Where piscina fits".
+ * server, scrapes). README.md "Architecture" and docs/huge-ingress.md say when it is used.
  *
  * What crosses the thread boundary, and why:
  * - in: only the objects that changed since the last task, because the thread keeps a mirror

@@ -1,6 +1,6 @@
 /**
- * The one table that maps data-plane failures to HTTP statuses (ARCHITECTURE.md "Request
- * pipeline" step 5, STYLE.md "Errors"). After the response head was sent no status can be
+ * The one table that maps data-plane failures to HTTP statuses (README.md "Proxy behaviour";
+ * the error codes are in docs/errors.md). After the response head was sent no status can be
  * sent any more: the exchange closes the client connection instead.
  */
 import { STATUS_CODES } from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * The worker's front: uWebSockets.js in, undici out (ARCHITECTURE.md "Request pipeline"). It
+ * The worker's front: uWebSockets.js in, Flusso's upstream client out (README.md "Architecture"). It
  * owns the plain-HTTP app and the HTTPS listener (tls-front.ts); both hand every request to
  * the same handler (handler.ts) with the Listener it came on.
  */

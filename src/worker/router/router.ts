@@ -1,7 +1,7 @@
 /**
  * The router contract: given a request's Host header and normalised path, pick the route.
  *
- * Precedence (Ingress v1; ARCHITECTURE.md "Matching rules"): an exact
+ * Precedence (Ingress v1; README.md "Routing (Ingress v1)"): an exact
  * host beats a single-label wildcard host (`*.foo.com` matches exactly one extra label),
  * which beats the catch-all `*` virtual host; within the one chosen host (there is no
  * fall-through to another host) an Exact path beats any Prefix, and a longer Prefix beats

@@ -1,6 +1,6 @@
 /**
  * The HostRouter contract, run against every implementation (router.test.ts). Each case
- * names the rule it pins down; ARCHITECTURE.md "Matching rules" is the source.
+ * names the rule it pins down; README.md "Routing (Ingress v1)" is the source.
  */
 import { describe, expect, it } from 'vitest';
 import type { PathMatch, Route, RoutingTable, VirtualHost } from '../../../../src/shared/snapshot.js';
