@@ -14,6 +14,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { earlyCloses, settled } from '../helpers/websocket.js';
 import WebSocket, { WebSocketServer } from 'ws';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { endpointSlice, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
@@ -107,7 +108,10 @@ describe.skipIf(limit < MIN_NOFILE)(`${SOCKETS} WebSockets through ${CHANGES} ro
 
   it(`keeps ${SOCKETS} WebSockets open through ${CHANGES} rewrites of another Ingress, then each still echoes`, { timeout: 240_000 }, async () => {
     const url = `ws://127.0.0.1:${flusso.httpPort}/echo`;
-    clients.push(...(await inBatches(SOCKETS, 100, () => connect(url))));
+    // settled(): a socket uWS closes right after its 101 (known bug, docs/websocket.md) is
+    // replaced and counted; more than a handful would be a different failure.
+    clients.push(...(await inBatches(SOCKETS, 100, () => settled(() => connect(url)))));
+    expect(earlyCloses.count).toBeLessThanOrEqual(5);
     clients.forEach((c, index) => c.on('close', (code, reason) => closes.push({ index, code, reason: reason.toString() })));
     await pollUntil('every backend socket', async () => (serverSockets.length === SOCKETS ? true : undefined));
 
