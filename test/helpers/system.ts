@@ -3,7 +3,9 @@
  * a non-root user's PATH leaves out (Debian installs nginx as /usr/sbin/nginx). Returns the name
  * unchanged when it is nowhere, so spawn fails with ENOENT naming it.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
+import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 
 export function systemBinary(name: string): string {
@@ -19,4 +21,40 @@ export function systemBinary(name: string): string {
     }
   }
   return name;
+}
+
+/** Nginx is a running nginx started by startNginx. */
+export interface Nginx {
+  readonly process: ChildProcess;
+  /** stop sends SIGTERM and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * startNginx runs nginx with `dir/nginx.conf` (prefix `dir`) and resolves once `port` on
+ * 127.0.0.1 accepts connections; it throws with nginx's stderr when nginx exits or never listens.
+ */
+export async function startNginx(dir: string, port: number): Promise<Nginx> {
+  const child = spawn(systemBinary('nginx'), ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const stop = async (): Promise<void> => {
+    child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) await new Promise((r) => child.once('exit', r));
+  };
+  for (let i = 0; ; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (up) return { process: child, stop };
+    if (i > 100 || child.exitCode !== null) {
+      await stop();
+      throw new Error(`nginx did not start: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

@@ -7,13 +7,12 @@
  * what nginx forwards, where both refuse with different statuses, and the residual risks the
  * README's security section names.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemBinary } from '../helpers/system.js';
+import { startNginx, type Nginx } from '../helpers/system.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { rawRequest, statusOf } from '../helpers/http.js';
@@ -71,7 +70,7 @@ const RESIDUAL: Record<string, string> = {
 };
 
 let dir: string;
-let nginx: ChildProcess;
+let nginx: Nginx | undefined;
 let nginxPort: number;
 let flusso: FlussoProcess;
 let backend: RawUpstream;
@@ -137,9 +136,7 @@ beforeAll(async () => {
   backend = await startRawUpstream(record);
   nginxPort = await freePort();
   writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(nginxPort, backend.port));
-  nginx = spawn(systemBinary('nginx'), ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  nginx.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  nginx = await startNginx(dir, nginxPort);
   const manifests = await manifestDir();
   await manifests.write('00-diff.yaml', [
     ingressClass('flusso'),
@@ -149,23 +146,10 @@ beforeAll(async () => {
   ]);
   flusso = await startFlusso({ manifestsDir: manifests.dir, workers: 1 });
   await flusso.waitForGeneration(1);
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>((r) => {
-      const s = net.connect(nginxPort, '127.0.0.1', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (up) break;
-    if (i > 100 || nginx.exitCode !== null) throw new Error(`nginx did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 });
 
 afterAll(async () => {
-  nginx?.kill('SIGTERM');
-  if (nginx !== undefined && nginx.exitCode === null) await new Promise((r) => nginx.once('exit', r));
+  await nginx?.stop();
   await flusso?.stop();
   rmSync(dir, { recursive: true, force: true });
 });

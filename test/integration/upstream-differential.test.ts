@@ -5,13 +5,12 @@
  * (502 before any head, or the status, the body and whether it was cut) must be the same,
  * except where Flusso is deliberately stricter than nginx 1.22: those are listed with the reason.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemBinary } from '../helpers/system.js';
+import { startNginx, type Nginx } from '../helpers/system.js';
 import { BodyFraming, UpstreamClient, type EndpointPool, type UpstreamError, type UpstreamHandler } from '../../src/worker/upstream/client.js';
 import type { ResponseHead } from '../../src/worker/upstream/parser.js';
 import { freePort } from '../helpers/ports.js';
@@ -83,7 +82,7 @@ type Outcome = string;
 const FAILED = 'failed';
 
 let dir: string;
-let nginx: ChildProcess;
+let nginx: Nginx | undefined;
 let nginxPort: number;
 let upstreamPort: number;
 let upstream: net.Server;
@@ -224,27 +223,11 @@ beforeAll(async () => {
   upstreamPort = (upstream.address() as net.AddressInfo).port;
   nginxPort = await freePort();
   writeFileSync(path.join(dir, 'nginx.conf'), nginxConf(nginxPort, upstreamPort));
-  nginx = spawn(systemBinary('nginx'), ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  nginx.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  // Wait until nginx listens.
-  for (let i = 0; ; i++) {
-    const up = await new Promise<boolean>((r) => {
-      const s = net.connect(nginxPort, '127.0.0.1', () => {
-        s.destroy();
-        r(true);
-      });
-      s.on('error', () => r(false));
-    });
-    if (up) break;
-    if (i > 100 || nginx.exitCode !== null) throw new Error(`nginx did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  nginx = await startNginx(dir, nginxPort);
 });
 
 afterAll(async () => {
-  nginx?.kill('SIGTERM');
-  if (nginx !== undefined && nginx.exitCode === null) await new Promise((r) => nginx.once('exit', r));
+  await nginx?.stop();
   for (const s of sockets) s.destroy();
   await new Promise((r) => upstream?.close(r));
   rmSync(dir, { recursive: true, force: true });
