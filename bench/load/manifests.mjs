@@ -1,13 +1,15 @@
 // The manifests every load script runs Flusso on: one Ingress in front of one Service whose one
 // endpoint is the local backend. With `host`, a host rule; without, the Ingress default backend.
-// `annotations` (an object) go on the Ingress, e.g. { 'flusso.dev/cache': 'true' }.
+// `annotations` (an object) go on the Ingress, e.g. { 'flusso.dev/cache': 'true' }; with
+// `tlsSecretName`, the host is served over TLS with that Secret (spec.tls).
 
 /** singleBackendManifests renders the YAML for a backend on 127.0.0.1:port. */
-export function singleBackendManifests({ port, host, namespace = 'default', name = 'backend', annotations }) {
+export function singleBackendManifests({ port, host, namespace = 'default', name = 'backend', annotations, tlsSecretName }) {
   const backend = `{ service: { name: ${name}, port: { number: 80 } } }`;
+  const tls = tlsSecretName === undefined ? '' : `  tls: [ { hosts: [ ${host} ], secretName: ${tlsSecretName} } ]\n`;
   const spec = host === undefined
     ? `  defaultBackend: ${backend}`
-    : `  rules: [ { host: ${host}, http: { paths: [ { path: /, pathType: Prefix, backend: ${backend} } ] } } ]`;
+    : `${tls}  rules: [ { host: ${host}, http: { paths: [ { path: /, pathType: Prefix, backend: ${backend} } ] } } ]`;
   return `apiVersion: networking.k8s.io/v1
 kind: IngressClass
 metadata: { name: flusso }

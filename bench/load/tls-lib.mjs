@@ -8,6 +8,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ROOT } from './lib.mjs';
+import { singleBackendManifests } from './manifests.mjs';
 
 const DAY_MS = 86_400_000;
 
@@ -54,31 +55,7 @@ data:
  * EndpointSlice. The Secret itself goes in another file (tlsSecretYaml).
  */
 export function tlsIngressManifests({ port, host, secretName, namespace = 'default', name = 'backend' }) {
-  return `apiVersion: networking.k8s.io/v1
-kind: IngressClass
-metadata: { name: flusso }
-spec: { controller: flusso.dev/ingress-controller }
----
-apiVersion: networking.k8s.io/v1
-kind: Ingress
-metadata: { name: bench-tls, namespace: ${namespace} }
-spec:
-  ingressClassName: flusso
-  tls: [ { hosts: [ ${host} ], secretName: ${secretName} } ]
-  rules: [ { host: ${host}, http: { paths: [ { path: /, pathType: Prefix, backend: { service: { name: ${name}, port: { number: 80 } } } } ] } } ]
----
-apiVersion: v1
-kind: Service
-metadata: { name: ${name}, namespace: ${namespace} }
-spec: { ports: [ { port: 80, targetPort: ${port} } ] }
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: { name: ${name}-1, namespace: ${namespace}, labels: { kubernetes.io/service-name: ${name} } }
-addressType: IPv4
-ports: [ { port: ${port} } ]
-endpoints: [ { addresses: [ 127.0.0.1 ] } ]
-`;
+  return singleBackendManifests({ port, host, namespace, name, tlsSecretName: secretName });
 }
 
 /**
