@@ -150,12 +150,14 @@ describe('start-up fails safe', () => {
     });
   });
 
-  // Root may bind any port: run as nobody then (setpriv), else as ourselves when 80 is privileged.
+  // Root may bind any port: run without CAP_NET_BIND_SERVICE then (setpriv), else as ourselves.
   const root = process.getuid?.() === 0;
   it.runIf(process.platform === 'linux')('a privileged port without the privilege: exit 1 with EACCES', async () => {
     const [httpsPort = 0, adminPort = 0] = await freePorts(2);
     const args = ['--source', 'file', '--manifests', dir.dir, '--http-port', '80', '--https-port', String(httpsPort), '--admin-port', String(adminPort), '--workers', '1'];
-    const [cmd, argv] = root ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, FLUSSO_BIN, ...args]] : [process.execPath, [FLUSSO_BIN, ...args]];
+    // As root, drop only the capability to bind low ports (root keeps reading the checkout, which
+    // may sit in a 0700 directory such as mktemp -d makes).
+    const [cmd, argv] = root ? ['setpriv', ['--bounding-set=-net_bind_service', '--inh-caps=-net_bind_service', process.execPath, FLUSSO_BIN, ...args]] : [process.execPath, [FLUSSO_BIN, ...args]];
     const child = spawn(cmd, argv, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     onTestFinished(() => void child.kill('SIGKILL'));
     let stderr = '';
