@@ -113,7 +113,10 @@ describe.skipIf(limit < MIN_NOFILE)(`${SOCKETS} WebSockets through ${CHANGES} ro
     clients.push(...(await inBatches(SOCKETS, 100, () => settled(() => connect(url)))));
     expect(earlyCloses.count).toBeLessThanOrEqual(5);
     clients.forEach((c, index) => c.on('close', (code, reason) => closes.push({ index, code, reason: reason.toString() })));
-    await pollUntil('every backend socket', async () => (serverSockets.length === SOCKETS ? true : undefined));
+    // A socket replaced by settled() left a closed backend socket behind: count the live ones, and
+    // only the closes that come after this point.
+    await pollUntil('every backend socket', async () => (serverSockets.length - serverCloses === SOCKETS ? true : undefined));
+    const closesBefore = serverCloses;
 
     // Every socket counts in the open-WebSockets gauge of one of the two workers.
     let last = '';
@@ -145,6 +148,6 @@ describe.skipIf(limit < MIN_NOFILE)(`${SOCKETS} WebSockets through ${CHANGES} ro
     });
     expect(echoes).toEqual(clients.map((_, i) => `after ${i}`));
     expect(closes).toEqual([]);
-    expect(serverCloses).toBe(0);
+    expect(serverCloses - closesBefore).toBe(0);
   });
 });
