@@ -16,7 +16,7 @@ import { isWorkerMessage, type CachePurgeSelector, type PrimaryMessage, type Wor
  * ClusterWorker is the part of a node:cluster Worker the pool uses; tests fork fakes of it.
  */
 export interface ClusterWorker {
-  readonly process: { readonly pid?: number | undefined; readonly stdout?: Readable | null; kill(signal?: NodeJS.Signals | number): boolean };
+  readonly process: { readonly pid?: number | undefined; readonly stdout?: Readable | null; readonly stderr?: Readable | null; kill(signal?: NodeJS.Signals | number): boolean };
   send(message: PrimaryMessage): boolean;
   isConnected(): boolean;
   isDead(): boolean;
@@ -112,6 +112,12 @@ interface Slot {
 
 /** UWS_STDOUT_NOISE matches the lines uWebSockets.js prints on its own when it sets up server names. */
 const UWS_STDOUT_NOISE = /^(finding |Browsed to SNI: |Cannot browse to SNI: )/;
+/**
+ * UNCORKED_WRITE_WARNING is the line uWebSockets.js prints on stderr for every response write
+ * outside a cork. The worker writes a WebSocket's 101 outside one on purpose: uWS 20.57 can lose
+ * a socket upgraded inside a cork (docs/websocket.md, "The 101 outside a cork").
+ */
+export const UNCORKED_WRITE_WARNING = 'Warning: uWS.HttpResponse writes must be made from within a corked callback. See documentation for uWS.HttpResponse.cork and consult the user manual.';
 
 /** WorkerPool owns the node:cluster workers and the snapshot they must serve. */
 export class WorkerPool {
@@ -132,9 +138,9 @@ export class WorkerPool {
     this.#opts = { restartBaseMs: 100, restartMaxMs: 30_000, healthyAfterMs: 60_000, env: {}, ...rest };
     this.#log = opts.log;
     if (fork === undefined) {
-      // A worker logs to fd 3, our own stdout; its fd 1 is a pipe we read, because uWebSockets.js
-      // prints lines of its own there when it sets up TLS server names (see #readStdout).
-      cluster.setupPrimary({ exec: opts.exec, args: [], serialization: 'advanced', stdio: ['ignore', 'pipe', 'inherit', 1, 'ipc'] });
+      // A worker logs to fd 3, our own stdout; its fd 1 and 2 are pipes we read, because
+      // uWebSockets.js prints lines of its own there (see #readStdout and #readStderr).
+      cluster.setupPrimary({ exec: opts.exec, args: [], serialization: 'advanced', stdio: ['ignore', 'pipe', 'pipe', 1, 'ipc'] });
       const env = this.#opts.env;
       this.#forkWorker = () => cluster.fork(env);
     } else this.#forkWorker = fork;
@@ -287,6 +293,7 @@ export class WorkerPool {
     worker.on('message', (m: unknown) => this.#onMessage(slot, worker, m));
     worker.on('error', (err) => this.#log.warn({ err, workerId: slot.id }, 'worker IPC error'));
     if (worker.process.stdout) this.#readStdout(slot.id, worker.process.stdout);
+    if (worker.process.stderr) readStderr(worker.process.stderr, process.stderr);
     worker.once('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
   }
 
@@ -428,4 +435,14 @@ export class WorkerPool {
       return false;
     }
   }
+}
+
+/**
+ * readStderr passes a worker's stderr on to `out` line by line (crash reports, Node.js warnings),
+ * except uWebSockets.js's warning about the 101 a worker writes outside a cork on purpose.
+ */
+export function readStderr(stderr: Readable, out: NodeJS.WritableStream): void {
+  createInterface({ input: stderr, crlfDelay: Number.POSITIVE_INFINITY }).on('line', (line) => {
+    if (line !== UNCORKED_WRITE_WARNING) out.write(`${line}\n`);
+  });
 }

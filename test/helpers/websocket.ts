@@ -111,23 +111,3 @@ export function closed(ws: WebSocket): Promise<{ code: number; reason: string }>
   return ENDINGS.get(ws) ?? new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
 }
 
-/**
- * settled opens a WebSocket with `open` and keeps it only once it has stayed open for 100 ms.
- * Known bug (docs/websocket.md): now and then uWS closes a fresh, idle proxied WebSocket with 1006
- * a few milliseconds after its 101. Tests that keep sockets idle to check something else (idle
- * timeout, drain, route changes) replace such a socket, at most `tries - 1` times, and say so in
- * the log; `earlyCloses` counts them so a test can bound them.
- */
-export const earlyCloses = { count: 0 };
-
-export async function settled(open: () => Promise<WebSocket>, tries = 3): Promise<WebSocket> {
-  for (let attempt = 1; ; attempt++) {
-    const ws = await open();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    if (ws.readyState === WebSocket.OPEN) return ws;
-    earlyCloses.count++;
-    const end = await closed(ws);
-    console.log(`known bug (docs/websocket.md): a WebSocket closed ${end.code} right after its 101; ${attempt < tries ? 'replaced' : 'giving up'}`);
-    if (attempt >= tries) throw new Error(`a WebSocket closed ${end.code} right after its 101, ${tries} times in a row`);
-  }
-}

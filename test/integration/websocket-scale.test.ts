@@ -14,7 +14,6 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { earlyCloses, settled } from '../helpers/websocket.js';
 import WebSocket, { WebSocketServer } from 'ws';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { endpointSlice, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
@@ -108,15 +107,21 @@ describe.skipIf(limit < MIN_NOFILE)(`${SOCKETS} WebSockets through ${CHANGES} ro
 
   it(`keeps ${SOCKETS} WebSockets open through ${CHANGES} rewrites of another Ingress, then each still echoes`, { timeout: 240_000 }, async () => {
     const url = `ws://127.0.0.1:${flusso.httpPort}/echo`;
-    // settled(): a socket uWS closes right after its 101 (known bug, docs/websocket.md) is
-    // replaced and counted; more than a handful would be a different failure.
-    clients.push(...(await inBatches(SOCKETS, 100, () => settled(() => connect(url)))));
-    expect(earlyCloses.count).toBeLessThanOrEqual(5);
-    clients.forEach((c, index) => c.on('close', (code, reason) => closes.push({ index, code, reason: reason.toString() })));
-    // A socket replaced by settled() left a closed backend socket behind: count the live ones, and
-    // only the closes that come after this point.
-    await pollUntil('every backend socket', async () => (serverSockets.length - serverCloses === SOCKETS ? true : undefined));
-    const closesBefore = serverCloses;
+    // Every close counts from the moment a socket is open, so one closed right after its 101 fails
+    // the test too (uWS 20.57 did that to about 1 socket in 1,000 when the 101 was corked,
+    // docs/websocket.md).
+    let opened = 0;
+    clients.push(
+      ...(await inBatches(SOCKETS, 100, async () => {
+        const ws = await connect(url);
+        const index = opened++;
+        ws.on('close', (code, reason) => closes.push({ index, code, reason: reason.toString() }));
+        return ws;
+      })),
+    );
+    await pollUntil('every backend socket', async () => (serverSockets.length === SOCKETS ? true : undefined));
+    expect(closes).toEqual([]);
+    expect(serverCloses).toBe(0);
 
     // Every socket counts in the open-WebSockets gauge of one of the two workers.
     let last = '';
@@ -148,6 +153,6 @@ describe.skipIf(limit < MIN_NOFILE)(`${SOCKETS} WebSockets through ${CHANGES} ro
     });
     expect(echoes).toEqual(clients.map((_, i) => `after ${i}`));
     expect(closes).toEqual([]);
-    expect(serverCloses - closesBefore).toBe(0);
+    expect(serverCloses).toBe(0);
   });
 });

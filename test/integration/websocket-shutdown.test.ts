@@ -5,12 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { endpointSlice, ingressClass, manifestDir, service } from '../helpers/manifests.js';
-import { NS, closed, connect, settled, startBackend, wsIngress, type Backend } from '../helpers/websocket.js';
+import { NS, closed, connect, startBackend, wsIngress, type Backend } from '../helpers/websocket.js';
 
-// Known bug, open (docs/websocket.md): now and then uWS closes a fresh, idle proxied WebSocket
-// with 1006 a few milliseconds after its 101. These tests keep sockets idle to check the idle
-// timeout and the drain, so they open them through settled(), which replaces such a socket and
-// logs it; what they check is asserted in full on every socket they keep.
 describe('WebSocket limits and shutdown', () => {
   let backend: Backend;
 
@@ -39,7 +35,7 @@ describe('WebSocket limits and shutdown', () => {
   it('closes a WebSocket idle for --websocket-idle-timeout with 1001', async () => {
     const flusso = await start(['--websocket-idle-timeout', '1s']);
     try {
-      const ws = await settled(() => connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'chat.ws.test'));
+      const ws = await connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'chat.ws.test');
       expect(await closed(ws)).toEqual({ code: 1001, reason: 'idle timeout' });
     } finally {
       await flusso.stop();
@@ -48,7 +44,7 @@ describe('WebSocket limits and shutdown', () => {
 
   it('closes open WebSockets with 1001 when the drain time is over, then exits 0', async () => {
     const flusso = await start(['--drain-timeout', '1s']);
-    const sockets = await Promise.all(Array.from({ length: 5 }, () => settled(() => connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'chat.ws.test'))));
+    const sockets = await Promise.all(Array.from({ length: 5 }, () => connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'chat.ws.test')));
     const ends = sockets.map((s) => closed(s));
     const exit = await flusso.stop('SIGTERM', 15_000);
     expect(await Promise.all(ends)).toEqual(sockets.map(() => ({ code: 1001, reason: 'server going away' })));

@@ -218,4 +218,10 @@ describe('WebSocket through Flusso', () => {
         : undefined;
     });
   });
+
+  it('keeps uWS\'s warning about the uncorked 101 out of Flusso\'s stderr (docs/websocket.md)', () => {
+    // Every test above upgraded through a worker that wrote its 101 outside a cork.
+    expect(flusso.output()).toContain('--- stderr:');
+    expect(flusso.output()).not.toContain('must be made from within a corked callback');
+  });
 });

@@ -244,11 +244,14 @@ export class WebSocketProxy {
       counters?.record('GET', 101, (performance.now() - started) / 1000, (performance.now() - started) / 1000, 0, 0);
       counters?.recordWebSocketOpened();
       link.opened = true;
-      res.cork(() => {
-        res.writeStatus('101 Switching Protocols');
-        for (const [n, v] of relayed) res.writeHeader(n, v);
-        res.upgrade<Holder>({ link }, key, chosen, extensions, context);
-      });
+      // Not corked, on purpose: when uWS 20.57 upgrades inside res.cork and the socket's memory
+      // is reallocated in place, the end of the cork takes the new WebSocket for the old HTTP
+      // response, may close it (the client sees 1006 right after its 101) and arms the HTTP idle
+      // timer on it. Uncorked, the 101 goes out in a few small writes; uWS warns on stderr for
+      // each, and the primary drops exactly that line (docs/websocket.md, "The 101 outside a cork").
+      res.writeStatus('101 Switching Protocols');
+      for (const [n, v] of relayed) res.writeHeader(n, v);
+      res.upgrade<Holder>({ link }, key, chosen, extensions, context);
       this.#wireUpstream(link);
     });
     upstream.on('unexpected-response', (_request, response) => {
