@@ -32,6 +32,21 @@ describe('WebSocket through Flusso', () => {
       service(NS, 'empty', [{ name: 'http', port: 80, targetPort: 1 }]),
       tlsSecret(NS, 'ws-cert', pki.valid(['secure.ws.test'])),
       wsIngress('chat', host),
+      // The Gateway API conformance case HTTPRouteBackendProtocolWebSocket, on an Ingress: the
+      // Service port says `appProtocol: kubernetes.io/ws`.
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'ws-app', namespace: NS },
+        spec: { selector: { app: 'ws-app' }, ports: [{ name: 'ws', protocol: 'TCP', port: 8082, targetPort: backend.port, appProtocol: 'kubernetes.io/ws' }] },
+      },
+      endpointSlice(NS, 'ws-app', ['127.0.0.1'], backend.port, { portName: 'ws' }),
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'Ingress',
+        metadata: { name: 'backend-protocol-ws', namespace: NS },
+        spec: { ingressClassName: 'flusso', rules: [{ host: 'proto.ws.test', http: { paths: [{ path: '/ws', pathType: 'Prefix', backend: { service: { name: 'ws-app', port: { number: 8082 } } } }] } }] },
+      },
       wsIngress('secure', 'secure.ws.test', '/', true),
       {
         apiVersion: 'networking.k8s.io/v1',
@@ -205,6 +220,22 @@ describe('WebSocket through Flusso', () => {
     const req = backend.lastRequest as IncomingMessage;
     expect(req.headers['x-forwarded-proto']).toBe('https');
     ws.close();
+  });
+
+  it('passes the Gateway API conformance case HTTPRouteBackendProtocolWebSocket (appProtocol kubernetes.io/ws), on an Ingress', async () => {
+    const ws = await connect(`${url}/ws`, 'proto.ws.test', { origin: 'ws://gateway/HTTPRouteBackendProtocolWebSocket' });
+    expect(backend.lastRequest?.headers.origin).toBe('ws://gateway/HTTPRouteBackendProtocolWebSocket');
+    ws.send('Websocket Support!');
+    const text = await nextMessage(ws);
+    expect(text).toEqual({ data: Buffer.from('Websocket Support!'), isBinary: false });
+    ws.send(Buffer.from([1, 2, 3, 4, 5, 6, 7]));
+    expect(await nextMessage(ws)).toEqual({ data: Buffer.from([1, 2, 3, 4, 5, 6, 7]), isBinary: true });
+    ws.close(1000);
+    expect(await closed(ws)).toEqual({ code: 1000, reason: '' });
+    // Nothing about the Service port or its appProtocol is reported as unsupported.
+    const res = await fetch(`http://127.0.0.1:${flusso.adminPort}/api/v1/diagnostics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(await res.json())).not.toContain('ws-app');
   });
 
   it('counts WebSockets and messages per route in /metrics', async () => {
