@@ -77,6 +77,12 @@ export interface Config {
   readonly adminPublicRead: boolean;
   /** Workers count requests for /metrics (off only to measure the cost of counting). */
   readonly metrics: boolean;
+  /** --metrics-ingress-nginx-compat: expose the nginx_ingress_controller_* family too. */
+  readonly metricsIngressNginxCompat: boolean;
+  /** --metrics-ingress-nginx-path: that family carries the path label. */
+  readonly metricsIngressNginxPath: boolean;
+  /** $POD_NAMESPACE (downward API): the controller_namespace label of that family. */
+  readonly podNamespace?: string;
   /** --cache-default: cache every route unless its Ingress opts out. */
   readonly cacheDefault: 'on' | 'off';
   readonly cacheMaxBytes: number;
@@ -135,6 +141,10 @@ export function parseCommandLine(argv: readonly string[], ctx: ConfigContext): C
   if (out.httpsPort !== 0 && (out.httpsPort === out.httpPort || out.httpsPort === out.adminPort))
     issues.push(`--https-port (${String(out.httpsPort)}) must differ from --http-port and --admin-port`);
   if (out.httpsRedirectPort === 0) issues.push('--https-redirect-port must be from 1 to 65535');
+  if (out.metricsIngressNginxCompat === true && out.metrics === false)
+    issues.push('--metrics-ingress-nginx-compat needs --metrics true: the family is made of the requests the workers count');
+  if (out.metricsIngressNginxPath === true && out.metricsIngressNginxCompat !== true)
+    issues.push('--metrics-ingress-nginx-path labels the ingress-nginx family: give --metrics-ingress-nginx-compat too');
   for (const k of ['defaultSslCertificate', 'tlsDir']) if (out[k] === undefined) delete out[k];
   if (issues.length > 0)
     throw new IngressError('ING_ERR_CONFIG_INVALID', `invalid configuration:\n  ${issues.join('\n  ')}\nRun "flusso --help" for the allowed values.`);
@@ -158,6 +168,7 @@ function deriveKubernetesSettings(out: Record<string, unknown>, env: ConfigConte
   out.inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
   out.electionNamespace ??= env.POD_NAMESPACE || 'default';
   if (env.POD_NAME) out.podName = env.POD_NAME;
+  if (env.POD_NAMESPACE) out.podNamespace = env.POD_NAMESPACE;
   for (const k of ['watchLabelSelector', 'publishService']) if (out[k] === undefined) delete out[k];
   if (Number(out.electionRenewDeadlineMs) >= Number(out.electionLeaseDurationMs))
     issues.push('--election-renew-deadline must be shorter than --election-lease-duration');

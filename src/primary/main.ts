@@ -242,6 +242,8 @@ async function run(config: Config): Promise<void> {
       logFd: 3,
       accessLogEvery: config.accessLogEvery,
       metrics: config.metrics,
+      metricsIngressNginxCompat: config.metricsIngressNginxCompat,
+      metricsIngressNginxPath: config.metricsIngressNginxPath,
       serverHeader: SERVER_HEADER,
       cacheMaxBytes: config.cacheMaxBytes,
       cacheMaxObjectBytes: config.cacheMaxObjectBytes,

@@ -78,6 +78,8 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'adminToken', type: 'string', metavar: 'TOKEN', pattern: /^[A-Za-z0-9._~+\/=-]{16,256}$/, help: 'bearer token for the admin API and /metrics (generated and logged once at start when not given)', allowed: '16 to 256 token characters' },
   { key: 'adminPublicRead', type: 'boolean', default: false, help: 'let the admin API, /metrics and the GUI read without the token (mutations still need it)', allowed: 'true or false' },
   { key: 'metrics', type: 'boolean', default: true, help: 'count requests in the workers for /metrics and the GUI (off only to measure what counting costs)', allowed: 'true or false' },
+  { key: 'metricsIngressNginxCompat', type: 'boolean', default: false, help: 'also expose the ingress-nginx metric family (nginx_ingress_controller_*) so dashboards and alerts built for ingress-nginx keep working', allowed: 'true or false' },
+  { key: 'metricsIngressNginxPath', type: 'boolean', default: false, help: 'add the path label (each route\'s Ingress path) to that family; one series per path, as ingress-nginx does', allowed: 'true or false' },
   { key: 'logLevel', type: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], metavar: 'LEVEL', help: 'log level', allowed: 'one of: fatal, error, warn, info, debug, trace' },
   { key: 'config', type: 'string', metavar: 'FILE', help: 'YAML file of settings (camelCase keys, e.g. httpPort: 9000)', allowed: 'a file path' },
   { key: 'help', type: 'boolean', help: 'print this help and exit', allowed: '' },

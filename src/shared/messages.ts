@@ -37,6 +37,10 @@ export interface WorkerConfig {
   readonly accessLogEvery: number;
   /** Count requests for metrics (WorkerStats) and flush them to the primary. */
   readonly metrics: boolean;
+  /** `--metrics-ingress-nginx-compat`: also count the cells of the ingress-nginx-compatible family. */
+  readonly metricsIngressNginxCompat?: boolean;
+  /** `--metrics-ingress-nginx-path`: those cells are per route path too. */
+  readonly metricsIngressNginxPath?: boolean;
   readonly serverHeader: string;
   /** `--cache-max-bytes`: the bound on each worker's response cache (keys, headers and bodies). */
   readonly cacheMaxBytes: number;

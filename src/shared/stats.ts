@@ -3,8 +3,11 @@
  * arrays, no IPC per request) and ship a StatsDelta about once a second; the primary adds the
  * deltas up and renders Prometheus metrics. Every label value comes from configured objects
  * (namespace, Ingress, Service) or from these fixed tables, never from raw client input, so
- * the number of series cannot grow with traffic.
+ * the number of series cannot grow with traffic; the exact status code is bounded per route
+ * (status-counts.ts).
  */
+import { CELL_SIZE } from './ingress-nginx-stats.js';
+import { StatusCounts } from './status-counts.js';
 
 /** METHODS are the method label values; anything else counts as OTHER. */
 export const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'OTHER'] as const;
@@ -53,8 +56,23 @@ export interface RouteStatsDelta {
   /** Labels as `namespace/ingress` and `namespace/service`; UNMATCHED for unrouted requests. */
   readonly ingress: string;
   readonly service: string;
-  /** Request counts, flattened [method][statusClass]: index = method * STATUS_CLASSES.length + class. */
+  /**
+   * With the ingress-nginx-compatible family on: the virtual host the route belongs to ('' for
+   * the default backend and unmatched requests) and, with its path label on, the route's path.
+   */
+  readonly host?: string;
+  readonly path?: string;
+  /**
+   * Request counts as flattened triples [status, method, count, …]: `status` is an exact code,
+   * or a class digit 1 to 5 for the codes over the route's bound (StatusCounts); `method` an
+   * index in METHODS.
+   */
   readonly requests: readonly number[];
+  /**
+   * The ingress-nginx-compatible cells, flattened [status, method, CELL_SIZE figures, …]
+   * (ingress-nginx-stats.ts); absent when the family is off.
+   */
+  readonly compat?: readonly number[];
   /** Request duration histogram counts per bucket (not cumulative), and the sum in seconds. */
   readonly duration: readonly number[];
   readonly durationSum: number;
@@ -80,7 +98,42 @@ export interface ProcessStats {
   readonly eventLoopDelayP50: number;
   readonly eventLoopDelayP99: number;
   readonly eventLoopDelayMax: number;
+  /** The process_* and nodejs_* figures (runtime-stats.ts); absent from older senders and tests. */
+  readonly runtime?: RuntimeStats;
 }
+
+/**
+ * RuntimeStats are what the standard `process_*` and `nodejs_*` metrics (as prom-client names
+ * them) need from one process. Counters are cumulative since the process started.
+ */
+export interface RuntimeStats {
+  readonly cpuUserSeconds: number;
+  readonly cpuSystemSeconds: number;
+  readonly startTimeSeconds: number;
+  /** From /proc (Linux); absent elsewhere. */
+  readonly virtualMemoryBytes?: number;
+  readonly heapBytes?: number;
+  readonly openFds?: number;
+  readonly maxFds?: number;
+  readonly heapTotalBytes: number;
+  readonly externalBytes: number;
+  /** v8 heap spaces as [name without `_space`, size, used, available]. */
+  readonly heapSpaces: readonly (readonly [string, number, number, number])[];
+  /** Lag of a setImmediate at the last sample, and the delay histogram of the last interval, seconds. */
+  readonly eventLoopLag: number;
+  readonly eventLoopMin: number;
+  readonly eventLoopMean: number;
+  readonly eventLoopStddev: number;
+  readonly eventLoopP90: number;
+  /** Resources keeping the event loop alive, by type. */
+  readonly activeResources: readonly (readonly [string, number])[];
+  /** GC pauses by kind: [kind, per-bucket counts of GC_BUCKETS_S with +Inf …, sum seconds]. */
+  readonly gc: readonly (readonly [string, readonly number[], number])[];
+  readonly nodeVersion: string;
+}
+
+/** GC_BUCKETS_S are prom-client's default nodejs_gc_duration_seconds buckets. */
+export const GC_BUCKETS_S = [0.001, 0.01, 0.1, 1, 2, 5] as const;
 
 /** StatsDelta is one worker's flush. */
 export interface StatsDelta {
@@ -125,7 +178,6 @@ export interface CacheStatsDelta {
   readonly maxBytes: number;
 }
 
-const CELLS = METHODS.length * STATUS_CLASSES.length;
 const BUCKETS = DURATION_BUCKETS_S.length + 1;
 
 /**
@@ -133,7 +185,7 @@ const BUCKETS = DURATION_BUCKETS_S.length + 1;
  * counts into one and ships it as a RouteStatsDelta; the primary adds deltas into another.
  */
 export class RouteTally {
-  readonly requests = new Float64Array(CELLS);
+  readonly requests = new StatusCounts(METHODS.length);
   readonly duration = new Float64Array(BUCKETS);
   readonly upstream = new Float64Array(BUCKETS);
   durationSum = 0;
@@ -149,7 +201,7 @@ export class RouteTally {
 
   /** add adds a delta's figures to this tally. */
   add(d: RouteStatsDelta): void {
-    addInto(this.requests, d.requests);
+    addTriples(this.requests, d.requests);
     addInto(this.duration, d.duration);
     addInto(this.upstream, d.upstream);
     this.durationSum += d.durationSum;
@@ -169,7 +221,7 @@ export class RouteTally {
     return {
       ingress,
       service,
-      requests: Array.from(this.requests),
+      requests: this.requests.toTriples(),
       duration: Array.from(this.duration),
       durationSum: this.durationSum,
       upstream: Array.from(this.upstream),
@@ -186,13 +238,26 @@ export class RouteTally {
 
   /** reset zeroes every figure. */
   reset(): void {
-    this.requests.fill(0);
+    this.requests.reset();
     this.duration.fill(0);
     this.upstream.fill(0);
     this.durationSum = this.upstreamSum = this.bytesIn = this.bytesOut = this.connectErrors = this.timeouts = 0;
     this.websocketsOpened = this.websocketsClosed = this.websocketMessagesIn = this.websocketMessagesOut = 0;
   }
 }
+
+/** addTriples adds [status, method, count] triples, skipping malformed ones (the input crossed IPC). */
+function addTriples(target: StatusCounts, triples: readonly number[]): void {
+  if (!Array.isArray(triples)) return;
+  for (let i = 0; i + 2 < triples.length; i += 3) {
+    const [status, method, n] = [triples[i], triples[i + 1], triples[i + 2]];
+    if (typeof status !== 'number' || !Number.isInteger(method) || (method as number) < 0 || (method as number) >= METHODS.length || typeof n !== 'number' || !(n > 0)) continue;
+    target.add(status, method as number, n);
+  }
+}
+
+/** COMPAT_STRIDE is the length of one cell in RouteStatsDelta.compat: status, method, figures. */
+export const COMPAT_STRIDE = 2 + CELL_SIZE;
 
 function addInto(target: Float64Array, source: readonly number[]): void {
   const n = Math.min(target.length, source.length);

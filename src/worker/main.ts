@@ -75,7 +75,7 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
     log = createWorkerLogger({ workerId: m.workerId, level: m.config.logLevel, format: m.config.logFormat, fd: m.config.logFd });
     drainTimeoutMs = m.config.drainTimeoutMs;
     // Requests are counted in memory and flushed once a second: no IPC per request.
-    const stats = m.config.metrics ? new WorkerStats() : undefined;
+    const stats = m.config.metrics ? new WorkerStats(m.config.metricsIngressNginxCompat === true ? { path: m.config.metricsIngressNginxPath === true } : null) : undefined;
     const accessLog = new AccessLog(log.child({ component: 'access' }), m.config.accessLogEvery, m.workerId);
     state = new WorkerState({ config: m.config, ...(stats === undefined ? {} : { stats }) });
     const responseCache = new WorkerCache({ maxBytes: m.config.cacheMaxBytes, maxObjectBytes: m.config.cacheMaxObjectBytes, lockTimeoutMs: m.config.cacheLockTimeoutMs });

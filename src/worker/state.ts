@@ -264,11 +264,11 @@ export class WorkerState {
     const stats = this.#stats;
     if (stats === undefined) return counters;
     const services = new Map<string, string>(table.clusters.map((c) => [c.id, c.service]));
-    const add = (r: Route): void => {
-      counters.set(r, stats.counters(r.source, services.get(r.cluster) ?? r.cluster));
+    const add = (r: Route, host: string): void => {
+      counters.set(r, stats.counters(r.source, services.get(r.cluster) ?? r.cluster, host, r.path));
     };
-    for (const vh of table.hosts) for (const r of vh.routes) add(r);
-    if (table.defaultBackend !== null) add(table.defaultBackend);
+    for (const vh of table.hosts) for (const r of vh.routes) add(r, vh.host);
+    if (table.defaultBackend !== null) add(table.defaultBackend, '');
     stats.retain(new Set(counters.values()));
     return counters;
   }

@@ -4,6 +4,7 @@
  * from configured objects (or the fixed UNMATCHED value), so traffic cannot grow them.
  */
 import { DURATION_BUCKETS_S, METHODS, RouteTally, STATUS_CLASSES, UNMATCHED, type ProcessStats, type StatsDelta } from '../../shared/stats.js';
+import { statusClassOfKey, statusLabel, type StatusCounts } from '../../shared/status-counts.js';
 import { splitObjectKey } from '../../shared/keys.js';
 import type { ExpositionWriter, Labels } from './exposition.js';
 
@@ -41,6 +42,22 @@ export interface ServiceTraffic {
   websocketMessagesOut: number;
 }
 
+/** statusOrder sorts an overflow row (`5xx`) after the exact codes of its class. */
+const statusOrder = (key: number): number => (key >= 100 ? key : key * 100 + 99.5);
+
+/** requestsAndErrors sums a route's requests and its 5xx answers. */
+function requestsAndErrors(counts: StatusCounts): [number, number] {
+  let requests = 0;
+  let errors = 0;
+  counts.rows.forEach((row, i) => {
+    let n = 0;
+    for (const v of row) n += v;
+    requests += n;
+    if (statusClassOfKey(counts.keys[i] as number) === STATUS_CLASSES.length - 1) errors += n;
+  });
+  return [requests, errors];
+}
+
 /** TrafficMetrics holds the cumulative traffic counters of all workers. */
 export class TrafficMetrics {
   readonly #routes = new Map<string, RouteTotals>();
@@ -76,11 +93,9 @@ export class TrafficMetrics {
     let requests = 0;
     let errors = 0;
     for (const t of this.#routes.values()) {
-      for (let i = 0; i < t.requests.length; i++) {
-        const v = t.requests[i] as number;
-        requests += v;
-        if (i % STATUS_CLASSES.length === STATUS_CLASSES.length - 1) errors += v;
-      }
+      const [n, e] = requestsAndErrors(t.requests);
+      requests += n;
+      errors += e;
       for (let i = 0; i < BUCKETS; i++) duration[i]! += t.duration[i] as number;
     }
     return { requests, errors, duration };
@@ -95,11 +110,9 @@ export class TrafficMetrics {
     for (const [key, t] of this.#routes) {
       const service = key.slice(key.indexOf('\n') + 1);
       const f = out.get(service) ?? { requests: 0, errors: 0, websocketsOpened: 0, websocketsOpen: 0, websocketMessagesIn: 0, websocketMessagesOut: 0 };
-      for (let i = 0; i < t.requests.length; i++) {
-        const v = t.requests[i] as number;
-        f.requests += v;
-        if (i % STATUS_CLASSES.length === STATUS_CLASSES.length - 1) f.errors += v;
-      }
+      const [n, e] = requestsAndErrors(t.requests);
+      f.requests += n;
+      f.errors += e;
       f.websocketsOpened += t.websocketsOpened;
       f.websocketsOpen += Math.max(0, t.websocketsOpened - t.websocketsClosed);
       f.websocketMessagesIn += t.websocketMessagesIn;
@@ -112,7 +125,7 @@ export class TrafficMetrics {
   /** totalRequests is the sum of every request counted (for tests and the GUI). */
   totalRequests(): number {
     let n = 0;
-    for (const t of this.#routes.values()) for (const v of t.requests) n += v;
+    for (const t of this.#routes.values()) n += t.requests.total();
     return n;
   }
 
@@ -120,13 +133,15 @@ export class TrafficMetrics {
   render(w: ExpositionWriter): void {
     // Sorted by key so a scrape lists series in a stable order.
     const routes = [...this.#routes.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
-    w.family('flusso_requests_total', 'counter', 'Requests answered, by route, method and status class; unmatched requests have the label value _unmatched.');
-    for (const t of routes)
+    w.family('flusso_requests_total', 'counter', 'Requests answered, by route, method, status class and status (the first 16 codes of a route exactly, later ones as their class, e.g. 5xx); unmatched requests have the label value _unmatched.');
+    for (const t of routes) {
+      const rows = t.requests.keys.map((key, i) => ({ key, row: t.requests.rows[i] as Float64Array })).sort((a, b) => statusOrder(a.key) - statusOrder(b.key));
       for (let m = 0; m < METHODS.length; m++)
-        for (let c = 0; c < STATUS_CLASSES.length; c++) {
-          const v = t.requests[m * STATUS_CLASSES.length + c] as number;
-          if (v > 0) w.sample('flusso_requests_total', [...t.labels, ['method', METHODS[m] as string], ['status_class', STATUS_CLASSES[c] as string]], v);
+        for (const { key, row } of rows) {
+          const v = row[m] as number;
+          if (v > 0) w.sample('flusso_requests_total', [...t.labels, ['method', METHODS[m] as string], ['status_class', STATUS_CLASSES[statusClassOfKey(key)] as string], ['status', statusLabel(key)]], v);
         }
+    }
     w.family('flusso_request_duration_seconds', 'histogram', 'Time from the request head to the last response byte.');
     for (const t of routes) w.histogram('flusso_request_duration_seconds', t.labels, DURATION_BUCKETS_S, t.duration, t.durationSum);
     w.family('flusso_upstream_response_seconds', 'histogram', 'Time from dispatching to the upstream until its response head.');

@@ -313,6 +313,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   }
 
   onUpstreamEnd(): void {
+    this.#record.upstreamEndAt = performance.now();
     this.#upstreamDone = true;
     this.#conn = null;
     const w = this.#w;

@@ -45,6 +45,8 @@ export class RequestRecord {
   upstreamStatus = 0;
   /** performance.now() at the upstream response head, or -1. */
   upstreamAt = -1;
+  /** performance.now() when the upstream response ended, or -1. */
+  upstreamEndAt = -1;
   bytesIn = 0;
   #finished = false;
 
@@ -76,7 +78,7 @@ export class RequestRecord {
     const now = performance.now();
     const seconds = (now - this.startedAt) / 1000;
     const upstreamSeconds = this.upstreamAt < 0 ? -1 : (this.upstreamAt - this.startedAt) / 1000;
-    counters?.record(this.method, sent, seconds, upstreamSeconds, this.bytesIn, bytesOut);
+    counters?.record(this.method, sent, seconds, upstreamSeconds, this.bytesIn, bytesOut, this.upstreamEndAt < 0 ? -1 : (this.upstreamEndAt - this.startedAt) / 1000);
     const a = this.#access;
     if (log === null || a === null) return;
     log.write({

@@ -69,6 +69,8 @@ const DEFAULTS: Config = {
   accessLogEvery: 0,
   adminPublicRead: false,
   metrics: true,
+  metricsIngressNginxCompat: false,
+  metricsIngressNginxPath: false,
   cacheDefault: 'off',
   cacheMaxBytes: 128 * 1024 * 1024,
   cacheMaxObjectBytes: 8 * 1024 * 1024,
@@ -121,7 +123,7 @@ describe('parseCommandLine', () => {
 
   it('takes KUBECONFIG, POD_NAME and POD_NAMESPACE from the environment, flags first', () => {
     const env = { KUBECONFIG: '/env.yaml', POD_NAME: 'flusso-abc', POD_NAMESPACE: 'ingress', KUBERNETES_SERVICE_HOST: '10.0.0.1' };
-    expect(run([], env)).toMatchObject({ kubeconfig: '/env.yaml', podName: 'flusso-abc', electionNamespace: 'ingress', inCluster: true });
+    expect(run([], env)).toMatchObject({ kubeconfig: '/env.yaml', podName: 'flusso-abc', podNamespace: 'ingress', electionNamespace: 'ingress', inCluster: true });
     expect(run(['--kubeconfig', '/flag.yaml', '--election-namespace', 'x'], env)).toMatchObject({ kubeconfig: '/flag.yaml', electionNamespace: 'x' });
   });
 
@@ -130,6 +132,8 @@ describe('parseCommandLine', () => {
     { name: 'bad publish service', argv: ['--publish-service', 'nons'], says: '--publish-service: "nons" is not allowed' },
     { name: 'renew deadline not below lease', argv: ['--election-renew-deadline', '15s'], says: '--election-renew-deadline must be shorter' },
     { name: 'retry period not below renew deadline', argv: ['--election-retry-period', '10s'], says: '--election-retry-period must be shorter' },
+    { name: 'the ingress-nginx family without counting', argv: ['--metrics', 'false', '--metrics-ingress-nginx-compat'], says: '--metrics-ingress-nginx-compat needs --metrics true' },
+    { name: 'the path label without the ingress-nginx family', argv: ['--metrics-ingress-nginx-path'], says: '--metrics-ingress-nginx-path labels the ingress-nginx family' },
   ])('rejects $name', ({ argv, says }) => {
     expect(failure(argv).message).toContain(says);
   });

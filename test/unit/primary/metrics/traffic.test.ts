@@ -23,8 +23,8 @@ describe('TrafficMetrics', () => {
     t.render(w);
     const text = w.text();
     expect(lines(text, 'flusso_requests_total')).toEqual([
-      'flusso_requests_total{namespace="_unmatched",ingress="_unmatched",service="_unmatched",method="GET",status_class="4xx"} 2',
-      'flusso_requests_total{namespace="shop",ingress="web",service="web-svc",method="GET",status_class="2xx"} 2',
+      'flusso_requests_total{namespace="_unmatched",ingress="_unmatched",service="_unmatched",method="GET",status_class="4xx",status="404"} 2',
+      'flusso_requests_total{namespace="shop",ingress="web",service="web-svc",method="GET",status_class="2xx",status="200"} 2',
     ]);
     expect(lines(text, 'flusso_request_duration_seconds_count')).toEqual([
       'flusso_request_duration_seconds_count{namespace="_unmatched",ingress="_unmatched",service="_unmatched"} 2',
@@ -32,6 +32,27 @@ describe('TrafficMetrics', () => {
     ]);
     expect(lines(text, 'flusso_in_flight_requests{')).toEqual(['flusso_in_flight_requests{process="worker-1"} 1', 'flusso_in_flight_requests{process="worker-2"} 1']);
     expect(t.totalRequests()).toBe(4);
+  });
+
+  it('labels the exact status up to the bound per route; later codes count as their class', () => {
+    const t = new TrafficMetrics();
+    // Worker 1 answers 16 distinct 4xx codes; worker 2 then brings 599 and 200: the primary's
+    // own bound is reached, so its 599 counts as 5xx while the first 16 keep their rows.
+    const s1 = new WorkerStats();
+    const c1 = s1.counters('shop/web', 'shop/web-svc');
+    for (let code = 400; code < 416; code++) c1.record('GET', code, 0.01, 0.01, 0, 0);
+    t.add('worker-1', s1.flush(0, proc));
+    const s2 = new WorkerStats();
+    const c2 = s2.counters('shop/web', 'shop/web-svc');
+    c2.record('GET', 599, 0.01, 0.01, 0, 0);
+    c2.record('GET', 400, 0.01, 0.01, 0, 0);
+    t.add('worker-2', s2.flush(0, proc));
+    const w = new ExpositionWriter();
+    t.render(w);
+    const statuses = lines(w.text(), 'flusso_requests_total{').map((l) => /status="([^"]+)"} (\d+)/.exec(l)!.slice(1).join('='));
+    expect(statuses).toEqual([...Array.from({ length: 16 }, (_, i) => `${400 + i}=${i === 0 ? 2 : 1}`), '5xx=1']);
+    expect(lines(w.text(), 'flusso_requests_total{').at(-1)).toContain('status_class="5xx",status="5xx"');
+    expect(t.totals().errors).toBe(1);
   });
 
   it('keeps the series count fixed however many distinct requests arrive', () => {
