@@ -240,6 +240,7 @@ export class Controller {
         this.#rebuildAll(this.#latest ?? update);
         return;
       }
+      metrics.recordRebuildFailure();
       log.error({ err, code: 'ING_ERR_COMPILE_FAILED', durationMs: Math.round(performance.now() - started) }, 'compile failed; the last published snapshot keeps serving');
       return;
     }

@@ -3,7 +3,7 @@
  * plus the admin server and the shutdown sequence. It owns no request traffic.
  */
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IngressError, type WireError } from '../shared/errors.js';
@@ -253,17 +253,22 @@ async function run(config: Config): Promise<void> {
   const overrides = new OverrideStore();
   // `table` is a getter: the live feed reads this state every second for the generation alone,
   // and a table compiled off the event loop is decoded only when something reads it.
-  const observability: Observability = new Observability((): ControlPlaneState => ({
-    generation: broadcaster.generation,
-    workers: pool.status(),
-    diagnostics: controller.diagnostics,
-    get table() {
-      return controller.table;
-    },
-    source: config.source,
-    watches: source.health(),
-    certificates: tls.certificates,
-  }));
+  const observability: Observability = new Observability(
+    (): ControlPlaneState => ({
+      generation: broadcaster.generation,
+      workers: pool.status(),
+      diagnostics: controller.diagnostics,
+      get table() {
+        return controller.table;
+      },
+      source: config.source,
+      watches: source.health(),
+      certificates: tls.certificates,
+    }),
+    config.metricsIngressNginxCompat
+      ? { controllerNamespace: config.podNamespace ?? '', controllerClass: config.controllerName, controllerPod: config.podName ?? hostname(), path: config.metricsIngressNginxPath, proxyPorts: [config.httpPort, config.httpsPort] }
+      : null,
+  );
   const tls = createTlsManager(config, log);
   // Key files never outlive the process, whichever way it ends.
   process.on('exit', () => tls.close());

@@ -4,6 +4,7 @@
  * measure the same way.
  */
 import { monitorEventLoopDelay, type ELDHistogram } from 'node:perf_hooks';
+import { RuntimeSampler } from './runtime-stats.js';
 import type { ProcessStats } from './stats.js';
 
 const NS_PER_S = 1e9;
@@ -11,6 +12,7 @@ const NS_PER_S = 1e9;
 /** ProcessSampler samples this process; `sample()` also restarts the delay window. */
 export class ProcessSampler {
   readonly #delay: ELDHistogram;
+  readonly #runtime = new RuntimeSampler();
 
   constructor(resolutionMs = 10) {
     this.#delay = monitorEventLoopDelay({ resolution: resolutionMs });
@@ -27,6 +29,11 @@ export class ProcessSampler {
       eventLoopDelayP50: d.count > 0 ? d.percentile(50) / NS_PER_S : 0,
       eventLoopDelayP99: d.count > 0 ? d.percentile(99) / NS_PER_S : 0,
       eventLoopDelayMax: d.count > 0 ? d.max / NS_PER_S : 0,
+      runtime: this.#runtime.sample(
+        d.count > 0
+          ? { min: d.min / NS_PER_S, mean: d.mean / NS_PER_S, stddev: d.stddev / NS_PER_S, p90: d.percentile(90) / NS_PER_S }
+          : { min: 0, mean: 0, stddev: 0, p90: 0 },
+      ),
     };
     d.reset();
     return stats;
@@ -35,5 +42,6 @@ export class ProcessSampler {
   /** stop disables the delay monitor. */
   stop(): void {
     this.#delay.disable();
+    this.#runtime.stop();
   }
 }

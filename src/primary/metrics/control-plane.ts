@@ -10,6 +10,7 @@ import type { WatchHealth } from '../sources/source.js';
 import type { CertificateStatus } from '../tls/manager.js';
 import type { WorkerStatus } from '../workers.js';
 import type { ExpositionWriter } from './exposition.js';
+import type { ReloadFigures } from './ingress-nginx.js';
 import { renderTlsMetrics } from './tls.js';
 
 /** REBUILD_BUCKETS_S are the rebuild-duration histogram bounds, seconds. */
@@ -31,8 +32,17 @@ export interface ControlPlaneState {
 /** ControlPlaneMetrics records rebuilds and renders the control-plane families. */
 export class ControlPlaneMetrics {
   readonly #rebuildCounts = new Float64Array(REBUILD_BUCKETS_S.length + 1);
+  readonly #now: () => number;
   #rebuildSum = 0;
   #published = 0;
+  #failed = 0;
+  #lastFailed = false;
+  #lastSuccessMs = 0;
+
+  /** `now` is the wall clock (milliseconds) of the last-success timestamp; injected for tests. */
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
 
   /** recordRebuild counts one compile (published or found unchanged) and its duration. */
   recordRebuild(seconds: number, published: boolean): void {
@@ -41,6 +51,19 @@ export class ControlPlaneMetrics {
     this.#rebuildCounts[i]! += 1;
     this.#rebuildSum += seconds;
     if (published) this.#published++;
+    this.#lastFailed = false;
+    if (published || this.#lastSuccessMs === 0) this.#lastSuccessMs = this.#now();
+  }
+
+  /** recordRebuildFailure counts a compile that failed (the last published snapshot keeps serving). */
+  recordRebuildFailure(): void {
+    this.#failed++;
+    this.#lastFailed = true;
+  }
+
+  /** reloads are the rebuilds as ingress-nginx's reload metrics count them. */
+  reloads(): ReloadFigures {
+    return { published: this.#published, failed: this.#failed, lastFailed: this.#lastFailed, lastSuccessSeconds: Math.floor(this.#lastSuccessMs / 1000) };
   }
 
   /** render writes the control-plane families for `state`. */
@@ -51,10 +74,11 @@ export class ControlPlaneMetrics {
     for (const wk of state.workers) w.sample('flusso_worker_config_generation', [['worker', String(wk.id)]], wk.generation);
     w.family('flusso_worker_restarts_total', 'counter', 'Times each worker slot was restarted after an unexpected exit.');
     for (const wk of state.workers) w.sample('flusso_worker_restarts_total', [['worker', String(wk.id)]], wk.restarts);
-    w.family('flusso_config_rebuilds_total', 'counter', 'Compiles of the routing table, and how many published a new generation.');
+    w.family('flusso_config_rebuilds_total', 'counter', 'Compiles of the routing table: published a new generation, found it unchanged, or failed (the last published snapshot keeps serving).');
     const count = this.#rebuildCounts.reduce((a, b) => a + b, 0);
     w.sample('flusso_config_rebuilds_total', [['result', 'published']], this.#published);
     w.sample('flusso_config_rebuilds_total', [['result', 'unchanged']], count - this.#published);
+    w.sample('flusso_config_rebuilds_total', [['result', 'failed']], this.#failed);
     w.family('flusso_config_rebuild_duration_seconds', 'histogram', 'Time to compile and encode the routing table.');
     w.histogram('flusso_config_rebuild_duration_seconds', [], REBUILD_BUCKETS_S, this.#rebuildCounts, this.#rebuildSum);
     w.family('flusso_config_diagnostics', 'gauge', 'Current problems in the configured objects, by code and severity.');

@@ -122,6 +122,13 @@ export class TrafficMetrics {
     return out;
   }
 
+  /** inFlight is the number of requests being answered now, over every worker. */
+  inFlight(): number {
+    let n = 0;
+    for (const p of this.#processes.values()) n += p.inFlight;
+    return n;
+  }
+
   /** totalRequests is the sum of every request counted (for tests and the GUI). */
   totalRequests(): number {
     let n = 0;
