@@ -137,3 +137,23 @@ describe('countEstablished', () => {
     expect(countEstablished(tcp, new Set([9000]))).toBe(0);
   });
 });
+
+describe('Observability', () => {
+  const cpState = () => ({ generation: 1, workers: [], diagnostics: [], table: null, source: 'file', watches: [], certificates: [] });
+
+  it('renders the ingress-nginx family only when it is turned on', async () => {
+    const { Observability } = await import('../../../../src/primary/metrics/observability.js');
+    const delta = (): ReturnType<WorkerStats['flush']> => {
+      const s = new WorkerStats({ path: false });
+      s.counters('shop/web', 'shop/web-svc', 'shop.test', '/').record('GET', 200, 0.001, 0.001, 0, 0);
+      return s.flush(0, proc);
+    };
+    const off = new Observability(cpState);
+    off.onWorkerStats(1, delta());
+    expect(off.metricsText()).not.toContain('nginx_ingress_controller_');
+    expect(off.metricsText()).toContain('status="200"');
+    const on = new Observability(cpState, { ...opts, proxyPorts: [8080] });
+    on.onWorkerStats(1, delta());
+    expect(lines(on.metricsText(), 'nginx_ingress_controller_requests')).toHaveLength(1);
+  });
+});
