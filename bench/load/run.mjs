@@ -9,6 +9,7 @@
  *   DURATION=10 REPS=5 CONNECTIONS=50 npm run bench
  *   node bench/load/run.mjs --modes=pinned --sizes=100b,16k --setups=nginx-1,flusso-1
  *   node bench/load/run.mjs --metrics-cost        # adds nometrics-1 (--metrics false): what counting costs
+ *   node bench/load/run.mjs --compat-cost         # adds compat-1 (--metrics-ingress-nginx-compat): what that family costs
  *   node bench/load/run.mjs --baseline=/tmp/flusso-old   # adds base-1: another Flusso tree (bin/, dist/,
  *                                                        # node_modules/) in the same run, for before/after
  *   node bench/load/run.mjs --baseline=/tmp/flusso-old --baseline-node=/usr/bin/node
@@ -63,6 +64,12 @@ const METRICS_COST = args.has('metrics-cost');
 if (METRICS_COST) {
   SETUPS_PINNED.push('nometrics-1');
   SETUPS_UNPINNED.splice(3, 0, 'nometrics-1');
+}
+// --compat-cost adds `compat-1`: the same Flusso with the ingress-nginx-compatible metric family on.
+const COMPAT_COST = args.has('compat-cost');
+if (COMPAT_COST) {
+  SETUPS_PINNED.push('compat-1');
+  SETUPS_UNPINNED.splice(3, 0, 'compat-1');
 }
 const onlySetups = args.has('setups') ? new Set(args.get('setups').split(',')) : null;
 const setupsFor = (mode) => [...new Set(mode === 'pinned' ? SETUPS_PINNED : SETUPS_UNPINNED)].filter((s) => onlySetups === null || onlySetups.has(s));
@@ -156,6 +163,7 @@ function startAll() {
         '--https-address', '127.0.0.1', '--https-port', String(portOf(`${s}-https`)), // never the default 8443 another Flusso may hold
         '--log-level', 'warn',
         ...(kind === 'nometrics' ? ['--metrics', 'false'] : []),
+        ...(kind === 'compat' ? ['--metrics-ingress-nginx-compat'] : []),
       ]).pid;
     }
   }
@@ -271,6 +279,7 @@ async function main() {
     const pairs = [['flusso-1', 'nginx-1'], ['flusso-1', 'haproxy-1']];
     if (BASELINE !== null) pairs.push(['base-1', 'nginx-1'], ['base-1', 'haproxy-1'], ['flusso-1', 'base-1']);
     if (METRICS_COST) pairs.push(['flusso-1', 'nometrics-1']);
+    if (COMPAT_COST) pairs.push(['compat-1', 'flusso-1']);
     if (mode === 'unpinned' && N !== 1) pairs.push([`flusso-${N}`, `nginx-${N}`], [`flusso-${N}`, `haproxy-${N}`]);
     for (const [a, b] of pairs) {
       const ra = summary.find((r) => r.mode === mode && r.setup === a);
