@@ -18,6 +18,12 @@ const GC_KINDS = new Map<number, string>([
   [constants.NODE_PERFORMANCE_GC_WEAKCB, 'weakcb'],
 ]);
 
+/**
+ * RESOURCE_TYPES are reported even at zero: the ones traffic opens and closes (client and
+ * upstream sockets, timers, file reads), so that the set of series does not change with traffic.
+ */
+const RESOURCE_TYPES = ['FSReqCallback', 'FSReqPromise', 'Immediate', 'PipeWrap', 'TCPServerWrap', 'TCPSocketWrap', 'TLSWrap', 'Timeout'] as const;
+
 interface ProcFigures {
   virtualMemoryBytes?: number;
   heapBytes?: number;
@@ -46,6 +52,8 @@ export class RuntimeSampler {
     this.#observer = new PerformanceObserver((list) => {
       for (const e of list.getEntries()) this.#recordGc(e);
     });
+    // Every kind has its series from the start, so the set of series does not change as GC runs.
+    for (const kind of GC_KINDS.values()) this.#gc.set(kind, { counts: new Array<number>(GC_BUCKETS_S.length + 1).fill(0), sum: 0 });
     this.#observer.observe({ entryTypes: ['gc'] });
     this.#refreshProc();
   }
@@ -54,7 +62,7 @@ export class RuntimeSampler {
   sample(loop: EventLoopFigures): RuntimeStats {
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
-    const resources = new Map<string, number>();
+    const resources = new Map<string, number>(RESOURCE_TYPES.map((t) => [t, 0]));
     for (const type of process.getActiveResourcesInfo()) resources.set(type, (resources.get(type) ?? 0) + 1);
     const stats: RuntimeStats = {
       cpuUserSeconds: cpu.user / 1e6,

@@ -182,6 +182,18 @@ describe('an ingress-nginx Grafana dashboard on Flusso (--metrics-ingress-nginx-
     expect(settled).toBeGreaterThan(100);
   });
 
+  it('passes promtool check metrics but for the names ingress-nginx and prom-client chose', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${flusso.adminPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+    expect(text).toContain('nginx_ingress_controller_requests{');
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    expect(`${r.stdout}${r.stderr}`.trim().split('\n').sort()).toEqual([
+      'nginx_ingress_controller_errors counter metrics should have "_total" suffix',
+      'nginx_ingress_controller_requests counter metrics should have "_total" suffix',
+      'nginx_ingress_controller_success counter metrics should have "_total" suffix',
+      'nodejs_active_resources_total non-counter metrics should not have "_total" suffix',
+    ]);
+  });
+
   it('exposes the exact status, process_* for the pod and nodejs_* per process', async () => {
     expect((await withData('200s', 'sum(flusso_requests_total{status="200",ingress="api"})')).length).toBe(1);
     expect((await withData('404s', 'sum(flusso_requests_total{status="404",status_class="4xx"})')).length).toBe(1);
