@@ -31,6 +31,8 @@ export interface Config {
   readonly adminPort: number;
   readonly adminAddress: string;
   readonly workers: number;
+  /** --spare-worker: a pre-forked worker replaces one that dies (workers.ts). */
+  readonly spareWorker: boolean;
   readonly ingressClass: string;
   readonly controllerName: string;
   readonly watchIngressWithoutClass: boolean;

@@ -206,6 +206,7 @@ async function run(config: Config): Promise<void> {
   );
   const pool = new WorkerPool({
     count: config.workers,
+    spare: config.spareWorker,
     onStats: (id, delta) => observability.onWorkerStats(id, delta),
     onExit: (id) => observability.onWorkerGone(id),
     onListening: (id) => {

@@ -39,6 +39,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'adminPort', type: 'port', default: 8081, metavar: 'PORT', help: 'admin port: /healthz, /readyz, /api/v1/ (never the proxy port)', allowed: 'an integer from 0 to 65535' },
   { key: 'adminAddress', type: 'string', default: '127.0.0.1', metavar: 'ADDR', pattern: HOST, help: 'address the admin server listens on', allowed: 'an IPv4 or IPv6 address' },
   { key: 'workers', type: 'integer', min: 1, max: 256, metavar: 'N', help: 'number of proxy worker processes', allowed: 'an integer from 1 to 256' },
+  { key: 'spareWorker', type: 'boolean', default: true, help: 'keep one extra worker process started and loaded, not listening, to replace a worker that dies at once (costs one idle process\'s memory)', allowed: 'true or false' },
   { key: 'ingressClass', type: 'string', default: 'flusso', metavar: 'NAME', pattern: /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, help: 'value of the legacy kubernetes.io/ingress.class annotation that selects us', allowed: 'a DNS-1123 name' },
   { key: 'controllerName', type: 'string', default: 'flusso.dev/ingress-controller', metavar: 'NAME', pattern: /^[A-Za-z0-9.-]+\/[A-Za-z0-9._/-]+$/, help: 'IngressClass spec.controller value that selects us', allowed: 'a domain-prefixed path such as example.com/controller' },
   { key: 'watchIngressWithoutClass', type: 'boolean', default: false, help: 'also serve Ingresses that name no class (without a default IngressClass)', allowed: 'true or false' },

@@ -86,6 +86,19 @@ export interface WorkerPoolOptions {
   readonly onListenFailed?: (workerId: number, error: WireError) => void;
   /** Starts one worker process; node:cluster's fork unless a test passes fakes. */
   readonly fork?: () => ClusterWorker;
+  /**
+   * Keep one spare worker forked and loaded (it said hello, has no init and does not listen):
+   * a worker that exits is replaced by it at once instead of by a fork that must first load
+   * Node.js and every module (`--spare-worker`, issue 14 item 8).
+   */
+  readonly spare?: boolean;
+}
+
+/** Spare is the pre-forked worker waiting to replace one that exits; `slot` is set once it has. */
+interface Spare {
+  readonly worker: ClusterWorker;
+  slot: Slot | null;
+  greeted: boolean;
 }
 
 interface Slot {
@@ -121,7 +134,7 @@ export const UNCORKED_WRITE_WARNING = 'Warning: uWS.HttpResponse writes must be 
 
 /** WorkerPool owns the node:cluster workers and the snapshot they must serve. */
 export class WorkerPool {
-  readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit' | 'onListening' | 'onListenFailed' | 'fork'>> & Pick<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit' | 'onListening' | 'onListenFailed'>;
+  readonly #opts: Required<Omit<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit' | 'onListening' | 'onListenFailed' | 'fork' | 'spare'>> & Pick<WorkerPoolOptions, 'onChange' | 'onStats' | 'onExit' | 'onListening' | 'onListenFailed'>;
   readonly #forkWorker: () => ClusterWorker;
   readonly #slots: Slot[] = [];
   readonly #log: Logger;
@@ -131,10 +144,15 @@ export class WorkerPool {
   #snapshot: (() => Uint8Array) | null = null;
   #generation = 0;
   #stopping = false;
+  readonly #useSpare: boolean;
+  #spare: Spare | null = null;
+  #spareTimer: NodeJS.Timeout | undefined;
+  #spareFailures = 0;
 
   constructor(opts: WorkerPoolOptions) {
     if (!Number.isInteger(opts.count) || opts.count < 1) throw new RangeError('count must be a positive integer');
-    const { fork, ...rest } = opts;
+    const { fork, spare, ...rest } = opts;
+    this.#useSpare = spare === true;
     this.#opts = { restartBaseMs: 100, restartMaxMs: 30_000, healthyAfterMs: 60_000, env: {}, ...rest };
     this.#log = opts.log;
     if (fork === undefined) {
@@ -159,6 +177,12 @@ export class WorkerPool {
       this.#slots.push(slot);
       this.#fork(slot);
     }
+    if (this.#useSpare) this.#forkSpare();
+  }
+
+  /** spareReady says a spare worker is forked and has said hello (for the admin API and tests). */
+  get spareReady(): boolean {
+    return this.#spare !== null && this.#spare.greeted;
   }
 
   /** publish makes `snapshot` (encoded once) current and sends the same bytes to every live worker. */
@@ -256,6 +280,17 @@ export class WorkerPool {
     this.#stopping = true;
     this.#opts.onChange?.();
     const exits: Promise<void>[] = [];
+    clearTimeout(this.#spareTimer);
+    const spare = this.#spare;
+    if (spare !== null && !spare.worker.isDead()) {
+      // A spare has no init: it exits at once on `drain` (worker/main.ts).
+      exits.push(new Promise((resolve) => spare.worker.once('exit', () => resolve())));
+      try {
+        spare.worker.send({ type: 'drain' });
+      } catch {
+        spare.worker.process.kill('SIGTERM');
+      }
+    }
     for (const slot of this.#slots) {
       clearTimeout(slot.restartTimer);
       const w = slot.worker;
@@ -277,6 +312,7 @@ export class WorkerPool {
           slot.worker.process.kill('SIGKILL');
         }
       }
+      if (spare !== null && !spare.worker.isDead()) spare.worker.process.kill('SIGKILL');
       await all;
     }
   }
@@ -284,17 +320,64 @@ export class WorkerPool {
   #fork(slot: Slot): void {
     slot.restartTimer = undefined;
     const worker = this.#forkWorker();
+    this.#attach(slot, worker, false);
+    worker.on('message', (m: unknown) => this.#onMessage(slot, worker, m));
+    worker.once('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
+    this.#readOutput(slot.id, worker);
+  }
+
+  /** #attach makes `worker` the slot's process; `greeted`: it said hello already (an adopted spare). */
+  #attach(slot: Slot, worker: ClusterWorker, greeted: boolean): void {
     slot.worker = worker;
     slot.pid = worker.process.pid ?? 0;
     slot.greeted = false;
     slot.listening = false;
     slot.generation = 0;
     slot.startedAt = Date.now();
-    worker.on('message', (m: unknown) => this.#onMessage(slot, worker, m));
-    worker.on('error', (err) => this.#log.warn({ err, workerId: slot.id }, 'worker IPC error'));
-    if (worker.process.stdout) this.#readStdout(slot.id, worker.process.stdout);
+    if (greeted) this.#onMessage(slot, worker, { type: 'hello' });
+  }
+
+  #readOutput(workerId: number, worker: ClusterWorker): void {
+    worker.on('error', (err) => this.#log.warn({ err, workerId }, 'worker IPC error'));
+    if (worker.process.stdout) this.#readStdout(workerId, worker.process.stdout);
     if (worker.process.stderr) readStderr(worker.process.stderr, process.stderr);
-    worker.once('exit', (code, signal) => this.#onExit(slot, worker, code, signal));
+  }
+
+  /**
+   * #forkSpare forks the spare: it loads Node.js and every module and says hello, and then
+   * waits, without an init, until a slot adopts it (#onExit). Its messages and exit go to the
+   * slot once adopted; a spare that exits before is forked again with the restart back-off.
+   */
+  #forkSpare(): void {
+    this.#spareTimer = undefined;
+    if (this.#stopping || this.#spare !== null) return;
+    const worker = this.#forkWorker();
+    const spare: Spare = { worker, slot: null, greeted: false };
+    this.#spare = spare;
+    worker.on('message', (m: unknown) => {
+      if (spare.slot !== null) this.#onMessage(spare.slot, worker, m);
+      else if (isWorkerMessage(m) && m.type === 'hello') {
+        spare.greeted = true;
+        this.#log.info({ pid: worker.process.pid }, 'spare worker ready');
+      }
+    });
+    worker.once('exit', (code, signal) => {
+      if (spare.slot !== null) {
+        this.#onExit(spare.slot, worker, code, signal);
+        return;
+      }
+      if (this.#spare === spare) this.#spare = null;
+      if (this.#stopping) return;
+      this.#spareFailures++;
+      const delayMs = this.#backoff(this.#spareFailures);
+      this.#log.warn({ code: 'ING_ERR_WORKER_EXITED', pid: worker.process.pid, exitCode: code, signal, delayMs }, 'spare worker exited; forking another');
+      this.#spareTimer = setTimeout(() => this.#forkSpare(), delayMs);
+    });
+    this.#readOutput(0, worker);
+  }
+
+  #backoff(failures: number): number {
+    return Math.min(this.#opts.restartBaseMs * 2 ** (failures - 1), this.#opts.restartMaxMs);
   }
 
   /**
@@ -381,7 +464,19 @@ export class WorkerPool {
     const livedMs = Date.now() - slot.startedAt;
     slot.failures = livedMs >= this.#opts.healthyAfterMs ? 1 : slot.failures + 1;
     slot.restarts++;
-    const delayMs = Math.min(this.#opts.restartBaseMs * 2 ** (slot.failures - 1), this.#opts.restartMaxMs);
+    const delayMs = this.#backoff(slot.failures);
+    const spare = this.#spare;
+    if (spare !== null) {
+      // The spare takes over at once; the back-off paces the fork of the next spare instead, so
+      // a crash loop still forks no faster than it would without one.
+      this.#log.warn({ code: 'ING_ERR_WORKER_EXITED', workerId: slot.id, pid: slot.pid, exitCode: code, signal, restarts: slot.restarts, spare: spare.worker.process.pid, delayMs }, 'worker exited; the spare replaces it');
+      this.#spare = null;
+      spare.slot = slot;
+      this.#attach(slot, spare.worker, spare.greeted);
+      clearTimeout(this.#spareTimer);
+      this.#spareTimer = setTimeout(() => this.#forkSpare(), delayMs);
+      return;
+    }
     this.#log.warn({ code: 'ING_ERR_WORKER_EXITED', workerId: slot.id, pid: slot.pid, exitCode: code, signal, restarts: slot.restarts, delayMs }, 'worker exited; restarting');
     slot.restartTimer = setTimeout(() => {
       if (!this.#stopping) this.#fork(slot);

@@ -46,6 +46,7 @@ const DEFAULTS: Config = {
   adminPort: 8081,
   adminAddress: '127.0.0.1',
   workers: 2,
+  spareWorker: true,
   ingressClass: 'flusso',
   controllerName: 'flusso.dev/ingress-controller',
   watchIngressWithoutClass: false,
