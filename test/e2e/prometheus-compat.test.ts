@@ -207,4 +207,13 @@ describe('an ingress-nginx Grafana dashboard on Flusso (--metrics-ingress-nginx-
     expect(lag.map((s) => s.metric.process).sort()).toEqual(['primary', 'worker-1', 'worker-2']);
     expect((await withData('heap', 'sum by (process) (nodejs_heap_size_used_bytes)')).length).toBe(3);
   });
+
+  it('times the upstream head and the whole upstream response of proxied requests', async () => {
+    for (const name of ['header_duration_seconds', 'response_duration_seconds']) {
+      const [count] = await withData(name, `sum(nginx_ingress_controller_${name}_count{ingress="api",status="200"})`);
+      const [requests] = await withData('requests', 'sum(nginx_ingress_controller_requests{ingress="api",status="200"})');
+      // Every 200 of api came from the backend (traffic has stopped: the two are read at rest).
+      expect(count!.value[1], name).toBe(requests!.value[1]);
+    }
+  });
 });

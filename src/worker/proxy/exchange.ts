@@ -152,6 +152,8 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   /** The connection carrying the request; null before one took it and after the response. */
   #conn: UpstreamConnection | null = null;
   #upstreamDone = false;
+  /** Body bytes the upstream still owes for a Content-Length response; -1 for other framings. */
+  #upstreamLeft = -1;
   /** The response is not forwarded (answered from the cache, or bodiless): its body is read and dropped. */
   #discard = false;
 
@@ -270,6 +272,10 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     const record = this.#record;
     record.upstreamAt = performance.now();
     record.upstreamStatus = head.status;
+    // When the upstream response is whole (for metrics): at its head without a body; with a
+    // Content-Length at its last byte, which can end the client's response before onUpstreamEnd.
+    if (head.bodyMode === BodyMode.None) record.upstreamEndAt = record.upstreamAt;
+    this.#upstreamLeft = head.bodyMode === BodyMode.Length ? head.contentLength : -1;
     const w = this.#w;
     if (!w.open) return;
     try {
@@ -300,6 +306,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   }
 
   onUpstreamBody(buf: Buffer, start: number, end: number): boolean {
+    if (this.#upstreamLeft > 0 && (this.#upstreamLeft -= end - start) <= 0) this.#record.upstreamEndAt = performance.now();
     const w = this.#w;
     if (this.#discard || !w.open) return true;
     try {
@@ -313,7 +320,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   }
 
   onUpstreamEnd(): void {
-    this.#record.upstreamEndAt = performance.now();
+    if (this.#record.upstreamEndAt < 0) this.#record.upstreamEndAt = performance.now();
     this.#upstreamDone = true;
     this.#conn = null;
     const w = this.#w;
