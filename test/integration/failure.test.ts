@@ -11,6 +11,7 @@ import { pollUntil, startFlusso, type DiagnosticsBody, type FlussoProcess, type 
 import { countResponses, httpRequest, rawRequest, statusOf } from '../helpers/http.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject, type ManifestDir } from '../helpers/manifests.js';
 import { freePort } from '../helpers/ports.js';
+import { RawConnection } from '../helpers/raw-http.js';
 
 const NS = 'failure';
 
@@ -24,10 +25,30 @@ function onRequestData(fn: (socket: Socket) => void): (socket: Socket) => void {
   return (socket) => socket.once('data', () => fn(socket));
 }
 
+/** receivedUntil resolves once `done` holds for what `conn` received; it rejects if the connection closes first. */
+function receivedUntil(conn: RawConnection, done: (received: Buffer) => boolean): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (done(conn.received)) finish();
+      else if (conn.isClosed) finish(new Error(`connection closed after ${conn.received.length} bytes: ${conn.received.toString('latin1').slice(0, 300)}`));
+    };
+    const finish = (err?: Error): void => {
+      conn.socket.off('data', check);
+      conn.socket.off('close', check);
+      if (err) reject(err);
+      else resolve();
+    };
+    conn.socket.on('data', check);
+    conn.socket.on('close', check);
+    check();
+  });
+}
+
 describe('upstream faults, invalid manifests, framing and live updates (2 workers)', () => {
   let dir: ManifestDir;
   let flusso: FlussoProcess;
   let stable: EchoPods;
+  const midBodySockets: Socket[] = [];
 
   const get = (host: string, path = '/') => httpRequest({ port: flusso.httpPort, host, path });
 
@@ -36,9 +57,12 @@ describe('upstream faults, invalid manifests, framing and live updates (2 worker
     const refusedPort = await freePort();
     const reset = await startRawUpstream(onRequestData((s) => s.resetAndDestroy()));
     const hang = await startRawUpstream(() => undefined);
+    // Sends the head and 1000 of 100000 body bytes, then hands the socket to the test, which
+    // resets it once the client has those bytes (so the proxy has read them: no race with the RST).
     const midBody = await startRawUpstream(
       onRequestData((s) => {
-        s.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(1000), () => s.resetAndDestroy());
+        s.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n${'x'.repeat(1000)}`);
+        midBodySockets.push(s);
       }),
     );
     dir = await manifestDir();
@@ -64,7 +88,6 @@ describe('upstream faults, invalid manifests, framing and live updates (2 worker
       ...backend('midbody', ['127.0.0.1'], midBody.port),
       ...backend('empty', [], 9),
     ]);
-    await dir.write('30-victim.yaml', [ingress(NS, 'victim', { host: 'victim.test', paths: [{ path: '/', service: 'stable', port: 'http' }] })]);
     flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--upstream-response-timeout', '1s'] });
     await flusso.waitForGeneration(1);
   });
@@ -92,21 +115,26 @@ describe('upstream faults, invalid manifests, framing and live updates (2 worker
     expect(res.status, res.body).toBe(503);
   });
 
-  it('upstream resets mid-body: the client sees a truncated body, the worker stays up', async () => {
+  it('upstream resets mid-body: the client gets the head and the bytes sent, then a closed connection; the worker stays up', async () => {
     const before = (await flusso.readyz()).body.workers.map((w) => w.pid).sort();
-    const outcome = await get('faults.test', '/midbody').then(
-      (res) => ({ status: res.status, complete: res.complete, bytes: res.bodyBytes.length }),
-      (err: Error) => ({ error: err.message }),
-    );
-    // The head and 1000 bytes were sent before the reset; the proxy may or may not have read
-    // them before the RST discarded its receive queue. So either the client got the head and a
-    // body cut short, or a 502 (nothing arrived), or a dropped connection; never a whole body.
-    if ('status' in outcome && outcome.status === 200) {
-      expect(outcome.complete).toBe(false);
-      expect(outcome.bytes).toBeLessThan(100_000);
-    } else if ('status' in outcome) {
-      expect(outcome.status).toBe(502);
-    }
+    const conn = await RawConnection.open(flusso.httpPort);
+    onTestFinished(() => conn.destroy());
+    conn.request('GET', '/midbody', ['Host: faults.test']);
+    // Latch: the head and all 1000 body bytes have reached the client, so the proxy read them
+    // before the upstream resets.
+    await receivedUntil(conn, (b) => {
+      const end = b.indexOf('\r\n\r\n');
+      return end >= 0 && b.length - end - 4 >= 1000;
+    });
+    expect(midBodySockets).toHaveLength(1);
+    midBodySockets[0]!.resetAndDestroy();
+    await conn.waitClose();
+    const raw = conn.received.toString('latin1');
+    const end = raw.indexOf('\r\n\r\n');
+    expect(statusOf(raw), raw.slice(0, 300)).toBe(200);
+    expect(raw.slice(0, end)).toMatch(/\r\nContent-Length: 100000(\r\n|$)/i);
+    // Exactly the bytes the upstream sent, and no second response after them.
+    expect(raw.slice(end + 4)).toBe('x'.repeat(1000));
     const next = await get('stable.test');
     expect(next.status, next.body).toBe(200);
     const after = await flusso.readyz();
@@ -184,38 +212,50 @@ describe('upstream faults, invalid manifests, framing and live updates (2 worker
   });
 
   describe('invalid manifests keep the previous routes and are reported', () => {
+    // Each case writes its own file and host, serves it, breaks it and removes it at the end, so
+    // neither depends on what the other left behind.
     const waitForDiagnostic = (code: string, file: string): Promise<DiagnosticsBody> =>
       pollUntil(`a ${code} diagnostic for ${file}`, async () => {
         const d = await flusso.diagnostics();
         return d.diagnostics.some((x) => x.code === code && (x.file ?? '').endsWith(file)) ? d : undefined;
       });
-    const mentions = (code: string) => (l: LogLine): boolean => JSON.stringify(l).includes(code);
+    const mentions = (code: string, file: string) => (l: LogLine): boolean => JSON.stringify(l).includes(code) && JSON.stringify(l).includes(file);
+    const victim = (name: string) => ingress(NS, name, { host: `${name}.test`, paths: [{ path: '/', service: 'stable', port: 'http' }] });
+    /** serveVictim writes `file` with a valid Ingress `name` and waits until every worker routes `name.test`. */
+    const serveVictim = async (file: string, name: string): Promise<void> => {
+      onTestFinished(async () => {
+        await dir.remove(file);
+      });
+      await dir.write(file, [victim(name)]);
+      const res = await pollUntil(`${name}.test to be routed`, async () => {
+        const r = await get(`${name}.test`);
+        return r.status === 200 ? r : undefined;
+      });
+      expect(res.json?.service).toBe('stable');
+      // One worker routes it: wait until every worker has that generation or a later one.
+      await flusso.waitForGeneration((await flusso.readyz()).body.generation);
+    };
 
     it('broken YAML in the file that holds an Ingress', async () => {
-      expect((await get('victim.test')).status).toBe(200);
-      await dir.writeRaw('30-victim.yaml', 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: victim, namespace: failure\nspec: [\n');
-      const diag = await waitForDiagnostic('ING_ERR_MANIFEST_PARSE', '30-victim.yaml');
+      await serveVictim('31-yaml.yaml', 'victim-yaml');
+      await dir.writeRaw('31-yaml.yaml', 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: victim-yaml, namespace: failure\nspec: [\n');
+      const diag = await waitForDiagnostic('ING_ERR_MANIFEST_PARSE', '31-yaml.yaml');
       await flusso.waitForGeneration(diag.generation);
-      await flusso.waitForLog(mentions('ING_ERR_MANIFEST_PARSE'));
-      const res = await get('victim.test');
+      await flusso.waitForLog(mentions('ING_ERR_MANIFEST_PARSE', '31-yaml.yaml'));
+      const res = await get('victim-yaml.test');
       expect(res.status, res.body).toBe(200);
       expect(res.json?.service).toBe('stable');
     });
 
     it('an Ingress with an invalid field', async () => {
-      await dir.write('30-victim.yaml', [ingress(NS, 'victim', { host: 'victim.test', paths: [{ path: '/', service: 'stable', port: 'http' }] })]);
-      const fixed = await pollUntil('the fixed victim.yaml to load', async () => {
-        const d = await flusso.diagnostics();
-        return d.diagnostics.some((x) => (x.file ?? '').endsWith('30-victim.yaml')) ? undefined : d;
-      });
-      await flusso.waitForGeneration(fixed.generation);
-      const bad = ingress(NS, 'victim', { host: 'victim.test', paths: [{ path: '/', service: 'stable', port: 'http' }] });
+      await serveVictim('32-field.yaml', 'victim-field');
+      const bad = victim('victim-field');
       (bad.spec as Record<string, unknown>).rules = 'not-a-list';
-      await dir.write('30-victim.yaml', [bad]);
-      const diag = await waitForDiagnostic('ING_ERR_MANIFEST_INVALID', '30-victim.yaml');
+      await dir.write('32-field.yaml', [bad]);
+      const diag = await waitForDiagnostic('ING_ERR_MANIFEST_INVALID', '32-field.yaml');
       await flusso.waitForGeneration(diag.generation);
-      await flusso.waitForLog(mentions('ING_ERR_MANIFEST_INVALID'));
-      const res = await get('victim.test');
+      await flusso.waitForLog(mentions('ING_ERR_MANIFEST_INVALID', '32-field.yaml'));
+      const res = await get('victim-field.test');
       expect(res.status, res.body).toBe(200);
       expect(res.json?.service).toBe('stable');
     });
@@ -240,10 +280,14 @@ describe('upstream faults, invalid manifests, framing and live updates (2 worker
       stop = true;
       await loop;
     });
+    onTestFinished(async () => {
+      await dir.remove('40-live.yaml');
+    });
     for (let i = 1; i <= 20; i++) {
-      const { generation } = (await flusso.readyz()).body;
       await dir.write('40-live.yaml', [ingress(NS, 'live', { host: 'live.test', paths: [{ path: `/v${i}`, service: 'stable', port: 'http' }] })]);
-      await flusso.waitForGeneration(generation + 1);
+      // Latch on the change itself (a generation count could be met by an earlier rebuild).
+      await pollUntil(`live.test/v${i} to be routed`, async () => ((await get('live.test', `/v${i}`)).status === 200 ? true : undefined), 20_000, 20);
+      await flusso.waitForGeneration((await flusso.readyz()).body.generation);
     }
     stop = true;
     await loop;
