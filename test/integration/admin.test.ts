@@ -5,7 +5,7 @@
  * /metrics (series bounded under random hosts and paths, `promtool check metrics`).
  */
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { testPki, tlsSecret } from '../helpers/certs.js';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
@@ -36,16 +36,39 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     return { status: res.status, headers: res.headers, text, json: json as Record<string, unknown> };
   };
   const get = (path = '/') => httpRequest({ port: flusso.httpPort, host: 'web.test', path });
+  const THREE = ['127.0.0.1', '127.0.0.2', '127.0.0.3'];
+  const webManifests = (addresses: readonly string[], annotations?: Record<string, string>) => {
+    const web0 = ingress(NS, 'web', { host: 'web.test', paths: [{ path: '/', service: 'web', port: 'http' }] });
+    return [
+      annotations === undefined ? web0 : { ...web0, metadata: { name: 'web', namespace: NS, annotations } },
+      service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]),
+      endpointSlice(NS, 'web', addresses, web.port, { portName: 'http' }),
+    ];
+  };
+  /** endpointsOf lists the addresses /api/v1/backends shows for the web Service. */
+  const endpointsOf = async () => {
+    const b = await admin('/api/v1/backends');
+    expect(b.status, b.text).toBe(200);
+    return { generation: b.json.generation as number, addresses: (b.json.backends as { endpoints: { address: string }[] }[])[0]!.endpoints.map((e) => e.address) };
+  };
+  /** podsOf sends `n` requests and returns the pods that answered; every answer must be a 200 from the echo server. */
+  const podsOf = async (n: number): Promise<string[]> => {
+    const pods = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const r = await get();
+      expect(r.status, r.body).toBe(200);
+      expect(r.json?.pod, r.body).toMatch(/^web-\d$/);
+      pods.add(String(r.json?.pod));
+    }
+    return [...pods].sort();
+  };
 
   beforeAll(async () => {
-    web = await startEchoPods('web', ['127.0.0.1', '127.0.0.2', '127.0.0.3'], 0, { namespace: NS, ingress: 'web' });
+    // web-4 (127.0.0.4) is a live pod the slice lists only while the weight test grows it.
+    web = await startEchoPods('web', ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'], 0, { namespace: NS, ingress: 'web' });
     dir = await manifestDir();
     await dir.write('00-class.yaml', [ingressClass('flusso')]);
-    await dir.write('10-web.yaml', [
-      ingress(NS, 'web', { host: 'web.test', paths: [{ path: '/', service: 'web', port: 'http' }] }),
-      service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]),
-      endpointSlice(NS, 'web', web.addresses, web.port, { portName: 'http' }),
-    ]);
+    await dir.write('10-web.yaml', webManifests(THREE));
     // A second Ingress on the same Service with the response cache on (issue 6).
     const cached = ingress(NS, 'static', { host: 'static.test', paths: [{ path: '/', service: 'web', port: 'http' }] });
     await dir.write('20-static.yaml', [{ ...cached, metadata: { name: 'static', namespace: NS, annotations: { 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '30s' } } }]);
@@ -134,43 +157,43 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     const drained = await admin('/api/v1/endpoints/drain', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint } });
     expect(drained.status, drained.text).toBe(200);
     await flusso.waitForGeneration(drained.json.generation as number);
-    const pods = new Set<string>();
-    for (let i = 0; i < 60; i++) pods.add(String((await get()).json?.pod));
-    expect([...pods].sort()).toEqual(['web-1', 'web-3']);
+    expect(await podsOf(60)).toEqual(['web-1', 'web-3']);
     const backends = await admin('/api/v1/backends');
     const eps = (backends.json.backends as { endpoints: { address: string; drained: boolean; effectiveWeight: number }[] }[])[0]!.endpoints;
     expect(eps.find((e) => e.address === '127.0.0.2')).toMatchObject({ drained: true, effectiveWeight: 0 });
 
     const undrained = await admin('/api/v1/endpoints/undrain', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint } });
+    expect(undrained.status, undrained.text).toBe(200);
+    expect(undrained.json.overrides).toEqual({ drained: [], weights: [] });
     await flusso.waitForGeneration(undrained.json.generation as number);
-    const after = new Set<string>();
-    for (let i = 0; i < 60; i++) after.add(String((await get()).json?.pod));
-    expect([...after].sort()).toEqual(['web-1', 'web-2', 'web-3']);
+    expect(await podsOf(60)).toEqual(['web-1', 'web-2', 'web-3']);
   });
 
   it('overrides a weight and keeps the override across a config change', async () => {
     const res = await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: 0 } });
     expect(res.status, res.text).toBe(200);
     await flusso.waitForGeneration(res.json.generation as number);
-    // A config change (a new annotation) publishes a new snapshot that must keep the override.
-    await dir.write('10-web.yaml', [
-      { ...ingress(NS, 'web', { host: 'web.test', paths: [{ path: '/', service: 'web', port: 'http' }] }), metadata: { name: 'web', namespace: NS, annotations: { touched: 'yes' } } },
-      service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]),
-      endpointSlice(NS, 'web', ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'], web.port, { portName: 'http' }),
-    ]);
-    const grown = await pollUntil('the fourth endpoint to appear', async () => {
-      const b = await admin('/api/v1/backends');
-      const eps = (b.json.backends as { endpoints: unknown[] }[])[0]!.endpoints;
-      return eps.length === 4 ? b : undefined;
+    // Put the three-endpoint Service back however this test ends, so later tests see it.
+    onTestFinished(async () => {
+      await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: null } });
+      await dir.write('10-web.yaml', webManifests(THREE));
+      const back = await pollUntil('the three endpoints to be back', async () => {
+        const e = await endpointsOf();
+        return e.addresses.length === 3 ? e : undefined;
+      });
+      await flusso.waitForGeneration(back.generation);
     });
-    await flusso.waitForGeneration(grown.json.generation as number);
-    const pods = new Set<string>();
-    for (let i = 0; i < 40; i++) {
-      const r = await get();
-      if (r.status === 200) pods.add(String(r.json?.pod));
-    }
-    expect(pods.has('web-1')).toBe(false);
+    // A config change (a new annotation and a fourth endpoint) publishes a new snapshot that must keep the override.
+    await dir.write('10-web.yaml', webManifests([...THREE, '127.0.0.4'], { touched: 'yes' }));
+    const grown = await pollUntil('the fourth endpoint to appear', async () => {
+      const e = await endpointsOf();
+      return e.addresses.length === 4 ? e : undefined;
+    });
+    await flusso.waitForGeneration(grown.generation);
+    // Every answer is a 200 (none dropped), web-1 never answers, and the new web-4 does.
+    expect(await podsOf(40)).toEqual(['web-2', 'web-3', 'web-4']);
     const cleared = await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: null } });
+    expect(cleared.status, cleared.text).toBe(200);
     expect(cleared.json.overrides).toEqual({ drained: [], weights: [] });
   });
 
@@ -217,14 +240,9 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     it('an unsafe request through one worker invalidates the entry in every worker (RFC 9111 §4.4)', async () => {
       await purge({ all: true });
       await fillEveryWorker('/doc');
-      // The weight test above left an endpoint without a pod (127.0.0.4): a POST is never retried
-      // elsewhere, and a failed one invalidates nothing, so send until one reaches a live pod.
-      const post = await pollUntil('a POST answered 200', async () => {
-        const r = await httpRequest({ port: flusso.httpPort, host: 'static.test', path: '/doc', method: 'POST', body: 'changed' });
-        expect(r.headers['x-cache-status']).toBe('BYPASS');
-        return r.status === 200 ? r : undefined;
-      });
-      expect(post.status).toBe(200);
+      const post = await httpRequest({ port: flusso.httpPort, host: 'static.test', path: '/doc', method: 'POST', body: 'changed' });
+      expect(post.status, post.body).toBe(200);
+      expect(post.headers['x-cache-status']).toBe('BYPASS');
       await pollUntil('every worker to drop the entry', async () => ((await entries()) === 0 ? true : undefined), 10_000);
     });
 
