@@ -15,6 +15,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { testPki, tlsSecret } from '../helpers/certs.js';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
@@ -33,6 +34,9 @@ interface Dashboard {
   readonly panels: readonly { title: string; targets: readonly { refId: string; expr: string; instant?: boolean }[] }[];
 }
 const dashboard = JSON.parse(readFileSync(new URL('../fixtures/grafana/ingress-nginx-dashboard.json', import.meta.url), 'utf8')) as Dashboard;
+
+const ALERTS_FILE = new URL('../fixtures/prometheus/ingress-nginx-alerts.yml', import.meta.url);
+const alerts = (parseYaml(readFileSync(ALERTS_FILE, 'utf8')) as { groups: { rules: { alert: string; expr: string }[] }[] }).groups.flatMap((g) => g.rules);
 
 /** withAll replaces the dashboard variables by their All value, as Grafana does by default. */
 const withAll = (expr: string): string => dashboard.templating.reduce((e, v) => e.replaceAll(`$${v.name}`, v.allValue), expr);
@@ -67,6 +71,9 @@ describe('an ingress-nginx Grafana dashboard on Flusso (--metrics-ingress-nginx-
       ingress(NS, 'api', { host: 'api.test', paths: [{ path: '/', service: 'api', port: 80 }] }),
       secure,
       tlsSecret(NS, 'secure-cert', pki.valid(['secure.test'])),
+      // A Service without endpoints: its requests get 503.
+      ingress(NS, 'empty', { host: 'empty.test', paths: [{ path: '/', service: 'empty', port: 80 }] }),
+      service(NS, 'empty', [{ port: 80, targetPort: 9 }]),
       service(NS, 'api', [{ port: 80, targetPort: echo.port }]),
       endpointSlice(NS, 'api', echo.addresses, echo.port),
     ]);
@@ -105,6 +112,7 @@ describe('an ingress-nginx Grafana dashboard on Flusso (--metrics-ingress-nginx-
       const post = sent % 5 === 0 ? { method: 'POST', body: 'x'.repeat(sent % 50) } : {};
       void httpRequest({ port: flusso.httpPort, host: 'api.test', path: `/item/${sent}`, ...post }).catch(() => undefined);
       if (sent % 7 === 0) void httpRequest({ port: flusso.httpPort, host: 'nowhere.test', path: '/' }).catch(() => undefined);
+      if (sent % 50 === 0) void httpRequest({ port: flusso.httpPort, host: 'empty.test', path: '/' }).catch(() => undefined);
       if (sent % 11 === 0) void httpRequest({ port: flusso.httpsPort, host: 'secure.test', path: '/s', tls: { servername: 'secure.test' } }).catch(() => undefined);
     };
     traffic = setInterval(tick, 25);
@@ -169,6 +177,23 @@ describe('an ingress-nginx Grafana dashboard on Flusso (--metrics-ingress-nginx-
 
   it.each(dashboard.annotations)('the $name annotation has data', async ({ expr }) => {
     expect((await withData('the annotation', withAll(expr))).map((s) => s.metric.controller_class)).toEqual(['flusso.dev/ingress-controller']);
+  });
+
+  it('evaluates ingress-nginx\'s example alert rules: valid, and firing only where Flusso\'s traffic says so', async () => {
+    const check = spawnSync('promtool', ['check', 'rules', ALERTS_FILE.pathname], { encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    // About one request in eight gets a 404 (an unknown host): over 5 %, so NGINXTooMany400s
+    // fires; 503s under 2 %, a certificate good for 90 days and no failed reload keep the others quiet.
+    const firing = { NGINXTooMany400s: true, NGINXTooMany500s: false, NGINXCertificateExpiry: false, NGINXConfigFailed: false } as Record<string, boolean>;
+    expect(alerts.map((a) => a.alert).sort()).toEqual(Object.keys(firing).sort());
+    for (const a of alerts) {
+      // The expression without its threshold has data: the alert watches series that exist.
+      const inner = a.expr.replace(/^count\((.*) == 0\) > 0$/, '$1').replace(/\s*[<>] [\d.]+$/, '');
+      expect(inner, a.alert).not.toBe(a.expr);
+      await withData(`${a.alert}'s series`, inner);
+      if (firing[a.alert]) await withData(`${a.alert} to fire`, a.expr);
+      else expect(await query(a.expr), a.alert).toEqual([]);
+    }
   });
 
   it('keeps the request counts of the compatible family equal to Flusso\'s own', async () => {
