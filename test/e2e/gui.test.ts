@@ -11,13 +11,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { testPki, tlsSecret } from '../helpers/certs.js';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
-import { REPO_ROOT, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
+import { pollUntil, REPO_ROOT, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { httpRequest } from '../helpers/http.js';
-import { endpointSlice, ingress, ingressClass, manifestDir, service } from '../helpers/manifests.js';
+import { endpointSlice, ingress, ingressClass, manifestDir, service, type ManifestDir } from '../helpers/manifests.js';
 
 const NS = 'gui';
 const TOKEN = 'gui-e2e-token-0123456789abcdef';
@@ -35,6 +35,12 @@ describe('the admin GUI in Chromium', () => {
   let chatServer: Server;
   let chatWss: WebSocketServer;
   const chatClients: WebSocket[] = [];
+  let dir: ManifestDir;
+  /** What went wrong in the background traffic (each test that relies on it asserts this is empty). */
+  const trafficFailures: string[] = [];
+  /** rowsOf returns the text of each cell of each row under `selector`. */
+  const rowsOf = (selector: string): Promise<string[][]> =>
+    page.locator(selector).evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
 
   const shopGet = () => httpRequest({ port: flusso.httpPort, host: 'shop.test', path: '/cart' });
 
@@ -47,7 +53,7 @@ describe('the admin GUI in Chromium', () => {
     chatServer.listen(0, '127.0.0.1');
     await once(chatServer, 'listening');
     const chatPort = (chatServer.address() as AddressInfo).port;
-    const dir = await manifestDir();
+    dir = await manifestDir();
     const secure = ingress(NS, 'secure', { host: 'secure.test', paths: [{ path: '/', service: 'shop', port: 'http' }] });
     await dir.write('all.yaml', [
       ingressClass('flusso'),
@@ -73,7 +79,8 @@ describe('the admin GUI in Chromium', () => {
     const until = Date.now() + 300_000;
     trafficLoop = (async () => {
       while (traffic && Date.now() < until) {
-        await shopGet().catch(() => undefined);
+        const r = await shopGet().catch((err: unknown) => ({ status: 0, body: String(err) }));
+        if (r.status !== 200) trafficFailures.push(`${r.status}: ${r.body.slice(0, 200)}`);
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
@@ -102,17 +109,26 @@ describe('the admin GUI in Chromium', () => {
     await page.waitForFunction(() => Number.parseFloat(document.getElementById('t-rps')?.textContent ?? '') > 0, undefined, { timeout: 20_000 });
     await page.waitForFunction(() => (document.querySelector('#c-rps polyline')?.getAttribute('points') ?? '').split(' ').length >= 3, undefined, { timeout: 20_000 });
     expect(await page.locator('#t-workers').textContent()).toBe('2 / 2');
+    expect(trafficFailures).toEqual([]);
     await page.screenshot({ path: join(SCREENSHOTS, 'overview.png') });
   });
 
   it('lists and searches routes', async () => {
     await open('routes');
     await page.locator('#routes-body tr').first().waitFor();
-    expect(await page.locator('#routes-body').textContent()).toContain('shop.test');
+    const hostsOf = async (): Promise<string[]> => (await rowsOf('#routes-body tr')).map((r) => r[0] ?? '').sort();
+    expect(await hostsOf()).toEqual(['chat.test', 'secure.test', 'shop.test', 'static.test']);
+    expect(await page.locator('#route-count').textContent()).toBe('4 routes');
     await page.fill('#route-search', 'no-such-route');
     await page.waitForFunction(() => document.querySelectorAll('#routes-body tr').length === 0);
+    expect(await page.locator('#route-count').textContent()).toBe('0 routes');
+    await page.fill('#route-search', 'chat');
+    await page.waitForFunction(() => document.getElementById('route-count')?.textContent === '1 route');
+    expect(await hostsOf()).toEqual(['chat.test']);
     await page.fill('#route-search', 'shop');
-    await page.locator('#routes-body tr').first().waitFor();
+    await page.waitForFunction(() => document.getElementById('route-count')?.textContent === '3 routes');
+    // shop.test, and static.test and secure.test that lead to the same Service.
+    expect(await hostsOf()).toEqual(['secure.test', 'shop.test', 'static.test']);
     await page.screenshot({ path: join(SCREENSHOTS, 'routes.png') });
   });
 
@@ -221,15 +237,42 @@ describe('the admin GUI in Chromium', () => {
   });
 
   it('shows the workers', async () => {
+    const { body } = await flusso.readyz();
     await open('workers');
     await page.waitForFunction(() => document.querySelectorAll('#workers-body tr').length === 2);
+    // Columns: id, pid, generation, listening, restarts, …
+    const rows = await rowsOf('#workers-body tr');
+    expect(rows.map((r) => Number(r[1])).sort()).toEqual(body.workers.map((w) => w.pid).sort());
+    expect(rows.map((r) => [r[3], r[4]])).toEqual([['yes', '0'], ['yes', '0']]);
     await page.screenshot({ path: join(SCREENSHOTS, 'workers.png') });
   });
 
-  it('shows diagnostics', async () => {
+  it('shows diagnostics: a broken manifest is listed, and the empty state returns once it is gone', async () => {
     await open('diagnostics');
     await page.locator('#diag-empty').waitFor({ state: 'visible' });
+    expect(await page.locator('#diag-body tr').count()).toBe(0);
+
+    onTestFinished(async () => {
+      await dir.remove('broken.yaml');
+    });
+    await dir.writeRaw('broken.yaml', 'kind: Ingress\nmetadata: {name: broken\n');
+    await pollUntil('the parse diagnostic', async () => ((await flusso.diagnostics()).diagnostics.length === 1 ? true : undefined));
+    await page.reload(); // the view reads the list when it opens
+    await page.locator('#diag-body tr').first().waitFor();
+    const rows = await rowsOf('#diag-body tr');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]![0]).toBe('error');
+    expect(rows[0]![1]).toBe('ING_ERR_MANIFEST_PARSE');
+    expect(rows[0]![4]).toBe('broken.yaml');
+    expect(await page.locator('#diag-empty').isHidden()).toBe(true);
+    expect(await page.locator('#diag-count').textContent()).toBe('1');
     await page.screenshot({ path: join(SCREENSHOTS, 'diagnostics.png') });
+
+    await dir.remove('broken.yaml');
+    await pollUntil('no diagnostics', async () => ((await flusso.diagnostics()).diagnostics.length === 0 ? true : undefined));
+    await page.reload();
+    await page.locator('#diag-empty').waitFor({ state: 'visible' });
+    expect(await page.locator('#diag-body tr').count()).toBe(0);
   });
 
   it('explains a route', async () => {
@@ -245,11 +288,28 @@ describe('the admin GUI in Chromium', () => {
 
   it('asks for the token when none is given', async () => {
     const fresh = await browser.newPage();
-    await fresh.goto(`http://127.0.0.1:${flusso.adminPort}/#/routes`);
+    onTestFinished(() => fresh.close());
+    // Without a token the API answers 401, the GUI shows the login form and no data.
+    const [refused] = await Promise.all([
+      fresh.waitForResponse((r) => r.url().includes('/api/v1/routes')),
+      fresh.goto(`http://127.0.0.1:${flusso.adminPort}/#/routes`),
+    ]);
+    expect(refused.status()).toBe(401);
     await fresh.locator('#login').waitFor({ state: 'visible' });
-    await fresh.fill('#token', TOKEN);
+    expect(await fresh.locator('#login-error').isHidden()).toBe(true);
+    expect(await fresh.locator('#view-routes').isHidden()).toBe(true);
+    expect(await fresh.locator('#routes-body tr').count()).toBe(0);
+    // A wrong token is refused and said so.
+    await fresh.fill('#token', 'not-the-token');
     await fresh.click('#login-form button');
+    await fresh.locator('#login-error', { hasText: 'That token was not accepted.' }).waitFor({ state: 'visible' });
+    expect(await fresh.locator('#routes-body tr').count()).toBe(0);
+    // The right one opens the routes.
+    await fresh.fill('#token', TOKEN);
+    const [accepted] = await Promise.all([fresh.waitForResponse((r) => r.url().includes('/api/v1/routes')), fresh.click('#login-form button')]);
+    expect(accepted.status()).toBe(200);
     await fresh.locator('#routes-body tr').first().waitFor();
-    await fresh.close();
+    expect(await fresh.locator('#login').isHidden()).toBe(true);
+    expect(await fresh.locator('#routes-body').textContent()).toContain('shop.test');
   });
 });
