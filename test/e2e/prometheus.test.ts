@@ -1,6 +1,7 @@
 /**
- * A real Prometheus (Debian package `prometheus`) scrapes a running Flusso with the admin token,
- * and a PromQL query over its HTTP API returns exactly the number of requests sent.
+ * A real Prometheus (Debian package `prometheus`) scrapes a running Flusso with the admin token
+ * (and is refused without it), and a PromQL query over its HTTP API returns exactly the number of
+ * requests sent.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -46,6 +47,9 @@ describe('Prometheus scrapes Flusso', () => {
         '  - job_name: flusso',
         '    authorization: { type: Bearer, credentials: ' + TOKEN + ' }',
         `    static_configs: [ { targets: ['127.0.0.1:${flusso.adminPort}'] } ]`,
+        // The same target without the token: its scrapes must be refused.
+        '  - job_name: flusso-no-token',
+        `    static_configs: [ { targets: ['127.0.0.1:${flusso.adminPort}'] } ]`,
         '',
       ].join('\n'),
     );
@@ -70,8 +74,22 @@ describe('Prometheus scrapes Flusso', () => {
     return v === undefined ? undefined : Number(v);
   };
 
-  it('the target is up, scraped with the bearer token', async () => {
-    await pollUntil('the flusso target to be up', async () => ((await query('up{job="flusso"}')) === 1 ? true : undefined), 30_000);
+  it('the target is up scraped with the bearer token, and down scraped without it (401)', async () => {
+    type Target = { labels: { job: string }; health: string; lastError: string };
+    // Latch: both jobs have been scraped at least once (their health is no longer "unknown").
+    const targets = await pollUntil('a scrape of both jobs', async () => {
+      const r = (await (await fetch(`http://127.0.0.1:${promPort}/api/v1/targets?state=active`)).json()) as { data: { activeTargets: Target[] } };
+      const t = r.data.activeTargets;
+      return t.length === 2 && t.every((x) => x.health !== 'unknown') ? t : undefined;
+    }, 30_000);
+    const byJob = Object.fromEntries(targets.map((t) => [t.labels.job, t]));
+    expect(byJob.flusso).toMatchObject({ health: 'up', lastError: '' });
+    expect(byJob['flusso-no-token']?.health).toBe('down');
+    expect(byJob['flusso-no-token']?.lastError).toContain('401');
+    // The same through PromQL, once a scrape of each has been stored.
+    await pollUntil('up for both jobs', async () => ((await query('count(up)')) === 2 ? true : undefined), 30_000);
+    expect(await query('up{job="flusso"}')).toBe(1);
+    expect(await query('up{job="flusso-no-token"}')).toBe(0);
   });
 
   it(`a PromQL query returns the ${REQUESTS} requests sent`, async () => {
