@@ -5,7 +5,7 @@
  */
 
 /** SNAPSHOT_VERSION is the schema version; a worker refuses a snapshot of another version. */
-export const SNAPSHOT_VERSION = 2;
+export const SNAPSHOT_VERSION = 3;
 
 /** PathMatch is the Ingress v1 path type after compilation (ImplementationSpecific becomes Prefix). */
 export type PathMatch = 'Exact' | 'Prefix';
@@ -26,6 +26,15 @@ export interface Route {
   /** The route's response-cache policy (issue 6); absent when the route is not cached. */
   readonly cache?: RouteCache;
   /**
+   * The route's path is a regular expression (ingress-nginx `use-regex` or `rewrite-target` on
+   * some Ingress of the host, issue 15): it matches a request path case-insensitively from its
+   * start (`location ~* "^path"`), with RE2 semantics (linear time). Every route of such a host
+   * has it, and they are in ingress-nginx's order: longest `path` text first, the first match wins.
+   */
+  readonly regex?: true;
+  /** What the Ingress's ingress-nginx annotations do to this route's requests (issue 15); absent when nothing. */
+  readonly policy?: RoutePolicy;
+  /**
    * Plain-HTTP requests get a 308 to https (issue 11): the host has TLS and the Ingress does not
    * say `nginx.ingress.kubernetes.io/ssl-redirect: "false"`, or it says `force-ssl-redirect: "true"`.
    */
@@ -43,6 +52,45 @@ export interface RouteCache {
    * responses with explicit freshness are stored.
    */
   readonly ttlSeconds: number | null;
+}
+
+/**
+ * RoutePolicy is the compiled form of a route's ingress-nginx annotations (issue 15,
+ * docs/annotations.md). The primary validated every value; a worker only executes it.
+ */
+export interface RoutePolicy {
+  /** `permanent-redirect` / `temporal-redirect`: answer every request with this redirect. */
+  readonly redirect?: RouteRedirect;
+  /** `from-to-www-redirect`: this route serves the other name; answer `code` to the same scheme on `host` (one trailing `/` of the target dropped). */
+  readonly hostRedirect?: { readonly host: string; readonly code: number };
+  /** `app-root`: a request for exactly `/` gets 302 to `scheme://Host` + this path. */
+  readonly appRoot?: string;
+  /** `rewrite-target`: when `pattern` (RE2, case-insensitive, unanchored) matches the path, the upstream path becomes `target` with `$n` expanded. */
+  readonly rewrite?: { readonly pattern: string; readonly target: string };
+  /** `x-forwarded-prefix` (only with rewrite-target, as ingress-nginx): sent as X-Forwarded-Prefix. */
+  readonly forwardedPrefix?: string;
+  /** `upstream-vhost`: the Host field sent upstream. */
+  readonly upstreamVhost?: string;
+  /** `enable-cors` and its `cors-*` annotations. */
+  readonly cors?: RouteCors;
+}
+
+/** RouteRedirect is a whole-route redirect: `url` is literal text and nginx variables (`$request_uri`, `$host`, …) in order. */
+export interface RouteRedirect {
+  readonly code: number;
+  readonly url: readonly string[];
+}
+
+/** RouteCors is ingress-nginx's CORS behaviour for a route; the lists are sent as written. */
+export interface RouteCors {
+  /** Allowed origins as written (`https://a.com`, `https://*.a.com`), or `["*"]` for any. */
+  readonly origins: readonly string[];
+  readonly methods: string;
+  readonly headers: string;
+  /** Empty: no Access-Control-Expose-Headers. */
+  readonly exposeHeaders: string;
+  readonly credentials: boolean;
+  readonly maxAgeSeconds: number;
 }
 
 /**
