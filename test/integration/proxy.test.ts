@@ -10,7 +10,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeSnapshot } from '../../src/shared/codec.js';
 import type { WorkerConfig } from '../../src/shared/messages.js';
 import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type RoutingTable, type VirtualHost } from '../../src/shared/snapshot.js';
+import { Exchange } from '../../src/worker/proxy/exchange.js';
+import { ResponseWriter } from '../../src/worker/proxy/response-writer.js';
 import { createProxyServer, type ProxyServer } from '../../src/worker/proxy/server.js';
+import { UpstreamConnection } from '../../src/worker/upstream/client.js';
 import { WorkerState } from '../../src/worker/state.js';
 import { RawConnection, header, headerAll } from '../helpers/raw-http.js';
 import { collectingLogger, testWorkerConfig, type LogLine } from '../helpers/worker-config.js';
@@ -400,18 +403,47 @@ describe('bodies', () => {
     expect(sha256(got)).toBe(sha256(sent));
   });
 
-  it('streams a 5 MB known-length download to a reader that stalls (tryEnd + onWritable)', async () => {
+  it('streams a 5 MB known-length download to a reader that stalls: tryEnd blocks, onWritable resumes the upstream read', async () => {
+    // Observe the backpressure itself: the writer's body() says "blocked" (tryEnd could not take
+    // everything, so the upstream read stops), and the exchange later hears the client is
+    // writable again (onWritable) and resumes the upstream connection.
+    const body = ResponseWriter.prototype.body;
+    let onBlocked!: () => void;
+    const blockedOnce = new Promise<void>((r) => (onBlocked = r));
+    let blocks = 0;
+    const bodySpy = vi.spyOn(ResponseWriter.prototype, 'body').mockImplementation(function (this: ResponseWriter, buf: Buffer, start: number, end: number) {
+      const ok = body.call(this, buf, start, end);
+      if (!ok) {
+        blocks++;
+        onBlocked();
+      }
+      return ok;
+    });
+    const writableSpy = vi.spyOn(Exchange.prototype, 'onResponseWritable');
+    const resumeSpy = vi.spyOn(UpstreamConnection.prototype, 'resume');
+    cleanups.push(() => {
+      bodySpy.mockRestore();
+      writableSpy.mockRestore();
+      resumeSpy.mockRestore();
+    });
     const a = await httpUpstream('a');
     const p = await startProxy(hostsTable({ 'a.test': [a.port] }));
     const n = 5 * 1024 * 1024;
     const c = await raw(p);
     c.socket.pause();
     c.request('GET', `/big?n=${n}`, ['Host: a.test']);
-    await new Promise((r) => setTimeout(r, 200));
+    await blockedOnce; // latch: the client's buffers are full and the proxy holds the rest
+    expect(c.received.length).toBe(0);
+    expect(writableSpy).not.toHaveBeenCalled();
     c.socket.resume();
     const r = await c.readResponse();
     expect(header(r, 'content-length')).toBe(String(n));
     expect(sha256(r.body)).toBe(sha256(deterministic(n)));
+    expect(blocks).toBeGreaterThanOrEqual(1);
+    // Every block but one that ended the response was lifted through onWritable.
+    expect(writableSpy.mock.calls.length).toBeGreaterThanOrEqual(blocks - 1);
+    expect(writableSpy.mock.calls.length).toBeGreaterThanOrEqual(1);
+    expect(resumeSpy.mock.calls.length).toBe(writableSpy.mock.calls.length);
     // And the connection is still good for the next request.
     c.request('GET', '/big?n=10', ['Host: a.test']);
     expect((await c.readResponse()).body.length).toBe(10);
