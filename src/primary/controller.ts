@@ -146,8 +146,10 @@ export class Controller {
     const secretsChanged = this.#secretsChanged;
     this.#secretsChanged = false;
     if (compiled !== null && services !== null) {
-      if (services.size > 0 || !secretsChanged) this.#rebuildEndpoints(update, compiled instanceof LazyCompiledState ? compiled.state() : compiled, services);
-      if (secretsChanged) this.refreshTls();
+      this.#guarded(() => {
+        if (services.size > 0 || !secretsChanged) this.#rebuildEndpoints(update, compiled instanceof LazyCompiledState ? compiled.state() : compiled, services);
+        if (secretsChanged) this.refreshTls();
+      });
       return Promise.resolve();
     }
     const source = this.#offloadSource(update.view);
@@ -156,7 +158,7 @@ export class Controller {
       this.#opts.offload?.pool.release();
       // Clusters of Services nothing touched are taken from the last compile (decoded ones only).
       const previous = compiled !== null && !(compiled instanceof LazyCompiledState) && changedServices !== null ? { state: compiled, changedServices } : undefined;
-      this.#rebuildAll(update, previous);
+      this.#guarded(() => this.#rebuildAll(update, previous));
       return Promise.resolve();
     }
     this.#inFlight = this.#rebuildOffloaded(update, source).finally(() => {
@@ -207,6 +209,25 @@ export class Controller {
     this.#closed = true;
     await this.#inFlight;
     await this.#opts.offload?.pool.close();
+  }
+
+  /**
+   * #guarded runs a rebuild on the event loop. The compiler turns bad input into diagnostics, so
+   * a throw is a Flusso bug: once something is published, the last published snapshot keeps
+   * serving, the failure is logged and counted, and the next rebuild is a full one. The first
+   * compile has nothing to fall back on and throws to the start-up.
+   */
+  #guarded(rebuild: () => void): void {
+    if (this.#compiled === null) return rebuild();
+    const started = performance.now();
+    try {
+      rebuild();
+    } catch (err) {
+      this.#pendingServices = null;
+      this.#changedServices = null;
+      this.#opts.metrics.recordRebuildFailure();
+      this.#opts.log.error({ err, code: 'ING_ERR_COMPILE_FAILED', durationMs: Math.round(performance.now() - started) }, 'compile failed; the last published snapshot keeps serving');
+    }
   }
 
   #rebuildAll(update: SourceUpdate, previous?: { readonly state: CompiledState; readonly changedServices: ReadonlySet<string> }): void {

@@ -52,6 +52,49 @@ const NO_SECRETS = new SecretStore();
 const sliceChange = (svc: string): SourceChange => ({ kind: 'EndpointSlice', key: `default/${svc}-a`, services: [`default/${svc}`] });
 
 describe('Controller', () => {
+  it('keeps serving the last snapshot when a rebuild on the event loop throws, counts it, and publishes again on the next change', () => {
+    const store = new ClusterStore();
+    store.replaceAll([ingressClass(), service('default/s0'), endpointSlice('default/s0-a', { service: 's0', endpoints: [sliceEndpoint('10.0.0.1')] }), ingress('default/s0', { rules: [rule('s0.example', path('/', backend('s0', 80)))] })]);
+    const sent: number[] = [];
+    let fail = false;
+    const broadcaster = new SnapshotBroadcaster((_bytes, generation) => {
+      if (fail) throw new Error('a bug in the publish path');
+      sent.push(generation);
+    });
+    const lines: Record<string, unknown>[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => (lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) });
+    const metrics = new ControlPlaneMetrics();
+    const controller = new Controller({ log: pino({ level: 'info' }, sink), compile: OPTS, broadcaster, overrides: new OverrideStore(), metrics });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [] });
+    void controller.rebuild();
+    expect(sent).toEqual([1]);
+
+    fail = true;
+    store.upsert(ingress('default/s0', { rules: [rule('s0.example', path('/', backend('s0', 80)), path('/x', backend('s0', 80)))] }));
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [] });
+    expect(() => controller.rebuild()).not.toThrow();
+    expect(metrics.reloads().failed).toBe(1);
+    expect(lines.find((l) => l.code === 'ING_ERR_COMPILE_FAILED')).toMatchObject({ msg: 'compile failed; the last published snapshot keeps serving' });
+
+    fail = false;
+    store.upsert(ingress('default/s0', { rules: [rule('s0.example', path('/', backend('s0', 80)), path('/y', backend('s0', 80)))] }));
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [] });
+    void controller.rebuild();
+    expect(sent.length).toBe(2);
+    expect(controller.table?.hosts[0]?.routes.map((r) => r.path)).toContain('/y');
+  });
+
+  it('throws from the first compile, which has nothing to fall back on', () => {
+    const store = new ClusterStore();
+    store.replaceAll([ingressClass()]);
+    const broadcaster = new SnapshotBroadcaster(() => {
+      throw new Error('a bug in the publish path');
+    });
+    const controller = new Controller({ log: pino({ level: 'silent' }), compile: OPTS, broadcaster, overrides: new OverrideStore(), metrics: new ControlPlaneMetrics() });
+    controller.accept({ view: store, secrets: NO_SECRETS, diagnostics: [] });
+    expect(() => controller.rebuild()).toThrow('a bug in the publish path');
+  });
+
   it('publishes an endpoint-only change as a delta equal to a full compile', () => {
     const { store, controller, sent, snapshotOf } = setup();
     store.upsert(endpointSlice('default/s1-a', { service: 's1', endpoints: [sliceEndpoint('10.0.0.2'), sliceEndpoint('10.0.0.3')] }));
