@@ -74,8 +74,10 @@ describe('--source kubernetes', () => {
     a.setFault({ listStatus: 500 });
     const f = await flusso(a, [], { waitReady: false });
     await f.waitForLog((l) => l.code === 'ING_ERR_K8S_API_UNREACHABLE');
-    const r = await f.readyz().catch(() => undefined);
-    expect(r?.status ?? 503).toBe(503);
+    // /readyz must answer, and answer 503 (an unreachable admin port is no pass).
+    const r = await pollUntil('an answer from /readyz', async () => f.readyz().catch(() => undefined));
+    expect(r.status).toBe(503);
+    expect(r.body.ready).toBe(false);
     a.setFault({});
     await f.waitForGeneration(1);
   });
@@ -94,12 +96,12 @@ describe('--source kubernetes', () => {
     await f.waitForLog((l) => l.msg === 'resourceVersion expired: relisting');
   });
 
-  it('serves through a 5 s API outage with 0 failed requests, then applies the changes made meanwhile', async () => {
+  it('serves through an API outage (every watch fails to come back twice) with 0 failed requests, then applies the changes made meanwhile', async () => {
     const a = await api();
     a.apply(ingressClass('flusso'));
     const web = await pods('web', ['127.0.0.1']);
     routeTo(a, 'web.example', web);
-    const f = await flusso(a);
+    const f = await flusso(a, ['--log-level', 'debug']); // debug: the watches' retries are logged
     let failed = 0;
     let sent = 0;
     let running = true;
@@ -115,8 +117,14 @@ describe('--source kubernetes', () => {
       const outage = f.waitForLog((l) => l.msg === 'kubernetes API unreachable: serving the last snapshot, retrying');
       await outage;
       const sentAtDown = sent;
-      // The outage itself is the scenario: the API stays away for 5 s while requests flow.
-      await new Promise((r) => setTimeout(r, 5000));
+      // The outage itself is the scenario: the API stays away until each of the five watches
+      // (Ingresses, IngressClasses, Services, EndpointSlices, Secrets) has failed to come back at
+      // least twice, one backoff apart, while requests flow.
+      const retried = await pollUntil('every watch to fail twice', async () => {
+        const resources = new Set(f.logs().filter((l) => l.msg === 'list/watch failed: retrying' && typeof l.failures === 'number' && l.failures >= 2).map((l) => String(l.resource)));
+        return resources.size >= 5 ? resources : undefined;
+      }, 30_000);
+      expect(retried.size).toBe(5);
       expect(sent).toBeGreaterThan(sentAtDown);
       // A change made while Flusso cannot see the API (the store outlives the listener).
       a.apply(ingress(NS, 'later', { host: 'later.example', paths: [{ path: '/', service: 'web', port: 80 }] }));
