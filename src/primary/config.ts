@@ -28,6 +28,8 @@ export interface Config {
   readonly hstsIncludeSubdomains: boolean;
   readonly hstsPreload: boolean;
   readonly httpsRedirectPort: number;
+  /** --http2: the HTTPS port offers h2 and runs on node:http2 (worker/proxy/node-front.ts, docs/http2.md). */
+  readonly http2: boolean;
   readonly adminPort: number;
   readonly adminAddress: string;
   readonly workers: number;
@@ -224,7 +226,7 @@ function readFlags(argv: readonly string[], issues: string[]): Map<string, strin
     if (spec.type === 'boolean') {
       // `--flag`, `--flag=false`, or `--flag false` (there are no positional arguments to confuse).
       const next = argv[i + 1];
-      if (eq < 0 && (next === 'true' || next === 'false')) {
+      if (eq < 0 && (next === 'true' || next === 'false' || next === 'on' || next === 'off')) {
         out.set(spec.key, next);
         i++;
       } else out.set(spec.key, eq < 0 ? true : arg.slice(eq + 1));

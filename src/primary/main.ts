@@ -223,7 +223,7 @@ async function run(config: Config): Promise<void> {
     config: {
       httpPort: config.httpPort,
       httpAddress: config.httpAddress,
-      https: { port: config.httpsPort, address: config.httpsAddress, ciphers: config.sslCiphers, hsts: hstsValue(config), redirectPort: config.httpsRedirectPort },
+      https: { port: config.httpsPort, address: config.httpsAddress, ciphers: config.sslCiphers, hsts: hstsValue(config), redirectPort: config.httpsRedirectPort, http2: config.http2 },
       keepAliveTimeoutMs: config.keepAliveTimeoutMs,
       clientHeaderTimeoutMs: config.clientHeaderTimeoutMs,
       maxRequestTargetBytes: config.maxRequestTargetBytes,

@@ -36,6 +36,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'hstsIncludeSubdomains', type: 'boolean', default: true, help: 'HSTS includeSubDomains', allowed: 'true or false' },
   { key: 'hstsPreload', type: 'boolean', default: false, help: 'HSTS preload', allowed: 'true or false' },
   { key: 'httpsRedirectPort', type: 'port', default: 443, metavar: 'PORT', help: 'port in the Location of HTTP → HTTPS redirects: the HTTPS port clients reach (the Service\'s), not --https-port', allowed: 'an integer from 1 to 65535' },
+  { key: 'http2', type: 'boolean', default: true, help: 'offer HTTP/2 (ALPN h2) beside HTTP/1.1 on the HTTPS port, served by node:http2 (ingress-nginx\'s use-http2); off: HTTP/1.1 only, served by uWebSockets.js (docs/http2.md)', allowed: 'on or off' },
   { key: 'adminPort', type: 'port', default: 8081, metavar: 'PORT', help: 'admin port: /healthz, /readyz, /api/v1/ (never the proxy port)', allowed: 'an integer from 0 to 65535' },
   { key: 'adminAddress', type: 'string', default: '127.0.0.1', metavar: 'ADDR', pattern: HOST, help: 'address the admin server listens on', allowed: 'an IPv4 or IPv6 address' },
   { key: 'workers', type: 'integer', min: 1, max: 256, metavar: 'N', help: 'number of proxy worker processes', allowed: 'an integer from 1 to 256' },

@@ -61,6 +61,8 @@ export interface HttpsSettings {
   readonly hsts: string | null;
   /** The port in the Location of HTTP → HTTPS redirects (443: none written). */
   readonly redirectPort: number;
+  /** `--http2`: the port offers h2 (ALPN) and runs on node:http2 instead of uWS (docs/http2.md). Absent: off. */
+  readonly http2?: boolean;
 }
 
 /**

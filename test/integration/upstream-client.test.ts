@@ -343,12 +343,13 @@ describe('flow', () => {
   });
 
   it('a request body the upstream does not read: write backpressure, then drain', async () => {
-    let socket!: net.Socket;
     let received = 0;
+    let arrived!: (s: net.Socket) => void;
+    const upstreamSocket = new Promise<net.Socket>((resolve) => (arrived = resolve));
     const up = await rawUpstream((_h, s, _i, rest) => {
-      socket = s;
       received += rest.length;
       s.pause();
+      arrived(s);
     });
     const r = new TestRequest('POST', '/', { fields: ['Content-Length: 33554432'], framing: BodyFraming.Length, retryable: false });
     client().pool('127.0.0.1', up.port).request(r);
@@ -357,7 +358,7 @@ describe('flow', () => {
     let writes = 0;
     while (conn.writeBody(chunk) && writes < 32) writes++;
     expect(writes).toBeLessThan(32); // backpressure came before everything was buffered
-    await new Promise((res) => setTimeout(res, 20));
+    const socket = await upstreamSocket; // latch: the upstream has the head and stopped reading
     socket.on('data', (d: Buffer) => {
       received += d.length;
       if (received >= 32 * 1024 * 1024) socket.write(ok('all'));
