@@ -43,6 +43,7 @@ const DEFAULTS: Config = {
   hstsIncludeSubdomains: true,
   hstsPreload: false,
   httpsRedirectPort: 443,
+  http2: true,
   adminPort: 8081,
   adminAddress: '127.0.0.1',
   workers: 2,
