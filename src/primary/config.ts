@@ -63,6 +63,10 @@ export interface Config {
   readonly maxRequestTargetBytes: number;
   readonly maxRequestFieldBytes: number;
   readonly maxRequestFields: number;
+  /** --max-request-body-bytes (0: no limit), --client-body-buffer-bytes, --client-body-timeout (worker/proxy/request-body.ts). */
+  readonly maxRequestBodyBytes: number;
+  readonly clientBodyBufferBytes: number;
+  readonly clientBodyTimeoutMs: number;
   readonly upstreamConnectTimeoutMs: number;
   readonly upstreamResponseTimeoutMs: number;
   readonly upstreamIdleTimeoutMs: number;

@@ -229,6 +229,9 @@ async function run(config: Config): Promise<void> {
       maxRequestTargetBytes: config.maxRequestTargetBytes,
       maxRequestFieldBytes: config.maxRequestFieldBytes,
       maxRequestFields: config.maxRequestFields,
+      maxRequestBodyBytes: config.maxRequestBodyBytes,
+      clientBodyBufferBytes: config.clientBodyBufferBytes,
+      clientBodyTimeoutMs: config.clientBodyTimeoutMs,
       upstreamConnectTimeoutMs: config.upstreamConnectTimeoutMs,
       upstreamHeadersTimeoutMs: config.upstreamResponseTimeoutMs,
       upstreamBodyTimeoutMs: config.upstreamIdleTimeoutMs,
@@ -392,6 +395,12 @@ function packageVersion(): string {
 
 /** main parses the command line and runs Flusso; exit 2 for bad configuration, 1 for other startup failures. */
 export async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === 'bench') {
+    // `flusso bench URL`: the load generator (docs/load-testing.md), loaded only when asked for.
+    const { runBench } = await import('../loadgen/cli.js');
+    process.exitCode = await runBench(argv.slice(1));
+    return;
+  }
   const ctx = { env: process.env, demoManifests: DEMO_MANIFESTS };
   try {
     const request = parseCommandLine(argv, ctx);

@@ -17,6 +17,13 @@ export interface WorkerConfig {
   readonly maxRequestTargetBytes: number;
   readonly maxRequestFieldBytes: number;
   readonly maxRequestFields: number;
+  /**
+   * `--max-request-body-bytes` (0: no limit), `--client-body-buffer-bytes`, `--client-body-timeout`:
+   * the request-body defaults a route may override (proxy/request-body.ts). Absent: no limit, 16 KiB, 60 s.
+   */
+  readonly maxRequestBodyBytes?: number;
+  readonly clientBodyBufferBytes?: number;
+  readonly clientBodyTimeoutMs?: number;
   /** The HTTPS listener; null: none (in-process tests of the HTTP path). */
   readonly https: HttpsSettings | null;
   readonly upstreamConnectTimeoutMs: number;

@@ -39,6 +39,22 @@ export interface Route {
    * say `nginx.ingress.kubernetes.io/ssl-redirect: "false"`, or it says `force-ssl-redirect: "true"`.
    */
   readonly httpsRedirect?: true;
+  /**
+   * The route's request-body settings (issue 14 item 3); absent, or a field absent: the worker's
+   * global flags (--max-request-body-bytes, --client-body-buffer-bytes). Per-Ingress annotations
+   * (proxy-body-size, client-body-buffer-size, proxy-request-buffering) fill it.
+   */
+  readonly requestBody?: RouteRequestBody;
+}
+
+/** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */
+export interface RouteRequestBody {
+  /** Largest request body accepted (413 above it); 0: no limit (ingress-nginx proxy-body-size). */
+  readonly maxBytes?: number;
+  /** Bodies up to this size are read whole before the upstream request starts (client-body-buffer-size). */
+  readonly bufferBytes?: number;
+  /** false: stream the body upstream as it arrives, without buffering (proxy-request-buffering: off). */
+  readonly buffering?: boolean;
 }
 
 /**

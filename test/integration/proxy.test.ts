@@ -449,7 +449,7 @@ describe('bodies', () => {
     expect((await c.readResponse()).body.length).toBe(10);
   });
 
-  it('forwards a chunked request body as it arrives', async () => {
+  it('forwards a chunked request body as it arrives when request buffering is off (--client-body-buffer-bytes 0)', async () => {
     let arrived!: (headers: string[]) => void;
     const head = new Promise<string[]>((r) => (arrived = r));
     const a = await httpUpstream('a', (req, res) => {
@@ -459,7 +459,7 @@ describe('bodies', () => {
       req.on('end', () => res.end(Buffer.concat(chunks)));
       return true;
     });
-    const p = await startProxy(hostsTable({ 'a.test': [a.port] }));
+    const p = await startProxy(hostsTable({ 'a.test': [a.port] }), { clientBodyBufferBytes: 0 });
     const c = await raw(p);
     c.request('POST', '/', ['Host: a.test', 'Transfer-Encoding: chunked'], '5\r\nhello\r\n');
     const headers = await head; // the upstream sees the request before the body is complete

@@ -10,6 +10,8 @@ export type ProxyFailure =
   | 'bad-request'
   | 'method-not-allowed'
   | 'length-required'
+  | 'body-timeout'
+  | 'body-too-large'
   | 'uri-too-long'
   | 'head-too-large'
   | 'no-route'
@@ -23,6 +25,8 @@ export const FAILURE_STATUS: Readonly<Record<ProxyFailure, number>> = Object.fre
   'bad-request': 400, // framing the parser let through, bad Host, bad path (catalogue §A, §B, §D, §H)
   'method-not-allowed': 405, // CONNECT and TRACE: an ingress is not a forward proxy (§B row 48, §G row 129)
   'length-required': 411, // POST, PUT or PATCH without Content-Length or Transfer-Encoding (request-guard.ts)
+  'body-timeout': 408, // the client sent no body byte for --client-body-timeout (nginx client_body_timeout; request-body.ts)
+  'body-too-large': 413, // a body over --max-request-body-bytes or the route's limit (ingress-nginx proxy-body-size; request-body.ts)
   'uri-too-long': 414, // a request target over --max-request-target-bytes (§B row 53)
   'head-too-large': 431, // a field over --max-request-field-bytes, or more fields than --max-request-fields (§C rows 65–67)
   'no-route': 404, // no host/path rule and no default backend

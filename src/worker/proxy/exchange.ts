@@ -18,8 +18,9 @@ import type { RouteCounters } from '../stats.js';
 import { BodyFraming, type UpstreamConnection, type UpstreamError, type UpstreamFailure, type UpstreamHandler } from '../upstream/client.js';
 import { BodyMode, type ResponseHead } from '../upstream/parser.js';
 import type { ProxyFailure } from './errors.js';
+import { BodyTimer, DEFAULT_BODY, exceedsLimit, type BodyPolicy } from './request-body.js';
 import { RequestRecord, type AccessContext } from './request-record.js';
-import { ResponseWriter, type WriterEvents } from './response-writer.js';
+import { markClientClose, ResponseWriter, type WriterEvents } from './response-writer.js';
 
 export { closeField, markClientClose, writeOwnFields } from './response-writer.js';
 export type { AccessContext } from './request-record.js';
@@ -40,6 +41,8 @@ export interface ProxyContext {
   onIdle: (() => void) | null;
   /** The access log, or null when it is off. */
   readonly accessLog: AccessLog | null;
+  /** The request-body defaults (the global flags; request-body.ts); absent: DEFAULT_BODY. */
+  readonly body?: BodyPolicy;
 }
 
 /**
@@ -89,13 +92,15 @@ export interface ExchangeOptions {
   readonly access: AccessContext | null;
   /** The response cache's hooks on a cached route. */
   readonly cache?: ExchangeCache | null;
+  /** The route's request-body policy (request-body.ts bodyPolicyOf); absent: the context's defaults. */
+  readonly bodyPolicy?: BodyPolicy;
 }
 
 /** Methods that may be sent again (nginx proxy_next_upstream; RFC 9110 §9.2.2). */
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 /** Endpoints tried per request after connect failures (nginx proxy_next_upstream_tries for ingress-nginx is 3). */
 const MAX_TRIES = 3;
-/** Request body bytes held while no connection took the request yet; past this the client is paused. */
+/** Request body bytes held while no connection took the request yet (beyond the policy's buffer); past this the client is paused. */
 const QUEUED_BODY_BYTES = 64 * 1024;
 
 /** FAILURE_OF maps an upstream failure before any response head to the answer. */
@@ -165,6 +170,11 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   /** We paused the client socket (uWS: resume only after our own pause). */
   #paused = false;
   #finished = false;
+  readonly #policy: BodyPolicy;
+  /** The pool was asked for a connection (a buffered body asks once it is whole or over the buffer). */
+  #requested = false;
+  /** The client body timeout (request-body.ts); null for a bodiless request. */
+  #bodyTimer: BodyTimer | null = null;
 
   constructor(o: ExchangeOptions) {
     this.#ctx = o.ctx;
@@ -177,6 +187,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     this.headRequest = o.method === 'HEAD';
     this.retryable = o.body === BodyFraming.None && IDEMPOTENT.has(o.method);
     this.requestHead = buildRequestHead(o.method, o.target, o.headers, o.body);
+    this.#policy = o.bodyPolicy ?? o.ctx.body ?? DEFAULT_BODY;
     this.#w = new ResponseWriter(o.res, o.ctx, this);
     this.#record = new RequestRecord({ method: o.method, target: o.target, counters: o.counters, accessLog: o.ctx.accessLog, access: o.access, startedAt: o.startedAt });
     this.#record.upstreamAddress = o.endpoint.key;
@@ -186,12 +197,24 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   /**
    * start attaches the uWS callbacks (synchronously, inside the handler: uWS drops body bytes
    * that arrive before onData is attached, and terminates the process if a handler returns
-   * with neither a response nor onAborted), then sends the request.
+   * with neither a response nor onAborted), then sends the request: at once when it has no body
+   * or the policy buffers none, else once the body is whole or over the buffer (request-body.ts).
    */
   start(): void {
     this.#res.onAborted(() => this.clientAborted());
-    if (this.bodyFraming !== BodyFraming.None) this.#res.onData((chunk, isLast) => this.clientData(chunk, isLast));
-    this.#endpoint.pool.request(this);
+    if (this.bodyFraming === BodyFraming.None) {
+      this.#request();
+      return;
+    }
+    this.#res.onData((chunk, isLast) => this.clientData(chunk, isLast));
+    this.#bodyTimer = new BodyTimer(this.#policy.timeoutMs, () => this.#refuseBody('body-timeout'));
+    this.#bodyTimer.arm();
+    if (this.#policy.bufferBytes === 0) this.#request();
+  }
+
+  /** streamingBody: the body is still arriving (read by the pool when it gives a connection). */
+  get streamingBody(): boolean {
+    return this.bodyFraming !== BodyFraming.None && !this.#bodyEnded;
   }
 
   /** clientAborted runs when uWS reports the client connection gone (or after our own res.close()). */
@@ -208,6 +231,13 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     try {
       if (this.#bodyEnded || this.#bodyDropped) return;
       this.#record.bytesIn += chunk.byteLength;
+      // Content-Length was checked before (handler.ts); a chunked body is checked as it comes.
+      if (exceedsLimit(this.#record.bytesIn, this.#policy)) {
+        this.#refuseBody('body-too-large');
+        return;
+      }
+      if (isLast) this.#bodyTimer?.disarm();
+      else this.#bodyTimer?.arm();
       if (chunk.byteLength > 0) {
         const copy = Buffer.copyBytesFrom(new Uint8Array(chunk));
         const conn = this.#conn;
@@ -216,12 +246,15 @@ export class Exchange implements UpstreamHandler, WriterEvents {
         } else {
           (this.#queued ??= []).push(copy);
           this.#queuedBytes += copy.length;
-          if (this.#queuedBytes > QUEUED_BODY_BYTES && !isLast) this.#pauseClient();
+          const buffer = this.#policy.bufferBytes;
+          if (!isLast && !this.#requested && this.#queuedBytes >= buffer) this.#request(); // over the buffer: stream
+          if (this.#queuedBytes > Math.max(QUEUED_BODY_BYTES, buffer) && !isLast && this.#conn === null) this.#pauseClient();
         }
       }
       if (isLast) {
         this.#bodyEnded = true;
-        this.#conn?.endBody();
+        if (this.#requested) this.#conn?.endBody();
+        else this.#request(); // the whole body is here: the connection takes it in one go
       }
     } catch (err) {
       this.fail(err);
@@ -380,6 +413,35 @@ export class Exchange implements UpstreamHandler, WriterEvents {
 
   // --- internals ---------------------------------------------------------------------------
 
+  /** #request asks the endpoint's pool for a connection (once). */
+  #request(): void {
+    if (this.#requested) return;
+    this.#requested = true;
+    this.#endpoint.pool.request(this);
+  }
+
+  /**
+   * #refuseBody ends a request whose body cannot be taken: 408 (no body bytes for the body
+   * timeout) or 413 (a chunked body over the limit). The upstream request is dropped (a buffered
+   * body never reached it) and the client connection closed, since the rest of its body is
+   * unread; after the response head only a cut is left.
+   */
+  #refuseBody(failure: 'body-timeout' | 'body-too-large'): void {
+    if (this.#bodyEnded || this.#finished) return;
+    this.#bodyTimer?.disarm();
+    this.#dropUpstream();
+    const w = this.#w;
+    if (!w.open) return;
+    this.#ctx.log.debug({ failure, bytesIn: this.#record.bytesIn, endpoint: this.#endpoint.key }, 'request body refused');
+    if (w.headSent) {
+      w.cut();
+      return;
+    }
+    this.#resumeClient(); // a paused socket neither reads nor writes
+    markClientClose(this.#res);
+    this.#res.cork(() => w.fail(failure, this.#cache?.status ?? null, true));
+  }
+
   #countFailure(failure: UpstreamFailure): void {
     const counters = this.#counters;
     if (counters === null) return;
@@ -423,12 +485,14 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     const w = this.#w;
     if (this.#paused || w.blocked || !w.open) return;
     this.#paused = true;
+    this.#bodyTimer?.disarm(); // the client is not slow while we hold it
     this.#res.pause();
   }
 
   #resumeClient(): void {
     if (this.#paused && this.#w.open) {
       this.#paused = false;
+      if (!this.#bodyEnded && !this.#bodyDropped) this.#bodyTimer?.arm();
       this.#res.resume();
     }
   }
@@ -436,6 +500,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#bodyTimer?.disarm();
     this.#cache?.settle();
     const ctx = this.#ctx;
     ctx.inFlight--;

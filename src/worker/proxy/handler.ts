@@ -22,6 +22,8 @@ import { RequestHead, buildUpstreamHeaders } from './headers.js';
 import { RequestRecord } from './request-record.js';
 import { BodyFraming } from '../upstream/client.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
+import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
+import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
 export interface Listener {
@@ -77,6 +79,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const redirectAuthoritySuffix = redirectPort === 443 ? '' : `:${redirectPort}`;
   const head = new RequestHead();
   const limits: RequestLimits = { targetBytes: opts.config.maxRequestTargetBytes, fieldBytes: opts.config.maxRequestFieldBytes, fields: opts.config.maxRequestFields };
+  const bodyDefaults = bodyDefaultsOf(opts.config);
 
   // What the current request is, for counting and the access log of answers given here.
   let t0 = 0;
@@ -149,6 +152,18 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     return null;
   }
 
+  /** answer writes a response a route's annotation policy gives itself (policy.ts), one turn later (`later`). */
+  function answer(res: HttpResponse, l: Listener, a: PolicyAnswer): null {
+    const [c, m, tgt, source, clientHost, requestId, started] = [counters, method, target, routeSource, head.host, head.requestId, t0];
+    later(res, () => {
+      account(res, a.status, a.body.length, c, m, tgt, source, clientHost, requestId, started);
+      res.writeStatus(statusLineOf(a.status));
+      for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
+      writeOwnFields(res, l.ctx).end(a.body, l.ctx.draining);
+    });
+    return null;
+  }
+
   /** route runs the synchronous part of a request; it returns the Exchange to start, or null if answered. */
   function route(res: HttpResponse, req: HttpRequest, l: Listener): Exchange | null {
     // HttpRequest is stack-allocated: read everything now.
@@ -194,20 +209,35 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     counters = routing.counters.get(match.route) ?? null;
     routeSource = match.route.source;
     if (match.route.httpsRedirect === true && l.scheme === 'http' && !path.startsWith(NO_REDIRECT_PREFIX)) return redirect(res, l, host);
+    // The route's ingress-nginx annotations (policy.ts, issue 15): an answer of Flusso's own, or changes on the way.
+    let forward: PolicyForward | null = null;
+    const policy = match.route.policy;
+    if (policy !== undefined) {
+      const decided = applyPolicy(policy, { method, scheme: l.scheme, hostField: head.host, host, path, query, target, origin: policy.cors === undefined ? '' : originOf(head.names, head.values) });
+      if ('status' in decided) return answer(res, l, decided);
+      if (decided.target !== null || decided.requestFields !== null || decided.responseFields !== null) forward = decided;
+    }
+    // A declared body over the route's limit never goes upstream (413; request-body.ts).
+    const bodyPolicy = bodyPolicyOf(match.route, bodyDefaults);
+    if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);
     const cluster = routing.clusters.get(match.route.cluster);
     const rc = match.route.cache;
-    if (rc !== undefined && l.cached !== null) return cached(res, l, match.route, rc, cluster, host, path, query);
+    if (rc !== undefined && l.cached !== null && forward === null) return cached(res, l, match.route, rc, cluster, host, path, query);
     const endpoint = cluster === undefined ? null : cluster.balancer.select();
     if (cluster === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
     const length = head.contentLengthCount === 1 ? Number(cl) : -1;
     const clientAddress = formatAddress(res.getRemoteAddress());
-    const headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
+    let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
     if (headers === null) return refuse(res, l, 'bad-request');
+    if (forward !== null) {
+      if (forward.requestFields !== null) headers = withRequestFields(headers, forward.requestFields);
+      if (forward.responseFields !== null) setResponseFields(res, forward.responseFields);
+    }
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
-    const forwarded = query === '' ? path : `${path}?${query}`;
+    const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
-    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, cluster, endpoint, body, counters, startedAt: t0, access });
+    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, cluster, endpoint, body, counters, startedAt: t0, access, bodyPolicy });
   }
 
   /** cached runs a request on a route with the response cache on (proxy/cached-route.ts has the cases). */

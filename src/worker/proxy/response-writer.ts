@@ -10,6 +10,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import { writeResponseFields, type UpstreamHeadView } from './headers.js';
+import { fieldNamesOf, responseFieldsOf } from './policy.js';
 
 /** OwnFieldsContext is what writeOwnFields needs of the listener. */
 export interface OwnFieldsContext {
@@ -141,7 +142,10 @@ export class ResponseWriter {
   head(status: number, upstream: UpstreamHeadView | null, cacheStatus: string | null, total: number): void {
     const res = this.res;
     res.writeStatus(statusLine(status));
-    if (upstream !== null) writeResponseFields(res, upstream, cacheStatus !== null, this.#ctx.hsts !== null);
+    // A route's annotation policy may set fields in place of the upstream's (policy.ts; issue 15).
+    const policyFields = responseFieldsOf(res);
+    if (upstream !== null) writeResponseFields(res, upstream, cacheStatus !== null, this.#ctx.hsts !== null, policyFields === undefined ? null : fieldNamesOf(policyFields));
+    if (policyFields !== undefined) for (let i = 0; i < policyFields.length; i += 2) res.writeHeader(policyFields[i] as string, policyFields[i + 1] as string);
     if (cacheStatus !== null) res.writeHeader('X-Cache-Status', cacheStatus);
     writeOwnFields(res, this.#ctx);
     this.status = status;
@@ -216,10 +220,10 @@ export class ResponseWriter {
   }
 
   /** fail answers with a failure (nothing may have been sent yet); `res` must be corked. */
-  fail(failure: ProxyFailure, cacheStatus: string | null): void {
+  fail(failure: ProxyFailure, cacheStatus: string | null, close = false): void {
     const r = errorResponse(failure);
     this.status = r.status;
-    this.bytesOut += writeFailure(this.res, failure, this.#ctx, { cacheStatus, close: this.#ctx.draining });
+    this.bytesOut += writeFailure(this.res, failure, this.#ctx, { cacheStatus, close: close || this.#ctx.draining });
     this.headSent = true;
     this.#complete();
   }

@@ -16,6 +16,7 @@ import type { WorkerStats } from '../stats.js';
 import { CachedRoutes } from './cached-route.js';
 import type { ProxyContext } from './exchange.js';
 import { createRequestHandler, type Listener } from './handler.js';
+import { bodyDefaultsOf } from './request-body.js';
 import { TlsFront } from './tls-front.js';
 import { tuneClientTimeouts, type TunableApp } from './uws-apps.js';
 import { WebSocketProxy } from './websocket.js';
@@ -70,7 +71,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   /** listener builds a Listener (its own context, so its requests are counted apart). */
   const listener = (scheme: 'http' | 'https', port: number, hsts: string | null): Listener => {
-    const ctx: ProxyContext = { serverHeader: config.serverHeader, hsts, log, draining: false, inFlight: 0, onIdle: null, accessLog };
+    const ctx: ProxyContext = { serverHeader: config.serverHeader, hsts, log, draining: false, inFlight: 0, onIdle: null, accessLog, body: bodyDefaultsOf(config) };
     return { scheme, port: String(port), ctx, cached: opts.cache === undefined ? null : new CachedRoutes(ctx, scheme, opts.cache, accessLog, log) };
   };
 

@@ -79,6 +79,12 @@ export interface UpstreamHandler {
   /** The request may be sent again when a reused connection was closed before any response byte. */
   readonly retryable: boolean;
   readonly bodyFraming: BodyFraming;
+  /**
+   * The request body is still arriving when a connection is asked for: the request counts
+   * against the endpoint's share of connections for streaming bodies until its body ended
+   * (`maxStreamingConnections`), so slow uploads cannot hold every connection (issue 14 item 3).
+   */
+  readonly streamingBody?: boolean;
   /** onUpstreamStart: a connection took the request and wrote its head; body writes may follow. */
   onUpstreamStart(conn: UpstreamConnection): void;
   /** upstreamRead runs `run` (which delivers what one read brought); the proxy runs it inside res.cork. */
@@ -108,6 +114,12 @@ export interface UpstreamSettings {
   readonly maxConnections: number;
   /** Requests that may wait for a connection per endpoint; more get 'saturated'. */
   readonly maxQueue?: number;
+  /**
+   * Connections per endpoint that requests whose body is still arriving may hold (default: half
+   * of maxConnections, at least 1); more such requests wait, as for a full pool, while the other
+   * requests keep the rest.
+   */
+  readonly maxStreamingConnections?: number;
   readonly maxHeadBytes?: number;
 }
 
@@ -141,7 +153,7 @@ export class UpstreamClient {
     for (const [name, v] of Object.entries(settings)) {
       if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`upstream setting ${name} must be a positive number, got ${String(v)}`);
     }
-    this.settings = Object.freeze({ maxQueue: DEFAULT_MAX_QUEUE, maxHeadBytes: DEFAULT_MAX_HEAD_BYTES, ...settings });
+    this.settings = Object.freeze({ maxQueue: DEFAULT_MAX_QUEUE, maxHeadBytes: DEFAULT_MAX_HEAD_BYTES, maxStreamingConnections: Math.max(1, Math.floor(settings.maxConnections / 2)), ...settings });
     const s = this.settings;
     this.deadlines = new Deadlines(tickFor(Math.min(s.connectTimeoutMs, s.responseTimeoutMs, s.idleTimeoutMs, s.keepAliveTimeoutMs)));
   }
@@ -184,6 +196,10 @@ export class EndpointPool {
   /** Idle connections, most recently used last (LIFO: warm connections stay warm, cold ones expire). */
   readonly #idle: UpstreamConnection[] = [];
   readonly #queue: Waiter[] = [];
+  /** Requests with a body still arriving that wait for a streaming share (they bypass nothing else). */
+  readonly #bodyQueue: Waiter[] = [];
+  /** Connections carrying a request whose body is still arriving. */
+  #streaming = 0;
   #total = 0;
   #closed = false;
   #closeWaiters: (() => void)[] = [];
@@ -196,7 +212,7 @@ export class EndpointPool {
 
   /** stats says how many connections (busy or idle) and queued requests the pool has. */
   stats(): PoolStats {
-    return { connections: this.#total, idle: this.#idle.length, queued: this.#queue.length };
+    return { connections: this.#total, idle: this.#idle.length, queued: this.#queue.length + this.#bodyQueue.length };
   }
 
   /**
@@ -209,6 +225,10 @@ export class EndpointPool {
       h.onUpstreamError(new UpstreamError('pool-closed', 'the endpoint left the routing table', false));
       return;
     }
+    if (h.streamingBody === true && this.#streaming >= this.client.settings.maxStreamingConnections) {
+      this.#enqueue(this.#bodyQueue, h);
+      return;
+    }
     const idle = this.#idle;
     while (idle.length > 0) {
       const conn = idle.pop() as UpstreamConnection;
@@ -218,26 +238,46 @@ export class EndpointPool {
       this.#open(h);
       return;
     }
-    if (this.#queue.length >= this.client.settings.maxQueue) {
+    this.#enqueue(this.#queue, h);
+  }
+
+  /** #enqueue queues `h` for at most the connect timeout; 'saturated' when both queues together are full. */
+  #enqueue(q: Waiter[], h: UpstreamHandler): void {
+    if (this.#queue.length + this.#bodyQueue.length >= this.client.settings.maxQueue) {
       h.onUpstreamError(new UpstreamError('saturated', 'every upstream connection is busy and the queue is full', false));
       return;
     }
     const w = new Waiter(h, this);
-    this.#queue.push(w);
+    q.push(w);
     this.client.deadlines.arm(w, this.client.settings.connectTimeoutMs);
   }
 
   /** cancel withdraws a queued request (its client left). */
   cancel(h: UpstreamHandler): void {
-    const q = this.#queue;
-    for (let i = 0; i < q.length; i++) {
-      const w = q[i] as Waiter;
-      if (w.handler === h) {
-        q.splice(i, 1);
-        this.client.deadlines.disarm(w);
-        return;
+    for (const q of [this.#queue, this.#bodyQueue]) {
+      for (let i = 0; i < q.length; i++) {
+        const w = q[i] as Waiter;
+        if (w.handler === h) {
+          q.splice(i, 1);
+          this.client.deadlines.disarm(w);
+          return;
+        }
       }
     }
+  }
+
+  /** streamStarted counts a connection that took a request whose body is still arriving. */
+  streamStarted(): void {
+    this.#streaming++;
+  }
+
+  /** streamEnded: that body ended (or the request did); a request waiting for a streaming share may go. */
+  streamEnded(): void {
+    this.#streaming--;
+    const w = this.#bodyQueue.shift();
+    if (w === undefined) return;
+    this.client.deadlines.disarm(w);
+    this.request(w.handler);
   }
 
   /** retry sends `h` again on a new connection (its reused one was closed under it). */
@@ -256,7 +296,7 @@ export class EndpointPool {
   close(): Promise<void> {
     this.#closed = true;
     for (const conn of this.#idle.splice(0)) conn.destroy();
-    for (const w of this.#queue.splice(0)) {
+    for (const w of [...this.#queue.splice(0), ...this.#bodyQueue.splice(0)]) {
       this.client.deadlines.disarm(w);
       w.handler.onUpstreamError(new UpstreamError('pool-closed', 'the endpoint left the routing table', false));
     }
@@ -266,9 +306,13 @@ export class EndpointPool {
 
   /** expireWaiter fails a request that waited too long for a connection. */
   expireWaiter(w: Waiter): void {
-    const i = this.#queue.indexOf(w);
-    if (i < 0) return;
-    this.#queue.splice(i, 1);
+    let i = this.#queue.indexOf(w);
+    if (i >= 0) this.#queue.splice(i, 1);
+    else {
+      i = this.#bodyQueue.indexOf(w);
+      if (i < 0) return;
+      this.#bodyQueue.splice(i, 1);
+    }
     w.handler.onUpstreamError(new UpstreamError('saturated', 'no upstream connection became free within the connect timeout', false));
   }
 
@@ -331,6 +375,8 @@ export class UpstreamConnection implements Expiring, ParserSink {
   #chunked = false;
   #paused = false;
   #sendBlocked = false;
+  /** The current request's body is still arriving and counts in the pool's streaming share. */
+  #streamingBody = false;
 
   // The read being delivered (see #run).
   #readBuf: Buffer = Buffer.alloc(0);
@@ -376,6 +422,10 @@ export class UpstreamConnection implements Expiring, ParserSink {
     this.#chunked = h.bodyFraming === BodyFraming.Chunked;
     this.#bodyDone = h.bodyFraming === BodyFraming.None;
     this.#parser.reset(h.headRequest);
+    if (h.streamingBody === true && !this.#bodyDone) {
+      this.#streamingBody = true;
+      this.#pool.streamStarted();
+    }
     // Node queues writes on a connecting socket and sends them on connect.
     this.#socket.write(h.requestHead, 'latin1');
     if (this.#phase === P_OPEN) {
@@ -410,6 +460,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
   endBody(): void {
     if (this.#handler === null || this.#bodyDone) return;
     this.#bodyDone = true;
+    this.#endStreaming();
     if (this.#chunked) this.#socket.write('0\r\n\r\n', 'latin1');
     if (!this.#headSeen && this.#phase === P_OPEN && !this.#sendBlocked) this.#arm(D_RESPONSE, this.#settings.responseTimeoutMs);
   }
@@ -439,6 +490,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
   destroy(): void {
     if (this.#phase === P_CLOSED) return;
     this.#phase = P_CLOSED;
+    this.#endStreaming();
     this.#disarm();
     this.#socket.destroy();
     this.#pool.removed(this);
@@ -526,6 +578,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
     const reusable =
       this.#bodyDone && !parser.leftover && !parser.framingIgnored && !head.close && head.minor === 1 && head.bodyMode !== BodyMode.Close && this.#phase === P_OPEN;
     this.#handler = null;
+    this.#endStreaming();
     this.#disarm();
     if (this.#paused) {
       this.#paused = false; // the onread return value keeps the socket reading
@@ -593,6 +646,13 @@ export class UpstreamConnection implements Expiring, ParserSink {
     if (h === null) return;
     if (retry) this.#pool.retry(h);
     else h.onUpstreamError(new UpstreamError(failure, message, afterHead, code));
+  }
+
+  /** #endStreaming gives back the streaming share (once per request). */
+  #endStreaming(): void {
+    if (!this.#streamingBody) return;
+    this.#streamingBody = false;
+    this.#pool.streamEnded();
   }
 
   #arm(kind: number, ms: number): void {
