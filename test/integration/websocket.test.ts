@@ -200,7 +200,27 @@ describe('WebSocket through Flusso', () => {
     const ws = await connect(`${url}/echo`, 'gone.ws.test');
     await dir.remove('gone.yaml');
     await flusso.waitForGeneration(generation + 1);
-    await new Promise((r) => setTimeout(r, 1500)); // a statistics flush after the route left
+    // Latch: every worker has flushed its statistics since the route left (a flush prunes the
+    // counters of routes gone). flusso_open_websockets{process} changes only on a flush, so a
+    // value that differs from one read after the removal proves one; probe WebSockets on the chat
+    // route (one more each round) make the values change.
+    const gauges = async (): Promise<Map<string, number>> => {
+      const res = await fetch(`http://127.0.0.1:${flusso.adminPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      return new Map([...(await res.text()).matchAll(/^flusso_open_websockets\{process="(worker-\d+)"\} (\d+)$/gm)].map((m) => [m[1] as string, Number(m[2])]));
+    };
+    const afterRemoval = await gauges();
+    expect([...afterRemoval.keys()].sort()).toEqual(['worker-1', 'worker-2']);
+    const probes: WebSocket[] = [];
+    try {
+      await pollUntil('a statistics flush of every worker after the route left', async () => {
+        const now = await gauges();
+        if ([...afterRemoval].every(([w, n]) => now.get(w) !== n)) return true;
+        if (probes.length < 40) probes.push(await connect(`${url}/echo`, host));
+        return undefined;
+      }, 20_000);
+    } finally {
+      for (const p of probes) p.close();
+    }
     for (let i = 0; i < 3; i++) {
       const m = nextMessage(ws);
       ws.send(`still ${i}`);
