@@ -64,6 +64,20 @@ export interface CompileState {
   clusters: readonly Cluster[];
   /** cluster id → the diagnostics its resolution raised; set by the services processor. */
   readonly clusterDiagnostics: Map<string, readonly Diagnostic[]>;
+  /** What ingress-nginx annotations ask of whole hosts (issue 15); read by host-annotations.ts. */
+  readonly hostAnnotations: Map<string, HostAnnotations>;
+}
+
+/** HostAnnotations collects, per route host, the host-wide ingress-nginx annotations of its Ingresses. */
+export interface HostAnnotations {
+  /** `use-regex` or `rewrite-target` on an Ingress of the host: every path of the host is a regex. */
+  regex: boolean;
+  /** Each kept route → its path as written (a regex host matches the raw text). */
+  readonly rawPaths: Map<Route, string>;
+  /** `server-alias` names, with the Ingress that asked (oldest first). */
+  readonly aliases: { readonly name: string; readonly ingress: string }[];
+  /** `from-to-www-redirect`: the first Ingress that asked, and a route of it for the redirect's cluster. */
+  www: { readonly ingress: string; readonly route: Route } | null;
 }
 
 /** Processor is one compile step. It reads and extends the state; it never throws on user objects. */

@@ -8,6 +8,7 @@ import type { Diagnostic } from '../../shared/errors.js';
 import type { Route, RoutingTable, VirtualHost } from '../../shared/snapshot.js';
 import { keyOf, type ClusterView } from '../model.js';
 import { compareText, type BackendUse, type CompileOptions, type CompileState, type Processor } from './context.js';
+import { applyHostAnnotations } from './host-annotations.js';
 import { compileIngresses } from './ingress.js';
 import { selectIngresses } from './ingress-class.js';
 import { resolveClusters } from './services.js';
@@ -36,7 +37,7 @@ export interface CompiledState extends CompileResult {
 }
 
 /** PROCESSORS run in this order; each relies on the state the earlier ones left. */
-const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, resolveClusters];
+const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, resolveClusters];
 
 /** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
 export function compileSnapshot(view: ClusterView, opts: CompileOptions): CompileResult {
@@ -61,6 +62,7 @@ export function compileState(view: ClusterView, opts: CompileOptions, previous?:
     backends: new Map(),
     clusters: [],
     clusterDiagnostics: new Map(),
+    hostAnnotations: new Map(),
   };
   for (const processor of PROCESSORS) processor(state);
   const table: RoutingTable = {
@@ -86,7 +88,9 @@ function virtualHosts(hosts: ReadonlyMap<string, ReadonlyMap<string, Route>>): V
   const result: VirtualHost[] = [];
   for (const [host, routes] of hosts) {
     if (routes.size === 0) continue;
-    result.push({ host, routes: [...routes.values()].sort(matchOrder) });
+    const list = [...routes.values()];
+    // A regex host (issue 15) keeps ingress-nginx's order: longest path text first, then claim order.
+    result.push({ host, routes: list[0]?.regex === true ? list.sort(regexOrder) : list.sort(matchOrder) });
   }
   return result.sort((a, b) => compareText(a.host, b.host));
 }
@@ -99,4 +103,9 @@ function matchOrder(a: Route, b: Route): number {
   if (a.match !== b.match) return a.match === 'Exact' ? -1 : 1;
   if (a.match === 'Prefix' && a.path.length !== b.path.length) return b.path.length - a.path.length;
   return compareText(a.path, b.path);
+}
+
+/** regexOrder is ingress-nginx's location order for regex paths: descending length (a stable sort keeps claim order for ties). */
+function regexOrder(a: Route, b: Route): number {
+  return b.path.length - a.path.length;
 }

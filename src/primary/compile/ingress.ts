@@ -4,9 +4,10 @@
  * it, so the oldest wins every conflict and each loser is told who won.
  */
 import { clusterId } from '../../shared/keys.js';
-import type { Route, RouteCache } from '../../shared/snapshot.js';
+import type { Route, RouteCache, RoutePolicy as RouteAnnotations } from '../../shared/snapshot.js';
 import { describeObject, keyOf, type Ingress, type IngressBackend } from '../model.js';
-import { quote, report, type CompileState, type Processor } from './context.js';
+import { readAnnotations, type IngressAnnotations } from './annotations.js';
+import { quote, report, type CompileState, type HostAnnotations, type Processor } from './context.js';
 import { CATCH_ALL_HOST, compilePath, normaliseHost } from './match-rules.js';
 import { unsupportedInputs } from './unsupported.js';
 
@@ -15,7 +16,7 @@ export const compileIngresses: Processor = (state) => {
   const tlsHosts = hostsWithTls(state.ingresses);
   for (const ing of state.ingresses) {
     state.diagnostics.push(...unsupportedInputs(ing, describeObject(ing)));
-    const policy: RoutePolicy = { cache: cachePolicy(state, ing), redirect: redirectPolicy(state, ing), tlsHosts };
+    const policy: RoutePolicy = { cache: cachePolicy(state, ing), redirect: redirectPolicy(state, ing), tlsHosts, nginx: readAnnotations(state, ing) };
     compileDefaultBackend(state, ing, policy);
     compileRules(state, ing, policy);
   }
@@ -27,6 +28,8 @@ interface RoutePolicy {
   readonly redirect: 'tls-hosts' | 'off' | 'always';
   /** Hosts any of our Ingresses lists under spec.tls (lower-case; wildcards as written). */
   readonly tlsHosts: ReadonlySet<string>;
+  /** The ingress-nginx annotations of the Ingress (annotations.ts, issue 15). */
+  readonly nginx: IngressAnnotations;
 }
 
 /** The ingress-nginx annotations that steer the HTTP → HTTPS redirect (issue 11). */
@@ -134,7 +137,7 @@ function compileDefaultBackend(state: CompileState, ing: Ingress, policy: RouteP
     return;
   }
   // The default backend serves any host: only a forced redirect applies to it.
-  state.defaultBackend = makeRoute('Prefix', '/', ref.id, keyOf(ing), policy.cache, policy.redirect === 'always');
+  state.defaultBackend = makeRoute('Prefix', '/', ref.id, keyOf(ing), policy.cache, policy.redirect === 'always', routeAnnotations(policy.nginx, '/'));
   claimBackend(state, ing, ref);
 }
 
@@ -180,7 +183,10 @@ function compileRules(state: CompileState, ing: Ingress, policy: RoutePolicy): v
         continue;
       }
       if (routes === undefined) state.hosts.set(host, (routes = new Map()));
-      routes.set(routeKey, makeRoute(compiled.match, compiled.path, ref.id, source, policy.cache, redirect));
+      const rawPath = p.path === undefined || p.path === '' ? '/' : p.path;
+      const route = makeRoute(compiled.match, compiled.path, ref.id, source, policy.cache, redirect, routeAnnotations(policy.nginx, rawPath));
+      routes.set(routeKey, route);
+      noteHostAnnotations(state, host, route, rawPath, policy.nginx, source);
       claimBackend(state, ing, ref);
     }
   }
@@ -230,9 +236,35 @@ function claimBackend(state: CompileState, ing: Ingress, ref: BackendRef): void 
  * makeRoute builds a Route with a fixed key order, so that equal routes encode to equal bytes;
  * `cache` and `httpsRedirect` are left out entirely (not set to undefined) when off.
  */
-function makeRoute(match: Route['match'], path: string, cluster: string, source: string, cache: RouteCache | undefined, httpsRedirect: boolean): Route {
+function makeRoute(match: Route['match'], path: string, cluster: string, source: string, cache: RouteCache | undefined, httpsRedirect: boolean, annotations?: RouteAnnotations): Route {
   const route: { -readonly [K in keyof Route]: Route[K] } = { match, path, cluster, source };
   if (cache !== undefined) route.cache = cache;
   if (httpsRedirect) route.httpsRedirect = true;
+  if (annotations !== undefined) route.policy = annotations;
   return route;
+}
+
+/**
+ * routeAnnotations is the Ingress's annotation policy for one path: the rewrite pattern is the
+ * path as written (ingress-nginx's `rewrite "(?i)path" target break;`), and no rewrite at all
+ * when the target is the path itself (ingress-nginx then proxies unchanged).
+ */
+function routeAnnotations(nginx: IngressAnnotations, rawPath: string): RouteAnnotations | undefined {
+  const p = nginx.policy;
+  if (p?.rewrite === undefined) return p;
+  if (p.rewrite.target === rawPath) {
+    const { rewrite: _dropped, forwardedPrefix: _alsoDropped, ...rest } = p;
+    return Object.keys(rest).length === 0 ? undefined : rest;
+  }
+  return { ...p, rewrite: { pattern: rawPath, target: p.rewrite.target } };
+}
+
+/** noteHostAnnotations records what a kept route's Ingress asks of its whole host (host-annotations.ts acts on it). */
+function noteHostAnnotations(state: CompileState, host: string, route: Route, rawPath: string, nginx: IngressAnnotations, source: string): void {
+  let h: HostAnnotations | undefined = state.hostAnnotations.get(host);
+  if (h === undefined) state.hostAnnotations.set(host, (h = { regex: false, rawPaths: new Map(), aliases: [], www: null }));
+  h.rawPaths.set(route, rawPath);
+  if (nginx.regex) h.regex = true;
+  for (const name of nginx.aliases) if (!h.aliases.some((a) => a.name === name)) h.aliases.push({ name, ingress: source });
+  if (nginx.fromToWww && h.www === null) h.www = { ingress: source, route };
 }

@@ -20,6 +20,10 @@ export const SUPPORTED_ANNOTATIONS: ReadonlySet<string> = new Set([
   'kubernetes.io/ingress.class', // compile/ingress-class.ts
   'nginx.ingress.kubernetes.io/force-ssl-redirect', // issue 11
   'nginx.ingress.kubernetes.io/ssl-redirect', // issue 11
+  // Issue 15, compile/annotations.ts (docs/annotations.md has the table).
+  ...['use-regex', 'rewrite-target', 'app-root', 'x-forwarded-prefix', 'upstream-vhost'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
+  ...['permanent-redirect', 'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code', 'from-to-www-redirect', 'server-alias'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
+  ...['enable-cors', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-expose-headers', 'cors-allow-credentials', 'cors-max-age'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
 ]);
 
 /**

@@ -254,7 +254,8 @@ type FastBuffer = Buffer & { latin1Slice(start: number, end: number): string };
 /**
  * writeResponseFields writes the upstream's response fields to `res`, minus the hop-by-hop ones
  * (and those its Connection field lists), Date, Content-Length, Transfer-Encoding and Server;
- * with `dropCacheStatus` its X-Cache-Status, with `dropSts` its Strict-Transport-Security.
+ * with `dropCacheStatus` its X-Cache-Status, with `dropSts` its Strict-Transport-Security, and
+ * the lower-case `dropNames` a route's policy sets itself (policy.ts: the CORS fields).
  *
  * Runs of kept fields go out in one writeHeader each: uWS writes `name: value\r\n` verbatim, so
  * the first field's name with the raw bytes from its value to the run's last value reproduces the
@@ -262,7 +263,7 @@ type FastBuffer = Buffer & { latin1Slice(start: number, end: number): string };
  * the lines). An ASCII head goes as Latin-1 strings, a head with bytes of 0x80 and above as bytes
  * (uWS would encode a string's characters as UTF-8). Duplicates such as Set-Cookie keep their order.
  */
-export function writeResponseFields(res: FieldSink, head: UpstreamHeadView, dropCacheStatus: boolean, dropSts: boolean): void {
+export function writeResponseFields(res: FieldSink, head: UpstreamHeadView, dropCacheStatus: boolean, dropSts: boolean, dropNames: ReadonlySet<string> | null = null): void {
   const n = head.count;
   const f = head.fields;
   const b = head.buf as FastBuffer;
@@ -276,6 +277,7 @@ export function writeResponseFields(res: FieldSink, head: UpstreamHeadView, drop
     if (!drop && len === 14 && dropCacheStatus) drop = head.nameIs(i, X_CACHE_STATUS);
     else if (!drop && len === 25 && dropSts) drop = head.nameIs(i, STS);
     if (!drop && listed !== null) drop = listed.has(head.nameAt(i));
+    if (!drop && dropNames !== null) drop = dropNames.has(head.nameAt(i));
     if (drop) {
       if (run >= 0) writeRun(res, head, run, i - 1);
       run = -1;

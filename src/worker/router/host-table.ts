@@ -5,6 +5,7 @@
 import type { Route, RoutingTable } from '../../shared/snapshot.js';
 import { normalizeHost } from '../../shared/host.js';
 import { createPathMatcher, type PathMatcher, type PathMatcherFactory, type PathRule } from './path-matcher.js';
+import { RegexPathMatcher } from './regex-matcher.js';
 import type { HostRouter, RouteMatch } from './router.js';
 
 /** HostTableRouterOptions selects the path matcher (tests run the contract against each). */
@@ -45,7 +46,8 @@ export class HostTableRouter implements HostRouter {
         path: route.path,
         value: Object.freeze({ route, vhost: host }),
       }));
-      const matcher = factory(rules);
+      // A regex host (issue 15) matches in table order; its routes are all regex routes.
+      const matcher = routes[0]?.regex === true ? new RegexPathMatcher(rules) : factory(rules);
       if (host === '*') catchAll = matcher;
       else if (host.startsWith('*.')) this.#wildcard.set(host.slice(2), matcher);
       else this.#exact.set(host.endsWith('.') ? host.slice(0, -1) : host, matcher);

@@ -65,12 +65,13 @@ const cases: Case[] = [
   },
   {
     name: 'an ingress-nginx annotation Flusso does not act on',
-    ingress: web({ [`${NGINX}rewrite-target`]: '/$2' }),
-    want: [nginx(`${NGINX}rewrite-target`)],
+    ingress: web({ [`${NGINX}proxy-buffering`]: 'on' }),
+    want: [nginx(`${NGINX}proxy-buffering`)],
   },
   {
     name: 'a typical migrated Ingress: one warning per unsupported annotation, by key',
     ingress: web({
+      [`${NGINX}load-balance`]: 'ewma',
       [`${NGINX}use-regex`]: 'true',
       'cert-manager.io/cluster-issuer': 'letsencrypt',
       [`${NGINX}proxy-body-size`]: '8m',
@@ -79,7 +80,7 @@ const cases: Case[] = [
       'kubernetes.io/ingress.class': 'nginx',
       [`${NGINX}enable-cors`]: 'true',
     }),
-    want: [nginx(`${NGINX}affinity`), nginx(`${NGINX}enable-cors`), nginx(`${NGINX}proxy-body-size`), nginx(`${NGINX}use-regex`)],
+    want: [nginx(`${NGINX}affinity`), nginx(`${NGINX}load-balance`), nginx(`${NGINX}proxy-body-size`)],
   },
   ...['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet'].map(
     (name): Case => ({
@@ -174,17 +175,16 @@ describe('SUPPORTED_ANNOTATIONS', () => {
       'flusso.dev/cache',
       'flusso.dev/cache-ttl',
       'kubernetes.io/ingress.class',
-      'nginx.ingress.kubernetes.io/force-ssl-redirect',
-      'nginx.ingress.kubernetes.io/ssl-redirect',
+      ...['app-root', 'cors-allow-credentials', 'cors-allow-headers', 'cors-allow-methods', 'cors-allow-origin', 'cors-expose-headers', 'cors-max-age', 'enable-cors', 'force-ssl-redirect', 'from-to-www-redirect', 'permanent-redirect', 'permanent-redirect-code', 'rewrite-target', 'server-alias', 'ssl-redirect', 'temporal-redirect', 'temporal-redirect-code', 'upstream-vhost', 'use-regex', 'x-forwarded-prefix'].map((n) => NGINX + n),
     ]);
   });
 });
 
 describe('fields outside the Ingress v1 schema (issue #11 item 9)', () => {
   it('reports each ignored field the source listed, after the annotations', () => {
-    const ing = { ...ingress('ns/web', { annotations: { 'nginx.ingress.kubernetes.io/rewrite-target': '/' } }), ignoredFields: ['spec.rules[0].http.paths[0].backend.serviceName', 'spec.tlss'] } as Ingress;
+    const ing = { ...ingress('ns/web', { annotations: { 'nginx.ingress.kubernetes.io/proxy-buffering': 'on' } }), ignoredFields: ['spec.rules[0].http.paths[0].backend.serviceName', 'spec.tlss'] } as Ingress;
     expect(unsupportedInputs(ing, 'Ingress ns/web').map((d) => d.message)).toEqual([
-      'annotation "nginx.ingress.kubernetes.io/rewrite-target" is not supported by Flusso; ignored',
+      'annotation "nginx.ingress.kubernetes.io/proxy-buffering" is not supported by Flusso; ignored',
       'field "spec.rules[0].http.paths[0].backend.serviceName" is not an Ingress v1 field Flusso reads (a typo, or an older API version\'s name); ignored',
       'field "spec.tlss" is not an Ingress v1 field Flusso reads (a typo, or an older API version\'s name); ignored',
     ]);
