@@ -270,8 +270,15 @@ describe('WebSocket through Flusso', () => {
     });
   });
 
-  it('keeps uWS\'s warning about the uncorked 101 out of Flusso\'s stderr (docs/websocket.md)', () => {
-    // Every test above upgraded through a worker that wrote its 101 outside a cork.
+  it('keeps uWS\'s warning about the uncorked 101 out of Flusso\'s stderr (docs/websocket.md)', async () => {
+    // Upgrade here too (not only in the tests above, so the case stands alone): a worker writes
+    // the 101 outside a cork; uWS warns on the worker's stderr and the primary drops the line.
+    const ws = await connect(`${url}/echo`, host);
+    const echoed = nextMessage(ws);
+    ws.send('stderr probe');
+    expect((await echoed).data.toString()).toBe('stderr probe');
+    ws.close();
+    await closed(ws);
     expect(flusso.output()).toContain('--- stderr:');
     expect(flusso.output()).not.toContain('must be made from within a corked callback');
   });
