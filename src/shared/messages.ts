@@ -3,6 +3,7 @@
  * `serialization: 'advanced'`, so snapshot bytes travel as a Uint8Array, not as JSON.
  */
 import type { WireError } from './errors.js';
+import type { RateDemandMessage, RateSharesMessage } from './rate-limit.js';
 import type { StatsDelta } from './stats.js';
 
 /** WorkerConfig is everything a worker needs to know that is not in the snapshot. */
@@ -55,6 +56,8 @@ export interface WorkerConfig {
   readonly cacheMaxObjectBytes: number;
   /** `--cache-lock-timeout`: how long a request waits for another's fetch of the same key before it goes upstream itself. */
   readonly cacheLockTimeoutMs: number;
+  /** `--rate-limit-status` and the number of workers sharing each limit (docs/rate-limits.md). Absent: 503, 1 worker. */
+  readonly rateLimit?: { readonly status: number; readonly workers: number };
 }
 
 /** HttpsSettings configure a worker's HTTPS listener (the certificates come with each snapshot). */
@@ -127,7 +130,7 @@ export interface CacheInvalidateMessage {
 }
 
 /** PrimaryMessage is any message the primary sends a worker. */
-export type PrimaryMessage = InitMessage | SnapshotMessage | EndpointsMessage | DrainMessage | CachePurgeMessage | CacheInvalidateMessage;
+export type PrimaryMessage = InitMessage | SnapshotMessage | EndpointsMessage | DrainMessage | CachePurgeMessage | CacheInvalidateMessage | RateSharesMessage;
 
 /**
  * HelloMessage is the first message a worker sends, once its message listener is attached;
@@ -180,18 +183,18 @@ export interface CachePurgedMessage {
 }
 
 /** WorkerMessage is any message a worker sends the primary. */
-export type WorkerMessage = HelloMessage | ListeningMessage | AckMessage | RejectMessage | FatalMessage | StatsMessage | CachePurgedMessage | CacheInvalidateMessage;
+export type WorkerMessage = HelloMessage | ListeningMessage | AckMessage | RejectMessage | FatalMessage | StatsMessage | CachePurgedMessage | CacheInvalidateMessage | RateDemandMessage;
 
 /** isWorkerMessage checks the shape of an untrusted IPC message. */
 export function isWorkerMessage(m: unknown): m is WorkerMessage {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === 'hello' || t === 'listening' || t === 'ack' || t === 'reject' || t === 'fatal' || t === 'stats' || t === 'cache-purged' || t === 'cache-invalidate';
+  return t === 'hello' || t === 'listening' || t === 'ack' || t === 'reject' || t === 'fatal' || t === 'stats' || t === 'cache-purged' || t === 'cache-invalidate' || t === 'rate-demand';
 }
 
 /** isPrimaryMessage checks the shape of an untrusted IPC message. */
 export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === 'init' || t === 'snapshot' || t === 'endpoints' || t === 'drain' || t === 'cache-purge' || t === 'cache-invalidate';
+  return t === 'init' || t === 'snapshot' || t === 'endpoints' || t === 'drain' || t === 'cache-purge' || t === 'cache-invalidate' || t === 'rate-shares';
 }

@@ -4,6 +4,8 @@
  * (codec.ts) and sent as the same bytes to every worker.
  */
 
+import type { RouteRateLimit } from './rate-limit.js';
+
 /** SNAPSHOT_VERSION is the schema version; a worker refuses a snapshot of another version. */
 export const SNAPSHOT_VERSION = 3;
 
@@ -45,6 +47,8 @@ export interface Route {
    * (proxy-body-size, client-body-buffer-size, proxy-request-buffering) fill it.
    */
   readonly requestBody?: RouteRequestBody;
+  /** ingress-nginx `limit-rps`, `limit-rpm`, `limit-connections` (issue 15 item 7, docs/rate-limits.md); absent: no limit. */
+  readonly rateLimit?: RouteRateLimit;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */
