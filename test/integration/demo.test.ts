@@ -60,6 +60,9 @@ describe('npm run demo', () => {
     let hit: Awaited<ReturnType<typeof httpRequest>> | undefined;
     for (let i = 0; i < 20 && hit === undefined; i++) {
       const again = await httpRequest({ port: httpPort, host: 'alice.blog.localtest.me', path: '/' });
+      // Every answer counts: a 200 from the blog, from the cache or filling it.
+      expect([again.status, again.json?.service]).toEqual([200, 'blog']);
+      expect(['MISS', 'HIT']).toContain(again.headers['x-cache-status']);
       if (again.headers['x-cache-status'] === 'HIT') hit = again;
     }
     expect(hit?.json?.service).toBe('blog');
