@@ -6,10 +6,11 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeSnapshot } from '../../src/shared/codec.js';
 import type { WorkerConfig } from '../../src/shared/messages.js';
 import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type Route, type RoutingTable } from '../../src/shared/snapshot.js';
+import { Coalescer } from '../../src/worker/cache/coalescer.js';
 import { WorkerCache } from '../../src/worker/cache/worker-cache.js';
 import { createProxyServer } from '../../src/worker/proxy/server.js';
 import { WorkerState } from '../../src/worker/state.js';
@@ -162,6 +163,29 @@ async function setup(cfg: Partial<WorkerConfig> = {}, ttl: number | null = null)
   const o = await origin();
   const p = await startProxy(table(o.port, { ttl }), cfg);
   return { o, p };
+}
+
+/**
+ * watchFollowers counts the requests the coalescer parks behind a leader (Coalescer.join), and
+ * `parked(n)` resolves once n have been parked: a latch for "every follower is waiting".
+ */
+function watchFollowers(): { count(): number; parked(n: number): Promise<void> } {
+  const join = Coalescer.prototype.join;
+  let followers = 0;
+  const waiting: { n: number; resolve: () => void }[] = [];
+  const spy = vi.spyOn(Coalescer.prototype, 'join').mockImplementation(function (this: Coalescer<unknown>, key: string) {
+    const r = join.call(this, key);
+    if (!r.leader && r.wait !== null) {
+      followers++;
+      for (const w of waiting.filter((x) => followers >= x.n)) w.resolve();
+    }
+    return r;
+  });
+  cleanups.push(() => spy.mockRestore());
+  return {
+    count: () => followers,
+    parked: (n) => (followers >= n ? Promise.resolve() : new Promise((resolve) => waiting.push({ n, resolve }))),
+  };
 }
 
 // --- tests ------------------------------------------------------------------------------------
@@ -472,11 +496,14 @@ describe('cache: validation and stale use', () => {
 describe('cache: bounds, coalescing, moves and purges', () => {
   it('coalesces concurrent misses into one upstream fetch (rows 160; issue 6 §4)', async () => {
     const { o, p } = await setup();
+    const followers = watchFollowers();
+    // The leader's answer waits until the 49 others are parked behind it (a latch, not a delay).
     o.on('/slow', (_req, res) => {
       res.setHeader('cache-control', 'max-age=60');
-      setTimeout(() => res.end('slow body'), 300);
+      void followers.parked(49).then(() => res.end('slow body'));
     });
     const answers = await Promise.all(Array.from({ length: 50 }, () => get(p, '/slow')));
+    expect(followers.count()).toBe(49);
     expect(answers.every((a) => a.status === 200 && a.text === 'slow body')).toBe(true);
     expect(o.count('/slow')).toBe(1);
     const labels = answers.map((a) => a.cache);
@@ -486,22 +513,34 @@ describe('cache: bounds, coalescing, moves and purges', () => {
 
   it('lets a waiter go upstream itself after the lock timeout', async () => {
     const { o, p } = await setup({ cacheLockTimeoutMs: 50 });
+    const followers = watchFollowers();
+    // Nothing is answered until all three requests reached the origin: the two followers only
+    // get there by giving up on the leader at the lock timeout.
+    const held: http.ServerResponse[] = [];
     o.on('/stuck', (_req, res) => {
       res.setHeader('cache-control', 'max-age=60');
-      setTimeout(() => res.end('late'), 1_000);
+      held.push(res);
+      if (held.length === 3) for (const r of held) r.end('late');
     });
     const answers = await Promise.all(Array.from({ length: 3 }, () => get(p, '/stuck')));
     expect(answers.map((a) => a.text)).toEqual(['late', 'late', 'late']);
     expect(o.count('/stuck')).toBe(3);
+    expect(followers.count()).toBe(2);
   });
 
   it('waiters go upstream themselves when the leader got nothing storable', async () => {
     const { o, p } = await setup();
+    const followers = watchFollowers();
+    // The leader's answer waits until the four others are parked behind it; theirs go at once.
+    let first = true;
     o.on('/private', (_req, res) => {
       res.setHeader('cache-control', 'private');
-      setTimeout(() => res.end('mine'), 200);
+      if (!first) return void res.end('mine');
+      first = false;
+      void followers.parked(4).then(() => res.end('mine'));
     });
     const answers = await Promise.all(Array.from({ length: 5 }, () => get(p, '/private')));
+    expect(followers.count()).toBe(4);
     expect(answers.map((a) => a.text)).toEqual(['mine', 'mine', 'mine', 'mine', 'mine']);
     expect(o.count('/private')).toBe(5);
   });
