@@ -717,13 +717,28 @@ describe('upstream faults', () => {
   });
 
   it('reset mid-body → the client connection is cut (truncated body)', async () => {
+    let upstream!: (s: net.Socket) => void;
+    const upstreamSocket = new Promise<net.Socket>((resolve) => (upstream = resolve));
     const up = await rawUpstream((s) => {
       s.write('HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789');
-      setTimeout(() => s.resetAndDestroy(), 20);
+      upstream(s);
     });
     const p = await startProxy(hostsTable({ 'a.test': [up.port] }));
     const c = await raw(p);
     c.request('GET', '/', ['Host: a.test']);
+    // Latch: the client holds the head and the 10 body bytes (so the proxy read them) before
+    // the upstream resets; a reset racing them could discard them unread.
+    await new Promise<void>((resolve, reject) => {
+      const check = (): void => {
+        const at = c.received.indexOf('\r\n\r\n');
+        if (at >= 0 && c.received.length - at - 4 >= 10) resolve();
+        else if (c.isClosed) reject(new Error(`closed early: ${c.received.toString('latin1')}`));
+        else c.socket.once('data', check);
+      };
+      void c.closed.then(check);
+      check();
+    });
+    (await upstreamSocket).resetAndDestroy();
     await c.waitClose();
     const text = c.received.toString('latin1');
     expect(text.startsWith('HTTP/1.1 200 OK\r\n')).toBe(true);
