@@ -28,7 +28,7 @@ export const ErrorCodes = {
   ING_ERR_INGRESS_INVALID_PATH: 'an Ingress path is empty, does not start with "/", or has an unsupported pathType',
   ING_ERR_INGRESS_BACKEND_UNSUPPORTED: 'an Ingress backend is a resource backend or names no service',
   ING_ERR_INGRESS_CONFLICT: 'a host and path is claimed by an older Ingress; this rule is ignored',
-  ING_ERR_INGRESS_INVALID_ANNOTATION: 'a flusso.dev/ annotation of an Ingress has a value Flusso does not accept; the annotation is ignored',
+  ING_ERR_INGRESS_INVALID_ANNOTATION: 'a flusso.dev/ or supported nginx.ingress.kubernetes.io/ annotation of an Ingress has a value Flusso does not accept; the annotation is ignored',
   ING_ERR_INGRESS_DEFAULT_BACKEND_CONFLICT: 'an older Ingress already sets the default backend; this one is ignored',
   ING_ERR_SERVICE_NOT_FOUND: 'an Ingress names a Service that does not exist (requests get 503)',
   ING_ERR_SERVICE_PORT_UNRESOLVED: 'an Ingress names a Service port the Service does not have (requests get 503)',
