@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { WireError } from '../shared/errors.js';
 import type { StatsDelta } from '../shared/stats.js';
+import { RateShareTable } from './ratelimit/shares.js';
 import { isWorkerMessage, type CachePurgeSelector, type PrimaryMessage, type WorkerConfig, type WorkerMessage } from '../shared/messages.js';
 
 /**
@@ -148,11 +149,14 @@ export class WorkerPool {
   #spare: Spare | null = null;
   #spareTimer: NodeJS.Timeout | undefined;
   #spareFailures = 0;
+  /** The workers' demand per rate-limit key, for their shares (ratelimit/shares.ts). */
+  readonly #rates: RateShareTable;
 
   constructor(opts: WorkerPoolOptions) {
     if (!Number.isInteger(opts.count) || opts.count < 1) throw new RangeError('count must be a positive integer');
     const { fork, spare, ...rest } = opts;
     this.#useSpare = spare === true;
+    this.#rates = new RateShareTable({ workers: opts.count });
     this.#opts = { restartBaseMs: 100, restartMaxMs: 30_000, healthyAfterMs: 60_000, env: {}, ...rest };
     this.#log = opts.log;
     if (fork === undefined) {
@@ -407,11 +411,17 @@ export class WorkerPool {
       case 'cache-invalidate':
         this.#relayInvalidate(slot, msg.keys);
         return;
+      case 'rate-demand':
+        // Pod-wide rate limits (docs/rate-limits.md): answer with this worker's shares of the keys it saw.
+        if (typeof msg.counts === 'object' && msg.counts !== null) this.#send(slot, { type: 'rate-shares', shares: this.#rates.record(slot.id, msg.counts, performance.now()) });
+        return;
       case 'hello':
         if (this.#snapshot) {
           slot.greeted = true;
           slot.sent = this.#generation;
-          this.#send(slot, { type: 'init', workerId: slot.id, config: this.#opts.config, snapshot: this.#snapshot() });
+          // Each limit is shared by `count` workers (docs/rate-limits.md).
+          const config = { ...this.#opts.config, rateLimit: { status: this.#opts.config.rateLimit?.status ?? 503, workers: this.#opts.count } };
+          this.#send(slot, { type: 'init', workerId: slot.id, config, snapshot: this.#snapshot() });
         }
         return;
       case 'listening':
@@ -454,6 +464,7 @@ export class WorkerPool {
     if (slot.worker !== worker) return;
     slot.worker = null;
     slot.websockets = 0;
+    this.#rates.forget(slot.id);
     slot.greeted = false;
     slot.listening = false;
     // A purge this worker never answered stops waiting for it; it counts as not answered.

@@ -10,8 +10,6 @@ export interface RouteRateLimit {
   readonly id: string;
   /** `limit-rps` and/or `limit-rpm` as token buckets; a request needs a token from each. */
   readonly rates: readonly RateBucketSpec[];
-  /** `limit-connections`: requests in progress per client address; 0: no limit. */
-  readonly connections: number;
   /** `limit-whitelist`: CIDRs (IPv4 and IPv6, as written after validation) that no limit applies to. */
   readonly whitelist: readonly string[];
 }

@@ -47,7 +47,7 @@ export interface Route {
    * (proxy-body-size, client-body-buffer-size, proxy-request-buffering) fill it.
    */
   readonly requestBody?: RouteRequestBody;
-  /** ingress-nginx `limit-rps`, `limit-rpm`, `limit-connections` (issue 15 item 7, docs/rate-limits.md); absent: no limit. */
+  /** ingress-nginx `limit-rps`, `limit-rpm` (issue 15 item 7, docs/rate-limits.md); absent: no limit. */
   readonly rateLimit?: RouteRateLimit;
 }
 

@@ -19,6 +19,8 @@ import { AccessLog } from './access-log.js';
 import { WorkerCache } from './cache/worker-cache.js';
 import { WorkerState } from './state.js';
 import { WorkerStats } from './stats.js';
+import { RATE_SHARE_INTERVAL_MS } from '../shared/rate-limit.js';
+import { RateLimiter } from './ratelimit/limiter.js';
 
 /** WorkerProcess is the part of `process` the worker uses (tests may pass a fake). */
 export interface WorkerProcess {
@@ -48,6 +50,7 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
   let state: WorkerState | null = null;
   let server: ProxyServer | null = null;
   let cache: WorkerCache | null = null;
+  let limiter: RateLimiter | null = null;
   let drainTimeoutMs = 0;
   let leaving = false;
 
@@ -88,12 +91,21 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
       send({ type: 'reject', current: state.generation, error: applied.error });
     }
     try {
-      const proxy = createProxyServer({ state, config: m.config, log, accessLog, cache: responseCache, ...(stats === undefined ? {} : { stats }) });
+      const rateLimiter = new RateLimiter({ workers: m.config.rateLimit?.workers ?? 1, now: () => performance.now() });
+      limiter = rateLimiter;
+      const proxy = createProxyServer({ state, config: m.config, log, accessLog, cache: responseCache, rateLimiter, ...(stats === undefined ? {} : { stats }) });
       server = proxy;
       proxy.applyTls(state.current.tls);
       const ports = await proxy.listen();
       log.info({ port: ports.http, httpsPort: ports.https, generation: state.generation, node: process.version }, 'listening');
       send({ type: 'listening', generation: state.generation, node: process.version });
+      // Pod-wide rate limits (docs/rate-limits.md): report the demand per key, get the shares back.
+      let rateTicks = 0;
+      setInterval(() => {
+        const counts = rateLimiter.takeDemand();
+        if (counts !== null) send({ type: 'rate-demand', counts });
+        if (++rateTicks % 10 === 0) rateLimiter.sweep();
+      }, RATE_SHARE_INTERVAL_MS).unref();
       const sampler = new ProcessSampler();
       const empty = new WorkerStats();
       setInterval(() => {
@@ -167,6 +179,9 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
       }
       case 'cache-invalidate':
         cache?.invalidate(message.keys);
+        return;
+      case 'rate-shares':
+        limiter?.setShares(message.shares);
         return;
     }
   });

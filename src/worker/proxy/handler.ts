@@ -24,6 +24,8 @@ import { BodyFraming } from '../upstream/client.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
 import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
 import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
+import type { RateLimiter } from '../ratelimit/limiter.js';
+import { admitted, rateLimitedAnswer } from './rate-limit.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
 export interface Listener {
@@ -46,6 +48,8 @@ export interface RequestHandlerOptions {
   readonly accessLog: AccessLog | null;
   /** The counters of requests no route took; null when metrics are off. */
   readonly unmatched: RouteCounters | null;
+  /** The routes' rate limits (docs/rate-limits.md); null: none applied. */
+  readonly rateLimiter?: RateLimiter | null;
 }
 
 const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
@@ -75,6 +79,8 @@ function headerPairs(head: RequestHead): [string, string][] {
 /** createRequestHandler builds the handler every listener calls. */
 export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
   const { state, log, accessLog, unmatched } = opts;
+  const rateLimiter = opts.rateLimiter ?? null;
+  const limited = rateLimitedAnswer(opts.config.rateLimit?.status ?? 503);
   const redirectPort = opts.config.https?.redirectPort ?? 443;
   const redirectAuthoritySuffix = redirectPort === 443 ? '' : `:${redirectPort}`;
   const head = new RequestHead();
@@ -217,6 +223,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if ('status' in decided) return answer(res, l, decided);
       if (decided.target !== null || decided.requestFields !== null || decided.responseFields !== null) forward = decided;
     }
+    // limit-rps / limit-rpm after the redirects and the CORS preflight, as nginx's preaccess phase after rewrite (docs/rate-limits.md).
+    if (match.route.rateLimit !== undefined && rateLimiter !== null && !admitted(rateLimiter, match.route.rateLimit, res)) return answer(res, l, limited);
     // A declared body over the route's limit never goes upstream (413; request-body.ts).
     const bodyPolicy = bodyPolicyOf(match.route, bodyDefaults);
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);

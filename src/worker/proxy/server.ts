@@ -16,6 +16,7 @@ import type { WorkerStats } from '../stats.js';
 import { CachedRoutes } from './cached-route.js';
 import type { ProxyContext } from './exchange.js';
 import { createRequestHandler, type Listener } from './handler.js';
+import type { RateLimiter } from '../ratelimit/limiter.js';
 import { bodyDefaultsOf } from './request-body.js';
 import { TlsFront } from './tls-front.js';
 import { tuneClientTimeouts, type TunableApp } from './uws-apps.js';
@@ -31,6 +32,8 @@ export interface ProxyServerOptions {
   readonly accessLog?: AccessLog;
   /** The response cache for routes that enable it; none: cached routes are proxied as plain routes. */
   readonly cache?: WorkerCache;
+  /** The rate limits of the routes that have one (docs/rate-limits.md); none: no route is limited. */
+  readonly rateLimiter?: RateLimiter;
 }
 
 /** ProxyServer is a running (or ready to listen) proxy front. */
@@ -67,7 +70,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { config } = opts;
   const log = opts.log.child({ component: 'proxy' });
   const accessLog = opts.accessLog?.enabled ? opts.accessLog : null;
-  const handler = createRequestHandler({ state: opts.state, config, log, accessLog, unmatched: opts.stats?.unmatched ?? null });
+  const handler = createRequestHandler({ state: opts.state, config, log, accessLog, unmatched: opts.stats?.unmatched ?? null, rateLimiter: opts.rateLimiter ?? null });
 
   /** listener builds a Listener (its own context, so its requests are counted apart). */
   const listener = (scheme: 'http' | 'https', port: number, hsts: string | null): Listener => {
