@@ -201,7 +201,7 @@ $('route-search').addEventListener('input', () => {
 async function refreshRoutes() {
   const q = encodeURIComponent($('route-search').value);
   const r = await api(`/api/v1/routes?search=${q}`);
-  $('routes-body').replaceChildren(...r.routes.map((x) => el('tr', {}, el('td', {}, x.host), el('td', {}, x.match), el('td', {}, el('code', {}, x.path)), el('td', {}, x.cluster), el('td', {}, x.source), el('td', {}, cachePolicy(x.cache)))));
+  $('routes-body').replaceChildren(...r.routes.map((x) => el('tr', {}, el('td', {}, x.host), el('td', {}, x.match), el('td', {}, el('code', {}, x.path)), el('td', {}, x.cluster), el('td', {}, x.source), el('td', {}, cachePolicy(x.cache)), el('td', { class: 'annotations' }, ...(x.annotations ?? []).map((a) => el('code', { class: 'tag' }, a))))));
   $('route-count').textContent = `${r.routes.length} route${r.routes.length === 1 ? '' : 's'}`;
   $('default-backend').textContent = r.defaultBackend ? `Default backend: ${r.defaultBackend.cluster} (Ingress ${r.defaultBackend.source})` : 'No default backend: unmatched requests get 404.';
 }
@@ -427,7 +427,7 @@ function updateDiagBadge(n) {
 $('explain-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
-    const r = await api(`/api/v1/explain?host=${encodeURIComponent($('ex-host').value)}&path=${encodeURIComponent($('ex-path').value || '/')}`);
+    const r = await api(`/api/v1/explain?host=${encodeURIComponent($('ex-host').value)}&path=${encodeURIComponent($('ex-path').value || '/')}&method=${encodeURIComponent($('ex-method').value || 'GET')}&origin=${encodeURIComponent($('ex-origin').value)}`);
     const rows = r.candidates.map((c) => el('tr', { class: `verdict-${c.verdict}` }, el('td', {}, c.verdict.replace(/-/g, ' ')), el('td', {}, c.match), el('td', {}, el('code', {}, c.path)), el('td', {}, c.cluster), el('td', {}, c.source), el('td', {}, c.why)));
     $('explain-out').replaceChildren(
       el(
@@ -435,6 +435,7 @@ $('explain-form').addEventListener('submit', async (e) => {
         { class: 'card explain' },
         el('h3', {}, r.result === 'route' ? 'Routed' : r.result === 'default-backend' ? 'Default backend' : 'Not found'),
         el('p', {}, r.summary),
+        r.annotations?.length ? el('ul', { class: 'explain-annotations' }, ...r.annotations.map((a) => el('li', {}, a))) : '',
         el('p', { class: 'muted' }, `Host as matched: ${r.host} · path as matched and forwarded: ${r.path}`, r.shadowedHosts.length ? ` · also matching, but losing: ${r.shadowedHosts.join(', ')}` : ''),
         rows.length ? el('table', { class: 'grid' }, el('thead', {}, el('tr', {}, ...['Verdict', 'Match', 'Path', 'Backend', 'Ingress', 'Why'].map((h) => el('th', {}, h)))), el('tbody', {}, ...rows)) : '',
       ),

@@ -8,6 +8,7 @@
 import type { Route, RoutingTable, VirtualHost } from '../shared/snapshot.js';
 import { normalizeHost } from '../shared/host.js';
 import { normalizePath } from '../shared/request-path.js';
+import { describeAnnotations, regexMatches, type RequestTraits } from './explain-annotations.js';
 
 /** HostChoice says how the virtual host was chosen. */
 export type HostChoice = 'exact' | 'wildcard' | 'catch-all' | 'none';
@@ -36,16 +37,18 @@ export interface Explanation {
   readonly result: 'route' | 'default-backend' | 'not-found';
   readonly route: Route | null;
   readonly summary: string;
+  /** What the chosen route's ingress-nginx annotations do to this request, and why (issue 15); empty when none. */
+  readonly annotations: readonly string[];
 }
 
 /** explainRoute explains how `table` routes a request for `rawHost` and `rawPath`. */
-export function explainRoute(table: RoutingTable, rawHost: string, rawPath: string): Explanation {
+export function explainRoute(table: RoutingTable, rawHost: string, rawPath: string, traits: RequestTraits = {}): Explanation {
   const host = normalizeHost(rawHost);
   const q = rawPath.indexOf('?');
   const path = normalizePath(q < 0 ? rawPath : rawPath.slice(0, q));
   if (host === null || path === null) {
     const invalid = host === null ? `host "${rawHost}" is not a valid host` : `path "${rawPath}" is not a valid request path`;
-    return { host: rawHost, path: rawPath, invalid, hostChoice: 'none', virtualHost: null, shadowedHosts: [], candidates: [], result: 'not-found', route: null, summary: `${invalid}: the proxy answers 400` };
+    return { host: rawHost, path: rawPath, invalid, hostChoice: 'none', virtualHost: null, shadowedHosts: [], candidates: [], result: 'not-found', route: null, summary: `${invalid}: the proxy answers 400`, annotations: [] };
   }
   const byName = new Map<string, VirtualHost>(table.hosts.map((h) => [h.host, h]));
   const dot = host.indexOf('.');
@@ -61,9 +64,19 @@ export function explainRoute(table: RoutingTable, rawHost: string, rawPath: stri
 
   const candidates: Candidate[] = [];
   let chosen: Route | null = null;
-  // Try routes in match order (every Exact, then Prefix longest first), whatever order the table has.
-  const ordered = [...(vhost?.routes ?? [])].sort(matchOrder);
+  // A regex host (ingress-nginx use-regex) is tried in table order; else in match order
+  // (every Exact, then Prefix longest first), whatever order the table has.
+  const regex = vhost?.routes[0]?.regex === true;
+  const ordered = regex ? (vhost?.routes ?? []) : [...(vhost?.routes ?? [])].sort(matchOrder);
   for (const r of ordered) {
+    if (regex) {
+      const hit = regexMatches(r.path, path);
+      const verdict = !hit ? 'no-match' : chosen === null ? 'chosen' : 'matches-but-loses';
+      const why = !hit ? `the regular expression ~* "^${r.path}" does not match "${path}"` : chosen === null ? 'the first regular expression that matches (use-regex: longest path text first, as ingress-nginx)' : `matches, but "${chosen.path}" comes first (longer path text)`;
+      if (verdict === 'chosen') chosen = r;
+      candidates.push({ ...pick(r), verdict, why });
+      continue;
+    }
     const hit = r.match === 'Exact' ? r.path === path : prefixMatches(r.path, path);
     if (!hit) {
       candidates.push({ ...pick(r), verdict: 'no-match', why: r.match === 'Exact' ? `Exact "${r.path}" needs the path to be exactly that` : `Prefix "${r.path}" does not match "${path}" element by element` });
@@ -77,12 +90,16 @@ export function explainRoute(table: RoutingTable, rawHost: string, rawPath: stri
     }
   }
   const base = { host, path, hostChoice, virtualHost: vhost?.host ?? null, shadowedHosts, candidates };
-  if (chosen !== null)
-    return { ...base, result: 'route', route: chosen, summary: `${describeHost(hostChoice, vhost?.host)}; ${chosen.match} "${chosen.path}" of Ingress ${chosen.source} → ${chosen.cluster}` };
+  if (chosen !== null) {
+    const query = q < 0 ? '' : rawPath.slice(q + 1);
+    const annotations = describeAnnotations(chosen, { method: traits.method ?? 'GET', scheme: traits.scheme ?? 'http', hostField: rawHost, host, path, query, target: query === '' ? path : `${path}?${query}`, origin: traits.origin ?? '' });
+    const how = chosen.regex === true ? `regex "${chosen.path}"` : `${chosen.match} "${chosen.path}"`;
+    return { ...base, result: 'route', route: chosen, summary: `${describeHost(hostChoice, vhost?.host)}; ${how} of Ingress ${chosen.source} → ${chosen.cluster}`, annotations };
+  }
   const why = vhost === undefined ? 'no virtual host matches' : `no path of ${vhost.host} matches`;
   if (table.defaultBackend !== null)
-    return { ...base, result: 'default-backend', route: table.defaultBackend, summary: `${why}; the default backend of Ingress ${table.defaultBackend.source} → ${table.defaultBackend.cluster}` };
-  return { ...base, result: 'not-found', route: null, summary: `${why} and no Ingress sets a default backend: 404` };
+    return { ...base, result: 'default-backend', route: table.defaultBackend, summary: `${why}; the default backend of Ingress ${table.defaultBackend.source} → ${table.defaultBackend.cluster}`, annotations: [] };
+  return { ...base, result: 'not-found', route: null, summary: `${why} and no Ingress sets a default backend: 404`, annotations: [] };
 }
 
 function matchOrder(a: Route, b: Route): number {

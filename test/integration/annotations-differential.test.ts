@@ -35,7 +35,7 @@ interface Case {
   readonly fixture: string;
   readonly host: string;
   readonly annotations: Record<string, string>;
-  readonly paths: readonly { readonly path: string; readonly pathType?: string; readonly to: 'a' | 'b' | 'c' }[];
+  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' }[];
   readonly requests: readonly Req[];
 }
 
@@ -159,6 +159,7 @@ const CASES: Record<string, Case> = {
  */
 const KNOWN: Record<string, string> = {};
 
+const TOKEN = 'annotations-differential-token';
 const received: string[] = [];
 const backends: Record<string, RawUpstream> = {};
 let dir: string;
@@ -240,7 +241,7 @@ ${servers}
   }
   const manifests = await manifestDir();
   await manifests.write('00-annotations.yaml', objects);
-  flusso = await startFlusso({ manifestsDir: manifests.dir, workers: 1 });
+  flusso = await startFlusso({ manifestsDir: manifests.dir, workers: 1, args: ['--admin-token', TOKEN] });
   await flusso.waitForGeneration(1);
 });
 
@@ -269,5 +270,36 @@ describe('ingress-nginx annotations: Flusso and nginx rendered as ingress-nginx 
         agreed++;
       }
     }
+  });
+});
+
+/** adminJson GETs an admin API path of the running Flusso. */
+async function adminJson(path: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://127.0.0.1:${(flusso as FlussoProcess).adminPort}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  expect(res.status, path).toBe(200);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+describe('the admin API on annotated routes (explainer and Routes view)', () => {
+  it('reports no diagnostic for the supported annotations of every case', async () => {
+    const body = await adminJson('/api/v1/diagnostics');
+    const ours = (body.diagnostics as { code: string; message: string }[]).filter((d) => d.code.startsWith('ING_ERR_INGRESS_'));
+    expect(ours).toEqual([]);
+  });
+
+  it.each([
+    ['rewrite.test', '/something/new?x=1', '', 'rewritten: the backend gets /new?x=1 (rewrite-target "/$2" on path "/something(/|$)(.*)")'],
+    ['perm.test', '/a', '', 'redirected: 301 to https://new.example/a (permanent-redirect or temporal-redirect, with its code)'],
+    ['approot.test', '/', '', 'redirected: 302 to http://approot.test/app1 (app-root /app1: the path is "/")'],
+    ['cors-list.test', '/d', '&method=OPTIONS&origin=https%3A%2F%2Fx.b.example', 'CORS preflight answered 204 by Flusso (enable-cors: an OPTIONS from an allowed origin, https://x.b.example)'],
+    ['www.fromtowww.test', '/a/', '', 'redirected: 308 to http://fromtowww.test/a (from-to-www-redirect: this name redirects to fromtowww.test)'],
+  ])('explains %s%s%s', async (host, target, extra, line) => {
+    const body = await adminJson(`/api/v1/explain?host=${host}&path=${encodeURIComponent(target)}${extra}`);
+    expect(body.annotations).toContain(line);
+  });
+
+  it('lists the annotations in force per route', async () => {
+    const body = await adminJson('/api/v1/routes?search=rewrite.test');
+    expect(body.routes).toEqual([expect.objectContaining({ host: 'rewrite.test', annotations: ['use-regex', 'rewrite-target /$2'] })]);
   });
 });

@@ -10,6 +10,7 @@ import { overrideKey, splitObjectKey } from '../../shared/keys.js';
 import type { CachePurgeSelector } from '../../shared/messages.js';
 import type { RoutingTable } from '../../shared/snapshot.js';
 import { explainRoute } from '../explain.js';
+import { annotationsInForce } from '../explain-annotations.js';
 import type { CacheFigures } from '../metrics/cache.js';
 import { MAX_WEIGHT, type OverrideStore } from '../overrides.js';
 import type { CertificateStatus } from '../tls/manager.js';
@@ -94,8 +95,10 @@ export function handleApi(ctx: AdminContext, req: ApiRequest): ApiResponse | Pro
       if (table === null) return fail(503, 'no snapshot published yet');
       const host = req.query.get('host');
       const path = req.query.get('path') ?? '/';
-      if (!host) return fail(400, 'give ?host=NAME&path=/PATH');
-      return ok(explainRoute(table, host, path));
+      if (!host) return fail(400, 'give ?host=NAME&path=/PATH (and optionally &method=OPTIONS&origin=URL&scheme=https)');
+      const method = req.query.get('method') ?? 'GET';
+      const origin = req.query.get('origin') ?? '';
+      return ok(explainRoute(table, host, path, { method: method.toUpperCase(), origin, scheme: req.query.get('scheme') === 'https' ? 'https' : 'http' }));
     }
     case '/api/v1/endpoints/drain':
     case '/api/v1/endpoints/undrain':
@@ -118,7 +121,8 @@ function routes(ctx: AdminContext, search: string): unknown {
   const rows = [];
   for (const vh of table?.hosts ?? [])
     for (const r of vh.routes) {
-      const row = { host: vh.host, match: r.match, path: r.path, cluster: r.cluster, source: r.source, cache: r.cache ? { ttlSeconds: r.cache.ttlSeconds } : null };
+      const annotations = annotationsInForce(r);
+      const row = { host: vh.host, match: r.match, path: r.path, cluster: r.cluster, source: r.source, cache: r.cache ? { ttlSeconds: r.cache.ttlSeconds } : null, ...(annotations.length === 0 ? {} : { annotations }) };
       if (needle === '' || `${row.host} ${row.path} ${row.cluster} ${row.source}`.toLowerCase().includes(needle)) rows.push(row);
     }
   const db = table?.defaultBackend ?? null;

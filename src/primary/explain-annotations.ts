@@ -1,0 +1,67 @@
+/**
+ * The explainer's account of a route's ingress-nginx annotations (issue 15, docs/annotations.md):
+ * for one request, whether Flusso redirects it, answers a CORS preflight, rewrites it or changes
+ * its Host, and which annotation makes it so. It runs the same decision the workers run
+ * (shared/route-policy.ts), so what it says is what happens.
+ */
+import { RE2JS } from 're2js';
+import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
+import type { Route } from '../shared/snapshot.js';
+
+/** RequestTraits are the parts of a request beyond host and path that annotations look at. */
+export interface RequestTraits {
+  readonly method?: string;
+  readonly scheme?: 'http' | 'https';
+  /** The Origin field ('' or absent: none). */
+  readonly origin?: string;
+}
+
+/** regexMatches says whether a regex route's path matches `path` as the workers match it (`~* "^path"`, RE2). */
+export function regexMatches(pattern: string, path: string): boolean {
+  try {
+    return RE2JS.compile(`(?i)^${pattern}`).matcher(path).lookingAt();
+  } catch {
+    return false;
+  }
+}
+
+/** describeAnnotations says, one line each, what `route`'s annotations do to `req`; empty when it has none. */
+export function describeAnnotations(route: Route, req: PolicyRequest): string[] {
+  const out: string[] = [];
+  if (route.regex === true) out.push('regex host: every path of this host is a case-insensitive regular expression, tried longest first (use-regex or rewrite-target on one of its Ingresses)');
+  const p = route.policy;
+  if (p === undefined) return out;
+  const decided = applyPolicy(p, req);
+  if ('status' in decided) {
+    const location = decided.fields[decided.fields.indexOf('Location') + 1];
+    const to = decided.fields.includes('Location') ? ` to ${location}` : '';
+    if (p.hostRedirect !== undefined) out.push(`redirected: ${decided.status}${to} (from-to-www-redirect: this name redirects to ${p.hostRedirect.host})`);
+    else if (p.appRoot !== undefined && req.path === '/') out.push(`redirected: ${decided.status}${to} (app-root ${p.appRoot}: the path is "/")`);
+    else if (decided.status === 204) out.push(`CORS preflight answered 204 by Flusso (enable-cors: an OPTIONS from an allowed origin${req.origin === '' ? '' : `, ${req.origin}`})`);
+    else out.push(`redirected: ${decided.status}${to} (permanent-redirect or temporal-redirect, with its code)`);
+    return out;
+  }
+  if (p.rewrite !== undefined && decided.target !== null) out.push(`rewritten: the backend gets ${decided.target} (rewrite-target "${p.rewrite.target}" on path "${p.rewrite.pattern}")`);
+  if (p.forwardedPrefix !== undefined) out.push(`X-Forwarded-Prefix: ${p.forwardedPrefix} sent upstream (x-forwarded-prefix)`);
+  if (p.upstreamVhost !== undefined) out.push(`Host sent upstream: ${p.upstreamVhost} (upstream-vhost)`);
+  if (p.cors !== undefined)
+    out.push(decided.responseFields !== null ? `CORS fields added to the response (enable-cors; origin ${req.origin === '' ? 'any: cors-allow-origin is "*"' : `${req.origin} allowed`})` : `no CORS fields: origin ${req.origin === '' ? '(none sent)' : req.origin} is not in cors-allow-origin`);
+  if (p.appRoot !== undefined) out.push(`app-root ${p.appRoot} applies only to the path "/"`);
+  return out;
+}
+
+/** annotationsInForce lists, short, the ingress-nginx annotations in force on a route (the GUI's Routes view). */
+export function annotationsInForce(route: Route): string[] {
+  const out: string[] = [];
+  if (route.regex === true) out.push('use-regex');
+  const p = route.policy;
+  if (p === undefined) return out;
+  if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);
+  if (p.forwardedPrefix !== undefined) out.push(`x-forwarded-prefix ${p.forwardedPrefix}`);
+  if (p.appRoot !== undefined) out.push(`app-root ${p.appRoot}`);
+  if (p.upstreamVhost !== undefined) out.push(`upstream-vhost ${p.upstreamVhost}`);
+  if (p.redirect !== undefined) out.push(`redirect ${p.redirect.code} ${p.redirect.url.join('')}`);
+  if (p.hostRedirect !== undefined) out.push(`from-to-www-redirect → ${p.hostRedirect.host}`);
+  if (p.cors !== undefined) out.push(`cors ${p.cors.origins.join(', ')}`);
+  return out;
+}

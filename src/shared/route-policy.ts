@@ -1,0 +1,165 @@
+/**
+ * What a route's ingress-nginx annotations do to one request (issue 15, docs/annotations.md):
+ * the execution of a compiled RoutePolicy, pure and shared by the workers (which act on it,
+ * worker/proxy/policy.ts) and the primary's explainer (which reports it). It decides whether
+ * Flusso answers itself (a redirect, app-root, a CORS preflight) or what changes on the way
+ * upstream (the rewritten path, Host, X-Forwarded-Prefix) and back (the CORS fields), in the
+ * order ingress-nginx's location block runs them.
+ */
+import { RE2JS } from 're2js';
+import type { RouteCors, RoutePolicy } from './snapshot.js';
+
+/** PolicyRequest is what a policy reads of a request. */
+export interface PolicyRequest {
+  readonly method: string;
+  readonly scheme: 'http' | 'https';
+  /** The Host field as sent (nginx $http_host). */
+  readonly hostField: string;
+  /** The normalised host without port (nginx $host). */
+  readonly host: string;
+  /** The normalised path (nginx $uri). */
+  readonly path: string;
+  readonly query: string;
+  /** The request target as sent (nginx $request_uri). */
+  readonly target: string;
+  /** The Origin field, or '' when absent. */
+  readonly origin: string;
+}
+
+/** PolicyAnswer is a response Flusso gives itself. */
+export interface PolicyAnswer {
+  readonly status: number;
+  /** Response fields as name, value pairs (Location, the CORS fields, …). */
+  readonly fields: readonly string[];
+  readonly body: string;
+}
+
+/** PolicyForward is what changes on a request that goes upstream; null fields change nothing. */
+export interface PolicyForward {
+  /** The upstream request target (rewritten path and query). */
+  readonly target: string | null;
+  /** Fields to set on the upstream request (replacing any of the same name), lower-case names. */
+  readonly requestFields: readonly string[] | null;
+  /** Fields to set on the response (replacing the upstream's of the same name). */
+  readonly responseFields: readonly string[] | null;
+}
+
+const REASONS: Readonly<Record<number, string>> = { 204: 'No Content', 300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified', 305: 'Use Proxy', 306: 'Switch Proxy', 307: 'Temporary Redirect', 308: 'Permanent Redirect' };
+
+/** statusLineOf is the status line Flusso writes for a policy answer. */
+export function statusLineOf(status: number): string {
+  return `${status} ${REASONS[status] ?? ''}`.trimEnd();
+}
+
+/** Statuses for which nginx's `return code URL` sends a Location; for the others the URL is the body. */
+const LOCATION_CODES: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+
+/**
+ * applyPolicy runs `policy` on `req`: a PolicyAnswer when Flusso answers itself, else the
+ * PolicyForward for the upstream request. The order is ingress-nginx's: the from-to-www server
+ * redirects before any location runs; in the location, app-root, then CORS (a preflight is
+ * answered 204), then a permanent or temporal redirect, then the rewrite as the request is proxied.
+ */
+export function applyPolicy(policy: RoutePolicy, req: PolicyRequest): PolicyAnswer | PolicyForward {
+  const www = policy.hostRedirect;
+  if (www !== undefined) {
+    const uri = req.target.endsWith('/') ? req.target.slice(0, -1) : req.target;
+    return redirectAnswer(www.code, `${req.scheme}://${www.host}${uri}`, null);
+  }
+  if (policy.appRoot !== undefined && req.path === '/') return redirectAnswer(302, `${req.scheme}://${req.hostField}${policy.appRoot}`, null);
+  const cors = policy.cors === undefined ? null : corsFields(policy.cors, req.origin);
+  if (cors !== null && req.method === 'OPTIONS')
+    return { status: 204, fields: [...cors, 'Content-Type', 'text/plain charset=UTF-8'], body: '' };
+  const redirect = policy.redirect;
+  if (redirect !== undefined) {
+    let url = '';
+    for (const part of redirect.url) url += part.charCodeAt(0) === 0x24 /* $ */ ? variable(part, req) : part;
+    return redirectAnswer(redirect.code, url, cors);
+  }
+  let target: string | null = null;
+  let requestFields: string[] | null = null;
+  const rewrite = policy.rewrite;
+  if (rewrite !== undefined) {
+    target = rewriteTarget(rewrite, req.path, req.query);
+    if (policy.forwardedPrefix !== undefined) requestFields = ['x-forwarded-prefix', policy.forwardedPrefix];
+  }
+  if (policy.upstreamVhost !== undefined) (requestFields ??= []).push('host', policy.upstreamVhost);
+  return { target, requestFields, responseFields: cors };
+}
+
+/** redirectAnswer is nginx's `return code URL`: Location for the redirect codes, else the URL as the body. */
+function redirectAnswer(code: number, url: string, extra: readonly string[] | null): PolicyAnswer {
+  const fields = extra === null ? [] : [...extra];
+  if (!LOCATION_CODES.has(code)) return { status: code, fields: [...fields, 'Content-Type', 'text/plain'], body: url };
+  fields.push('Location', url, 'Content-Type', 'text/plain');
+  return { status: code, fields, body: `${statusLineOf(code)}\n` };
+}
+
+/** variable is the value of an nginx variable a redirect URL may use (annotations.ts REDIRECT_VARIABLES). */
+function variable(name: string, req: PolicyRequest): string {
+  switch (name) {
+    case '$request_uri':
+      return req.target;
+    case '$uri':
+      return req.path;
+    case '$host':
+      return req.host;
+    case '$scheme':
+      return req.scheme;
+    case '$is_args':
+      return req.query === '' ? '' : '?';
+    default: // $args, $query_string
+      return req.query;
+  }
+}
+
+const rewrites = new WeakMap<object, RE2JS>();
+
+/**
+ * rewriteTarget is nginx's `rewrite "(?i)pattern" target break;`: when the pattern matches the
+ * path anywhere (RE2, linear time), the whole path becomes `target` with `$1`…`$9` expanded;
+ * the query is appended (after the target's own, with `&`) as nginx does.
+ */
+export function rewriteTarget(rewrite: { readonly pattern: string; readonly target: string }, path: string, query: string): string {
+  let re = rewrites.get(rewrite);
+  if (re === undefined) rewrites.set(rewrite, (re = RE2JS.compile(`(?i)${rewrite.pattern}`)));
+  const m = re.matcher(path);
+  let uri = path;
+  if (m.find()) {
+    const groups = m.groupCount();
+    uri = rewrite.target.replace(/\$([1-9])/g, (_, d: string) => (Number(d) <= groups ? (m.group(Number(d)) ?? '') : ''));
+  }
+  if (query === '') return uri;
+  return uri.includes('?') ? `${uri}&${query}` : `${uri}?${query}`;
+}
+
+const origins = new WeakMap<RouteCors, RegExp | null>();
+
+/**
+ * corsFields returns the CORS response fields when the request's Origin is allowed (always for
+ * `*`, whose Allow-Origin is `*` even without an Origin field, as ingress-nginx), else null.
+ * A listed origin is matched without case, and a `*` in it stands for one DNS label.
+ */
+export function corsFields(cors: RouteCors, origin: string): string[] | null {
+  let allow: string;
+  if (cors.origins.length === 1 && cors.origins[0] === '*') allow = '*';
+  else {
+    let re = origins.get(cors);
+    if (re === undefined) origins.set(cors, (re = originPattern(cors.origins)));
+    if (re === null || origin === '' || !re.test(origin)) return null;
+    allow = origin;
+  }
+  const out = ['Access-Control-Allow-Origin', allow];
+  if (cors.credentials) out.push('Access-Control-Allow-Credentials', 'true');
+  out.push('Access-Control-Allow-Methods', cors.methods, 'Access-Control-Allow-Headers', cors.headers);
+  if (cors.exposeHeaders !== '') out.push('Access-Control-Expose-Headers', cors.exposeHeaders);
+  out.push('Access-Control-Max-Age', String(cors.maxAgeSeconds));
+  return out;
+}
+
+/** originPattern builds one anchored, case-insensitive alternation of the allowed origins (no nested quantifiers: linear). */
+function originPattern(list: readonly string[]): RegExp | null {
+  if (list.length === 0) return null;
+  const alternatives = list.map((o) => o.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('\\*', '[A-Za-z0-9-]+'));
+  return new RegExp(`^(?:${alternatives.join('|')})$`, 'i');
+}
