@@ -17,6 +17,10 @@ export const compileIngresses: Processor = (state) => {
   for (const ing of state.ingresses) {
     state.diagnostics.push(...unsupportedInputs(ing, describeObject(ing)));
     const policy: RoutePolicy = { cache: cachePolicy(state, ing), redirect: redirectPolicy(state, ing), tlsHosts, nginx: readAnnotations(state, ing) };
+    const changes = policy.nginx.policy;
+    // A cached answer would skip what these do to each request, so the worker does not cache those routes: say so.
+    if (policy.cache !== undefined && changes !== undefined && (changes.rewrite !== undefined || changes.upstreamVhost !== undefined || changes.cors !== undefined))
+      report(state, 'ING_ERR_INGRESS_UNSUPPORTED', 'warning', describeObject(ing), `${CACHE_ANNOTATION} has no effect on this Ingress: its rewrite-target, upstream-vhost or enable-cors change every request, and such routes are not cached`);
     compileDefaultBackend(state, ing, policy);
     compileRules(state, ing, policy);
   }

@@ -17,6 +17,9 @@ const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 // A space, "?", "#" or any C0/DEL control character: none can be part of a request path.
 const BAD_PATH_CHARS = /[\u0000-\u0020\u007f?#]/;
+// An ImplementationSpecific path may be an ingress-nginx regular expression (use-regex, issue 15),
+// where `?` is a quantifier (`/api/?(.*)`); the API server allows it there too.
+const BAD_IMPLEMENTATION_SPECIFIC_CHARS = /[\u0000-\u0020\u007f#]/;
 
 /**
  * normaliseHost lower-cases a rule host and checks it is a DNS-1123 subdomain, or `*.` plus
@@ -63,8 +66,8 @@ export function compilePath(
   }
   if (!rawPath.startsWith('/')) return { error: `${shown} does not start with "/"` };
   if (rawPath.length > MAX_PATH_CHARS) return { error: `path is longer than ${MAX_PATH_CHARS} characters` };
-  if (BAD_PATH_CHARS.test(rawPath))
-    return { error: `${shown} contains a space, a control character, "?" or "#"` };
+  if (pathType === 'ImplementationSpecific' ? BAD_IMPLEMENTATION_SPECIFIC_CHARS.test(rawPath) : BAD_PATH_CHARS.test(rawPath))
+    return { error: `${shown} contains a space, a control character, ${pathType === 'ImplementationSpecific' ? '' : '"?" '}or "#"` };
   if (match === 'Exact') return { match, path: rawPath };
   const trimmed = rawPath.replace(/\/+$/, '');
   return { match, path: trimmed === '' ? '/' : trimmed };

@@ -79,6 +79,13 @@ describe('ingress-nginx annotation parsers', () => {
     expect(policyOf({ [`${N}x-forwarded-prefix`]: '/api' })).toBeUndefined();
   });
 
+  it('flusso.dev/cache with a rewrite is reported: such routes are not cached', () => {
+    expect(problems({ 'flusso.dev/cache': 'true', [`${N}rewrite-target`]: '/x' }).map((d) => [d.code, d.message])).toEqual([
+      ['ING_ERR_INGRESS_UNSUPPORTED', 'flusso.dev/cache has no effect on this Ingress: its rewrite-target, upstream-vhost or enable-cors change every request, and such routes are not cached'],
+    ]);
+    expect(problems({ 'flusso.dev/cache': 'true', [`${N}app-root`]: '/x' })).toEqual([]);
+  });
+
   it('rewrite-target equal to the path is no rewrite (ingress-nginx proxies unchanged)', () => {
     expect(compileWeb({ [`${N}rewrite-target`]: '/a' }, [['/a'], ['/b']]).table.hosts[0]?.routes.map((r) => [r.path, r.policy])).toEqual([
       ['/a', undefined],
@@ -104,6 +111,12 @@ describe('host-wide annotations', () => {
     ]);
     // Another host keeps Ingress v1 matching.
     expect(table.hosts.find((h) => h.host === 'other.test')?.routes.map(pick)).toEqual([['/docs', false, 'shop/c']]);
+  });
+
+  it('an ImplementationSpecific regex path may use "?" (a quantifier), as the API server allows', () => {
+    const result = compileWeb({ [`${N}use-regex`]: 'true' }, [['/api/?(.*)', 'ImplementationSpecific']]);
+    expect(result.table.hosts[0]?.routes.map((r) => r.path)).toEqual(['/api/?(.*)']);
+    expect(result.diagnostics.filter((d) => d.code.startsWith('ING_ERR_INGRESS_'))).toEqual([]);
   });
 
   it('a path RE2 cannot run (a backreference) is skipped with a diagnostic; the others stay', () => {
