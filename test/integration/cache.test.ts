@@ -16,6 +16,10 @@ import { createProxyServer } from '../../src/worker/proxy/server.js';
 import { WorkerState } from '../../src/worker/state.js';
 import { WorkerStats } from '../../src/worker/stats.js';
 import { collectingLogger, testWorkerConfig, type LogLine } from '../helpers/worker-config.js';
+import { startRawUpstream } from '../helpers/echo.js';
+import { startFlusso } from '../helpers/flusso.js';
+import { rawRequest } from '../helpers/http.js';
+import { endpointSlice, ingress, ingressClass, manifestDir, service } from '../helpers/manifests.js';
 
 const config: WorkerConfig = testWorkerConfig({ upstreamMaxConnections: 64, cacheMaxBytes: 8 * 1024 * 1024 });
 
@@ -605,5 +609,76 @@ describe('cache: bounds, coalescing, moves and purges', () => {
     expect(route?.responses).toEqual([1, 1, 0, 0, 0, 1]);
     expect([d?.maxBytes, route?.entries]).toEqual([config.cacheMaxBytes, 0]);
     expect(p.cache.flush()?.routes).toEqual([]);
+  });
+});
+
+// Issue 16 item 7: a HIT sent the stored field names lower-case while a MISS forwarded the
+// origin's own case. The rule now: field names go out as the origin wrote them, HIT or MISS.
+describe('cache: field names through the CLI', () => {
+  /** ORIGIN_HEAD is the origin's answer, byte for byte: names in mixed, upper and lower case. */
+  const ORIGIN_HEAD = [
+    'HTTP/1.1 200 OK',
+    'Cache-Control: max-age=600',
+    'X-MiXeD-Case: 1',
+    'content-TYPE: text/plain',
+    'ETag: "v1"',
+    'x-lower: 2',
+    'X-UPPER: 3',
+    'Content-Length: 5',
+  ].join('\r\n');
+  const ORIGIN_NAMES = ['Cache-Control', 'X-MiXeD-Case', 'content-TYPE', 'ETag', 'x-lower', 'X-UPPER'];
+  /** Fields whose value differs per answer, or that only a cached answer has. */
+  const PER_ANSWER = new Set(['date', 'age', 'x-cache-status']);
+
+  /** fieldsOf splits a raw response into its status and its field names as sent, in order. */
+  const fieldsOf = (raw: string): { status: string; names: string[]; cache: string | undefined } => {
+    const head = raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n');
+    const fields = head.slice(1).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()] as const);
+    return { status: head[0] as string, names: fields.map(([n]) => n), cache: fields.find(([n]) => n.toLowerCase() === 'x-cache-status')?.[1] };
+  };
+  const stable = (names: readonly string[]): string[] => names.filter((n) => !PER_ANSWER.has(n.toLowerCase())).sort();
+
+  it('a HIT and a 304 from the cache send the field names in the case the MISS forwarded them: the origin\'s', async () => {
+    let fetches = 0;
+    const upstream = await startRawUpstream((socket) => {
+      let pending = '';
+      socket.on('data', (chunk: Buffer) => {
+        pending += chunk.toString('latin1');
+        for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+          pending = pending.slice(end + 4);
+          fetches++;
+          socket.write(`${ORIGIN_HEAD}\r\n\r\nhello`);
+        }
+      });
+    });
+    cleanups.push(() => upstream.close());
+    const dir = await manifestDir();
+    const ing = ingress('default', 'names', { host: 'names.test', paths: [{ path: '/', service: 'origin', port: 'http' }] });
+    await dir.write('00-class.yaml', [ingressClass('flusso')]);
+    await dir.write('10-names.yaml', [
+      { ...ing, metadata: { name: 'names', namespace: 'default', annotations: { 'flusso.dev/cache': 'true' } } },
+      service('default', 'origin', [{ name: 'http', port: 80, targetPort: upstream.port }]),
+      endpointSlice('default', 'origin', ['127.0.0.1'], upstream.port, { portName: 'http' }),
+    ]);
+    // One worker: each worker has its own cache, and the second request must find the first's entry.
+    const flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1 });
+    cleanups.push(async () => void (await flusso.stop()));
+    const ask = async (extra = ''): Promise<ReturnType<typeof fieldsOf>> => {
+      const r = await rawRequest(flusso.httpPort, `GET /page HTTP/1.1\r\nHost: names.test\r\n${extra}Connection: close\r\n\r\n`);
+      expect(r.closed, r.raw).toBe(true);
+      return fieldsOf(r.raw);
+    };
+
+    const miss = await ask();
+    const hit = await ask();
+    const notModified = await ask('If-None-Match: "v1"\r\n');
+    expect([miss.status, miss.cache, hit.status, hit.cache, notModified.status, notModified.cache]).toEqual(['HTTP/1.1 200 OK', 'MISS', 'HTTP/1.1 200 OK', 'HIT', 'HTTP/1.1 304 Not Modified', 'HIT']);
+    expect(fetches).toBe(1);
+    // Every origin name arrives exactly as written on the MISS, and the HIT sends the very same names.
+    for (const name of ORIGIN_NAMES) expect(miss.names, miss.names.join(', ')).toContain(name);
+    expect(stable(hit.names)).toEqual(stable(miss.names));
+    // A 304 carries the validators and freshness fields (RFC 9110 §15.4.5), in the origin's case too.
+    expect(notModified.names).toEqual(expect.arrayContaining(['Cache-Control', 'ETag']));
+    expect(notModified.names.filter((n) => ['cache-control', 'etag'].includes(n.toLowerCase())).sort()).toEqual(['Cache-Control', 'ETag']);
   });
 });

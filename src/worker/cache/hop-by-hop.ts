@@ -12,8 +12,9 @@ export const HOP_BY_HOP: readonly string[] = [
 const HOP: ReadonlySet<string> = new Set(HOP_BY_HOP);
 
 /**
- * stripHopByHop returns the pairs with names lower-cased, without hop-by-hop fields and without
- * the fields the Connection header lists.
+ * stripHopByHop returns the pairs without hop-by-hop fields and without the fields the Connection
+ * header lists. Names keep the case they came in: a stored response replays them as the origin
+ * wrote them, as the proxy forwards them on a miss (README.md, Response cache).
  */
 export function stripHopByHop(headers: HeaderPairs): [string, string][] {
   const listed = new Set<string>();
@@ -21,7 +22,7 @@ export function stripHopByHop(headers: HeaderPairs): [string, string][] {
   const out: [string, string][] = [];
   for (const [n, v] of headers) {
     const lower = n.toLowerCase();
-    if (!HOP.has(lower) && !listed.has(lower)) out.push([lower, v]);
+    if (!HOP.has(lower) && !listed.has(lower)) out.push([n, v]);
   }
   return out;
 }

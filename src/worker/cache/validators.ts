@@ -68,11 +68,12 @@ export function refreshFrom304<E extends CachedResponse>(entry: E, res304Headers
   const oldTag = headerValue(entry.headers, 'etag');
   if (newTag !== undefined && !newTag.trim().startsWith('W/') && opaqueTag(newTag.trim()) !== (oldTag === undefined ? null : opaqueTag(oldTag.trim()))) return null;
   const replaced = new Set<string>();
-  for (const [n] of incoming) if (!NOT_MERGED.has(n)) replaced.add(n);
+  for (const [n] of incoming) if (!NOT_MERGED.has(n.toLowerCase())) replaced.add(n.toLowerCase());
   const stored = Array.isArray(entry.headers) ? (entry.headers as HeaderPairs) : recordToPairs(entry.headers);
+  // Names keep their case: the stored ones as first received, the 304's as it wrote them.
   const headers: [string, string][] = [];
-  for (const [n, v] of stored) if (!replaced.has(n.toLowerCase())) headers.push([n.toLowerCase(), v]);
-  for (const [n, v] of incoming) if (replaced.has(n)) headers.push([n, v]);
+  for (const [n, v] of stored) if (!replaced.has(n.toLowerCase())) headers.push([n, v]);
+  for (const [n, v] of incoming) if (replaced.has(n.toLowerCase())) headers.push([n, v]);
   return { ...entry, headers, storedAt: nowMs, requestTime: requestTimeMs };
 }
 

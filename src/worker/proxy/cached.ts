@@ -28,6 +28,10 @@ import { closeField, writeOwnFields, type ExchangeCache, type ProxyContext } fro
 export type OwnFields = Pick<ProxyContext, 'serverHeader' | 'hsts'>;
 
 /**
+ * Names are compared lower-case but stored and replayed in the case the origin wrote them, so a HIT
+ * sends the same field names, byte for byte, as the MISS that filled it (issue 16 item 7): the
+ * proxy forwards an upstream's names unchanged (headers.ts writeResponseFields), as nginx does.
+ *
  * Fields of a stored response never replayed as stored: uWS writes Date and Content-Length, the
  * proxy its own Server, Age and X-Cache-Status; Strict-Transport-Security is written apart
  * (the listener's own replaces it, see writeEntry).
@@ -56,7 +60,7 @@ const wires = new WeakMap<CacheEntry, Wire>();
 function wireOf(entry: CacheEntry): Wire {
   let w = wires.get(entry);
   if (w === undefined) {
-    const pairs = entry.headers.filter(([n]) => !NOT_REPLAYED.has(n));
+    const pairs = entry.headers.filter(([n]) => !NOT_REPLAYED.has(n.toLowerCase()));
     if (pairs.length > 0 && pairs.every(([, v]) => !NON_ASCII.test(v))) {
       const [first, ...rest] = pairs as [readonly [string, string], ...(readonly [string, string])[]];
       w = [first[0], first[1] + rest.map(([n, v]) => `\r\n${n}: ${v}`).join('')];
@@ -70,7 +74,7 @@ function wireOf(entry: CacheEntry): Wire {
 
 /** storedSts is the upstream's Strict-Transport-Security value an entry holds, or null. */
 function storedSts(entry: CacheEntry): string | null {
-  for (const [n, v] of entry.headers) if (n === 'strict-transport-security') return NON_ASCII.test(v) ? null : v;
+  for (const [n, v] of entry.headers) if (n.length === 25 && n.toLowerCase() === 'strict-transport-security') return NON_ASCII.test(v) ? null : v;
   return null;
 }
 
@@ -89,7 +93,7 @@ export function writeEntry(res: HttpResponse, entry: CacheEntry, cacheStatus: Ca
   const age = String(currentAge(entry, nowMs));
   if (entry.status === 200 && hasConditional(req) && clientConditionalMatch(req, entry)) {
     res.writeStatus('304 Not Modified');
-    for (const [n, v] of entry.headers) if (NOT_MODIFIED_FIELDS.has(n)) res.writeHeader(n, NON_ASCII.test(v) ? Buffer.from(v, 'latin1') : v);
+    for (const [n, v] of entry.headers) if (NOT_MODIFIED_FIELDS.has(n.toLowerCase())) res.writeHeader(n, NON_ASCII.test(v) ? Buffer.from(v, 'latin1') : v);
     writeOwnFields(res.writeHeader('Age', age).writeHeader('X-Cache-Status', cacheStatus), own);
     res.endWithoutBody(); // as Exchange answers a 304: no length, the connection kept
     return [304, 0];
@@ -129,16 +133,16 @@ function internName(name: string): string {
   return name;
 }
 
-/** headPairs turns the upstream head into lower-case string pairs (Latin-1: byte-exact). */
+/** headPairs turns the upstream head into string pairs, names as the upstream wrote them (Latin-1: byte-exact). */
 function headPairs(head: ResponseHead): [string, string][] {
   const out: [string, string][] = [];
-  for (let i = 0; i < head.count; i++) out.push([internName(head.nameAt(i)), head.valueAt(i)]);
+  for (let i = 0; i < head.count; i++) out.push([internName(head.rawNameAt(i)), head.valueAt(i)]);
   return out;
 }
 
 /** kept returns the pairs an entry stores: hop-by-hop fields (and those Connection lists) and NOT_KEPT dropped. */
 function kept(headers: readonly [string, string][]): [string, string][] {
-  return stripHopByHop(headers).filter(([n]) => !NOT_KEPT.has(n));
+  return stripHopByHop(headers).filter(([n]) => !NOT_KEPT.has(n.toLowerCase()));
 }
 
 /** CachedRequest is what a sink knows of the request it serves. */
@@ -281,7 +285,7 @@ export class FillSink implements ExchangeCache {
 
 /** contentLength reads a response's Content-Length: -1 when absent (chunked: the body bound applies as it arrives), MAX_SAFE_INTEGER when unreadable (never collected). */
 function contentLength(headers: HeaderPairs): number {
-  for (const [n, v] of headers) if (n === 'content-length') return /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : Number.MAX_SAFE_INTEGER;
+  for (const [n, v] of headers) if (n.length === 14 && n.toLowerCase() === 'content-length') return /^\s*\d{1,15}\s*$/.test(v) ? Number(v) : Number.MAX_SAFE_INTEGER;
   return -1;
 }
 

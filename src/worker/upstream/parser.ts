@@ -96,6 +96,12 @@ export class ResponseHead {
     return this.buf.toString('latin1', this.base + (f[4 * i] as number), this.base + (f[4 * i + 1] as number)).toLowerCase();
   }
 
+  /** rawNameAt returns field i's name exactly as the upstream wrote it (Latin-1: byte-exact), for the cache to replay. */
+  rawNameAt(i: number): string {
+    const f = this.fields;
+    return this.buf.toString('latin1', this.base + (f[4 * i] as number), this.base + (f[4 * i + 1] as number));
+  }
+
   /** valueAt returns field i's value as a Latin-1 string (byte-exact). */
   valueAt(i: number): string {
     const f = this.fields;

@@ -30,7 +30,7 @@ describe('ResponseCache', () => {
   it('stores, finds, strips hop-by-hop (row 162) and counts hits and misses', () => {
     const c = new ResponseCache({ maxBytes: 1 << 20, maxObjectBytes: 1 << 16 });
     const e = c.set(input('/x', { headers: [['Cache-Control', 'max-age=60'], ['Connection', 'x-trace'], ['X-Trace', '1'], ['Keep-Alive', 'timeout=5'], ['Transfer-Encoding', 'chunked'], ['ETag', '"v"']] }));
-    expect(e?.headers).toEqual([['cache-control', 'max-age=60'], ['etag', '"v"']]);
+    expect(e?.headers).toEqual([['Cache-Control', 'max-age=60'], ['ETag', '"v"']]); // names as the origin wrote them (issue 16 item 7)
     expect(c.get('http://a.com/x', [])).toBe(e);
     expect(c.get('http://a.com/y', [])).toBeNull();
     expect(c.stats()).toMatchObject({ entries: 1, hits: 1, misses: 1, bytes: e?.size });

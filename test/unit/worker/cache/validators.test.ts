@@ -47,11 +47,11 @@ describe('clientConditionalMatch', () => {
 describe('refreshFrom304 (RFC 9111 §4.3.4)', () => {
   const stored = entry([['etag', '"v1"'], ['cache-control', 'max-age=60'], ['content-length', '5'], ['x-a', 'old'], ['date', httpDate(T0)]]);
 
-  it('replaces the fields the 304 carries and keeps the rest; times move', () => {
+  it('replaces the fields the 304 carries (names compared in any case, kept as the 304 wrote them) and keeps the rest; times move', () => {
     const got = refreshFrom304(stored, [['Cache-Control', 'max-age=120'], ['Date', httpDate(T0 + 90_000)], ['X-A', 'new']], T0 + 90_000, T0 + 89_000);
     expect(got).not.toBeNull();
     expect(got?.headers).toEqual([
-      ['etag', '"v1"'], ['content-length', '5'], ['cache-control', 'max-age=120'], ['date', httpDate(T0 + 90_000)], ['x-a', 'new'],
+      ['etag', '"v1"'], ['content-length', '5'], ['Cache-Control', 'max-age=120'], ['Date', httpDate(T0 + 90_000)], ['X-A', 'new'],
     ]);
     expect(got?.storedAt).toBe(T0 + 90_000);
     expect(got?.requestTime).toBe(T0 + 89_000);
