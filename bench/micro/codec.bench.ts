@@ -11,8 +11,8 @@ import { snapshot } from './fixtures.js';
 const noPool = { request: () => undefined, cancel: () => undefined, close: async () => undefined };
 const poolSettings = {
   upstreamConnectTimeoutMs: 5_000,
-  upstreamHeadersTimeoutMs: 60_000,
-  upstreamBodyTimeoutMs: 60_000,
+  upstreamResponseTimeoutMs: 60_000,
+  upstreamIdleTimeoutMs: 60_000,
   upstreamKeepAliveTimeoutMs: 4_000,
   upstreamMaxConnections: 128,
 };

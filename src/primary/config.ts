@@ -8,97 +8,34 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { IngressError } from '../shared/errors.js';
-import { OPTIONS, type OptionSpec } from './options.js';
+import { OPTIONS, settingName, type DefaultContext, type OptionSpec, type OptionValues } from './options.js';
 
-/** Config is the validated, frozen configuration of one Flusso process. */
-export interface Config {
-  readonly source: 'file' | 'kubernetes';
-  readonly manifests: string;
-  readonly httpPort: number;
-  readonly httpAddress: string;
-  readonly httpsPort: number;
-  readonly httpsAddress: string;
-  /** --default-ssl-certificate as `namespace/name`; absent: a generated self-signed certificate. */
-  readonly defaultSslCertificate?: string;
-  /** --tls-dir; absent: a fresh directory on /dev/shm when it exists, else in the temp directory. */
-  readonly tlsDir?: string;
-  readonly sslCiphers: string;
-  readonly hsts: boolean;
-  readonly hstsMaxAge: number;
-  readonly hstsIncludeSubdomains: boolean;
-  readonly hstsPreload: boolean;
-  readonly httpsRedirectPort: number;
-  /** --http2: the HTTPS port offers h2 and runs on node:http2 (worker/proxy/node-front.ts, docs/http2.md). */
-  readonly http2: boolean;
-  readonly adminPort: number;
-  readonly adminAddress: string;
-  readonly workers: number;
-  /** --spare-worker: a pre-forked worker replaces one that dies (workers.ts). */
-  readonly spareWorker: boolean;
-  readonly ingressClass: string;
-  readonly controllerName: string;
-  readonly watchIngressWithoutClass: boolean;
-  /** --kubeconfig, else $KUBECONFIG; absent means in-cluster (when inCluster) or an error. */
-  readonly kubeconfig?: string;
+/** DerivedSettings are computed at start from the settings and the standard Kubernetes variables. */
+interface DerivedSettings {
+  /** `--access-log` as a sampling rate: 0 = off, 1 = every request, N = one request in N. */
+  readonly accessLogEvery: number;
   /** KUBERNETES_SERVICE_HOST is set: we run in a pod. */
   readonly inCluster: boolean;
-  /** Namespaces to watch; empty means all. */
-  readonly watchNamespaces: readonly string[];
-  readonly watchLabelSelector?: string;
-  /** --publish-status-address split on commas; empty when not given. */
-  readonly publishStatusAddresses: readonly string[];
-  readonly publishService?: string;
-  readonly updateStatusOnShutdown: boolean;
-  readonly electionId: string;
-  /** --election-namespace, else $POD_NAMESPACE, else `default`. */
-  readonly electionNamespace: string;
-  readonly electionLeaseDurationMs: number;
-  readonly electionRenewDeadlineMs: number;
-  readonly electionRetryPeriodMs: number;
   /** $POD_NAME (downward API), the base of the leader-election identity. */
   readonly podName?: string;
-  readonly keepAliveTimeoutMs: number;
-  readonly clientHeaderTimeoutMs: number;
-  readonly maxRequestHeadBytes: number;
-  readonly maxRequestTargetBytes: number;
-  readonly maxRequestFieldBytes: number;
-  readonly maxRequestFields: number;
-  /** --max-request-body-bytes (0: no limit), --client-body-buffer-bytes, --client-body-timeout (worker/proxy/request-body.ts). */
-  readonly maxRequestBodyBytes: number;
-  readonly clientBodyBufferBytes: number;
-  readonly clientBodyTimeoutMs: number;
-  readonly upstreamConnectTimeoutMs: number;
-  readonly upstreamResponseTimeoutMs: number;
-  readonly upstreamIdleTimeoutMs: number;
-  readonly upstreamKeepAliveTimeoutMs: number;
-  readonly upstreamMaxConnections: number;
-  readonly drainTimeoutMs: number;
-  readonly websocketIdleTimeoutMs: number;
-  readonly websocketMaxMessageBytes: number;
-  readonly websocketMaxBufferedBytes: number;
-  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
-  readonly logFormat: 'json' | 'pretty';
-  /** Access log sampling: 0 = off, 1 = every request, N = one request in N. */
-  readonly accessLogEvery: number;
-  /** --admin-token; absent means one is generated at start. */
-  readonly adminToken?: string;
-  readonly adminPublicRead: boolean;
-  /** Workers count requests for /metrics (off only to measure the cost of counting). */
-  readonly metrics: boolean;
-  /** --metrics-ingress-nginx-compat: expose the nginx_ingress_controller_* family too. */
-  readonly metricsIngressNginxCompat: boolean;
-  /** --metrics-ingress-nginx-path: that family carries the path label. */
-  readonly metricsIngressNginxPath: boolean;
-  /** $POD_NAMESPACE (downward API): the controller_namespace label of that family. */
+  /** $POD_NAMESPACE (downward API): the controller_namespace label of the ingress-nginx family. */
   readonly podNamespace?: string;
-  /** --cache-default: cache every route unless its Ingress opts out. */
-  readonly cacheDefault: 'on' | 'off';
-  readonly cacheMaxBytes: number;
-  readonly cacheMaxObjectBytes: number;
-  readonly cacheLockTimeoutMs: number;
-  /** --compile-offload: full compiles on a worker thread (auto: from OFFLOAD_MIN_INGRESSES Ingresses). */
-  readonly compileOffload: 'auto' | 'on' | 'off';
 }
+
+/** REPLACED are the settings a DerivedSettings field carries instead (`accessLog` → `accessLogEvery`). */
+const REPLACED = ['accessLog'] as const;
+
+type Flatten<T> = { [K in keyof T]: T[K] };
+
+/**
+ * Config is the validated, deeply frozen configuration of one Flusso process: every setting of
+ * the OPTIONS table under its own name (options.ts), and the DerivedSettings.
+ */
+export type Config = Flatten<Omit<OptionValues, (typeof REPLACED)[number]> & DerivedSettings>;
+
+/** TABLE is OPTIONS seen entry by entry; SETTINGS are its entries that configure the running process. */
+const TABLE: readonly OptionSpec[] = OPTIONS;
+const SETTINGS: readonly OptionSpec[] = TABLE.filter((o) => o.cli !== true);
 
 /** CliRequest is what the command line asks for: run with a config, or print help / version. */
 export type CliRequest = { readonly kind: 'run'; readonly config: Config } | { readonly kind: 'help' } | { readonly kind: 'version' };
@@ -125,20 +62,19 @@ export function parseCommandLine(argv: readonly string[], ctx: ConfigContext): C
   const raw = new Map<string, { value: string | boolean; origin: string }>();
   const configPath = fromFlags.get('config') ?? ctx.env.FLUSSO_CONFIG;
   if (typeof configPath === 'string') readConfigFile(configPath, ctx, raw, issues);
-  for (const spec of OPTIONS) {
+  for (const spec of SETTINGS) {
     const envValue = ctx.env[envName(spec.key)];
-    if (envValue !== undefined && spec.key !== 'config') raw.set(spec.key, { value: envValue, origin: envName(spec.key) });
+    if (envValue !== undefined) raw.set(spec.key, { value: envValue, origin: envName(spec.key) });
   }
   for (const [key, value] of fromFlags) raw.set(key, { value, origin: `--${flagName(key)}` });
 
   const out: Record<string, unknown> = {};
-  for (const spec of OPTIONS) {
-    if (spec.key === 'config' || spec.key === 'help' || spec.key === 'version') continue;
+  const defaults: DefaultContext = { env: ctx.env, cpus: ctx.cpus ?? availableParallelism(), demoManifests: ctx.demoManifests };
+  for (const spec of SETTINGS) {
     const given = raw.get(spec.key);
-    const fallback = defaultFor(spec, ctx);
-    const value = given === undefined ? fallback : coerce(spec, given.value, given.origin, issues);
-    // Durations are carried in milliseconds, and their names say so (`drainTimeout` → `drainTimeoutMs`).
-    out[spec.type === 'duration' ? `${spec.key}Ms` : spec.key] = value;
+    const value = given === undefined ? defaultFor(spec, defaults) : coerce(spec, given.value, given.origin, issues);
+    // A setting without a default and not given stays absent (an optional property of Config).
+    if (value !== undefined) out[settingName(spec)] = value;
   }
   deriveKubernetesSettings(out, ctx.env, issues);
   deriveAdminSettings(out);
@@ -153,52 +89,93 @@ export function parseCommandLine(argv: readonly string[], ctx: ConfigContext): C
     issues.push('--metrics-ingress-nginx-compat needs --metrics true: the family is made of the requests the workers count');
   if (out.metricsIngressNginxPath === true && out.metricsIngressNginxCompat !== true)
     issues.push('--metrics-ingress-nginx-path labels the ingress-nginx family: give --metrics-ingress-nginx-compat too');
-  for (const k of ['defaultSslCertificate', 'tlsDir']) if (out[k] === undefined) delete out[k];
   if (issues.length > 0)
     throw new IngressError('ING_ERR_CONFIG_INVALID', `invalid configuration:\n  ${issues.join('\n  ')}\nRun "flusso --help" for the allowed values.`);
-  return { kind: 'run', config: Object.freeze(out) as unknown as Config };
+  if (!isConfig(out)) throw new Error('parseCommandLine: the parsed settings do not match the OPTIONS table');
+  return { kind: 'run', config: deepFreeze(out) };
 }
 
 /**
- * deriveKubernetesSettings turns the raw Kubernetes flags into Config fields: comma lists
- * become arrays, and the standard Kubernetes variables (KUBECONFIG, POD_NAME, POD_NAMESPACE,
- * KUBERNETES_SERVICE_HOST) fill what the flags leave open.
+ * deriveKubernetesSettings lets the standard Kubernetes variables (KUBECONFIG, POD_NAME,
+ * POD_NAMESPACE, KUBERNETES_SERVICE_HOST) fill what the flags leave open.
  */
 function deriveKubernetesSettings(out: Record<string, unknown>, env: ConfigContext['env'], issues: string[]): void {
-  const list = (v: unknown): string[] => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : []);
-  out.watchNamespaces = Object.freeze(list(out.watchNamespace));
-  delete out.watchNamespace;
-  out.publishStatusAddresses = Object.freeze(list(out.publishStatusAddress));
-  delete out.publishStatusAddress;
   const kubeconfig = out.kubeconfig ?? (env.KUBECONFIG || undefined);
-  if (kubeconfig === undefined) delete out.kubeconfig;
-  else out.kubeconfig = kubeconfig;
+  if (kubeconfig !== undefined) out.kubeconfig = kubeconfig;
   out.inCluster = Boolean(env.KUBERNETES_SERVICE_HOST);
-  out.electionNamespace ??= env.POD_NAMESPACE || 'default';
   if (env.POD_NAME) out.podName = env.POD_NAME;
   if (env.POD_NAMESPACE) out.podNamespace = env.POD_NAMESPACE;
-  for (const k of ['watchLabelSelector', 'publishService']) if (out[k] === undefined) delete out[k];
   if (Number(out.electionRenewDeadlineMs) >= Number(out.electionLeaseDurationMs))
     issues.push('--election-renew-deadline must be shorter than --election-lease-duration');
   if (Number(out.electionRetryPeriodMs) >= Number(out.electionRenewDeadlineMs))
     issues.push('--election-retry-period must be shorter than --election-renew-deadline');
 }
 
-/** deriveAdminSettings turns `--access-log` into a sampling rate and drops an unset token. */
+/** deriveAdminSettings turns `--access-log` into a sampling rate. */
 function deriveAdminSettings(out: Record<string, unknown>): void {
   const mode = String(out.accessLog);
   out.accessLogEvery = mode === 'on' ? 1 : mode.startsWith('sample:') ? Number(mode.slice('sample:'.length)) : 0;
   delete out.accessLog;
-  if (out.adminToken === undefined) delete out.adminToken;
+}
+
+/** DERIVED_TYPES is the run-time shape of DerivedSettings (`?`: may be absent). */
+const DERIVED_TYPES: { readonly [K in keyof DerivedSettings]-?: 'number' | 'boolean' | 'string?' } = {
+  accessLogEvery: 'number',
+  inCluster: 'boolean',
+  podName: 'string?',
+  podNamespace: 'string?',
+};
+
+/**
+ * isConfig checks the parsed settings against the table they came from, so the Config type is
+ * earned, not asserted: every setting under its name with a value of its type (an enum's one of
+ * its values), present unless it has no default, nothing else.
+ */
+export function isConfig(out: Readonly<Record<string, unknown>>): out is Config {
+  const replaced: readonly string[] = REPLACED;
+  const expected = new Set<string>();
+  for (const spec of SETTINGS) {
+    if (replaced.includes(spec.key)) continue;
+    const name = settingName(spec);
+    expected.add(name);
+    const value = out[name];
+    if (value === undefined) {
+      if (spec.default !== undefined) return false;
+      continue;
+    }
+    const ok =
+      spec.type === 'boolean' ? typeof value === 'boolean'
+      : spec.type === 'string' ? typeof value === 'string'
+      : spec.type === 'enum' ? typeof value === 'string' && (spec.values ?? []).includes(value)
+      : spec.type === 'list' ? Array.isArray(value) && value.every((v) => typeof v === 'string')
+      : typeof value === 'number' && Number.isFinite(value);
+    if (!ok) return false;
+  }
+  for (const [name, type] of Object.entries(DERIVED_TYPES)) {
+    expected.add(name);
+    const value = out[name];
+    if (type === 'string?' ? value !== undefined && typeof value !== 'string' : typeof value !== type) return false;
+  }
+  return Object.keys(out).every((k) => expected.has(k));
+}
+
+/** deepFreeze freezes an object and everything it holds (a Config holds no cycles). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /** helpText renders `--help`: every flag with its environment name and default. */
 export function helpText(ctx: ConfigContext): string {
   const lines = ['Usage: flusso [flags]', '', 'Kubernetes Ingress controller: uWebSockets.js proxy workers, undici upstreams.', '', 'Flags (each also as env FLUSSO_<NAME> and as a camelCase key in the --config YAML file; flags win, then env, then the file):', ''];
-  for (const spec of OPTIONS) {
+  const defaults: DefaultContext = { env: ctx.env, cpus: ctx.cpus ?? availableParallelism(), demoManifests: ctx.demoManifests };
+  for (const spec of TABLE) {
     const long = spec.type === 'boolean' ? `--${flagName(spec.key)}` : `--${flagName(spec.key)} ${spec.metavar ?? 'VALUE'}`;
     const flag = spec.key === 'help' ? `-h, ${long}` : long;
-    const def = describeDefault(spec, ctx);
+    const def = describeDefault(spec, defaults);
     lines.push(`  ${flag}`);
     lines.push(`      ${spec.help}${def ? ` (default: ${def})` : ''}`);
     if (spec.key !== 'help' && spec.key !== 'version') lines.push(`      env ${envName(spec.key)}`);
@@ -222,7 +199,7 @@ function readFlags(argv: readonly string[], issues: string[]): Map<string, strin
     }
     const eq = arg.indexOf('=');
     const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
-    const spec = OPTIONS.find((o) => flagName(o.key) === name);
+    const spec = TABLE.find((o) => flagName(o.key) === name);
     if (!spec) {
       issues.push(`unknown flag --${name}`);
       continue;
@@ -264,7 +241,7 @@ function readConfigFile(path: string, ctx: ConfigContext, raw: Map<string, { val
     return;
   }
   for (const [key, value] of Object.entries(doc)) {
-    const spec = OPTIONS.find((o) => o.key === key && o.key !== 'config' && o.key !== 'help' && o.key !== 'version');
+    const spec = SETTINGS.find((o) => o.key === key);
     if (!spec) {
       issues.push(`--config ${path}: unknown key "${key}"`);
       continue;
@@ -312,10 +289,11 @@ function coerce(spec: OptionSpec, value: string | boolean, origin: string, issue
       const s = String(value).trim();
       return spec.values?.includes(s) ? s : bad();
     }
-    case 'string': {
+    case 'string':
+    case 'list': {
       const s = String(value).trim();
       if (s === '' || (spec.pattern && !spec.pattern.test(s))) return bad();
-      return s;
+      return spec.type === 'list' ? splitList(s) : s;
     }
   }
 }
@@ -338,20 +316,22 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(n * unit);
 }
 
-function defaultFor(spec: OptionSpec, ctx: ConfigContext): unknown {
-  if (spec.key === 'workers') return ctx.cpus ?? availableParallelism();
-  if (spec.key === 'manifests') return ctx.demoManifests;
-  if (spec.key === 'source') return ctx.env.KUBERNETES_SERVICE_HOST ? 'kubernetes' : 'file';
-  if (spec.type === 'duration') return parseDuration(String(spec.default));
-  if (spec.type === 'bytes') return parseBytes(String(spec.default));
-  return spec.default;
+function defaultFor(spec: OptionSpec, ctx: DefaultContext): unknown {
+  const value = typeof spec.default === 'function' ? spec.default(ctx) : spec.default;
+  if (value === undefined) return undefined;
+  if (spec.type === 'duration') return parseDuration(String(value));
+  if (spec.type === 'bytes') return parseBytes(String(value));
+  if (spec.type === 'list') return splitList(String(value));
+  return value;
 }
 
-function describeDefault(spec: OptionSpec, ctx: ConfigContext): string {
-  if (spec.key === 'workers') return `available cores, ${ctx.cpus ?? availableParallelism()} here`;
-  if (spec.key === 'manifests') return 'the bundled demo manifests';
-  if (spec.key === 'source') return 'kubernetes inside a pod, else file';
-  return spec.default === undefined ? '' : String(spec.default);
+function describeDefault(spec: OptionSpec, ctx: DefaultContext): string {
+  if (spec.defaultHelp !== undefined) return typeof spec.defaultHelp === 'function' ? spec.defaultHelp(ctx) : spec.defaultHelp;
+  return spec.default === undefined || typeof spec.default === 'function' ? '' : String(spec.default);
+}
+
+function splitList(text: string): string[] {
+  return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
 function flagName(key: string): string {

@@ -28,6 +28,7 @@ import { createStatusPublisher, type StatusPublisher } from './k8s/status-publis
 import { FileSource } from './sources/file-source.js';
 import type { Source, SourceUpdate } from './sources/source.js';
 import { TlsManager } from './tls/manager.js';
+import { workerConfigFor } from './worker-config.js';
 import { WorkerPool } from './workers.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -89,28 +90,22 @@ function selfListeners(config: Config): SelfListeners {
   return { listeners, localAddresses };
 }
 
-/** hstsValue renders the Strict-Transport-Security value of the --hsts settings. */
-function hstsValue(config: Config): string | null {
-  if (!config.hsts) return null;
-  return `max-age=${config.hstsMaxAge}${config.hstsIncludeSubdomains ? '; includeSubDomains' : ''}${config.hstsPreload ? '; preload' : ''}`;
-}
-
 function createSource(config: Config, log: Logger): { source: Source; status?: StatusPublisher } {
   if (config.source === 'kubernetes') {
     const kubeConfig = loadKubeConfig({ inCluster: config.inCluster, ...(config.kubeconfig === undefined ? {} : { kubeconfig: config.kubeconfig }) });
     const source = new KubernetesSource({
       kubeConfig,
       log: log.child({ component: 'kubernetes-source' }),
-      namespaces: config.watchNamespaces,
+      namespaces: config.watchNamespace,
       ...(config.watchLabelSelector === undefined ? {} : { labelSelector: config.watchLabelSelector }),
     });
     // Without an address to publish there is nothing to write, so no election either.
-    if (config.publishStatusAddresses.length === 0 && config.publishService === undefined) return { source };
+    if (config.publishStatusAddress.length === 0 && config.publishService === undefined) return { source };
     const status = createStatusPublisher({
       kubeConfig,
       view: source,
       log,
-      addresses: config.publishStatusAddresses,
+      addresses: config.publishStatusAddress,
       ...(config.publishService === undefined ? {} : { publishService: config.publishService }),
       electionId: config.electionId,
       electionNamespace: config.electionNamespace,
@@ -220,39 +215,7 @@ async function run(config: Config): Promise<void> {
     // uWS reads its head limit from the environment when a worker loads it (docs/runtime.md).
     env: { UWS_HTTP_MAX_HEADERS_SIZE: String(config.maxRequestHeadBytes) },
     log: log.child({ component: 'workers' }),
-    config: {
-      httpPort: config.httpPort,
-      httpAddress: config.httpAddress,
-      https: { port: config.httpsPort, address: config.httpsAddress, ciphers: config.sslCiphers, hsts: hstsValue(config), redirectPort: config.httpsRedirectPort, http2: config.http2 },
-      keepAliveTimeoutMs: config.keepAliveTimeoutMs,
-      clientHeaderTimeoutMs: config.clientHeaderTimeoutMs,
-      maxRequestTargetBytes: config.maxRequestTargetBytes,
-      maxRequestFieldBytes: config.maxRequestFieldBytes,
-      maxRequestFields: config.maxRequestFields,
-      maxRequestBodyBytes: config.maxRequestBodyBytes,
-      clientBodyBufferBytes: config.clientBodyBufferBytes,
-      clientBodyTimeoutMs: config.clientBodyTimeoutMs,
-      upstreamConnectTimeoutMs: config.upstreamConnectTimeoutMs,
-      upstreamHeadersTimeoutMs: config.upstreamResponseTimeoutMs,
-      upstreamBodyTimeoutMs: config.upstreamIdleTimeoutMs,
-      upstreamKeepAliveTimeoutMs: config.upstreamKeepAliveTimeoutMs,
-      upstreamMaxConnections: config.upstreamMaxConnections,
-      drainTimeoutMs: config.drainTimeoutMs,
-      websocketIdleTimeoutMs: config.websocketIdleTimeoutMs,
-      websocketMaxMessageBytes: config.websocketMaxMessageBytes,
-      websocketMaxBufferedBytes: config.websocketMaxBufferedBytes,
-      logLevel: config.logLevel,
-      logFormat: config.logFormat,
-      logFd: 3,
-      accessLogEvery: config.accessLogEvery,
-      metrics: config.metrics,
-      metricsIngressNginxCompat: config.metricsIngressNginxCompat,
-      metricsIngressNginxPath: config.metricsIngressNginxPath,
-      serverHeader: SERVER_HEADER,
-      cacheMaxBytes: config.cacheMaxBytes,
-      cacheMaxObjectBytes: config.cacheMaxObjectBytes,
-      cacheLockTimeoutMs: config.cacheLockTimeoutMs,
-    },
+    config: workerConfigFor(config, SERVER_HEADER),
   });
   const overrides = new OverrideStore();
   // `table` is a getter: the live feed reads this state every second for the generation alone,

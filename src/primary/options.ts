@@ -1,29 +1,46 @@
 /**
  * The one schema of every setting Flusso accepts: flag, environment variable and config-file
- * key all derive from `key` (camelCase → `--kebab-case` → `FLUSSO_UPPER_SNAKE`).
+ * key all derive from `key` (camelCase → `--kebab-case` → `FLUSSO_UPPER_SNAKE`), and so does
+ * the `Config` type (config.ts): adding a setting is adding one entry to OPTIONS. A duration's
+ * value is carried in milliseconds under `key` + `Ms` (`drainTimeout` → `drainTimeoutMs`);
+ * every other setting keeps its key from the flag to the worker (docs/architecture.md).
  */
+
+/** DefaultContext is what a computed default may read (the start-up environment, the machine). */
+export interface DefaultContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cpus: number;
+  /** Directory of the bundled demo manifests, the file source's embedded default. */
+  readonly demoManifests: string;
+}
 
 /** OptionSpec describes one setting. */
 export interface OptionSpec {
   readonly key: string;
-  readonly type: 'string' | 'port' | 'integer' | 'duration' | 'bytes' | 'boolean' | 'enum';
+  /** `list`: comma-separated, carried as a string array (`pattern` checks the whole text). */
+  readonly type: 'string' | 'port' | 'integer' | 'duration' | 'bytes' | 'boolean' | 'enum' | 'list';
   readonly help: string;
   /** Human description of the allowed values, used in error messages. */
   readonly allowed: string;
-  readonly default?: string | number | boolean;
+  /** The value when none is given: a literal in the flag's own syntax, or computed at start. */
+  readonly default?: string | number | boolean | ((ctx: DefaultContext) => string | number);
+  /** How `--help` describes a computed default. */
+  readonly defaultHelp?: string | ((ctx: DefaultContext) => string);
   readonly metavar?: string;
   readonly values?: readonly string[];
   readonly min?: number;
   readonly max?: number;
   readonly pattern?: RegExp;
+  /** A command-line action (`--help`, `--version`, `--config`), not a setting of the running process. */
+  readonly cli?: true;
 }
 
 const HOST = /^[A-Za-z0-9.:[\]-]+$/;
 
 /** OPTIONS lists every setting in the order `--help` shows them. */
-export const OPTIONS: readonly OptionSpec[] = [
-  { key: 'source', type: 'enum', values: ['file', 'kubernetes'], metavar: 'file|kubernetes', help: 'where Ingress, Service and EndpointSlice objects come from', allowed: 'one of: file, kubernetes' },
-  { key: 'manifests', type: 'string', metavar: 'DIR', help: 'directory of Kubernetes YAML files for --source file; watched for changes', allowed: 'a directory path' },
+export const OPTIONS = [
+  { key: 'source', type: 'enum', default: (ctx) => (ctx.env.KUBERNETES_SERVICE_HOST ? 'kubernetes' : 'file'), defaultHelp: 'kubernetes inside a pod, else file', values: ['file', 'kubernetes'], metavar: 'file|kubernetes', help: 'where Ingress, Service and EndpointSlice objects come from', allowed: 'one of: file, kubernetes' },
+  { key: 'manifests', type: 'string', default: (ctx) => ctx.demoManifests, defaultHelp: 'the bundled demo manifests', metavar: 'DIR', help: 'directory of Kubernetes YAML files for --source file; watched for changes', allowed: 'a directory path' },
   { key: 'httpPort', type: 'port', default: 8080, metavar: 'PORT', help: 'proxy HTTP port, shared by every worker (SO_REUSEPORT)', allowed: 'an integer from 0 to 65535' },
   { key: 'httpAddress', type: 'string', default: '0.0.0.0', metavar: 'ADDR', pattern: HOST, help: 'address the proxy listens on', allowed: 'an IPv4 or IPv6 address' },
   { key: 'httpsPort', type: 'port', default: 8443, metavar: 'PORT', help: 'proxy HTTPS port, shared by every worker (SO_REUSEPORT); certificates from the Ingresses\' spec.tls', allowed: 'an integer from 0 to 65535' },
@@ -39,19 +56,19 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'http2', type: 'boolean', default: true, help: 'offer HTTP/2 (ALPN h2) beside HTTP/1.1 on the HTTPS port, served by node:http2 (ingress-nginx\'s use-http2); off: HTTP/1.1 only, served by uWebSockets.js (docs/http2.md)', allowed: 'on or off' },
   { key: 'adminPort', type: 'port', default: 8081, metavar: 'PORT', help: 'admin port: /healthz, /readyz, /api/v1/ (never the proxy port)', allowed: 'an integer from 0 to 65535' },
   { key: 'adminAddress', type: 'string', default: '127.0.0.1', metavar: 'ADDR', pattern: HOST, help: 'address the admin server listens on', allowed: 'an IPv4 or IPv6 address' },
-  { key: 'workers', type: 'integer', min: 1, max: 256, metavar: 'N', help: 'number of proxy worker processes', allowed: 'an integer from 1 to 256' },
+  { key: 'workers', type: 'integer', default: (ctx) => ctx.cpus, defaultHelp: (ctx) => `available cores, ${ctx.cpus} here`, min: 1, max: 256, metavar: 'N', help: 'number of proxy worker processes', allowed: 'an integer from 1 to 256' },
   { key: 'spareWorker', type: 'boolean', default: true, help: 'keep one extra worker process started and loaded, not listening, to replace a worker that dies at once (costs one idle process\'s memory)', allowed: 'true or false' },
   { key: 'ingressClass', type: 'string', default: 'flusso', metavar: 'NAME', pattern: /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, help: 'value of the legacy kubernetes.io/ingress.class annotation that selects us', allowed: 'a DNS-1123 name' },
   { key: 'controllerName', type: 'string', default: 'flusso.dev/ingress-controller', metavar: 'NAME', pattern: /^[A-Za-z0-9.-]+\/[A-Za-z0-9._/-]+$/, help: 'IngressClass spec.controller value that selects us', allowed: 'a domain-prefixed path such as example.com/controller' },
   { key: 'watchIngressWithoutClass', type: 'boolean', default: false, help: 'also serve Ingresses that name no class (without a default IngressClass)', allowed: 'true or false' },
   { key: 'kubeconfig', type: 'string', metavar: 'FILE', help: 'kubeconfig for --source kubernetes (else $KUBECONFIG, else the in-cluster service account)', allowed: 'a file path' },
-  { key: 'watchNamespace', type: 'string', metavar: 'NS[,NS]', pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(,[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, help: 'watch only these namespaces (IngressClasses stay cluster-wide)', allowed: 'comma-separated namespace names' },
+  { key: 'watchNamespace', type: 'list', default: '', metavar: 'NS[,NS]', pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(,[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, help: 'watch only these namespaces (IngressClasses stay cluster-wide)', allowed: 'comma-separated namespace names' },
   { key: 'watchLabelSelector', type: 'string', metavar: 'SELECTOR', help: 'label selector narrowing the Ingresses watched, e.g. team=web', allowed: 'a Kubernetes label selector' },
-  { key: 'publishStatusAddress', type: 'string', metavar: 'ADDR[,ADDR]', pattern: /^[A-Za-z0-9.:-]+(,[A-Za-z0-9.:-]+)*$/, help: 'addresses written to status.loadBalancer.ingress of our Ingresses (IPs, or hostnames)', allowed: 'comma-separated IP addresses or hostnames' },
+  { key: 'publishStatusAddress', type: 'list', default: '', metavar: 'ADDR[,ADDR]', pattern: /^[A-Za-z0-9.:-]+(,[A-Za-z0-9.:-]+)*$/, help: 'addresses written to status.loadBalancer.ingress of our Ingresses (IPs, or hostnames)', allowed: 'comma-separated IP addresses or hostnames' },
   { key: 'publishService', type: 'string', metavar: 'NS/NAME', pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, help: 'Service whose LoadBalancer ingress (else ClusterIP) is written to our Ingresses\' status', allowed: 'namespace/name of a Service' },
   { key: 'updateStatusOnShutdown', type: 'boolean', default: true, help: 'on shutdown, the leader removes our address from the Ingresses\' status', allowed: 'true or false' },
   { key: 'electionId', type: 'string', default: 'flusso-leader', metavar: 'NAME', pattern: /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, help: 'name of the coordination.k8s.io Lease electing the replica that writes Ingress status', allowed: 'a DNS-1123 name' },
-  { key: 'electionNamespace', type: 'string', metavar: 'NS', pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, help: 'namespace of the election Lease', allowed: 'a namespace name' },
+  { key: 'electionNamespace', type: 'string', default: (ctx) => ctx.env.POD_NAMESPACE || 'default', defaultHelp: '$POD_NAMESPACE, else default', metavar: 'NS', pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, help: 'namespace of the election Lease', allowed: 'a namespace name' },
   { key: 'electionLeaseDuration', type: 'duration', default: '15s', metavar: 'DURATION', min: 1000, max: 600_000, help: 'how long a leader\'s Lease holds without renewal before another replica may take it', allowed: 'a duration from 1s to 10m, e.g. 15s' },
   { key: 'electionRenewDeadline', type: 'duration', default: '10s', metavar: 'DURATION', min: 500, max: 600_000, help: 'a leader that could not renew for this long stops writing (below --election-lease-duration)', allowed: 'a duration from 500ms to 10m, e.g. 10s' },
   { key: 'electionRetryPeriod', type: 'duration', default: '2s', metavar: 'DURATION', min: 100, max: 60_000, help: 'how often replicas try to acquire or renew the Lease', allowed: 'a duration from 100ms to 1m, e.g. 2s' },
@@ -86,7 +103,39 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'metricsIngressNginxCompat', type: 'boolean', default: false, help: 'also expose the ingress-nginx metric family (nginx_ingress_controller_*) so dashboards and alerts built for ingress-nginx keep working', allowed: 'true or false' },
   { key: 'metricsIngressNginxPath', type: 'boolean', default: false, help: 'add the path label (each route\'s Ingress path) to that family; one series per path, as ingress-nginx does', allowed: 'true or false' },
   { key: 'logLevel', type: 'enum', default: 'info', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], metavar: 'LEVEL', help: 'log level', allowed: 'one of: fatal, error, warn, info, debug, trace' },
-  { key: 'config', type: 'string', metavar: 'FILE', help: 'YAML file of settings (camelCase keys, e.g. httpPort: 9000)', allowed: 'a file path' },
-  { key: 'help', type: 'boolean', help: 'print this help and exit', allowed: '' },
-  { key: 'version', type: 'boolean', help: 'print the version and exit', allowed: '' },
-];
+  { key: 'config', cli: true, type: 'string', metavar: 'FILE', help: 'YAML file of settings (camelCase keys, e.g. httpPort: 9000)', allowed: 'a file path' },
+  { key: 'help', cli: true, type: 'boolean', help: 'print this help and exit', allowed: '' },
+  { key: 'version', cli: true, type: 'boolean', help: 'print the version and exit', allowed: '' },
+] as const satisfies readonly OptionSpec[];
+
+type Option = (typeof OPTIONS)[number];
+type Setting = Exclude<Option, { readonly cli: true }>;
+
+/** ValueOf is the type a setting is carried as: an enum's values, a list's strings, else by its type. */
+type ValueOf<S extends Pick<OptionSpec, 'type'>> = S extends { readonly values: readonly (infer V)[] }
+  ? V
+  : S['type'] extends 'boolean'
+    ? boolean
+    : S['type'] extends 'string'
+      ? string
+      : S['type'] extends 'list'
+        ? readonly string[]
+        : number;
+
+/** SettingName is a setting's property name: its key, and a duration's says its unit. */
+export type SettingName<S extends Pick<OptionSpec, 'key' | 'type'>> = S['type'] extends 'duration' ? `${S['key']}Ms` : S['key'];
+
+/**
+ * OptionValues is the parsed value of every setting in OPTIONS, derived from the table: a
+ * setting with a default (literal or computed) is always there, one without is optional.
+ */
+export type OptionValues = {
+  readonly [S in Setting as S extends { readonly default: unknown } ? SettingName<S> : never]: ValueOf<S>;
+} & {
+  readonly [S in Setting as S extends { readonly default: unknown } ? never : SettingName<S>]?: ValueOf<S>;
+};
+
+/** settingName is SettingName at run time. */
+export function settingName(spec: OptionSpec): string {
+  return spec.type === 'duration' ? `${spec.key}Ms` : spec.key;
+}

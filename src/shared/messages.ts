@@ -27,9 +27,10 @@ export interface WorkerConfig {
   readonly clientBodyTimeoutMs?: number;
   /** The HTTPS listener; null: none (in-process tests of the HTTP path). */
   readonly https: HttpsSettings | null;
+  /** The `--upstream-*` settings, each under its flag's name (a duration's with `Ms`). */
   readonly upstreamConnectTimeoutMs: number;
-  readonly upstreamHeadersTimeoutMs: number;
-  readonly upstreamBodyTimeoutMs: number;
+  readonly upstreamResponseTimeoutMs: number;
+  readonly upstreamIdleTimeoutMs: number;
   readonly upstreamKeepAliveTimeoutMs: number;
   readonly upstreamMaxConnections: number;
   readonly drainTimeoutMs: number;

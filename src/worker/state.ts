@@ -52,8 +52,8 @@ export type ApplyResult = { readonly ok: true; readonly generation: number } | {
 export type PoolSettings = Pick<
   WorkerConfig,
   | 'upstreamConnectTimeoutMs'
-  | 'upstreamHeadersTimeoutMs'
-  | 'upstreamBodyTimeoutMs'
+  | 'upstreamResponseTimeoutMs'
+  | 'upstreamIdleTimeoutMs'
   | 'upstreamKeepAliveTimeoutMs'
   | 'upstreamMaxConnections'
 >;
@@ -73,8 +73,8 @@ export interface WorkerStateOptions {
 export function upstreamSettings(c: PoolSettings): UpstreamSettings {
   return Object.freeze({
     connectTimeoutMs: c.upstreamConnectTimeoutMs,
-    responseTimeoutMs: c.upstreamHeadersTimeoutMs,
-    idleTimeoutMs: c.upstreamBodyTimeoutMs,
+    responseTimeoutMs: c.upstreamResponseTimeoutMs,
+    idleTimeoutMs: c.upstreamIdleTimeoutMs,
     keepAliveTimeoutMs: c.upstreamKeepAliveTimeoutMs,
     maxConnections: c.upstreamMaxConnections,
   });

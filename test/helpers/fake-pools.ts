@@ -8,8 +8,8 @@ import type { PoolFactory, UpstreamPool } from '../../src/worker/state.js';
 /** POOL_SETTINGS are WorkerState pool settings with recognisable values. */
 export const POOL_SETTINGS = {
   upstreamConnectTimeoutMs: 1_000,
-  upstreamHeadersTimeoutMs: 2_000,
-  upstreamBodyTimeoutMs: 3_000,
+  upstreamResponseTimeoutMs: 2_000,
+  upstreamIdleTimeoutMs: 3_000,
   upstreamKeepAliveTimeoutMs: 4_000,
   upstreamMaxConnections: 5,
 };

@@ -710,7 +710,7 @@ describe('upstream faults', () => {
 
   it('silent upstream → 504 at the headers timeout', async () => {
     const up = await rawUpstream(() => undefined);
-    const p = await startProxy(hostsTable({ 'a.test': [up.port] }), { upstreamHeadersTimeoutMs: 200 });
+    const p = await startProxy(hostsTable({ 'a.test': [up.port] }), { upstreamResponseTimeoutMs: 200 });
     const r = await get(p, 'a.test', '/');
     expect(r.status).toBe(504);
     expect(r.text).toBe('504 Gateway Timeout\n');

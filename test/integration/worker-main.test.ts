@@ -11,7 +11,7 @@ import { NO_OVERRIDES, SNAPSHOT_VERSION } from '../../src/shared/snapshot.js';
 import { startWorker, type WorkerProcess } from '../../src/worker/main.js';
 import { testWorkerConfig } from '../helpers/worker-config.js';
 
-const config: WorkerConfig = testWorkerConfig({ upstreamConnectTimeoutMs: 1_000, upstreamHeadersTimeoutMs: 1_000, upstreamBodyTimeoutMs: 1_000, upstreamKeepAliveTimeoutMs: 1_000, upstreamMaxConnections: 4, drainTimeoutMs: 1_000, logLevel: 'silent' });
+const config: WorkerConfig = testWorkerConfig({ upstreamConnectTimeoutMs: 1_000, upstreamResponseTimeoutMs: 1_000, upstreamIdleTimeoutMs: 1_000, upstreamKeepAliveTimeoutMs: 1_000, upstreamMaxConnections: 4, drainTimeoutMs: 1_000, logLevel: 'silent' });
 
 const snapshot = (generation: number): Uint8Array =>
   encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table: { hosts: [], defaultBackend: null, clusters: [] }, overrides: NO_OVERRIDES, tls: null });

@@ -88,7 +88,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
       idleTimeoutMs: config.websocketIdleTimeoutMs,
       maxMessageBytes: config.websocketMaxMessageBytes,
       maxBufferedBytes: config.websocketMaxBufferedBytes,
-      handshakeTimeoutMs: config.upstreamConnectTimeoutMs + config.upstreamHeadersTimeoutMs,
+      handshakeTimeoutMs: config.upstreamConnectTimeoutMs + config.upstreamResponseTimeoutMs,
     },
   });
 

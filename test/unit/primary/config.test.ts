@@ -82,8 +82,8 @@ const DEFAULTS: Config = {
   cacheLockTimeoutMs: 5000,
   compileOffload: 'auto',
   inCluster: false,
-  watchNamespaces: [],
-  publishStatusAddresses: [],
+  watchNamespace: [],
+  publishStatusAddress: [],
   updateStatusOnShutdown: true,
   electionId: 'flusso-leader',
   electionNamespace: 'default',
@@ -123,7 +123,7 @@ describe('parseCommandLine', () => {
 
   it('reads the Kubernetes flags and splits the comma lists', () => {
     const c = run(['--source', 'kubernetes', '--kubeconfig', '/k.yaml', '--watch-namespace', 'a,b', '--watch-label-selector', 'team=web', '--publish-status-address', '127.0.0.9,lb.example.com', '--election-id', 'x', '--election-lease-duration', '3s', '--election-renew-deadline', '2s', '--election-retry-period', '500ms', '--update-status-on-shutdown=false']);
-    expect(c).toEqual({ ...DEFAULTS, source: 'kubernetes', kubeconfig: '/k.yaml', watchNamespaces: ['a', 'b'], watchLabelSelector: 'team=web', publishStatusAddresses: ['127.0.0.9', 'lb.example.com'], electionId: 'x', electionLeaseDurationMs: 3000, electionRenewDeadlineMs: 2000, electionRetryPeriodMs: 500, updateStatusOnShutdown: false });
+    expect(c).toEqual({ ...DEFAULTS, source: 'kubernetes', kubeconfig: '/k.yaml', watchNamespace: ['a', 'b'], watchLabelSelector: 'team=web', publishStatusAddress: ['127.0.0.9', 'lb.example.com'], electionId: 'x', electionLeaseDurationMs: 3000, electionRenewDeadlineMs: 2000, electionRetryPeriodMs: 500, updateStatusOnShutdown: false });
   });
 
   it('takes KUBECONFIG, POD_NAME and POD_NAMESPACE from the environment, flags first', () => {
@@ -157,8 +157,11 @@ describe('parseCommandLine', () => {
     expect(failure(['--access-log', 'sample:0']).message).toContain('--access-log: "sample:0" is not allowed');
   });
 
-  it('freezes the result', () => {
-    expect(Object.isFrozen(run([]))).toBe(true);
+  it('freezes the result deeply', () => {
+    const c = run(['--watch-namespace', 'a,b']);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.watchNamespace)).toBe(true);
+    expect(() => (c.watchNamespace as string[]).push('c')).toThrow(TypeError);
   });
 
   it.each([

@@ -1,0 +1,64 @@
+/**
+ * The settings a worker runs with, taken from the primary's Config under the same names
+ * (`--upstream-response-timeout` is `upstreamResponseTimeoutMs` in both), so a setting is
+ * found by one name from the flag to the worker (docs/architecture.md).
+ */
+import type { WorkerConfig } from '../shared/messages.js';
+import type { Config } from './config.js';
+
+/**
+ * PASSED_SETTINGS are the Config settings a worker receives as they are. The list is checked
+ * against both types: a name that is not the same in Config and WorkerConfig does not compile.
+ */
+const PASSED_SETTINGS = [
+  'httpPort',
+  'httpAddress',
+  'keepAliveTimeoutMs',
+  'clientHeaderTimeoutMs',
+  'maxRequestTargetBytes',
+  'maxRequestFieldBytes',
+  'maxRequestFields',
+  'maxRequestBodyBytes',
+  'clientBodyBufferBytes',
+  'clientBodyTimeoutMs',
+  'upstreamConnectTimeoutMs',
+  'upstreamResponseTimeoutMs',
+  'upstreamIdleTimeoutMs',
+  'upstreamKeepAliveTimeoutMs',
+  'upstreamMaxConnections',
+  'drainTimeoutMs',
+  'websocketIdleTimeoutMs',
+  'websocketMaxMessageBytes',
+  'websocketMaxBufferedBytes',
+  'logLevel',
+  'logFormat',
+  'accessLogEvery',
+  'metrics',
+  'metricsIngressNginxCompat',
+  'metricsIngressNginxPath',
+  'cacheMaxBytes',
+  'cacheMaxObjectBytes',
+  'cacheLockTimeoutMs',
+] as const satisfies readonly (keyof Config & keyof WorkerConfig)[];
+
+/** WORKER_LOG_FD is the worker's log stream: fd 3, the pipe the primary forwards to its stdout. */
+const WORKER_LOG_FD = 3;
+
+/** workerConfigFor is the WorkerConfig of every worker of a primary started with `config`. */
+export function workerConfigFor(config: Config, serverHeader: string): WorkerConfig {
+  const passed = {} as Pick<Config, (typeof PASSED_SETTINGS)[number]>;
+  for (const name of PASSED_SETTINGS) Object.assign(passed, { [name]: config[name] });
+  return {
+    ...passed,
+    // The HTTPS settings travel as one group (proxy/tls-front.ts): https.port is --https-port, and so on.
+    https: { port: config.httpsPort, address: config.httpsAddress, ciphers: config.sslCiphers, hsts: hstsValue(config), redirectPort: config.httpsRedirectPort, http2: config.http2 },
+    logFd: WORKER_LOG_FD,
+    serverHeader,
+  };
+}
+
+/** hstsValue renders the Strict-Transport-Security value of the --hsts settings. */
+export function hstsValue(config: Config): string | null {
+  if (!config.hsts) return null;
+  return `max-age=${config.hstsMaxAge}${config.hstsIncludeSubdomains ? '; includeSubDomains' : ''}${config.hstsPreload ? '; preload' : ''}`;
+}
