@@ -128,6 +128,14 @@ const READ_BUFFER_BYTES = 64 * 1024;
 
 const DEFAULT_MAX_QUEUE = 1024;
 
+/**
+ * BODY_QUEUE_WAIT_MS bounds the wait of a request whose body is still arriving for the
+ * endpoint's streaming share. Longer than the connect timeout a bodiless request waits: such a
+ * request holds only its buffered bytes (the client is paused past them), and the shares free
+ * as uploads end, within the client body timeout (default 60 s) of their last bytes.
+ */
+const BODY_QUEUE_WAIT_MS = 60_000;
+
 // Connection phases.
 const P_CONNECTING = 0;
 const P_OPEN = 1;
@@ -226,7 +234,7 @@ export class EndpointPool {
       return;
     }
     if (h.streamingBody === true && this.#streaming >= this.client.settings.maxStreamingConnections) {
-      this.#enqueue(this.#bodyQueue, h);
+      this.#enqueue(this.#bodyQueue, h, BODY_QUEUE_WAIT_MS);
       return;
     }
     const idle = this.#idle;
@@ -238,18 +246,18 @@ export class EndpointPool {
       this.#open(h);
       return;
     }
-    this.#enqueue(this.#queue, h);
+    this.#enqueue(this.#queue, h, this.client.settings.connectTimeoutMs);
   }
 
-  /** #enqueue queues `h` for at most the connect timeout; 'saturated' when both queues together are full. */
-  #enqueue(q: Waiter[], h: UpstreamHandler): void {
-    if (this.#queue.length + this.#bodyQueue.length >= this.client.settings.maxQueue) {
+  /** #enqueue queues `h` for at most `waitMs`; 'saturated' when that queue is full. */
+  #enqueue(q: Waiter[], h: UpstreamHandler, waitMs: number): void {
+    if (q.length >= this.client.settings.maxQueue) {
       h.onUpstreamError(new UpstreamError('saturated', 'every upstream connection is busy and the queue is full', false));
       return;
     }
     const w = new Waiter(h, this);
     q.push(w);
-    this.client.deadlines.arm(w, this.client.settings.connectTimeoutMs);
+    this.client.deadlines.arm(w, waitMs);
   }
 
   /** cancel withdraws a queued request (its client left). */
@@ -313,7 +321,7 @@ export class EndpointPool {
       if (i < 0) return;
       this.#bodyQueue.splice(i, 1);
     }
-    w.handler.onUpstreamError(new UpstreamError('saturated', 'no upstream connection became free within the connect timeout', false));
+    w.handler.onUpstreamError(new UpstreamError('saturated', 'no upstream connection became free in time', false));
   }
 
   /** release takes back a connection whose response completed and that may be reused. */
