@@ -154,6 +154,11 @@ export interface Cluster {
   /** Endpoints sorted by address then port; may be empty (requests get 503). */
   readonly endpoints: readonly Endpoint[];
   readonly loadBalancer: LoadBalancerName;
+  /**
+   * What the endpoints speak when not HTTP/1.1 (absent): `h2c` HTTP/2 without TLS (gRPC, or a
+   * Service port with appProtocol kubernetes.io/h2c), `h2` HTTP/2 over TLS (gRPCS). Issue 12.
+   */
+  readonly protocol?: 'h2c' | 'h2';
 }
 
 /**

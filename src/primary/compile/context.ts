@@ -28,6 +28,8 @@ export interface BackendUse {
   readonly namespace: string;
   readonly service: string;
   readonly port: number | string;
+  /** The protocol the Ingress's backend-protocol annotation asks for (compile/backend-protocol.ts); absent: the Service port's. */
+  readonly protocol?: 'h2c' | 'h2';
   /** Keys of the Ingresses that reference this cluster, oldest first. */
   readonly sources: Set<string>;
 }

@@ -7,6 +7,7 @@ import { clusterId } from '../../shared/keys.js';
 import type { Route, RouteCache, RoutePolicy as RouteAnnotations } from '../../shared/snapshot.js';
 import { describeObject, keyOf, type Ingress, type IngressBackend } from '../model.js';
 import { readAnnotations, type IngressAnnotations } from './annotations.js';
+import { backendProtocolOf, type BackendProtocol } from './backend-protocol.js';
 import { quote, report, type CompileState, type HostAnnotations, type Processor } from './context.js';
 import { CATCH_ALL_HOST, compilePath, normaliseHost } from './match-rules.js';
 import { unsupportedInputs } from './unsupported.js';
@@ -202,6 +203,7 @@ interface BackendRef {
   readonly namespace: string;
   readonly service: string;
   readonly port: number | string;
+  readonly protocol?: BackendProtocol;
 }
 
 /**
@@ -226,6 +228,9 @@ function useBackend(
     return undefined;
   }
   const namespace = ing.metadata.namespace ?? 'default';
+  // backend-protocol makes a cluster of its own: another Ingress may use the same port over HTTP/1.1.
+  const protocol = backendProtocolOf(state, ing);
+  if (protocol !== undefined) return { id: `${clusterId(namespace, service.name, port)}/${protocol}`, namespace, service: service.name, port, protocol };
   return { id: clusterId(namespace, service.name, port), namespace, service: service.name, port };
 }
 

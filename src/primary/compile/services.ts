@@ -8,6 +8,7 @@ import type { Cluster, Endpoint } from '../../shared/snapshot.js';
 import { objectKey } from '../../shared/keys.js';
 import type { ClusterView, ServicePort } from '../model.js';
 import { compareText, quote, type BackendUse, type PreviousClusters, type Processor } from './context.js';
+import { appProtocolOf, type BackendProtocol } from './backend-protocol.js';
 import { resolveEndpoints } from './endpoints.js';
 import { selfListenerOf, type SelfListeners } from './self-listeners.js';
 
@@ -59,7 +60,10 @@ export function resolveCluster(view: ClusterView, use: BackendUse, self?: SelfLi
   const report = (code: ErrorCode, severity: Severity, object: string, message: string): void => {
     diagnostics.push({ code, severity, object, message });
   };
-  return { cluster: makeCluster(use, withoutSelf(endpointsOf(view, use, report), use, self, report)), diagnostics };
+  const endpoints = withoutSelf(endpointsOf(view, use, report), use, self, report);
+  // The Ingress's backend-protocol annotation wins over the Service port's appProtocol.
+  const port = use.protocol === undefined ? findPort(view.service(use.namespace, use.service)?.spec?.ports ?? [], use.port) : undefined;
+  return { cluster: makeCluster(use, endpoints, use.protocol ?? (port === undefined ? undefined : appProtocolOf(port))), diagnostics };
 }
 
 /**
@@ -134,12 +138,14 @@ function describePort(port: number | string): string {
 }
 
 /** makeCluster builds a Cluster with a fixed key order. */
-function makeCluster(use: BackendUse, endpoints: Endpoint[]): Cluster {
-  return {
+function makeCluster(use: BackendUse, endpoints: Endpoint[], protocol: BackendProtocol | undefined): Cluster {
+  const cluster: Cluster = {
     id: use.id,
     service: objectKey(use.namespace, use.service),
     servicePort: use.port,
     endpoints,
     loadBalancer: 'round-robin',
   };
+  // Left out entirely for HTTP/1.1, so that existing snapshots encode to the same bytes.
+  return protocol === undefined ? cluster : { ...cluster, protocol };
 }

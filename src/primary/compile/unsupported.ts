@@ -20,6 +20,7 @@ export const SUPPORTED_ANNOTATIONS: ReadonlySet<string> = new Set([
   'kubernetes.io/ingress.class', // compile/ingress-class.ts
   'nginx.ingress.kubernetes.io/force-ssl-redirect', // issue 11
   'nginx.ingress.kubernetes.io/ssl-redirect', // issue 11
+  'nginx.ingress.kubernetes.io/backend-protocol', // issue 12, compile/backend-protocol.ts
   // Issue 15, compile/annotations.ts (docs/annotations.md has the table).
   ...['use-regex', 'rewrite-target', 'app-root', 'x-forwarded-prefix', 'upstream-vhost'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   ...['permanent-redirect', 'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code', 'from-to-www-redirect', 'server-alias'].map((n) => `nginx.ingress.kubernetes.io/${n}`),

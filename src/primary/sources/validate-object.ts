@@ -249,6 +249,7 @@ function servicePort(v: unknown, at: string): ServicePort {
     port: port(p.port, `${at}.port`),
     targetPort: typeof target === 'string' ? target : optPort(target, `${at}.targetPort`),
     protocol: optString(p.protocol, `${at}.protocol`),
+    appProtocol: optString(p.appProtocol, `${at}.appProtocol`),
   });
 }
 
