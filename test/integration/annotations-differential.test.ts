@@ -61,6 +61,16 @@ const CASES: Record<string, Case> = {
     paths: [{ path: '/something(/|$)(.*)', pathType: 'ImplementationSpecific', to: 'a' }],
     requests: ['/something', '/something/', '/something/new', '/SOMETHING/New/Path?x=1&y=2', '/somethingelse', '/other', '/something/a%2Fb'].map((t) => get('rewrite.test', t)),
   },
+  'rewrite-target on Prefix and Exact paths': {
+    fixture: 'rewrite-prefix.conf',
+    host: 'rewrite-prefix.test',
+    annotations: { [`${N}rewrite-target`]: '/new/' },
+    paths: [
+      { path: '/old', to: 'a' },
+      { path: '/keep', pathType: 'Exact', to: 'b' },
+    ],
+    requests: ['/old', '/old/x?y=1', '/oldest', '/OLD/a', '/keep', '/keepsake', '/other'].map((t) => get('rewrite-prefix.test', t)),
+  },
   'x-forwarded-prefix': {
     fixture: 'x-forwarded-prefix.conf',
     host: 'prefix.test',
