@@ -18,6 +18,7 @@ import type { ProxyContext } from './exchange.js';
 import { createRequestHandler, type Listener } from './handler.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { bodyDefaultsOf } from './request-body.js';
+import { NodeTlsFront } from './node-front.js';
 import { TlsFront } from './tls-front.js';
 import { tuneClientTimeouts, type TunableApp } from './uws-apps.js';
 import { WebSocketProxy } from './websocket.js';
@@ -102,7 +103,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const tls =
     config.https === null
       ? null
-      : new TlsFront({
+      : config.https.http2 === true
+        ? new NodeTlsFront({ uws: uWS, config, https: config.https, log, listener: listener('https', config.https.port, config.https.hsts), handler, websockets })
+        : new TlsFront({
           uws: uWS,
           config,
           https: config.https,
