@@ -118,7 +118,7 @@ const rewrites = new WeakMap<object, RE2JS>();
 /**
  * rewriteTarget is nginx's `rewrite "(?i)pattern" target break;`: when the pattern matches the
  * path anywhere (RE2, linear time), the whole path becomes `target` with `$1`…`$9` expanded;
- * the query is appended (after the target's own, with `&`) as nginx does.
+ * the query is appended (after the target's own, with `&`; not at all after a final `?`) as nginx does.
  */
 export function rewriteTarget(rewrite: { readonly pattern: string; readonly target: string }, path: string, query: string): string {
   let re = rewrites.get(rewrite);
@@ -129,6 +129,8 @@ export function rewriteTarget(rewrite: { readonly pattern: string; readonly targ
     const groups = m.groupCount();
     uri = rewrite.target.replace(/\$([1-9])/g, (_, d: string) => (Number(d) <= groups ? (m.group(Number(d)) ?? '') : ''));
   }
+  // A target ending in "?" drops the request's query (nginx); the "?" itself is not sent.
+  if (uri.endsWith('?')) return uri.slice(0, -1);
   if (query === '') return uri;
   return uri.includes('?') ? `${uri}&${query}` : `${uri}?${query}`;
 }

@@ -155,7 +155,7 @@ function readRedirect(get: Getter, bad: Bad, warn: (m: string) => void): RouteRe
  * or returns undefined when it is not one or uses another variable.
  */
 export function splitRedirectUrl(raw: string): string[] | undefined {
-  if (!/^https?:\/\/[^\s/$?#]+/i.test(raw) || /[\u0000-\u0020\u007f"'\\{};]/.test(raw)) return undefined;
+  if (!/^https?:\/\/[^\s/?#]+/i.test(raw) || /[\u0000-\u0020\u007f"'\\{};]/.test(raw)) return undefined;
   const parts: string[] = [];
   let from = 0;
   for (const m of raw.matchAll(/\$[a-z_]+/g)) {
@@ -222,7 +222,7 @@ export function parseBool(raw: string): boolean | undefined {
 }
 
 /**
- * compilePathRegex checks that a path is a regular expression Flusso can run: RE2 syntax
+ * pathRegexProblem checks that a path is a regular expression Flusso can run: RE2 syntax
  * (no backreferences or lookaround, which a linear-time engine cannot have). It returns the
  * reason when it is not, else undefined.
  */

@@ -31,6 +31,7 @@ describe('ingress-nginx annotation parsers', () => {
     ['rewrite-target takes the path as its pattern', { [`${N}rewrite-target`]: '/$1' }, { rewrite: { pattern: '/', target: '/$1' } }],
     ['x-forwarded-prefix with a rewrite', { [`${N}rewrite-target`]: '/x', [`${N}x-forwarded-prefix`]: '/api' }, { rewrite: { pattern: '/', target: '/x' }, forwardedPrefix: '/api' }],
     ['permanent-redirect (301) with a variable', { [`${N}permanent-redirect`]: 'https://new.test$request_uri' }, { redirect: { code: 301, url: ['https://new.test', '$request_uri'] } }],
+    ['permanent-redirect to $host (a variable in the authority)', { [`${N}permanent-redirect`]: 'https://$host/new$request_uri' }, { redirect: { code: 301, url: ['https://', '$host', '/new', '$request_uri'] } }],
     ['permanent-redirect-code', { [`${N}permanent-redirect`]: 'https://new.test/', [`${N}permanent-redirect-code`]: '308' }, { redirect: { code: 308, url: ['https://new.test/'] } }],
     ['temporal-redirect-code', { [`${N}temporal-redirect`]: 'http://t.test/', [`${N}temporal-redirect-code`]: '307' }, { redirect: { code: 307, url: ['http://t.test/'] } }],
     ['enable-cors with the defaults', { [`${N}enable-cors`]: 'true' }, { cors: { origins: ['*'], methods: 'GET, PUT, POST, DELETE, PATCH, OPTIONS', headers: 'DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization', exposeHeaders: '', credentials: true, maxAgeSeconds: 1728000 } }],

@@ -17,6 +17,7 @@ describe('rewriteTarget (nginx rewrite "(?i)path" target break)', () => {
     ['/api/(.*)', '/v2/$1?from=api', '/api/users', 'x=1', '/v2/users?from=api&x=1'],
     ['/nomatch', '/x', '/other', 'q', '/other?q'],
     ['/(a)', '/$1$2', '/a', '', '/a'],
+    ['/old/(.*)', '/new/$1?', '/old/x', 'drop=1', '/new/x'],
   ])('%s → %s on %s?%s is %s', (pattern, target, path, query, want) => {
     expect(rewriteTarget({ pattern, target }, path, query)).toBe(want);
   });
