@@ -201,7 +201,7 @@ $('route-search').addEventListener('input', () => {
 async function refreshRoutes() {
   const q = encodeURIComponent($('route-search').value);
   const r = await api(`/api/v1/routes?search=${q}`);
-  $('routes-body').replaceChildren(...r.routes.map((x) => el('tr', {}, el('td', {}, x.host), el('td', {}, x.match), el('td', {}, el('code', {}, x.path)), el('td', {}, x.cluster), el('td', {}, x.source), el('td', {}, cachePolicy(x.cache)), el('td', { class: 'annotations' }, ...(x.annotations ?? []).map((a) => el('code', { class: 'tag' }, a))))));
+  $('routes-body').replaceChildren(...r.routes.map((x) => el('tr', {}, el('td', {}, x.host), el('td', {}, x.annotations?.includes('use-regex') ? 'Regex' : x.match), el('td', {}, el('code', {}, x.path)), el('td', {}, x.cluster), el('td', {}, x.source), el('td', {}, cachePolicy(x.cache)), el('td', { class: 'annotations' }, ...(x.annotations ?? []).map((a) => el('code', { class: 'tag' }, a))))));
   $('route-count').textContent = `${r.routes.length} route${r.routes.length === 1 ? '' : 's'}`;
   $('default-backend').textContent = r.defaultBackend ? `Default backend: ${r.defaultBackend.cluster} (Ingress ${r.defaultBackend.source})` : 'No default backend: unmatched requests get 404.';
 }
