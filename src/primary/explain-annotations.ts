@@ -6,7 +6,9 @@
  */
 import { RE2JS } from 're2js';
 import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
+import { parseCidr } from '../shared/cidr.js';
 import type { Route } from '../shared/snapshot.js';
+import { sourceVerdict, type RouteSourceRange } from '../shared/source-range.js';
 
 /** RequestTraits are the parts of a request beyond host and path that annotations look at. */
 export interface RequestTraits {
@@ -14,6 +16,8 @@ export interface RequestTraits {
   readonly scheme?: 'http' | 'https';
   /** The Origin field ('' or absent: none). */
   readonly origin?: string;
+  /** The client's address as the proxy sees it (the socket's peer), for the address lists; absent: not checked. */
+  readonly clientAddress?: string;
 }
 
 /** regexMatches says whether a regex route's path matches `path` as the workers match it (`~* "^path"`, RE2). */
@@ -26,12 +30,18 @@ export function regexMatches(pattern: string, path: string): boolean {
 }
 
 /** describeAnnotations says, one line each, what `route`'s annotations do to `req`; empty when it has none. */
-export function describeAnnotations(route: Route, req: PolicyRequest): string[] {
+export function describeAnnotations(route: Route, req: PolicyRequest, clientAddress?: string): string[] {
   const out: string[] = [];
   if (route.regex === true) out.push('regex host: every path of this host is a case-insensitive regular expression, tried longest first (use-regex or rewrite-target on one of its Ingresses)');
   const p = route.policy;
-  if (p === undefined) return out;
-  const decided = applyPolicy(p, req);
+  const decided = p === undefined ? undefined : applyPolicy(p, req);
+  // The address lists run after the redirects and the CORS preflight (nginx's access phase after rewrite).
+  if (route.sourceRange !== undefined && (decided === undefined || !('status' in decided))) {
+    const [line, refused] = describeSourceRange(route.sourceRange, clientAddress);
+    out.push(line);
+    if (refused) return out;
+  }
+  if (p === undefined || decided === undefined) return out;
   if ('status' in decided) {
     const location = decided.fields[decided.fields.indexOf('Location') + 1];
     const to = decided.fields.includes('Location') ? ` to ${location}` : '';
@@ -54,6 +64,9 @@ export function describeAnnotations(route: Route, req: PolicyRequest): string[] 
 export function annotationsInForce(route: Route): string[] {
   const out: string[] = [];
   if (route.regex === true) out.push('use-regex');
+  const range = route.sourceRange;
+  if (range?.allow !== undefined) out.push(`allowlist-source-range ${range.allow.length === 0 ? '(no valid entry: nobody)' : range.allow.join(', ')}`);
+  if (range !== undefined && range.deny.length > 0) out.push(`denylist-source-range ${range.deny.join(', ')}`);
   const p = route.policy;
   if (p === undefined) return out;
   if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);
@@ -64,4 +77,20 @@ export function annotationsInForce(route: Route): string[] {
   if (p.hostRedirect !== undefined) out.push(`from-to-www-redirect → ${p.hostRedirect.host}`);
   if (p.cors !== undefined) out.push(`cors ${p.cors.origins.join(', ')}`);
   return out;
+}
+
+/**
+ * describeSourceRange says what the address lists do to `client` (text, as the socket gives it),
+ * or which clients they refuse when no client is given; the flag is true when it is refused.
+ */
+export function describeSourceRange(range: RouteSourceRange, client: string | undefined): [string, boolean] {
+  const allow = range.allow === undefined ? '' : `only ${range.allow.length === 0 ? 'nobody (no valid entry)' : range.allow.join(', ')} (allowlist-source-range)`;
+  const deny = range.deny.length === 0 ? '' : `never ${range.deny.join(', ')} (denylist-source-range, which wins over the allow list)`;
+  const lists = [allow, deny].filter((t) => t !== '').join('; ');
+  if (client === undefined || client === '') return [`client addresses: ${lists}; others are refused 403 (the socket's address; X-Forwarded-For is not read). Give a client address to check one`, false];
+  const cidr = client.includes('/') ? undefined : parseCidr(client);
+  if (cidr === undefined) return [`client "${client}" is not an IPv4 or IPv6 address; client addresses: ${lists}`, false];
+  const v = sourceVerdict(range, cidr.bytes);
+  if (!v.allowed) return [v.entry !== null ? `refused 403: client ${client} is in denylist-source-range entry ${v.entry}` : `refused 403: client ${client} is not in allowlist-source-range (${range.allow?.join(', ') || 'no valid entry'})`, true];
+  return [v.entry !== null ? `client ${client} allowed: allowlist-source-range entry ${v.entry}${range.deny.length > 0 ? ', and in no denylist-source-range entry' : ''}` : `client ${client} allowed: in no denylist-source-range entry`, false];
 }

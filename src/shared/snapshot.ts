@@ -5,6 +5,7 @@
  */
 
 import type { RouteRateLimit } from './rate-limit.js';
+import type { RouteSourceRange } from './source-range.js';
 
 /** SNAPSHOT_VERSION is the schema version; a worker refuses a snapshot of another version. */
 export const SNAPSHOT_VERSION = 3;
@@ -49,6 +50,8 @@ export interface Route {
   readonly requestBody?: RouteRequestBody;
   /** ingress-nginx `limit-rps`, `limit-rpm` (issue 15 item 7, docs/rate-limits.md); absent: no limit. */
   readonly rateLimit?: RouteRateLimit;
+  /** ingress-nginx `allowlist-source-range` / `denylist-source-range` (issue 15 item 6, shared/source-range.ts); absent: every client. */
+  readonly sourceRange?: RouteSourceRange;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

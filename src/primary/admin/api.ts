@@ -95,10 +95,10 @@ export function handleApi(ctx: AdminContext, req: ApiRequest): ApiResponse | Pro
       if (table === null) return fail(503, 'no snapshot published yet');
       const host = req.query.get('host');
       const path = req.query.get('path') ?? '/';
-      if (!host) return fail(400, 'give ?host=NAME&path=/PATH (and optionally &method=OPTIONS&origin=URL&scheme=https)');
+      if (!host) return fail(400, 'give ?host=NAME&path=/PATH (and optionally &method=OPTIONS&origin=URL&scheme=https&client=ADDRESS)');
       const method = req.query.get('method') ?? 'GET';
       const origin = req.query.get('origin') ?? '';
-      return ok(explainRoute(table, host, path, { method: method.toUpperCase(), origin, scheme: req.query.get('scheme') === 'https' ? 'https' : 'http' }));
+      return ok(explainRoute(table, host, path, { method: method.toUpperCase(), origin, scheme: req.query.get('scheme') === 'https' ? 'https' : 'http', clientAddress: req.query.get('client') ?? '' }));
     }
     case '/api/v1/endpoints/drain':
     case '/api/v1/endpoints/undrain':

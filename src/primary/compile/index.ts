@@ -12,6 +12,7 @@ import { applyHostAnnotations } from './host-annotations.js';
 import { compileIngresses } from './ingress.js';
 import { selectIngresses } from './ingress-class.js';
 import { applyRateLimits } from './rate-limit-annotations.js';
+import { applySourceRanges } from './source-range-annotations.js';
 import { resolveClusters } from './services.js';
 
 export type { CompileOptions } from './context.js';
@@ -38,7 +39,7 @@ export interface CompiledState extends CompileResult {
 }
 
 /** PROCESSORS run in this order; each relies on the state the earlier ones left. */
-const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, resolveClusters];
+const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applySourceRanges, resolveClusters];
 
 /** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
 export function compileSnapshot(view: ClusterView, opts: CompileOptions): CompileResult {

@@ -9,6 +9,7 @@ import { STATUS_CODES } from 'node:http';
 export type ProxyFailure =
   | 'bad-request'
   | 'method-not-allowed'
+  | 'forbidden'
   | 'length-required'
   | 'body-timeout'
   | 'body-too-large'
@@ -23,6 +24,7 @@ export type ProxyFailure =
 /** FAILURE_STATUS maps each failure to its status. */
 export const FAILURE_STATUS: Readonly<Record<ProxyFailure, number>> = Object.freeze({
   'bad-request': 400, // framing the parser let through, bad Host, bad path (catalogue §A, §B, §D, §H)
+  forbidden: 403, // the client address is refused by the route's allowlist-source-range / denylist-source-range (shared/source-range.ts)
   'method-not-allowed': 405, // CONNECT and TRACE: an ingress is not a forward proxy (§B row 48, §G row 129)
   'length-required': 411, // POST, PUT or PATCH without Content-Length or Transfer-Encoding (request-guard.ts)
   'body-timeout': 408, // the client sent no body byte for --client-body-timeout (nginx client_body_timeout; request-body.ts)

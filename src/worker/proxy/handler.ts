@@ -26,6 +26,7 @@ import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFiel
 import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
+import { sourceAllowed } from '../../shared/source-range.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
 export interface Listener {
@@ -225,6 +226,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     }
     // limit-rps / limit-rpm after the redirects and the CORS preflight, as nginx's preaccess phase after rewrite (docs/rate-limits.md).
     if (match.route.rateLimit !== undefined && rateLimiter !== null && !admitted(rateLimiter, match.route.rateLimit, res)) return answer(res, l, limited);
+    // allowlist-source-range / denylist-source-range after the limits, as nginx's access phase after preaccess (shared/source-range.ts).
+    if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) return reject(res, l, 'forbidden', false);
     // A declared body over the route's limit never goes upstream (413; request-body.ts).
     const bodyPolicy = bodyPolicyOf(match.route, bodyDefaults);
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);

@@ -22,6 +22,7 @@ import type { Uws } from '../../shared/uws-native.js';
 import { isValidQuery, normalizePath } from '../../shared/request-path.js';
 import type { WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
+import { sourceAllowed } from '../../shared/source-range.js';
 import { formatAddress } from './address.js';
 import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
 import { writeOwnFields } from './exchange.js';
@@ -190,6 +191,7 @@ export class WebSocketProxy {
       writeOwnFields(res, l.ctx).end();
       return;
     }
+    if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) return this.#answer(res, l, 'forbidden', counters);
     const cluster = routing.clusters.get(match.route.cluster);
     const endpoint = cluster?.balancer.select() ?? null;
     if (endpoint === null) return this.#answer(res, l, 'no-endpoint', counters);
