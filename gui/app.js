@@ -201,9 +201,9 @@ $('route-search').addEventListener('input', () => {
 async function refreshRoutes() {
   const q = encodeURIComponent($('route-search').value);
   const r = await api(`/api/v1/routes?search=${q}`);
-  $('routes-body').replaceChildren(...r.routes.map((x) => el('tr', {}, el('td', {}, x.host), el('td', {}, x.annotations?.includes('use-regex') ? 'Regex' : x.match), el('td', {}, el('code', {}, x.path)), el('td', {}, x.cluster), el('td', {}, x.source), el('td', {}, cachePolicy(x.cache)), el('td', { class: 'annotations' }, ...(x.annotations ?? []).map((a) => el('code', { class: 'tag' }, a))))));
+  $('routes-body').replaceChildren(...r.routes.map((x) => el('tr', {}, el('td', {}, x.host), el('td', {}, x.annotations?.includes('use-regex') ? 'Regex' : x.match), el('td', {}, el('code', {}, x.path)), el('td', {}, x.backend), el('td', {}, x.source), el('td', {}, cachePolicy(x.cache)), el('td', { class: 'annotations' }, ...(x.annotations ?? []).map((a) => el('code', { class: 'tag' }, a))))));
   $('route-count').textContent = `${r.routes.length} route${r.routes.length === 1 ? '' : 's'}`;
-  $('default-backend').textContent = r.defaultBackend ? `Default backend: ${r.defaultBackend.cluster} (Ingress ${r.defaultBackend.source})` : 'No default backend: unmatched requests get 404.';
+  $('default-backend').textContent = r.defaultBackend ? `Default backend: ${r.defaultBackend.backend} (Ingress ${r.defaultBackend.source})` : 'No default backend: unmatched requests get 404.';
 }
 
 // ---- backends ---------------------------------------------------------------------------
@@ -245,11 +245,11 @@ async function refreshBackends() {
             'td',
             { class: 'actions' },
             e.drained
-              ? el('button', { type: 'button', class: 'secondary', onclick: () => mutate('/api/v1/endpoints/undrain', { cluster: b.id, endpoint: endpoint(e) }) }, 'Undrain')
-              : el('button', { type: 'button', class: 'danger', onclick: () => mutate('/api/v1/endpoints/drain', { cluster: b.id, endpoint: endpoint(e) }) }, 'Drain'),
+              ? el('button', { type: 'button', class: 'secondary', onclick: () => mutate('/api/v1/endpoints/undrain', { backend: b.id, endpoint: endpoint(e) }) }, 'Undrain')
+              : el('button', { type: 'button', class: 'danger', onclick: () => mutate('/api/v1/endpoints/drain', { backend: b.id, endpoint: endpoint(e) }) }, 'Drain'),
             weight,
-            el('button', { type: 'button', class: 'secondary', onclick: () => mutate('/api/v1/endpoints/weight', { cluster: b.id, endpoint: endpoint(e), weight: Number(weight.value) }) }, 'Set weight'),
-            e.weightOverride === null ? '' : el('button', { type: 'button', class: 'secondary', onclick: () => mutate('/api/v1/endpoints/weight', { cluster: b.id, endpoint: endpoint(e), weight: null }) }, 'Reset'),
+            el('button', { type: 'button', class: 'secondary', onclick: () => mutate('/api/v1/endpoints/weight', { backend: b.id, endpoint: endpoint(e), weight: Number(weight.value) }) }, 'Set weight'),
+            e.weightOverride === null ? '' : el('button', { type: 'button', class: 'secondary', onclick: () => mutate('/api/v1/endpoints/weight', { backend: b.id, endpoint: endpoint(e), weight: null }) }, 'Reset'),
           ),
         );
       });
@@ -428,7 +428,7 @@ $('explain-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   try {
     const r = await api(`/api/v1/explain?host=${encodeURIComponent($('ex-host').value)}&path=${encodeURIComponent($('ex-path').value || '/')}&method=${encodeURIComponent($('ex-method').value || 'GET')}&origin=${encodeURIComponent($('ex-origin').value)}`);
-    const rows = r.candidates.map((c) => el('tr', { class: `verdict-${c.verdict}` }, el('td', {}, c.verdict.replace(/-/g, ' ')), el('td', {}, c.match), el('td', {}, el('code', {}, c.path)), el('td', {}, c.cluster), el('td', {}, c.source), el('td', {}, c.why)));
+    const rows = r.candidates.map((c) => el('tr', { class: `verdict-${c.verdict}` }, el('td', {}, c.verdict.replace(/-/g, ' ')), el('td', {}, c.match), el('td', {}, el('code', {}, c.path)), el('td', {}, c.backend), el('td', {}, c.source), el('td', {}, c.why)));
     $('explain-out').replaceChildren(
       el(
         'div',

@@ -35,7 +35,7 @@ for (const [n, body] of (process.env.N ? [[Number(process.env.N), Number(process
   const before = live();
   for (let i = 0; i < n; i++) {
     const p = `/obj/${i}`;
-    const r = { cache, key: `http://cache.test${p}`, host: 'cache.test', path: p, ingress: 'default/bench', cluster: 'default/backend:80', ttlSeconds: null, method: 'GET', req: [['host', 'cache.test'], ['user-agent', 'wrk'], ['accept', '*/*']], serverHeader: 'flusso' };
+    const r = { cache, key: `http://cache.test${p}`, host: 'cache.test', path: p, ingress: 'default/bench', backend: 'default/backend:80', ttlSeconds: null, method: 'GET', req: [['host', 'cache.test'], ['user-agent', 'wrk'], ['accept', '*/*']], serverHeader: 'flusso' };
     const sink = new FillSink(r, null, false, false);
     const raw = ['Server', 'nginx/1.22.1', 'Date', new Date().toUTCString(), 'Content-Type', 'application/octet-stream', 'Content-Length', String(body), 'Connection', 'keep-alive', 'Cache-Control', 'public, max-age=3600', 'Accept-Ranges', 'bytes'];
     sink.onHead(200, raw.map((x) => Buffer.from(x, 'latin1')));

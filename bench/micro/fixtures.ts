@@ -3,7 +3,7 @@
  * `ingresses` Ingresses, each with its own host, three paths (Exact /healthz, Prefix /api,
  * Prefix /) and a Service with `endpointsPerCluster` endpoints; every tenth host is a wildcard.
  */
-import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type RoutingSnapshot, type RoutingTable, type VirtualHost } from '../../src/shared/snapshot.js';
+import { NO_OVERRIDES, SNAPSHOT_VERSION, type Backend, type RoutingSnapshot, type RoutingTable, type VirtualHost } from '../../src/shared/snapshot.js';
 
 /** hostOf names the i-th host of a generated table (wildcards match `x.<rest>`). */
 export function hostOf(i: number): string {
@@ -18,26 +18,26 @@ export function requestHostOf(i: number): string {
 /** table builds the routing table of `ingresses` Ingresses. */
 export function table(ingresses: number, endpointsPerCluster = 3): RoutingTable {
   const hosts: VirtualHost[] = [];
-  const clusters: Cluster[] = [];
+  const backends: Backend[] = [];
   for (let i = 0; i < ingresses; i++) {
-    const cluster = `ns-${i}/svc-${i}:80`;
+    const backend = `ns-${i}/svc-${i}:80`;
     const source = `ns-${i}/ing-${i}`;
     hosts.push({
       host: hostOf(i),
       routes: [
-        { match: 'Exact', path: '/healthz', cluster, source },
-        { match: 'Prefix', path: '/api', cluster, source },
-        { match: 'Prefix', path: '/', cluster, source },
+        { match: 'Exact', path: '/healthz', backend, source },
+        { match: 'Prefix', path: '/api', backend, source },
+        { match: 'Prefix', path: '/', backend, source },
       ],
     });
     const endpoints = [];
     for (let e = 0; e < endpointsPerCluster; e++)
       endpoints.push({ address: `10.${(i >> 8) & 255}.${i & 255}.${e + 1}`, port: 8080, weight: 1, ready: true, terminating: false });
-    clusters.push({ id: cluster, service: `ns-${i}/svc-${i}`, servicePort: 80, endpoints, loadBalancer: 'round-robin' });
+    backends.push({ id: backend, service: `ns-${i}/svc-${i}`, servicePort: 80, endpoints, loadBalancer: 'round-robin' });
   }
   hosts.sort((a, b) => (a.host < b.host ? -1 : a.host > b.host ? 1 : 0));
-  clusters.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { hosts, defaultBackend: null, clusters };
+  backends.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { hosts, defaultBackend: null, backends };
 }
 
 /** snapshot wraps table(ingresses) as the broadcaster would. */

@@ -13,7 +13,7 @@
  * (an init, or a worker that cannot take the delta), so the delta path never encodes the table.
  */
 import { assembleSnapshot, encodeEndpointsDelta, encodeTable } from '../shared/codec.js';
-import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type Overrides, type RoutingTable, type TlsSnapshot } from '../shared/snapshot.js';
+import { NO_OVERRIDES, SNAPSHOT_VERSION, type Backend, type Overrides, type RoutingTable, type TlsSnapshot } from '../shared/snapshot.js';
 
 /** PublishResult says what publish did. */
 export interface PublishResult {
@@ -105,11 +105,11 @@ export class SnapshotBroadcaster {
   }
 
   /**
-   * publishEndpoints sends `changed` (clusters of `table` whose endpoints alone changed since
+   * publishEndpoints sends `changed` (backends of `table` whose endpoints alone changed since
    * the last published table) as a delta under a new generation, and makes `table` current.
    * Nothing is sent when `changed` is empty.
    */
-  publishEndpoints(table: RoutingTable, changed: readonly Cluster[]): PublishResult {
+  publishEndpoints(table: RoutingTable, changed: readonly Backend[]): PublishResult {
     if (changed.length === 0) return { changed: false, generation: this.#generation, bytes: 0 };
     if (this.#deltaSink === undefined || this.#table === null) return this.publish(table);
     const generation = this.#generation + 1;
@@ -117,7 +117,7 @@ export class SnapshotBroadcaster {
       version: SNAPSHOT_VERSION,
       generation,
       base: this.#generation,
-      clusters: changed.map((c) => ({ id: c.id, endpoints: c.endpoints })),
+      backends: changed.map((c) => ({ id: c.id, endpoints: c.endpoints })),
     });
     this.#generation = generation;
     this.#table = table;

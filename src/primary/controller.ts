@@ -4,7 +4,7 @@
  * the table with the operator overrides, and keeps the diagnostics for the admin API.
  *
  * When every change since the last rebuild is an EndpointSlice, the routes cannot have
- * changed: only the clusters of the affected Services are resolved again (updateEndpoints)
+ * changed: only the backends of the affected Services are resolved again (updateEndpoints)
  * and the broadcaster ships a small endpoints delta instead of the whole table.
  *
  * TLS (issue 11): after every full compile, and alone when only Secrets changed, the TLS manager
@@ -28,7 +28,7 @@ import { LazyCompiledState } from './offload/compiled-state.js';
 import { weightOf } from './offload/object-batch.js';
 import type { OverrideStore } from './overrides.js';
 import type { SourceChange, SourceUpdate } from './sources/source.js';
-import { keyOf, type ClusterView, type Ingress } from './model.js';
+import { keyOf, type ObjectView, type Ingress } from './model.js';
 import type { TlsManager } from './tls/manager.js';
 
 /**
@@ -156,7 +156,7 @@ export class Controller {
     if (source === null) {
       // Too small for the thread: a thread still running from a larger table gives its memory back.
       this.#opts.offload?.pool.release();
-      // Clusters of Services nothing touched are taken from the last compile (decoded ones only).
+      // Backends of Services nothing touched are taken from the last compile (decoded ones only).
       const previous = compiled !== null && !(compiled instanceof LazyCompiledState) && changedServices !== null ? { state: compiled, changedServices } : undefined;
       this.#guarded(() => this.#rebuildAll(update, previous));
       return Promise.resolve();
@@ -239,7 +239,7 @@ export class Controller {
     const seconds = (performance.now() - started) / 1000;
     metrics.recordRebuild(seconds, published.changed);
     this.#compiled = result;
-    this.#finishFull(update, result.diagnostics, result.ingresses, result.table.hosts.length, result.table.clusters.length, published, seconds, false);
+    this.#finishFull(update, result.diagnostics, result.ingresses, result.table.hosts.length, result.table.backends.length, published, seconds, false);
   }
 
   async #rebuildOffloaded(update: SourceUpdate, source: ObjectSource): Promise<void> {
@@ -252,7 +252,7 @@ export class Controller {
       lazy = new LazyCompiledState(await (offload as OffloadPolicy).pool.compile(source, changes === null ? null : changes.values(), this.#opts.compile));
     } catch (err) {
       // The mirror is in an unknown state: the pool resends everything next time. The routes
-      // may have changed, so the next rebuild must be a full one too, resolving every cluster.
+      // may have changed, so the next rebuild must be a full one too, resolving every backend.
       this.#pendingServices = null;
       this.#changedServices = null;
       if (this.#compiled === null && !this.#closed) {
@@ -274,12 +274,12 @@ export class Controller {
     this.#finishFull(update, lazy.diagnostics, lazy.ingresses, undefined, undefined, published, seconds, true);
   }
 
-  #finishFull(update: SourceUpdate, diagnostics: readonly Diagnostic[], ingresses: readonly string[], hosts: number | undefined, clusters: number | undefined, published: { changed: boolean; generation: number; bytes: number }, seconds: number, offloaded: boolean): void {
+  #finishFull(update: SourceUpdate, diagnostics: readonly Diagnostic[], ingresses: readonly string[], hosts: number | undefined, backends: number | undefined, published: { changed: boolean; generation: number; bytes: number }, seconds: number, offloaded: boolean): void {
     this.#compileDiagnostics = diagnostics;
     this.#diagnostics = this.#combine(update);
     this.#reportNew();
     this.onCompiled?.(ingresses);
-    this.#opts.log.info({ kind: 'snapshot', generation: published.generation, changed: published.changed, offloaded, ingresses: ingresses.length, hosts, clusters, diagnostics: this.#diagnostics.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 }, published.changed ? 'snapshot published' : 'snapshot unchanged');
+    this.#opts.log.info({ kind: 'snapshot', generation: published.generation, changed: published.changed, offloaded, ingresses: ingresses.length, hosts, backends, diagnostics: this.#diagnostics.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 }, published.changed ? 'snapshot published' : 'snapshot unchanged');
   }
 
   #rebuildEndpoints(update: SourceUpdate, previous: CompiledState, services: ReadonlySet<string>): void {
@@ -293,13 +293,13 @@ export class Controller {
     this.#compileDiagnostics = state.diagnostics;
     this.#diagnostics = this.#combine(update);
     if (state !== previous) this.#reportNew();
-    const fields = { kind: 'endpoints', generation: published.generation, changed: published.changed, services: services.size, clusters: changed.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 };
+    const fields = { kind: 'endpoints', generation: published.generation, changed: published.changed, services: services.size, backends: changed.length, bytes: published.bytes, durationMs: Math.round(seconds * 1e5) / 100 };
     if (published.changed) log.info(fields, 'endpoints published');
     else log.debug(fields, 'endpoints unchanged');
   }
 
   /** #offloadSource is the view as an ObjectSource when this compile goes to the thread, else null. */
-  #offloadSource(view: ClusterView): ObjectSource | null {
+  #offloadSource(view: ObjectView): ObjectSource | null {
     const offload = this.#opts.offload;
     if (offload === undefined || !isObjectSource(view)) return null;
     if (offload.minWeight <= 0) return view;
@@ -322,7 +322,7 @@ export class Controller {
     if (this.#mirrorChanges.size > MAX_TRACKED_CHANGES) this.#mirrorChanges = null;
   }
 
-  /** #trackServices notes the Services whose clusters the next full compile must resolve again. */
+  /** #trackServices notes the Services whose backends the next full compile must resolve again. */
   #trackServices(changes: readonly SourceChange[] | undefined): void {
     if (changes === undefined || this.#changedServices === null) {
       this.#changedServices = null;
@@ -369,7 +369,7 @@ function isEndpointChange(change: SourceChange): boolean {
   return change.kind === 'EndpointSlice';
 }
 
-function isObjectSource(view: ClusterView): view is ClusterView & ObjectSource {
+function isObjectSource(view: ObjectView): view is ObjectView & ObjectSource {
   const v = view as Partial<ObjectSource>;
   return typeof v.get === 'function' && typeof v.objects === 'function';
 }

@@ -17,7 +17,7 @@ export type HostChoice = 'exact' | 'wildcard' | 'catch-all' | 'none';
 export interface Candidate {
   readonly match: Route['match'];
   readonly path: string;
-  readonly cluster: string;
+  readonly backend: string;
   readonly source: string;
   readonly verdict: 'chosen' | 'matches-but-loses' | 'no-match';
   readonly why: string;
@@ -94,11 +94,11 @@ export function explainRoute(table: RoutingTable, rawHost: string, rawPath: stri
     const query = q < 0 ? '' : rawPath.slice(q + 1);
     const annotations = describeAnnotations(chosen, { method: traits.method ?? 'GET', scheme: traits.scheme ?? 'http', hostField: rawHost, host, path, query, target: query === '' ? path : `${path}?${query}`, origin: traits.origin ?? '' }, traits.clientAddress);
     const how = chosen.regex === true ? `regex "${chosen.path}"` : `${chosen.match} "${chosen.path}"`;
-    return { ...base, result: 'route', route: chosen, summary: `${describeHost(hostChoice, vhost?.host)}; ${how} of Ingress ${chosen.source} → ${chosen.cluster}`, annotations };
+    return { ...base, result: 'route', route: chosen, summary: `${describeHost(hostChoice, vhost?.host)}; ${how} of Ingress ${chosen.source} → ${chosen.backend}`, annotations };
   }
   const why = vhost === undefined ? 'no virtual host matches' : `no path of ${vhost.host} matches`;
   if (table.defaultBackend !== null)
-    return { ...base, result: 'default-backend', route: table.defaultBackend, summary: `${why}; the default backend of Ingress ${table.defaultBackend.source} → ${table.defaultBackend.cluster}`, annotations: [] };
+    return { ...base, result: 'default-backend', route: table.defaultBackend, summary: `${why}; the default backend of Ingress ${table.defaultBackend.source} → ${table.defaultBackend.backend}`, annotations: [] };
   return { ...base, result: 'not-found', route: null, summary: `${why} and no Ingress sets a default backend: 404`, annotations: [] };
 }
 
@@ -122,8 +122,8 @@ function prefixMatches(rule: string, path: string): boolean {
   return path.length === prefix.length || path.charCodeAt(prefix.length) === 47 /* / */;
 }
 
-function pick(r: Route): Pick<Candidate, 'match' | 'path' | 'cluster' | 'source'> {
-  return { match: r.match, path: r.path, cluster: r.cluster, source: r.source };
+function pick(r: Route): Pick<Candidate, 'match' | 'path' | 'backend' | 'source'> {
+  return { match: r.match, path: r.path, backend: r.backend, source: r.source };
 }
 
 function describeHost(choice: HostChoice, vhost: string | undefined): string {

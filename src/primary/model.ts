@@ -180,11 +180,11 @@ export const INGRESS_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
 export const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
 
 /**
- * ClusterView is the read-only view of the cluster objects the compiler consumes. The store
+ * ObjectView is the read-only view of the cluster objects the compiler consumes. The store
  * implements it; tests may implement it directly. Iteration order carries no meaning: the
  * compiler sorts everything it reads.
  */
-export interface ClusterView {
+export interface ObjectView {
   ingressClasses(): Iterable<IngressClass>;
   ingresses(): Iterable<Ingress>;
   service(namespace: string, name: string): Service | undefined;

@@ -1,6 +1,6 @@
 /**
  * Operator overrides set through the admin API or the GUI: drained endpoints and weight
- * overrides, keyed `clusterId|ip:port`. They ride along in every snapshot, so they reach every
+ * overrides, keyed `backendId|ip:port`. They ride along in every snapshot, so they reach every
  * worker with the next broadcast and survive config changes (an override for an endpoint that
  * has left stays until cleared, and applies again if it comes back).
  */

@@ -1,7 +1,7 @@
 /**
  * SecretStore keeps the TLS Secrets a source has (all of the manifests' for the file source;
  * only those our Ingresses name for the kubernetes source) and answers the TLS manager's
- * lookups (SecretView). Plain data with no I/O, like ClusterStore.
+ * lookups (SecretView). Plain data with no I/O, like ObjectStore.
  */
 import { objectKey } from '../shared/keys.js';
 import type { SecretView, TlsSecret } from './model.js';

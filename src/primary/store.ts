@@ -1,6 +1,6 @@
 /**
- * ClusterStore holds the cluster objects a source has seen and answers the compiler's
- * questions about them (ClusterView). It is plain data with no I/O: sources feed it, and a
+ * ObjectStore holds the cluster objects a source has seen and answers the compiler's
+ * questions about them (ObjectView). It is plain data with no I/O: sources feed it, and a
  * change that matters is what triggers a rebuild.
  */
 import { objectKey } from '../shared/keys.js';
@@ -8,7 +8,7 @@ import {
   KUBE_KINDS,
   SERVICE_NAME_LABEL,
   keyOf,
-  type ClusterView,
+  type ObjectView,
   type EndpointSlice,
   type Ingress,
   type IngressClass,
@@ -23,11 +23,11 @@ export type ObjectOfKind<K extends KubeKind> = Extract<KubeObject, { kind: K }>;
 type ByKind = { readonly [K in KubeKind]: Map<string, ObjectOfKind<K>> };
 
 /**
- * ClusterStore keeps objects by kind and key (`namespace/name`, or the bare name for an
+ * ObjectStore keeps objects by kind and key (`namespace/name`, or the bare name for an
  * IngressClass), and indexes EndpointSlices by `namespace/service` so that the compiler finds
  * a Service's slices without scanning them all.
  */
-export class ClusterStore implements ClusterView {
+export class ObjectStore implements ObjectView {
   readonly #byKind: ByKind = {
     IngressClass: new Map(),
     Ingress: new Map(),

@@ -13,11 +13,11 @@ import { isWorkerMessage, type CachePurgeSelector, type WorkerConfig, type Worke
 import { CacheFanOut, type CachePurgeResult } from './pool/cache-fan-out.js';
 import { SnapshotDistribution } from './pool/distribution.js';
 import { DEFAULT_BACKOFF, failuresAfterExit, restartDelayMs, type RestartBackoff } from './pool/restart-backoff.js';
-import { newSlot, sendTo, type ClusterWorker, type Slot, type WorkerStatus } from './pool/slot.js';
+import { newSlot, sendTo, type ForkedWorker, type Slot, type WorkerStatus } from './pool/slot.js';
 import { readStderr, readStdout } from './pool/worker-output.js';
 
 export type { CachePurgeResult } from './pool/cache-fan-out.js';
-export type { ClusterWorker, WorkerStatus } from './pool/slot.js';
+export type { ForkedWorker, WorkerStatus } from './pool/slot.js';
 export { UNCORKED_WRITE_WARNING, readStderr } from './pool/worker-output.js';
 
 /** WorkerPoolOptions configures a WorkerPool. */
@@ -45,7 +45,7 @@ export interface WorkerPoolOptions {
   /** Called when a worker could not bind a listener (ING_ERR_LISTEN_FAILED; the message has the address and the OS reason). */
   readonly onListenFailed?: (workerId: number, error: WireError) => void;
   /** Starts one worker process; node:cluster's fork unless a test passes fakes. */
-  readonly fork?: () => ClusterWorker;
+  readonly fork?: () => ForkedWorker;
   /**
    * Keep one spare worker forked and loaded (it said hello, has no init and does not listen):
    * a worker that exits is replaced by it at once instead of by a fork that must first load
@@ -56,7 +56,7 @@ export interface WorkerPoolOptions {
 
 /** Spare is the pre-forked worker waiting to replace one that exits; `slot` is set once it has. */
 interface Spare {
-  readonly worker: ClusterWorker;
+  readonly worker: ForkedWorker;
   slot: Slot | null;
   greeted: boolean;
 }
@@ -65,7 +65,7 @@ interface Spare {
 export class WorkerPool {
   readonly #opts: WorkerPoolOptions;
   readonly #backoff: RestartBackoff;
-  readonly #forkWorker: () => ClusterWorker;
+  readonly #forkWorker: () => ForkedWorker;
   readonly #slots: Slot[] = [];
   readonly #log: Logger;
   readonly #distribution: SnapshotDistribution;
@@ -221,7 +221,7 @@ export class WorkerPool {
   }
 
   /** #attach makes `worker` the slot's process; `greeted`: it said hello already (an adopted spare). */
-  #attach(slot: Slot, worker: ClusterWorker, greeted: boolean): void {
+  #attach(slot: Slot, worker: ForkedWorker, greeted: boolean): void {
     slot.worker = worker;
     slot.pid = worker.process.pid ?? 0;
     slot.startedAt = Date.now();
@@ -229,7 +229,7 @@ export class WorkerPool {
     if (greeted) this.#onMessage(slot, worker, { type: 'hello' });
   }
 
-  #readOutput(workerId: number, worker: ClusterWorker): void {
+  #readOutput(workerId: number, worker: ForkedWorker): void {
     worker.on('error', (err) => this.#log.warn({ err, workerId }, 'worker IPC error'));
     if (worker.process.stdout) readStdout(workerId, worker.process.stdout, this.#log);
     if (worker.process.stderr) readStderr(worker.process.stderr, process.stderr);
@@ -268,7 +268,7 @@ export class WorkerPool {
     this.#readOutput(0, worker);
   }
 
-  #onMessage(slot: Slot, worker: ClusterWorker, m: unknown): void {
+  #onMessage(slot: Slot, worker: ForkedWorker, m: unknown): void {
     if (slot.worker !== worker || !isWorkerMessage(m)) return;
     const msg: WorkerMessage = m;
     switch (msg.type) {
@@ -319,7 +319,7 @@ export class WorkerPool {
     this.#opts.onChange?.();
   }
 
-  #onExit(slot: Slot, worker: ClusterWorker, code: number | null, signal: string | null): void {
+  #onExit(slot: Slot, worker: ForkedWorker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     slot.worker = null;
     slot.websockets = 0;

@@ -52,7 +52,7 @@ export function assembleSnapshot(head: SnapshotHead, tableBytes: Uint8Array): Ui
  */
 export function decodeTable(bytes: Uint8Array): RoutingTable {
   const table = unpack(bytes, 'routing table');
-  if (!isObject(table) || !Array.isArray(table.hosts) || !Array.isArray(table.clusters))
+  if (!isObject(table) || !Array.isArray(table.hosts) || !Array.isArray(table.backends))
     throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'bytes hold no routing table');
   return table as unknown as RoutingTable;
 }
@@ -68,7 +68,7 @@ export function decodeSnapshot(bytes: Uint8Array): RoutingSnapshot {
   if (value.version !== SNAPSHOT_VERSION)
     throw new IngressError('ING_ERR_SNAPSHOT_VERSION', `snapshot version ${value.version}, expected ${SNAPSHOT_VERSION}`);
   const table = value.table;
-  if (!isObject(table) || !Array.isArray(table.hosts) || !Array.isArray(table.clusters))
+  if (!isObject(table) || !Array.isArray(table.hosts) || !Array.isArray(table.backends))
     throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'snapshot has no routing table');
   const overrides = value.overrides;
   if (!isObject(overrides) || !Array.isArray(overrides.drained) || !Array.isArray(overrides.weights))
@@ -107,9 +107,9 @@ export function decodeEndpointsDelta(bytes: Uint8Array): EndpointsDelta {
     throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'endpoints delta has no version, generation or base');
   if (value.version !== SNAPSHOT_VERSION)
     throw new IngressError('ING_ERR_SNAPSHOT_VERSION', `endpoints delta version ${value.version}, expected ${SNAPSHOT_VERSION}`);
-  const clusters = value.clusters;
-  if (!Array.isArray(clusters) || !clusters.every((c: unknown) => isObject(c) && typeof c.id === 'string' && Array.isArray(c.endpoints)))
-    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'endpoints delta has malformed clusters');
+  const backends = value.backends;
+  if (!Array.isArray(backends) || !backends.every((c: unknown) => isObject(c) && typeof c.id === 'string' && Array.isArray(c.endpoints)))
+    throw new IngressError('ING_ERR_SNAPSHOT_DECODE', 'endpoints delta has malformed backends');
   return value as unknown as EndpointsDelta;
 }
 

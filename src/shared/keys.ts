@@ -16,24 +16,24 @@ export function splitObjectKey(key: string): { namespace: string; name: string }
 }
 
 /**
- * clusterId names the backend cluster for one Service port as an Ingress referenced it:
+ * backendId names the backend for one Service port as an Ingress referenced it:
  * `namespace/service:port`, where port is the number or the port name exactly as written.
  */
-export function clusterId(namespace: string, service: string, port: number | string): string {
+export function backendId(namespace: string, service: string, port: number | string): string {
   return `${namespace}/${service}:${port}`;
 }
 
 /**
- * endpointKey names one endpoint address of a cluster: `ip:port` (IPv6 in brackets).
+ * endpointKey names one endpoint address of a backend: `ip:port` (IPv6 in brackets).
  */
 export function endpointKey(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 /**
- * overrideKey names one endpoint of one cluster in admin overrides: `clusterId|ip:port`
+ * overrideKey names one endpoint of one backend in admin overrides: `backendId|ip:port`
  * (the balancer looks drained endpoints and weight overrides up by it).
  */
-export function overrideKey(clusterId: string, address: string, port: number): string {
-  return `${clusterId}|${endpointKey(address, port)}`;
+export function overrideKey(backendId: string, address: string, port: number): string {
+  return `${backendId}|${endpointKey(address, port)}`;
 }

@@ -8,7 +8,7 @@ import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
 
 /** SNAPSHOT_VERSION is the schema version; a worker refuses a snapshot of another version. */
-export const SNAPSHOT_VERSION = 3;
+export const SNAPSHOT_VERSION = 4;
 
 /** PathMatch is the Ingress v1 path type after compilation (ImplementationSpecific becomes Prefix). */
 export type PathMatch = 'Exact' | 'Prefix';
@@ -22,8 +22,8 @@ export type PathMatch = 'Exact' | 'Prefix';
 export interface Route {
   readonly match: PathMatch;
   readonly path: string;
-  /** Cluster id (see keys.ts clusterId); the cluster exists in `clusters`, possibly with no endpoints. */
-  readonly cluster: string;
+  /** Backend id (see keys.ts backendId); the backend exists in `backends`, possibly with no endpoints. */
+  readonly backend: string;
   /** Source Ingress as `namespace/name`. */
   readonly source: string;
   /** The route's response-cache policy (issue 6); absent when the route is not cached. */
@@ -131,7 +131,7 @@ export interface VirtualHost {
   readonly routes: readonly Route[];
 }
 
-/** Endpoint is one ready (or terminating-but-serving) address of a cluster. */
+/** Endpoint is one ready (or terminating-but-serving) address of a backend. */
 export interface Endpoint {
   readonly address: string;
   readonly port: number;
@@ -147,8 +147,8 @@ export interface Endpoint {
 /** LoadBalancerName names a balancing algorithm a worker implements. */
 export type LoadBalancerName = 'round-robin';
 
-/** Cluster is the upstream for one Service port, with its endpoints and policy. */
-export interface Cluster {
+/** Backend is the upstream for one Service port, with its endpoints and policy. */
+export interface Backend {
   readonly id: string;
   /** Service as `namespace/name`. */
   readonly service: string;
@@ -166,7 +166,7 @@ export interface Cluster {
 
 /**
  * Overrides are operator decisions made at run time (admin API / GUI), applied on top of
- * what the cluster state says. Endpoint keys are `clusterId|ip:port`.
+ * what the cluster state says. Endpoint keys are `backendId|ip:port`.
  */
 export interface Overrides {
   readonly drained: readonly string[];
@@ -182,8 +182,8 @@ export interface RoutingTable {
   readonly hosts: readonly VirtualHost[];
   /** The Ingress `spec.defaultBackend` of the oldest Ingress that has one, or null. */
   readonly defaultBackend: Route | null;
-  /** Every cluster referenced by a route or the default backend, sorted by id. */
-  readonly clusters: readonly Cluster[];
+  /** Every backend referenced by a route or the default backend, sorted by id. */
+  readonly backends: readonly Backend[];
 }
 
 /**
@@ -228,15 +228,15 @@ export interface RoutingSnapshot {
   readonly tls: TlsSnapshot | null;
 }
 
-/** ClusterEndpoints is the new endpoint list of one cluster in an EndpointsDelta. */
-export interface ClusterEndpoints {
+/** BackendEndpoints is the new endpoint list of one backend in an EndpointsDelta. */
+export interface BackendEndpoints {
   readonly id: string;
   readonly endpoints: readonly Endpoint[];
 }
 
 /**
  * EndpointsDelta is the small message for an endpoint-only change: generation `generation`
- * is generation `base` with the endpoints of `clusters` replaced, and nothing else changed.
+ * is generation `base` with the endpoints of `backends` replaced, and nothing else changed.
  * A worker applies it only on top of exactly `base` (else it rejects it and the primary
  * sends the full snapshot).
  */
@@ -244,11 +244,11 @@ export interface EndpointsDelta {
   readonly version: number;
   readonly generation: number;
   readonly base: number;
-  readonly clusters: readonly ClusterEndpoints[];
+  readonly backends: readonly BackendEndpoints[];
 }
 
 /** EMPTY_TABLE routes nothing: every request gets Flusso's 404. */
-export const EMPTY_TABLE: RoutingTable = Object.freeze({ hosts: [], defaultBackend: null, clusters: [] });
+export const EMPTY_TABLE: RoutingTable = Object.freeze({ hosts: [], defaultBackend: null, backends: [] });
 
 /** NO_OVERRIDES is the empty override set. */
 export const NO_OVERRIDES: Overrides = Object.freeze({ drained: [], weights: [] });

@@ -26,8 +26,8 @@ export interface UpstreamEndpoint extends Endpoint {
   readonly pool: UpstreamPool;
 }
 
-/** ClusterRuntime is one cluster ready to serve: its balancer and its endpoint count. */
-export interface ClusterRuntime {
+/** BackendRuntime is one backend ready to serve: its balancer and its endpoint count. */
+export interface BackendRuntime {
   readonly id: string;
   readonly balancer: Balancer<UpstreamEndpoint>;
   /** Number of endpoints listed (selectable or not); bounds retries. */
@@ -38,7 +38,7 @@ export interface ClusterRuntime {
 export interface RoutingState {
   readonly generation: number;
   readonly router: HostRouter;
-  readonly clusters: ReadonlyMap<string, ClusterRuntime>;
+  readonly backends: ReadonlyMap<string, BackendRuntime>;
   /** The metrics counters of each route (Ingress → Service); empty when metrics are off. */
   readonly counters: ReadonlyMap<Route, RouteCounters>;
   /** The certificates the HTTPS listener serves (the same object while they do not change). */
@@ -102,7 +102,7 @@ export class WorkerState {
       this.#createPool = (address, port) => client.pool(address, port);
     }
     this.#stats = options.stats;
-    this.#current = { generation: 0, router: createRouter(EMPTY_TABLE), clusters: new Map(), counters: new Map(), tls: null };
+    this.#current = { generation: 0, router: createRouter(EMPTY_TABLE), backends: new Map(), counters: new Map(), tls: null };
   }
 
   /** current is the state every new request uses. */
@@ -166,10 +166,10 @@ export class WorkerState {
   }
 
   /**
-   * applyEndpointsDelta replaces the endpoints of the named clusters and swaps in the result
-   * as generation `delta.generation`: the router, the route counters and every other cluster
+   * applyEndpointsDelta replaces the endpoints of the named backends and swaps in the result
+   * as generation `delta.generation`: the router, the route counters and every other backend
    * are shared with the current state. Only a delta whose base is exactly the current
-   * generation and whose clusters all exist applies; otherwise, or when building fails, the
+   * generation and whose backends all exist applies; otherwise, or when building fails, the
    * current state keeps serving and the error says why (the primary then sends a full snapshot).
    */
   applyEndpointsDelta(delta: EndpointsDelta): ApplyResult {
@@ -177,14 +177,14 @@ export class WorkerState {
     if (delta.base !== current.generation || delta.generation <= current.generation)
       return { ok: false, error: { code: 'ING_ERR_SNAPSHOT_BUILD', message: `endpoints delta for generation ${delta.base} → ${delta.generation}, but generation ${current.generation} serves` } };
     const added = new Map<string, UpstreamPool>();
-    const clusters = new Map(current.clusters);
+    const backends = new Map(current.backends);
     const dropped = new Set<string>();
     try {
-      for (const c of delta.clusters) {
-        const old = current.clusters.get(c.id);
-        if (old === undefined) throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `endpoints delta names unknown cluster ${c.id}`);
+      for (const c of delta.backends) {
+        const old = current.backends.get(c.id);
+        if (old === undefined) throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `endpoints delta names unknown backend ${c.id}`);
         for (const ep of old.balancer.list()) dropped.add(ep.key);
-        clusters.set(c.id, this.#cluster(c.id, c.endpoints, this.#overrides, added));
+        backends.set(c.id, this.#backend(c.id, c.endpoints, this.#overrides, added));
       }
     } catch (err) {
       for (const [key, pool] of added) if (!this.#pools.has(key)) closeQuietly(pool);
@@ -193,14 +193,14 @@ export class WorkerState {
     }
     const pools = new Map(this.#pools);
     for (const [key, pool] of added) pools.set(key, pool);
-    // An endpoint the changed clusters no longer list may still serve another cluster.
-    for (const c of clusters.values()) {
+    // An endpoint the changed backends no longer list may still serve another backend.
+    for (const c of backends.values()) {
       if (dropped.size === 0) break;
       for (const ep of c.balancer.list()) dropped.delete(ep.key);
     }
     for (const key of dropped) pools.delete(key);
     const previous = this.#pools;
-    this.#current = { generation: delta.generation, router: current.router, clusters, counters: current.counters, tls: current.tls };
+    this.#current = { generation: delta.generation, router: current.router, backends, counters: current.counters, tls: current.tls };
     this.#pools = pools;
     for (const key of dropped) {
       const pool = previous.get(key);
@@ -213,48 +213,48 @@ export class WorkerState {
   async close(): Promise<void> {
     const pools = [...this.#pools.values()];
     this.#pools = new Map();
-    this.#current = { generation: this.#current.generation, router: createRouter(EMPTY_TABLE), clusters: new Map(), counters: new Map(), tls: this.#current.tls };
+    this.#current = { generation: this.#current.generation, router: createRouter(EMPTY_TABLE), backends: new Map(), counters: new Map(), tls: this.#current.tls };
     await Promise.allSettled(pools.map((p) => p.close()));
   }
 
   #build(snapshot: RoutingSnapshot, pools: Map<string, UpstreamPool>): RoutingState {
     const table = snapshot.table;
     const overrides = snapshot.overrides ?? NO_OVERRIDES;
-    // A route change leaves almost every cluster as it was: keep those runtimes (and their
+    // A route change leaves almost every backend as it was: keep those runtimes (and their
     // balancer positions) instead of building 10,000 balancers again. Overrides apply to all.
-    const previous = sameOverrides(overrides, this.#overrides) ? this.#current.clusters : undefined;
-    const clusters = new Map<string, ClusterRuntime>();
-    for (const cluster of table.clusters) {
-      if (typeof cluster.id !== 'string' || !Array.isArray(cluster.endpoints))
-        throw new IngressError('ING_ERR_SNAPSHOT_BUILD', 'cluster without id or endpoints');
-      const old = previous?.get(cluster.id);
+    const previous = sameOverrides(overrides, this.#overrides) ? this.#current.backends : undefined;
+    const backends = new Map<string, BackendRuntime>();
+    for (const backend of table.backends) {
+      if (typeof backend.id !== 'string' || !Array.isArray(backend.endpoints))
+        throw new IngressError('ING_ERR_SNAPSHOT_BUILD', 'backend without id or endpoints');
+      const old = previous?.get(backend.id);
       const kept = old === undefined ? undefined : old.balancer.list();
-      if (old !== undefined && kept !== undefined && sameEndpoints(kept, cluster.endpoints)) {
+      if (old !== undefined && kept !== undefined && sameEndpoints(kept, backend.endpoints)) {
         for (const ep of kept) pools.set(ep.key, ep.pool);
-        clusters.set(cluster.id, old);
-      } else clusters.set(cluster.id, this.#cluster(cluster.id, cluster.endpoints, overrides, pools));
+        backends.set(backend.id, old);
+      } else backends.set(backend.id, this.#backend(backend.id, backend.endpoints, overrides, pools));
     }
     // Keep the current TLS object when the certificates are the same, so the listener sees no change.
     const tls = sameTls(snapshot.tls, this.#current.tls) ? this.#current.tls : snapshot.tls;
-    return { generation: snapshot.generation, router: createRouter(table), clusters, counters: this.#routeCounters(table), tls };
+    return { generation: snapshot.generation, router: createRouter(table), backends, counters: this.#routeCounters(table), tls };
   }
 
   /**
-   * #cluster builds one cluster's balancer. Each endpoint's Pool comes from `pools`, else from
+   * #backend builds one backend's balancer. Each endpoint's Pool comes from `pools`, else from
    * the current Pools, else is created; either way it is recorded in `pools`.
    */
-  #cluster(id: string, list: readonly Endpoint[], overrides: Overrides, pools: Map<string, UpstreamPool>): ClusterRuntime {
+  #backend(id: string, list: readonly Endpoint[], overrides: Overrides, pools: Map<string, UpstreamPool>): BackendRuntime {
     const endpoints: UpstreamEndpoint[] = [];
     for (const ep of list) {
       if (typeof ep.address !== 'string' || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65535)
-        throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `cluster ${id} has an invalid endpoint`);
+        throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `backend ${id} has an invalid endpoint`);
       const key = endpointKey(ep.address, ep.port);
       let pool = pools.get(key) ?? this.#pools.get(key);
       if (pool === undefined) pool = this.#createPool(ep.address, ep.port, this.#settings);
       pools.set(key, pool);
       endpoints.push({ ...ep, key, pool });
     }
-    const balancer = new RoundRobinBalancer<UpstreamEndpoint>({ clusterId: id, endpoints, overrides });
+    const balancer = new RoundRobinBalancer<UpstreamEndpoint>({ backendId: id, endpoints, overrides });
     return { id, balancer, size: endpoints.length };
   }
 
@@ -263,9 +263,9 @@ export class WorkerState {
     const counters = new Map<Route, RouteCounters>();
     const stats = this.#stats;
     if (stats === undefined) return counters;
-    const services = new Map<string, string>(table.clusters.map((c) => [c.id, c.service]));
+    const services = new Map<string, string>(table.backends.map((c) => [c.id, c.service]));
     const add = (r: Route, host: string): void => {
-      counters.set(r, stats.counters(r.source, services.get(r.cluster) ?? r.cluster, host, r.path));
+      counters.set(r, stats.counters(r.source, services.get(r.backend) ?? r.backend, host, r.path));
     };
     for (const vh of table.hosts) for (const r of vh.routes) add(r, vh.host);
     if (table.defaultBackend !== null) add(table.defaultBackend, '');

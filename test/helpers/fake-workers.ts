@@ -5,10 +5,10 @@
  */
 import { EventEmitter } from 'node:events';
 import type { PrimaryMessage, WorkerMessage } from '../../src/shared/messages.js';
-import type { ClusterWorker } from '../../src/primary/workers.js';
+import type { ForkedWorker } from '../../src/primary/workers.js';
 
-/** FakeWorker is a ClusterWorker that records what it was sent. */
-export class FakeWorker extends EventEmitter implements ClusterWorker {
+/** FakeWorker is a ForkedWorker that records what it was sent. */
+export class FakeWorker extends EventEmitter implements ForkedWorker {
   readonly sent: PrimaryMessage[] = [];
   readonly process: { readonly pid: number; kill(): boolean };
   #connected = true;

@@ -22,10 +22,10 @@ import type {
   SlicePort,
 } from '../../src/primary/model.js';
 import { parseManifestFile } from '../../src/primary/sources/manifests.js';
-import { ClusterStore } from '../../src/primary/store.js';
+import { ObjectStore } from '../../src/primary/store.js';
 import type { ErrorCode } from '../../src/shared/errors.js';
 import { splitObjectKey } from '../../src/shared/keys.js';
-import type { Cluster, Endpoint, Route } from '../../src/shared/snapshot.js';
+import type { Backend, Endpoint, Route } from '../../src/shared/snapshot.js';
 
 /** CONTROLLER is the controller name the tests compile for (Flusso's default). */
 export const CONTROLLER = 'flusso.dev/ingress-controller';
@@ -128,9 +128,9 @@ export function sliceEndpoint(addresses: string | readonly string[], conditions?
   };
 }
 
-/** compileObjects loads objects into a ClusterStore and compiles it. */
+/** compileObjects loads objects into an ObjectStore and compiles it. */
 export function compileObjects(objects: readonly KubeObject[], opts: CompileOptions = OPTS): CompileResult {
-  const store = new ClusterStore();
+  const store = new ObjectStore();
   store.replaceAll(objects);
   return compileSnapshot(store, opts);
 }
@@ -167,12 +167,12 @@ export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
 }
 
 /** route builds an expected Route. */
-export function route(match: Route['match'], p: string, cluster: string, source: string): Route {
-  return { match, path: p, cluster, source };
+export function route(match: Route['match'], p: string, backend: string, source: string): Route {
+  return { match, path: p, backend, source };
 }
 
-/** cluster builds an expected round-robin Cluster; the service and port come from the id. */
-export function cluster(id: string, endpoints: readonly Endpoint[] = []): Cluster {
+/** backendOf builds an expected round-robin Backend; the service and port come from the id. */
+export function backendOf(id: string, endpoints: readonly Endpoint[] = []): Backend {
   const colon = id.lastIndexOf(':');
   const port = id.slice(colon + 1);
   return {

@@ -123,9 +123,9 @@ describe('admin API, overrides and metrics (2 workers)', () => {
 
   it('lists routes and backends', async () => {
     const routes = await admin('/api/v1/routes?search=web.test');
-    expect(routes.json.routes).toEqual([{ host: 'web.test', match: 'Prefix', path: '/', cluster: `${NS}/web:http`, source: `${NS}/web`, cache: null }]);
+    expect(routes.json.routes).toEqual([{ host: 'web.test', match: 'Prefix', path: '/', backend: `${NS}/web:http`, source: `${NS}/web`, cache: null }]);
     const cached = await admin('/api/v1/routes?search=static');
-    expect(cached.json.routes).toEqual([{ host: 'static.test', match: 'Prefix', path: '/', cluster: `${NS}/web:http`, source: `${NS}/static`, cache: { ttlSeconds: 30 } }]);
+    expect(cached.json.routes).toEqual([{ host: 'static.test', match: 'Prefix', path: '/', backend: `${NS}/web:http`, source: `${NS}/static`, cache: { ttlSeconds: 30 } }]);
     const backends = await admin('/api/v1/backends');
     const [b] = backends.json.backends as { id: string; endpoints: { address: string }[] }[];
     expect(b?.id).toBe(`${NS}/web:http`);
@@ -149,12 +149,12 @@ describe('admin API, overrides and metrics (2 workers)', () => {
 
   it('explains a route', async () => {
     const res = await admin('/api/v1/explain?host=web.test&path=/a/b');
-    expect(res.json).toMatchObject({ result: 'route', route: { cluster: `${NS}/web:http` } });
+    expect(res.json).toMatchObject({ result: 'route', route: { backend: `${NS}/web:http` } });
   });
 
   it('drains an endpoint in every worker: traffic stops reaching it, and undrain brings it back', async () => {
     const endpoint = `127.0.0.2:${web.port}`;
-    const drained = await admin('/api/v1/endpoints/drain', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint } });
+    const drained = await admin('/api/v1/endpoints/drain', { method: 'POST', body: { backend: `${NS}/web:http`, endpoint } });
     expect(drained.status, drained.text).toBe(200);
     await flusso.waitForGeneration(drained.json.generation as number);
     expect(await podsOf(60)).toEqual(['web-1', 'web-3']);
@@ -162,7 +162,7 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     const eps = (backends.json.backends as { endpoints: { address: string; drained: boolean; effectiveWeight: number }[] }[])[0]!.endpoints;
     expect(eps.find((e) => e.address === '127.0.0.2')).toMatchObject({ drained: true, effectiveWeight: 0 });
 
-    const undrained = await admin('/api/v1/endpoints/undrain', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint } });
+    const undrained = await admin('/api/v1/endpoints/undrain', { method: 'POST', body: { backend: `${NS}/web:http`, endpoint } });
     expect(undrained.status, undrained.text).toBe(200);
     expect(undrained.json.overrides).toEqual({ drained: [], weights: [] });
     await flusso.waitForGeneration(undrained.json.generation as number);
@@ -170,12 +170,12 @@ describe('admin API, overrides and metrics (2 workers)', () => {
   });
 
   it('overrides a weight and keeps the override across a config change', async () => {
-    const res = await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: 0 } });
+    const res = await admin('/api/v1/endpoints/weight', { method: 'POST', body: { backend: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: 0 } });
     expect(res.status, res.text).toBe(200);
     await flusso.waitForGeneration(res.json.generation as number);
     // Put the three-endpoint Service back however this test ends, so later tests see it.
     onTestFinished(async () => {
-      await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: null } });
+      await admin('/api/v1/endpoints/weight', { method: 'POST', body: { backend: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: null } });
       await dir.write('10-web.yaml', webManifests(THREE));
       const back = await pollUntil('the three endpoints to be back', async () => {
         const e = await endpointsOf();
@@ -192,14 +192,14 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     await flusso.waitForGeneration(grown.generation);
     // Every answer is a 200 (none dropped), web-1 never answers, and the new web-4 does.
     expect(await podsOf(40)).toEqual(['web-2', 'web-3', 'web-4']);
-    const cleared = await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: null } });
+    const cleared = await admin('/api/v1/endpoints/weight', { method: 'POST', body: { backend: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: null } });
     expect(cleared.status, cleared.text).toBe(200);
     expect(cleared.json.overrides).toEqual({ drained: [], weights: [] });
   });
 
   it('rejects bad mutations with the right status', async () => {
-    expect((await admin('/api/v1/endpoints/drain', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: '10.9.9.9:1' } })).status).toBe(404);
-    expect((await admin('/api/v1/endpoints/weight', { method: 'POST', body: { cluster: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: 5000 } })).status).toBe(400);
+    expect((await admin('/api/v1/endpoints/drain', { method: 'POST', body: { backend: `${NS}/web:http`, endpoint: '10.9.9.9:1' } })).status).toBe(404);
+    expect((await admin('/api/v1/endpoints/weight', { method: 'POST', body: { backend: `${NS}/web:http`, endpoint: `127.0.0.1:${web.port}`, weight: 5000 } })).status).toBe(400);
     const notJson = await fetch(`http://127.0.0.1:${flusso.adminPort}/api/v1/endpoints/drain`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: '{nope' });
     expect(notJson.status).toBe(400);
   });

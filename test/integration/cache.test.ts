@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeSnapshot } from '../../src/shared/codec.js';
 import type { WorkerConfig } from '../../src/shared/messages.js';
-import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type Route, type RoutingTable } from '../../src/shared/snapshot.js';
+import { NO_OVERRIDES, SNAPSHOT_VERSION, type Backend, type Route, type RoutingTable } from '../../src/shared/snapshot.js';
 import { Coalescer } from '../../src/worker/cache/coalescer.js';
 import { WorkerCache } from '../../src/worker/cache/worker-cache.js';
 import { createProxyServer } from '../../src/worker/proxy/server.js';
@@ -104,22 +104,22 @@ interface Proxy {
   clock: number;
 }
 
-function cluster(id: string, port: number): Cluster {
+function backendOf(id: string, port: number): Backend {
   return { id, service: id.split(':')[0] as string, servicePort: 80, endpoints: [{ address: '127.0.0.1', port, weight: 1, ready: true, terminating: false }], loadBalancer: 'round-robin' };
 }
 
 /** table routes `cached.test` (cache on, optional TTL), `other.test` (cache on) and `plain.test` (no cache) to one origin each. */
-function table(port: number, opts: { ttl?: number | null; clusterId?: string; otherPort?: number } = {}): RoutingTable {
-  const id = opts.clusterId ?? 'default/web:80';
-  const cacheRoute = (host: string, source: string): Route => ({ match: 'Prefix', path: '/', cluster: id, source, cache: { ttlSeconds: opts.ttl ?? null } });
+function table(port: number, opts: { ttl?: number | null; backendId?: string; otherPort?: number } = {}): RoutingTable {
+  const id = opts.backendId ?? 'default/web:80';
+  const cacheRoute = (host: string, source: string): Route => ({ match: 'Prefix', path: '/', backend: id, source, cache: { ttlSeconds: opts.ttl ?? null } });
   return {
     hosts: [
       { host: 'cached.test', routes: [cacheRoute('cached.test', 'default/cached')] },
       { host: 'other.test', routes: [cacheRoute('other.test', 'default/other')] },
-      { host: 'plain.test', routes: [{ match: 'Prefix', path: '/', cluster: id, source: 'default/plain' }] },
+      { host: 'plain.test', routes: [{ match: 'Prefix', path: '/', backend: id, source: 'default/plain' }] },
     ],
     defaultBackend: null,
-    clusters: [cluster(id, port)],
+    backends: [backendOf(id, port)],
   };
 }
 
@@ -483,7 +483,7 @@ describe('cache: validation and stale use', () => {
     o.on('/sie', fixed('good', { 'cache-control': 'max-age=10, stale-if-error=60' }));
     const p = await startProxy(table(o.port));
     await get(p, '/sie');
-    // Route the same cluster to a port nothing listens on.
+    // Route the same backend to a port nothing listens on.
     const dead = await origin();
     const deadPort = dead.port;
     await cleanups.splice(cleanups.length - 1, 1)[0]?.();
@@ -575,7 +575,7 @@ describe('cache: bounds, coalescing, moves and purges', () => {
     const p = await startProxy(table(a.port));
     await get(p, '/m');
     expect((await get(p, '/m')).text).toBe('from a');
-    expect(p.state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: ++generation, table: table(b.port, { clusterId: 'default/web-v2:80' }), overrides: NO_OVERRIDES, tls: null })).ok).toBe(true);
+    expect(p.state.apply(encodeSnapshot({ version: SNAPSHOT_VERSION, generation: ++generation, table: table(b.port, { backendId: 'default/web-v2:80' }), overrides: NO_OVERRIDES, tls: null })).ok).toBe(true);
     const moved = await get(p, '/m');
     expect([moved.cache, moved.text]).toEqual(['MISS', 'from b']);
   });

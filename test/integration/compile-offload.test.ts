@@ -10,7 +10,7 @@ import { backend, endpointSlice, ingress, ingressClass, OPTS, path, rule, servic
 // The thread loads dist/primary/offload/compile-thread.js, so the pool comes from dist too.
 const dist = (p: string): string => new URL(`../../dist/${p}`, import.meta.url).href;
 const { CompileOffload } = (await import(dist('primary/offload/compile-offload.js'))) as { CompileOffload: typeof CompileOffloadType };
-const { ClusterStore } = (await import(dist('primary/store.js'))) as typeof import('../../src/primary/store.js');
+const { ObjectStore } = (await import(dist('primary/store.js'))) as typeof import('../../src/primary/store.js');
 const { compileState } = (await import(dist('primary/compile/index.js'))) as typeof import('../../src/primary/compile/index.js');
 const { SnapshotBroadcaster } = (await import(dist('primary/broadcast.js'))) as typeof import('../../src/primary/broadcast.js');
 const { encodeTable } = (await import(dist('shared/codec.js'))) as typeof import('../../src/shared/codec.js');
@@ -33,7 +33,7 @@ function objects(n: number): KubeObject[] {
 describe('compile thread', () => {
   it('publishes the same snapshot bytes as an in-loop compile, before and after a change', async () => {
     pool = new CompileOffload();
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.replaceAll(objects(2500));
     const inLoop: Uint8Array[] = [];
     const threaded: Uint8Array[] = [];

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { compileSnapshot } from '../../src/primary/compile/index.js';
-import type { ClusterView, KubeObject } from '../../src/primary/model.js';
+import type { ObjectView, KubeObject } from '../../src/primary/model.js';
 import { FileSource } from '../../src/primary/sources/file-source.js';
 import type { SourceUpdate } from '../../src/primary/sources/source.js';
 import { IngressError, type ErrorCode } from '../../src/shared/errors.js';
@@ -36,11 +36,11 @@ class Updates {
 }
 
 const yamlOf = (...objects: KubeObject[]): string => objects.map((o) => stringify(o)).join('---\n');
-const serviceOf = (view: ClusterView, key: string) => {
+const serviceOf = (view: ObjectView, key: string) => {
   const [ns = '', name = ''] = key.split('/');
   return view.service(ns, name);
 };
-const portsOf = (view: ClusterView, key: string) => serviceOf(view, key)?.spec?.ports?.map((p) => p.port);
+const portsOf = (view: ObjectView, key: string) => serviceOf(view, key)?.spec?.ports?.map((p) => p.port);
 const codesOf = (u: SourceUpdate): [ErrorCode, string | undefined][] => u.diagnostics.map((d) => [d.code, d.file]);
 
 let dir: string;
@@ -96,7 +96,7 @@ describe('FileSource', () => {
     expect(serviceOf(first.view, 'shop/hidden')).toBeUndefined();
     const { table } = compileSnapshot(first.view, OPTS);
     expect(table.hosts.map((h) => h.host)).toEqual(['shop.example.com']);
-    expect(table.clusters[0]?.endpoints.map((e) => e.address)).toEqual(['10.0.0.1']);
+    expect(table.backends[0]?.endpoints.map((e) => e.address)).toEqual(['10.0.0.1']);
   });
 
   it('says which objects changed after the first load, naming a slice\'s Services before and after', async () => {

@@ -156,7 +156,7 @@ describe('--source kubernetes', () => {
     expect(after).toBeGreaterThan(before);
     // It went out as an endpoints delta, not a full snapshot.
     const published = f.logs().filter((l) => l.msg === 'endpoints published' || l.msg === 'snapshot published').filter((l) => (l.generation as number) > before);
-    expect(published.map((l) => [l.kind, l.clusters])).toEqual([['endpoints', 1]]);
+    expect(published.map((l) => [l.kind, l.backends])).toEqual([['endpoints', 1]]);
     expect(published[0]!.bytes as number).toBeLessThan(1000);
     // Fresh connections land on either worker: 20 in a row all reach the new endpoint.
     for (let i = 0; i < 20; i++) expect((await get(f, 'web.example')).json?.pod).toBe('web-2');

@@ -9,7 +9,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { encodeSnapshot } from '../../src/shared/codec.js';
 import type { WorkerConfig } from '../../src/shared/messages.js';
-import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type RoutingTable, type VirtualHost } from '../../src/shared/snapshot.js';
+import { NO_OVERRIDES, SNAPSHOT_VERSION, type Backend, type RoutingTable, type VirtualHost } from '../../src/shared/snapshot.js';
 import { Exchange } from '../../src/worker/proxy/exchange.js';
 import { ResponseWriter } from '../../src/worker/proxy/response-writer.js';
 import { createProxyServer, type ProxyServer } from '../../src/worker/proxy/server.js';
@@ -175,7 +175,7 @@ interface Proxy {
   readonly state: WorkerState;
 }
 
-function cluster(id: string, ports: readonly number[]): Cluster {
+function backendOf(id: string, ports: readonly number[]): Backend {
   return {
     id,
     service: id.split(':')[0] as string,
@@ -185,16 +185,16 @@ function cluster(id: string, ports: readonly number[]): Cluster {
   };
 }
 
-/** hostsTable routes each host (Prefix `/`) to a cluster of the given upstream ports. */
+/** hostsTable routes each host (Prefix `/`) to a backend of the given upstream ports. */
 function hostsTable(hosts: Record<string, readonly number[]>): RoutingTable {
   const vhosts: VirtualHost[] = [];
-  const clusters: Cluster[] = [];
+  const backends: Backend[] = [];
   for (const [host, ports] of Object.entries(hosts)) {
     const id = `default/${host}:80`;
-    vhosts.push({ host, routes: [{ match: 'Prefix', path: '/', cluster: id, source: 'default/test' }] });
-    clusters.push(cluster(id, ports));
+    vhosts.push({ host, routes: [{ match: 'Prefix', path: '/', backend: id, source: 'default/test' }] });
+    backends.push(backendOf(id, ports));
   }
-  return { hosts: vhosts, defaultBackend: null, clusters };
+  return { hosts: vhosts, defaultBackend: null, backends };
 }
 
 async function startProxy(table: RoutingTable, config: Partial<WorkerConfig> = {}): Promise<Proxy> {
@@ -238,18 +238,18 @@ describe('routing', () => {
     const b = await httpUpstream('b');
     const table: RoutingTable = {
       hosts: [
-        { host: 'a.test', routes: [{ match: 'Prefix', path: '/', cluster: 'ns/a:80', source: 'ns/i' }] },
+        { host: 'a.test', routes: [{ match: 'Prefix', path: '/', backend: 'ns/a:80', source: 'ns/i' }] },
         {
           host: 'b.test',
           routes: [
-            { match: 'Exact', path: '/admin', cluster: 'ns/b:80', source: 'ns/i' },
-            { match: 'Prefix', path: '/public', cluster: 'ns/a:80', source: 'ns/i' },
+            { match: 'Exact', path: '/admin', backend: 'ns/b:80', source: 'ns/i' },
+            { match: 'Prefix', path: '/public', backend: 'ns/a:80', source: 'ns/i' },
           ],
         },
-        { host: '*.wild.test', routes: [{ match: 'Prefix', path: '/', cluster: 'ns/b:80', source: 'ns/i' }] },
+        { host: '*.wild.test', routes: [{ match: 'Prefix', path: '/', backend: 'ns/b:80', source: 'ns/i' }] },
       ],
       defaultBackend: null,
-      clusters: [cluster('ns/a:80', [a.port]), cluster('ns/b:80', [b.port])],
+      backends: [backendOf('ns/a:80', [a.port]), backendOf('ns/b:80', [b.port])],
     };
     const p = await startProxy(table);
     expect((await getEcho(p, 'a.test', '/x?q=1')).name).toBe('a');
@@ -784,7 +784,7 @@ describe('upstream faults', () => {
 describe('robustness', () => {
   it('a handler that throws answers 502, logs ING_ERR_PROXY_INTERNAL and keeps serving', async () => {
     const throwing = {
-      current: { generation: 1, clusters: new Map(), router: { name: 'throwing', match: () => { throw new Error('boom'); } } },
+      current: { generation: 1, backends: new Map(), router: { name: 'throwing', match: () => { throw new Error('boom'); } } },
     } as unknown as WorkerState;
     const server = createProxyServer({ state: throwing, config: baseConfig, log: collectingLogger(logLines) });
     const port = (await server.listen()).http;

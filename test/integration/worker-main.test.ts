@@ -14,7 +14,7 @@ import { testWorkerConfig } from '../helpers/worker-config.js';
 const config: WorkerConfig = testWorkerConfig({ upstreamConnectTimeoutMs: 1_000, upstreamResponseTimeoutMs: 1_000, upstreamIdleTimeoutMs: 1_000, upstreamKeepAliveTimeoutMs: 1_000, upstreamMaxConnections: 4, drainTimeoutMs: 1_000, logLevel: 'silent' });
 
 const snapshot = (generation: number): Uint8Array =>
-  encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table: { hosts: [], defaultBackend: null, clusters: [] }, overrides: NO_OVERRIDES, tls: null });
+  encodeSnapshot({ version: SNAPSHOT_VERSION, generation, table: { hosts: [], defaultBackend: null, backends: [] }, overrides: NO_OVERRIDES, tls: null });
 
 class FakeProcess extends EventEmitter {
   readonly sent: WorkerMessage[] = [];
@@ -53,11 +53,11 @@ function start(): FakeProcess {
 describe('worker main', () => {
   it('acks an endpoints delta on top of its generation and rejects one for another base, keeping its state', async () => {
     const p = start();
-    const table = { hosts: [], defaultBackend: null, clusters: [{ id: 'ns/web:80', service: 'ns/web', servicePort: 80, loadBalancer: 'round-robin' as const, endpoints: [] }] };
+    const table = { hosts: [], defaultBackend: null, backends: [{ id: 'ns/web:80', service: 'ns/web', servicePort: 80, loadBalancer: 'round-robin' as const, endpoints: [] }] };
     p.emit('message', { type: 'init', workerId: 1, config, snapshot: encodeSnapshot({ version: SNAPSHOT_VERSION, generation: 4, table, overrides: NO_OVERRIDES, tls: null }) });
     await vi.waitFor(() => expect(p.sent).toContainEqual({ type: 'listening', generation: 4, node: process.version }));
     const delta = (base: number): Uint8Array =>
-      encodeEndpointsDelta({ version: SNAPSHOT_VERSION, generation: base + 1, base, clusters: [{ id: 'ns/web:80', endpoints: [{ address: '127.0.0.1', port: 9, weight: 1, ready: true, terminating: false }] }] });
+      encodeEndpointsDelta({ version: SNAPSHOT_VERSION, generation: base + 1, base, backends: [{ id: 'ns/web:80', endpoints: [{ address: '127.0.0.1', port: 9, weight: 1, ready: true, terminating: false }] }] });
     p.emit('message', { type: 'endpoints', delta: delta(6) });
     expect(p.sent.at(-1)).toMatchObject({ type: 'reject', kind: 'endpoints', current: 4, error: { code: 'ING_ERR_SNAPSHOT_BUILD' } });
     p.emit('message', { type: 'endpoints', delta: delta(4) });

@@ -122,8 +122,8 @@ function routes(ctx: AdminContext, search: string): unknown {
   for (const vh of table?.hosts ?? [])
     for (const r of vh.routes) {
       const annotations = annotationsInForce(r);
-      const row = { host: vh.host, match: r.match, path: r.path, cluster: r.cluster, source: r.source, cache: r.cache ? { ttlSeconds: r.cache.ttlSeconds } : null, ...(annotations.length === 0 ? {} : { annotations }) };
-      if (needle === '' || `${row.host} ${row.path} ${row.cluster} ${row.source}`.toLowerCase().includes(needle)) rows.push(row);
+      const row = { host: vh.host, match: r.match, path: r.path, backend: r.backend, source: r.source, cache: r.cache ? { ttlSeconds: r.cache.ttlSeconds } : null, ...(annotations.length === 0 ? {} : { annotations }) };
+      if (needle === '' || `${row.host} ${row.path} ${row.backend} ${row.source}`.toLowerCase().includes(needle)) rows.push(row);
     }
   const db = table?.defaultBackend ?? null;
   return { generation: ctx.generation(), routes: rows, defaultBackend: db && { ...db, cache: db.cache ? { ttlSeconds: db.cache.ttlSeconds } : null } };
@@ -142,7 +142,7 @@ function backends(ctx: AdminContext): unknown {
   const overrides = ctx.overrides;
   return {
     generation: ctx.generation(),
-    backends: (ctx.table()?.clusters ?? []).map((c) => {
+    backends: (ctx.table()?.backends ?? []).map((c) => {
       const f = figures.get(c.service);
       return {
         id: c.id,
@@ -177,12 +177,12 @@ function backends(ctx: AdminContext): unknown {
 
 function mutateEndpoint(ctx: AdminContext, req: ApiRequest): ApiResponse {
   const body = req.body;
-  if (typeof body !== 'object' || body === null) return fail(400, 'send a JSON object: {"cluster": "ns/svc:port", "endpoint": "ip:port"}');
-  const { cluster, endpoint, weight } = body as { cluster?: unknown; endpoint?: unknown; weight?: unknown };
-  if (typeof cluster !== 'string' || typeof endpoint !== 'string') return fail(400, '"cluster" and "endpoint" must be strings');
-  const c = ctx.table()?.clusters.find((x) => x.id === cluster);
-  const ep = c?.endpoints.find((e) => overrideKey(c.id, e.address, e.port) === `${cluster}|${endpoint}`);
-  if (c === undefined || ep === undefined) return fail(404, `no endpoint ${endpoint} in backend ${cluster}`);
+  if (typeof body !== 'object' || body === null) return fail(400, 'send a JSON object: {"backend": "ns/svc:port", "endpoint": "ip:port"}');
+  const { backend, endpoint, weight } = body as { backend?: unknown; endpoint?: unknown; weight?: unknown };
+  if (typeof backend !== 'string' || typeof endpoint !== 'string') return fail(400, '"backend" and "endpoint" must be strings');
+  const c = ctx.table()?.backends.find((x) => x.id === backend);
+  const ep = c?.endpoints.find((e) => overrideKey(c.id, e.address, e.port) === `${backend}|${endpoint}`);
+  if (c === undefined || ep === undefined) return fail(404, `no endpoint ${endpoint} in backend ${backend}`);
   const key = overrideKey(c.id, ep.address, ep.port);
   let changed: boolean;
   if (req.path.endsWith('/drain')) changed = ctx.overrides.drain(key);

@@ -3,7 +3,7 @@
  * `nginx.ingress.kubernetes.io/backend-protocol` annotation on the Ingress, else the Service
  * port's `appProtocol`. Pure: it reads objects and returns values and diagnostics.
  *
- * | annotation / appProtocol | cluster protocol |
+ * | annotation / appProtocol | backend protocol |
  * |---|---|
  * | `GRPC`, `appProtocol: kubernetes.io/h2c` | `h2c`: HTTP/2 without TLS |
  * | `GRPCS` | `h2`: HTTP/2 over TLS (the endpoint's certificate is not verified, as ingress-nginx's proxy_ssl_verify off) |
@@ -14,7 +14,7 @@ import type { ServicePort } from '../model.js';
 import { describeObject, type Ingress } from '../model.js';
 import { quote, report, type CompileState } from './context.js';
 
-/** BackendProtocol is what a cluster speaks when not HTTP/1.1. */
+/** BackendProtocol is what a backend speaks when not HTTP/1.1. */
 export type BackendProtocol = 'h2c' | 'h2';
 
 /** BACKEND_PROTOCOL is the ingress-nginx annotation naming the backend's protocol. */

@@ -3,9 +3,9 @@
  * reads what the earlier ones left and adds its own part; index.ts assembles the result.
  */
 import type { Diagnostic, ErrorCode, Severity } from '../../shared/errors.js';
-import type { Cluster, Route } from '../../shared/snapshot.js';
+import type { Backend, Route } from '../../shared/snapshot.js';
 import { quoteValue } from '../diagnostics.js';
-import type { ClusterView, Ingress } from '../model.js';
+import type { ObjectView, Ingress } from '../model.js';
 import type { SelfListeners } from './self-listeners.js';
 
 /** CompileOptions selects which Ingresses are ours. */
@@ -22,7 +22,7 @@ export interface CompileOptions {
   readonly self?: SelfListeners;
 }
 
-/** BackendUse is one cluster the routes reference: the Service port and who refers to it. */
+/** BackendUse is one backend the routes reference: the Service port and who refers to it. */
 export interface BackendUse {
   readonly id: string;
   readonly namespace: string;
@@ -30,42 +30,42 @@ export interface BackendUse {
   readonly port: number | string;
   /** The protocol the Ingress's backend-protocol annotation asks for (compile/backend-protocol.ts); absent: the Service port's. */
   readonly protocol?: 'h2c' | 'h2';
-  /** Keys of the Ingresses that reference this cluster, oldest first. */
+  /** Keys of the Ingresses that reference this backend, oldest first. */
   readonly sources: Set<string>;
 }
 
 /**
- * PreviousClusters lets a compile take clusters from the last one instead of resolving them
- * again: a cluster is taken when its Service is not in `changedServices` (`namespace/name` of
+ * PreviousBackends lets a compile take backends from the last one instead of resolving them
+ * again: a backend is taken when its Service is not in `changedServices` (`namespace/name` of
  * every Service whose object or EndpointSlices changed since) and it is used exactly as before
  * (same Service port, same Ingresses in the same order, which the diagnostics name). The
  * result is the same as resolving it again, because resolving reads nothing else.
  */
-export interface PreviousClusters {
+export interface PreviousBackends {
   readonly uses: ReadonlyMap<string, BackendUse>;
-  readonly clusters: readonly Cluster[];
-  readonly clusterDiagnostics: ReadonlyMap<string, readonly Diagnostic[]>;
+  readonly backends: readonly Backend[];
+  readonly backendDiagnostics: ReadonlyMap<string, readonly Diagnostic[]>;
   readonly changedServices: ReadonlySet<string>;
 }
 
 /** CompileState is what the processors share during one compile. */
 export interface CompileState {
-  readonly view: ClusterView;
+  readonly view: ObjectView;
   readonly opts: CompileOptions;
-  /** Clusters of the last compile that may be reused; absent: resolve every cluster. */
-  readonly previous?: PreviousClusters;
+  /** Backends of the last compile that may be reused; absent: resolve every backend. */
+  readonly previous?: PreviousBackends;
   readonly diagnostics: Diagnostic[];
   /** Our Ingresses, oldest first; set by the class processor. */
   ingresses: readonly Ingress[];
   /** host → (`match path` → route), in claim order; hosts appear with their first route. */
   readonly hosts: Map<string, Map<string, Route>>;
   defaultBackend: Route | null;
-  /** cluster id → use, for every cluster a kept route or the default backend references. */
-  readonly backends: Map<string, BackendUse>;
-  /** The resolved clusters, sorted by id; set by the services processor. */
-  clusters: readonly Cluster[];
-  /** cluster id → the diagnostics its resolution raised; set by the services processor. */
-  readonly clusterDiagnostics: Map<string, readonly Diagnostic[]>;
+  /** backend id → use, for every backend a kept route or the default backend references. */
+  readonly uses: Map<string, BackendUse>;
+  /** The resolved backends, sorted by id; set by the services processor. */
+  backends: readonly Backend[];
+  /** backend id → the diagnostics its resolution raised; set by the services processor. */
+  readonly backendDiagnostics: Map<string, readonly Diagnostic[]>;
   /** What ingress-nginx annotations ask of whole hosts (issue 15); read by host-annotations.ts. */
   readonly hostAnnotations: Map<string, HostAnnotations>;
 }
@@ -78,7 +78,7 @@ export interface HostAnnotations {
   readonly rawPaths: Map<Route, string>;
   /** `server-alias` names, with the Ingress that asked (oldest first). */
   readonly aliases: { readonly name: string; readonly ingress: string }[];
-  /** `from-to-www-redirect`: the first Ingress that asked, and a route of it for the redirect's cluster. */
+  /** `from-to-www-redirect`: the first Ingress that asked, and a route of it for the redirect's backend. */
   www: { readonly ingress: string; readonly route: Route } | null;
 }
 

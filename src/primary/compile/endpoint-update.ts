@@ -1,49 +1,49 @@
 /**
  * Endpoint updates: when only EndpointSlices changed, the routes cannot have changed, so the
- * clusters of the affected Services are resolved again and everything else of the last
+ * backends of the affected Services are resolved again and everything else of the last
  * compile is shared. The result equals what a full compile of the same view gives.
  * Pure: no I/O, no clock.
  */
 import type { Diagnostic } from '../../shared/errors.js';
-import type { Cluster, Endpoint } from '../../shared/snapshot.js';
-import type { ClusterView } from '../model.js';
+import type { Backend, Endpoint } from '../../shared/snapshot.js';
+import type { ObjectView } from '../model.js';
 import type { CompiledState } from './index.js';
 import type { SelfListeners } from './self-listeners.js';
-import { resolveCluster } from './services.js';
+import { resolveBackend } from './services.js';
 
-/** EndpointUpdate is the new compiled state and the clusters whose endpoints changed (table order). */
+/** EndpointUpdate is the new compiled state and the backends whose endpoints changed (table order). */
 export interface EndpointUpdate {
   readonly state: CompiledState;
-  readonly changed: readonly Cluster[];
+  readonly changed: readonly Backend[];
 }
 
 /**
- * updateEndpoints resolves again every cluster of `previous` whose Service (`namespace/name`)
- * is in `services`, against `view` (`self`: as CompileOptions.self). `changed` is empty when no cluster's endpoints changed;
+ * updateEndpoints resolves again every backend of `previous` whose Service (`namespace/name`)
+ * is in `services`, against `view` (`self`: as CompileOptions.self). `changed` is empty when no backend's endpoints changed;
  * the diagnostics are brought up to date either way.
  */
-export function updateEndpoints(view: ClusterView, previous: CompiledState, services: ReadonlySet<string>, self?: SelfListeners): EndpointUpdate {
-  const changed: Cluster[] = [];
-  const clusterDiagnostics = new Map(previous.clusterDiagnostics);
+export function updateEndpoints(view: ObjectView, previous: CompiledState, services: ReadonlySet<string>, self?: SelfListeners): EndpointUpdate {
+  const changed: Backend[] = [];
+  const backendDiagnostics = new Map(previous.backendDiagnostics);
   let diagnosticsChanged = false;
-  const clusters = previous.table.clusters.map((cluster) => {
-    if (!services.has(cluster.service)) return cluster;
-    const use = previous.uses.get(cluster.id);
-    if (use === undefined) return cluster;
-    const resolved = resolveCluster(view, use, self);
-    if (!sameDiagnostics(resolved.diagnostics, previous.clusterDiagnostics.get(cluster.id) ?? [])) {
-      clusterDiagnostics.set(cluster.id, resolved.diagnostics);
+  const backends = previous.table.backends.map((backend) => {
+    if (!services.has(backend.service)) return backend;
+    const use = previous.uses.get(backend.id);
+    if (use === undefined) return backend;
+    const resolved = resolveBackend(view, use, self);
+    if (!sameDiagnostics(resolved.diagnostics, previous.backendDiagnostics.get(backend.id) ?? [])) {
+      backendDiagnostics.set(backend.id, resolved.diagnostics);
       diagnosticsChanged = true;
     }
-    if (sameEndpoints(resolved.cluster.endpoints, cluster.endpoints)) return cluster;
-    changed.push(resolved.cluster);
-    return resolved.cluster;
+    if (sameEndpoints(resolved.backend.endpoints, backend.endpoints)) return backend;
+    changed.push(resolved.backend);
+    return resolved.backend;
   });
   if (changed.length === 0 && !diagnosticsChanged) return { state: previous, changed };
-  const table = changed.length === 0 ? previous.table : { ...previous.table, clusters };
+  const table = changed.length === 0 ? previous.table : { ...previous.table, backends };
   const diagnostics = [...previous.routeDiagnostics];
-  for (const c of clusters) diagnostics.push(...(clusterDiagnostics.get(c.id) ?? []));
-  return { state: { ...previous, table, diagnostics, clusterDiagnostics }, changed };
+  for (const c of backends) diagnostics.push(...(backendDiagnostics.get(c.id) ?? []));
+  return { state: { ...previous, table, diagnostics, backendDiagnostics }, changed };
 }
 
 function sameEndpoints(a: readonly Endpoint[], b: readonly Endpoint[]): boolean {

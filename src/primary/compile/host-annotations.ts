@@ -24,7 +24,7 @@ export const applyHostAnnotations: Processor = (state) => {
       report(state, 'ING_ERR_INGRESS_CONFLICT', 'warning', `Ingress ${h.www.ingress}`, `from-to-www-redirect: host ${quote(other)} has rules of its own, so it is not redirected to ${quote(host)} (as in ingress-nginx)`);
       continue;
     }
-    const route: Route = { match: 'Prefix', path: '/', cluster: h.www.route.cluster, source: h.www.ingress, policy: { hostRedirect: { host, code: WWW_REDIRECT_CODE } } };
+    const route: Route = { match: 'Prefix', path: '/', backend: h.www.route.backend, source: h.www.ingress, policy: { hostRedirect: { host, code: WWW_REDIRECT_CODE } } };
     state.hosts.set(other, new Map([[`Prefix /`, route]]));
   }
   for (const [host, h] of state.hostAnnotations) {

@@ -6,14 +6,14 @@
  */
 import type { Diagnostic } from '../../shared/errors.js';
 import type { Route, RoutingTable, VirtualHost } from '../../shared/snapshot.js';
-import { keyOf, type ClusterView } from '../model.js';
+import { keyOf, type ObjectView } from '../model.js';
 import { compareText, type BackendUse, type CompileOptions, type CompileState, type Processor } from './context.js';
 import { applyHostAnnotations } from './host-annotations.js';
 import { compileIngresses } from './ingress.js';
 import { selectIngresses } from './ingress-class.js';
 import { applyRateLimits } from './rate-limit-annotations.js';
 import { applySourceRanges } from './source-range-annotations.js';
-import { resolveClusters } from './services.js';
+import { resolveBackends } from './services.js';
 
 export type { CompileOptions } from './context.js';
 export { updateEndpoints, type EndpointUpdate } from './endpoint-update.js';
@@ -28,60 +28,60 @@ export interface CompileResult {
 }
 
 /**
- * CompiledState is a CompileResult plus what an endpoint update needs to redo single clusters
- * (see endpoint-update.ts): each cluster's backend use and diagnostics, and the diagnostics
+ * CompiledState is a CompileResult plus what an endpoint update needs to redo single backends
+ * (see endpoint-update.ts): each backend's use and diagnostics, and the diagnostics
  * of the route processors, which `diagnostics` lists first.
  */
 export interface CompiledState extends CompileResult {
   readonly routeDiagnostics: readonly Diagnostic[];
   readonly uses: ReadonlyMap<string, BackendUse>;
-  readonly clusterDiagnostics: ReadonlyMap<string, readonly Diagnostic[]>;
+  readonly backendDiagnostics: ReadonlyMap<string, readonly Diagnostic[]>;
 }
 
 /** PROCESSORS run in this order; each relies on the state the earlier ones left. */
-const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applySourceRanges, resolveClusters];
+const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applySourceRanges, resolveBackends];
 
 /** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
-export function compileSnapshot(view: ClusterView, opts: CompileOptions): CompileResult {
+export function compileSnapshot(view: ObjectView, opts: CompileOptions): CompileResult {
   const { table, diagnostics, ingresses } = compileState(view, opts);
   return { table, diagnostics, ingresses };
 }
 
 /**
  * compileState compiles like compileSnapshot and keeps the parts an endpoint update reuses.
- * With `previous` (the last CompiledState and the Services changed since), clusters nothing
+ * With `previous` (the last CompiledState and the Services changed since), backends nothing
  * touched are taken from it rather than resolved again; the result is the same either way.
  */
-export function compileState(view: ClusterView, opts: CompileOptions, previous?: { readonly state: CompiledState; readonly changedServices: ReadonlySet<string> }): CompiledState {
+export function compileState(view: ObjectView, opts: CompileOptions, previous?: { readonly state: CompiledState; readonly changedServices: ReadonlySet<string> }): CompiledState {
   const state: CompileState = {
     view,
     opts,
-    ...(previous === undefined ? {} : { previous: { uses: previous.state.uses, clusters: previous.state.table.clusters, clusterDiagnostics: previous.state.clusterDiagnostics, changedServices: previous.changedServices } }),
+    ...(previous === undefined ? {} : { previous: { uses: previous.state.uses, backends: previous.state.table.backends, backendDiagnostics: previous.state.backendDiagnostics, changedServices: previous.changedServices } }),
     diagnostics: [],
     ingresses: [],
     hosts: new Map(),
     defaultBackend: null,
-    backends: new Map(),
-    clusters: [],
-    clusterDiagnostics: new Map(),
+    uses: new Map(),
+    backends: [],
+    backendDiagnostics: new Map(),
     hostAnnotations: new Map(),
   };
   for (const processor of PROCESSORS) processor(state);
   const table: RoutingTable = {
     hosts: virtualHosts(state.hosts),
     defaultBackend: state.defaultBackend,
-    clusters: state.clusters,
+    backends: state.backends,
   };
-  let fromClusters = 0;
-  for (const d of state.clusterDiagnostics.values()) fromClusters += d.length;
+  let fromBackends = 0;
+  for (const d of state.backendDiagnostics.values()) fromBackends += d.length;
   return {
     table,
     diagnostics: state.diagnostics,
     ingresses: state.ingresses.map(keyOf).sort(compareText),
-    // resolveClusters runs last, so the clusters' diagnostics are the tail of the list.
-    routeDiagnostics: state.diagnostics.slice(0, state.diagnostics.length - fromClusters),
-    uses: state.backends,
-    clusterDiagnostics: state.clusterDiagnostics,
+    // resolveBackends runs last, so the backends' diagnostics are the tail of the list.
+    routeDiagnostics: state.diagnostics.slice(0, state.diagnostics.length - fromBackends),
+    uses: state.uses,
+    backendDiagnostics: state.backendDiagnostics,
   };
 }
 

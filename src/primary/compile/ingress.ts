@@ -3,7 +3,7 @@
  * virtual host, and picks the default backend. The first Ingress to claim a host + path keeps
  * it, so the oldest wins every conflict and each loser is told who won.
  */
-import { clusterId } from '../../shared/keys.js';
+import { backendId } from '../../shared/keys.js';
 import type { Route, RouteCache, RoutePolicy as RouteAnnotations } from '../../shared/snapshot.js';
 import { describeObject, keyOf, type Ingress, type IngressBackend } from '../model.js';
 import { readAnnotations, type IngressAnnotations } from './annotations.js';
@@ -197,7 +197,7 @@ function compileRules(state: CompileState, ing: Ingress, policy: RoutePolicy): v
   }
 }
 
-/** BackendRef is a usable service backend: the cluster id and the Service port it names. */
+/** BackendRef is a usable service backend: the backend id and the Service port it names. */
 interface BackendRef {
   readonly id: string;
   readonly namespace: string;
@@ -207,7 +207,7 @@ interface BackendRef {
 }
 
 /**
- * useBackend returns the cluster a backend points at, or reports why the backend cannot be
+ * useBackend returns the backend an Ingress backend field points at, or reports why the backend cannot be
  * used (`what` names it in the message, `outcome` says what was skipped) and returns undefined.
  */
 function useBackend(
@@ -228,25 +228,25 @@ function useBackend(
     return undefined;
   }
   const namespace = ing.metadata.namespace ?? 'default';
-  // backend-protocol makes a cluster of its own: another Ingress may use the same port over HTTP/1.1.
+  // backend-protocol makes a backend of its own: another Ingress may use the same port over HTTP/1.1.
   const protocol = backendProtocolOf(state, ing);
-  if (protocol !== undefined) return { id: `${clusterId(namespace, service.name, port)}/${protocol}`, namespace, service: service.name, port, protocol };
-  return { id: clusterId(namespace, service.name, port), namespace, service: service.name, port };
+  if (protocol !== undefined) return { id: `${backendId(namespace, service.name, port)}/${protocol}`, namespace, service: service.name, port, protocol };
+  return { id: backendId(namespace, service.name, port), namespace, service: service.name, port };
 }
 
-/** claimBackend records that a kept route of `ing` uses the cluster of `ref`. */
+/** claimBackend records that a kept route of `ing` uses the backend of `ref`. */
 function claimBackend(state: CompileState, ing: Ingress, ref: BackendRef): void {
-  const use = state.backends.get(ref.id);
+  const use = state.uses.get(ref.id);
   if (use !== undefined) use.sources.add(keyOf(ing));
-  else state.backends.set(ref.id, { ...ref, sources: new Set([keyOf(ing)]) });
+  else state.uses.set(ref.id, { ...ref, sources: new Set([keyOf(ing)]) });
 }
 
 /**
  * makeRoute builds a Route with a fixed key order, so that equal routes encode to equal bytes;
  * `cache` and `httpsRedirect` are left out entirely (not set to undefined) when off.
  */
-function makeRoute(match: Route['match'], path: string, cluster: string, source: string, cache: RouteCache | undefined, httpsRedirect: boolean, annotations?: RouteAnnotations): Route {
-  const route: { -readonly [K in keyof Route]: Route[K] } = { match, path, cluster, source };
+function makeRoute(match: Route['match'], path: string, backend: string, source: string, cache: RouteCache | undefined, httpsRedirect: boolean, annotations?: RouteAnnotations): Route {
+  const route: { -readonly [K in keyof Route]: Route[K] } = { match, path, backend, source };
   if (cache !== undefined) route.cache = cache;
   if (httpsRedirect) route.httpsRedirect = true;
   if (annotations !== undefined) route.policy = annotations;

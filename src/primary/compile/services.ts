@@ -1,49 +1,49 @@
 /**
- * The services processor: resolves every cluster the routes reference to its Service port
- * and endpoints. A cluster whose Service or port is missing stays in the table with no
+ * The services processor: resolves every backend the routes reference to its Service port
+ * and endpoints. A backend whose Service or port is missing stays in the table with no
  * endpoints, so that its routes answer 503 instead of falling through to another route.
  */
 import type { Diagnostic, ErrorCode, Severity } from '../../shared/errors.js';
-import type { Cluster, Endpoint } from '../../shared/snapshot.js';
+import type { Backend, Endpoint } from '../../shared/snapshot.js';
 import { objectKey } from '../../shared/keys.js';
-import type { ClusterView, ServicePort } from '../model.js';
-import { compareText, quote, type BackendUse, type PreviousClusters, type Processor } from './context.js';
+import type { ObjectView, ServicePort } from '../model.js';
+import { compareText, quote, type BackendUse, type PreviousBackends, type Processor } from './context.js';
 import { appProtocolOf, type BackendProtocol } from './backend-protocol.js';
 import { resolveEndpoints } from './endpoints.js';
 import { selfListenerOf, type SelfListeners } from './self-listeners.js';
 
-/** ResolvedCluster is one cluster with the diagnostics its resolution raised. */
-export interface ResolvedCluster {
-  readonly cluster: Cluster;
+/** ResolvedBackend is one backend with the diagnostics its resolution raised. */
+export interface ResolvedBackend {
+  readonly backend: Backend;
   readonly diagnostics: readonly Diagnostic[];
 }
 
 /**
- * resolveClusters fills `state.clusters`, sorted by id, from `state.backends`. Each cluster's
- * diagnostics follow the route processors' in cluster order, and are kept per cluster in
- * `state.clusterDiagnostics` so that an endpoint update can redo one cluster alone.
+ * resolveBackends fills `state.backends`, sorted by id, from `state.uses`. Each backend's
+ * diagnostics follow the route processors' in backend order, and are kept per backend in
+ * `state.backendDiagnostics` so that an endpoint update can redo one backend alone.
  */
-export const resolveClusters: Processor = (state) => {
-  const uses = [...state.backends.values()].sort((a, b) => compareText(a.id, b.id));
+export const resolveBackends: Processor = (state) => {
+  const uses = [...state.uses.values()].sort((a, b) => compareText(a.id, b.id));
   const reuse = reusable(state.previous);
-  state.clusters = uses.map((use) => {
-    const resolved = reuse?.(use) ?? resolveCluster(state.view, use, state.opts.self);
+  state.backends = uses.map((use) => {
+    const resolved = reuse?.(use) ?? resolveBackend(state.view, use, state.opts.self);
     state.diagnostics.push(...resolved.diagnostics);
-    state.clusterDiagnostics.set(use.id, resolved.diagnostics);
-    return resolved.cluster;
+    state.backendDiagnostics.set(use.id, resolved.diagnostics);
+    return resolved.backend;
   });
 };
 
-/** reusable returns a lookup of the previous compile's cluster for a use, when it may stand (see PreviousClusters). */
-function reusable(previous: PreviousClusters | undefined): ((use: BackendUse) => ResolvedCluster | undefined) | undefined {
+/** reusable returns a lookup of the previous compile's backend for a use, when it may stand (see PreviousBackends). */
+function reusable(previous: PreviousBackends | undefined): ((use: BackendUse) => ResolvedBackend | undefined) | undefined {
   if (previous === undefined) return undefined;
-  const byId = new Map(previous.clusters.map((c) => [c.id, c]));
+  const byId = new Map(previous.backends.map((c) => [c.id, c]));
   return (use) => {
     const old = previous.uses.get(use.id);
-    const cluster = byId.get(use.id);
-    if (old === undefined || cluster === undefined || previous.changedServices.has(objectKey(use.namespace, use.service))) return undefined;
+    const backend = byId.get(use.id);
+    if (old === undefined || backend === undefined || previous.changedServices.has(objectKey(use.namespace, use.service))) return undefined;
     if (old.namespace !== use.namespace || old.service !== use.service || old.port !== use.port || !sameOrder(old.sources, use.sources)) return undefined;
-    return { cluster, diagnostics: previous.clusterDiagnostics.get(use.id) ?? [] };
+    return { backend, diagnostics: previous.backendDiagnostics.get(use.id) ?? [] };
   };
 }
 
@@ -54,8 +54,8 @@ function sameOrder(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   return true;
 }
 
-/** resolveCluster resolves one backend use to its Service port and endpoints (pure); `self` are this Flusso's listeners. */
-export function resolveCluster(view: ClusterView, use: BackendUse, self?: SelfListeners): ResolvedCluster {
+/** resolveBackend resolves one backend use to its Service port and endpoints (pure); `self` are this Flusso's listeners. */
+export function resolveBackend(view: ObjectView, use: BackendUse, self?: SelfListeners): ResolvedBackend {
   const diagnostics: Diagnostic[] = [];
   const report = (code: ErrorCode, severity: Severity, object: string, message: string): void => {
     diagnostics.push({ code, severity, object, message });
@@ -63,12 +63,12 @@ export function resolveCluster(view: ClusterView, use: BackendUse, self?: SelfLi
   const endpoints = withoutSelf(endpointsOf(view, use, report), use, self, report);
   // The Ingress's backend-protocol annotation wins over the Service port's appProtocol.
   const port = use.protocol === undefined ? findPort(view.service(use.namespace, use.service)?.spec?.ports ?? [], use.port) : undefined;
-  return { cluster: makeCluster(use, endpoints, use.protocol ?? (port === undefined ? undefined : appProtocolOf(port))), diagnostics };
+  return { backend: makeBackend(use, endpoints, use.protocol ?? (port === undefined ? undefined : appProtocolOf(port))), diagnostics };
 }
 
 /**
  * withoutSelf drops the endpoints that are this Flusso's own listeners (self-listeners.ts) and
- * tells every Ingress that uses the cluster; with none left the cluster answers 503.
+ * tells every Ingress that uses the backend; with none left the backend answers 503.
  */
 function withoutSelf(endpoints: Endpoint[], use: BackendUse, self: SelfListeners | undefined, report: Report): Endpoint[] {
   if (self === undefined) return endpoints;
@@ -88,7 +88,7 @@ function withoutSelf(endpoints: Endpoint[], use: BackendUse, self: SelfListeners
 
 type Report = (code: ErrorCode, severity: Severity, object: string, message: string) => void;
 
-function endpointsOf(view: ClusterView, use: BackendUse, report: Report): Endpoint[] {
+function endpointsOf(view: ObjectView, use: BackendUse, report: Report): Endpoint[] {
   const service = view.service(use.namespace, use.service);
   const serviceKey = objectKey(use.namespace, use.service);
   if (service === undefined) {
@@ -137,9 +137,9 @@ function describePort(port: number | string): string {
   return typeof port === 'number' ? `port ${port}` : `port named ${quote(port)}`;
 }
 
-/** makeCluster builds a Cluster with a fixed key order. */
-function makeCluster(use: BackendUse, endpoints: Endpoint[], protocol: BackendProtocol | undefined): Cluster {
-  const cluster: Cluster = {
+/** makeBackend builds a Backend with a fixed key order. */
+function makeBackend(use: BackendUse, endpoints: Endpoint[], protocol: BackendProtocol | undefined): Backend {
+  const backend: Backend = {
     id: use.id,
     service: objectKey(use.namespace, use.service),
     servicePort: use.port,
@@ -147,5 +147,5 @@ function makeCluster(use: BackendUse, endpoints: Endpoint[], protocol: BackendPr
     loadBalancer: 'round-robin',
   };
   // Left out entirely for HTTP/1.1, so that existing snapshots encode to the same bytes.
-  return protocol === undefined ? cluster : { ...cluster, protocol };
+  return protocol === undefined ? backend : { ...backend, protocol };
 }

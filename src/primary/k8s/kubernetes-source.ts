@@ -1,6 +1,6 @@
 /**
  * The Kubernetes source: one supervised list/watch per collection (and per namespace when
- * `--watch-namespace` narrows it) feeding a ClusterStore. It reports nothing before every
+ * `--watch-namespace` narrows it) feeding an ObjectStore. It reports nothing before every
  * collection has listed once, so a starting Flusso never serves a half-empty table, and it
  * keeps the last state through API outages (the watchers retry; the store is never cleared).
  *
@@ -17,7 +17,7 @@ import { SERVICE_NAME_LABEL } from '../model.js';
 import { SecretStore } from '../secrets.js';
 import { objectKey } from '../../shared/keys.js';
 import { MAX_MESSAGE_CHARS, truncateText } from '../diagnostics.js';
-import { ClusterStore, sliceService } from '../store.js';
+import { ObjectStore, sliceService } from '../store.js';
 import { RESOURCES, createWatchClient, readSecret, type ResourceSpec, type WatchedKind } from './resources.js';
 import { ResourceWatcher, type RawObject, type WatchClient } from './watch.js';
 
@@ -52,7 +52,7 @@ export class KubernetesSource implements Source {
   /** name identifies the source kind in logs and the GUI. */
   readonly name = 'kubernetes';
   readonly #log: Logger;
-  readonly #store = new ClusterStore();
+  readonly #store = new ObjectStore();
   readonly #secrets = new SecretStore();
   /** Every TLS Secret seen (`namespace/name`), kept or not. */
   readonly #known = new Set<string>();

@@ -91,7 +91,7 @@ export class ControlPlaneMetrics {
     w.family('flusso_source_watch_up', 'gauge', 'Whether each watch of the object source has listed and is connected (1) or not (0).');
     for (const h of state.watches) w.sample('flusso_source_watch_up', [['source', state.source], ['watch', h.watch]], h.up ? 1 : 0);
     w.family('flusso_backend_ready_endpoints', 'gauge', 'Ready endpoints of each backend (Service port) in the published snapshot.');
-    for (const c of state.table?.clusters ?? []) {
+    for (const c of state.table?.backends ?? []) {
       const svc = splitObjectKey(c.service);
       const ready = c.endpoints.reduce((n, e) => n + (e.ready ? 1 : 0), 0);
       w.sample('flusso_backend_ready_endpoints', [['namespace', svc.namespace], ['service', svc.name], ['port', String(c.servicePort)]], ready);

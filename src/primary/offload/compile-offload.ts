@@ -22,7 +22,7 @@ import { KUBE_KINDS } from '../model.js';
 import type { CompileTaskInput, CompileTaskOutput } from './compile-task.js';
 import { packObjects, type Pause } from './object-batch.js';
 
-/** ObjectSource is what the mirror is fed from: a ClusterStore. */
+/** ObjectSource is what the mirror is fed from: an ObjectStore. */
 export interface ObjectSource {
   get(kind: KubeKind, key: string): KubeObject | undefined;
   objects(): Iterable<KubeObject>;

@@ -1,6 +1,6 @@
 /**
  * The compile task: what runs on the primary's compile thread (piscina). The thread keeps its
- * own ClusterStore, a mirror of the source's, fed with the objects that changed since the
+ * own ObjectStore, a mirror of the source's, fed with the objects that changed since the
  * last task; it compiles the mirror, encodes the table and returns bytes, so that neither
  * the 10,000 objects in nor the table out are structured-cloned object by object.
  *
@@ -11,7 +11,7 @@ import { encodeTable, encodeValue } from '../../shared/codec.js';
 import { compileState, type CompiledState } from '../compile/index.js';
 import type { CompileOptions } from '../compile/context.js';
 import { keyOf, type KubeKind, type KubeObject } from '../model.js';
-import { ClusterStore, sliceService } from '../store.js';
+import { ObjectStore, sliceService } from '../store.js';
 import { unpackObjectsNow, weightOf, type ObjectBatch } from './object-batch.js';
 
 /** CompileTaskInput is one task: how to bring the mirror up to date, and the options. */
@@ -53,20 +53,20 @@ export type EncodedUse = readonly [string, string, string, number | string, read
 export interface EncodedState {
   readonly routeDiagnostics: readonly Diagnostic[];
   readonly uses: readonly EncodedUse[];
-  /** Only the clusters that have diagnostics. */
-  readonly clusterDiagnostics: readonly (readonly [string, readonly Diagnostic[]])[];
+  /** Only the backends that have diagnostics. */
+  readonly backendDiagnostics: readonly (readonly [string, readonly Diagnostic[]])[];
 }
 
 /** createCompileTask returns a task function with its own mirror (one per thread). */
 export function createCompileTask(): (input: CompileTaskInput) => CompileTaskOutput {
-  let mirror = new ClusterStore();
+  let mirror = new ObjectStore();
   let version = 0;
   let weight = 0;
-  /** The last compile, whose untouched clusters the next one takes over. */
+  /** The last compile, whose untouched backends the next one takes over. */
   let previous: CompiledState | undefined;
   return (input) => {
     if (input.reset) {
-      mirror = new ClusterStore();
+      mirror = new ObjectStore();
       previous = undefined;
       weight = 0;
     } else if (input.base !== version) return { kind: 'resync' };
@@ -96,7 +96,7 @@ export function createCompileTask(): (input: CompileTaskInput) => CompileTaskOut
     const encoded: EncodedState = {
       routeDiagnostics: state.routeDiagnostics,
       uses: [...state.uses.values()].map((u) => [u.id, u.namespace, u.service, u.port, [...u.sources]]),
-      clusterDiagnostics: [...state.clusterDiagnostics].filter(([, d]) => d.length > 0),
+      backendDiagnostics: [...state.backendDiagnostics].filter(([, d]) => d.length > 0),
     };
     const out: CompileTaskOutput = {
       kind: 'compiled',

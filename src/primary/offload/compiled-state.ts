@@ -45,7 +45,7 @@ export class LazyCompiledState {
       ingresses: this.ingresses,
       routeDiagnostics: encoded.routeDiagnostics,
       uses,
-      clusterDiagnostics: new Map(encoded.clusterDiagnostics),
+      backendDiagnostics: new Map(encoded.backendDiagnostics),
     };
     return this.#state;
   }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { CachePurgeSelector, PrimaryMessage } from '../../shared/messages.js';
-import { sendTo, type ClusterWorker, type Slot } from './slot.js';
+import { sendTo, type ForkedWorker, type Slot } from './slot.js';
 
 /** CachePurgeResult is what a purge achieved across the pool. */
 export interface CachePurgeResult {
@@ -19,7 +19,7 @@ export interface CachePurgeResult {
 
 /** A purge waiting for its answers. */
 interface PendingPurge {
-  readonly waiting: Set<ClusterWorker>;
+  readonly waiting: Set<ForkedWorker>;
   readonly workers: number;
   purged: number;
   answered: number;
@@ -66,7 +66,7 @@ export class CacheFanOut {
   }
 
   /** purged takes a worker's answer to purge `id`; a late one, or one it was not asked, finds nothing. */
-  purged(worker: ClusterWorker, id: unknown, purged: unknown): void {
+  purged(worker: ForkedWorker, id: unknown, purged: unknown): void {
     if (typeof id !== 'number') return;
     const p = this.#purges.get(id);
     if (p === undefined || !p.waiting.delete(worker)) return;
@@ -77,7 +77,7 @@ export class CacheFanOut {
   }
 
   /** gone stops waiting for an exited worker: every purge it had not answered counts it as not answered. */
-  gone(worker: ClusterWorker): void {
+  gone(worker: ForkedWorker): void {
     for (const [id, p] of this.#purges) if (p.waiting.delete(worker) && p.waiting.size === 0) this.#finish(id);
   }
 

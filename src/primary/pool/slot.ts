@@ -11,9 +11,9 @@ import type { WireError } from '../../shared/errors.js';
 import type { PrimaryMessage } from '../../shared/messages.js';
 
 /**
- * ClusterWorker is the part of a node:cluster Worker the pool uses; tests fork fakes of it.
+ * ForkedWorker is the part of a node:cluster Worker the pool uses; tests fork fakes of it.
  */
-export interface ClusterWorker {
+export interface ForkedWorker {
   readonly process: { readonly pid?: number | undefined; readonly stdout?: Readable | null; readonly stderr?: Readable | null; kill(signal?: NodeJS.Signals | number): boolean };
   send(message: PrimaryMessage): boolean;
   isConnected(): boolean;
@@ -41,7 +41,7 @@ export interface Delivery {
 export interface Slot {
   readonly id: number;
   /** The process filling the slot; null between an exit and the restart. */
-  worker: ClusterWorker | null;
+  worker: ForkedWorker | null;
   pid: number;
   startedAt: number;
   readonly delivery: Delivery;

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { IngressError, type Diagnostic } from '../../shared/errors.js';
 import { keyOf, type KubeObject, type TlsSecret } from '../model.js';
 import { SecretStore } from '../secrets.js';
-import { ClusterStore, sliceService } from '../store.js';
+import { ObjectStore, sliceService } from '../store.js';
 import { objectKey } from '../../shared/keys.js';
 import { ManifestParser } from '../offload/manifest-parse.js';
 import { fileOutcome, type LastGood } from './manifests.js';
@@ -43,7 +43,7 @@ const MAX_DELAY_FACTOR = 5;
 
 /**
  * FileSource reads every `*.yaml`, `*.yml` and `*.json` file of a directory (sorted by name,
- * dotfiles skipped) into a ClusterStore, and reloads on change. Files are read through
+ * dotfiles skipped) into an ObjectStore, and reloads on change. Files are read through
  * symlinks, so a mounted ConfigMap (whose files are links swapped atomically) works.
  */
 export class FileSource implements Source {
@@ -53,7 +53,7 @@ export class FileSource implements Source {
   readonly #log: Logger;
   readonly #debounceMs: number;
   readonly #parser: ManifestParser;
-  readonly #store = new ClusterStore();
+  readonly #store = new ObjectStore();
   readonly #secrets = new SecretStore();
   #files = new Map<string, FileState>();
   /** The merged objects of the last load by `Kind namespace/name`. */

@@ -3,7 +3,7 @@
  * today, the Kubernetes API later.
  */
 import type { Diagnostic } from '../../shared/errors.js';
-import type { ClusterView, SecretView } from '../model.js';
+import type { ObjectView, SecretView } from '../model.js';
 
 /**
  * SourceUpdate is the state of a source after a change that matters. `view` is live: it
@@ -12,7 +12,7 @@ import type { ClusterView, SecretView } from '../model.js';
  * manifest parse errors), complete for this state.
  */
 export interface SourceUpdate {
-  readonly view: ClusterView;
+  readonly view: ObjectView;
   /** The source's TLS Secrets, live as `view` is. */
   readonly secrets: SecretView;
   readonly diagnostics: readonly Diagnostic[];

@@ -4,7 +4,7 @@
 import type { Endpoint } from '../../shared/snapshot.js';
 
 /**
- * Balancer picks an endpoint of one cluster for each request.
+ * Balancer picks an endpoint of one backend for each request.
  *
  * It is generic so the worker can keep per-endpoint data (the upstream Pool) on the very
  * object it selects, and so avoid a second lookup per request. Balancers are pure: no I/O,

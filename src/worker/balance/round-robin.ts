@@ -13,7 +13,7 @@ interface OverrideIndex {
 
 /**
  * Every balancer of a snapshot gets the same Overrides object: index it once, not once per
- * cluster (10,000 clusters would otherwise each hold a Set and a Map of the same keys).
+ * backend (10,000 backends would otherwise each hold a Set and a Map of the same keys).
  */
 const overrideIndexes = new WeakMap<Overrides, OverrideIndex>();
 
@@ -28,8 +28,8 @@ function indexOverrides(o: Overrides): OverrideIndex {
 
 /** RoundRobinOptions configures a RoundRobinBalancer. */
 export interface RoundRobinOptions<E extends Endpoint> {
-  /** Cluster id; with `overrides`, it forms the `clusterId|ip:port` override keys. */
-  readonly clusterId?: string;
+  /** Backend id; with `overrides`, it forms the `backendId|ip:port` override keys. */
+  readonly backendId?: string;
   readonly endpoints?: readonly E[];
   /** Operator overrides from the snapshot: drained endpoints and weight overrides. */
   readonly overrides?: Overrides;
@@ -58,7 +58,7 @@ export class RoundRobinBalancer<E extends Endpoint = Endpoint> implements Balanc
   #next = 0;
 
   constructor(options: RoundRobinOptions<E> = {}) {
-    this.#prefix = options.clusterId === undefined ? '' : `${options.clusterId}|`;
+    this.#prefix = options.backendId === undefined ? '' : `${options.backendId}|`;
     const index = indexOverrides(options.overrides ?? NO_OVERRIDES);
     this.#drained = index.drained;
     this.#weights = index.weights;

@@ -19,8 +19,8 @@ export interface CacheEntryInput {
   readonly path: string;
   /** The route (Ingress `namespace/name`) that produced it, for purge by Ingress; null when none. */
   readonly route: string | null;
-  /** The cluster (Service port) that produced it: an entry is used only while its route still points there. */
-  readonly cluster?: string;
+  /** The backend (Service port) that produced it: an entry is used only while its route still points there. */
+  readonly backend?: string;
   /** The request's headers, from which the entry's Vary key is computed. */
   readonly requestHeaders: HeaderSource;
   readonly status: number;
@@ -43,7 +43,7 @@ export interface CacheEntry extends CachedResponse {
   readonly host: string;
   readonly path: string;
   readonly route: string | null;
-  readonly cluster: string | null;
+  readonly backend: string | null;
   readonly headers: HeaderPairs;
   readonly body: Buffer;
   /** Accounted bytes: body, header names and values, keys and a fixed per-entry overhead. */
@@ -171,11 +171,11 @@ export class ResponseCache {
     const vary = headerValue(headers, 'vary');
     const vk = varyKey(vary, input.requestHeaders);
     if (vk === null) return null;
-    let size = ENTRY_OVERHEAD_BYTES + input.body.length + 2 * (input.key.length + vk.length) + input.host.length + input.path.length + (input.route?.length ?? 0) + (input.cluster?.length ?? 0);
+    let size = ENTRY_OVERHEAD_BYTES + input.body.length + 2 * (input.key.length + vk.length) + input.host.length + input.path.length + (input.route?.length ?? 0) + (input.backend?.length ?? 0);
     for (const [n, v] of headers) size += n.length + v.length + PER_HEADER_BYTES;
     if (size > this.#maxObjectBytes) return null;
     const entry: CacheEntry = {
-      key: input.key, varyKey: vk, vary, host: input.host, path: input.path, route: input.route, cluster: input.cluster ?? null,
+      key: input.key, varyKey: vk, vary, host: input.host, path: input.path, route: input.route, backend: input.backend ?? null,
       status: input.status, headers, body: ownBuffer(input.body),
       storedAt: input.storedAt, requestTime: input.requestTime, defaultTtlSeconds: input.defaultTtlSeconds, size,
     };

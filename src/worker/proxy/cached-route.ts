@@ -13,7 +13,7 @@ import { conditionalHeaders, isRequestCacheable, reuseDecision, type CacheStatus
 import type { CacheEntry } from '../cache/store.js';
 import type { WorkerCache } from '../cache/worker-cache.js';
 import type { Route, RouteCache } from '../../shared/snapshot.js';
-import type { ClusterRuntime } from '../state.js';
+import type { BackendRuntime } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { BodyFraming, type UpstreamConnection, type UpstreamError, type UpstreamHandler } from '../upstream/client.js';
 import type { ResponseHead } from '../upstream/parser.js';
@@ -32,7 +32,7 @@ export interface Pending {
   readonly target: string;
   readonly forwarded: string;
   readonly headers: string[];
-  readonly cluster: ClusterRuntime | undefined;
+  readonly backend: BackendRuntime | undefined;
   readonly body: BodyFraming;
   readonly counters: RouteCounters | null;
   readonly source: string;
@@ -134,7 +134,7 @@ export class CachedRoutes {
   handle(route: Route, rc: RouteCache, host: string, path: string, query: string, method: string, req: HeaderPairs, pending: (upstream: boolean) => Pending | null): Exchange | null | 'bad-request' {
     const c = this.#cache;
     const key = primaryKey({ scheme: this.#scheme, host, path, query });
-    const r: CachedRequest = { cache: c, key, host, path, ingress: route.source, cluster: route.cluster, ttlSeconds: rc.ttlSeconds, method, req, own: this.#ctx };
+    const r: CachedRequest = { cache: c, key, host, path, ingress: route.source, backend: route.backend, ttlSeconds: rc.ttlSeconds, method, req, own: this.#ctx };
     if (!isRequestCacheable({ method, headers: req }) || hasRange(req)) {
       const p = pending(true);
       if (p === null) return 'bad-request';
@@ -142,7 +142,7 @@ export class CachedRoutes {
       return this.#forward(p, new BypassSink(c, key, !SAFE_METHODS.has(method)), false);
     }
     let entry = c.store.get(key, req);
-    if (entry !== null && entry.cluster !== route.cluster) {
+    if (entry !== null && entry.backend !== route.backend) {
       // The route moved to another backend since this was stored: never serve the old backend's content.
       c.store.delete(key);
       entry = null;
@@ -193,11 +193,11 @@ export class CachedRoutes {
 
   /**
    * forward starts the upstream exchange of a cached route's request, or answers 503 (with the
-   * sink's label) when the cluster has no endpoint. `corked`: called outside the handler.
+   * sink's label) when the backend has no endpoint. `corked`: called outside the handler.
    */
   #forward(p: Pending, sink: ExchangeCache, corked: boolean): Exchange | null {
-    const endpoint = p.cluster === undefined ? null : p.cluster.balancer.select();
-    if (p.cluster === undefined || endpoint === null) {
+    const endpoint = p.backend === undefined ? null : p.backend.balancer.select();
+    if (p.backend === undefined || endpoint === null) {
       const stale = sink.onFailure();
       const answer = (): void => {
         if (stale !== null) {
@@ -215,7 +215,7 @@ export class CachedRoutes {
       return null;
     }
     const access = this.#accessLog === null ? null : { host: p.host, clientAddress: p.clientAddress, requestId: p.requestId, route: p.source };
-    return new Exchange({ ctx: this.#ctx, res: p.res, method: p.method, target: p.forwarded, headers: p.headers, cluster: p.cluster, endpoint, body: p.body, counters: p.counters, startedAt: p.started, access, cache: sink });
+    return new Exchange({ ctx: this.#ctx, res: p.res, method: p.method, target: p.forwarded, headers: p.headers, backend: p.backend, endpoint, body: p.body, counters: p.counters, startedAt: p.started, access, cache: sink });
   }
 
   /**
@@ -243,7 +243,7 @@ export class CachedRoutes {
       let exchange: Exchange | null = null;
       try {
         const entry = stored === null ? null : c.store.get(r.key, r.req);
-        if (entry !== null && entry.cluster === r.cluster && reuseDecision(entry, r.req, c.now()) === 'hit') {
+        if (entry !== null && entry.backend === r.backend && reuseDecision(entry, r.req, c.now()) === 'hit') {
           p.res.cork(() => this.#serveEntry(p, r, entry, 'HIT'));
           return;
         }
@@ -275,7 +275,7 @@ export class CachedRoutes {
   #fetchInBackground(p: Pending, r: CachedRequest, entry: CacheEntry | null): void {
     const c = r.cache;
     if (!c.coalescer.join(r.key).leader) return;
-    const endpoint = p.cluster?.balancer.select() ?? null;
+    const endpoint = p.backend?.balancer.select() ?? null;
     if (endpoint === null) {
       c.coalescer.fail(r.key);
       return;

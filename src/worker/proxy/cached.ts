@@ -151,9 +151,9 @@ export interface CachedRequest {
   readonly key: string;
   readonly host: string;
   readonly path: string;
-  /** The route's Ingress (`namespace/name`) and cluster. */
+  /** The route's Ingress (`namespace/name`) and backend. */
   readonly ingress: string;
-  readonly cluster: string;
+  readonly backend: string;
   readonly ttlSeconds: number | null;
   readonly method: string;
   readonly req: HeaderPairs;
@@ -207,7 +207,7 @@ export class FillSink implements ExchangeCache {
         r.cache.store.delete(r.key);
         return null;
       }
-      const entry = r.cache.store.set({ ...refreshed, route: r.ingress, cluster: r.cluster, requestHeaders: r.req, body: stale.body });
+      const entry = r.cache.store.set({ ...refreshed, route: r.ingress, backend: r.backend, requestHeaders: r.req, body: stale.body });
       this.#stored = entry !== null;
       this.status = 'REVALIDATED';
       return entry ?? refreshed;
@@ -251,7 +251,7 @@ export class FillSink implements ExchangeCache {
     const r = this.#r;
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#bytes);
     const entry = r.cache.store.set({
-      key: r.key, host: r.host, path: r.path, route: r.ingress, cluster: r.cluster, requestHeaders: r.req,
+      key: r.key, host: r.host, path: r.path, route: r.ingress, backend: r.backend, requestHeaders: r.req,
       status: this.#upstreamStatus, headers, body, storedAt: this.#responseTime, requestTime: this.#requestTime, defaultTtlSeconds: r.ttlSeconds,
     });
     this.#stored = entry !== null;

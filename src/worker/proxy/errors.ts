@@ -32,7 +32,7 @@ export const FAILURE_STATUS: Readonly<Record<ProxyFailure, number>> = Object.fre
   'uri-too-long': 414, // a request target over --max-request-target-bytes (§B row 53)
   'head-too-large': 431, // a field over --max-request-field-bytes, or more fields than --max-request-fields (§C rows 65–67)
   'no-route': 404, // no host/path rule and no default backend
-  'no-endpoint': 503, // the cluster has no selectable endpoint
+  'no-endpoint': 503, // the backend has no selectable endpoint
   'upstream-error': 502, // connect refused, reset or bad response before the head
   'upstream-timeout': 504, // connect timeout or no response head in time
   internal: 502, // a handler threw; the worker keeps running

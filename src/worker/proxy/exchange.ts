@@ -13,7 +13,7 @@
 import type { Logger } from 'pino';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { AccessLog } from '../access-log.js';
-import type { ClusterRuntime, UpstreamEndpoint } from '../state.js';
+import type { BackendRuntime, UpstreamEndpoint } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { BodyFraming, type UpstreamConnection, type UpstreamError, type UpstreamFailure, type UpstreamHandler } from '../upstream/client.js';
 import { BodyMode, type ResponseHead } from '../upstream/parser.js';
@@ -81,7 +81,7 @@ export interface ExchangeOptions {
   readonly target: string;
   /** The upstream request fields, `[name, value, …]` (headers.ts buildUpstreamHeaders). */
   readonly headers: readonly string[];
-  readonly cluster: ClusterRuntime;
+  readonly backend: BackendRuntime;
   readonly endpoint: UpstreamEndpoint;
   /** How the request body goes upstream (none, as it comes with its Content-Length, chunked). */
   readonly body: BodyFraming;
@@ -146,7 +146,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
 
   readonly #ctx: ProxyContext;
   readonly #res: HttpResponse;
-  readonly #cluster: ClusterRuntime;
+  readonly #backend: BackendRuntime;
   #endpoint: UpstreamEndpoint;
   #tried: string[] | null = null;
   readonly #w: ResponseWriter;
@@ -179,7 +179,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   constructor(o: ExchangeOptions) {
     this.#ctx = o.ctx;
     this.#res = o.res;
-    this.#cluster = o.cluster;
+    this.#backend = o.backend;
     this.#endpoint = o.endpoint;
     this.#cache = o.cache ?? null;
     this.#counters = o.counters;
@@ -454,8 +454,8 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     if (!this.retryable || (failure !== 'connect' && failure !== 'connect-timeout')) return false;
     const tried = (this.#tried ??= [this.#endpoint.key]);
     if (tried.length >= MAX_TRIES) return false;
-    for (let i = 0; i < this.#cluster.size; i++) {
-      const next = this.#cluster.balancer.select();
+    for (let i = 0; i < this.#backend.size; i++) {
+      const next = this.#backend.balancer.select();
       if (next === null) return false;
       if (tried.includes(next.key)) continue;
       tried.push(next.key);

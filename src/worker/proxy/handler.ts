@@ -12,7 +12,7 @@ import { normalizeHost } from '../../shared/host.js';
 import { isValidQuery, normalizePath } from '../../shared/request-path.js';
 import type { Route, RouteCache } from '../../shared/snapshot.js';
 import type { AccessLog } from '../access-log.js';
-import type { ClusterRuntime, WorkerState } from '../state.js';
+import type { BackendRuntime, WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { formatAddress } from './address.js';
 import type { CachedRoutes, Pending } from './cached-route.js';
@@ -231,11 +231,11 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     // A declared body over the route's limit never goes upstream (413; request-body.ts).
     const bodyPolicy = bodyPolicyOf(match.route, bodyDefaults);
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);
-    const cluster = routing.clusters.get(match.route.cluster);
+    const backend = routing.backends.get(match.route.backend);
     const rc = match.route.cache;
-    if (rc !== undefined && l.cached !== null && forward === null) return cached(res, l, match.route, rc, cluster, host, path, query);
-    const endpoint = cluster === undefined ? null : cluster.balancer.select();
-    if (cluster === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
+    if (rc !== undefined && l.cached !== null && forward === null) return cached(res, l, match.route, rc, backend, host, path, query);
+    const endpoint = backend === undefined ? null : backend.balancer.select();
+    if (backend === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
     const length = head.contentLengthCount === 1 ? Number(cl) : -1;
     const clientAddress = formatAddress(res.getRemoteAddress());
@@ -248,11 +248,11 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
-    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, cluster, endpoint, body, counters, startedAt: t0, access, bodyPolicy });
+    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy });
   }
 
   /** cached runs a request on a route with the response cache on (proxy/cached-route.ts has the cases). */
-  function cached(res: HttpResponse, l: Listener, route: Route, rc: RouteCache, cluster: ClusterRuntime | undefined, host: string, path: string, query: string): Exchange | null {
+  function cached(res: HttpResponse, l: Listener, route: Route, rc: RouteCache, backend: BackendRuntime | undefined, host: string, path: string, query: string): Exchange | null {
     const forwarded = query === '' ? path : `${path}?${query}`;
     // What the request is, captured now: the head is shared and a parked request resumes later.
     // The upstream head is built only when the request goes upstream (a hit needs none).
@@ -262,7 +262,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       const built = upstream ? buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null }) : [];
       if (built === null) return null;
       return {
-        res, method, target, forwarded, headers: built, cluster, body: head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None, counters,
+        res, method, target, forwarded, headers: built, backend, body: head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None, counters,
         source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0,
       };
     };

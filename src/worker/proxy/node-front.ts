@@ -3,7 +3,7 @@
  * secure server with HTTP/1.1 allowed. ALPN gives `h2` to clients that offer it and HTTP/1.1
  * to the others (and to clients without ALPN). This uWS build has neither HTTP/2 nor ALPN, so
  * the port runs on node; every request still takes the one request path (handler.ts through
- * the adapters of node-response.ts), except those of a cluster that speaks HTTP/2 upstream
+ * the adapters of node-response.ts), except those of a backend that speaks HTTP/2 upstream
  * (gRPC: h2-proxy.ts).
  *
  * WebSocket stays on uWS (websocket.ts): an HTTP/1.1 upgrade is tunnelled, decrypted, to a

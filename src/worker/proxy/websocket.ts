@@ -192,8 +192,8 @@ export class WebSocketProxy {
       return;
     }
     if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) return this.#answer(res, l, 'forbidden', counters);
-    const cluster = routing.clusters.get(match.route.cluster);
-    const endpoint = cluster?.balancer.select() ?? null;
+    const backend = routing.backends.get(match.route.backend);
+    const endpoint = backend?.balancer.select() ?? null;
     if (endpoint === null) return this.#answer(res, l, 'no-endpoint', counters);
 
     const clientAddress = formatAddress(res.getRemoteAddress());

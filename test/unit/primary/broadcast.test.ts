@@ -4,9 +4,9 @@ import { decodeEndpointsDelta, decodeSnapshot } from '../../../src/shared/codec.
 import { EMPTY_TABLE, NO_OVERRIDES, SNAPSHOT_VERSION, type RoutingTable } from '../../../src/shared/snapshot.js';
 
 const table: RoutingTable = {
-  hosts: [{ host: 'a.example', routes: [{ match: 'Prefix', path: '/', cluster: 'ns/svc:80', source: 'ns/ing' }] }],
+  hosts: [{ host: 'a.example', routes: [{ match: 'Prefix', path: '/', backend: 'ns/svc:80', source: 'ns/ing' }] }],
   defaultBackend: null,
-  clusters: [{ id: 'ns/svc:80', service: 'ns/svc', servicePort: 80, endpoints: [{ address: '10.0.0.1', port: 8080, weight: 1, ready: true, terminating: false }], loadBalancer: 'round-robin' }],
+  backends: [{ id: 'ns/svc:80', service: 'ns/svc', servicePort: 80, endpoints: [{ address: '10.0.0.1', port: 8080, weight: 1, ready: true, terminating: false }], loadBalancer: 'round-robin' }],
 };
 
 describe('SnapshotBroadcaster', () => {
@@ -54,8 +54,8 @@ describe('SnapshotBroadcaster', () => {
 });
 
 describe('SnapshotBroadcaster endpoint deltas', () => {
-  const moved = { ...table.clusters[0]!, endpoints: [{ address: '10.0.0.2', port: 8080, weight: 1, ready: true, terminating: false }] };
-  const next: RoutingTable = { ...table, clusters: [moved] };
+  const moved = { ...table.backends[0]!, endpoints: [{ address: '10.0.0.2', port: 8080, weight: 1, ready: true, terminating: false }] };
+  const next: RoutingTable = { ...table, backends: [moved] };
 
   it('sends a delta under the next generation and encodes the full snapshot only on demand', () => {
     const snapshots: number[] = [];
@@ -66,7 +66,7 @@ describe('SnapshotBroadcaster endpoint deltas', () => {
     expect(r).toMatchObject({ changed: true, generation: 2 });
     expect(r.bytes).toBe(deltas[0]!.delta.byteLength);
     expect(snapshots).toEqual([1]);
-    expect(decodeEndpointsDelta(deltas[0]!.delta)).toEqual({ version: SNAPSHOT_VERSION, generation: 2, base: 1, clusters: [{ id: moved.id, endpoints: moved.endpoints }] });
+    expect(decodeEndpointsDelta(deltas[0]!.delta)).toEqual({ version: SNAPSHOT_VERSION, generation: 2, base: 1, backends: [{ id: moved.id, endpoints: moved.endpoints }] });
     // The full snapshot of generation 2 carries the new endpoints.
     expect(decodeSnapshot(deltas[0]!.snapshot())).toEqual({ version: SNAPSHOT_VERSION, generation: 2, table: next, overrides: NO_OVERRIDES, tls: null });
     expect(b.snapshot()).toBe(deltas[0]!.snapshot());

@@ -20,12 +20,12 @@ import { createCompileTask } from '../../../src/primary/offload/compile-task.js'
 import { OverrideStore } from '../../../src/primary/overrides.js';
 import type { SourceChange } from '../../../src/primary/sources/source.js';
 import { SecretStore } from '../../../src/primary/secrets.js';
-import { ClusterStore } from '../../../src/primary/store.js';
+import { ObjectStore } from '../../../src/primary/store.js';
 import { decodeEndpointsDelta, decodeSnapshot } from '../../../src/shared/codec.js';
 import { backend, endpointSlice, ingress, ingressClass, OPTS, path, rule, service, sliceEndpoint } from '../../helpers/k8s.js';
 
-function setup(): { store: ClusterStore; controller: Controller; sent: { kind: string; generation: number; bytes: Uint8Array }[]; snapshotOf: () => Uint8Array } {
-  const store = new ClusterStore();
+function setup(): { store: ObjectStore; controller: Controller; sent: { kind: string; generation: number; bytes: Uint8Array }[]; snapshotOf: () => Uint8Array } {
+  const store = new ObjectStore();
   const objects: KubeObject[] = [ingressClass()];
   for (const s of ['s0', 's1']) {
     objects.push(service(`default/${s}`), endpointSlice(`default/${s}-a`, { service: s, endpoints: [sliceEndpoint('10.0.0.1')] }));
@@ -53,7 +53,7 @@ const sliceChange = (svc: string): SourceChange => ({ kind: 'EndpointSlice', key
 
 describe('Controller', () => {
   it('keeps serving the last snapshot when a rebuild on the event loop throws, counts it, and publishes again on the next change', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.replaceAll([ingressClass(), service('default/s0'), endpointSlice('default/s0-a', { service: 's0', endpoints: [sliceEndpoint('10.0.0.1')] }), ingress('default/s0', { rules: [rule('s0.example', path('/', backend('s0', 80)))] })]);
     const sent: number[] = [];
     let fail = false;
@@ -85,7 +85,7 @@ describe('Controller', () => {
   });
 
   it('throws from the first compile, which has nothing to fall back on', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.replaceAll([ingressClass()]);
     const broadcaster = new SnapshotBroadcaster(() => {
       throw new Error('a bug in the publish path');
@@ -105,7 +105,7 @@ describe('Controller', () => {
     const full = compileSnapshot(store, OPTS);
     expect(controller.table).toEqual(full.table);
     expect(controller.diagnostics).toEqual(full.diagnostics);
-    expect(decodeEndpointsDelta(sent[1]!.bytes).clusters).toEqual([{ id: full.table.clusters[1]!.id, endpoints: full.table.clusters[1]!.endpoints }]);
+    expect(decodeEndpointsDelta(sent[1]!.bytes).backends).toEqual([{ id: full.table.backends[1]!.id, endpoints: full.table.backends[1]!.endpoints }]);
     expect(decodeSnapshot(snapshotOf()).table).toEqual(full.table);
   });
 
@@ -173,8 +173,8 @@ describe('Controller with TLS', () => {
   const pki = testPki();
   const tlsSecret = (pair: TlsPair): TlsSecret => ({ namespace: 'default', name: 's0-cert', type: 'kubernetes.io/tls', data: { 'tls.crt': Buffer.from(pair.certPem).toString('base64'), 'tls.key': Buffer.from(pair.keyPem).toString('base64') } });
 
-  function tlsSetup(): { store: ClusterStore; secrets: SecretStore; controller: Controller; sent: Uint8Array[]; logs: Record<string, unknown>[]; referenced: ReadonlySet<string>[] } {
-    const store = new ClusterStore();
+  function tlsSetup(): { store: ObjectStore; secrets: SecretStore; controller: Controller; sent: Uint8Array[]; logs: Record<string, unknown>[]; referenced: ReadonlySet<string>[] } {
+    const store = new ObjectStore();
     store.replaceAll([
       ingressClass(),
       service('default/s0'),
@@ -231,8 +231,8 @@ describe('Controller with TLS', () => {
 });
 
 /** offloaded builds a Controller whose full compiles go through `run` (the compile task in-process). */
-function offloaded(run: CompileRunner, minWeight = 0): { store: ClusterStore; controller: Controller; sent: { kind: string; generation: number; bytes: Uint8Array }[]; logs: Record<string, unknown>[] } {
-  const store = new ClusterStore();
+function offloaded(run: CompileRunner, minWeight = 0): { store: ObjectStore; controller: Controller; sent: { kind: string; generation: number; bytes: Uint8Array }[]; logs: Record<string, unknown>[] } {
+  const store = new ObjectStore();
   const objects: KubeObject[] = [ingressClass()];
   for (const s of ['s0', 's1']) {
     objects.push(service(`default/${s}`), endpointSlice(`default/${s}-a`, { service: s, endpoints: [sliceEndpoint('10.0.0.1')] }));

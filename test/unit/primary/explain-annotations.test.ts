@@ -8,7 +8,7 @@ import { explainRoute } from '../../../src/primary/explain.js';
 import { annotationsInForce } from '../../../src/primary/explain-annotations.js';
 import type { Route, RoutePolicy, RoutingTable } from '../../../src/shared/snapshot.js';
 
-const route = (path: string, policy?: RoutePolicy, regex = false): Route => ({ match: 'Prefix', path, cluster: 'ns/web:80', source: 'ns/web', ...(regex ? { regex: true as const } : {}), ...(policy === undefined ? {} : { policy }) });
+const route = (path: string, policy?: RoutePolicy, regex = false): Route => ({ match: 'Prefix', path, backend: 'ns/web:80', source: 'ns/web', ...(regex ? { regex: true as const } : {}), ...(policy === undefined ? {} : { policy }) });
 const CORS = { origins: ['https://a.test'], methods: 'GET', headers: 'X-A', exposeHeaders: '', credentials: true, maxAgeSeconds: 5 };
 const table: RoutingTable = {
   hosts: [
@@ -19,7 +19,7 @@ const table: RoutingTable = {
     { host: 'www.web.test', routes: [route('/', { hostRedirect: { host: 'web.test', code: 308 } })] },
   ],
   defaultBackend: null,
-  clusters: [],
+  backends: [],
 };
 
 describe('explainRoute with annotations', () => {
@@ -51,7 +51,7 @@ describe('explainRoute with annotations', () => {
   });
 
   it('a route without annotations says nothing about them', () => {
-    expect(explainRoute({ hosts: [{ host: 'plain.test', routes: [route('/')] }], defaultBackend: null, clusters: [] }, 'plain.test', '/').annotations).toEqual([]);
+    expect(explainRoute({ hosts: [{ host: 'plain.test', routes: [route('/')] }], defaultBackend: null, backends: [] }, 'plain.test', '/').annotations).toEqual([]);
   });
 });
 

@@ -8,14 +8,14 @@ import { explainRoute } from '../../../src/primary/explain.js';
 import { annotationsInForce } from '../../../src/primary/explain-annotations.js';
 import type { Route, RoutingTable } from '../../../src/shared/snapshot.js';
 
-const guarded: Route = { match: 'Prefix', path: '/', cluster: 'ns/web:80', source: 'ns/web', sourceRange: { allow: ['10.0.0.0/8', '2001:db8::/32'], deny: ['10.9.0.0/16'] } };
+const guarded: Route = { match: 'Prefix', path: '/', backend: 'ns/web:80', source: 'ns/web', sourceRange: { allow: ['10.0.0.0/8', '2001:db8::/32'], deny: ['10.9.0.0/16'] } };
 const table: RoutingTable = {
   hosts: [
     { host: 'acl.test', routes: [guarded] },
     { host: 'moved.test', routes: [{ ...guarded, policy: { redirect: { code: 301, url: ['https://new.test/'] } } }] },
   ],
   defaultBackend: null,
-  clusters: [],
+  backends: [],
 };
 const say = (host: string, clientAddress?: string): readonly string[] => explainRoute(table, host, '/x', clientAddress === undefined ? {} : { clientAddress }).annotations;
 

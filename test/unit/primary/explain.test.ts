@@ -39,13 +39,13 @@ describe('explainRoute', () => {
 
   it('explains an Exact win over a Prefix on the same path', () => {
     const e = explainRoute(t, 'shop.example', '/foo');
-    expect(e.route?.cluster).toBe('exact-foo');
+    expect(e.route?.backend).toBe('exact-foo');
     expect(e.candidates.find((c) => c.path === '/foo' && c.match === 'Prefix')?.why).toContain('Exact "/foo" wins');
   });
 
   it('falls back to the default backend, and says so', () => {
     const e = explainRoute(t, 'nowhere.test', '/');
-    expect([e.result, e.route?.cluster, e.hostChoice]).toEqual(['default-backend', 'fallback', 'none']);
+    expect([e.result, e.route?.backend, e.hostChoice]).toEqual(['default-backend', 'fallback', 'none']);
     expect(e.summary).toContain('no virtual host matches');
   });
 
@@ -62,6 +62,6 @@ describe('explainRoute', () => {
 
   it('explains the normalised path, as the proxy matches it', () => {
     const e = explainRoute(t, 'shop.example', '/x/../foo/%62ar');
-    expect([e.path, e.route?.cluster]).toEqual(['/foo/bar', 'foobar']);
+    expect([e.path, e.route?.backend]).toEqual(['/foo/bar', 'foobar']);
   });
 });

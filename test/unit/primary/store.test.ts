@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { EndpointSlice } from '../../../src/primary/model.js';
-import { ClusterStore } from '../../../src/primary/store.js';
+import { ObjectStore } from '../../../src/primary/store.js';
 import { endpointSlice, ingress, ingressClass, service, sliceEndpoint } from '../../helpers/k8s.js';
 
 const names = (slices: Iterable<EndpointSlice>): string[] => [...slices].map((s) => s.metadata.name).sort();
 
-describe('ClusterStore', () => {
+describe('ObjectStore', () => {
   it('upsert reports a change only when the object differs', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     expect(store.upsert(service('shop/web'))).toBe(true);
     expect(store.upsert(service('shop/web'))).toBe(false);
     expect(store.upsert(service('shop/web', [{ port: 81 }]))).toBe(true);
@@ -16,14 +16,14 @@ describe('ClusterStore', () => {
   });
 
   it('compares deeply regardless of key order', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.upsert(ingress('shop/web', { created: '2024-01-01T00:00:00Z', annotations: { a: '1', b: '2' } }));
     expect(store.upsert(ingress('shop/web', { annotations: { b: '2', a: '1' }, created: '2024-01-01T00:00:00Z' }))).toBe(false);
     expect(store.upsert(ingress('shop/web', { annotations: { a: '1' }, created: '2024-01-01T00:00:00Z' }))).toBe(true);
   });
 
   it('compares by resourceVersion when both objects carry one', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     const v1 = service('shop/web');
     const withVersion = (rv: string, port: number) => ({ ...v1, metadata: { ...v1.metadata, resourceVersion: rv }, spec: { ports: [{ port }] } });
     expect(store.upsert(withVersion('1', 80))).toBe(true);
@@ -33,7 +33,7 @@ describe('ClusterStore', () => {
   });
 
   it('keys objects by kind, so an Ingress and a Service may share a name', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.upsert(service('shop/web'));
     expect(store.upsert(ingress('shop/web'))).toBe(true);
     expect([...store.ingresses()].map((i) => i.metadata.name)).toEqual(['web']);
@@ -42,7 +42,7 @@ describe('ClusterStore', () => {
   });
 
   it('delete reports whether the object was there', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.upsert(ingressClass());
     expect(store.delete('IngressClass', 'flusso')).toBe(true);
     expect(store.delete('IngressClass', 'flusso')).toBe(false);
@@ -50,7 +50,7 @@ describe('ClusterStore', () => {
   });
 
   it('indexes slices by namespace and service label, following label changes and deletes', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.upsert(endpointSlice('shop/web-a', { service: 'web' }));
     store.upsert(endpointSlice('shop/web-b', { service: 'web' }));
     store.upsert(endpointSlice('other/web-c', { service: 'web' }));
@@ -68,14 +68,14 @@ describe('ClusterStore', () => {
   });
 
   it('returns the newest version of a slice from the index', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.upsert(endpointSlice('shop/web-a', { service: 'web' }));
     store.upsert(endpointSlice('shop/web-a', { service: 'web', endpoints: [sliceEndpoint('10.0.0.1')] }));
     expect([...store.endpointSlices('shop', 'web')].map((s) => s.endpoints.length)).toEqual([1]);
   });
 
   it('replaceAll reports whether anything was added, changed or removed', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     const objects = [ingressClass(), service('shop/web'), endpointSlice('shop/web-a', { service: 'web' })];
     expect(store.replaceAll(objects)).toBe(true);
     expect(store.replaceAll([...objects].reverse())).toBe(false);

@@ -8,7 +8,7 @@ const delta: EndpointsDelta = {
   version: SNAPSHOT_VERSION,
   generation: 8,
   base: 7,
-  clusters: [
+  backends: [
     { id: 'ns/a:80', endpoints: [{ address: '10.0.0.1', port: 8080, weight: 1, ready: true, terminating: false, zone: 'z1' }, { address: 'fd00::2', port: 8080, weight: 1, ready: false, terminating: true }] },
     { id: 'ns/b:http', endpoints: [] },
   ],
@@ -35,10 +35,10 @@ describe('endpoints delta codec', () => {
   it.each([
     ['an invalid msgpack byte', new Uint8Array([0xc1])],
     ['a number', encodeTable(7 as never)],
-    ['a delta without a base', encodeTable({ version: SNAPSHOT_VERSION, generation: 2, clusters: [] } as never)],
-    ['a delta without clusters', encodeTable({ version: SNAPSHOT_VERSION, generation: 2, base: 1 } as never)],
-    ['a cluster without endpoints', encodeTable({ version: SNAPSHOT_VERSION, generation: 2, base: 1, clusters: [{ id: 'x' }] } as never)],
-    ['a cluster without an id', encodeTable({ version: SNAPSHOT_VERSION, generation: 2, base: 1, clusters: [{ endpoints: [] }] } as never)],
+    ['a delta without a base', encodeTable({ version: SNAPSHOT_VERSION, generation: 2, backends: [] } as never)],
+    ['a delta without backends', encodeTable({ version: SNAPSHOT_VERSION, generation: 2, base: 1 } as never)],
+    ['a backend without endpoints', encodeTable({ version: SNAPSHOT_VERSION, generation: 2, base: 1, backends: [{ id: 'x' }] } as never)],
+    ['a backend without an id', encodeTable({ version: SNAPSHOT_VERSION, generation: 2, base: 1, backends: [{ endpoints: [] }] } as never)],
   ])('refuses %s with ING_ERR_SNAPSHOT_DECODE', (_name, bytes) => {
     expect(codeOf(() => decodeEndpointsDelta(bytes))).toBe('ING_ERR_SNAPSHOT_DECODE');
   });

@@ -11,23 +11,23 @@ function fullSnapshot(): RoutingSnapshot {
       hosts: [
         {
           host: '*',
-          routes: [{ match: 'Prefix', path: '/', cluster: 'default/catch:80', source: 'default/catch' }],
+          routes: [{ match: 'Prefix', path: '/', backend: 'default/catch:80', source: 'default/catch' }],
         },
         {
           host: '*.foo.com',
-          routes: [{ match: 'Prefix', path: '/', cluster: 'default/wild:http', source: 'default/wild' }],
+          routes: [{ match: 'Prefix', path: '/', backend: 'default/wild:http', source: 'default/wild' }],
         },
         {
           host: 'foo.bar.com',
           routes: [
-            { match: 'Exact', path: '/foo/', cluster: 'default/exact:8080', source: 'default/ing' },
-            { match: 'Prefix', path: '/aaa/bbb', cluster: 'default/prefix:8080', source: 'default/ing' },
-            { match: 'Prefix', path: '/', cluster: 'default/root:8080', source: 'default/ing' },
+            { match: 'Exact', path: '/foo/', backend: 'default/exact:8080', source: 'default/ing' },
+            { match: 'Prefix', path: '/aaa/bbb', backend: 'default/prefix:8080', source: 'default/ing' },
+            { match: 'Prefix', path: '/', backend: 'default/root:8080', source: 'default/ing' },
           ],
         },
       ],
-      defaultBackend: { match: 'Prefix', path: '/', cluster: 'default/echo:8080', source: 'default/def' },
-      clusters: [
+      defaultBackend: { match: 'Prefix', path: '/', backend: 'default/echo:8080', source: 'default/def' },
+      backends: [
         { id: 'default/catch:80', service: 'default/catch', servicePort: 80, endpoints: [], loadBalancer: 'round-robin' },
         {
           id: 'default/echo:8080',
@@ -82,7 +82,7 @@ describe('snapshot codec', () => {
     ['a truncated snapshot', encodeSnapshot(fullSnapshot()).subarray(0, 40)],
     ['a number', encodeTable(7 as never)],
     ['an object without a table', encodeTable({ version: SNAPSHOT_VERSION, generation: 1 } as never)],
-    ['a snapshot without overrides', encodeTable({ version: SNAPSHOT_VERSION, generation: 1, table: { hosts: [], clusters: [], defaultBackend: null } } as never)],
+    ['a snapshot without overrides', encodeTable({ version: SNAPSHOT_VERSION, generation: 1, table: { hosts: [], backends: [], defaultBackend: null } } as never)],
   ])('refuses %s with ING_ERR_SNAPSHOT_DECODE', (_name, bytes) => {
     expect(codeOf(() => decodeSnapshot(bytes))).toBe('ING_ERR_SNAPSHOT_DECODE');
   });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { encodeSnapshot } from '../../../src/shared/codec.js';
-import { NO_OVERRIDES, SNAPSHOT_VERSION, type Cluster, type RoutingSnapshot } from '../../../src/shared/snapshot.js';
+import { NO_OVERRIDES, SNAPSHOT_VERSION, type Backend, type RoutingSnapshot } from '../../../src/shared/snapshot.js';
 import { WorkerState } from '../../../src/worker/state.js';
 import { POOL_SETTINGS, fakePools } from '../../helpers/fake-pools.js';
 
@@ -12,7 +12,7 @@ const config = POOL_SETTINGS;
 
 const fakes = fakePools;
 
-function cluster(id: string, endpoints: [string, number][]): Cluster {
+function backendOf(id: string, endpoints: [string, number][]): Backend {
   return {
     id,
     service: id,
@@ -22,16 +22,16 @@ function cluster(id: string, endpoints: [string, number][]): Cluster {
   };
 }
 
-function snapshot(generation: number, clusters: Cluster[]): RoutingSnapshot {
+function snapshot(generation: number, backends: Backend[]): RoutingSnapshot {
   return {
     version: SNAPSHOT_VERSION,
     generation,
     overrides: NO_OVERRIDES,
     tls: null,
     table: {
-      hosts: clusters.map((c) => ({ host: `${c.id.replace(/[^a-z0-9]/g, '')}.test`, routes: [{ match: 'Prefix', path: '/', cluster: c.id, source: 'ns/i' }] })),
+      hosts: backends.map((c) => ({ host: `${c.id.replace(/[^a-z0-9]/g, '')}.test`, routes: [{ match: 'Prefix', path: '/', backend: c.id, source: 'ns/i' }] })),
       defaultBackend: null,
-      clusters,
+      backends,
     },
   };
 }
@@ -48,10 +48,10 @@ describe('WorkerState', () => {
   it('builds router, balancers and Pools, then swaps', () => {
     const { created, factory } = fakes();
     const state = new WorkerState({ config, createPool: factory });
-    expect(state.apply(bytes(snapshot(3, [cluster('a', [['10.0.0.1', 80], ['fd00::1', 81]])])))).toEqual({ ok: true, generation: 3 });
+    expect(state.apply(bytes(snapshot(3, [backendOf('a', [['10.0.0.1', 80], ['fd00::1', 81]])])))).toEqual({ ok: true, generation: 3 });
     expect(state.generation).toBe(3);
-    expect(state.current.router.match('a.test', '/x')?.route.cluster).toBe('a');
-    const rt = state.current.clusters.get('a');
+    expect(state.current.router.match('a.test', '/x')?.route.backend).toBe('a');
+    const rt = state.current.backends.get('a');
     expect(rt?.size).toBe(2);
     expect(created.map((p) => p.origin)).toEqual(['http://10.0.0.1:80', 'http://[fd00::1]:81']);
     expect(created[0]?.options).toEqual({ maxConnections: 5, connectTimeoutMs: 1_000, responseTimeoutMs: 2_000, idleTimeoutMs: 3_000, keepAliveTimeoutMs: 4_000 });
@@ -63,20 +63,20 @@ describe('WorkerState', () => {
   it('reuses Pools of unchanged endpoints and closes those that disappeared', () => {
     const { created, factory } = fakes();
     const state = new WorkerState({ config, createPool: factory });
-    state.apply(bytes(snapshot(1, [cluster('a', [['10.0.0.1', 80], ['10.0.0.2', 80]])])));
-    state.apply(bytes(snapshot(2, [cluster('a', [['10.0.0.2', 80], ['10.0.0.3', 80]]), cluster('b', [['10.0.0.2', 80]])])));
+    state.apply(bytes(snapshot(1, [backendOf('a', [['10.0.0.1', 80], ['10.0.0.2', 80]])])));
+    state.apply(bytes(snapshot(2, [backendOf('a', [['10.0.0.2', 80], ['10.0.0.3', 80]]), backendOf('b', [['10.0.0.2', 80]])])));
     expect(created.map((p) => [p.origin, p.closed])).toEqual([
       ['http://10.0.0.1:80', true],
       ['http://10.0.0.2:80', false],
       ['http://10.0.0.3:80', false],
     ]);
     expect(state.poolCount).toBe(2);
-    expect(state.current.clusters.get('b')?.balancer.select()?.pool).toBe(created[1]);
+    expect(state.current.backends.get('b')?.balancer.select()?.pool).toBe(created[1]);
   });
 
   it('keeps the previous state on undecodable bytes and on another version', () => {
     const state = new WorkerState({ config, createPool: fakes().factory });
-    state.apply(bytes(snapshot(1, [cluster('a', [['10.0.0.1', 80]])])));
+    state.apply(bytes(snapshot(1, [backendOf('a', [['10.0.0.1', 80]])])));
     const before = state.current;
     const garbage = state.apply(new Uint8Array([0xc1]));
     expect(garbage.ok).toBe(false);
@@ -90,9 +90,9 @@ describe('WorkerState', () => {
   it('keeps the previous state when the build fails and closes only the Pools it created', () => {
     const { created, factory } = fakes((origin) => origin.includes('10.0.0.9'));
     const state = new WorkerState({ config, createPool: factory });
-    state.apply(bytes(snapshot(1, [cluster('a', [['10.0.0.1', 80]])])));
+    state.apply(bytes(snapshot(1, [backendOf('a', [['10.0.0.1', 80]])])));
     const before = state.current;
-    const r = state.apply(bytes(snapshot(2, [cluster('a', [['10.0.0.1', 80], ['10.0.0.2', 80], ['10.0.0.9', 80]])])));
+    const r = state.apply(bytes(snapshot(2, [backendOf('a', [['10.0.0.1', 80], ['10.0.0.2', 80], ['10.0.0.9', 80]])])));
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.code).toBe('ING_ERR_SNAPSHOT_BUILD');
     expect(state.current).toBe(before);
@@ -104,40 +104,40 @@ describe('WorkerState', () => {
 
   it('refuses an endpoint with an invalid port', () => {
     const state = new WorkerState({ config, createPool: fakes().factory });
-    const r = state.apply(bytes(snapshot(1, [cluster('a', [['10.0.0.1', 0]])])));
+    const r = state.apply(bytes(snapshot(1, [backendOf('a', [['10.0.0.1', 0]])])));
     expect(r.ok ? 'ok' : r.error.code).toBe('ING_ERR_SNAPSHOT_BUILD');
     expect(state.generation).toBe(0);
   });
 
-  it('routes to a cluster missing from the table as no cluster (503), not a failure', () => {
+  it('routes to a backend missing from the table as no backend (503), not a failure', () => {
     const state = new WorkerState({ config, createPool: fakes().factory });
     const s = snapshot(1, []);
     const withDangling: RoutingSnapshot = {
       ...s,
-      table: { ...s.table, hosts: [{ host: 'x.test', routes: [{ match: 'Prefix', path: '/', cluster: 'gone', source: 'ns/i' }] }] },
+      table: { ...s.table, hosts: [{ host: 'x.test', routes: [{ match: 'Prefix', path: '/', backend: 'gone', source: 'ns/i' }] }] },
     };
     expect(state.apply(bytes(withDangling)).ok).toBe(true);
-    expect(state.current.router.match('x.test', '/')?.route.cluster).toBe('gone');
-    expect(state.current.clusters.get('gone')).toBeUndefined();
+    expect(state.current.router.match('x.test', '/')?.route.backend).toBe('gone');
+    expect(state.current.backends.get('gone')).toBeUndefined();
   });
 
   it('close() closes every Pool', async () => {
     const { created, factory } = fakes();
     const state = new WorkerState({ config, createPool: factory });
-    state.apply(bytes(snapshot(1, [cluster('a', [['10.0.0.1', 80], ['10.0.0.2', 80]])])));
+    state.apply(bytes(snapshot(1, [backendOf('a', [['10.0.0.1', 80], ['10.0.0.2', 80]])])));
     await state.close();
     expect(created.every((p) => p.closed)).toBe(true);
     expect(state.poolCount).toBe(0);
   });
 });
 
-describe('WorkerState cluster reuse (issue #5: a route change must not rebuild 10,000 balancers)', () => {
-  it('keeps the runtime of a cluster whose endpoints and overrides did not change, and rebuilds the others', () => {
+describe('WorkerState backend reuse (issue #5: a route change must not rebuild 10,000 balancers)', () => {
+  it('keeps the runtime of a backend whose endpoints and overrides did not change, and rebuilds the others', () => {
     const state = new WorkerState({ config, createPool: fakes().factory });
-    state.apply(bytes(snapshot(1, [cluster('a', [['10.0.0.1', 80]]), cluster('b', [['10.0.0.2', 80]])])));
-    const before = state.current.clusters;
-    state.apply(bytes(snapshot(2, [cluster('a', [['10.0.0.1', 80]]), cluster('b', [['10.0.0.3', 80]]), cluster('c', [['10.0.0.1', 80]])])));
-    const after = state.current.clusters;
+    state.apply(bytes(snapshot(1, [backendOf('a', [['10.0.0.1', 80]]), backendOf('b', [['10.0.0.2', 80]])])));
+    const before = state.current.backends;
+    state.apply(bytes(snapshot(2, [backendOf('a', [['10.0.0.1', 80]]), backendOf('b', [['10.0.0.3', 80]]), backendOf('c', [['10.0.0.1', 80]])])));
+    const after = state.current.backends;
     expect(after.get('a')).toBe(before.get('a'));
     expect(after.get('b')).not.toBe(before.get('b'));
     expect(after.get('b')?.balancer.select()?.address).toBe('10.0.0.3');
@@ -145,25 +145,25 @@ describe('WorkerState cluster reuse (issue #5: a route change must not rebuild 1
     expect(state.poolCount).toBe(2);
   });
 
-  it('rebuilds every cluster when the overrides change', () => {
+  it('rebuilds every backend when the overrides change', () => {
     const state = new WorkerState({ config, createPool: fakes().factory });
-    const base = snapshot(1, [cluster('a', [['10.0.0.1', 80], ['10.0.0.2', 80]])]);
+    const base = snapshot(1, [backendOf('a', [['10.0.0.1', 80], ['10.0.0.2', 80]])]);
     state.apply(bytes(base));
-    const before = state.current.clusters.get('a');
+    const before = state.current.backends.get('a');
     state.apply(bytes({ ...base, generation: 2, overrides: { drained: ['a|10.0.0.1:80'], weights: [] } }));
-    const after = state.current.clusters.get('a');
+    const after = state.current.backends.get('a');
     expect(after).not.toBe(before);
     expect([after?.balancer.select()?.address, after?.balancer.select()?.address]).toEqual(['10.0.0.2', '10.0.0.2']);
   });
 
-  it('rebuilds a cluster whose endpoint changed only in readiness', () => {
+  it('rebuilds a backend whose endpoint changed only in readiness', () => {
     const state = new WorkerState({ config, createPool: fakes().factory });
-    const two = cluster('a', [['10.0.0.1', 80], ['10.0.0.2', 80]]);
+    const two = backendOf('a', [['10.0.0.1', 80], ['10.0.0.2', 80]]);
     state.apply(bytes(snapshot(1, [two])));
-    const before = state.current.clusters.get('a');
-    const notReady: Cluster = { ...two, endpoints: [two.endpoints[0]!, { ...two.endpoints[1]!, ready: false }] };
+    const before = state.current.backends.get('a');
+    const notReady: Backend = { ...two, endpoints: [two.endpoints[0]!, { ...two.endpoints[1]!, ready: false }] };
     state.apply(bytes(snapshot(2, [notReady])));
-    const after = state.current.clusters.get('a');
+    const after = state.current.backends.get('a');
     expect(after).not.toBe(before);
     expect([after?.balancer.select()?.address, after?.balancer.select()?.address]).toEqual(['10.0.0.1', '10.0.0.1']);
   });

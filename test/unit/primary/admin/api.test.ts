@@ -9,11 +9,11 @@ import type { RoutingTable } from '../../../../src/shared/snapshot.js';
 
 const table: RoutingTable = {
   hosts: [
-    { host: 'shop.test', routes: [{ match: 'Prefix', path: '/api', cluster: 'shop/api:80', source: 'shop/shop' }, { match: 'Prefix', path: '/', cluster: 'shop/web:80', source: 'shop/shop' }] },
-    { host: 'blog.test', routes: [{ match: 'Prefix', path: '/', cluster: 'blog/blog:80', source: 'blog/blog', cache: { ttlSeconds: 30 } }, { match: 'Exact', path: '/feed', cluster: 'blog/blog:80', source: 'blog/blog', cache: { ttlSeconds: 30 } }] },
+    { host: 'shop.test', routes: [{ match: 'Prefix', path: '/api', backend: 'shop/api:80', source: 'shop/shop' }, { match: 'Prefix', path: '/', backend: 'shop/web:80', source: 'shop/shop' }] },
+    { host: 'blog.test', routes: [{ match: 'Prefix', path: '/', backend: 'blog/blog:80', source: 'blog/blog', cache: { ttlSeconds: 30 } }, { match: 'Exact', path: '/feed', backend: 'blog/blog:80', source: 'blog/blog', cache: { ttlSeconds: 30 } }] },
   ],
   defaultBackend: null,
-  clusters: [
+  backends: [
     { id: 'shop/api:80', service: 'shop/api', servicePort: 80, loadBalancer: 'round-robin', endpoints: [{ address: '10.0.0.1', port: 8080, weight: 1, ready: true, terminating: false }, { address: '10.0.0.2', port: 8080, weight: 1, ready: true, terminating: false }] },
     { id: 'shop/web:80', service: 'shop/web', servicePort: 80, loadBalancer: 'round-robin', endpoints: [] },
     { id: 'blog/blog:80', service: 'blog/blog', servicePort: 80, loadBalancer: 'round-robin', endpoints: [] },
@@ -78,7 +78,7 @@ describe('handleApi', () => {
   it('lists routes with a search', () => {
     const r = handleApi(context(), get('/api/v1/routes', 'search=API'));
     expect(r.status).toBe(200);
-    expect((r.body as { routes: unknown[] }).routes).toEqual([{ host: 'shop.test', match: 'Prefix', path: '/api', cluster: 'shop/api:80', source: 'shop/shop', cache: null }]);
+    expect((r.body as { routes: unknown[] }).routes).toEqual([{ host: 'shop.test', match: 'Prefix', path: '/api', backend: 'shop/api:80', source: 'shop/shop', cache: null }]);
   });
 
   it('shows each route\'s cache policy', () => {
@@ -103,25 +103,25 @@ describe('handleApi', () => {
 
   it('drains and undrains an endpoint, publishing only on a change', () => {
     const ctx = context();
-    const first = handleApi(ctx, post('/api/v1/endpoints/drain', { cluster: 'shop/api:80', endpoint: '10.0.0.1:8080' }));
+    const first = handleApi(ctx, post('/api/v1/endpoints/drain', { backend: 'shop/api:80', endpoint: '10.0.0.1:8080' }));
     expect(first).toMatchObject({ status: 200, body: { changed: true, generation: 4 } });
-    expect(handleApi(ctx, post('/api/v1/endpoints/drain', { cluster: 'shop/api:80', endpoint: '10.0.0.1:8080' }))).toMatchObject({ body: { changed: false, generation: 4 } });
-    expect(handleApi(ctx, post('/api/v1/endpoints/undrain', { cluster: 'shop/api:80', endpoint: '10.0.0.1:8080' }))).toMatchObject({ body: { changed: true, generation: 5 } });
+    expect(handleApi(ctx, post('/api/v1/endpoints/drain', { backend: 'shop/api:80', endpoint: '10.0.0.1:8080' }))).toMatchObject({ body: { changed: false, generation: 4 } });
+    expect(handleApi(ctx, post('/api/v1/endpoints/undrain', { backend: 'shop/api:80', endpoint: '10.0.0.1:8080' }))).toMatchObject({ body: { changed: true, generation: 5 } });
     expect(ctx.publishes).toBe(2);
   });
 
   it('overrides and clears a weight, validating it', () => {
     const ctx = context();
-    expect(handleApi(ctx, post('/api/v1/endpoints/weight', { cluster: 'shop/api:80', endpoint: '10.0.0.2:8080', weight: 3 }))).toMatchObject({ status: 200, body: { overrides: { weights: [['shop/api:80|10.0.0.2:8080', 3]] } } });
-    expect(handleApi(ctx, post('/api/v1/endpoints/weight', { cluster: 'shop/api:80', endpoint: '10.0.0.2:8080', weight: -2 })).status).toBe(400);
-    expect(handleApi(ctx, post('/api/v1/endpoints/weight', { cluster: 'shop/api:80', endpoint: '10.0.0.2:8080', weight: null }))).toMatchObject({ body: { overrides: { weights: [] } } });
+    expect(handleApi(ctx, post('/api/v1/endpoints/weight', { backend: 'shop/api:80', endpoint: '10.0.0.2:8080', weight: 3 }))).toMatchObject({ status: 200, body: { overrides: { weights: [['shop/api:80|10.0.0.2:8080', 3]] } } });
+    expect(handleApi(ctx, post('/api/v1/endpoints/weight', { backend: 'shop/api:80', endpoint: '10.0.0.2:8080', weight: -2 })).status).toBe(400);
+    expect(handleApi(ctx, post('/api/v1/endpoints/weight', { backend: 'shop/api:80', endpoint: '10.0.0.2:8080', weight: null }))).toMatchObject({ body: { overrides: { weights: [] } } });
   });
 
   it.each([
-    [post('/api/v1/endpoints/drain', { cluster: 'shop/api:80', endpoint: '10.9.9.9:1' }), 404],
-    [post('/api/v1/endpoints/drain', { cluster: 'nope', endpoint: '10.0.0.1:8080' }), 404],
+    [post('/api/v1/endpoints/drain', { backend: 'shop/api:80', endpoint: '10.9.9.9:1' }), 404],
+    [post('/api/v1/endpoints/drain', { backend: 'nope', endpoint: '10.0.0.1:8080' }), 404],
     [post('/api/v1/endpoints/drain', 'text'), 400],
-    [post('/api/v1/endpoints/drain', { cluster: 1 }), 400],
+    [post('/api/v1/endpoints/drain', { backend: 1 }), 400],
     [get('/api/v1/endpoints/drain'), 405],
     [post('/api/v1/routes', {}), 405],
     [get('/api/v1/cache/purge'), 405],
@@ -133,7 +133,7 @@ describe('handleApi', () => {
 
   it('explains a route', () => {
     const r = handleApi(context(), get('/api/v1/explain', 'host=shop.test&path=/api/x'));
-    expect(r.body).toMatchObject({ result: 'route', route: { cluster: 'shop/api:80' } });
+    expect(r.body).toMatchObject({ result: 'route', route: { backend: 'shop/api:80' } });
   });
 });
 

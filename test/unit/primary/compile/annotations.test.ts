@@ -131,7 +131,7 @@ describe('host-wide annotations', () => {
   it('from-to-www-redirect adds the www name as a 308 redirect to the host, unless it has rules of its own', () => {
     const table = compileWeb({ [`${N}from-to-www-redirect`]: 'true' }).table;
     expect(table.hosts.map((h) => h.host)).toEqual(['web.test', 'www.web.test']);
-    expect(table.hosts[1]?.routes).toEqual([{ match: 'Prefix', path: '/', cluster: 'shop/web:80', source: 'shop/web', policy: { hostRedirect: { host: 'web.test', code: 308 } } }]);
+    expect(table.hosts[1]?.routes).toEqual([{ match: 'Prefix', path: '/', backend: 'shop/web:80', source: 'shop/web', policy: { hostRedirect: { host: 'web.test', code: 308 } } }]);
     const own = ingress('shop/www', { created: '2020-01-01T00:00:00Z', rules: [rule('www.web.test', path('/', backend('web')))] });
     const www = ingress('shop/web', { annotations: { [`${N}from-to-www-redirect`]: 'true' }, rules: [rule('web.test', path('/', backend('web')))] });
     const result = compileObjects([own, www, service('shop/web')]);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { compileSnapshot } from '../../../../src/primary/compile/index.js';
 import type { KubeObject } from '../../../../src/primary/model.js';
-import { ClusterStore } from '../../../../src/primary/store.js';
+import { ObjectStore } from '../../../../src/primary/store.js';
 import { encodeTable } from '../../../../src/shared/codec.js';
 import {
   OPTS,
-  cluster,
+  backendOf,
   codes,
   compileObjects,
   endpointSlice,
@@ -37,11 +37,11 @@ describe('compileSnapshot: shared fixture', () => {
         },
       ],
       defaultBackend: route('Prefix', '/', 'infra/fallback:80', 'infra/platform'),
-      clusters: [
-        cluster('infra/fallback:80', [ready('10.9.0.1')]),
-        cluster('team-a/api:8080'),
-        cluster('team-a/web:http', [ready('10.2.0.1', 3000, 'z1'), ready('10.2.0.2', 3000)]),
-        cluster('team-b/search:80'),
+      backends: [
+        backendOf('infra/fallback:80', [ready('10.9.0.1')]),
+        backendOf('team-a/api:8080'),
+        backendOf('team-a/web:http', [ready('10.2.0.1', 3000, 'z1'), ready('10.2.0.2', 3000)]),
+        backendOf('team-b/search:80'),
       ],
     });
     expect(codes(result)).toEqual([
@@ -66,7 +66,7 @@ describe('compileSnapshot: determinism', () => {
     const reference = compileObjects(objects);
     const bytes = Buffer.from(encodeTable(reference.table));
     for (let seed = 1; seed <= 20; seed++) {
-      const store = new ClusterStore();
+      const store = new ObjectStore();
       for (const obj of seededShuffle(objects, seed)) store.upsert(obj);
       const result = compileSnapshot(store, OPTS);
       expect(Buffer.from(encodeTable(result.table)).equals(bytes), `seed ${seed}`).toBe(true);
@@ -76,7 +76,7 @@ describe('compileSnapshot: determinism', () => {
   });
 
   it('is not affected by compiling twice from the same view', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.replaceAll(objects);
     expect(encodeTable(compileSnapshot(store, OPTS).table)).toEqual(encodeTable(compileSnapshot(store, OPTS).table));
   });
@@ -114,7 +114,7 @@ describe('compileSnapshot: garbage-ish objects', () => {
     expect(result.table).toStrictEqual({
       hosts: [{ host: '*', routes: [route('Prefix', '/p', 'g/svc:80', 'g/odd')] }],
       defaultBackend: null,
-      clusters: [cluster('g/svc:80')],
+      backends: [backendOf('g/svc:80')],
     });
     expect(codes(result)).toEqual([
       ['ING_ERR_INGRESS_BACKEND_UNSUPPORTED', 'Ingress g/odd'],

@@ -1,11 +1,11 @@
 /**
  * updateEndpoints against a full compile: after random EndpointSlice changes, resolving only
- * the affected Services' clusters gives exactly the table and diagnostics of compileState.
+ * the affected Services' backends gives exactly the table and diagnostics of compileState.
  */
 import { describe, expect, it } from 'vitest';
 import { compileState, updateEndpoints, type CompiledState } from '../../../../src/primary/compile/index.js';
 import type { EndpointSlice, KubeObject, SliceEndpoint } from '../../../../src/primary/model.js';
-import { ClusterStore } from '../../../../src/primary/store.js';
+import { ObjectStore } from '../../../../src/primary/store.js';
 import { backend, endpointSlice, ingress, ingressClass, OPTS, path, rule, service, sliceEndpoint } from '../../../helpers/k8s.js';
 
 /** rng is mulberry32: the same seed gives the same changes. */
@@ -53,7 +53,7 @@ function comparable(s: CompiledState): unknown {
 describe('updateEndpoints', () => {
   it.each([1, 2, 3, 4, 5])('equals a full compile after 150 random EndpointSlice changes (seed %i)', (seed) => {
     const next = rng(seed);
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.replaceAll(world());
     let state = compileState(store, OPTS);
     let deltas = 0;
@@ -71,8 +71,8 @@ describe('updateEndpoints', () => {
       const { state: after, changed } = updateEndpoints(store, before, services);
       const full = compileState(store, OPTS);
       expect(comparable(after)).toEqual(comparable(full));
-      // `changed` lists exactly the clusters whose endpoints differ, in table order.
-      const differs = full.table.clusters.filter((c, i) => JSON.stringify(c.endpoints) !== JSON.stringify(before.table.clusters[i]!.endpoints));
+      // `changed` lists exactly the backends whose endpoints differ, in table order.
+      const differs = full.table.backends.filter((c, i) => JSON.stringify(c.endpoints) !== JSON.stringify(before.table.backends[i]!.endpoints));
       expect(changed).toEqual(differs);
       // Everything else is shared with the previous table.
       expect(after.table.hosts).toBe(before.table.hosts);
@@ -84,7 +84,7 @@ describe('updateEndpoints', () => {
   });
 
   it('brings ING_ERR_NO_ENDPOINTS in and out with the endpoints', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.replaceAll(world());
     const noEndpoints = (s: CompiledState): string[] => s.diagnostics.filter((d) => d.code === 'ING_ERR_NO_ENDPOINTS' && d.object === 'Service default/s1').map((d) => d.message);
     const first = compileState(store, OPTS);
@@ -100,7 +100,7 @@ describe('updateEndpoints', () => {
   });
 
   it('returns the same state when nothing the named Services serve changed', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.replaceAll(world());
     const first = compileState(store, OPTS);
     expect(updateEndpoints(store, first, new Set(['default/s2', 'default/unknown']))).toEqual({ state: first, changed: [] });

@@ -7,7 +7,7 @@ import {
   CLASS,
   OPTS,
   backend,
-  cluster,
+  backendOf,
   codes,
   compileObjects,
   ingress,
@@ -23,12 +23,12 @@ const web = (key: string, extra: Parameters<typeof ingress>[1] = {}) =>
 
 /** tableFor is the whole table when the route of `web` Ingress `winner` (if any) is kept. */
 function tableFor(winner: string | undefined): RoutingTable {
-  if (winner === undefined) return { hosts: [], defaultBackend: null, clusters: [] };
+  if (winner === undefined) return { hosts: [], defaultBackend: null, backends: [] };
   const id = `${winner.split('/')[0] ?? ''}/web:80`;
   return {
     hosts: [{ host: 'web.example.com', routes: [route('Prefix', '/', id, winner)] }],
     defaultBackend: null,
-    clusters: [cluster(id)],
+    backends: [backendOf(id)],
   };
 }
 

@@ -1,11 +1,11 @@
 /**
- * compileState with the previous compile: clusters nothing touched are taken over, and the
+ * compileState with the previous compile: backends nothing touched are taken over, and the
  * result (table bytes and diagnostics) equals a compile from scratch after every kind of change.
  */
 import { describe, expect, it } from 'vitest';
 import { compileState, type CompiledState } from '../../../../src/primary/compile/index.js';
 import type { KubeObject } from '../../../../src/primary/model.js';
-import { ClusterStore } from '../../../../src/primary/store.js';
+import { ObjectStore } from '../../../../src/primary/store.js';
 import { encodeTable } from '../../../../src/shared/codec.js';
 import { backend, endpointSlice, ingress, ingressClass, OPTS, path, rule, service, sliceEndpoint } from '../../../helpers/k8s.js';
 
@@ -21,7 +21,7 @@ function base(): KubeObject[] {
 
 interface Step {
   readonly name: string;
-  readonly apply: (store: ClusterStore) => void;
+  readonly apply: (store: ObjectStore) => void;
   readonly changedServices: readonly string[];
 }
 
@@ -37,7 +37,7 @@ const steps: Step[] = [
 
 describe('compileState with the previous compile', () => {
   it('equals a compile from scratch after each change', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.replaceAll(base());
     let previous: CompiledState = compileState(store, OPTS);
     for (const step of steps) {
@@ -46,18 +46,18 @@ describe('compileState with the previous compile', () => {
       const fresh = compileState(store, OPTS);
       expect(Buffer.from(encodeTable(reused.table)).equals(Buffer.from(encodeTable(fresh.table))), step.name).toBe(true);
       expect(reused.diagnostics, step.name).toEqual(fresh.diagnostics);
-      expect(reused.clusterDiagnostics, step.name).toEqual(fresh.clusterDiagnostics);
+      expect(reused.backendDiagnostics, step.name).toEqual(fresh.backendDiagnostics);
       previous = reused;
     }
   });
 
-  it('takes over the clusters of untouched Services and resolves the changed ones', () => {
-    const store = new ClusterStore();
+  it('takes over the backends of untouched Services and resolves the changed ones', () => {
+    const store = new ObjectStore();
     store.replaceAll(base());
     const first = compileState(store, OPTS);
     store.upsert(endpointSlice('ns/a-1', { service: 'a', endpoints: [sliceEndpoint('10.0.0.9')] }));
     const next = compileState(store, OPTS, { state: first, changedServices: new Set(['ns/a']) });
-    const byId = (s: CompiledState, id: string) => s.table.clusters.find((c) => c.id.startsWith(id));
+    const byId = (s: CompiledState, id: string) => s.table.backends.find((c) => c.id.startsWith(id));
     expect(byId(next, 'ns/b')).toBe(byId(first, 'ns/b'));
     expect(byId(next, 'ns/a')).not.toBe(byId(first, 'ns/a'));
     expect(byId(next, 'ns/a')?.endpoints.map((e) => e.address)).toEqual(['10.0.0.9']);

@@ -4,7 +4,7 @@ import type { ErrorCode } from '../../../../src/shared/errors.js';
 import type { RoutingTable } from '../../../../src/shared/snapshot.js';
 import {
   backend,
-  cluster,
+  backendOf,
   codes,
   compileObjects,
   endpointSlice,
@@ -29,8 +29,8 @@ const BASE: readonly KubeObject[] = [
 ];
 const WEB = 'default/web:80';
 const API = 'default/api:80';
-const WEB_CLUSTER = cluster(WEB, [ready('10.0.0.1')]);
-const API_CLUSTER = cluster(API, [ready('10.0.1.1')]);
+const WEB_BACKEND = backendOf(WEB, [ready('10.0.0.1')]);
+const API_BACKEND = backendOf(API, [ready('10.0.1.1')]);
 const web = backend('web');
 const api = backend('api');
 const T1 = '2024-01-01T00:00:00Z';
@@ -58,7 +58,7 @@ const cases: Case[] = [
         { host: 'web.example.com', routes: [route('Prefix', '/', WEB, 'default/a')] },
       ],
       defaultBackend: null,
-      clusters: [API_CLUSTER, WEB_CLUSTER],
+      backends: [API_BACKEND, WEB_BACKEND],
     },
   },
   {
@@ -67,7 +67,7 @@ const cases: Case[] = [
     want: {
       hosts: [{ host: 'web.example.com', routes: [route('Prefix', '/a', WEB, 'default/a'), route('Prefix', '/b', API, 'default/a')] }],
       defaultBackend: null,
-      clusters: [API_CLUSTER, WEB_CLUSTER],
+      backends: [API_BACKEND, WEB_BACKEND],
     },
   },
   {
@@ -85,7 +85,7 @@ const cases: Case[] = [
     want: {
       hosts: [{ host: 'ok.example.com', routes: [route('Prefix', '/', WEB, 'default/a')] }],
       defaultBackend: null,
-      clusters: [WEB_CLUSTER],
+      backends: [WEB_BACKEND],
     },
     diagnostics: Array.from({ length: 10 }, () => ['ING_ERR_INGRESS_INVALID_HOST', 'Ingress default/a'] as [ErrorCode, string]),
   },
@@ -126,7 +126,7 @@ const cases: Case[] = [
         },
       ],
       defaultBackend: null,
-      clusters: [API_CLUSTER, WEB_CLUSTER],
+      backends: [API_BACKEND, WEB_BACKEND],
     },
     // `path(undefined, …, 'ImplementationSpecific')` means `/`, which `path('/', web)` claimed first.
     diagnostics: [['ING_ERR_INGRESS_CONFLICT', 'Ingress default/a']],
@@ -155,7 +155,7 @@ const cases: Case[] = [
     want: {
       hosts: [{ host: 'web.example.com', routes: [route('Prefix', '/kept', WEB, 'default/a')] }],
       defaultBackend: null,
-      clusters: [WEB_CLUSTER],
+      backends: [WEB_BACKEND],
     },
     diagnostics: Array.from({ length: 9 }, () => ['ING_ERR_INGRESS_INVALID_PATH', 'Ingress default/a'] as [ErrorCode, string]),
   },
@@ -168,7 +168,7 @@ const cases: Case[] = [
     want: {
       hosts: [{ host: 'web.example.com', routes: [route('Prefix', '/x', API, 'default/b')] }],
       defaultBackend: null,
-      clusters: [API_CLUSTER],
+      backends: [API_BACKEND],
     },
     diagnostics: [['ING_ERR_INGRESS_CONFLICT', 'Ingress default/a']],
   },
@@ -182,7 +182,7 @@ const cases: Case[] = [
     want: {
       hosts: [{ host: 'web.example.com', routes: [route('Prefix', '/x', WEB, 'default/a')] }],
       defaultBackend: null,
-      clusters: [WEB_CLUSTER],
+      backends: [WEB_BACKEND],
     },
     diagnostics: [
       ['ING_ERR_INGRESS_CONFLICT', 'Ingress default/b'],
@@ -201,7 +201,7 @@ const cases: Case[] = [
         { host: 'web.example.com', routes: [route('Exact', '/x', WEB, 'default/a'), route('Prefix', '/x', API, 'default/b')] },
       ],
       defaultBackend: null,
-      clusters: [API_CLUSTER, WEB_CLUSTER],
+      backends: [API_BACKEND, WEB_BACKEND],
     },
   },
   {
@@ -213,7 +213,7 @@ const cases: Case[] = [
     want: {
       hosts: [{ host: 'web.example.com', routes: [route('Prefix', '/api', API, 'default/b'), route('Prefix', '/web', WEB, 'default/a')] }],
       defaultBackend: null,
-      clusters: [API_CLUSTER, WEB_CLUSTER],
+      backends: [API_BACKEND, WEB_BACKEND],
     },
   },
   {
@@ -223,7 +223,7 @@ const cases: Case[] = [
       ingress('default/b', { created: T2, defaultBackend: api }),
       ingress('default/c', { defaultBackend: web }),
     ],
-    want: { hosts: [], defaultBackend: route('Prefix', '/', API, 'default/b'), clusters: [API_CLUSTER] },
+    want: { hosts: [], defaultBackend: route('Prefix', '/', API, 'default/b'), backends: [API_BACKEND] },
     diagnostics: [
       ['ING_ERR_INGRESS_BACKEND_UNSUPPORTED', 'Ingress default/a'],
       ['ING_ERR_INGRESS_DEFAULT_BACKEND_CONFLICT', 'Ingress default/c'],
@@ -247,12 +247,12 @@ const cases: Case[] = [
     want: {
       hosts: [{ host: 'web.example.com', routes: [route('Prefix', '/ok', WEB, 'default/a')] }],
       defaultBackend: null,
-      clusters: [WEB_CLUSTER],
+      backends: [WEB_BACKEND],
     },
     diagnostics: Array.from({ length: 3 }, () => ['ING_ERR_INGRESS_BACKEND_UNSUPPORTED', 'Ingress default/a'] as [ErrorCode, string]),
   },
   {
-    name: 'hosts left without routes are pruned, and their clusters are not referenced',
+    name: 'hosts left without routes are pruned, and their backends are not referenced',
     objects: [
       ingress('default/a', {
         created: T1,
@@ -264,7 +264,7 @@ const cases: Case[] = [
     want: {
       hosts: [{ host: 'lost.example.com', routes: [route('Prefix', '/', WEB, 'default/c')] }],
       defaultBackend: null,
-      clusters: [WEB_CLUSTER],
+      backends: [WEB_BACKEND],
     },
     diagnostics: [
       ['ING_ERR_INGRESS_INVALID_PATH', 'Ingress default/a'],
@@ -279,7 +279,7 @@ const cases: Case[] = [
     want: {
       hosts: [{ host: 'web.example.com', routes: [route('Prefix', '/', 'other/web:80', 'other/a')] }],
       defaultBackend: null,
-      clusters: [cluster('other/web:80')],
+      backends: [backendOf('other/web:80')],
     },
     diagnostics: [['ING_ERR_SERVICE_NOT_FOUND', 'Ingress other/a']],
   },
@@ -346,7 +346,7 @@ describe('compileSnapshot: cache annotations', () => {
   it('reports a bad value and ignores it, keeping the routes', () => {
     const bad = routeOf({ 'flusso.dev/cache': 'yes' });
     expect(bad.route?.cache).toBeUndefined();
-    expect(bad.route?.cluster).toBe(WEB);
+    expect(bad.route?.backend).toBe(WEB);
     expect(bad.messages).toEqual(['ING_ERR_INGRESS_INVALID_ANNOTATION: annotation flusso.dev/cache is "yes", expected "true" or "false"; the cache stays off for this Ingress']);
     const badTtl = routeOf({ 'flusso.dev/cache': 'true', 'flusso.dev/cache-ttl': '10 minutes' });
     expect(badTtl.route?.cache).toEqual({ ttlSeconds: null });

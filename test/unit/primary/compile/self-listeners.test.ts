@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileState, updateEndpoints } from '../../../../src/primary/compile/index.js';
 import { selfListenerOf, type SelfListeners } from '../../../../src/primary/compile/self-listeners.js';
-import { ClusterStore } from '../../../../src/primary/store.js';
+import { ObjectStore } from '../../../../src/primary/store.js';
 import { backend, endpointSlice, ingress, ingressClass, OPTS, path, rule, service, sliceEndpoint } from '../../../helpers/k8s.js';
 
 const SELF: SelfListeners = {
@@ -43,10 +43,10 @@ describe('compile with this Flusso as a backend', () => {
   ];
 
   it('drops the endpoint that is the admin listener and tells the Ingress; the endpoint update agrees', () => {
-    const store = new ClusterStore();
+    const store = new ObjectStore();
     store.replaceAll(objects);
     const state = compileState(store, { ...OPTS, self: SELF });
-    expect(state.table.clusters[0]?.endpoints.map((e) => `${e.address}:${e.port}`)).toEqual(['10.9.9.9:8081']);
+    expect(state.table.backends[0]?.endpoints.map((e) => `${e.address}:${e.port}`)).toEqual(['10.9.9.9:8081']);
     expect(state.diagnostics).toEqual([
       {
         code: 'ING_ERR_SERVICE_ENDPOINT_SELF',
@@ -55,10 +55,10 @@ describe('compile with this Flusso as a backend', () => {
         message: "backend Service team/loop port 80 has endpoint 127.0.0.1:8081, which is this Flusso's own admin listener; it is not used (requests would loop through the proxy or reach the admin API)",
       },
     ]);
-    expect(compileState(store, OPTS).table.clusters[0]?.endpoints).toHaveLength(2);
+    expect(compileState(store, OPTS).table.backends[0]?.endpoints).toHaveLength(2);
     store.upsert(endpointSlice('team/loop-a', { service: 'loop', ports: [{ name: 'http', port: 8081, protocol: 'TCP' }], endpoints: [sliceEndpoint('127.0.0.1')] }));
     const { state: after } = updateEndpoints(store, state, new Set(['team/loop']), SELF);
-    expect(after.table.clusters[0]?.endpoints).toEqual([]);
+    expect(after.table.backends[0]?.endpoints).toEqual([]);
     expect(after.diagnostics.map((d) => d.code)).toEqual(['ING_ERR_SERVICE_ENDPOINT_SELF']);
   });
 });

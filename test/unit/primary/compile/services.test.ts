@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../../../src/primary/model.js';
 import type { ErrorCode } from '../../../../src/shared/errors.js';
-import type { Cluster } from '../../../../src/shared/snapshot.js';
+import type { Backend } from '../../../../src/shared/snapshot.js';
 import {
   backend,
-  cluster,
+  backendOf,
   codes,
   compileObjects,
   endpointSlice,
@@ -26,7 +26,7 @@ const routeTo = (to: ReturnType<typeof backend>) => ingress('default/a', { rules
 interface Case {
   readonly name: string;
   readonly objects: readonly KubeObject[];
-  readonly want: Cluster;
+  readonly want: Backend;
   readonly diagnostics?: readonly [ErrorCode, string][];
 }
 
@@ -47,12 +47,12 @@ const cases: Case[] = [
   {
     name: 'port by number picks the slice port of the Service port name',
     objects: [TWO_PORTS, TWO_PORT_SLICE, routeTo(backend('web', 9000))],
-    want: cluster('default/web:9000', [ready('10.0.0.1', 9001)]),
+    want: backendOf('default/web:9000', [ready('10.0.0.1', 9001)]),
   },
   {
     name: 'port by name',
     objects: [TWO_PORTS, TWO_PORT_SLICE, routeTo(backend('web', 'http'))],
-    want: cluster('default/web:http', [ready('10.0.0.1', 8080)]),
+    want: backendOf('default/web:http', [ready('10.0.0.1', 8080)]),
   },
   {
     name: 'unnamed single-port Service matches unnamed slice ports ("" and absent are equal)',
@@ -63,7 +63,7 @@ const cases: Case[] = [
       endpointSlice('default/web-c', { service: 'web', ports: [{ name: 'http', port: 8082 }], endpoints: [sliceEndpoint('10.0.0.3')] }),
       routeTo(backend('web', 80)),
     ],
-    want: cluster('default/web:80', [ready('10.0.0.1', 8080), ready('10.0.0.2', 8081)]),
+    want: backendOf('default/web:80', [ready('10.0.0.1', 8080), ready('10.0.0.2', 8081)]),
   },
   {
     name: 'several slices merge, deduplicate ip:port and sort; slices without the port are skipped',
@@ -76,7 +76,7 @@ const cases: Case[] = [
       endpointSlice('default/web-e', { service: 'web', ports: [], endpoints: [sliceEndpoint('10.0.0.5')] }),
       routeTo(backend('web')),
     ],
-    want: cluster('default/web:80', [ready('10.0.0.10'), ready('10.0.0.2'), ready('10.0.0.9')]),
+    want: backendOf('default/web:80', [ready('10.0.0.10'), ready('10.0.0.2'), ready('10.0.0.9')]),
   },
   {
     name: 'ready endpoints only: not-ready and terminating ones are dropped while one is ready',
@@ -94,7 +94,7 @@ const cases: Case[] = [
       }),
       routeTo(backend('web')),
     ],
-    want: cluster('default/web:80', [ready('10.0.0.1'), ready('10.0.0.5')]),
+    want: backendOf('default/web:80', [ready('10.0.0.1'), ready('10.0.0.5')]),
   },
   {
     name: 'serving terminating endpoints stand in when none is ready',
@@ -112,7 +112,7 @@ const cases: Case[] = [
       }),
       routeTo(backend('web')),
     ],
-    want: cluster('default/web:80', [terminating('10.0.0.3'), terminating('10.0.0.4')]),
+    want: backendOf('default/web:80', [terminating('10.0.0.3'), terminating('10.0.0.4')]),
   },
   {
     name: 'IPv6 slices count, FQDN slices and addresses of the wrong family are skipped, zones kept',
@@ -123,7 +123,7 @@ const cases: Case[] = [
       endpointSlice('default/web-f', { service: 'web', addressType: 'FQDN', endpoints: [sliceEndpoint('pod.example.com')] }),
       routeTo(backend('web')),
     ],
-    want: cluster('default/web:80', [ready('10.0.0.1', 8080, 'z1'), ready('fd00::1')]),
+    want: backendOf('default/web:80', [ready('10.0.0.1', 8080, 'z1'), ready('fd00::1')]),
   },
   {
     name: 'slices of another namespace or without the service label are not used',
@@ -133,47 +133,47 @@ const cases: Case[] = [
       { ...endpointSlice('default/web-b', { service: 'web', endpoints: [sliceEndpoint('10.0.0.2')] }), metadata: { name: 'web-b', namespace: 'default' } },
       routeTo(backend('web')),
     ],
-    want: cluster('default/web:80'),
+    want: backendOf('default/web:80'),
     diagnostics: [['ING_ERR_NO_ENDPOINTS', 'Service default/web']],
   },
   {
-    name: 'missing Service: empty cluster, route kept',
+    name: 'missing Service: empty backend, route kept',
     objects: [routeTo(backend('web'))],
-    want: cluster('default/web:80'),
+    want: backendOf('default/web:80'),
     diagnostics: [['ING_ERR_SERVICE_NOT_FOUND', 'Ingress default/a']],
   },
   {
     name: 'unresolvable port number',
     objects: [service('default/web'), routeTo(backend('web', 8080))],
-    want: cluster('default/web:8080'),
+    want: backendOf('default/web:8080'),
     diagnostics: [['ING_ERR_SERVICE_PORT_UNRESOLVED', 'Ingress default/a']],
   },
   {
     name: 'unresolvable port name',
     objects: [service('default/web'), routeTo(backend('web', 'grpc'))],
-    want: cluster('default/web:grpc'),
+    want: backendOf('default/web:grpc'),
     diagnostics: [['ING_ERR_SERVICE_PORT_UNRESOLVED', 'Ingress default/a']],
   },
   {
-    name: 'Service without slices: empty cluster and a warning',
+    name: 'Service without slices: empty backend and a warning',
     objects: [service('default/web'), routeTo(backend('web'))],
-    want: cluster('default/web:80'),
+    want: backendOf('default/web:80'),
     diagnostics: [['ING_ERR_NO_ENDPOINTS', 'Service default/web']],
   },
 ];
 
-describe('compileSnapshot: clusters and endpoints', () => {
+describe('compileSnapshot: backends and endpoints', () => {
   it.each(cases)('$name', ({ objects, want, diagnostics = [] }) => {
     const result = compileObjects([ingressClass(), ...objects]);
     expect(result.table).toStrictEqual({
       hosts: [{ host: 'web.example.com', routes: [route('Prefix', '/', want.id, 'default/a')] }],
       defaultBackend: null,
-      clusters: [want],
+      backends: [want],
     });
     expect(codes(result)).toEqual(diagnostics);
   });
 
-  it('reports a missing Service once per referencing Ingress and lists the cluster once', () => {
+  it('reports a missing Service once per referencing Ingress and lists the backend once', () => {
     const result = compileObjects([
       ingressClass(),
       ingress('default/a', { created: '2024-01-01T00:00:00Z', rules: [rule('a.example.com', path('/', backend('web')))] }),
@@ -185,7 +185,7 @@ describe('compileSnapshot: clusters and endpoints', () => {
         { host: 'b.example.com', routes: [route('Prefix', '/', 'default/web:80', 'default/b')] },
       ],
       defaultBackend: route('Prefix', '/', 'default/web:80', 'default/b'),
-      clusters: [cluster('default/web:80')],
+      backends: [backendOf('default/web:80')],
     });
     expect(result.diagnostics).toEqual([
       {
@@ -213,9 +213,9 @@ describe('compileSnapshot: clusters and endpoints', () => {
         },
       ],
       defaultBackend: null,
-      clusters: [
-        cluster('shop/storefront:9090', [ready('10.1.0.11', 9091, 'eu-west-1b'), ready('10.1.0.12', 9091, 'eu-west-1a')]),
-        cluster('shop/storefront:http', [
+      backends: [
+        backendOf('shop/storefront:9090', [ready('10.1.0.11', 9091, 'eu-west-1b'), ready('10.1.0.12', 9091, 'eu-west-1a')]),
+        backendOf('shop/storefront:http', [
           ready('10.1.0.11', 8080, 'eu-west-1b'),
           ready('10.1.0.12', 8080, 'eu-west-1a'),
           ready('10.1.0.2'),

@@ -104,7 +104,7 @@ describe('ControlPlaneMetrics', () => {
       table: {
         hosts: [],
         defaultBackend: null,
-        clusters: [{ id: 'a/b:80', service: 'a/b', servicePort: 80, loadBalancer: 'round-robin', endpoints: [
+        backends: [{ id: 'a/b:80', service: 'a/b', servicePort: 80, loadBalancer: 'round-robin', endpoints: [
           { address: '10.0.0.1', port: 80, weight: 1, ready: true, terminating: false },
           { address: '10.0.0.2', port: 80, weight: 1, ready: false, terminating: true },
         ] }],

@@ -10,7 +10,7 @@ import { CompileOffload } from '../../../../src/primary/offload/compile-offload.
 import { createCompileTask } from '../../../../src/primary/offload/compile-task.js';
 import { LazyCompiledState } from '../../../../src/primary/offload/compiled-state.js';
 import { packObjectsNow as pack, unpackObjectsNow } from '../../../../src/primary/offload/object-batch.js';
-import { ClusterStore } from '../../../../src/primary/store.js';
+import { ObjectStore } from '../../../../src/primary/store.js';
 import { encodeTable } from '../../../../src/shared/codec.js';
 import { backend, endpointSlice, ingress, ingressClass, OPTS, path, rule, service, sliceEndpoint } from '../../../helpers/k8s.js';
 
@@ -20,14 +20,14 @@ function objects(n: number): KubeObject[] {
     out.push(service(`team/s${i}`), endpointSlice(`team/s${i}-a`, { service: `s${i}`, endpoints: [sliceEndpoint(`10.0.${i >> 8}.${i & 255}`)] }));
     out.push(ingress(`team/i${i}`, { rules: [rule(`h${i}.example`, path('/', backend(`s${i}`, 80)), path('/api', backend(`s${(i + 1) % n}`, 80)))] }));
   }
-  // A conflict and a missing Service, so diagnostics (route and cluster ones) are part of the output.
+  // A conflict and a missing Service, so diagnostics (route and backend ones) are part of the output.
   out.push(ingress('team/late', { rules: [rule('h0.example', path('/', backend('nope', 80)))] }));
   out.push(ingress('team/orphan', { rules: [rule('orphan.example', path('/', backend('missing', 80)))] }));
   return out;
 }
 
-function storeOf(list: readonly KubeObject[]): ClusterStore {
-  const store = new ClusterStore();
+function storeOf(list: readonly KubeObject[]): ObjectStore {
+  const store = new ObjectStore();
   store.replaceAll(list);
   return store;
 }
@@ -48,7 +48,7 @@ describe('compile task', () => {
     const state = lazy.state();
     expect(state.uses).toEqual(want.uses);
     expect(state.routeDiagnostics).toEqual(want.routeDiagnostics);
-    for (const c of want.table.clusters) expect(state.clusterDiagnostics.get(c.id) ?? []).toEqual(want.clusterDiagnostics.get(c.id));
+    for (const c of want.table.backends) expect(state.backendDiagnostics.get(c.id) ?? []).toEqual(want.backendDiagnostics.get(c.id));
   });
 
   it('keeps its mirror equal to the source through upserts and deletes', () => {

@@ -55,15 +55,15 @@ describe('RoundRobinBalancer', () => {
     expect(new RoundRobinBalancer({ endpoints: [ep(1, { weight: 0 })] }).select()).toBeNull();
   });
 
-  it('applies drained overrides by clusterId|ip:port', () => {
+  it('applies drained overrides by backendId|ip:port', () => {
     const overrides = { drained: ['ns/svc:80|10.0.0.2:8080', 'other/svc:80|10.0.0.3:8080'], weights: [] };
-    const b = new RoundRobinBalancer({ clusterId: 'ns/svc:80', endpoints: [ep(1), ep(2), ep(3)], overrides });
+    const b = new RoundRobinBalancer({ backendId: 'ns/svc:80', endpoints: [ep(1), ep(2), ep(3)], overrides });
     expect(counts(b, 10)).toEqual({ '10.0.0.1': 5, '10.0.0.3': 5 });
   });
 
   it('applies weight overrides', () => {
     const overrides = { drained: [], weights: [['ns/svc:80|10.0.0.1:8080', 4] as const, ['ns/svc:80|10.0.0.2:8080', 0] as const] };
-    const b = new RoundRobinBalancer({ clusterId: 'ns/svc:80', endpoints: [ep(1), ep(2), ep(3)], overrides });
+    const b = new RoundRobinBalancer({ backendId: 'ns/svc:80', endpoints: [ep(1), ep(2), ep(3)], overrides });
     expect(counts(b, 50)).toEqual({ '10.0.0.1': 40, '10.0.0.3': 10 });
   });
 

@@ -185,9 +185,9 @@ describe('ResponseCache usage per route', () => {
     expect(c.stats().bytes).toBe(0);
   });
 
-  it('keeps the cluster an entry came from', () => {
+  it('keeps the backend an entry came from', () => {
     const c = new ResponseCache({ maxBytes: 1 << 20, maxObjectBytes: 1 << 16 });
-    expect(c.set(input('/a', { cluster: 'ns/web:80' }))?.cluster).toBe('ns/web:80');
-    expect(c.set(input('/b'))?.cluster).toBeNull();
+    expect(c.set(input('/a', { backend: 'ns/web:80' }))?.backend).toBe('ns/web:80');
+    expect(c.set(input('/b'))?.backend).toBeNull();
   });
 });

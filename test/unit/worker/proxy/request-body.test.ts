@@ -7,7 +7,7 @@ import type { Route } from '../../../../src/shared/snapshot.js';
 import { bodyDefaultsOf, bodyPolicyOf, DEFAULT_BODY, exceedsLimit } from '../../../../src/worker/proxy/request-body.js';
 
 const route = (requestBody?: Route['requestBody']): Route =>
-  ({ match: 'prefix', path: '/', cluster: 'ns/svc:80', source: 'ns/ing', ...(requestBody === undefined ? {} : { requestBody }) }) as unknown as Route;
+  ({ match: 'prefix', path: '/', backend: 'ns/svc:80', source: 'ns/ing', ...(requestBody === undefined ? {} : { requestBody }) }) as unknown as Route;
 
 describe('request-body policy', () => {
   const defaults = bodyDefaultsOf({ maxRequestBodyBytes: 1024 * 1024, clientBodyBufferBytes: 16 * 1024, clientBodyTimeoutMs: 60_000 });

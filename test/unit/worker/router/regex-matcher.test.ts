@@ -6,11 +6,11 @@ import { describe, expect, it } from 'vitest';
 import type { Route, RoutingTable } from '../../../../src/shared/snapshot.js';
 import { HostTableRouter } from '../../../../src/worker/router/host-table.js';
 
-const r = (path: string): Route => ({ match: 'Prefix', path, cluster: `c${path}`, source: 'ns/web', regex: true });
+const r = (path: string): Route => ({ match: 'Prefix', path, backend: `c${path}`, source: 'ns/web', regex: true });
 const table: RoutingTable = {
   hosts: [{ host: 'web.test', routes: [r('/api/v[0-9]+/.*'), r('/exact'), r('/docs/'), r('/')] }],
   defaultBackend: null,
-  clusters: [],
+  backends: [],
 };
 
 describe('RegexPathMatcher through HostTableRouter', () => {
@@ -28,7 +28,7 @@ describe('RegexPathMatcher through HostTableRouter', () => {
   });
 
   it('a pattern that would backtrack exponentially answers at once (RE2: linear time)', () => {
-    const slow = new HostTableRouter({ hosts: [{ host: 'x.test', routes: [r('/(a+)+$')] }], defaultBackend: null, clusters: [] });
+    const slow = new HostTableRouter({ hosts: [{ host: 'x.test', routes: [r('/(a+)+$')] }], defaultBackend: null, backends: [] });
     expect(slow.match('x.test', `/${'a'.repeat(40)}b`)).toBeNull();
   });
 });

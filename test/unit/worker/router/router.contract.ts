@@ -9,13 +9,13 @@ import type { HostRouter } from '../../../../src/worker/router/router.js';
 /** RouterFactory builds the implementation under test from a routing table. */
 export type RouterFactory = (table: RoutingTable) => HostRouter;
 
-type Rule = readonly [PathMatch, string, string]; // match, path, cluster
+type Rule = readonly [PathMatch, string, string]; // match, path, backend
 
-function route(match: PathMatch, path: string, cluster: string): Route {
-  return { match, path, cluster, source: 'ns/ing' };
+function route(match: PathMatch, path: string, backend: string): Route {
+  return { match, path, backend, source: 'ns/ing' };
 }
 
-/** table builds a routing table from `{ host: [[match, path, cluster], …] }`. */
+/** table builds a routing table from `{ host: [[match, path, backend], …] }`. */
 export function table(hosts: Record<string, readonly Rule[]>, defaultBackend: string | null = null): RoutingTable {
   const vhosts: VirtualHost[] = Object.entries(hosts).map(([host, rules]) => ({
     host,
@@ -24,13 +24,13 @@ export function table(hosts: Record<string, readonly Rule[]>, defaultBackend: st
   return {
     hosts: vhosts,
     defaultBackend: defaultBackend === null ? null : route('Prefix', '/', defaultBackend),
-    clusters: [],
+    backends: [],
   };
 }
 
 /** runRouterContract registers the contract suite for one implementation. */
 export function runRouterContract(name: string, create: RouterFactory): void {
-  const cluster = (r: HostRouter, host: string, path: string): string | null => r.match(host, path)?.route.cluster ?? null;
+  const backendOf = (r: HostRouter, host: string, path: string): string | null => r.match(host, path)?.route.backend ?? null;
 
   describe(`HostRouter contract: ${name}`, () => {
     it('has a name', () => {
@@ -51,7 +51,7 @@ export function runRouterContract(name: string, create: RouterFactory): void {
         ['a.bar.foo.com', 'any'], // the wildcard covers one label only
         ['other.com', 'any'],
         ['', 'any'], // an empty Host can only reach the catch-all
-      ])('%s → %s', (host, want) => expect(cluster(r, host, '/x')).toBe(want));
+      ])('%s → %s', (host, want) => expect(backendOf(r, host, '/x')).toBe(want));
 
       it('reports the matched virtual host', () => {
         expect(r.match('foo.com', '/')?.vhost).toBe('foo.com');
@@ -62,18 +62,18 @@ export function runRouterContract(name: string, create: RouterFactory): void {
 
     it('wildcard matches exactly one extra label', () => {
       const r = create(table({ '*.foo.com': [['Prefix', '/', 'wild']] }));
-      expect(cluster(r, 'x.foo.com', '/')).toBe('wild');
-      expect(cluster(r, 'foo.com', '/')).toBeNull();
-      expect(cluster(r, 'a.b.foo.com', '/')).toBeNull();
-      expect(cluster(r, '.foo.com', '/')).toBeNull();
-      expect(cluster(r, 'xfoo.com', '/')).toBeNull();
+      expect(backendOf(r, 'x.foo.com', '/')).toBe('wild');
+      expect(backendOf(r, 'foo.com', '/')).toBeNull();
+      expect(backendOf(r, 'a.b.foo.com', '/')).toBeNull();
+      expect(backendOf(r, '.foo.com', '/')).toBeNull();
+      expect(backendOf(r, 'xfoo.com', '/')).toBeNull();
     });
 
     it('host is case-insensitive, port and trailing dot are ignored', () => {
       const r = create(table({ 'foo.com': [['Prefix', '/', 'a']], '*.bar.com': [['Prefix', '/', 'w']] }));
-      for (const host of ['FOO.com', 'foo.com:8080', 'foo.com.', 'Foo.Com.:80', 'foo.com:']) expect(cluster(r, host, '/')).toBe('a');
-      expect(cluster(r, 'X.BAR.COM:443', '/')).toBe('w');
-      expect(cluster(r, 'foo.com:http', '/')).toBeNull(); // not a port: invalid authority
+      for (const host of ['FOO.com', 'foo.com:8080', 'foo.com.', 'Foo.Com.:80', 'foo.com:']) expect(backendOf(r, host, '/')).toBe('a');
+      expect(backendOf(r, 'X.BAR.COM:443', '/')).toBe('w');
+      expect(backendOf(r, 'foo.com:http', '/')).toBeNull(); // not a port: invalid authority
     });
 
     it('an IPv6 literal loses its port and reaches only the catch-all; a broken one matches nothing', () => {
@@ -81,7 +81,7 @@ export function runRouterContract(name: string, create: RouterFactory): void {
       expect(r.match('[::1]:80', '/')?.vhost).toBe('*');
       expect(r.match('[::1]', '/')?.vhost).toBe('*');
       expect(r.match('[::1', '/')?.vhost).toBeNull(); // default backend
-      expect(cluster(r, '[::1', '/')).toBe('def');
+      expect(backendOf(r, '[::1', '/')).toBe('def');
     });
 
     it('Exact beats Prefix for the same path; longer Prefix beats shorter', () => {
@@ -95,23 +95,23 @@ export function runRouterContract(name: string, create: RouterFactory): void {
           ],
         }),
       );
-      expect(cluster(r, 'h', '/foo')).toBe('exact-foo');
-      expect(cluster(r, 'h', '/foo/')).toBe('foo');
-      expect(cluster(r, 'h', '/foo/bar')).toBe('foobar');
-      expect(cluster(r, 'h', '/foo/bar/baz')).toBe('foobar');
-      expect(cluster(r, 'h', '/foo/barbaz')).toBe('foo');
-      expect(cluster(r, 'h', '/other')).toBe('root');
+      expect(backendOf(r, 'h', '/foo')).toBe('exact-foo');
+      expect(backendOf(r, 'h', '/foo/')).toBe('foo');
+      expect(backendOf(r, 'h', '/foo/bar')).toBe('foobar');
+      expect(backendOf(r, 'h', '/foo/bar/baz')).toBe('foobar');
+      expect(backendOf(r, 'h', '/foo/barbaz')).toBe('foo');
+      expect(backendOf(r, 'h', '/other')).toBe('root');
     });
 
     it('Prefix matches whole path elements', () => {
       const r = create(table({ h: [['Prefix', '/foo', 'foo']] }));
-      for (const p of ['/foo', '/foo/', '/foo/bar', '/foo//x']) expect(cluster(r, 'h', p)).toBe('foo');
-      for (const p of ['/foobar', '/fo', '/', '/bar/foo']) expect(cluster(r, 'h', p)).toBeNull();
+      for (const p of ['/foo', '/foo/', '/foo/bar', '/foo//x']) expect(backendOf(r, 'h', p)).toBe('foo');
+      for (const p of ['/foobar', '/fo', '/', '/bar/foo']) expect(backendOf(r, 'h', p)).toBeNull();
     });
 
     it('Prefix `/` matches every path', () => {
       const r = create(table({ h: [['Prefix', '/', 'root']] }));
-      for (const p of ['/', '/a', '/a/b/', '//x']) expect(cluster(r, 'h', p)).toBe('root');
+      for (const p of ['/', '/a', '/a/b/', '//x']) expect(backendOf(r, 'h', p)).toBe('root');
     });
 
     it('trailing slashes: a Prefix ignores its own, an Exact needs it', () => {
@@ -123,24 +123,24 @@ export function runRouterContract(name: string, create: RouterFactory): void {
           ],
         }),
       );
-      expect(cluster(r, 'h', '/aaa/bbb')).toBe('p');
-      expect(cluster(r, 'h', '/aaa/bbb/')).toBe('p');
-      expect(cluster(r, 'h', '/aaa/bbbc')).toBeNull();
-      expect(cluster(r, 'h', '/foo/')).toBe('e');
-      expect(cluster(r, 'h', '/foo')).toBeNull();
+      expect(backendOf(r, 'h', '/aaa/bbb')).toBe('p');
+      expect(backendOf(r, 'h', '/aaa/bbb/')).toBe('p');
+      expect(backendOf(r, 'h', '/aaa/bbbc')).toBeNull();
+      expect(backendOf(r, 'h', '/foo/')).toBe('e');
+      expect(backendOf(r, 'h', '/foo')).toBeNull();
     });
 
     it('paths are case-sensitive', () => {
       const r = create(table({ h: [['Prefix', '/Foo', 'p'], ['Exact', '/bar', 'e']] }));
-      expect(cluster(r, 'h', '/foo')).toBeNull();
-      expect(cluster(r, 'h', '/BAR')).toBeNull();
-      expect(cluster(r, 'h', '/Foo/x')).toBe('p');
+      expect(backendOf(r, 'h', '/foo')).toBeNull();
+      expect(backendOf(r, 'h', '/BAR')).toBeNull();
+      expect(backendOf(r, 'h', '/Foo/x')).toBe('p');
     });
 
     it('falls back to the default backend, then null', () => {
       const withDefault = create(table({ h: [['Exact', '/x', 'x']] }, 'def'));
       expect(withDefault.match('h', '/y')).toEqual({ route: route('Prefix', '/', 'def'), vhost: null });
-      expect(cluster(withDefault, 'nothing', '/')).toBe('def');
+      expect(backendOf(withDefault, 'nothing', '/')).toBe('def');
       const without = create(table({ h: [['Exact', '/x', 'x']] }));
       expect(without.match('h', '/y')).toBeNull();
       expect(without.match('nothing', '/')).toBeNull();
@@ -157,8 +157,8 @@ export function runRouterContract(name: string, create: RouterFactory): void {
           'def',
         ),
       );
-      expect(cluster(r, 'api.foo.com', '/api/v1')).toBe('exact-host');
-      expect(cluster(r, 'api.foo.com', '/other')).toBe('def');
+      expect(backendOf(r, 'api.foo.com', '/api/v1')).toBe('exact-host');
+      expect(backendOf(r, 'api.foo.com', '/other')).toBe('def');
       const noDefault = create(table({ 'a.foo.com': [['Exact', '/x', 'x']], '*.foo.com': [['Prefix', '/', 'wild']] }));
       expect(noDefault.match('a.foo.com', '/y')).toBeNull();
     });
@@ -168,10 +168,10 @@ export function runRouterContract(name: string, create: RouterFactory): void {
       for (let i = 0; i < 10_000; i++) hosts[`h${i}.example.com`] = [['Prefix', `/p${i % 7}`, `c${i}`]];
       for (let i = 0; i < 100; i++) hosts[`*.w${i}.example.com`] = [['Prefix', '/', `w${i}`]];
       const r = create(table(hosts));
-      expect(cluster(r, 'h9999.example.com', '/p3/x')).toBe('c9999'); // 9999 % 7 = 3
-      expect(cluster(r, 'h9999.example.com', '/p6')).toBeNull();
-      expect(cluster(r, 'x.w42.example.com', '/')).toBe('w42');
-      expect(cluster(r, 'h10000.example.com', '/p0')).toBeNull();
+      expect(backendOf(r, 'h9999.example.com', '/p3/x')).toBe('c9999'); // 9999 % 7 = 3
+      expect(backendOf(r, 'h9999.example.com', '/p6')).toBeNull();
+      expect(backendOf(r, 'x.w42.example.com', '/')).toBe('w42');
+      expect(backendOf(r, 'h10000.example.com', '/p0')).toBeNull();
     });
 
     it('handles a host with many routes', () => {
@@ -179,12 +179,12 @@ export function runRouterContract(name: string, create: RouterFactory): void {
       for (let i = 0; i < 500; i++) rules.push(['Prefix', `/svc${i}`, `p${i}`], ['Exact', `/svc${i}/health`, `e${i}`]);
       rules.push(['Prefix', '/svc1/deep/er', 'deep']);
       const r = create(table({ h: rules }));
-      expect(cluster(r, 'h', '/svc499/x')).toBe('p499');
-      expect(cluster(r, 'h', '/svc499/health')).toBe('e499');
-      expect(cluster(r, 'h', '/svc499/health/')).toBe('p499');
-      expect(cluster(r, 'h', '/svc1/deep/er/x')).toBe('deep');
-      expect(cluster(r, 'h', '/svc1/deep/e')).toBe('p1');
-      expect(cluster(r, 'h', '/svc5000')).toBeNull();
+      expect(backendOf(r, 'h', '/svc499/x')).toBe('p499');
+      expect(backendOf(r, 'h', '/svc499/health')).toBe('e499');
+      expect(backendOf(r, 'h', '/svc499/health/')).toBe('p499');
+      expect(backendOf(r, 'h', '/svc1/deep/er/x')).toBe('deep');
+      expect(backendOf(r, 'h', '/svc1/deep/e')).toBe('p1');
+      expect(backendOf(r, 'h', '/svc5000')).toBeNull();
     });
 
     describe('ingress-controller-conformance path_rules (SCENARIOS.md §2.5)', () => {
@@ -222,7 +222,7 @@ export function runRouterContract(name: string, create: RouterFactory): void {
         [13, 'trailing-slash-path-rules', '/aaa/bbb', 'aaa-slash-bbb-slash-prefix'],
         [14, 'trailing-slash-path-rules', '/aaa/bbb/', 'aaa-slash-bbb-slash-prefix'],
         [15, 'trailing-slash-path-rules', '/foo', null],
-      ] as const)('row %i: %s %s → %s', (_row, host, path, want) => expect(cluster(r, host, path)).toBe(want));
+      ] as const)('row %i: %s %s → %s', (_row, host, path, want) => expect(backendOf(r, host, path)).toBe(want));
     });
   });
 }
