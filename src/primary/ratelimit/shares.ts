@@ -16,7 +16,7 @@ import { RATE_SHARE_INTERVAL_MS } from '../../shared/rate-limit.js';
 /** RateShareOptions configure a table. */
 export interface RateShareOptions {
   readonly workers: number;
-  /** Time constant of the demand's decay (default 1000 ms). */
+  /** Time constant of the demand's decay (default 400 ms). */
   readonly tauMs?: number;
   /** Demand every worker is assumed to have (default 0.5 request). */
   readonly floor?: number;
@@ -39,7 +39,7 @@ export class RateShareTable {
   constructor(opts: RateShareOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`RateShareTable: workers must be an integer ≥ 1, got ${opts.workers}`);
     this.#workers = opts.workers;
-    this.#tauMs = opts.tauMs ?? 1000;
+    this.#tauMs = opts.tauMs ?? 400;
     this.#floor = opts.floor ?? 0.5;
   }
 

@@ -48,7 +48,7 @@ describe('RateShareTable', () => {
   });
 
   it('skips counts that are not non-negative numbers', () => {
-    const t = new RateShareTable({ workers: 2 });
+    const t = new RateShareTable({ workers: 2, tauMs: 1000 });
     expect(t.record(0, { a: -1, b: 'x', c: Number.NaN, d: 4 }, 0)).toEqual({ d: 0.5 });
     const left = 4 * Math.exp(-0.2);
     expect(t.record(0, { d: 0 }, 200).d).toBeCloseTo((left + 0.5) / (left + 1), 9);
