@@ -162,6 +162,42 @@ const CASES: Record<string, Case> = {
       options('cors-list.test', '/d', 'Origin: https://evil.example\r\nAccess-Control-Request-Method: POST\r\n'),
     ],
   },
+  // Issue 15 item 6: the client is the test's own socket, 127.0.0.1, on both sides.
+  'allowlist-source-range': {
+    fixture: 'allowlist-source-range.conf',
+    host: 'allow-in.test',
+    annotations: { [`${N}allowlist-source-range`]: '127.0.0.1/32, 2001:db8::/32' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: ['/', '/x?y=1'].map((t) => get('allow-in.test', t)),
+  },
+  'allowlist-source-range, client outside': {
+    fixture: 'allowlist-source-range-outside.conf',
+    host: 'allow-out.test',
+    annotations: { [`${N}allowlist-source-range`]: '10.0.0.0/8, 2001:db8::/32' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: ['/', '/x?y=1'].map((t) => get('allow-out.test', t)),
+  },
+  'whitelist-source-range': {
+    fixture: 'whitelist-source-range.conf',
+    host: 'whitelist.test',
+    annotations: { [`${N}whitelist-source-range`]: '192.168.0.0/16' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [get('whitelist.test', '/')],
+  },
+  'denylist-source-range': {
+    fixture: 'denylist-source-range.conf',
+    host: 'deny-other.test',
+    annotations: { [`${N}denylist-source-range`]: '10.0.0.0/8, ::1' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [get('deny-other.test', '/')],
+  },
+  'denylist-source-range wins over allowlist-source-range': {
+    fixture: 'denylist-source-range-wins.conf',
+    host: 'deny-wins.test',
+    annotations: { [`${N}denylist-source-range`]: '127.0.0.1', [`${N}allowlist-source-range`]: '127.0.0.0/8' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: ['/', '/x'].map((t) => get('deny-wins.test', t)),
+  },
 };
 
 /**
@@ -312,6 +348,15 @@ describe('the admin API on annotated routes (explainer and Routes view)', () => 
   ])('explains %s%s%s', async (host, target, extra, line) => {
     const body = await adminJson(`/api/v1/explain?host=${host}&path=${encodeURIComponent(target)}${extra}`);
     expect(body.annotations).toContain(line);
+  });
+
+  it.each([
+    ['deny-wins.test', '127.0.0.1', 'refused 403: client 127.0.0.1 is in denylist-source-range entry 127.0.0.1'],
+    ['deny-wins.test', '127.0.0.2', 'client 127.0.0.2 allowed: allowlist-source-range entry 127.0.0.0/8, and in no denylist-source-range entry'],
+    ['allow-out.test', '::1', 'refused 403: client ::1 is not in allowlist-source-range (10.0.0.0/8, 2001:db8::/32)'],
+  ])('on %s, explains whether client %s is refused', async (host, client, line) => {
+    const body = await adminJson(`/api/v1/explain?host=${host}&path=/&client=${encodeURIComponent(client)}`);
+    expect(body.annotations).toEqual([line]);
   });
 
   it('lists the annotations in force per route', async () => {
