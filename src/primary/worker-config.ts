@@ -54,6 +54,8 @@ export function workerConfigFor(config: Config, serverHeader: string): WorkerCon
     https: { port: config.httpsPort, address: config.httpsAddress, ciphers: config.sslCiphers, hsts: hstsValue(config), redirectPort: config.httpsRedirectPort, http2: config.http2 },
     logFd: WORKER_LOG_FD,
     serverHeader,
+    // Every limit is shared by all the workers (docs/rate-limits.md).
+    rateLimit: { status: Number(config.rateLimitStatus), workers: config.workers },
   };
 }
 

@@ -78,3 +78,28 @@ describe('rate limits through the CLI, 2 workers', () => {
     expect(count(await burst('typo.test', 30), 200)).toBe(30);
   });
 });
+
+describe('rate limits with --rate-limit-status 429', () => {
+  let flusso: FlussoProcess;
+  let web: EchoPods;
+  beforeAll(async () => {
+    web = await startEchoPods('web', ['127.0.0.1'], 0, { namespace: NS, ingress: 'tight' });
+    const dir = await manifestDir();
+    await dir.write('00-class.yaml', [ingressClass('flusso')]);
+    await dir.write('10-web.yaml', [service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]), endpointSlice(NS, 'web', web.addresses, web.port, { portName: 'http' })]);
+    await dir.write('20-ingresses.yaml', [limited('tight', { [`${N}limit-rpm`]: '1', [`${N}limit-burst-multiplier`]: '1' })]);
+    flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2, args: ['--rate-limit-status', '429'] });
+  });
+  afterAll(async () => {
+    await flusso?.stop();
+    await web?.close();
+  });
+
+  it('answers 429 Too Many Requests over the limit', async () => {
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => httpRequest({ port: flusso.httpPort, host: 'tight.test', path: `/r${i}` })));
+    const refused = answers.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(8);
+    expect(answers.filter((r) => r.status !== 429).every((r) => r.status === 200)).toBe(true);
+    expect(refused[0]!.body).toBe('429 Too Many Requests\n');
+  });
+});

@@ -66,9 +66,15 @@ describe('workerConfigFor', () => {
   it('gives every worker setting the value of the Config setting of the same name', () => {
     const c: Readonly<Record<string, unknown>> = run(['--max-request-fields', '50', '--access-log', 'sample:7', '--cache-lock-timeout', '2s']);
     const w = workerConfigFor(run(['--max-request-fields', '50', '--access-log', 'sample:7', '--cache-lock-timeout', '2s']), 'flusso');
-    const grouped = ['https', 'logFd', 'serverHeader'];
+    const grouped = ['https', 'logFd', 'serverHeader', 'rateLimit'];
     for (const [name, value] of Object.entries(w)) if (!grouped.includes(name)) expect([name, value]).toEqual([name, c[name]]);
     expect(w).toMatchObject({ maxRequestFields: 50, accessLogEvery: 7, cacheLockTimeoutMs: 2000 });
+  });
+
+  it('gives the workers the rate-limit status and how many of them share each limit', () => {
+    expect(workerConfigFor(run(['--workers', '3']), 'flusso').rateLimit).toEqual({ status: 503, workers: 3 });
+    expect(workerConfigFor(run(['--workers', '2', '--rate-limit-status', '429']), 'flusso').rateLimit).toEqual({ status: 429, workers: 2 });
+    expect(() => run(['--rate-limit-status', '404'])).toThrow(/--rate-limit-status.*one of: 503, 429/);
   });
 
   it('groups the HTTPS settings and renders HSTS', () => {

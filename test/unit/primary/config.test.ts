@@ -80,6 +80,7 @@ const DEFAULTS: Config = {
   cacheMaxBytes: 128 * 1024 * 1024,
   cacheMaxObjectBytes: 8 * 1024 * 1024,
   cacheLockTimeoutMs: 5000,
+  rateLimitStatus: '503',
   compileOffload: 'auto',
   inCluster: false,
   watchNamespace: [],
