@@ -1,6 +1,6 @@
 /**
  * The ingress-nginx rate-limit annotations (issue 15 item 7, docs/rate-limits.md): `limit-rps`,
- * `limit-rpm`, `limit-burst-multiplier` and `limit-whitelist`, read as
+ * `limit-rpm`, `limit-burst-multiplier` and `limit-whitelist` (or its newer name `limit-allowlist`), read as
  * ingress-nginx reads them (internal/ingress/annotations/ratelimit): a limit of 0 or none is no
  * limit, the burst is the rate times the multiplier (default 5; a bad or < 1 multiplier is 5),
  * and a bad value is an ING_ERR_INGRESS_INVALID_ANNOTATION diagnostic naming the Ingress, the
@@ -47,13 +47,15 @@ export function readRateLimit(state: CompileState, ing: Ingress): RouteRateLimit
   }
 
   const whitelist: string[] = [];
-  const rawList = get('limit-whitelist');
+  // `limit-allowlist` is the newer name; as in ingress-nginx, it wins over the old one.
+  const listName = get('limit-allowlist') !== undefined ? 'limit-allowlist' : 'limit-whitelist';
+  const rawList = get(listName);
   if (rawList !== undefined) {
     for (const part of rawList.split(',')) {
       const text = part.trim();
       if (text === '') continue;
       const cidr = parseCidr(text);
-      if (cidr === undefined) bad('limit-whitelist', text, 'IPv4 or IPv6 addresses or CIDR blocks (such as "10.0.0.0/8, 2001:db8::/32") separated by commas', 'that entry is skipped');
+      if (cidr === undefined) bad(listName, text, 'IPv4 or IPv6 addresses or CIDR blocks (such as "10.0.0.0/8, 2001:db8::/32") separated by commas', 'that entry is skipped');
       else whitelist.push(text);
     }
   }

@@ -29,6 +29,11 @@ describe('rate-limit annotations', () => {
       { [`${N}limit-rps`]: '100', [`${N}limit-rpm`]: '600', [`${N}limit-burst-multiplier`]: '1', [`${N}limit-whitelist`]: '10.0.0.0/8, 192.168.1.1,2001:db8::/32' },
       { id: 'shop/web', rates: [{ perSecond: 100, burst: 101 }, { perSecond: 10, burst: 601 }], whitelist: ['10.0.0.0/8', '192.168.1.1', '2001:db8::/32'] },
     ],
+    [
+      'limit-allowlist, the newer name, wins over limit-whitelist',
+      { [`${N}limit-rps`]: '1', [`${N}limit-allowlist`]: '10.0.0.0/8', [`${N}limit-whitelist`]: '192.168.0.0/16' },
+      { id: 'shop/web', rates: [{ perSecond: 1, burst: 6 }], whitelist: ['10.0.0.0/8'] },
+    ],
   ])('%s', (_name, annotations, want) => {
     expect(limitOf(annotations)).toEqual([want, want]);
     expect(problems(annotations)).toEqual([]);
