@@ -1,5 +1,5 @@
 /**
- * Host header handling for route lookup (reliability catalogue §D rows 73–77).
+ * Host header handling for route lookup (docs/bad-input.md §D rows 73–77).
  */
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Request-target checks and path normalisation (reliability catalogue §B rows 42–44, §H).
+ * Request-target checks and path normalisation (docs/bad-input.md §B rows 42–44, §H).
  *
  * The rule for §H: the path used for matching is the path forwarded upstream, so a backend
  * can never see a different resource than the one the route was chosen for.

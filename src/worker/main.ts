@@ -35,7 +35,7 @@ export interface WorkerProcess {
 /** How often the worker flushes its statistics to the primary. */
 const STATS_FLUSH_MS = 1000;
 
-/** How often expired cache entries are swept (the original design's clean_expired). */
+/** How often expired cache entries are swept (the original design's clean_expired; docs/architecture.md). */
 const CACHE_SWEEP_MS = 10_000;
 
 /** How long a goodbye message (`fatal`) may take before the worker exits anyway. */

@@ -228,7 +228,7 @@ describe('admin API, overrides and metrics (2 workers)', () => {
     };
     const entries = async (): Promise<number> => ((await admin('/api/v1/cache')).json as { entries: number }).entries;
 
-    it('a purge empties the cache of every worker (catalogue row 161)', async () => {
+    it('a purge empties the cache of every worker (docs/bad-input.md row 161)', async () => {
       await fillEveryWorker('/purge-me');
       const res = await purge({ ingress: `${NS}/static` });
       expect(res.json).toMatchObject({ purged: 2, workers: 2, answered: 2 });

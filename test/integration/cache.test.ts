@@ -1,5 +1,5 @@
 /**
- * The response cache through the real proxy (issue 6; reliability catalogue §2 I, rows 146–162):
+ * The response cache through the real proxy (issue 6; docs/bad-input.md §I, rows 146–162):
  * uWS in front, undici to a node:http upstream that counts what reaches it, and a WorkerCache on
  * an injected clock so freshness is tested without sleeping.
  */

@@ -174,7 +174,7 @@ describe('upstream faults, invalid manifests, framing and live updates (2 worker
       expect(stable.requests()).toBe(before);
     });
 
-    // uWS 20.57 answers these itself, before Flusso sees them (reliability catalogue §2 A row 1
+    // uWS 20.57 answers these itself, before Flusso sees them (docs/bad-input.md §A row 1
     // and §B: the old 20.30 build closed without an answer, or hung): 400, and the connection is
     // closed with nothing behind the request parsed or forwarded.
     it.each([

@@ -257,7 +257,7 @@ describe('routing', () => {
     expect((await getEcho(p, 'b.test', '/admin')).name).toBe('b');
     expect((await getEcho(p, 'b.test', '/public/x')).name).toBe('a');
     expect((await getEcho(p, 'one.wild.test', '/')).name).toBe('b');
-    // The path used for matching is the path forwarded (catalogue §H rows 130, 131).
+    // The path used for matching is the path forwarded (docs/bad-input.md §H rows 130, 131).
     const e = await getEcho(p, 'b.test', '/public/%2e%2e/admin');
     expect(e).toMatchObject({ name: 'b', url: '/admin' });
     const notFound = await get(p, 'b.test', '/publicity');

@@ -1,5 +1,5 @@
 /**
- * Differential test of malformed upstream responses (reliability catalogue §2 F, issue 13):
+ * Differential test of malformed upstream responses (docs/bad-input.md §F, issue 13):
  * the same bytes from a raw TCP upstream, read through Debian's nginx (started here on loopback,
  * configured as ingress-nginx proxies) and through Flusso's upstream client. Each case's outcome
  * (502 before any head, or the status, the body and whether it was cut) must be the same,

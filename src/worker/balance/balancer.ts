@@ -1,5 +1,5 @@
 /**
- * The load-balancer contract (the original design's LoadBalancer: select, add, remove, list).
+ * The load-balancer contract (the original design's LoadBalancer: select, add, remove, list; docs/architecture.md).
  */
 import type { Endpoint } from '../../shared/snapshot.js';
 

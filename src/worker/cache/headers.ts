@@ -1,7 +1,7 @@
 /**
  * Header access for the cache core: one view over the shapes the worker holds (name/value
  * pairs as stored, or a record as parsed), so that every cache decision reads a field the same
- * way (catalogue row 68: duplicates are combined with ", " exactly as the upstream would see them).
+ * way (docs/bad-input.md row 68: duplicates are combined with ", " exactly as the upstream would see them).
  */
 
 /** HeaderPairs is a header list as `[name, value]` pairs, duplicates kept in order. */

@@ -1,5 +1,5 @@
 /**
- * Hop-by-hop fields a cache must not store (RFC 9111 §3.1, RFC 9110 §7.6.1; catalogue row 162).
+ * Hop-by-hop fields a cache must not store (RFC 9111 §3.1, RFC 9110 §7.6.1; docs/bad-input.md row 162).
  */
 import { splitList, type HeaderPairs } from './headers.js';
 

@@ -2,7 +2,7 @@
  * Cache keys. The primary key is the target URI as the upstream sees it; the secondary (Vary) key
  * holds the request fields the response says it varies on. Nothing else goes in: a key built from
  * unkeyed, untrusted fields (X-Forwarded-Host and friends) is how caches get poisoned, and such
- * fields are stripped before the upstream sees them (catalogue rows 151–153).
+ * fields are stripped before the upstream sees them (docs/bad-input.md rows 151–153).
  */
 import { headerValue, splitList, type HeaderSource } from './headers.js';
 

@@ -26,7 +26,7 @@ export type CacheStatus = 'HIT' | 'MISS' | 'EXPIRED' | 'STALE' | 'REVALIDATED' |
 
 /** CacheRequest is the request view the policy needs: the method exactly as received, and the headers. */
 export interface CacheRequest {
-  /** Case-sensitive (catalogue row 39: a lowercase `get` is never GET). */
+  /** Case-sensitive (docs/bad-input.md row 39: a lowercase `get` is never GET). */
   readonly method: string;
   readonly headers: HeaderSource;
 }
@@ -65,7 +65,7 @@ function hasRequestBody(headers: HeaderSource): boolean {
 
 /**
  * isRequestCacheable reports whether a request may be answered from, or fill, the cache: GET or
- * HEAD (case-sensitive), no request `no-store`, and no body (catalogue rows 154, 148, 156).
+ * HEAD (case-sensitive), no request `no-store`, and no body (docs/bad-input.md rows 154, 148, 156).
  */
 export function isRequestCacheable(req: CacheRequest): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
@@ -75,7 +75,7 @@ export function isRequestCacheable(req: CacheRequest): boolean {
 
 /**
  * isUnsafeInvalidation reports whether a response to this request must invalidate the stored
- * entries of its target URI (RFC 9111 §4.4; catalogue row 154): an unsafe method (anything but
+ * entries of its target URI (RFC 9111 §4.4; docs/bad-input.md row 154): an unsafe method (anything but
  * GET, HEAD, OPTIONS, TRACE) answered with a 2xx or 3xx. Location/Content-Location targets are
  * left alone: they may point at another origin's entries.
  */
@@ -86,7 +86,7 @@ export function isUnsafeInvalidation(method: string, status: number): boolean {
 
 /**
  * storability decides whether a response may be stored by a shared cache (RFC 9111 §3, §3.5).
- * Conservative on purpose: nothing is stored on heuristics or file extensions (catalogue row 157);
+ * Conservative on purpose: nothing is stored on heuristics or file extensions (docs/bad-input.md row 157);
  * a response needs explicit freshness or the route's default TTL. Only responses to GET are stored
  * (a HEAD is answered from the GET entry). Each refusal names its rule in `reason`.
  */

@@ -1,7 +1,7 @@
 /**
- * ResponseCache: the per-worker, in-memory, byte-bounded store (the original design's Cache).
+ * ResponseCache: the per-worker, in-memory, byte-bounded store (the original design's Cache; docs/architecture.md).
  * Pure bookkeeping: no timers and no clock of its own; the worker passes `now` to sweepExpired and
- * calls it periodically (the original design's `clean_expired`).
+ * calls it periodically (the original design's `clean_expired`; docs/architecture.md).
  */
 import { IngressError } from '../../shared/errors.js';
 import { currentAge, retentionSeconds, type CachedResponse } from './freshness.js';

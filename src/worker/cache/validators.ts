@@ -52,7 +52,7 @@ export function clientConditionalMatch(reqHeaders: HeaderSource, entry: CachedRe
 /**
  * Fields a 304 never writes into the stored response: hop-by-hop ones, Content-Length (the 304
  * has no body; §3.2) and Set-Cookie, which belongs to the one client that triggered the
- * revalidation and must never be replayed to others (catalogue row 149).
+ * revalidation and must never be replayed to others (docs/bad-input.md row 149).
  */
 const NOT_MERGED: ReadonlySet<string> = new Set<string>([...HOP_BY_HOP, 'content-length', 'set-cookie']);
 

@@ -79,7 +79,7 @@ export class WorkerCache {
     this.onInvalidate?.([key]);
   }
 
-  /** sweep drops the entries past their freshness and stale windows (the original design's clean_expired). */
+  /** sweep drops the entries past their freshness and stale windows (the original design's clean_expired; docs/architecture.md). */
   sweep(): number {
     return this.store.sweepExpired(this.now());
   }

@@ -23,7 +23,7 @@ export type ProxyFailure =
 
 /** FAILURE_STATUS maps each failure to its status. */
 export const FAILURE_STATUS: Readonly<Record<ProxyFailure, number>> = Object.freeze({
-  'bad-request': 400, // framing the parser let through, bad Host, bad path (catalogue §A, §B, §D, §H)
+  'bad-request': 400, // framing the parser let through, bad Host, bad path (docs/bad-input.md §A, §B, §D, §H)
   forbidden: 403, // the client address is refused by the route's allowlist-source-range / denylist-source-range (shared/source-range.ts)
   'method-not-allowed': 405, // CONNECT and TRACE: an ingress is not a forward proxy (§B row 48, §G row 129)
   'length-required': 411, // POST, PUT or PATCH without Content-Length or Transfer-Encoding (request-guard.ts)

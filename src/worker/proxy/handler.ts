@@ -190,7 +190,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const guarded = guardRequest(method, target, head, limits);
     if (guarded !== null) return refuse(res, l, guarded);
 
-    // Framing this uWS build accepts but must not reach an upstream (catalogue §A, §D). It
+    // Framing this uWS build accepts but must not reach an upstream (docs/bad-input.md §A, §D). It
     // answers a missing or duplicate Host, Content-Length with Transfer-Encoding, and a
     // malformed Content-Length itself (400); it lets through duplicate Content-Length fields,
     // any Transfer-Encoding (which it decodes as chunked), and a PROXY protocol v2 header that

@@ -1,6 +1,6 @@
 /**
  * Header handling on both legs: reading the client's head from uWS, building the upstream
- * request head, and filtering the upstream response head (RFC 9110 §7.6.1; catalogue §G).
+ * request head, and filtering the upstream response head (RFC 9110 §7.6.1; docs/bad-input.md §G).
  */
 import { randomFillSync } from 'node:crypto';
 
@@ -65,7 +65,7 @@ const NOT_PLAIN_ASCII = /[^\t\x20-\x7e]/;
  * faithfully. uWS decodes header values as UTF-8 and the upstream head is written as Latin-1, so a
  * non-ASCII value is re-encoded to its UTF-8 bytes (as a Latin-1 string) to reach the
  * upstream byte-exact. A value uWS could not decode (U+FFFD) or that holds a control
- * character is refused: forwarding it would silently mangle it (catalogue §C row 60).
+ * character is refused: forwarding it would silently mangle it (docs/bad-input.md §C row 60).
  */
 function forwardableValue(value: string): string | null {
   if (!NOT_PLAIN_ASCII.test(value)) return value;
@@ -151,7 +151,7 @@ export interface ForwardingInfo {
  *
  * Client fields keep their order (Host included, exactly as sent) minus the dropped ones and
  * every field the client's Connection header names (stripped first, so a Connection list can
- * never remove a field the proxy adds: catalogue §G row 122). Then, as ingress-nginx sends
+ * never remove a field the proxy adds: docs/bad-input.md §G row 122). Then, as ingress-nginx sends
  * them: Content-Length, X-Forwarded-For (replaced by the peer), -Host, -Port, -Proto,
  * X-Real-IP, X-Request-ID (the client's if sane, else a fresh one), and
  * X-Original-Forwarded-For with whatever the client sent.

@@ -8,7 +8,7 @@
  * the handler's methods, synchronously, as the bytes arrive. There is no per-request object
  * besides the handler, no stream and no promise on the path.
  *
- * Rules (RFC 9112 §9, reliability catalogue §F):
+ * Rules (RFC 9112 §9, docs/bad-input.md §F):
  * - a connection is reused only when the response was complete, framed by length or chunks,
  *   HTTP/1.1 without `Connection: close`, nothing followed it in the read, and the request body
  *   was sent whole; otherwise it is closed;

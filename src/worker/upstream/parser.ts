@@ -3,7 +3,7 @@
  * framings (Content-Length, chunked with extensions and trailers, read until close), fed
  * whatever pieces the socket delivers (docs/upstream-client.md).
  *
- * It is a security boundary (RFC 9112 §6.3, reliability catalogue §F): whatever it cannot
+ * It is a security boundary (RFC 9112 §6.3, docs/bad-input.md §F): whatever it cannot
  * read exactly is an error, and a connection whose parser failed is never reused. It is strict
  * where nginx is: an invalid status line, a bad chunk size, Content-Length together with
  * Transfer-Encoding, duplicate Content-Length, a head over the size limit. It is stricter on

@@ -1,5 +1,5 @@
 /**
- * Path normalisation: reliability catalogue §H (rows 130–143) and §B rows 42–44.
+ * Path normalisation: docs/bad-input.md §H (rows 130–143) and §B rows 42–44.
  * The path returned is both matched and forwarded.
  */
 import { describe, expect, it } from 'vitest';
