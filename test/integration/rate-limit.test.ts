@@ -7,6 +7,7 @@
  * comes on a new connection, so the workers share them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { httpRequest, type HttpResponse } from '../helpers/http.js';
@@ -62,6 +63,28 @@ describe('rate limits through the CLI, 2 workers', () => {
     expect(refused.status).toBe(503);
     expect(refused.body).toBe('503 Service Unavailable\n');
     expect(refused.json).toBeUndefined();
+  });
+
+  it('a WebSocket upgrade counts as a request: refused with 503 once the limit is spent, the backend never asked', async () => {
+    /** upgradeStatus tries an upgrade to `host` and resolves the status the handshake got (101 when it opened). */
+    const upgradeStatus = (host: string): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${flusso.httpPort}/ws`, { headers: { Host: host } });
+        ws.on('open', () => {
+          ws.terminate();
+          resolve({ status: 101, body: '' });
+        });
+        ws.on('unexpected-response', (_req, res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        ws.on('error', reject);
+      });
+    // The same route without a spent limit: what the backend answers an upgrade.
+    expect((await upgradeStatus('roomy.test')).status).not.toBe(503);
+    await burst('tight.test', 4);
+    expect(await upgradeStatus('tight.test')).toEqual({ status: 503, body: '503 Service Unavailable\n' });
   });
 
   it('a burst under the limit gets no 503', async () => {

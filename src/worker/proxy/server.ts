@@ -84,6 +84,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     state: opts.state,
     log,
     unmatched: opts.stats?.unmatched ?? null,
+    rateLimiter: opts.rateLimiter ?? null,
+    rateLimitStatus: config.rateLimit?.status ?? 503,
     limits: { targetBytes: config.maxRequestTargetBytes, fieldBytes: config.maxRequestFieldBytes, fields: config.maxRequestFields },
     settings: {
       idleTimeoutMs: config.websocketIdleTimeoutMs,

@@ -24,7 +24,9 @@ import type { WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 import { formatAddress } from './address.js';
-import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
+import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
+import type { RateLimiter } from '../ratelimit/limiter.js';
+import { admitted, rateLimitedAnswer } from './rate-limit.js';
 import { writeOwnFields } from './exchange.js';
 import type { Listener } from './handler.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
@@ -49,6 +51,10 @@ export interface WebSocketProxyOptions {
   readonly unmatched: RouteCounters | null;
   /** Flusso's own request-head limits, checked on an upgrade as on any request (request-guard.ts). */
   readonly limits: RequestLimits;
+  /** The routes' rate limits (docs/rate-limits.md): an upgrade counts as a request; none: not applied. */
+  readonly rateLimiter?: RateLimiter | null;
+  /** `--rate-limit-status` (503 when absent). */
+  readonly rateLimitStatus?: number;
 }
 
 /** Link is one proxied WebSocket: the client side (once upgraded) and the upstream side. */
@@ -192,6 +198,13 @@ export class WebSocketProxy {
       return;
     }
     if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) return this.#answer(res, l, 'forbidden', counters);
+    const limiter = this.#o.rateLimiter ?? null;
+    if (match.route.rateLimit !== undefined && limiter !== null && !admitted(limiter, match.route.rateLimit, res)) {
+      const a = rateLimitedAnswer(this.#o.rateLimitStatus ?? 503);
+      counters?.record('GET', a.status, 0, -1, 0, a.body.length);
+      writeOwnFields(res.writeStatus(statusLine(a.status)).writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(a.body, true);
+      return;
+    }
     const backend = routing.backends.get(match.route.backend);
     const endpoint = backend?.balancer.select() ?? null;
     if (endpoint === null) return this.#answer(res, l, 'no-endpoint', counters);
