@@ -32,7 +32,7 @@ const pki = testPki();
 /** Backend is the HTTP/1.1 upstream: it reports what it received, and can hold or stream. */
 interface Backend {
   readonly port: number;
-  readonly server: Server;
+  server: Server;
   /** Bytes written to /big responses so far. */
   bigWritten: number;
   /** Requests to /hold whose client (Flusso) went away before the answer. */

@@ -94,7 +94,7 @@ describe('a SIGKILLed worker (2 workers)', () => {
     // The spare serves in the killed worker's slot.
     const after = await pollUntil('the spare listening in slot 1', async () => {
       const r = await flusso.readyz();
-      return r.status === 200 && r.body.workers[0]?.pid === spareReady.pid && r.body.workers[0].listening ? r.body : undefined;
+      return r.status === 200 && r.body.workers[0]?.pid === spareReady.pid && r.body.workers[0]?.listening === true ? r.body : undefined;
     });
     expect(after.workers.map((w) => w.pid)).toEqual([spareReady.pid, before[1]]);
     const next = await httpRequest({ port: flusso.httpPort, host: 'app.test', headers: { 'x-test-id': 'after' } });
