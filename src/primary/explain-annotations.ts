@@ -23,7 +23,7 @@ export interface RequestTraits {
 /** regexMatches says whether a regex route's path matches `path` as the workers match it (`~* "^path"`, RE2). */
 export function regexMatches(pattern: string, path: string): boolean {
   try {
-    return RE2JS.compile(`(?i)^${pattern}`).matcher(path).lookingAt();
+    return RE2JS.compile(`(?i)^${pattern}`).test(path);
   } catch {
     return false;
   }

@@ -123,40 +123,68 @@ const rewrites = new WeakMap<object, RE2JS>();
 export function rewriteTarget(rewrite: { readonly pattern: string; readonly target: string }, path: string, query: string): string {
   let re = rewrites.get(rewrite);
   if (re === undefined) rewrites.set(rewrite, (re = RE2JS.compile(`(?i)${rewrite.pattern}`)));
-  const m = re.matcher(path);
-  let uri = path;
-  if (m.find()) {
+  let uri: string;
+  if (rewrite.target.indexOf('$') < 0) {
+    // A target without captures needs no Matcher: RE2's DFA says whether it matches.
+    if (!re.test(path)) return withQuery(path, query);
+    uri = rewrite.target;
+  } else {
+    const m = re.matcher(path);
+    if (!m.find()) return withQuery(path, query);
     const groups = m.groupCount();
     uri = rewrite.target.replace(/\$([1-9])/g, (_, d: string) => (Number(d) <= groups ? (m.group(Number(d)) ?? '') : ''));
   }
   // A target ending in "?" drops the request's query (nginx); the "?" itself is not sent.
   if (uri.endsWith('?')) return uri.slice(0, -1);
+  return withQuery(uri, query);
+}
+
+/** withQuery appends the request's query to a path, after the path's own query with `&`. */
+function withQuery(uri: string, query: string): string {
   if (query === '') return uri;
   return uri.includes('?') ? `${uri}&${query}` : `${uri}?${query}`;
 }
 
-const origins = new WeakMap<RouteCors, RegExp | null>();
+/** CorsCache holds a route's CORS fields once built: for `*`, and per allowed origin (bounded). */
+interface CorsCache {
+  pattern: RegExp | null | undefined;
+  any: readonly string[] | null;
+  readonly byOrigin: Map<string, readonly string[]>;
+}
+
+const corsCaches = new WeakMap<RouteCors, CorsCache>();
+/** Allowed origins whose fields are kept per route; past this the cache starts over. */
+const MAX_CACHED_ORIGINS = 256;
 
 /**
  * corsFields returns the CORS response fields when the request's Origin is allowed (always for
  * `*`, whose Allow-Origin is `*` even without an Origin field, as ingress-nginx), else null.
- * A listed origin is matched without case, and a `*` in it stands for one DNS label.
+ * A listed origin is matched without case, and a `*` in it stands for one DNS label. The same
+ * list comes back for the same route and origin (the response writer keys its work on it).
  */
-export function corsFields(cors: RouteCors, origin: string): string[] | null {
-  let allow: string;
-  if (cors.origins.length === 1 && cors.origins[0] === '*') allow = '*';
-  else {
-    let re = origins.get(cors);
-    if (re === undefined) origins.set(cors, (re = originPattern(cors.origins)));
-    if (re === null || origin === '' || !re.test(origin)) return null;
-    allow = origin;
-  }
+export function corsFields(cors: RouteCors, origin: string): readonly string[] | null {
+  let cache = corsCaches.get(cors);
+  if (cache === undefined) corsCaches.set(cors, (cache = { pattern: undefined, any: null, byOrigin: new Map() }));
+  if (cors.origins.length === 1 && cors.origins[0] === '*') return (cache.any ??= buildCorsFields(cors, '*'));
+  if (origin === '') return null;
+  const known = cache.byOrigin.get(origin);
+  if (known !== undefined) return known;
+  if (cache.pattern === undefined) cache.pattern = originPattern(cors.origins);
+  if (cache.pattern === null || !cache.pattern.test(origin)) return null;
+  if (cache.byOrigin.size >= MAX_CACHED_ORIGINS) cache.byOrigin.clear();
+  const fields = buildCorsFields(cors, origin);
+  cache.byOrigin.set(origin, fields);
+  return fields;
+}
+
+/** buildCorsFields lists the CORS fields in ingress-nginx's order; credentials and expose headers only when set. */
+function buildCorsFields(cors: RouteCors, allow: string): readonly string[] {
   const out = ['Access-Control-Allow-Origin', allow];
   if (cors.credentials) out.push('Access-Control-Allow-Credentials', 'true');
   out.push('Access-Control-Allow-Methods', cors.methods, 'Access-Control-Allow-Headers', cors.headers);
   if (cors.exposeHeaders !== '') out.push('Access-Control-Expose-Headers', cors.exposeHeaders);
   out.push('Access-Control-Max-Age', String(cors.maxAgeSeconds));
-  return out;
+  return Object.freeze(out);
 }
 
 /** originPattern builds one anchored, case-insensitive alternation of the allowed origins (no nested quantifiers: linear). */

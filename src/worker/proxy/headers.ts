@@ -251,6 +251,12 @@ const STS = 'strict-transport-security';
 /** latin1Slice is Buffer's undocumented fast Latin-1 decoder (what toString('latin1') calls after its checks). */
 type FastBuffer = Buffer & { latin1Slice(start: number, end: number): string };
 
+/** FieldNames is a set of lower-case field names with their lengths (a name of another length is never looked up). */
+export interface FieldNames {
+  readonly names: ReadonlySet<string>;
+  readonly lengths: ReadonlySet<number>;
+}
+
 /**
  * writeResponseFields writes the upstream's response fields to `res`, minus the hop-by-hop ones
  * (and those its Connection field lists), Date, Content-Length, Transfer-Encoding and Server;
@@ -263,7 +269,7 @@ type FastBuffer = Buffer & { latin1Slice(start: number, end: number): string };
  * the lines). An ASCII head goes as Latin-1 strings, a head with bytes of 0x80 and above as bytes
  * (uWS would encode a string's characters as UTF-8). Duplicates such as Set-Cookie keep their order.
  */
-export function writeResponseFields(res: FieldSink, head: UpstreamHeadView, dropCacheStatus: boolean, dropSts: boolean, dropNames: ReadonlySet<string> | null = null): void {
+export function writeResponseFields(res: FieldSink, head: UpstreamHeadView, dropCacheStatus: boolean, dropSts: boolean, dropNames: FieldNames | null = null): void {
   const n = head.count;
   const f = head.fields;
   const b = head.buf as FastBuffer;
@@ -277,7 +283,7 @@ export function writeResponseFields(res: FieldSink, head: UpstreamHeadView, drop
     if (!drop && len === 14 && dropCacheStatus) drop = head.nameIs(i, X_CACHE_STATUS);
     else if (!drop && len === 25 && dropSts) drop = head.nameIs(i, STS);
     if (!drop && listed !== null) drop = listed.has(head.nameAt(i));
-    if (!drop && dropNames !== null) drop = dropNames.has(head.nameAt(i));
+    if (!drop && dropNames !== null && dropNames.lengths.has(len)) drop = dropNames.names.has(head.nameAt(i));
     if (drop) {
       if (run >= 0) writeRun(res, head, run, i - 1);
       run = -1;

@@ -5,6 +5,7 @@
  * carrying the response fields to the response writer, and editing the upstream head.
  */
 import type { HttpResponse } from 'uWebSockets.js';
+import type { FieldNames } from './headers.js';
 
 export { applyPolicy, corsFields, rewriteTarget, statusLineOf, type PolicyAnswer, type PolicyForward, type PolicyRequest } from '../../shared/route-policy.js';
 
@@ -34,15 +35,15 @@ export function withRequestFields(headers: readonly string[], fields: readonly s
   return out;
 }
 
-const fieldNames = new WeakMap<readonly string[], ReadonlySet<string>>();
+const fieldNames = new WeakMap<readonly string[], FieldNames>();
 
-/** fieldNamesOf returns the lower-case names of name, value pairs `fields` (computed once per list). */
-export function fieldNamesOf(fields: readonly string[]): ReadonlySet<string> {
+/** fieldNamesOf returns the lower-case names of name, value pairs `fields` and their lengths (computed once per list). */
+export function fieldNamesOf(fields: readonly string[]): FieldNames {
   let names = fieldNames.get(fields);
   if (names === undefined) {
     const set = new Set<string>();
     for (let i = 0; i < fields.length; i += 2) set.add((fields[i] as string).toLowerCase());
-    fieldNames.set(fields, (names = set));
+    fieldNames.set(fields, (names = { names: set, lengths: new Set([...set].map((n) => n.length)) }));
   }
   return names;
 }

@@ -32,7 +32,9 @@ export class RegexPathMatcher<T> implements PathMatcher<T> {
 
   match(path: string): T | null {
     const p = this.#patterns;
-    for (let i = 0; i < p.length; i++) if ((p[i] as RE2JS).matcher(path).lookingAt()) return this.#values[i] as T;
+    // test() runs RE2's DFA without captures (about ten times faster than a Matcher); the
+    // pattern is anchored with ^, so finding it is matching at the start.
+    for (let i = 0; i < p.length; i++) if ((p[i] as RE2JS).test(path)) return this.#values[i] as T;
     return null;
   }
 }
