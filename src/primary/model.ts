@@ -108,7 +108,7 @@ export interface ServicePort {
   readonly port: number;
   readonly targetPort?: number | string;
   readonly protocol?: string;
-  /** `kubernetes.io/h2c` makes the port's clusters speak HTTP/2 without TLS (compile/backend-protocol.ts). */
+  /** `kubernetes.io/h2c` makes the port's backends speak HTTP/2 without TLS (compile/backend-protocol.ts). */
   readonly appProtocol?: string;
 }
 

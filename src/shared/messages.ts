@@ -101,7 +101,7 @@ export interface SnapshotMessage {
   readonly snapshot: Uint8Array;
 }
 
-/** EndpointsMessage replaces the endpoints of some clusters (an EndpointsDelta, codec.ts). */
+/** EndpointsMessage replaces the endpoints of some backends (an EndpointsDelta, codec.ts). */
 export interface EndpointsMessage {
   readonly type: 'endpoints';
   /** msgpack bytes of an EndpointsDelta. */

@@ -225,5 +225,5 @@ function toWire(err: unknown, fallback: string): WireError {
   return { code: fallback, message: err instanceof Error ? err.message : String(err) };
 }
 
-// Run when executed as the cluster worker's entry file, not when imported.
+// Run when executed as the node:cluster worker's entry file, not when imported.
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) startWorker();
