@@ -179,6 +179,8 @@ function mutateEndpoint(ctx: AdminContext, req: ApiRequest): ApiResponse {
   const body = req.body;
   if (typeof body !== 'object' || body === null) return fail(400, 'send a JSON object: {"backend": "ns/svc:port", "endpoint": "ip:port"}');
   const { backend, endpoint, weight } = body as { backend?: unknown; endpoint?: unknown; weight?: unknown };
+  // The field was called "cluster" before issue 16 item 5 (docs/architecture.md, "Words"): say so rather than only that it is missing.
+  if (backend === undefined && 'cluster' in body) return fail(400, '"cluster" is now "backend": send {"backend": "ns/svc:port", "endpoint": "ip:port"}');
   if (typeof backend !== 'string' || typeof endpoint !== 'string') return fail(400, '"backend" and "endpoint" must be strings');
   const c = ctx.table()?.backends.find((x) => x.id === backend);
   const ep = c?.endpoints.find((e) => overrideKey(c.id, e.address, e.port) === `${backend}|${endpoint}`);

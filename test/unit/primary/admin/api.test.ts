@@ -131,6 +131,11 @@ describe('handleApi', () => {
     expect(handleApi(context(), req).status).toBe(status);
   });
 
+  it('names the field\'s old name when a client still sends "cluster"', () => {
+    const r = handleApi(context(), post('/api/v1/endpoints/drain', { cluster: 'shop/api:80', endpoint: '10.0.0.2:8080' }));
+    expect(r).toMatchObject({ status: 400, body: { error: '"cluster" is now "backend": send {"backend": "ns/svc:port", "endpoint": "ip:port"}' } });
+  });
+
   it('explains a route', () => {
     const r = handleApi(context(), get('/api/v1/explain', 'host=shop.test&path=/api/x'));
     expect(r.body).toMatchObject({ result: 'route', route: { backend: 'shop/api:80' } });
