@@ -35,17 +35,31 @@ export function withRequestFields(headers: readonly string[], fields: readonly s
   return out;
 }
 
-const fieldNames = new WeakMap<readonly string[], FieldNames>();
+/** PolicyFields are a route's response fields ready for the writer: the names to drop from the upstream's, and all of them as one writeHeader. */
+export interface PolicyFields extends FieldNames {
+  /**
+   * The first name, and its value followed by every other `\r\n name: value` line: uWS writes
+   * `name: value\r\n` verbatim, so one call writes them all (the compiler let no CR or LF into a
+   * value, and uWS refuses them in the Origin a value may echo).
+   */
+  readonly packed: readonly [string, string];
+}
 
-/** fieldNamesOf returns the lower-case names of name, value pairs `fields` and their lengths (computed once per list). */
-export function fieldNamesOf(fields: readonly string[]): FieldNames {
-  let names = fieldNames.get(fields);
-  if (names === undefined) {
+const prepared = new WeakMap<readonly string[], PolicyFields>();
+
+/** fieldNamesOf prepares name, value pairs `fields` for the response writer (once per list). */
+export function fieldNamesOf(fields: readonly string[]): PolicyFields {
+  let p = prepared.get(fields);
+  if (p === undefined) {
     const set = new Set<string>();
-    for (let i = 0; i < fields.length; i += 2) set.add((fields[i] as string).toLowerCase());
-    fieldNames.set(fields, (names = { names: set, lengths: new Set([...set].map((n) => n.length)) }));
+    let rest = fields[1] as string;
+    for (let i = 0; i < fields.length; i += 2) {
+      set.add((fields[i] as string).toLowerCase());
+      if (i > 0) rest += `\r\n${fields[i] as string}: ${fields[i + 1] as string}`;
+    }
+    prepared.set(fields, (p = { names: set, lengths: new Set([...set].map((n) => n.length)), packed: [fields[0] as string, rest] }));
   }
-  return names;
+  return p;
 }
 
 /** originOf returns the first Origin field of a request head (lower-case names), or ''. */

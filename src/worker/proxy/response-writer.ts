@@ -143,9 +143,10 @@ export class ResponseWriter {
     const res = this.res;
     res.writeStatus(statusLine(status));
     // A route's annotation policy may set fields in place of the upstream's (policy.ts; issue 15).
-    const policyFields = responseFieldsOf(res);
-    if (upstream !== null) writeResponseFields(res, upstream, cacheStatus !== null, this.#ctx.hsts !== null, policyFields === undefined ? null : fieldNamesOf(policyFields));
-    if (policyFields !== undefined) for (let i = 0; i < policyFields.length; i += 2) res.writeHeader(policyFields[i] as string, policyFields[i + 1] as string);
+    const listed = responseFieldsOf(res);
+    const policyFields = listed === undefined || listed.length === 0 ? null : fieldNamesOf(listed);
+    if (upstream !== null) writeResponseFields(res, upstream, cacheStatus !== null, this.#ctx.hsts !== null, policyFields);
+    if (policyFields !== null) res.writeHeader(policyFields.packed[0], policyFields.packed[1]);
     if (cacheStatus !== null) res.writeHeader('X-Cache-Status', cacheStatus);
     writeOwnFields(res, this.#ctx);
     this.status = status;
