@@ -51,6 +51,7 @@ beforeAll(async () => {
     annotated('cors', 'cors.test', '/', { [`${N}enable-cors`]: 'true', [`${N}cors-allow-origin`]: 'https://app.example' }),
     annotated('rewrite', 'rw.test', '/api(/|$)(.*)', { [`${N}rewrite-target`]: '/v2/$2', [`${N}x-forwarded-prefix`]: '/api', [`${N}upstream-vhost`]: 'internal.svc' }, 'ImplementationSpecific'),
     annotated('bad', 'bad.test', '/', { [`${N}permanent-redirect`]: 'not a url', [`${N}upstream-vhost`]: 'ok.internal' }),
+    annotated('moved', 'moved.test', '/', { [`${N}permanent-redirect`]: 'https://new.example$request_uri' }),
   ]);
   flusso = await startFlusso({ manifestsDir: manifests.dir, workers: 1 });
   await flusso.waitForGeneration(1);
@@ -87,6 +88,20 @@ describe('ingress-nginx annotations on the proxy path', () => {
     expect(lines.filter((l) => /^host:/i.test(l))).toEqual(['host: internal.svc']);
     expect(lines.filter((l) => /^x-forwarded-prefix:/i.test(l))).toEqual(['x-forwarded-prefix: /api']);
     expect(lines.filter((l) => /^x-forwarded-host:/i.test(l))).toEqual(['x-forwarded-host: rw.test']);
+  });
+
+  it('a WebSocket handshake is rewritten like any request, and a redirect route answers it', async () => {
+    const upgrade = 'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n';
+    const before = heads.length;
+    // The backend answers 200, not 101: the handshake fails there, after Flusso sent it.
+    await rawRequest(flusso.httpPort, `GET /api/chat?room=1 HTTP/1.1\r\nHost: rw.test\r\n${upgrade}\r\n`, { idleMs: 2000 });
+    const lines = (heads[before] ?? '').split('\r\n');
+    expect(lines[0]).toBe('GET /v2/chat?room=1 HTTP/1.1');
+    expect(lines.filter((l) => /^(host|x-forwarded-prefix):/i.test(l)).map((l) => l.toLowerCase()).sort()).toEqual(['host: internal.svc', 'x-forwarded-prefix: /api']);
+    const { raw } = await rawRequest(flusso.httpPort, `GET /room/1 HTTP/1.1\r\nHost: moved.test\r\n${upgrade}\r\n`, { idleMs: 2000 });
+    expect(statusOf(raw)).toBe(301);
+    expect(raw).toContain('Location: https://new.example/room/1\r\n');
+    expect(heads.length).toBe(before + 1);
   });
 
   it('a bad annotation value is one diagnostic naming the Ingress and what is allowed; the rest of the Ingress serves', async () => {

@@ -30,6 +30,7 @@ import { admitted, rateLimitedAnswer } from './rate-limit.js';
 import { writeOwnFields } from './exchange.js';
 import type { Listener } from './handler.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
+import { applyPolicy, statusLineOf, withRequestFields } from './policy.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
 
 /** WebSocketSettings are the limits of every proxied WebSocket (flags --websocket-*). */
@@ -205,13 +206,25 @@ export class WebSocketProxy {
       writeOwnFields(res.writeStatus(statusLine(a.status)).writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(a.body, true);
       return;
     }
+    // The route's ingress-nginx annotations (policy.ts, issue 15): redirects answer the upgrade;
+    // a rewrite, upstream-vhost or X-Forwarded-Prefix apply to the handshake as to any request.
+    const policy = match.route.policy;
+    const decided = policy === undefined ? null : applyPolicy(policy, { method: 'GET', scheme: l.scheme, hostField: head.host, host, path, query, target: target(url, query), origin: '' });
+    if (decided !== null && 'status' in decided) {
+      counters?.record('GET', decided.status, 0, -1, 0, decided.body.length);
+      res.writeStatus(statusLineOf(decided.status));
+      for (let i = 0; i < decided.fields.length; i += 2) res.writeHeader(decided.fields[i] as string, decided.fields[i + 1] as string);
+      writeOwnFields(res, l.ctx).end(decided.body);
+      return;
+    }
     const backend = routing.backends.get(match.route.backend);
     const endpoint = backend?.balancer.select() ?? null;
     if (endpoint === null) return this.#answer(res, l, 'no-endpoint', counters);
 
     const clientAddress = formatAddress(res.getRemoteAddress());
-    const built = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: null });
+    let built = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: null });
     if (built === null) return this.#answer(res, l, 'bad-request', counters);
+    if (decided !== null && decided.requestFields !== null) built = withRequestFields(built, decided.requestFields);
     const headers: Record<string, string | string[]> = {};
     for (let i = 0; i < built.length; i += 2) {
       const name = built[i] as string;
@@ -222,7 +235,7 @@ export class WebSocketProxy {
     }
     const authority = endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
     const offered = protocols === '' ? [] : protocols.split(',').map((p) => p.trim()).filter((p) => p !== '');
-    const upstream = new WebSocket(`ws://${authority}${target(path, query)}`, offered, {
+    const upstream = new WebSocket(`ws://${authority}${decided?.target ?? target(path, query)}`, offered, {
       headers,
       perMessageDeflate: false,
       maxPayload: this.#o.settings.maxMessageBytes,
