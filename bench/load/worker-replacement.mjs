@@ -25,7 +25,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { exitOnHelp } from './help.mjs';
-import { die, gitInfo, machineInfo, median, parseArgs, portsFree, resultStem, ROOT, safeRead, sleep, Workspace, writeResults } from './lib.mjs';
+import { die, gitInfo, machineInfo, median, memOf, parseArgs, portsFree, resultStem, ROOT, safeRead, sleep, Workspace, writeResults } from './lib.mjs';
 import { singleBackendManifests } from './manifests.mjs';
 
 exitOnHelp(import.meta.url);
@@ -150,6 +150,10 @@ async function waitSpare(n) {
 
 let pid = await waitReadyWorker(-1);
 await waitSpare(1);
+// What the spare costs: its resident memory while it waits (and the serving worker's, to compare).
+const spareLine = logLines().find((l) => l.msg === 'spare worker ready');
+const spareRssMiB = spareLine === undefined ? null : memOf(spareLine.pid).rss / 2 ** 20;
+const workerRssMiB = memOf(pid).rss / 2 ** 20;
 const rounds = [];
 for (let i = 0; i < ROUNDS; i++) {
   const t0 = performance.now();
@@ -178,8 +182,10 @@ const md = [
   `| kill → first request served (200) | ${stat('firstMs')} |`,
   `| kill → /readyz 200 | ${stat('readyMs')} |`,
   `| log: worker exited → worker listening | ${stat('exitToListeningMs')} |`,
+  '',
+  spareRssMiB === null ? 'No spare.' : `RSS of the waiting spare: ${spareRssMiB.toFixed(1)} MiB (the serving worker, after start-up: ${workerRssMiB.toFixed(1)} MiB).`,
 ].join('\n');
 console.log(`\n${md}`);
 const startedAt = new Date().toISOString();
-writeResults(resultStem(startedAt, git.commit, '-worker-replacement'), { startedAt, git, machine: machineInfo(), spare: SPARE ?? 'default', rounds }, md);
+writeResults(resultStem(startedAt, git.commit, '-worker-replacement'), { startedAt, git, machine: machineInfo(), spare: SPARE ?? 'default', spareRssMiB, workerRssMiB, rounds }, md);
 process.exit(0);
