@@ -1,55 +1,26 @@
 /**
- * Every object in deploy/*.yaml validates against the Kubernetes schemas (kubernetes-models),
- * and the manifests agree with the product: the Deployment's args parse, the IngressClass names
- * our controller, and RBAC grants what the kubernetes source and the status writer call.
+ * The base (deploy/base, rendered by `kubectl kustomize`) validates against the Kubernetes
+ * schemas (kubernetes-models), and its objects agree with the product: the Deployment's args
+ * parse, the IngressClass names our controller, and RBAC grants what the kubernetes source and
+ * the status writer call. test/unit/deploy/overlays.test.ts covers the components and overlays.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import * as models from 'kubernetes-models';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { parseCommandLine } from '../../../src/primary/config.js';
+import { find as findIn, kustomize, schemaErrors, type K8sDoc } from '../../helpers/kustomize.js';
 
-const DEPLOY = fileURLToPath(new URL('../../../deploy/', import.meta.url));
+const docs: K8sDoc[] = kustomize('base');
 
-interface Doc {
-  readonly file: string;
-  readonly obj: Record<string, unknown> & { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } };
-}
+const find = (kind: string, name = 'flusso'): K8sDoc => findIn(docs, kind, name);
 
-const docs: Doc[] = readdirSync(DEPLOY)
-  .filter((f) => f.endsWith('.yaml'))
-  .sort()
-  .flatMap((file) => parseAllDocuments(readFileSync(join(DEPLOY, file), 'utf8')).map((d) => ({ file, obj: d.toJS() as Doc['obj'] })));
-
-/**
- * modelFor finds the kubernetes-models class of an apiVersion and kind: groups are camel-cased
- * (`rbac.authorization.k8s.io/v1` → models.rbacAuthorizationK8sIo.v1), the core group is `v1`.
- */
-function modelFor(apiVersion: string, kind: string): (new (data: unknown) => { validate(): void }) | undefined {
-  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : [undefined, apiVersion];
-  const groupKey = group?.replace(/\.([a-z])/g, (_, c: string) => c.toUpperCase());
-  const all = models as unknown as Record<string, Record<string, unknown> | undefined>;
-  const ns = (groupKey === undefined ? all[version as string] : all[groupKey]?.[version as string]) as Record<string, unknown> | undefined;
-  return ns?.[kind] as (new (data: unknown) => { validate(): void }) | undefined;
-}
-
-const find = (kind: string, name = 'flusso'): Doc['obj'] => {
-  const d = docs.find((x) => x.obj.kind === kind && x.obj.metadata.name === name);
-  if (d === undefined) throw new Error(`no ${kind} ${name} in deploy/`);
-  return d.obj;
-};
-
-describe('deploy/', () => {
+describe('deploy/base', () => {
   it('holds every object the issue asks for', () => {
-    expect(docs.map((d) => d.obj.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'IngressClass', 'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    expect(docs.map((d) => d.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'IngressClass', 'Namespace', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
   });
 
-  it.each(docs.map((d) => ({ name: `${d.file}: ${d.obj.kind} ${d.obj.metadata.name}`, d })))('$name validates against the Kubernetes schema', ({ d }) => {
-    const Model = modelFor(d.obj.apiVersion, d.obj.kind);
-    expect(Model, `no model for ${d.obj.apiVersion} ${d.obj.kind}`).toBeDefined();
-    expect(() => new (Model as NonNullable<typeof Model>)(d.obj).validate()).not.toThrow();
+  it.each(docs.map((d) => ({ name: `${d.kind} ${d.metadata.name}`, d })))('$name validates against the Kubernetes schema', ({ d }) => {
+    expect(schemaErrors(d)).toBeNull();
   });
 
   it('the Deployment runs the kubernetes source with valid flags, probes, a drain and a locked-down container', () => {
@@ -67,6 +38,27 @@ describe('deploy/', () => {
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true });
     // preStop (5 s) plus the drain must fit in the grace period.
     expect((config?.drainTimeoutMs ?? Infinity) + 5000).toBeLessThanOrEqual(Number(pod.terminationGracePeriodSeconds) * 1000);
+  });
+
+  // Issue 16 item 2: one token for every replica, so one scrape config fits every pod. An
+  // optional Secret would let each pod generate its own when the Secret is missing.
+  it('every replica reads the admin token from the one Secret flusso-admin, which must exist', () => {
+    const c = (find('Deployment') as unknown as { spec: { template: { spec: { containers: { env: { name: string; valueFrom?: { secretKeyRef?: Record<string, unknown> } }[]; args: string[] }[] } } } }).spec.template.spec.containers[0];
+    const token = c?.env.find((e) => e.name === 'FLUSSO_ADMIN_TOKEN');
+    expect(token?.valueFrom?.secretKeyRef).toEqual({ name: 'flusso-admin', key: 'token' });
+    expect(c?.args).not.toContain('--admin-token'); // never on the command line, which ps shows
+  });
+
+  // TLS (docs/tls.md): the Service's 443 reaches the container port named https, which is the port
+  // the args give --https-port; 80 reaches --http-port the same way.
+  it('the Service maps 80 and 443 to the ports the container listens on for HTTP and HTTPS', () => {
+    const c = (find('Deployment') as unknown as { spec: { template: { spec: { containers: { args: string[]; ports: { name: string; containerPort: number }[] }[] } } } }).spec.template.spec.containers[0];
+    const req = parseCommandLine(c?.args ?? [], { env: { POD_NAMESPACE: 'flusso', KUBERNETES_SERVICE_HOST: '10.0.0.1' }, demoManifests: '/demo', cpus: 2 });
+    if (req.kind !== 'run') throw new Error(`the Deployment's args do not run Flusso: ${req.kind}`);
+    const portOf = (name: string) => c?.ports.find((p) => p.name === name)?.containerPort;
+    expect([portOf('http'), portOf('https')]).toEqual([req.config.httpPort, req.config.httpsPort]);
+    const svc = (find('Service') as unknown as { spec: { ports: { port: number; targetPort: string }[] } }).spec.ports.map((p) => [p.port, p.targetPort]);
+    expect(svc).toEqual([[80, 'http'], [443, 'https']]);
   });
 
   it('the IngressClass names our default controller', () => {
