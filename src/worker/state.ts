@@ -32,6 +32,8 @@ export interface BackendRuntime {
   readonly balancer: Balancer<UpstreamEndpoint>;
   /** Number of endpoints listed (selectable or not); bounds retries. */
   readonly size: number;
+  /** HTTP/2 to the endpoints (h2c or h2; proxy/h2-proxy.ts); absent: HTTP/1.1 through the pools. */
+  readonly protocol?: 'h2c' | 'h2';
 }
 
 /** RoutingState is one immutable, fully built generation. */
@@ -184,7 +186,7 @@ export class WorkerState {
         const old = current.backends.get(c.id);
         if (old === undefined) throw new IngressError('ING_ERR_SNAPSHOT_BUILD', `endpoints delta names unknown backend ${c.id}`);
         for (const ep of old.balancer.list()) dropped.add(ep.key);
-        backends.set(c.id, this.#backend(c.id, c.endpoints, this.#overrides, added));
+        backends.set(c.id, this.#backend(c.id, c.endpoints, this.#overrides, added, old.protocol));
       }
     } catch (err) {
       for (const [key, pool] of added) if (!this.#pools.has(key)) closeQuietly(pool);
@@ -229,10 +231,10 @@ export class WorkerState {
         throw new IngressError('ING_ERR_SNAPSHOT_BUILD', 'backend without id or endpoints');
       const old = previous?.get(backend.id);
       const kept = old === undefined ? undefined : old.balancer.list();
-      if (old !== undefined && kept !== undefined && sameEndpoints(kept, backend.endpoints)) {
+      if (old !== undefined && kept !== undefined && old.protocol === backend.protocol && sameEndpoints(kept, backend.endpoints)) {
         for (const ep of kept) pools.set(ep.key, ep.pool);
         backends.set(backend.id, old);
-      } else backends.set(backend.id, this.#backend(backend.id, backend.endpoints, overrides, pools));
+      } else backends.set(backend.id, this.#backend(backend.id, backend.endpoints, overrides, pools, backend.protocol));
     }
     // Keep the current TLS object when the certificates are the same, so the listener sees no change.
     const tls = sameTls(snapshot.tls, this.#current.tls) ? this.#current.tls : snapshot.tls;
@@ -243,7 +245,7 @@ export class WorkerState {
    * #backend builds one backend's balancer. Each endpoint's Pool comes from `pools`, else from
    * the current Pools, else is created; either way it is recorded in `pools`.
    */
-  #backend(id: string, list: readonly Endpoint[], overrides: Overrides, pools: Map<string, UpstreamPool>): BackendRuntime {
+  #backend(id: string, list: readonly Endpoint[], overrides: Overrides, pools: Map<string, UpstreamPool>, protocol?: 'h2c' | 'h2'): BackendRuntime {
     const endpoints: UpstreamEndpoint[] = [];
     for (const ep of list) {
       if (typeof ep.address !== 'string' || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65535)
@@ -255,7 +257,7 @@ export class WorkerState {
       endpoints.push({ ...ep, key, pool });
     }
     const balancer = new RoundRobinBalancer<UpstreamEndpoint>({ backendId: id, endpoints, overrides });
-    return { id, balancer, size: endpoints.length };
+    return protocol === undefined ? { id, balancer, size: endpoints.length } : { id, balancer, size: endpoints.length, protocol };
   }
 
   /** #routeCounters gives every route the counters of its Ingress → Service pair. */

@@ -34,6 +34,9 @@ const H2_FORBIDDEN: ReadonlySet<string> = new Set(['connection', 'keep-alive', '
 
 const EMPTY = new ArrayBuffer(0);
 
+/** The peer address of each connection, in uWS's binary form. */
+const peerBytes = new WeakMap<object, ArrayBuffer>();
+
 /** addressBytes turns node's textual peer address into uWS's 4 or 16 bytes (formatAddress reads them). */
 export function addressBytes(text: string | undefined): ArrayBuffer {
   if (text === undefined || text === '') return EMPTY;
@@ -195,7 +198,12 @@ export class NodeResponse {
   }
 
   getRemoteAddress(): ArrayBuffer {
-    return addressBytes(this.#req.socket?.remoteAddress);
+    // Parsed once per connection: keep-alive and HTTP/2 clients send many requests on one.
+    const socket = this.#req.socket as object | undefined;
+    if (socket === undefined) return EMPTY;
+    let bytes = peerBytes.get(socket);
+    if (bytes === undefined) peerBytes.set(socket, (bytes = addressBytes(this.#req.socket?.remoteAddress)));
+    return bytes;
   }
 
   getProxiedRemoteAddress(): ArrayBuffer {

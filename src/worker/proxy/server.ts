@@ -18,6 +18,8 @@ import type { ProxyContext } from './exchange.js';
 import { createRequestHandler, type Listener } from './handler.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { bodyDefaultsOf } from './request-body.js';
+import { H2Sessions } from '../upstream/h2-sessions.js';
+import { createH2Route } from './h2-proxy.js';
 import { NodeTlsFront } from './node-front.js';
 import { TlsFront } from './tls-front.js';
 import { tuneClientTimeouts, type TunableApp } from './uws-apps.js';
@@ -102,11 +104,13 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   app.any('/*', (res, req) => handler(res, req, http));
   let listenSocket: us_listen_socket | null = null;
 
+  // HTTP/2 upstreams (gRPC) are reached from the HTTP/2 front only (docs/http2.md).
+  const h2Sessions = new H2Sessions({ connectTimeoutMs: config.upstreamConnectTimeoutMs, idleTimeoutMs: config.upstreamKeepAliveTimeoutMs });
   const tls =
     config.https === null
       ? null
       : config.https.http2 === true
-        ? new NodeTlsFront({ uws: uWS, config, https: config.https, log, listener: listener('https', config.https.port, config.https.hsts), handler, websockets })
+        ? new NodeTlsFront({ uws: uWS, config, https: config.https, log, listener: listener('https', config.https.port, config.https.hsts), handler, websockets, h2: createH2Route({ state: opts.state, sessions: h2Sessions, log, accessLog }) })
         : new TlsFront({
           uws: uWS,
           config,
@@ -121,6 +125,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
 
   let appClosed = false;
   function closeAll(): void {
+    h2Sessions.close();
     if (listenSocket !== null) {
       uWS.us_listen_socket_close(listenSocket);
       listenSocket = null;

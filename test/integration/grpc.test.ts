@@ -1,0 +1,322 @@
+/**
+ * gRPC through the built CLI (issue 12 item 3, docs/http2.md): a @grpc/grpc-js client on the
+ * HTTPS port (HTTP/2 by ALPN) and @grpc/grpc-js servers behind Ingresses with
+ * `nginx.ingress.kubernetes.io/backend-protocol: GRPC` (h2c) and `GRPCS` (h2 over TLS): unary,
+ * server-, client- and bidirectional streaming, status and trailers, deadlines, a cancelled
+ * call, a 10 MiB message each way, UNAVAILABLE when no endpoint is ready. And a Service port with
+ * appProtocol kubernetes.io/h2c (the Gateway API conformance base's `second-port`), on an
+ * Ingress without the annotation, reached with plain HTTP/2 requests.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer as createH2cServer, connect as h2connect, type Http2Server } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testPki, tlsSecret } from '../helpers/certs.js';
+import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
+import { endpointSlice, ingressClass, manifestDir, type K8sObject } from '../helpers/manifests.js';
+
+const NS = 'grpc';
+const HOST = 'grpc.test';
+const pki = testPki();
+const MiB = 1024 * 1024;
+const LIMITS = { 'grpc.max_receive_message_length': 32 * MiB, 'grpc.max_send_message_length': 32 * MiB };
+
+const raw = { serialize: (b: Buffer): Buffer => b, deserialize: (b: Buffer): Buffer => b };
+const method = (path: string, requestStream: boolean, responseStream: boolean): grpc.MethodDefinition<Buffer, Buffer> => ({
+  path: `/flusso.test.Echo/${path}`, requestStream, responseStream,
+  requestSerialize: raw.serialize, requestDeserialize: raw.deserialize, responseSerialize: raw.serialize, responseDeserialize: raw.deserialize,
+});
+const SERVICE = {
+  unary: method('Unary', false, false),
+  serverStream: method('ServerStream', false, true),
+  clientStream: method('ClientStream', true, false),
+  bidi: method('Bidi', true, true),
+};
+type EchoClient = grpc.Client & {
+  unary(req: Buffer, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Buffer) => void): grpc.ClientUnaryCall;
+  serverStream(req: Buffer, md?: grpc.Metadata): grpc.ClientReadableStream<Buffer>;
+  clientStream(cb: (err: grpc.ServiceError | null, res?: Buffer) => void): grpc.ClientWritableStream<Buffer>;
+  bidi(): grpc.ClientDuplexStream<Buffer, Buffer>;
+};
+const EchoClientCtor = grpc.makeGenericClientConstructor(SERVICE, 'Echo') as unknown as new (address: string, creds: grpc.ChannelCredentials, opts: grpc.ClientOptions) => EchoClient;
+
+/** Seen is what the gRPC backend observed. */
+interface Seen {
+  metadata: grpc.Metadata | null;
+  deadline: grpc.Deadline | null;
+  cancelled: number;
+  onCall: (() => void) | null;
+}
+
+function sha(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex');
+}
+
+async function startGrpcBackend(credentials: grpc.ServerCredentials): Promise<{ port: number; seen: Seen; server: grpc.Server }> {
+  const seen: Seen = { metadata: null, deadline: null, cancelled: 0, onCall: null };
+  const server = new grpc.Server(LIMITS);
+  server.addService(SERVICE, {
+    unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      seen.metadata = call.metadata;
+      seen.deadline = call.getDeadline();
+      const text = call.request.toString();
+      if (text === 'fail') {
+        const trailer = new grpc.Metadata();
+        trailer.set('x-why', 'asked to');
+        cb({ code: grpc.status.INVALID_ARGUMENT, details: 'bad input: fail', metadata: trailer });
+        return;
+      }
+      if (text === 'slow') {
+        const t = setTimeout(() => cb(null, Buffer.from('late')), 5000);
+        call.on('cancelled', () => clearTimeout(t));
+        return;
+      }
+      const trailer = new grpc.Metadata();
+      trailer.set('x-trailer', 'unary');
+      cb(null, Buffer.concat([Buffer.from('echo:'), call.request]), trailer);
+    },
+    serverStream: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      const [kind, n] = call.request.toString().split(':');
+      if (kind === 'big') {
+        call.write(Buffer.alloc(10 * MiB, 7));
+        call.end();
+        return;
+      }
+      if (kind === 'forever') {
+        seen.onCall?.();
+        const t = setInterval(() => call.write(Buffer.from('tick')), 10);
+        call.on('cancelled', () => {
+          clearInterval(t);
+          seen.cancelled++;
+        });
+        return;
+      }
+      for (let i = 0; i < Number(n); i++) call.write(Buffer.from(`m${i}`));
+      call.end();
+    },
+    clientStream: (call: grpc.ServerReadableStream<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      const hash = createHash('sha256');
+      let size = 0;
+      let count = 0;
+      call.on('data', (b: Buffer) => {
+        count++;
+        size += b.length;
+        hash.update(b);
+      });
+      call.on('end', () => cb(null, Buffer.from(JSON.stringify({ count, size, sha: hash.digest('hex') }))));
+    },
+    bidi: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+      call.on('data', (b: Buffer) => call.write(Buffer.concat([Buffer.from('re:'), b])));
+      call.on('end', () => call.end());
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))));
+  return { port, seen, server };
+}
+
+function grpcIngress(name: string, host: string, serviceName: string, protocol?: string): K8sObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name, namespace: NS, annotations: protocol === undefined ? {} : { 'nginx.ingress.kubernetes.io/backend-protocol': protocol } },
+    spec: {
+      ingressClassName: 'flusso',
+      tls: [{ hosts: [host], secretName: 'grpc-cert' }],
+      rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: serviceName, port: { number: serviceName === 'h2c-echo' ? 8081 : 80 } } } }] } }],
+    },
+  };
+}
+
+function grpcService(name: string, targetPort: number): K8sObject {
+  return { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: NS }, spec: { ports: [{ protocol: 'TCP', port: 80, targetPort }] } };
+}
+
+describe('gRPC through Flusso (backend-protocol GRPC and GRPCS)', () => {
+  let plain: Awaited<ReturnType<typeof startGrpcBackend>>;
+  let secure: Awaited<ReturnType<typeof startGrpcBackend>>;
+  let h2c: Http2Server;
+  let flusso: FlussoProcess;
+  const clients: EchoClient[] = [];
+
+  const client = (host: string): EchoClient => {
+    const c = new EchoClientCtor(`127.0.0.1:${flusso.httpsPort}`, grpc.credentials.createSsl(Buffer.from(pki.caPem)), { ...LIMITS, 'grpc.ssl_target_name_override': host, 'grpc.default_authority': host });
+    clients.push(c);
+    return c;
+  };
+  const unary = (c: EchoClient, body: string, md = new grpc.Metadata(), opts: grpc.CallOptions = {}): Promise<{ err: grpc.ServiceError | null; res?: Buffer; trailers?: grpc.Metadata }> =>
+    new Promise((resolve) => {
+      let trailers: grpc.Metadata | undefined;
+      const call = c.unary(Buffer.from(body), md, opts, (err, res) => setImmediate(() => resolve({ err, ...(res === undefined ? {} : { res }), ...(trailers === undefined ? {} : { trailers }) })));
+      call.on('status', (s: grpc.StatusObject) => (trailers = s.metadata));
+    });
+
+  beforeAll(async () => {
+    plain = await startGrpcBackend(grpc.ServerCredentials.createInsecure());
+    const leaf = pki.valid(['backend.grpc.test']);
+    secure = await startGrpcBackend(grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(leaf.keyPem), cert_chain: Buffer.from(leaf.certPem) }]));
+    // Plain HTTP/2 (not gRPC) on the h2c port: it answers what it was asked.
+    h2c = createH2cServer((req, res) => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ path: req.url, version: req.httpVersion, authority: req.headers[':authority'] }));
+    });
+    await new Promise<void>((r) => h2c.listen(0, '127.0.0.1', r));
+    const h2cPort = (h2c.address() as AddressInfo).port;
+    const dir = await manifestDir();
+    await dir.write('all.yaml', [
+      ingressClass('flusso'),
+      tlsSecret(NS, 'grpc-cert', pki.valid([HOST, 'secure.grpc.test', 'none.grpc.test', 'h2c.grpc.test'])),
+      grpcService('echo', plain.port),
+      endpointSlice(NS, 'echo', ['127.0.0.1'], plain.port),
+      grpcService('secure-echo', secure.port),
+      endpointSlice(NS, 'secure-echo', ['127.0.0.1'], secure.port),
+      grpcService('nobody', 1),
+      endpointSlice(NS, 'nobody', ['127.0.0.1'], 1, { ready: false }),
+      // The Gateway API conformance base's infra-backend-v1 ports (conformance/base/manifests.yaml
+      // of kubernetes-sigs/gateway-api): second-port 8081 → 3001 has appProtocol kubernetes.io/h2c.
+      {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: 'h2c-echo', namespace: NS },
+        spec: { ports: [{ name: 'first-port', protocol: 'TCP', port: 8080, targetPort: 3000 }, { name: 'second-port', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c', port: 8081, targetPort: h2cPort }] },
+      },
+      endpointSlice(NS, 'h2c-echo', ['127.0.0.1'], h2cPort, { portName: 'second-port' }),
+      grpcIngress('echo', HOST, 'echo', 'GRPC'),
+      grpcIngress('secure', 'secure.grpc.test', 'secure-echo', 'GRPCS'),
+      grpcIngress('none', 'none.grpc.test', 'nobody', 'GRPC'),
+      grpcIngress('h2c', 'h2c.grpc.test', 'h2c-echo'),
+    ]);
+    flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1 });
+    await flusso.waitForGeneration(1);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await flusso?.stop();
+    plain?.server.forceShutdown();
+    secure?.server.forceShutdown();
+    h2c?.close();
+  });
+
+  it('passes a unary call, its metadata both ways and its trailers', async () => {
+    const md = new grpc.Metadata();
+    md.set('x-client', 'hello');
+    const r = await unary(client(HOST), 'ping', md);
+    expect(r.err).toBeNull();
+    expect(r.res?.toString()).toBe('echo:ping');
+    expect(r.trailers?.get('x-trailer')).toEqual(['unary']);
+    expect(plain.seen.metadata?.get('x-client')).toEqual(['hello']);
+    expect(plain.seen.metadata?.get('x-forwarded-proto')).toEqual(['https']);
+    expect(plain.seen.metadata?.get('x-forwarded-for')).toEqual(['127.0.0.1']);
+  });
+
+  it('passes an error status, its message and its trailers (grpc-status, grpc-message)', async () => {
+    const r = await unary(client(HOST), 'fail');
+    expect(r.err?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(r.err?.details).toBe('bad input: fail');
+    expect(r.err?.metadata.get('x-why')).toEqual(['asked to']);
+  });
+
+  it('streams from the server, to the server, and both ways, in order', async () => {
+    const c = client(HOST);
+    const got: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const s = c.serverStream(Buffer.from('n:50'));
+      s.on('data', (b: Buffer) => got.push(b.toString()));
+      s.on('end', resolve);
+      s.on('error', reject);
+    });
+    expect(got).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
+
+    const parts = Array.from({ length: 40 }, (_, i) => randomBytes(1000 + i));
+    const summary = await new Promise<Buffer>((resolve, reject) => {
+      const s = c.clientStream((err, res) => (err ? reject(err) : resolve(res as Buffer)));
+      for (const p of parts) s.write(p);
+      s.end();
+    });
+    expect(JSON.parse(summary.toString())).toEqual({ count: 40, size: parts.reduce((n, p) => n + p.length, 0), sha: sha(Buffer.concat(parts)) });
+
+    const echoed: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const s = c.bidi();
+      let i = 0;
+      s.on('data', (b: Buffer) => {
+        echoed.push(b.toString());
+        // Each answer comes before the next message is sent: both directions are live at once.
+        if (++i < 20) s.write(Buffer.from(`b${i}`));
+        else s.end();
+      });
+      s.on('end', resolve);
+      s.on('error', reject);
+      s.write(Buffer.from('b0'));
+    });
+    expect(echoed).toEqual(Array.from({ length: 20 }, (_, i) => `re:b${i}`));
+  });
+
+  it('carries a 10 MiB message each way', async () => {
+    const c = client(HOST);
+    const big = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const s = c.serverStream(Buffer.from('big:1'));
+      s.on('data', (b: Buffer) => chunks.push(b));
+      s.on('end', () => resolve(Buffer.concat(chunks)));
+      s.on('error', reject);
+    });
+    expect(big.length).toBe(10 * MiB);
+    expect(sha(big)).toBe(sha(Buffer.alloc(10 * MiB, 7)));
+    const up = randomBytes(10 * MiB);
+    const summary = await new Promise<Buffer>((resolve, reject) => {
+      const s = c.clientStream((err, res) => (err ? reject(err) : resolve(res as Buffer)));
+      s.write(up);
+      s.end();
+    });
+    expect(JSON.parse(summary.toString())).toEqual({ count: 1, size: up.length, sha: sha(up) });
+  });
+
+  it('passes the deadline on (grpc-timeout) and ends a call past it with DEADLINE_EXCEEDED', async () => {
+    const r = await unary(client(HOST), 'slow', new grpc.Metadata(), { deadline: Date.now() + 400 });
+    expect(r.err?.code).toBe(grpc.status.DEADLINE_EXCEEDED);
+    // The backend got a deadline of its own (grpc-timeout reached it), at most the client's.
+    const deadline = Number(plain.seen.deadline);
+    expect(Number.isFinite(deadline)).toBe(true);
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 400);
+  });
+
+  it('cancels the upstream call when the client cancels', async () => {
+    const before = plain.seen.cancelled;
+    const started = new Promise<void>((r) => (plain.seen.onCall = r));
+    const s = client(HOST).serverStream(Buffer.from('forever:0'));
+    s.on('error', () => undefined);
+    await started;
+    await new Promise<void>((r) => s.once('data', () => r()));
+    s.cancel();
+    await pollUntil('the backend to see the call cancelled', async () => (plain.seen.cancelled > before ? true : undefined), 10_000, 20);
+    plain.seen.onCall = null;
+  });
+
+  it('reaches a GRPCS backend over TLS', async () => {
+    const r = await unary(client('secure.grpc.test'), 'tls');
+    expect(r.err).toBeNull();
+    expect(r.res?.toString()).toBe('echo:tls');
+  });
+
+  it('answers UNAVAILABLE (grpc-status 14), not an HTML or plain 503, when no endpoint is ready', async () => {
+    const r = await unary(client('none.grpc.test'), 'anyone?');
+    expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(r.err?.details).toBe('no endpoint is ready');
+  });
+
+  it('proxies HTTP/2 to a Service port with appProtocol kubernetes.io/h2c (no annotation)', async () => {
+    const session = h2connect(`https://127.0.0.1:${flusso.httpsPort}`, { ca: pki.caPem, servername: 'h2c.grpc.test' });
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const s = session.request({ ':path': '/h2c/echo?x=1', ':authority': 'h2c.grpc.test' });
+        let text = '';
+        s.on('data', (c: Buffer) => (text += c.toString()));
+        s.on('end', () => resolve(text));
+        s.on('error', reject);
+      });
+      expect(JSON.parse(body)).toEqual({ path: '/h2c/echo?x=1', version: '2.0', authority: 'h2c.grpc.test' });
+    } finally {
+      session.close();
+    }
+  });
+});
