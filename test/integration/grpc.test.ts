@@ -115,11 +115,11 @@ async function startGrpcBackend(credentials: grpc.ServerCredentials): Promise<{ 
   return { port, seen, server };
 }
 
-function grpcIngress(name: string, host: string, serviceName: string, protocol?: string): K8sObject {
+function grpcIngress(name: string, host: string, serviceName: string, protocol?: string, more: Record<string, string> = {}): K8sObject {
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'Ingress',
-    metadata: { name, namespace: NS, annotations: protocol === undefined ? {} : { 'nginx.ingress.kubernetes.io/backend-protocol': protocol } },
+    metadata: { name, namespace: NS, annotations: { ...more, ...(protocol === undefined ? {} : { 'nginx.ingress.kubernetes.io/backend-protocol': protocol }) } },
     spec: {
       ingressClassName: 'flusso',
       tls: [{ hosts: [host], secretName: 'grpc-cert' }],
@@ -165,7 +165,7 @@ describe('gRPC through Flusso (backend-protocol GRPC and GRPCS)', () => {
     const dir = await manifestDir();
     await dir.write('all.yaml', [
       ingressClass('flusso'),
-      tlsSecret(NS, 'grpc-cert', pki.valid([HOST, 'secure.grpc.test', 'none.grpc.test', 'h2c.grpc.test'])),
+      tlsSecret(NS, 'grpc-cert', pki.valid([HOST, 'secure.grpc.test', 'none.grpc.test', 'h2c.grpc.test', 'denied.grpc.test'])),
       grpcService('echo', plain.port),
       endpointSlice(NS, 'echo', ['127.0.0.1'], plain.port),
       grpcService('secure-echo', secure.port),
@@ -183,6 +183,7 @@ describe('gRPC through Flusso (backend-protocol GRPC and GRPCS)', () => {
       grpcIngress('secure', 'secure.grpc.test', 'secure-echo', 'GRPCS'),
       grpcIngress('none', 'none.grpc.test', 'nobody', 'GRPC'),
       grpcIngress('h2c', 'h2c.grpc.test', 'h2c-echo'),
+      grpcIngress('denied', 'denied.grpc.test', 'echo', 'GRPC', { 'nginx.ingress.kubernetes.io/allowlist-source-range': '10.0.0.0/8' }),
     ]);
     flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1 });
     await flusso.waitForGeneration(1);
@@ -302,6 +303,13 @@ describe('gRPC through Flusso (backend-protocol GRPC and GRPCS)', () => {
     const r = await unary(client('none.grpc.test'), 'anyone?');
     expect(r.err?.code).toBe(grpc.status.UNAVAILABLE);
     expect(r.err?.details).toBe('no endpoint is ready');
+  });
+
+  it('refuses a client outside the route\'s allowlist-source-range with PERMISSION_DENIED, before any upstream call', async () => {
+    plain.seen.metadata = null;
+    const r = await unary(client('denied.grpc.test'), 'let me in');
+    expect(r.err?.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(plain.seen.metadata).toBeNull();
   });
 
   it('proxies HTTP/2 to a Service port with appProtocol kubernetes.io/h2c (no annotation)', async () => {

@@ -16,6 +16,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { normalizeHost } from '../../shared/host.js';
 import { normalizePath } from '../../shared/request-path.js';
+import { sourceAllowed } from '../../shared/source-range.js';
 import type { AccessLog } from '../access-log.js';
 import type { BackendRuntime, WorkerState } from '../state.js';
 import { H2Sessions } from '../upstream/h2-sessions.js';
@@ -40,6 +41,9 @@ export interface H2ProxyOptions {
   readonly accessLog: AccessLog | null;
 }
 
+/** Routes whose unapplied annotations were logged. */
+const warned = new WeakSet<object>();
+
 /** hasH2 says, per routing generation's backend map, whether any backend speaks HTTP/2 (most have none: no routing twice). */
 const hasH2 = new WeakMap<ReadonlyMap<string, BackendRuntime>, boolean>();
 
@@ -63,8 +67,12 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     const match = routing.router.match(host, path);
     const backend = match === null ? undefined : routing.backends.get(match.route.backend);
     if (match === null || backend?.protocol === undefined) return false;
-    // A redirect, a body limit or a cache on such a route: the handler applies it; gRPC routes have none.
-    if (match.route.httpsRedirect === true && l.scheme === 'http') return false;
+    const route = match.route;
+    // What this path does not apply is said once per route (docs/http2.md, "Limits").
+    if ((route.policy !== undefined || route.rateLimit !== undefined || route.cache !== undefined) && !warned.has(route)) {
+      warned.add(route);
+      o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED' }, 'annotation policies, rate limits and the cache are not applied to a route whose backend speaks HTTP/2');
+    }
 
     const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc');
     const method = req.method ?? 'GET';
@@ -74,6 +82,10 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
       method, target, counters: routing.counters.get(match.route) ?? null, accessLog: o.accessLog, startedAt: performance.now(),
       access: o.accessLog === null ? null : { host: String(rawHost), clientAddress, requestId: '', route: match.route.source },
     });
+    if (route.sourceRange !== undefined && !sourceAllowed(route.sourceRange, new Uint8Array(addressBytes(req.socket?.remoteAddress)))) {
+      refuse(res, grpc, record);
+      return true;
+    }
     const endpoint = backend.balancer.select();
     if (endpoint === null) {
       fail(res, grpc, 503, 'no endpoint is ready', record);
@@ -121,6 +133,24 @@ function fail(res: NodeRes, grpc: boolean, status: number, message: string, reco
   r.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) });
   r.end(body);
   record.finish(status, body.length);
+}
+
+/** refuse answers a client its route's source range refuses: 403, or gRPC's PERMISSION_DENIED (7). */
+function refuse(res: NodeRes, grpc: boolean, record: RequestRecord): void {
+  const r = res as Http2ServerResponse;
+  if (grpc) {
+    r.statusCode = 200;
+    r.setHeader('content-type', 'application/grpc');
+    r.setHeader('grpc-status', '7');
+    r.setHeader('grpc-message', 'forbidden');
+    r.end();
+    record.finish(200, 0);
+    return;
+  }
+  const body = '403 Forbidden\n';
+  r.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) });
+  r.end(body);
+  record.finish(403, body.length);
 }
 
 /** cut resets the client's stream (HTTP/2) or closes its connection (HTTP/1.1) mid-response. */
