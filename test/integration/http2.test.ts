@@ -115,6 +115,12 @@ function objects(port: number): K8sObject[] {
         rules: [{ host: HOST, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }],
       },
     },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: 'plain', namespace: NS },
+      spec: { ingressClassName: 'flusso', rules: [{ host: 'plain.test', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }] },
+    },
   ];
 }
 
@@ -335,6 +341,16 @@ describe('--http2 off, and the plain port', () => {
       s.on('error', reject);
     });
     expect(answer).toMatch(/^HTTP\/1\.1 505 /);
+  });
+
+  it('answers HTTP/1.0 with 505 on the plain (uWS) port, a limit the HTTPS port with --http2 on does not have', async () => {
+    const { stdout } = await run('curl', ['-sS', '--http1.0', '-o', '/dev/null', '-w', '%{http_code}', '-H', `Host: ${HOST}`, `http://127.0.0.1:${flusso.httpPort}/ten`]);
+    expect(stdout).toBe('505');
+  });
+
+  it('passes header names with "_" on the plain port too (this uWS build parses them)', async () => {
+    const { stdout } = await run('curl', ['-sS', '-H', 'Host: plain.test', '-H', 'my_field: yes', `http://127.0.0.1:${flusso.httpPort}/underscore`]);
+    expect((JSON.parse(stdout) as { headers: Record<string, string> }).headers.my_field).toBe('yes');
   });
 
   it('answers curl --http2-prior-knowledge on the plain port with an error, not a hang', async () => {
