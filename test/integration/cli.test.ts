@@ -50,9 +50,10 @@ describe('the uWebSockets.js native binding', () => {
   }
 
   async function runApp(root: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const [httpPort, adminPort] = await freePorts(2);
+    // Every port its own: the default HTTPS port may be held by another Flusso on this machine.
+    const [httpPort, adminPort, httpsPort] = await freePorts(3);
     const manifests = await manifestDir();
-    return runCli(['--manifests', manifests.dir, '--http-port', String(httpPort), '--admin-port', String(adminPort)], {}, root);
+    return runCli(['--manifests', manifests.dir, '--http-port', String(httpPort), '--admin-port', String(adminPort), '--https-port', String(httpsPort)], {}, root);
   }
 
   // What the package's own loader throws when no binary fits (here: a glibc older than the
@@ -140,9 +141,9 @@ describe('configuration precedence: flag > env > config file > default', () => {
   async function setup() {
     const dir = await manifestDir();
     await dir.write('class.yaml', [ingressClass('flusso')]);
-    const [fileAdmin, envAdmin, flagAdmin, httpPort] = (await freePorts(4)) as [number, number, number, number];
+    const [fileAdmin, envAdmin, flagAdmin, httpPort, httpsPort] = (await freePorts(5)) as [number, number, number, number, number];
     const config = join(dir.dir, '..', 'flusso.yaml');
-    await writeFile(config, `adminPort: ${fileAdmin}\nhttpPort: ${httpPort}\nworkers: 1\n`);
+    await writeFile(config, `adminPort: ${fileAdmin}\nhttpPort: ${httpPort}\nhttpsPort: ${httpsPort}\nworkers: 1\n`);
     return { dir, config, fileAdmin, envAdmin, flagAdmin, httpPort };
   }
   /** startedWith returns the effective configuration from the "flusso started" log line. */
