@@ -353,6 +353,11 @@ describe('--http2 off, and the plain port', () => {
     expect((JSON.parse(stdout) as { headers: Record<string, string> }).headers.my_field).toBe('yes');
   });
 
+  it('serves an HTTP/1.1 request that offers Upgrade: h2c over HTTP/1.1 on the plain port (curl --http2 http://)', async () => {
+    const { stdout } = await run('curl', ['-sS', '--http2', '-H', 'Host: plain.test', '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `http://127.0.0.1:${flusso.httpPort}/offer`]);
+    expect(stdout).toBe('1.1 200');
+  });
+
   it('answers curl --http2-prior-knowledge on the plain port with an error, not a hang', async () => {
     const r = await run('curl', ['-sS', '--http2-prior-knowledge', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${flusso.httpPort}/`]).then(
       (x) => ({ code: 0, out: x.stdout, err: '' }),
