@@ -170,7 +170,7 @@ function deepFreeze<T>(value: T): T {
 
 /** helpText renders `--help`: every flag with its environment name and default. */
 export function helpText(ctx: ConfigContext): string {
-  const lines = ['Usage: flusso [flags]', '', 'Kubernetes Ingress controller: uWebSockets.js proxy workers, undici upstreams.', '', 'Flags (each also as env FLUSSO_<NAME> and as a camelCase key in the --config YAML file; flags win, then env, then the file):', ''];
+  const lines = ['Usage: flusso [flags]', '       flusso bench URL [options]   (HTTP/1.1 load generator: flusso bench --help, docs/load-testing.md)', '', 'Kubernetes Ingress controller: uWebSockets.js proxy workers, undici upstreams.', '', 'Flags (each also as env FLUSSO_<NAME> and as a camelCase key in the --config YAML file; flags win, then env, then the file):', ''];
   const defaults: DefaultContext = { env: ctx.env, cpus: ctx.cpus ?? availableParallelism(), demoManifests: ctx.demoManifests };
   for (const spec of TABLE) {
     const long = spec.type === 'boolean' ? `--${flagName(spec.key)}` : `--${flagName(spec.key)} ${spec.metavar ?? 'VALUE'}`;

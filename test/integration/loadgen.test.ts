@@ -247,4 +247,15 @@ describe('flusso bench', () => {
     expect(run.stdout).toMatch(/^Usage: flusso bench URL \[options\]/);
     for (const flag of ['--connections', '--threads', '--duration', '--requests', '--rate', '--method', '--header', '--body', '--timeout', '--json', '--compare', '--progress']) expect(run.stdout).toContain(flag);
   });
+
+  it('flusso --help names the bench subcommand', async () => {
+    const run = await new Promise<CliRun>((resolve) => {
+      const child = spawn(process.execPath, [FLUSSO_BIN, '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.once('close', (code) => resolve({ code, stdout, stderr: '' }));
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^Usage: flusso \[flags\]\n +flusso bench URL \[options\]/);
+  });
 });
