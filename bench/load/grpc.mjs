@@ -27,7 +27,7 @@ import * as grpc from '@grpc/grpc-js';
 import { exitOnHelp } from './help.mjs';
 import {
   CLK_TCK, NCPU, ROOT, Workspace, die, gitInfo, interleavedCells, loadKnobs, machineInfo, median, nginxCommon, parseArgs, pin, portsFree, procStat,
-  requireBuild, requireTools, resultStem, sleep, toolVersion, tree, writeResults,
+  requireBuild, requireTools, resultStem, sleep, toolVersion, tree, waitQuiet, writeResults,
 } from './lib.mjs';
 import { defaultSslCiphers, flussoHealth, makePki, tlsSecretYaml } from './tls-lib.mjs';
 
@@ -168,6 +168,8 @@ async function main() {
     pin(tree(servers.backend), '0');
     const pids = tree(servers[c.setup]);
     const seconds = c.rep === 0 ? WARMUP : DURATION;
+    // Other users' processes on a shared box skew a cell: wait (bounded) for a quiet machine, and say so when it was not.
+    const quiet = await waitQuiet({ busyPct: 25, maxS: QUICK ? 2 : 10 });
     const t0 = pids.map((p) => procStat(p)?.ticks ?? NaN);
     let r;
     try {
@@ -176,20 +178,20 @@ async function main() {
       r = { rps: 0, requests: 0, errors: NaN, note: String(err).slice(0, 300) };
     }
     const ticks = pids.map((p) => procStat(p)?.ticks ?? NaN).reduce((a, t, k) => a + t - t0[k], 0);
-    const run = { setup: c.setup, rep: c.rep, ...r, cpuUsPerCall: r.requests > 0 ? (ticks / CLK_TCK / r.requests) * 1e6 : NaN, proxyCpuPct: (ticks / CLK_TCK / seconds) * 100 };
-    console.log(`unary ${c.setup.padEnd(9)} ${c.rep === 0 ? 'warm-up' : `rep ${c.rep}`}  ${Math.round(run.rps)} calls/s  ${run.cpuUsPerCall.toFixed(1)} µs/call  proxy ${run.proxyCpuPct.toFixed(0)}%${r.errors ? `  ERRORS ${r.errors}` : ''}${r.note ? `  ${r.note}` : ''}`);
+    const run = { setup: c.setup, rep: c.rep, busyBeforePct: quiet.busyPct, ...r, cpuUsPerCall: r.requests > 0 ? (ticks / CLK_TCK / r.requests) * 1e6 : NaN, proxyCpuPct: (ticks / CLK_TCK / seconds) * 100 };
+    console.log(`unary ${c.setup.padEnd(9)} ${c.rep === 0 ? 'warm-up' : `rep ${c.rep}`}  ${Math.round(run.rps)} calls/s  ${run.cpuUsPerCall.toFixed(1)} µs/call  proxy ${run.proxyCpuPct.toFixed(0)}%${r.errors ? `  ERRORS ${r.errors}` : ''}${r.note ? `  ${r.note}` : ''}${quiet.busyPct >= 25 ? `  (machine ${quiet.busyPct.toFixed(0)}% busy before: noisy)` : ''}`);
     if (c.rep > 0) runs.push(run);
   }
   const summary = SETUPS.map((setup) => {
     const rs = runs.filter((r) => r.setup === setup);
-    return { setup, rps: median(rs.map((r) => r.rps)), meanMs: median(rs.map((r) => r.meanMs)), cpuUsPerCall: median(rs.map((r) => r.cpuUsPerCall)), proxyCpuPct: median(rs.map((r) => r.proxyCpuPct)), errors: rs.reduce((a, r) => a + (Number.isFinite(r.errors) ? r.errors : 1), 0) };
+    return { setup, rps: median(rs.map((r) => r.rps)), meanMs: median(rs.map((r) => r.meanMs)), cpuUsPerCall: median(rs.map((r) => r.cpuUsPerCall)), proxyCpuPct: median(rs.map((r) => r.proxyCpuPct)), errors: rs.reduce((a, r) => a + (Number.isFinite(r.errors) ? r.errors : 1), 0), noisy: rs.filter((r) => r.busyBeforePct >= 25).length };
   });
   const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
   const n = summary[0];
   let md = `gRPC unary calls (100 B message), pinned (proxy alone on cpu1), ${DURATION} s runs, median of ${REPS}; h2load -c${H2_CLIENTS} -m${STREAMS}\n` +
     `node ${meta.node}, commit ${meta.commit.slice(0, 12)}${meta.dirty ? '+dirty' : ''}, ${meta.machine.cpus}× ${meta.machine.cpu}; nginx ${meta.tools.nginx} grpc_pass; @grpc/grpc-js ${meta.tools.grpcJs} backend; h2load ${meta.tools.h2load}\n\n` +
-    '| setup | calls/s | mean ms | CPU µs/call (proxy) | proxy CPU % | errors | vs nginx (calls/s) | vs nginx (CPU/call) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n';
-  for (const r of summary) md += `| ${r.setup} | ${f(r.rps)} | ${f(r.meanMs, 2)} | ${f(r.cpuUsPerCall, 1)} | ${f(r.proxyCpuPct)} | ${r.errors} | ${f(r.rps / n.rps, 2)} | ${f(n.cpuUsPerCall / r.cpuUsPerCall, 2)} |\n`;
+    '| setup | calls/s | mean ms | CPU µs/call (proxy) | proxy CPU % | errors | noisy cells | vs nginx (calls/s) | vs nginx (CPU/call) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n';
+  for (const r of summary) md += `| ${r.setup} | ${f(r.rps)} | ${f(r.meanMs, 2)} | ${f(r.cpuUsPerCall, 1)} | ${f(r.proxyCpuPct)} | ${r.errors} | ${r.noisy}/${REPS} | ${f(r.rps / n.rps, 2)} | ${f(n.cpuUsPerCall / r.cpuUsPerCall, 2)} |\n`;
   const out = writeResults(resultStem(meta.startedAt, meta.commit, `-grpc${QUICK ? '-quick' : ''}`), { meta, runs, summary }, md);
   console.log(`\n${md}\nwritten: ${out}.json (+ .md)`);
 }

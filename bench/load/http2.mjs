@@ -29,7 +29,7 @@ import path from 'node:path';
 import { exitOnHelp } from './help.mjs';
 import {
   CLK_TCK, NCPU, Workspace, die, gitInfo, interleavedCells, loadKnobs, machineInfo, median, nginxCommon, parseArgs, pin, portsFree, procStat,
-  requireBuild, requireTools, resultStem, sleep, toolVersion, tree, wrk, writeResults,
+  requireBuild, requireTools, resultStem, sleep, toolVersion, tree, waitQuiet, wrk, writeResults,
 } from './lib.mjs';
 import { defaultSslCiphers, flussoHealth, httpsGet, makePki, nginxTlsServer, tlsIngressManifests, tlsSecretYaml } from './tls-lib.mjs';
 
@@ -129,6 +129,8 @@ async function main() {
     pin(tree(servers.backend), '0');
     const pids = tree(servers[c.setup]);
     const seconds = c.rep === 0 ? WARMUP : DURATION;
+    // Other users' processes on a shared box skew a cell: wait (bounded) for a quiet machine, and say so when it was not.
+    const quiet = await waitQuiet({ busyPct: 25, maxS: QUICK ? 2 : 10 });
     const t0 = pids.map((p) => procStat(p)?.ticks ?? NaN);
     const url = `https://${HOST}:${portOf(c.setup)}/small`;
     let r;
@@ -138,22 +140,22 @@ async function main() {
       r = { rps: 0, requests: 0, errors: NaN, note: String(err).slice(0, 300) };
     }
     const ticks = pids.map((p) => procStat(p)?.ticks ?? NaN).reduce((a, t, k) => a + t - t0[k], 0);
-    const run = { test: c.mode, setup: c.setup, rep: c.rep, ...r, cpuUsPerReq: r.requests > 0 ? (ticks / CLK_TCK / r.requests) * 1e6 : NaN, proxyCpuPct: (ticks / CLK_TCK / seconds) * 100 };
-    console.log(`${c.mode} ${c.setup.padEnd(10)} ${c.rep === 0 ? 'warm-up' : `rep ${c.rep}`}  ${Math.round(run.rps)} req/s  ${run.cpuUsPerReq.toFixed(1)} µs/req  proxy ${run.proxyCpuPct.toFixed(0)}%${r.protocol ? `  ${r.protocol}` : ''}${r.errors ? `  ERRORS ${r.errors}` : ''}${r.note ? `  ${r.note}` : ''}`);
+    const run = { test: c.mode, setup: c.setup, rep: c.rep, busyBeforePct: quiet.busyPct, ...r, cpuUsPerReq: r.requests > 0 ? (ticks / CLK_TCK / r.requests) * 1e6 : NaN, proxyCpuPct: (ticks / CLK_TCK / seconds) * 100 };
+    console.log(`${c.mode} ${c.setup.padEnd(10)} ${c.rep === 0 ? 'warm-up' : `rep ${c.rep}`}  ${Math.round(run.rps)} req/s  ${run.cpuUsPerReq.toFixed(1)} µs/req  proxy ${run.proxyCpuPct.toFixed(0)}%${r.protocol ? `  ${r.protocol}` : ''}${r.errors ? `  ERRORS ${r.errors}` : ''}${r.note ? `  ${r.note}` : ''}${quiet.busyPct >= 25 ? `  (machine ${quiet.busyPct.toFixed(0)}% busy before: noisy)` : ''}`);
     if (c.rep > 0) runs.push(run);
   }
   const summary = [];
   for (const test of Object.keys(TESTS)) for (const setup of setupsOf(test)) {
     const rs = runs.filter((r) => r.test === test && r.setup === setup);
-    summary.push({ test, setup, rps: median(rs.map((r) => r.rps)), cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)), proxyCpuPct: median(rs.map((r) => r.proxyCpuPct)), latencyMs: median(rs.map((r) => r.meanMs ?? r.p50)), errors: rs.reduce((a, r) => a + (Number.isFinite(r.errors) ? r.errors : 1), 0) });
+    summary.push({ test, setup, rps: median(rs.map((r) => r.rps)), cpuUsPerReq: median(rs.map((r) => r.cpuUsPerReq)), proxyCpuPct: median(rs.map((r) => r.proxyCpuPct)), latencyMs: median(rs.map((r) => r.meanMs ?? r.p50)), errors: rs.reduce((a, r) => a + (Number.isFinite(r.errors) ? r.errors : 1), 0), noisy: rs.filter((r) => r.busyBeforePct >= 25).length });
   }
   const f = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
   let md = `HTTP/2 and HTTP/1.1 on the HTTPS port, pinned (proxy alone on cpu1), ${DURATION} s runs, median of ${REPS}; h2load -c${H2_CLIENTS} -m${STREAMS}; wrk -t1 -c${CONNECTIONS}\n` +
     `node ${meta.node}, commit ${meta.commit.slice(0, 12)}${meta.dirty ? '+dirty' : ''}, ${meta.machine.cpus}× ${meta.machine.cpu}; nginx ${meta.tools.nginx}; h2load ${meta.tools.h2load}; wrk ${meta.tools.wrk}\n\n` +
-    '| test | setup | req/s | latency ms (h2: mean, h1: p50) | CPU µs/req (proxy) | proxy CPU % | errors | vs nginx (req/s) | vs nginx (CPU/req) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n';
+    '| test | setup | req/s | latency ms (h2: mean, h1: p50) | CPU µs/req (proxy) | proxy CPU % | errors | noisy cells | vs nginx (req/s) | vs nginx (CPU/req) |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n';
   for (const r of summary) {
     const n = summary.find((x) => x.test === r.test && x.setup === 'nginx-1');
-    md += `| ${TESTS[r.test]} | ${r.setup} | ${f(r.rps)} | ${f(r.latencyMs, 2)} | ${f(r.cpuUsPerReq, 1)} | ${f(r.proxyCpuPct)} | ${r.errors} | ${f(r.rps / n.rps, 2)} | ${f(n.cpuUsPerReq / r.cpuUsPerReq, 2)} |\n`;
+    md += `| ${TESTS[r.test]} | ${r.setup} | ${f(r.rps)} | ${f(r.latencyMs, 2)} | ${f(r.cpuUsPerReq, 1)} | ${f(r.proxyCpuPct)} | ${r.errors} | ${r.noisy}/${REPS} | ${f(r.rps / n.rps, 2)} | ${f(n.cpuUsPerReq / r.cpuUsPerReq, 2)} |\n`;
   }
   const out = writeResults(resultStem(meta.startedAt, meta.commit, `-http2${QUICK ? '-quick' : ''}`), { meta, runs, summary }, md);
   console.log(`\n${md}\nwritten: ${out}.json (+ .md)`);
