@@ -113,7 +113,16 @@ function variable(name: string, req: PolicyRequest): string {
   }
 }
 
-const rewrites = new WeakMap<object, RE2JS>();
+/** RewriteCache is a route's compiled rewrite pattern and its recent results (path → rewritten path). */
+interface RewriteCache {
+  readonly re: RE2JS;
+  readonly recent: Map<string, string>;
+}
+
+const rewrites = new WeakMap<object, RewriteCache>();
+/** Paths up to this long have their rewrite kept, at most MAX_REWRITES per route (then the cache starts over). */
+const MAX_CACHED_PATH = 256;
+const MAX_REWRITES = 1024;
 
 /**
  * rewriteTarget is nginx's `rewrite "(?i)pattern" target break;`: when the pattern matches the
@@ -121,22 +130,30 @@ const rewrites = new WeakMap<object, RE2JS>();
  * the query is appended (after the target's own, with `&`; not at all after a final `?`) as nginx does.
  */
 export function rewriteTarget(rewrite: { readonly pattern: string; readonly target: string }, path: string, query: string): string {
-  let re = rewrites.get(rewrite);
-  if (re === undefined) rewrites.set(rewrite, (re = RE2JS.compile(`(?i)${rewrite.pattern}`)));
-  let uri: string;
-  if (rewrite.target.indexOf('$') < 0) {
-    // A target without captures needs no Matcher: RE2's DFA says whether it matches.
-    if (!re.test(path)) return withQuery(path, query);
-    uri = rewrite.target;
-  } else {
-    const m = re.matcher(path);
-    if (!m.find()) return withQuery(path, query);
-    const groups = m.groupCount();
-    uri = rewrite.target.replace(/\$([1-9])/g, (_, d: string) => (Number(d) <= groups ? (m.group(Number(d)) ?? '') : ''));
+  let cache = rewrites.get(rewrite);
+  if (cache === undefined) rewrites.set(rewrite, (cache = { re: RE2JS.compile(`(?i)${rewrite.pattern}`), recent: new Map() }));
+  // The same paths come again and again: a capture match costs a microsecond or more, a lookup nothing.
+  let uri = cache.recent.get(path);
+  if (uri === undefined) {
+    uri = rewritePath(cache.re, rewrite.target, path);
+    if (path.length <= MAX_CACHED_PATH) {
+      if (cache.recent.size >= MAX_REWRITES) cache.recent.clear();
+      cache.recent.set(path, uri);
+    }
   }
   // A target ending in "?" drops the request's query (nginx); the "?" itself is not sent.
   if (uri.endsWith('?')) return uri.slice(0, -1);
   return withQuery(uri, query);
+}
+
+/** rewritePath is the rewritten path (the target with its captures), or `path` itself when the pattern does not match. */
+function rewritePath(re: RE2JS, target: string, path: string): string {
+  // A target without captures needs no Matcher: RE2's DFA says whether it matches.
+  if (target.indexOf('$') < 0) return re.test(path) ? target : path;
+  const m = re.matcher(path);
+  if (!m.find()) return path;
+  const groups = m.groupCount();
+  return target.replace(/\$([1-9])/g, (_, d: string) => (Number(d) <= groups ? (m.group(Number(d)) ?? '') : ''));
 }
 
 /** withQuery appends the request's query to a path, after the path's own query with `&`. */
