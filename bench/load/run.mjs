@@ -10,6 +10,9 @@
  *   node bench/load/run.mjs --modes=pinned --sizes=100b,16k --setups=nginx-1,flusso-1
  *   node bench/load/run.mjs --metrics-cost        # adds nometrics-1 (--metrics false): what counting costs
  *   node bench/load/run.mjs --compat-cost         # adds compat-1 (--metrics-ingress-nginx-compat): what that family costs
+ *   node bench/load/run.mjs --annotations-cost    # adds annot-1: the route with ingress-nginx annotations in force
+ *                                                 # (use-regex path + rewrite-target, enable-cors, limit-rps never reached)
+ *   ANNOTATIONS=rewrite,cors node bench/load/run.mjs --annotations-cost   # annot-1 with only those of rewrite, cors, limit
  *   node bench/load/run.mjs --baseline=/tmp/flusso-old   # adds base-1: another Flusso tree (bin/, dist/,
  *                                                        # node_modules/) in the same run, for before/after
  *   node bench/load/run.mjs --baseline=/tmp/flusso-old --baseline-node=/usr/bin/node
@@ -70,6 +73,13 @@ const COMPAT_COST = args.has('compat-cost');
 if (COMPAT_COST) {
   SETUPS_PINNED.push('compat-1');
   SETUPS_UNPINNED.splice(3, 0, 'compat-1');
+}
+// --annotations-cost adds `annot-1`: the same Flusso serving a route with ingress-nginx annotations
+// (a regex path with rewrite-target, enable-cors with "*", a limit-rps it never reaches; docs/annotations.md).
+const ANNOTATIONS_COST = args.has('annotations-cost');
+if (ANNOTATIONS_COST) {
+  SETUPS_PINNED.push('annot-1');
+  SETUPS_UNPINNED.splice(3, 0, 'annot-1');
 }
 const onlySetups = args.has('setups') ? new Set(args.get('setups').split(',')) : null;
 const setupsFor = (mode) => [...new Set(mode === 'pinned' ? SETUPS_PINNED : SETUPS_UNPINNED)].filter((s) => onlySetups === null || onlySetups.has(s));
@@ -138,6 +148,20 @@ function manifests() {
   return singleBackendManifests({ port: ports.backend });
 }
 
+/** annotatedManifests: one host-less rule `/(.*)` (a regex path) rewritten to `/$1`, so the backend sees the same path, with CORS and a rate limit in force. */
+function annotatedManifests() {
+  const n = 'nginx.ingress.kubernetes.io/';
+  const groups = new Set((process.env.ANNOTATIONS ?? 'rewrite,cors,limit').split(','));
+  const annotations = {
+    [`${n}use-regex`]: 'true',
+    ...(groups.has('rewrite') ? { [`${n}rewrite-target`]: '/$1' } : {}),
+    ...(groups.has('cors') ? { [`${n}enable-cors`]: 'true' } : {}),
+    ...(groups.has('limit') ? { [`${n}limit-rps`]: '100000000' } : {}),
+  };
+  return singleBackendManifests({ port: ports.backend, annotations })
+    .replace(/  defaultBackend: (\{ service: .* \} \})/, (_, backend) => `  rules: [ { http: { paths: [ { path: "/(.*)", pathType: ImplementationSpecific, backend: ${backend} } ] } } ]`);
+}
+
 const start = (name, cmd, argv) => ws.start(name, cmd, argv);
 
 /** servers maps a setup name to its root pid (the process tree counted for CPU). */
@@ -148,6 +172,10 @@ function startAll() {
   const all = new Set(modes.flatMap(setupsFor));
   mkdirSync(path.join(work, 'manifests'));
   writeFileSync(path.join(work, 'manifests/bench.yaml'), manifests());
+  if (ANNOTATIONS_COST) {
+    mkdirSync(path.join(work, 'manifests-annot'));
+    writeFileSync(path.join(work, 'manifests-annot/bench.yaml'), annotatedManifests());
+  }
   for (const s of all) {
     const [kind, n] = s.split('-');
     if (kind === 'nginx') {
@@ -158,7 +186,7 @@ function startAll() {
       servers[s] = start(s, 'haproxy', ['-db', '-f', `${work}/${s}.cfg`]).pid;
     } else {
       servers[s] = start(s, kind === 'base' ? BASELINE_NODE : process.execPath, [
-        kind === 'base' ? path.join(BASELINE, 'bin/flusso') : 'bin/flusso', '--source', 'file', '--manifests', `${work}/manifests`, '--workers', n,
+        kind === 'base' ? path.join(BASELINE, 'bin/flusso') : 'bin/flusso', '--source', 'file', '--manifests', `${work}/${kind === 'annot' ? 'manifests-annot' : 'manifests'}`, '--workers', n,
         '--http-address', '127.0.0.1', '--http-port', String(portOf(s)), '--admin-port', String(portOf(`${s}-admin`)),
         '--https-address', '127.0.0.1', '--https-port', String(portOf(`${s}-https`)), // never the default 8443 another Flusso may hold
         '--log-level', 'warn',
@@ -280,6 +308,7 @@ async function main() {
     if (BASELINE !== null) pairs.push(['base-1', 'nginx-1'], ['base-1', 'haproxy-1'], ['flusso-1', 'base-1']);
     if (METRICS_COST) pairs.push(['flusso-1', 'nometrics-1']);
     if (COMPAT_COST) pairs.push(['compat-1', 'flusso-1']);
+    if (ANNOTATIONS_COST) pairs.push(['annot-1', 'flusso-1']);
     if (mode === 'unpinned' && N !== 1) pairs.push([`flusso-${N}`, `nginx-${N}`], [`flusso-${N}`, `haproxy-${N}`]);
     for (const [a, b] of pairs) {
       const ra = summary.find((r) => r.mode === mode && r.setup === a);
