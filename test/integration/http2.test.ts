@@ -367,3 +367,30 @@ describe('--http2 off, and the plain port', () => {
     expect(r.code).not.toBe(28); // 28: curl's time-out
   });
 });
+
+describe('draining the HTTP/2 front (SIGTERM)', () => {
+  it('finishes a request in flight on an HTTP/2 connection, tells the client to go away, and exits 0', async () => {
+    const backend = await startBackend();
+    const dir = await manifestDir();
+    await dir.write('all.yaml', objects(backend.port));
+    const flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1 });
+    await flusso.waitForGeneration(1);
+    const session = h2connect(`https://127.0.0.1:${flusso.httpsPort}`, { ca: pki.caPem, servername: HOST });
+    try {
+      const goaway = new Promise<void>((r) => session.once('goaway', () => r()));
+      const held = new Promise<void>((r) => (backend.onHeld = r));
+      const answer = request(session, { ':path': '/hold' });
+      await held;
+      const exited = flusso.stop('SIGTERM');
+      await goaway; // the drain began: new streams go elsewhere, this one goes on
+      (backend.held[0] as ServerResponse).end('held answer');
+      const got = await answer;
+      expect({ status: got.headers[':status'], body: got.body.toString() }).toEqual({ status: 200, body: 'held answer' });
+      expect(await exited).toEqual({ code: 0, signal: null });
+    } finally {
+      session.destroy();
+      backend.server.closeAllConnections();
+      backend.server.close();
+    }
+  }, 60_000);
+});
