@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { WireError } from '../shared/errors.js';
 import type { StatsDelta } from '../shared/stats.js';
 import { RateShareTable } from './ratelimit/shares.js';
+import { RATE_SHARE_INTERVAL_MS } from '../shared/rate-limit.js';
 import { isWorkerMessage, type CachePurgeSelector, type WorkerConfig, type WorkerMessage } from '../shared/messages.js';
 import { CacheFanOut, type CachePurgeResult } from './pool/cache-fan-out.js';
 import { SnapshotDistribution } from './pool/distribution.js';
@@ -77,6 +78,8 @@ export class WorkerPool {
   #spareFailures = 0;
   /** The workers' demand per rate-limit key, for their shares (ratelimit/shares.ts). */
   readonly #rates: RateShareTable;
+  /** Runs while some worker reports rate-limit demand. */
+  #rateTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: WorkerPoolOptions) {
     if (!Number.isInteger(opts.count) || opts.count < 1) throw new RangeError('count must be a positive integer');
@@ -111,6 +114,23 @@ export class WorkerPool {
       this.#fork(slot);
     }
     if (this.#useSpare) this.#forkSpare();
+  }
+
+  /**
+   * #sendShares gives every worker its shares of the rate-limit keys it reported, all computed
+   * at one instant so that each key's shares sum to 1 (ratelimit/shares.ts); it stops when no
+   * worker reports any demand.
+   */
+  #sendShares(): void {
+    const shares = this.#rates.shares(performance.now());
+    for (const slot of this.#slots) {
+      const mine = shares.get(slot.id);
+      if (mine !== undefined) sendTo(slot, { type: 'rate-shares', shares: mine }, this.#log);
+    }
+    if (this.#rates.size === 0 || this.#stopping) {
+      clearInterval(this.#rateTimer);
+      this.#rateTimer = undefined;
+    }
   }
 
   /** spareReady says a spare worker is forked and has said hello (for the admin API and tests). */
@@ -173,6 +193,7 @@ export class WorkerPool {
   async drain(timeoutMs: number): Promise<void> {
     this.#stopping = true;
     this.#opts.onChange?.();
+    clearInterval(this.#rateTimer);
     const exits: Promise<void>[] = [];
     clearTimeout(this.#spareTimer);
     const spare = this.#spare;
@@ -283,8 +304,11 @@ export class WorkerPool {
         this.#cache.relayInvalidate(slot, this.#slots, msg.keys);
         return;
       case 'rate-demand':
-        // Pod-wide rate limits (docs/rate-limits.md): answer with this worker's shares of the keys it saw.
-        if (typeof msg.counts === 'object' && msg.counts !== null) sendTo(slot, { type: 'rate-shares', shares: this.#rates.record(slot.id, msg.counts, performance.now()) }, this.#log);
+        // Pod-wide rate limits (docs/rate-limits.md): the shares go out every interval, computed together (#sendShares).
+        if (typeof msg.counts === 'object' && msg.counts !== null) {
+          this.#rates.record(slot.id, msg.counts, performance.now());
+          this.#rateTimer ??= setInterval(() => this.#sendShares(), RATE_SHARE_INTERVAL_MS).unref();
+        }
         return;
       case 'hello': {
         const snapshot = this.#distribution.greet(slot);

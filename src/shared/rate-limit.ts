@@ -30,7 +30,7 @@ export interface RateDemandMessage {
   readonly counts: Readonly<Record<string, number>>;
 }
 
-/** RateSharesMessage (primary → worker): the worker's share (0–1) of each key it reported; others: 1 / workers. */
+/** RateSharesMessage (primary → worker, every interval): the worker's share (0–1) of each key it reported; others: 1 / workers. */
 export interface RateSharesMessage {
   readonly type: 'rate-shares';
   readonly shares: Readonly<Record<string, number>>;
