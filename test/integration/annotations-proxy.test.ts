@@ -5,8 +5,8 @@
  * upstream-vhost combine, and a bad annotation value is one diagnostic while the rest of the
  * Ingress keeps serving, as in ingress-nginx.
  */
-import type net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startRawUpstream, type RawUpstream } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { rawRequest, statusOf } from '../helpers/http.js';
@@ -18,7 +18,7 @@ let flusso: FlussoProcess;
 const heads: string[] = [];
 
 /** answer records the request head and answers with its own CORS fields, as some applications do. */
-function answer(socket: net.Socket): void {
+function answer(socket: Socket): void {
   let buf = '';
   socket.on('data', (d: Buffer) => {
     buf += d.toString('latin1');
@@ -102,6 +102,38 @@ describe('ingress-nginx annotations on the proxy path', () => {
     expect(statusOf(raw)).toBe(301);
     expect(raw).toContain('Location: https://new.example/room/1\r\n');
     expect(heads.length).toBe(before + 1);
+  });
+
+  it('a HEAD to a redirect route gets the redirect head and no body, so the next response on the connection is intact', async () => {
+    // One connection, the second request sent once the first answer is in (Flusso closes a
+    // connection that pipelines behind an answer of its own: handler.ts `later`).
+    const socket = connect(flusso.httpPort, '127.0.0.1');
+    onTestFinished(() => void socket.destroy());
+    let raw = '';
+    const until = (done: () => boolean): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (!done()) return;
+          socket.off('data', onData);
+          resolve();
+        };
+        const onData = (d: Buffer): void => {
+          raw += d.toString('latin1');
+          check();
+        };
+        socket.on('data', onData);
+        socket.once('error', reject);
+        check();
+      });
+    socket.write('HEAD /a HTTP/1.1\r\nHost: moved.test\r\n\r\n');
+    await until(() => raw.includes('\r\n\r\n'));
+    socket.write('GET /b HTTP/1.1\r\nHost: moved.test\r\nConnection: close\r\n\r\n');
+    await new Promise((resolve) => socket.on('close', resolve).on('data', (d: Buffer) => (raw += d.toString('latin1'))));
+    const responses = raw.split(/(?=HTTP\/1\.1 )/);
+    expect(responses.map((r) => r.split('\r\n')[0])).toEqual(['HTTP/1.1 301 Moved Permanently', 'HTTP/1.1 301 Moved Permanently']);
+    expect(responses[0]?.endsWith('\r\n\r\n')).toBe(true);
+    expect(responses[0]).toContain('Content-Length: 22\r\n');
+    expect(responses[1]).toContain('Location: https://new.example/b\r\n');
   });
 
   it('a bad annotation value is one diagnostic naming the Ingress and what is allowed; the rest of the Ingress serves', async () => {

@@ -166,7 +166,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       account(res, a.status, a.body.length, c, m, tgt, source, clientHost, requestId, started);
       res.writeStatus(statusLineOf(a.status));
       for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
-      writeOwnFields(res, l.ctx).end(a.body, l.ctx.draining);
+      // A HEAD answer reports the body's length and sends none (RFC 9110 §9.3.2).
+      if (m === 'HEAD') writeOwnFields(res, l.ctx).endWithoutBody(a.body.length, l.ctx.draining);
+      else writeOwnFields(res, l.ctx).end(a.body, l.ctx.draining);
     });
     return null;
   }
