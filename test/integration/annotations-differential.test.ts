@@ -59,7 +59,7 @@ const CASES: Record<string, Case> = {
     host: 'rewrite.test',
     annotations: { [`${N}rewrite-target`]: '/$2' },
     paths: [{ path: '/something(/|$)(.*)', pathType: 'ImplementationSpecific', to: 'a' }],
-    requests: ['/something', '/something/', '/something/new', '/SOMETHING/New/Path?x=1&y=2', '/somethingelse', '/other', '/something/a%2Fb'].map((t) => get('rewrite.test', t)),
+    requests: ['/something', '/something/', '/something/new', '/SOMETHING/New/Path?x=1&y=2', '/somethingelse', '/other', '/something/a%2Fb', '//something/new'].map((t) => get('rewrite.test', t)),
   },
   'rewrite-target on Prefix and Exact paths': {
     fixture: 'rewrite-prefix.conf',
@@ -206,6 +206,7 @@ const CASES: Record<string, Case> = {
  */
 const KNOWN: Record<string, string> = {
   'rewrite-target: GET /something/a%2Fb @ rewrite.test': 'nginx rewrites its decoded $uri (%2F becomes /); Flusso matches and rewrites the path it forwards, where %2F stays %2F',
+  'rewrite-target: GET //something/new @ rewrite.test': 'nginx merges slashes in $uri before matching (merge_slashes on); Flusso matches the path it forwards, where // stays: no route, 404',
   'cors-allow-origin: GET /d @ cors-list.test (Origin: https://evil.example/https://a.example)': "ingress-nginx's origin regex is anchored only at the end; Flusso anchors both ends",
 };
 
