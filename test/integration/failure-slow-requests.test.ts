@@ -79,7 +79,7 @@ describe('slow requests and timeouts (1 worker)', () => {
     flusso = await startFlusso({
       manifestsDir: dir.dir,
       workers: 1,
-      args: ['--upstream-response-timeout', '1s', '--client-body-timeout', '1s', '--max-request-body-bytes', '64Ki', '--client-body-buffer-bytes', '16Ki'],
+      args: ['--upstream-response-timeout', '1s', '--client-body-timeout', '1s', '--max-request-body-bytes', '64Ki', '--client-body-buffer-bytes', '16Ki', '--access-log', 'on'],
     });
   });
   afterAll(async () => {
@@ -115,12 +115,15 @@ describe('slow requests and timeouts (1 worker)', () => {
   it('a small body that stops arriving: 408 after --client-body-timeout, connection closed, nothing reached the backend', async () => {
     const before = backend.upstream.connections();
     const conn = await open();
-    conn.write(`POST /upload HTTP/1.1\r\nHost: ${HOST}\r\nContent-Length: 10\r\n\r\nhello`);
+    conn.write(`POST /upload HTTP/1.1\r\nHost: ${HOST}\r\nX-Request-ID: body-timeout-1\r\nContent-Length: 10\r\n\r\nhello`);
     const res = await conn.readResponse();
     expect(res.status).toBe(408);
     expect(header(res, 'connection')).toBe('close');
     await conn.waitClose();
     expect(backend.upstream.connections()).toBe(before);
+    // The access line says what happened: 408, the 5 bytes read, and no upstream.
+    const access = await flusso.waitForLog((l) => l.msg === 'access' && l.requestId === 'body-timeout-1');
+    expect({ status: access.status, bytesIn: access.bytesIn, upstreamAddress: access.upstreamAddress }).toEqual({ status: 408, bytesIn: 5, upstreamAddress: '' });
   });
 
   it('a small body sent in pieces reaches the backend whole, in one request after its last byte', async () => {

@@ -21,6 +21,7 @@ import { BypassSink, FILL_DROPPED, FillSink, LabelSink, writeEntry, type CachedR
 import { Exchange, buildRequestHead, type ExchangeCache, type ProxyContext } from './exchange.js';
 import { RequestRecord } from './request-record.js';
 import { writeFailure } from './response-writer.js';
+import type { BodyPolicy } from './request-body.js';
 
 /**
  * Pending is a cached route's request with everything it needs to go upstream later (a parked
@@ -40,6 +41,8 @@ export interface Pending {
   readonly requestId: string;
   readonly clientAddress: string;
   readonly started: number;
+  /** The route's request-body policy (request-body.ts). */
+  readonly bodyPolicy: BodyPolicy;
 }
 
 /** Methods that never invalidate cached entries (RFC 9111 §4.4). */
@@ -215,7 +218,7 @@ export class CachedRoutes {
       return null;
     }
     const access = this.#accessLog === null ? null : { host: p.host, clientAddress: p.clientAddress, requestId: p.requestId, route: p.source };
-    return new Exchange({ ctx: this.#ctx, res: p.res, method: p.method, target: p.forwarded, headers: p.headers, backend: p.backend, endpoint, body: p.body, counters: p.counters, startedAt: p.started, access, cache: sink });
+    return new Exchange({ ctx: this.#ctx, res: p.res, method: p.method, target: p.forwarded, headers: p.headers, backend: p.backend, endpoint, body: p.body, counters: p.counters, startedAt: p.started, access, cache: sink, bodyPolicy: p.bodyPolicy });
   }
 
   /**

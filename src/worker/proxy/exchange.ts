@@ -157,6 +157,8 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   /** The connection carrying the request; null before one took it and after the response. */
   #conn: UpstreamConnection | null = null;
   #upstreamDone = false;
+  /** A connection took the request (its head went upstream). */
+  #upstreamStarted = false;
   /** Body bytes the upstream still owes for a Content-Length response; -1 for other framings. */
   #upstreamLeft = -1;
   /** The response is not forwarded (answered from the cache, or bodiless): its body is read and dropped. */
@@ -278,6 +280,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
 
   onUpstreamStart(conn: UpstreamConnection): void {
     this.#conn = conn;
+    this.#upstreamStarted = true;
     if (this.#w.aborted) {
       this.#dropUpstream();
       return;
@@ -433,6 +436,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     const w = this.#w;
     if (!w.open) return;
     this.#ctx.log.debug({ failure, bytesIn: this.#record.bytesIn, endpoint: this.#endpoint.key }, 'request body refused');
+    if (!this.#upstreamStarted) this.#record.upstreamAddress = ''; // never sent: no upstream in the access line
     if (w.headSent) {
       w.cut();
       return;

@@ -256,6 +256,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   /** cached runs a request on a route with the response cache on (proxy/cached-route.ts has the cases). */
   function cached(res: HttpResponse, l: Listener, route: Route, rc: RouteCache, backend: BackendRuntime | undefined, host: string, path: string, query: string): Exchange | null {
     const forwarded = query === '' ? path : `${path}?${query}`;
+    const bodyPolicy = bodyPolicyOf(route, bodyDefaults);
     // What the request is, captured now: the head is shared and a parked request resumes later.
     // The upstream head is built only when the request goes upstream (a hit needs none).
     const pending = (upstream: boolean): Pending | null => {
@@ -265,7 +266,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (built === null) return null;
       return {
         res, method, target, forwarded, headers: built, backend, body: head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None, counters,
-        source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0,
+        source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0, bodyPolicy,
       };
     };
     const answer = (l.cached as CachedRoutes).handle(route, rc, host, path, query, method, headerPairs(head), pending);
