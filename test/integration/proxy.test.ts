@@ -449,6 +449,17 @@ describe('bodies', () => {
     expect((await c.readResponse()).body.length).toBe(10);
   });
 
+  // Issue 14 item 3: a route's requestBody (set by Ingress annotations) overrides the global flags.
+  it('a route-level body limit from the snapshot overrides --max-request-body-bytes (413 either way)', async () => {
+    const a = await httpUpstream('a');
+    const table = hostsTable({ 'limited.test': [a.port], 'open.test': [a.port] });
+    const limited = { ...table, hosts: table.hosts.map((h) => (h.host === 'limited.test' ? { ...h, routes: h.routes.map((r) => ({ ...r, requestBody: { maxBytes: 8 } })) } : h)) };
+    const p = await startProxy(limited, { maxRequestBodyBytes: 1024 });
+    const post = async (host: string, bytes: number) =>
+      (await request(`http://127.0.0.1:${p.port}/pipe`, { method: 'POST', headers: { host }, body: 'x'.repeat(bytes) })).statusCode;
+    expect([await post('limited.test', 8), await post('limited.test', 9), await post('open.test', 9), await post('open.test', 1024), await post('open.test', 1025)]).toEqual([200, 413, 200, 200, 413]);
+  });
+
   it('forwards a chunked request body as it arrives when request buffering is off (--client-body-buffer-bytes 0)', async () => {
     let arrived!: (headers: string[]) => void;
     const head = new Promise<string[]>((r) => (arrived = r));
