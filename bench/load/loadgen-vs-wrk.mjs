@@ -25,11 +25,11 @@
  * Output: a Markdown table plus bench/results/<time>-<commit>-loadgen.{json,md}.
  */
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exitOnHelp } from './help.mjs';
 import {
-  CLK_TCK, NCPU, ROOT, Workspace, childPids, die, gitInfo, machineInfo, median, nginxCommon, parseArgs, pin, portsFree, procStat, requireBuild, requireTools, resultStem, sleep,
+  CLK_TCK, NCPU, ROOT, Workspace, childPids, die, gitInfo, machineInfo, median, nginxCommon, parseArgs, pin, portsFree, requireBuild, requireTools, resultStem, sleep,
   toolVersion, waitReady, writeResults,
 } from './lib.mjs';
 
@@ -65,6 +65,17 @@ const nginxPids = [nginx.pid, ...childPids(nginx.pid)];
 
 const generators = [{ name: 'wrk -t1', kind: 'wrk', threads: 1 }, ...THREADS.map((t) => ({ name: `flusso bench -t ${t}`, kind: 'flusso', threads: t }))];
 
+/** cpuTicks reads a process's user and system CPU ticks (all threads) from /proc/<pid>/stat. */
+function cpuTicks(pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { user: Number(f[11]), system: Number(f[12]) };
+  } catch {
+    return null;
+  }
+}
+
 /** runOne runs one generator for DURATION s and returns req/s, p50, p99 and CPU µs per answer. */
 function runOne(gen, connections, pinned) {
   const d = `${DURATION}s`;
@@ -80,10 +91,10 @@ function runOne(gen, connections, pinned) {
     child.stdout.on('data', (b) => (out += b));
     child.stderr.on('data', (b) => (err += b));
     // CPU of the generator: the last /proc sample before it exits (every 50 ms).
-    let ticks = 0;
+    let cpu = { user: 0, system: 0 };
     const sampler = setInterval(() => {
-      const st = procStat(child.pid);
-      if (st !== null) ticks = st.ticks;
+      const st = cpuTicks(child.pid);
+      if (st !== null) cpu = st;
     }, 50);
     const killer = setTimeout(() => child.kill('SIGKILL'), (DURATION + 20) * 1000);
     child.on('exit', (code) => {
@@ -105,7 +116,10 @@ function runOne(gen, connections, pinned) {
           const j = JSON.parse(out);
           r = { rps: j.requestsPerSecond, answered: j.answered, p50: j.latencyMs.p50, p99: j.latencyMs.p99, errors: j.errors.total };
         }
-        r.cpuUsPerAnswer = ((ticks / CLK_TCK) * 1e6) / Math.max(1, r.answered);
+        const perAnswer = (ticks) => ((ticks / CLK_TCK) * 1e6) / Math.max(1, r.answered);
+        r.cpuUsPerAnswer = perAnswer(cpu.user + cpu.system);
+        r.userUsPerAnswer = perAnswer(cpu.user);
+        r.systemUsPerAnswer = perAnswer(cpu.system);
         resolve(r);
       } catch (e) {
         reject(new Error(`${gen.name} failed: ${e.message}`));
@@ -125,7 +139,7 @@ for (const mode of MODES) {
       for (const gen of order) {
         const r = await runOne(gen, connections, mode === 'pinned');
         if (rep > 0) runs.push({ mode, connections, generator: gen.name, rep, ...r });
-        console.error(`${mode} c${connections} ${rep === 0 ? 'warm-up' : `rep ${rep}`} ${gen.name}: ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.cpuUsPerAnswer.toFixed(1)} µs CPU/answer, errors ${r.errors}`);
+        console.error(`${mode} c${connections} ${rep === 0 ? 'warm-up' : `rep ${rep}`} ${gen.name}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${r.cpuUsPerAnswer.toFixed(1)} µs CPU/answer (user ${r.userUsPerAnswer.toFixed(1)}), errors ${r.errors}`);
       }
     }
   }
@@ -138,7 +152,7 @@ for (const mode of MODES)
     for (const gen of generators) {
       const mine = runs.filter((r) => r.mode === mode && r.connections === connections && r.generator === gen.name);
       const rps = median(mine.map((r) => r.rps));
-      rows.push({ mode, connections, generator: gen.name, rps, vsWrk: rps / wrkRps, p50: median(mine.map((r) => r.p50)), p99: median(mine.map((r) => r.p99)), cpuUsPerAnswer: median(mine.map((r) => r.cpuUsPerAnswer)), errors: mine.reduce((a, r) => a + r.errors, 0), all: mine.map((r) => Math.round(r.rps)) });
+      rows.push({ mode, connections, generator: gen.name, rps, vsWrk: rps / wrkRps, p50: median(mine.map((r) => r.p50)), p99: median(mine.map((r) => r.p99)), cpuUsPerAnswer: median(mine.map((r) => r.cpuUsPerAnswer)), userUsPerAnswer: median(mine.map((r) => r.userUsPerAnswer)), systemUsPerAnswer: median(mine.map((r) => r.systemUsPerAnswer)), errors: mine.reduce((a, r) => a + r.errors, 0), all: mine.map((r) => Math.round(r.rps)) });
     }
   }
 
@@ -146,9 +160,9 @@ const git = gitInfo();
 const md = [
   `flusso bench vs wrk against nginx (${NGINX_WORKERS} worker${NGINX_WORKERS === 1 ? '' : 's'}, 100 B), ${DURATION} s runs, median of ${REPS}; ${new Date().toISOString()}, commit ${git.commit.slice(0, 8)}${git.dirty ? ' (dirty)' : ''}, Node ${process.version}`,
   '',
-  '| mode | conns | generator | req/s | vs wrk | p50 ms | p99 ms | CPU µs/answer | errors | runs (req/s) |',
+  '| mode | conns | generator | req/s | vs wrk | p50 ms | p99 ms | CPU µs/answer (user + system) | errors | runs (req/s) |',
   '|---|---:|---|---:|---:|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.mode} | ${r.connections} | ${r.generator} | ${Math.round(r.rps).toLocaleString('en-US')} | ${(r.vsWrk * 100).toFixed(0)} % | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuUsPerAnswer.toFixed(1)} | ${r.errors} | ${r.all.join(', ')} |`),
+  ...rows.map((r) => `| ${r.mode} | ${r.connections} | ${r.generator} | ${Math.round(r.rps).toLocaleString('en-US')} | ${(r.vsWrk * 100).toFixed(0)} % | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuUsPerAnswer.toFixed(1)} (${r.userUsPerAnswer.toFixed(1)} + ${r.systemUsPerAnswer.toFixed(1)}) | ${r.errors} | ${r.all.join(', ')} |`),
   '',
 ].join('\n');
 console.log(md);

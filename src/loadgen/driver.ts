@@ -7,6 +7,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { errorSlot, Slot, type ErrorKind } from './counters.js';
+import { directWrite } from './direct-write.js';
 import type { HdrHistogram } from './hdr-histogram.js';
 import { ResponseParseError, ResponseParser, type ResponseSink } from './response-parser.js';
 
@@ -264,7 +265,9 @@ class Connection implements ResponseSink {
     this.#sentAt = performance.now();
     if (this.#driver.config.rate === null) this.#intended = this.#sentAt;
     this.#sent = true;
-    socket.write(this.#driver.config.request);
+    directWrite(socket, this.#driver.config.request, () => {
+      if (this.#socket === socket) this.#drop('reset');
+    });
   }
 
   /** #drop closes the connection, fails the pending request with `kind` and reconnects. */

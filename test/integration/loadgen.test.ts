@@ -12,6 +12,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directWriteAvailable } from '../../src/loadgen/direct-write.js';
 import type { BenchResult } from '../../src/loadgen/report.js';
 import { FLUSSO_BIN } from '../helpers/flusso.js';
 import { freePort } from '../helpers/ports.js';
@@ -133,6 +134,21 @@ describe('flusso bench', () => {
     const got = seen.slice(before);
     expect(got).toHaveLength(100);
     expect(got[0]).toMatchObject({ method: 'POST', url: '/api?x=1', body: '{"order":42}', headers: { host: 'shop.example', 'x-test': 'yes', 'content-length': '12' } });
+  });
+
+  it('a 2 MiB body (more than one write can take) arrives whole with every request', async () => {
+    const bodyFile = path.join(dir, 'big.bin');
+    writeFileSync(bodyFile, Buffer.alloc(2 * 1024 * 1024, 'b'));
+    const before = seen.length;
+    const { result } = await benchJson([`http://127.0.0.1:${varyingPort}/upload`, '-n', '6', '-c', '2', '-m', 'PUT', '-b', `@${bodyFile}`]);
+    expect(result.answered).toBe(6);
+    expect(result.errors.total).toBe(0);
+    expect(result.settings.bodyBytes).toBe(2 * 1024 * 1024);
+    expect(seen.slice(before).map((r) => r.body.length)).toEqual(Array(6).fill(2 * 1024 * 1024));
+  });
+
+  it('writes go straight to the TCP handle on this Node.js (the fast path docs/load-testing.md measures)', () => {
+    expect(directWriteAvailable).toBe(true);
   });
 
   it('a refused port: every request is a connect error, nothing answered', async () => {
