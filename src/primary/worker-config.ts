@@ -15,6 +15,7 @@ const PASSED_SETTINGS = [
   'httpAddress',
   'keepAliveTimeoutMs',
   'clientHeaderTimeoutMs',
+  'maxRequestHeadBytes',
   'maxRequestTargetBytes',
   'maxRequestFieldBytes',
   'maxRequestFields',

@@ -16,6 +16,8 @@ export interface WorkerConfig {
   readonly clientHeaderTimeoutMs: number;
   /** `--max-request-target-bytes`, `--max-request-field-bytes`, `--max-request-fields`: Flusso's own head limits (request-guard.ts). */
   readonly maxRequestTargetBytes: number;
+  /** `--max-request-head-bytes`: uWS reads it from its environment; node's HTTPS front (proxy/node-front.ts) from here. Absent: 32 KiB. */
+  readonly maxRequestHeadBytes?: number;
   readonly maxRequestFieldBytes: number;
   readonly maxRequestFields: number;
   /**

@@ -36,6 +36,8 @@ import type { WebSocketProxy } from './websocket.js';
 
 /** MAX_CONCURRENT_STREAMS bounds the streams of one HTTP/2 connection (nginx's http2_max_concurrent_streams). */
 export const MAX_CONCURRENT_STREAMS = 128;
+/** DEFAULT_HEAD_BYTES is --max-request-head-bytes's default, for a config without it. */
+const DEFAULT_HEAD_BYTES = 32 * 1024;
 /** STREAM_WINDOW_BYTES is each stream's receive window: what a client may send before Flusso reads. */
 export const STREAM_WINDOW_BYTES = 65_535;
 
@@ -45,7 +47,7 @@ export type H2Route = (req: NodeReq, res: NodeRes, listener: Listener) => boolea
 /** NodeTlsFrontOptions configure a NodeTlsFront. */
 export interface NodeTlsFrontOptions {
   readonly uws: Uws;
-  readonly config: Pick<WorkerConfig, 'keepAliveTimeoutMs' | 'clientHeaderTimeoutMs'>;
+  readonly config: Pick<WorkerConfig, 'keepAliveTimeoutMs' | 'clientHeaderTimeoutMs' | 'maxRequestHeadBytes'>;
   readonly https: HttpsSettings;
   readonly log: Logger;
   /** The one listener every request of this port comes on. */
@@ -89,7 +91,7 @@ export class NodeTlsFront {
       SNICallback: (name, cb) => cb(null, this.#contextFor(name)),
       settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, initialWindowSize: STREAM_WINDOW_BYTES, enablePush: false },
     });
-    const server = this.#server as Http2SecureServer & { keepAliveTimeout: number; headersTimeout: number; requestTimeout: number; ALPNProtocols: Buffer };
+    const server = this.#server as Http2SecureServer & { keepAliveTimeout: number; headersTimeout: number; requestTimeout: number; maxHeaderSize: number; ALPNProtocols: Buffer };
     // node:http2 offers h2 and http/1.1 and refuses the handshake of a client that offers only
     // http/1.0 (curl --http1.0 does). nginx accepts it, and so does this port: http/1.0 is
     // offered last, and such a connection is served as the HTTP/1.x it is.
@@ -102,6 +104,9 @@ export class NodeTlsFront {
     server.keepAliveTimeout = config.keepAliveTimeoutMs;
     server.headersTimeout = config.clientHeaderTimeoutMs;
     server.requestTimeout = 0; // request bodies have their own timeout (request-body.ts)
+    // An HTTP/1.x head may be as large as on the uWS front (node's own default is 16 KiB); node's
+    // HTTP/1 parser reads this from the server (the http2 options do not declare it).
+    server.maxHeaderSize = config.maxRequestHeadBytes ?? DEFAULT_HEAD_BYTES;
     server.setTimeout(config.keepAliveTimeoutMs);
     server.on('request', (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse) => this.#serve(req, res));
     server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#tunnel(req, socket, head));
