@@ -61,6 +61,28 @@ describe('deploy/base', () => {
     expect(svc).toEqual([[80, 'http'], [443, 'https']]);
   });
 
+  // docs/deploy.md, "Memory": measured with bench/load/pod-memory.mjs. The limit must hold the
+  // pod with every worker's cache full of small responses (100 MiB + 1.6× the bound) plus
+  // traffic; the request, the pod with caches full of large ones (1.3×). Change --workers or
+  // --cache-max-bytes and this says what the memory must become.
+  it('the memory request and limit cover the measured formula for the args\' --workers and --cache-max-bytes', () => {
+    const c = (find('Deployment') as unknown as { spec: { template: { spec: { containers: { args: string[]; resources: { requests: { memory: string }; limits: { memory: string } } }[] } } } }).spec.template.spec.containers[0];
+    const req = parseCommandLine(c?.args ?? [], { env: { POD_NAMESPACE: 'flusso', KUBERNETES_SERVICE_HOST: '10.0.0.1' }, demoManifests: '/demo', cpus: 2 });
+    if (req.kind !== 'run') throw new Error(`the Deployment's args do not run Flusso: ${req.kind}`);
+    const { workers, cacheMaxBytes } = req.config;
+    const MiB = 2 ** 20;
+    const mib = (q: string): number => {
+      const m = /^(\d+)(Mi|Gi)$/.exec(q);
+      if (m === null) throw new Error(`memory quantity ${q}: write it in Mi or Gi`);
+      return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
+    };
+    const idle = 55 + 120 + 35 * workers; // node's shared pages, primary and spare, each worker
+    const cache = (factor: number) => (factor * cacheMaxBytes * workers) / MiB;
+    expect(mib(c?.resources.limits.memory ?? '')).toBeGreaterThanOrEqual(idle + 100 * workers + cache(1.6) + 128);
+    expect(mib(c?.resources.requests.memory ?? '')).toBeGreaterThanOrEqual(idle + cache(1.3));
+    expect(mib(c?.resources.requests.memory ?? '')).toBeLessThanOrEqual(mib(c?.resources.limits.memory ?? ''));
+  });
+
   it('the IngressClass names our default controller', () => {
     const config = parseCommandLine([], { env: {}, demoManifests: '/demo', cpus: 1 });
     expect(find('IngressClass')).toMatchObject({ spec: { controller: config.kind === 'run' ? config.config.controllerName : '' } });
