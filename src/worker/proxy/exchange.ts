@@ -191,6 +191,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     this.requestHead = buildRequestHead(o.method, o.target, o.headers, o.body);
     this.#policy = o.bodyPolicy ?? o.ctx.body ?? DEFAULT_BODY;
     this.#w = new ResponseWriter(o.res, o.ctx, this);
+    this.#w.headRequest = this.headRequest;
     this.#record = new RequestRecord({ method: o.method, target: o.target, counters: o.counters, accessLog: o.ctx.accessLog, access: o.access, startedAt: o.startedAt });
     this.#record.upstreamAddress = o.endpoint.key;
     o.ctx.inFlight++; // counted from construction, so every path out (#finish) balances it

@@ -20,6 +20,7 @@ import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js
 import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
 import { RequestRecord } from './request-record.js';
+import { endOwnAnswer } from './response-writer.js';
 import { BodyFraming } from '../upstream/client.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
 import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
@@ -127,10 +128,10 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const [c, m, tgt, source, host, requestId, started] = [counters, method, target, routeSource, head.host, head.requestId, t0];
     later(res, () => {
       // Account first: once the response has ended, `res` must not be touched (its address is read).
-      account(res, r.status, r.body.length, c, m, tgt, source, host, requestId, started);
+      account(res, r.status, m === 'HEAD' ? 0 : r.body.length, c, m, tgt, source, host, requestId, started);
       res.writeStatus(r.statusLine);
       if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
-      writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(r.body, close || l.ctx.draining);
+      endOwnAnswer(writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx), r.body, close || l.ctx.draining, m === 'HEAD');
     });
     return null;
   }
@@ -152,9 +153,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   function redirect(res: HttpResponse, l: Listener, host: string): null {
     const [c, m, tgt, source, clientHost, requestId, started] = [counters, method, target, routeSource, head.host, head.requestId, t0];
     later(res, () => {
-      account(res, 308, REDIRECT_BODY.length, c, m, tgt, source, clientHost, requestId, started);
+      account(res, 308, m === 'HEAD' ? 0 : REDIRECT_BODY.length, c, m, tgt, source, clientHost, requestId, started);
       res.writeStatus(REDIRECT_LINE).writeHeader('Location', `https://${host}${redirectAuthoritySuffix}${tgt}`);
-      writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(REDIRECT_BODY, l.ctx.draining);
+      endOwnAnswer(writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx), REDIRECT_BODY, l.ctx.draining, m === 'HEAD');
     });
     return null;
   }

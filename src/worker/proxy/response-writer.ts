@@ -59,14 +59,27 @@ export function writeOwnFields(res: HttpResponse, ctx: OwnFieldsContext): HttpRe
  * echoes input, Content-Type, X-Cache-Status on a cached route, Allow for a 405, Flusso's own
  * fields. `res` must be corked. Returns the bytes of body sent.
  */
-export function writeFailure(res: HttpResponse, failure: ProxyFailure, ctx: OwnFieldsContext, o: { readonly cacheStatus?: string | null; readonly allow?: string; readonly close: boolean }): number {
+export function writeFailure(res: HttpResponse, failure: ProxyFailure, ctx: OwnFieldsContext, o: { readonly cacheStatus?: string | null; readonly allow?: string; readonly close: boolean; readonly headRequest?: boolean }): number {
   const r = errorResponse(failure);
   res.writeStatus(r.statusLine);
   if (o.allow !== undefined) res.writeHeader('Allow', o.allow);
   res.writeHeader('Content-Type', CONTENT_TYPE_TEXT);
   if (o.cacheStatus !== undefined && o.cacheStatus !== null) res.writeHeader('X-Cache-Status', o.cacheStatus);
-  writeOwnFields(res, ctx).end(r.body, o.close);
-  return r.body.length;
+  return endOwnAnswer(writeOwnFields(res, ctx), r.body, o.close, o.headRequest === true);
+}
+
+/**
+ * endOwnAnswer ends an answer Flusso writes itself. A HEAD request gets the body's length and no
+ * body (RFC 9110 §9.3.2): body bytes after a HEAD answer would be read as the next response on a
+ * keep-alive connection. Returns the bytes of body sent.
+ */
+export function endOwnAnswer(res: HttpResponse, body: string | Uint8Array, close: boolean, headRequest: boolean): number {
+  if (headRequest) {
+    res.endWithoutBody(body.length, close);
+    return 0;
+  }
+  res.end(body, close);
+  return body.length;
 }
 
 /** SLAB_BYTES is the size of the buffers that hold body bytes a blocked client has not taken yet (one upstream read). */
@@ -123,6 +136,9 @@ export class ResponseWriter {
   /** A body write waits for onWritable. */
   blocked = false;
   #writableAttached = false;
+
+  /** The request is a HEAD: Flusso's own failure answers carry no body. */
+  headRequest = false;
 
   constructor(res: HttpResponse, ctx: WriterContext, events: WriterEvents) {
     this.res = res;
@@ -224,7 +240,7 @@ export class ResponseWriter {
   fail(failure: ProxyFailure, cacheStatus: string | null, close = false): void {
     const r = errorResponse(failure);
     this.status = r.status;
-    this.bytesOut += writeFailure(this.res, failure, this.#ctx, { cacheStatus, close: close || this.#ctx.draining });
+    this.bytesOut += writeFailure(this.res, failure, this.#ctx, { cacheStatus, close: close || this.#ctx.draining, headRequest: this.headRequest });
     this.headSent = true;
     this.#complete();
   }
