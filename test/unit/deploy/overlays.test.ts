@@ -17,7 +17,7 @@ const OVERLAYS = readdirSync(join(DEPLOY_DIR, 'overlays')).sort();
 
 interface PodSpec {
   readonly containers: { args: string[]; ports: { name: string; containerPort: number }[]; env: { name: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] }[];
-  readonly topologySpreadConstraints?: { topologyKey: string; whenUnsatisfiable: string; labelSelector: { matchLabels: Record<string, string> }; matchLabelKeys?: string[] }[];
+  readonly topologySpreadConstraints?: { topologyKey: string; maxSkew: number; whenUnsatisfiable: string; labelSelector: { matchLabels: Record<string, string> }; matchLabelKeys?: string[] }[];
   readonly affinity?: { podAntiAffinity?: { preferredDuringSchedulingIgnoredDuringExecution?: { podAffinityTerm: { topologyKey: string; labelSelector: { matchLabels: Record<string, string> } } }[] } };
 }
 interface Deployment {
@@ -69,13 +69,13 @@ describe('deploy/ components and overlays', () => {
     expect([pdb.spec.maxUnavailable, pdb.spec.minAvailable, pdb.spec.unhealthyPodEvictionPolicy]).toEqual([1, undefined, 'AlwaysAllow']);
   });
 
-  it('spread: one replica per node required, zones preferred, counted per ReplicaSet; anti-affinity for older schedulers', () => {
+  it('spread: an even spread over nodes required (maxSkew 1), over zones preferred, counted per ReplicaSet; anti-affinity for older schedulers', () => {
     const docs = kustomizeWith(['components/spread']);
     const pod = deploymentOf(docs).spec.template.spec;
     const labels = podLabels(docs);
-    expect(pod.topologySpreadConstraints?.map((t) => [t.topologyKey, t.whenUnsatisfiable, selects(t.labelSelector.matchLabels, labels), t.matchLabelKeys])).toEqual([
-      ['kubernetes.io/hostname', 'DoNotSchedule', true, ['pod-template-hash']],
-      ['topology.kubernetes.io/zone', 'ScheduleAnyway', true, ['pod-template-hash']],
+    expect(pod.topologySpreadConstraints?.map((t) => [t.topologyKey, t.maxSkew, t.whenUnsatisfiable, selects(t.labelSelector.matchLabels, labels), t.matchLabelKeys])).toEqual([
+      ['kubernetes.io/hostname', 1, 'DoNotSchedule', true, ['pod-template-hash']],
+      ['topology.kubernetes.io/zone', 1, 'ScheduleAnyway', true, ['pod-template-hash']],
     ]);
     const anti = pod.affinity?.podAntiAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.[0]?.podAffinityTerm;
     expect([anti?.topologyKey, anti === undefined ? false : selects(anti.labelSelector.matchLabels, labels)]).toEqual(['kubernetes.io/hostname', true]);
