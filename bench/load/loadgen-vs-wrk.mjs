@@ -15,8 +15,10 @@
  * Modes: pinned (nginx on cpu1, the load generator on cpu0, with taskset; the default) and
  * unpinned (everything floats). With nginx on one core of its own, a generator that keeps up
  * makes nginx the limit, so equal req/s means neither generator was the bottleneck; the CPU
- * column (µs of the generator's CPU per answer, utime+stime from /proc, sampled every 50 ms)
- * shows how much headroom each has.
+ * column (µs of the generator's CPU per answer, user + system from /proc, sampled every 50 ms)
+ * shows how much headroom each has. Each run waits (up to 20 s) for the machine to be under
+ * 25 % busy, and "others' CPU %" is what the rest of the machine took during it (% of one core):
+ * on a shared machine a run where that is high says little.
  *
  * Options: --quick, --connections=LIST (default 50), --modes=LIST, --threads=LIST (flusso
  * bench thread counts, default 1), --nginx-workers=N (default 1), --help.
@@ -29,8 +31,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { exitOnHelp } from './help.mjs';
 import {
-  CLK_TCK, NCPU, ROOT, Workspace, childPids, die, gitInfo, machineInfo, median, nginxCommon, parseArgs, pin, portsFree, requireBuild, requireTools, resultStem, sleep,
-  toolVersion, waitReady, writeResults,
+  CLK_TCK, NCPU, ROOT, Workspace, childPids, die, gitInfo, machineInfo, machineTicks, median, nginxCommon, parseArgs, pin, portsFree, requireBuild, requireTools, resultStem, sleep,
+  toolVersion, treeTicks, waitQuiet, waitReady, writeResults,
 } from './lib.mjs';
 
 exitOnHelp(import.meta.url);
@@ -117,6 +119,7 @@ function runOne(gen, connections, pinned) {
           r = { rps: j.requestsPerSecond, answered: j.answered, p50: j.latencyMs.p50, p99: j.latencyMs.p99, errors: j.errors.total };
         }
         const perAnswer = (ticks) => ((ticks / CLK_TCK) * 1e6) / Math.max(1, r.answered);
+        r.cpuTicks = cpu.user + cpu.system;
         r.cpuUsPerAnswer = perAnswer(cpu.user + cpu.system);
         r.userUsPerAnswer = perAnswer(cpu.user);
         r.systemUsPerAnswer = perAnswer(cpu.system);
@@ -137,9 +140,18 @@ for (const mode of MODES) {
     for (let rep = 0; rep <= REPS; rep++) {
       const order = rep % 2 === 0 ? generators : [...generators].reverse();
       for (const gen of order) {
+        // Other users of a shared machine skew a run: wait (up to 20 s) for a quiet moment, and
+        // record how much CPU the rest of the machine took during the run.
+        const quiet = await waitQuiet({ busyPct: 25, maxS: 20 });
+        const m0 = machineTicks();
+        const n0 = treeTicks(nginxPids);
         const r = await runOne(gen, connections, mode === 'pinned');
+        const m1 = machineTicks();
+        const otherTicks = m1.busy - m0.busy - (treeTicks(nginxPids) - n0) - r.cpuTicks;
+        r.othersPct = Math.max(0, (otherTicks / Math.max(1, m1.total - m0.total)) * 100 * NCPU);
+        r.quietBeforePct = quiet.busyPct;
         if (rep > 0) runs.push({ mode, connections, generator: gen.name, rep, ...r });
-        console.error(`${mode} c${connections} ${rep === 0 ? 'warm-up' : `rep ${rep}`} ${gen.name}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${r.cpuUsPerAnswer.toFixed(1)} µs CPU/answer (user ${r.userUsPerAnswer.toFixed(1)}), errors ${r.errors}`);
+        console.error(`${mode} c${connections} ${rep === 0 ? 'warm-up' : `rep ${rep}`} ${gen.name}: ${Math.round(r.rps)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${r.cpuUsPerAnswer.toFixed(1)} µs CPU/answer (user ${r.userUsPerAnswer.toFixed(1)}), errors ${r.errors}; other processes took ${r.othersPct.toFixed(0)} % of a core`);
       }
     }
   }
@@ -152,7 +164,7 @@ for (const mode of MODES)
     for (const gen of generators) {
       const mine = runs.filter((r) => r.mode === mode && r.connections === connections && r.generator === gen.name);
       const rps = median(mine.map((r) => r.rps));
-      rows.push({ mode, connections, generator: gen.name, rps, vsWrk: rps / wrkRps, p50: median(mine.map((r) => r.p50)), p99: median(mine.map((r) => r.p99)), cpuUsPerAnswer: median(mine.map((r) => r.cpuUsPerAnswer)), userUsPerAnswer: median(mine.map((r) => r.userUsPerAnswer)), systemUsPerAnswer: median(mine.map((r) => r.systemUsPerAnswer)), errors: mine.reduce((a, r) => a + r.errors, 0), all: mine.map((r) => Math.round(r.rps)) });
+      rows.push({ mode, connections, generator: gen.name, rps, vsWrk: rps / wrkRps, p50: median(mine.map((r) => r.p50)), p99: median(mine.map((r) => r.p99)), cpuUsPerAnswer: median(mine.map((r) => r.cpuUsPerAnswer)), userUsPerAnswer: median(mine.map((r) => r.userUsPerAnswer)), systemUsPerAnswer: median(mine.map((r) => r.systemUsPerAnswer)), errors: mine.reduce((a, r) => a + r.errors, 0), othersPct: median(mine.map((r) => r.othersPct)), all: mine.map((r) => Math.round(r.rps)) });
     }
   }
 
@@ -160,9 +172,9 @@ const git = gitInfo();
 const md = [
   `flusso bench vs wrk against nginx (${NGINX_WORKERS} worker${NGINX_WORKERS === 1 ? '' : 's'}, 100 B), ${DURATION} s runs, median of ${REPS}; ${new Date().toISOString()}, commit ${git.commit.slice(0, 8)}${git.dirty ? ' (dirty)' : ''}, Node ${process.version}`,
   '',
-  '| mode | conns | generator | req/s | vs wrk | p50 ms | p99 ms | CPU µs/answer (user + system) | errors | runs (req/s) |',
-  '|---|---:|---|---:|---:|---:|---:|---:|---:|---|',
-  ...rows.map((r) => `| ${r.mode} | ${r.connections} | ${r.generator} | ${Math.round(r.rps).toLocaleString('en-US')} | ${(r.vsWrk * 100).toFixed(0)} % | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuUsPerAnswer.toFixed(1)} (${r.userUsPerAnswer.toFixed(1)} + ${r.systemUsPerAnswer.toFixed(1)}) | ${r.errors} | ${r.all.join(', ')} |`),
+  '| mode | conns | generator | req/s | vs wrk | p50 ms | p99 ms | CPU µs/answer (user + system) | errors | others' CPU % | runs (req/s) |',
+  '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|',
+  ...rows.map((r) => `| ${r.mode} | ${r.connections} | ${r.generator} | ${Math.round(r.rps).toLocaleString('en-US')} | ${(r.vsWrk * 100).toFixed(0)} % | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuUsPerAnswer.toFixed(1)} (${r.userUsPerAnswer.toFixed(1)} + ${r.systemUsPerAnswer.toFixed(1)}) | ${r.errors} | ${r.othersPct.toFixed(0)} | ${r.all.join(', ')} |`),
   '',
 ].join('\n');
 console.log(md);

@@ -144,6 +144,7 @@ function fmtBytes(n: number): string {
 }
 
 function latencyLine(label: string, l: LatencySummary): string {
+  if (l.count === 0) return `  ${label.padEnd(10)} none (no answers)`;
   return `  ${label.padEnd(10)} p50 ${fmtMs(l.p50)}  p90 ${fmtMs(l.p90)}  p99 ${fmtMs(l.p99)}  p99.9 ${fmtMs(l.p99_9)}  max ${fmtMs(l.max)}  mean ${fmtMs(l.mean)}`;
 }
 

@@ -158,6 +158,8 @@ describe('flusso bench', () => {
     expect(result.errors).toEqual({ connect: 30, timeout: 0, reset: 0, parse: 0, total: 30 });
     expect(result.statuses).toEqual({});
     expect(run.stderr).toMatch(/errors +connect 30, timeout 0, reset 0, parse 0/);
+    expect(run.stderr).toMatch(/latency +none \(no answers\)/);
+    expect(run.stderr).toMatch(/statuses +none/);
   });
 
   it('a target that closes on the request: reset errors', async () => {
