@@ -17,7 +17,7 @@
  * makes nginx the limit, so equal req/s means neither generator was the bottleneck; the CPU
  * column (µs of the generator's CPU per answer, user + system from /proc, sampled every 50 ms)
  * shows how much headroom each has. Each run waits (up to 20 s) for the machine to be under
- * 25 % busy, and "others' CPU %" is what the rest of the machine took during it (% of one core):
+ * 25 % busy, and "other processes" is the CPU the rest of the machine took during it (% of one core):
  * on a shared machine a run where that is high says little.
  *
  * Options: --quick, --connections=LIST (default 50), --modes=LIST, --threads=LIST (flusso
@@ -172,7 +172,7 @@ const git = gitInfo();
 const md = [
   `flusso bench vs wrk against nginx (${NGINX_WORKERS} worker${NGINX_WORKERS === 1 ? '' : 's'}, 100 B), ${DURATION} s runs, median of ${REPS}; ${new Date().toISOString()}, commit ${git.commit.slice(0, 8)}${git.dirty ? ' (dirty)' : ''}, Node ${process.version}`,
   '',
-  '| mode | conns | generator | req/s | vs wrk | p50 ms | p99 ms | CPU µs/answer (user + system) | errors | others' CPU % | runs (req/s) |',
+  '| mode | conns | generator | req/s | vs wrk | p50 ms | p99 ms | CPU µs/answer (user + system) | errors | other processes, % of a core | runs (req/s) |',
   '|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ...rows.map((r) => `| ${r.mode} | ${r.connections} | ${r.generator} | ${Math.round(r.rps).toLocaleString('en-US')} | ${(r.vsWrk * 100).toFixed(0)} % | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuUsPerAnswer.toFixed(1)} (${r.userUsPerAnswer.toFixed(1)} + ${r.systemUsPerAnswer.toFixed(1)}) | ${r.errors} | ${r.othersPct.toFixed(0)} | ${r.all.join(', ')} |`),
   '',

@@ -60,7 +60,13 @@ export async function runBench(argv: readonly string[], io: BenchIo = process): 
   const jsonToStdout = options.jsonFile === '-';
   const out = jsonToStdout ? io.stderr : io.stdout;
 
-  const run = await runThreads(options, { address, port, request }, showProgress ? io.stderr : null);
+  let run: ThreadRun;
+  try {
+    run = await runThreads(options, { address, port, request }, io.stderr, showProgress);
+  } catch (err) {
+    io.stderr.write(`flusso bench: a load thread failed: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
   const result = buildResult(options, body?.length ?? 0, run.startedAt, run.elapsedMs, run.counters, run.latency, run.service);
   out.write(formatResult(result));
   if (saved !== null) out.write(formatComparison(saved.result, result, saved.file));
@@ -140,7 +146,8 @@ function share(total: number, parts: number, i: number): number {
   return Math.floor(total / parts) + (i < total % parts ? 1 : 0);
 }
 
-async function runThreads(options: BenchOptions, target: Target, progress: NodeJS.WritableStream | null): Promise<ThreadRun> {
+async function runThreads(options: BenchOptions, target: Target, stderr: NodeJS.WritableStream, showProgress: boolean): Promise<ThreadRun> {
+  const progress = showProgress ? stderr : null;
   const rateMode = options.rate !== null;
   const threads: { worker: Worker; counters: Float64Array; latency: HdrHistogram; service: HdrHistogram | null; done: Promise<void> }[] = [];
   for (let i = 0; i < options.threads; i++) {
@@ -195,9 +202,12 @@ async function runThreads(options: BenchOptions, target: Target, progress: NodeJ
   const stopAll = (): void => {
     for (const t of threads) t.worker.postMessage('stop');
   };
-  // Ctrl-C ends the run early and still prints what was measured.
+  // Ctrl-C ends the run early and still prints what was measured; a second one exits at once.
+  let interrupted = false;
   const onSigint = (): void => {
-    progress?.write('flusso bench: interrupted; stopping\n');
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    stderr.write('flusso bench: interrupted; stopping (Ctrl-C again to quit without results)\n');
     stopAll();
   };
   process.on('SIGINT', onSigint);

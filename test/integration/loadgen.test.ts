@@ -251,6 +251,28 @@ describe('flusso bench', () => {
     expect(quiet.stderr).not.toMatch(/req\/s +p99/);
   });
 
+  it('Ctrl-C (SIGINT) stops the run early and still prints what was measured', async () => {
+    const child = spawn(process.execPath, [FLUSSO_BIN, 'bench', `http://127.0.0.1:${nginxPort}/ok`, '-d', '60s', '-c', '2', '-R', '100', '--progress', '--json', '-'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    // The latch: the first progress line, so the run is under way when the signal comes.
+    await new Promise<void>((resolve) =>
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        stderr += d;
+        if (/req\/s +p99/.test(stderr)) resolve();
+      }),
+    );
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('flusso bench: interrupted; stopping');
+    const result = JSON.parse(stdout) as BenchResult;
+    expect(result.answered).toBeGreaterThan(0);
+    expect(result.elapsedMs).toBeLessThan(60_000);
+    expect(result.errors.total).toBe(0);
+  });
+
   it('two threads split the connections and requests and the results merge', async () => {
     const { result } = await benchJson([`http://127.0.0.1:${nginxPort}/ok`, '-n', '1001', '-c', '5', '-t', '2']);
     expect(result.answered).toBe(1001);
