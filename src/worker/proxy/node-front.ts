@@ -116,6 +116,9 @@ export class NodeTlsFront {
       s.on('error', () => s.destroy());
     });
     server.on('secureConnection', (socket: TLSSocket) => {
+      // No client-initiated renegotiation (a CPU-exhaustion lever; nginx refuses it too): node
+      // would allow three per ten minutes.
+      socket.disableRenegotiation();
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
     });
