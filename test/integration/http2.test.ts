@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { testPki, tlsSecret } from '../helpers/certs.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { endpointSlice, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
@@ -267,6 +268,27 @@ describe('HTTP/2 on the HTTPS port (--http2 on, the default)', () => {
     big.close(h2.NGHTTP2_CANCEL);
     const after = await request(session, { ':path': '/after-reset' });
     expect(after.headers[':status']).toBe(200);
+  });
+
+  it('tunnels a wss:// upgrade to uWS with the client\'s address (not the tunnel\'s loopback source)', async () => {
+    const wss = new WebSocketServer({ server: backend.server, path: '/ws' });
+    let seen: IncomingMessage | null = null;
+    wss.on('connection', (sock, req) => {
+      seen = req;
+      sock.on('message', (m, binary) => sock.send(m, { binary }));
+    });
+    try {
+      const ws = new WebSocket(`wss://127.0.0.1:${flusso.httpsPort}/ws`, { ca: pki.caPem, servername: HOST, headers: { host: HOST } });
+      await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+      const echoed = new Promise<string>((r) => ws.once('message', (m: Buffer) => r(m.toString())));
+      ws.send('through the tunnel');
+      expect(await echoed).toBe('through the tunnel');
+      const h = (seen as IncomingMessage | null)?.headers ?? {};
+      expect({ xff: h['x-forwarded-for'], realIp: h['x-real-ip'], proto: h['x-forwarded-proto'] }).toEqual({ xff: '127.0.0.1', realIp: '127.0.0.1', proto: 'https' });
+      ws.close();
+    } finally {
+      wss.close();
+    }
   });
 
   it('counts HTTP/2 requests in the same metrics as the others', async () => {
