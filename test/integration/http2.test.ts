@@ -325,8 +325,8 @@ describe('HTTP/2 on the HTTPS port (--http2 on, the default)', () => {
     }, 60_000, 1000);
     const grown = rssBytes(worker as number) - baseline;
     const requested = 100 * perStream;
-    // 128 streams at most, each holding node's 16 KiB buffer, one 64 KiB upstream read and a
-    // 64 KiB window: docs/http2.md states 64 MiB per connection as the bound with room to spare.
+    // 128 streams at most, each holding node's 64 KiB write buffer and one 64 KiB upstream read
+    // past it: docs/http2.md states 16 MiB per connection; 64 MiB leaves room for the rest.
     expect(grown).toBeLessThan(64 * 1024 * 1024);
     expect(backend.bigWritten).toBeLessThan(requested / 2);
     greedy.destroy();
