@@ -278,7 +278,7 @@ describe('HTTP/2 on the HTTPS port (--http2 on, the default)', () => {
       sock.on('message', (m, binary) => sock.send(m, { binary }));
     });
     try {
-      const ws = new WebSocket(`wss://127.0.0.1:${flusso.httpsPort}/ws`, { ca: pki.caPem, servername: HOST, headers: { host: HOST } });
+      const ws = new WebSocket(`wss://127.0.0.1:${flusso.httpsPort}/ws`, { ca: pki.caPem, servername: HOST, headers: { host: HOST } } as WebSocket.ClientOptions);
       await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
       const echoed = new Promise<string>((r) => ws.once('message', (m: Buffer) => r(m.toString())));
       ws.send('through the tunnel');
