@@ -24,20 +24,33 @@ interface TcpHandle {
 
 type WriteRequestClass = new () => WriteRequest;
 
-const WriteWrap = loadWriteWrap();
+interface StreamWrapBinding {
+  readonly WriteWrap: WriteRequestClass;
+  /** Shared state the handle sets on each write; one slot says whether it went asynchronous. */
+  readonly streamBaseState: Int32Array;
+  readonly kLastWriteWasAsync: number;
+}
 
-function loadWriteWrap(): WriteRequestClass | null {
+const binding = loadBinding();
+
+function loadBinding(): StreamWrapBinding | null {
   try {
-    const binding = (process as unknown as { binding?: (name: string) => Record<string, unknown> }).binding?.('stream_wrap');
-    const ctor = binding?.['WriteWrap'];
-    return typeof ctor === 'function' ? (ctor as WriteRequestClass) : null;
+    const b = (process as unknown as { binding?: (name: string) => Partial<StreamWrapBinding> }).binding?.('stream_wrap');
+    if (typeof b?.WriteWrap !== 'function' || !(b.streamBaseState instanceof Int32Array) || typeof b.kLastWriteWasAsync !== 'number') return null;
+    return b as StreamWrapBinding;
   } catch {
     return null;
   }
 }
 
 /** directWriteAvailable tells whether writes bypass the stream layer in this Node.js. */
-export const directWriteAvailable = WriteWrap !== null;
+export const directWriteAvailable = binding !== null;
+
+/**
+ * A write request the handle finished at once holds nothing (the native request is made only
+ * for a write that has to wait), so the next write can use it again instead of a new one.
+ */
+let spare: WriteRequest | null = null;
 
 /**
  * directWrite writes `data` on `socket`; `onError` gets a negative errno (EPIPE, ECONNRESET, or
@@ -46,15 +59,17 @@ export const directWriteAvailable = WriteWrap !== null;
  */
 export function directWrite(socket: Socket, data: Uint8Array, onError: (errno: number) => void): void {
   const handle = (socket as unknown as { _handle?: Partial<TcpHandle> | null })._handle;
-  if (WriteWrap === null || typeof handle?.writeBuffer !== 'function') {
+  if (binding === null || typeof handle?.writeBuffer !== 'function') {
     socket.write(data);
     return;
   }
-  const req = new WriteWrap();
+  const req = spare ?? new binding.WriteWrap();
+  spare = null;
   req.handle = handle;
   req.oncomplete = (status: number): void => {
     if (status < 0) onError(status);
   };
   const err = handle.writeBuffer(req, data);
   if (err !== 0) onError(err);
+  else if (binding.streamBaseState[binding.kLastWriteWasAsync] === 0) spare = req;
 }
