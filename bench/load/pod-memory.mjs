@@ -22,9 +22,14 @@
  * is the conservative figure. The requests also give the peak a working set of connections,
  * parsers and buffers.
  *
+ * With CONNS=N (e.g. 5000), the full state is measured once more with N more client connections
+ * open, each having had one request answered (/nostore, 1 KiB) and held keep-alive: what the
+ * traffic allowance of the memory limit has to cover per connection.
+ *
  * Output: bench/results/<time>-<commit>-pod-memory.json (+ .md).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Pool } from 'undici';
 import {
@@ -43,6 +48,7 @@ const OBJECT_BYTES = Number(process.env.OBJECT_BYTES ?? 65536);
 const SMALL_BYTES = 1024;
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
 const BASE_PORT = Number(process.env.BASE_PORT ?? 18480);
+const CONNS = Number(process.env.CONNS ?? 0);
 const TOKEN = 'bench-pod-memory-token-0123';
 const MiB = 2 ** 20;
 const boundBytes = (() => {
@@ -165,12 +171,41 @@ async function measure(workers, objectBytes) {
     const full = podMemory(child.pid);
     const entries = await metric('flusso_cache_entries');
     stored = await metric('flusso_cache_stored_bytes');
-    const r = { name, workers, workerProcesses: processes, objectBytes, bound: BOUND, boundBytes, idle, full, storedBytes: stored, entries, urls: sent, fillSeconds: (Date.now() - t0) / 1000 };
+    let connected = null;
+    if (CONNS > 0) connected = await withConnections(child.pid, CONNS);
+    const r = { name, workers, workerProcesses: processes, connected, objectBytes, bound: BOUND, boundBytes, idle, full, storedBytes: stored, entries, urls: sent, fillSeconds: (Date.now() - t0) / 1000 };
     console.log(`${name}: idle RSS ${(idle.rss / MiB).toFixed(1)} MiB (PSS ${(idle.pss / MiB).toFixed(1)}, anon ${(idle.anon / MiB).toFixed(1)}), full anon ${(full.anon / MiB).toFixed(1)}, full RSS ${(full.rss / MiB).toFixed(1)} MiB (PSS ${(full.pss / MiB).toFixed(1)}, peak ${(full.hwm / MiB).toFixed(1)}); ${entries} entries, ${(stored / MiB).toFixed(1)} MiB stored`);
     return r;
   } finally {
     await pool.close();
     await ws.stop(child);
+  }
+}
+
+/** withConnections opens n keep-alive connections, one answered request each, measures the pod, and closes them. */
+async function withConnections(primary, n) {
+  const sockets = [];
+  const one = () =>
+    new Promise((resolve, reject) => {
+      const s = net.connect(ports.flusso, '127.0.0.1');
+      let got = '';
+      s.on('error', reject);
+      s.on('connect', () => s.write('GET /nostore HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n'));
+      s.on('data', (c) => {
+        got += c.toString('latin1');
+        const head = got.indexOf('\r\n\r\n');
+        if (head >= 0 && got.length >= head + 4 + SMALL_BYTES) resolve(s);
+      });
+      sockets.push(s);
+    });
+  try {
+    for (let i = 0; i < n; i += 200) await Promise.all(Array.from({ length: Math.min(200, n - i) }, one));
+    await sleep(3000);
+    const m = podMemory(primary);
+    console.log(`  with ${n} connections: anon ${(m.anon / MiB).toFixed(1)} MiB, PSS ${(m.pss / MiB).toFixed(1)} MiB`);
+    return { connections: n, ...m };
+  } finally {
+    for (const s of sockets) s.destroy();
   }
 }
 
@@ -181,12 +216,15 @@ function markdown(meta, results) {
   for (const r of results) {
     out += `| ${r.workers} (${r.workerProcesses}) | ${r.objectBytes} B | ${mib(r.idle.rss)} MiB | ${mib(r.idle.pss)} MiB | ${mib(r.idle.anon)} MiB | ${mib(r.full.rss)} MiB | ${mib(r.full.pss)} MiB | ${mib(r.full.anon)} MiB | ${mib(r.full.fileShared)} MiB | ${mib(r.full.hwm)} MiB | ${r.entries.toLocaleString('en-US')} | ${mib(r.storedBytes)} MiB | ${mib((r.full.anon - r.idle.anon) / r.workers)} MiB |\n`;
   }
+  for (const r of results.filter((x) => x.connected !== null)) {
+    out += `\n${r.name}: with ${r.connected.connections.toLocaleString('en-US')} more keep-alive connections (one request each): anon ${mib(r.connected.anon)} MiB, PSS ${mib(r.connected.pss)} MiB (+${mib(r.connected.anon - r.full.anon)} MiB anon over full, ${((r.connected.anon - r.full.anon) / r.connected.connections / 1024).toFixed(1)} KiB a connection)\n`;
+  }
   return out;
 }
 
 async function main() {
   const git = gitInfo();
-  const meta = { startedAt: new Date().toISOString(), node: process.version, commit: git.commit, dirty: git.dirty, machine: machineInfo(), tools: { nginx: toolVersion('nginx', ['-v'], /nginx\/([\d.]+)/) }, settings: { workers: WORKERS, bound: BOUND, objectBytes: OBJECT_BYTES, concurrency: CONCURRENCY, small: args.has('small') } };
+  const meta = { startedAt: new Date().toISOString(), node: process.version, commit: git.commit, dirty: git.dirty, machine: machineInfo(), tools: { nginx: toolVersion('nginx', ['-v'], /nginx\/([\d.]+)/) }, settings: { workers: WORKERS, bound: BOUND, objectBytes: OBJECT_BYTES, concurrency: CONCURRENCY, small: args.has('small'), connections: CONNS } };
   await portsFree(Object.values(ports));
   writeFileSync(path.join(work, 'big'), 'x'.repeat(OBJECT_BYTES));
   writeFileSync(path.join(work, 'small'), 'x'.repeat(SMALL_BYTES));
