@@ -35,7 +35,7 @@ const READ_BUFFER_BYTES = 64 * 1024;
 export class LoadDriver {
   readonly config: DriverConfig;
   readonly counters: Float64Array;
-  /** Latency from the intended send time (the actual one in a closed loop), in µs. */
+  /** Latency in µs: the service time, plus in rate mode the time a request waited past its intended send time for its connection. */
   readonly latency: HdrHistogram;
   /** Service time from the actual send, in µs (rate mode only). */
   readonly service: HdrHistogram | null;
@@ -131,8 +131,13 @@ class Connection implements ResponseSink {
   #pending = false;
   #sent = false;
   #sentAt = 0;
-  /** When the pending request should be sent (rate mode), else when it was sent. */
+  /** When the pending request should be sent (rate mode). */
   #intended = 0;
+  /**
+   * How long past its intended time the pending request waited for this connection (the previous
+   * answer, or a connect): what coordinated omission would hide. 0 in a closed loop.
+   */
+  #blockedMs = 0;
   #nextIntended: number;
   #timer: NodeJS.Timeout | null = null;
   #closeAfter = false;
@@ -189,7 +194,7 @@ class Connection implements ResponseSink {
     const d = this.#driver;
     if (!this.#sent) throw new ResponseParseError(`a ${status} response came while no request was in flight`);
     const now = performance.now();
-    d.latency.record((now - this.#intended) * 1000);
+    d.latency.record((now - this.#sentAt + this.#blockedMs) * 1000);
     d.service?.record((now - this.#sentAt) * 1000);
     const c = d.counters;
     c[Slot.answered] = (c[Slot.answered] ?? 0) + 1;
@@ -249,10 +254,19 @@ class Connection implements ResponseSink {
     this.#sendWhenDue();
   }
 
-  /** #sendWhenDue sends the pending request now, or at its intended time in rate mode. */
+  /**
+   * #sendWhenDue sends the pending request now, or at its intended time in rate mode. A request
+   * that is already late waited for the connection: that wait counts in its latency. One that
+   * waits for its timer did not: the timer's own lateness (timers have millisecond resolution and
+   * count from the event loop's cached clock) is the generator's, so its latency starts at the send.
+   */
   #sendWhenDue(): void {
     const wait = this.#driver.config.rate === null ? 0 : this.#intended - performance.now();
-    if (wait <= 0) return this.#send();
+    if (wait <= 0) {
+      this.#blockedMs = -wait;
+      return this.#send();
+    }
+    this.#blockedMs = 0;
     this.#timer = setTimeout(() => {
       this.#timer = null;
       this.#send();
@@ -263,7 +277,6 @@ class Connection implements ResponseSink {
     const socket = this.#socket;
     if (socket === null || !this.#connected) return;
     this.#sentAt = performance.now();
-    if (this.#driver.config.rate === null) this.#intended = this.#sentAt;
     this.#sent = true;
     directWrite(socket, this.#driver.config.request, () => {
       if (this.#socket === socket) this.#drop('reset');

@@ -13,7 +13,7 @@ export interface BenchOptions {
   readonly durationMs: number | null;
   /** Requests to complete (answered or failed); null when only --duration bounds the run. */
   readonly requests: number | null;
-  /** Constant total rate in requests/s (latency then counts from each request's intended send time); null: as fast as answers come. */
+  /** Constant total rate in requests/s (latency then adds the wait past each request's intended send time); null: as fast as answers come. */
   readonly rate: number | null;
   readonly method: string;
   /** Header lines as given, `Name: value`, in order. */
@@ -56,9 +56,9 @@ and errors by kind at the end.
   -d, --duration TIME   run length: 30, 30s, 500ms, 2m (default 10s unless --requests is given)
   -n, --requests N      stop after N requests have ended (answered or failed); with --duration,
                         whichever comes first
-  -R, --rate N          constant total rate in requests/s; latency is then measured from each
-                        request's intended send time (corrected for coordinated omission, as
-                        wrk2 does), and the service time from the actual send is shown beside it
+  -R, --rate N          constant total rate in requests/s; latency then adds the time a request
+                        waited past its intended send time (corrected for coordinated omission,
+                        as wrk2 does), and the service time alone is shown beside it
   -m, --method NAME     request method (default GET)
   -H, --header 'N: V'   request header, repeatable (Host defaults to the URL's)
   -b, --body DATA       request body: the text DATA, or @FILE for a file's bytes

@@ -55,7 +55,7 @@ export interface BenchResult {
   readonly connectionsOpened: number;
   /** Requests in flight when the deadline stopped the run (neither answered nor failed). */
   readonly abandoned: number;
-  /** Latency from the intended send time in rate mode (coordinated omission corrected), else from the send. */
+  /** From the write to the answer's last byte; in rate mode plus the wait past the intended send time (coordinated omission corrected). */
   readonly latencyMs: LatencySummary;
   /** Rate mode only: from the actual send to the answer's last byte. */
   readonly serviceTimeMs: LatencySummary | null;
@@ -159,7 +159,7 @@ export function formatResult(r: BenchResult): string {
   ];
   if (r.serviceTimeMs !== null) {
     lines.push(latencyLine('service', r.serviceTimeMs));
-    lines.push('             * from each request\'s intended send time (coordinated omission corrected); service: from the actual send');
+    lines.push('             * service time plus any wait past the intended send time (coordinated omission corrected); service: from the write to the last byte');
   }
   const codes = Object.entries(r.statuses);
   lines.push(`  statuses   ${codes.length === 0 ? 'none' : codes.map(([c, n]) => `${c}: ${int(n)}`).join(', ')}`);

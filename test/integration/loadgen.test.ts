@@ -236,9 +236,25 @@ describe('flusso bench', () => {
     expect(result.answered).toBe(200);
     expect(result.latencyMs.count).toBe(200);
     expect(result.serviceTimeMs?.count).toBe(200);
+    // Each request's latency counts from its intended send time or, if it went out earlier, from
+    // its send: never less than its service time, so no percentile is either.
+    const service = result.serviceTimeMs as NonNullable<BenchResult['serviceTimeMs']>;
+    for (const k of ['p50', 'p90', 'p99', 'p99_9', 'max'] as const) expect(result.latencyMs[k], k).toBeGreaterThanOrEqual(service[k]);
     expect(run.stderr).toMatch(/latency\* +p50/);
     expect(run.stderr).toMatch(/service +p50/);
     expect(run.stderr).toContain('coordinated omission corrected');
+  });
+
+  it('--rate counts the wait a slow target imposes on requests behind it (coordinated omission), not only the service time', async () => {
+    // One connection asked for 100 req/s (a request every 10 ms) from a target that answers each
+    // after 40 ms: the k-th request goes out about 30 ms × k late, a wait the service time hides.
+    const slow = await listen(createHttpServer((_req, res) => void setTimeout(() => res.end('slow'), 40)));
+    const { result } = await benchJson([`http://127.0.0.1:${slow}/`, '-R', '100', '-n', '20', '-c', '1']);
+    const service = result.serviceTimeMs as NonNullable<BenchResult['serviceTimeMs']>;
+    expect(result.answered).toBe(20);
+    expect(service.p90).toBeGreaterThanOrEqual(40);
+    // The 18th request alone waited about 17 × 30 ms past its slot.
+    expect(result.latencyMs.p90).toBeGreaterThan(service.p90 + 300);
   });
 
   it('--progress prints a line a second on stderr; without it, a non-terminal stderr gets none', async () => {
