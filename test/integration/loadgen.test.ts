@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directWriteAvailable } from '../../src/loadgen/direct-write.js';
 import type { BenchResult } from '../../src/loadgen/report.js';
-import { FLUSSO_BIN } from '../helpers/flusso.js';
+import { FLUSSO_BIN, REPO_ROOT } from '../helpers/flusso.js';
 import { freePort } from '../helpers/ports.js';
 import { startNginx, type Nginx } from '../helpers/system.js';
 
@@ -302,6 +302,18 @@ describe('flusso bench', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^Usage: flusso bench URL \[options\]/);
     for (const flag of ['--connections', '--threads', '--duration', '--requests', '--rate', '--method', '--header', '--body', '--timeout', '--json', '--compare', '--progress']) expect(run.stdout).toContain(flag);
+  });
+
+  it('bench/load/loadgen-vs-wrk.mjs --help says what it measures and starts nothing', async () => {
+    const run = await new Promise<CliRun>((resolve) => {
+      const child = spawn(process.execPath, [path.join(REPO_ROOT, 'bench/load/loadgen-vs-wrk.mjs'), '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.once('close', (code) => resolve({ code, stdout, stderr: '' }));
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^usage: node bench\/load\/loadgen-vs-wrk\.mjs \[options\]/);
+    expect(run.stdout).toContain('wrk -t1');
   });
 
   it('flusso --help names the bench subcommand', async () => {
