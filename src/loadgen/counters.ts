@@ -9,7 +9,7 @@ export const ERROR_KINDS = ['connect', 'timeout', 'reset', 'parse'] as const;
 /** ErrorKind is one kind of failed request. */
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
-/** Slot indexes. */
+/** Slot names the index of each counter. */
 export const Slot = {
   /** Requests answered with a whole response. */
   answered: 0,

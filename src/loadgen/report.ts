@@ -9,7 +9,7 @@ import type { BenchOptions } from './options.js';
 /** RESULT_FORMAT names the JSON document version; --compare accepts only this one. */
 export const RESULT_FORMAT = 'flusso-bench/1';
 
-/** The percentiles reported, and their JSON keys. */
+/** PERCENTILES are the percentiles reported, with their JSON keys. */
 export const PERCENTILES = [
   ['p50', 50],
   ['p90', 90],
