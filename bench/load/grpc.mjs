@@ -20,7 +20,6 @@
  * Needs h2load, nginx and taskset (Debian: nghttp2-client nginx-light util-linux) and a build.
  * Output: bench/results/<time>-<commit>-grpc.json and .md.
  */
-import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -29,7 +28,7 @@ import {
   CLK_TCK, NCPU, ROOT, Workspace, die, gitInfo, interleavedCells, loadKnobs, machineInfo, median, nginxCommon, parseArgs, pin, portsFree, procStat,
   requireBuild, requireTools, resultStem, sleep, toolVersion, tree, waitQuiet, writeResults,
 } from './lib.mjs';
-import { defaultSslCiphers, flussoHealth, makePki, tlsSecretYaml } from './tls-lib.mjs';
+import { defaultSslCiphers, flussoHealth, h2load, makePki, tlsSecretYaml } from './tls-lib.mjs';
 
 exitOnHelp(import.meta.url);
 const args = parseArgs();
@@ -77,26 +76,6 @@ spec:
   tls: [{ hosts: [${HOST}], secretName: bench-grpc }]
   rules: [{ host: ${HOST}, http: { paths: [{ path: /, pathType: Prefix, backend: { service: { name: grpc, port: { number: 80 } } } }] } }]
 `;
-}
-
-function h2load(port, seconds) {
-  const argv = ['-c', '0', 'h2load', '-t1', '-c', String(H2_CLIENTS), '-m', String(STREAMS), '-D', String(seconds), '-d', path.join(work, 'call.bin'),
-    '-H', 'content-type: application/grpc', '-H', 'te: trailers', `https://${HOST}:${port}${METHOD}`];
-  return new Promise((resolve, reject) => {
-    const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', () => {
-      const rps = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(out);
-      const reqs = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
-      const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(out);
-      const status = /status codes: (\d+) 2xx/.exec(out);
-      if (!rps || !reqs) return reject(new Error(`h2load failed:\n${out.slice(-2000)}`));
-      const toMs = (s) => (s?.endsWith('us') ? Number(s.slice(0, -2)) / 1000 : s?.endsWith('ms') ? Number(s.slice(0, -2)) : Number(s?.slice(0, -1)) * 1000);
-      resolve({ rps: Number(rps[1]), requests: Number(reqs[2]), ok2xx: Number(status?.[1] ?? 0), errors: Number(reqs[3]) + Number(reqs[4]), meanMs: toMs(mean?.[1]) });
-    });
-  });
 }
 
 /** check makes one unary call through `port` with @grpc/grpc-js: a real gRPC answer or the bench dies. */
@@ -173,7 +152,7 @@ async function main() {
     const t0 = pids.map((p) => procStat(p)?.ticks ?? NaN);
     let r;
     try {
-      r = await h2load(ports[c.setup], seconds);
+      r = await h2load(`https://${HOST}:${ports[c.setup]}${METHOD}`, { clients: H2_CLIENTS, streams: STREAMS, seconds, args: ['-d', path.join(work, 'call.bin'), '-H', 'content-type: application/grpc', '-H', 'te: trailers'] });
     } catch (err) {
       r = { rps: 0, requests: 0, errors: NaN, note: String(err).slice(0, 300) };
     }

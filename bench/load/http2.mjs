@@ -24,14 +24,13 @@
  * util-linux) and a build. Output: bench/results/<time>-<commit>-http2.json and .md.
  */
 import { mkdirSync, chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { exitOnHelp } from './help.mjs';
 import {
   CLK_TCK, NCPU, Workspace, die, gitInfo, interleavedCells, loadKnobs, machineInfo, median, nginxCommon, parseArgs, pin, portsFree, procStat,
   requireBuild, requireTools, resultStem, sleep, toolVersion, tree, waitQuiet, wrk, writeResults,
 } from './lib.mjs';
-import { defaultSslCiphers, flussoHealth, httpsGet, makePki, nginxTlsServer, tlsIngressManifests, tlsSecretYaml } from './tls-lib.mjs';
+import { defaultSslCiphers, flussoHealth, h2load, httpsGet, makePki, nginxTlsServer, tlsIngressManifests, tlsSecretYaml } from './tls-lib.mjs';
 
 exitOnHelp(import.meta.url);
 const args = parseArgs();
@@ -55,26 +54,6 @@ const ports = { backend: BASE_PORT };
 let nextPort = BASE_PORT + 1;
 const portOf = (name) => (ports[name] ??= nextPort++);
 const servers = {};
-
-/** h2load runs `h2load -c H2_CLIENTS -m STREAMS` for `seconds` and parses its summary. */
-function h2load(url, seconds) {
-  const argv = ['-c', '0', 'h2load', '-t1', '-c', String(H2_CLIENTS), '-m', String(STREAMS), '-D', String(seconds), url];
-  return new Promise((resolve, reject) => {
-    const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.on('exit', () => {
-      const rps = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(out);
-      const reqs = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
-      const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(out);
-      const proto = /Application protocol: (\S+)/.exec(out);
-      if (!rps || !reqs) return reject(new Error(`h2load failed on ${url}:\n${out.slice(-2000)}`));
-      const toMs = (s) => (s?.endsWith('us') ? Number(s.slice(0, -2)) / 1000 : s?.endsWith('ms') ? Number(s.slice(0, -2)) : Number(s?.slice(0, -1)) * 1000);
-      resolve({ rps: Number(rps[1]), requests: Number(reqs[2]), errors: Number(reqs[3]) + Number(reqs[4]), meanMs: toMs(mean?.[1]), protocol: proto?.[1] ?? '?' });
-    });
-  });
-}
 
 async function startAll() {
   const pki = await makePki();
@@ -135,7 +114,7 @@ async function main() {
     const url = `https://${HOST}:${portOf(c.setup)}/small`;
     let r;
     try {
-      r = c.mode === 'h2' ? await h2load(url, seconds) : await wrk(url, { seconds, connections: CONNECTIONS, pinned: true });
+      r = c.mode === 'h2' ? await h2load(url, { clients: H2_CLIENTS, streams: STREAMS, seconds }) : await wrk(url, { seconds, connections: CONNECTIONS, pinned: true });
     } catch (err) {
       r = { rps: 0, requests: 0, errors: NaN, note: String(err).slice(0, 300) };
     }

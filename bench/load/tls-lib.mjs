@@ -148,3 +148,28 @@ export async function sTime(port, { seconds, clients, extra, pinned }) {
   const wallS = Math.max(...runs.map((r) => r.wallS));
   return { rps: connections / wallS, requests: connections, wallS, failedClients: runs.filter((r) => r.failed).length, errors: runs.filter((r) => r.failed).length, sample: runs.find((r) => r.failed)?.out ?? '' };
 }
+
+/**
+ * h2load runs `taskset -c 0 h2load -t1 -c CLIENTS -m STREAMS -D SECONDS ...args URL` and parses its
+ * summary: req/s, requests that succeeded, errors (failed + errored), 2xx answers, mean request
+ * time in ms and the negotiated protocol.
+ */
+export function h2load(url, { clients, streams, seconds, args = [] }) {
+  const argv = ['-c', '0', 'h2load', '-t1', '-c', String(clients), '-m', String(streams), '-D', String(seconds), ...args, url];
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', () => {
+      const rps = /finished in [\d.]+s, ([\d.]+) req\/s/.exec(out);
+      const reqs = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(out);
+      const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(out);
+      const status = /status codes: (\d+) 2xx/.exec(out);
+      const proto = /Application protocol: (\S+)/.exec(out);
+      if (!rps || !reqs) return reject(new Error(`h2load failed on ${url}:\n${out.slice(-2000)}`));
+      const toMs = (v) => (v?.endsWith('us') ? Number(v.slice(0, -2)) / 1000 : v?.endsWith('ms') ? Number(v.slice(0, -2)) : Number(v?.slice(0, -1)) * 1000);
+      resolve({ rps: Number(rps[1]), requests: Number(reqs[2]), ok2xx: Number(status?.[1] ?? 0), errors: Number(reqs[3]) + Number(reqs[4]), meanMs: toMs(mean?.[1]), protocol: proto?.[1] ?? '?' });
+    });
+  });
+}
