@@ -63,19 +63,25 @@ async function startBackend(): Promise<Backend> {
   };
 }
 
+/** manifestsFor writes the Ingress of HOST, with `backend` as its only endpoint. */
+async function manifestsFor(backend: Backend): Promise<Awaited<ReturnType<typeof manifestDir>>> {
+  const dir = await manifestDir();
+  await dir.write('00.yaml', [
+    ingressClass('flusso'),
+    ingress(NS, 'slow', { host: HOST, paths: [{ path: '/', service: 'backend', port: 'http' }] }),
+    service(NS, 'backend', [{ name: 'http', port: 80, targetPort: backend.upstream.port }]),
+    endpointSlice(NS, 'backend', ['127.0.0.1'], backend.upstream.port, { portName: 'http' }),
+  ]);
+  return dir;
+}
+
 describe('slow requests and timeouts (1 worker)', () => {
   let flusso: FlussoProcess;
   let backend: Backend;
 
   beforeAll(async () => {
     backend = await startBackend();
-    const dir = await manifestDir();
-    await dir.write('00.yaml', [
-      ingressClass('flusso'),
-      ingress(NS, 'slow', { host: HOST, paths: [{ path: '/', service: 'backend', port: 'http' }] }),
-      service(NS, 'backend', [{ name: 'http', port: 80, targetPort: backend.upstream.port }]),
-      endpointSlice(NS, 'backend', ['127.0.0.1'], backend.upstream.port, { portName: 'http' }),
-    ]);
+    const dir = await manifestsFor(backend);
     flusso = await startFlusso({
       manifestsDir: dir.dir,
       workers: 1,
@@ -177,13 +183,7 @@ describe('slow uploads cannot take every upstream connection (1 worker, 4 connec
 
   beforeAll(async () => {
     backend = await startBackend();
-    const dir = await manifestDir();
-    await dir.write('00.yaml', [
-      ingressClass('flusso'),
-      ingress(NS, 'slow', { host: HOST, paths: [{ path: '/', service: 'backend', port: 'http' }] }),
-      service(NS, 'backend', [{ name: 'http', port: 80, targetPort: backend.upstream.port }]),
-      endpointSlice(NS, 'backend', ['127.0.0.1'], backend.upstream.port, { portName: 'http' }),
-    ]);
+    const dir = await manifestsFor(backend);
     flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args: ['--upstream-max-connections', '4', '--client-body-buffer-bytes', '1Ki'] });
   });
   afterAll(async () => {
