@@ -23,6 +23,26 @@ export function systemBinary(name: string): string {
   return name;
 }
 
+/**
+ * nginxPreamble is the top of a test nginx.conf that keeps everything inside `dir`: one worker,
+ * errors and pid there, no access log, temp paths there; it ends inside the open `http {` block.
+ */
+export function nginxPreamble(dir: string): string {
+  return `daemon off;
+worker_processes 1;
+error_log ${dir}/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+`;
+}
+
 /** Nginx is a running nginx started by startNginx. */
 export interface Nginx {
   readonly process: ChildProcess;

@@ -17,7 +17,7 @@ import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { rawRequest, statusOf } from '../helpers/http.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
 import { freePort } from '../helpers/ports.js';
-import { startNginx, type Nginx } from '../helpers/system.js';
+import { nginxPreamble, startNginx, type Nginx } from '../helpers/system.js';
 
 const N = 'nginx.ingress.kubernetes.io/';
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/annotations');
@@ -260,19 +260,7 @@ beforeAll(async () => {
   const upstreams = Object.entries(backends).map(([n, b]) => `  upstream ${n} { server 127.0.0.1:${b.port}; }`).join('\n');
   writeFileSync(
     path.join(dir, 'nginx.conf'),
-    `daemon off;
-worker_processes 1;
-error_log ${dir}/error.log warn;
-pid ${dir}/nginx.pid;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  proxy_http_version 1.1;
+    `${nginxPreamble(dir)}  proxy_http_version 1.1;
   server_names_hash_bucket_size 128;
 ${upstreams}
   server { listen ${listen} default_server; return 404; }

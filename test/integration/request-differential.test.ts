@@ -12,7 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNginx, type Nginx } from '../helpers/system.js';
+import { nginxPreamble, startNginx, type Nginx } from '../helpers/system.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { rawRequest, statusOf } from '../helpers/http.js';
@@ -89,19 +89,7 @@ function record(socket: net.Socket): void {
 
 function nginxConf(listen: number, up: number): string {
   return `
-daemon off;
-worker_processes 1;
-error_log ${dir}/error.log warn;
-pid ${dir}/nginx.pid;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream backend { server 127.0.0.1:${up}; }
+${nginxPreamble(dir)}  upstream backend { server 127.0.0.1:${up}; }
   server {
     listen 127.0.0.1:${listen};
     location / {

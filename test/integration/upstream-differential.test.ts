@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNginx, type Nginx } from '../helpers/system.js';
+import { nginxPreamble, startNginx, type Nginx } from '../helpers/system.js';
 import { BodyFraming, UpstreamClient, type EndpointPool, type UpstreamError, type UpstreamHandler } from '../../src/worker/upstream/client.js';
 import type { ResponseHead } from '../../src/worker/upstream/parser.js';
 import { freePort } from '../helpers/ports.js';
@@ -90,19 +90,7 @@ const sockets = new Set<net.Socket>();
 
 function nginxConf(listen: number, up: number): string {
   return `
-daemon off;
-worker_processes 1;
-error_log ${dir}/error.log warn;
-pid ${dir}/nginx.pid;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  upstream backend { server 127.0.0.1:${up}; keepalive 8; }
+${nginxPreamble(dir)}  upstream backend { server 127.0.0.1:${up}; keepalive 8; }
   server {
     listen 127.0.0.1:${listen};
     location / {
