@@ -6,7 +6,7 @@
  * judged here: they are properties of the certificate an operator brings and of the backend.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -71,16 +71,27 @@ describe('testssl.sh against the HTTPS port', () => {
     await writeFile(ca, pki.caPem);
     // Protocols, cipher categories, server cipher preference, forward secrecy, server defaults
     // (certificate, resumption) and the vulnerability checks; --ip keeps it on loopback.
-    const scan = await run('testssl', [
-      '--quiet', '--color', '0', '--warnings', 'off', '--sneaky', '--add-ca', ca,
-      '--protocols', '--std', '--server-preference', '--fs', '--server-defaults', '--vulnerable',
-      '--jsonfile', json, '--ip', '127.0.0.1', `https://${HOST}:${flusso.httpsPort}/`,
-    ]);
-    // The scan's own report, for the CI log.
-    console.log(scan.stdout);
-    if (scan.stderr.trim() !== '') console.log(scan.stderr);
-    findings = JSON.parse(await readFile(json, 'utf8')) as Finding[];
-    console.log(findings.map((f) => `${f.severity.padEnd(8)} ${f.id}: ${f.finding}`).join('\n'));
+    const scan = async (): Promise<Finding[]> => {
+      const out = await run('testssl', [
+        '--quiet', '--color', '0', '--warnings', 'off', '--sneaky', '--add-ca', ca,
+        '--protocols', '--std', '--server-preference', '--fs', '--server-defaults', '--vulnerable',
+        '--jsonfile', json, '--ip', '127.0.0.1', `https://${HOST}:${flusso.httpsPort}/`,
+      ]);
+      // The scan's own report, for the CI log.
+      console.log(out.stdout);
+      if (out.stderr.trim() !== '') console.log(out.stderr);
+      const found = JSON.parse(await readFile(json, 'utf8')) as Finding[];
+      await rm(json, { force: true });
+      console.log(found.map((f) => `${f.severity.padEnd(8)} ${f.id}: ${f.finding}`).join('\n'));
+      return found;
+    };
+    findings = await scan();
+    // A check testssl.sh could not run ("connect problem": its openssl client gave up, seen on a
+    // busy machine) says nothing about the server: scan once more. A second one stays a finding.
+    if (findings.some((f) => f.severity === 'WARN' && /connect problem/.test(f.finding))) {
+      console.log('testssl.sh reported a connect problem; scanning once more');
+      findings = await scan();
+    }
   }, 360_000);
 
   afterAll(async () => {
