@@ -79,3 +79,24 @@ export function bulkManifests(n, port) {
   for (let i = 0; i < n; i++) docs.push(...bulkObjects(i, port));
   return docs.join('\n---\n') + '\n';
 }
+
+/**
+ * annotatedBackendManifests: one host-less rule `/(.*)` (a regex path) to the backend on `port`,
+ * with the ingress-nginx annotations of the comma-separated `groups` in force: `rewrite`
+ * (rewrite-target `/$1`, so the backend sees the same path), `cors` (enable-cors), `limit` (a
+ * limit-rps it never reaches), `allow` (an allow-list of six ranges, the loopback one last, so
+ * every request walks the list). The hot-path cost figures of docs/annotations.md use it.
+ */
+export function annotatedBackendManifests({ port, groups }) {
+  const n = 'nginx.ingress.kubernetes.io/';
+  const want = new Set(groups.split(','));
+  const annotations = {
+    [`${n}use-regex`]: 'true',
+    ...(want.has('rewrite') ? { [`${n}rewrite-target`]: '/$1' } : {}),
+    ...(want.has('cors') ? { [`${n}enable-cors`]: 'true' } : {}),
+    ...(want.has('limit') ? { [`${n}limit-rps`]: '100000000' } : {}),
+    ...(want.has('allow') ? { [`${n}whitelist-source-range`]: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fd00::/8,127.0.0.0/8' } : {}),
+  };
+  return singleBackendManifests({ port, annotations })
+    .replace(/  defaultBackend: (\{ service: .* \} \})/, (_, backend) => `  rules: [ { http: { paths: [ { path: "/(.*)", pathType: ImplementationSpecific, backend: ${backend} } ] } } ]`);
+}

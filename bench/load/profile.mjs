@@ -8,6 +8,7 @@
  *
  *   npm run build && node bench/load/profile.mjs            # 100 B
  *   SIZE=16k DURATION=8 node bench/load/profile.mjs
+ *   ANNOTATIONS=rewrite,cors,limit,allow node bench/load/profile.mjs   # the annotated route (docs/annotations.md)
  *
  * Pinned like the load bench: Flusso on cpu1, wrk and the backend on cpu0.
  */
@@ -17,7 +18,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFile
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { singleBackendManifests } from './manifests.mjs';
+import { annotatedBackendManifests, singleBackendManifests } from './manifests.mjs';
 import { exitOnHelp } from './help.mjs';
 
 exitOnHelp(import.meta.url);
@@ -47,7 +48,9 @@ http { access_log off; keepalive_requests 100000000; sendfile on; tcp_nopush on;
   server { listen 127.0.0.1:${BACKEND} reuseport; root ${work}/www; location = /small { return 200 "${'x'.repeat(99)}\\n"; } } }
 `,
 );
-writeFileSync(path.join(work, 'manifests/bench.yaml'), singleBackendManifests({ port: BACKEND }));
+// ANNOTATIONS=rewrite,cors,limit,allow profiles the annotated route of the hot-path cost figures (docs/annotations.md).
+const ANNOTATIONS = process.env.ANNOTATIONS;
+writeFileSync(path.join(work, 'manifests/bench.yaml'), ANNOTATIONS ? annotatedBackendManifests({ port: BACKEND, groups: ANNOTATIONS }) : singleBackendManifests({ port: BACKEND }));
 
 const backend = spawn('taskset', ['-c', '0', 'nginx', '-p', work, '-e', `${work}/b.err`, '-c', `${work}/backend.conf`], { stdio: 'ignore' });
 const flusso = spawn(

@@ -12,7 +12,7 @@
  *   node bench/load/run.mjs --compat-cost         # adds compat-1 (--metrics-ingress-nginx-compat): what that family costs
  *   node bench/load/run.mjs --annotations-cost    # adds annot-1: the route with ingress-nginx annotations in force
  *                                                 # (use-regex path + rewrite-target, enable-cors, limit-rps never reached)
- *   ANNOTATIONS=rewrite,cors node bench/load/run.mjs --annotations-cost   # annot-1 with only those of rewrite, cors, limit
+ *   ANNOTATIONS=rewrite,cors node bench/load/run.mjs --annotations-cost   # annot-1 with only those of rewrite, cors, limit, allow
  *   node bench/load/run.mjs --baseline=/tmp/flusso-old   # adds base-1: another Flusso tree (bin/, dist/,
  *                                                        # node_modules/) in the same run, for before/after
  *   node bench/load/run.mjs --baseline=/tmp/flusso-old --baseline-node=/usr/bin/node
@@ -38,7 +38,7 @@ import {
   CLK_TCK, NCPU, Workspace, die, fmtTime, gitInfo, interleavedCells, loadKnobs, machineInfo, machineTicks, median, nginxCommon as nginxHead, parseArgs, pin,
   portsFree, requireBuild, requireTools, resultStem, toolVersion, tree, treeTicks, waitReady as waitReadyAt, wrk as wrkAt, writeResults,
 } from './lib.mjs';
-import { singleBackendManifests } from './manifests.mjs';
+import { annotatedBackendManifests, singleBackendManifests } from './manifests.mjs';
 import { exitOnHelp } from './help.mjs';
 
 exitOnHelp(import.meta.url);
@@ -75,7 +75,8 @@ if (COMPAT_COST) {
   SETUPS_UNPINNED.splice(3, 0, 'compat-1');
 }
 // --annotations-cost adds `annot-1`: the same Flusso serving a route with ingress-nginx annotations
-// (a regex path with rewrite-target, enable-cors with "*", a limit-rps it never reaches; docs/annotations.md).
+// (a regex path with rewrite-target, enable-cors with "*", a limit-rps it never reaches, an allow-list;
+// docs/annotations.md).
 const ANNOTATIONS_COST = args.has('annotations-cost');
 if (ANNOTATIONS_COST) {
   SETUPS_PINNED.push('annot-1');
@@ -148,18 +149,9 @@ function manifests() {
   return singleBackendManifests({ port: ports.backend });
 }
 
-/** annotatedManifests: one host-less rule `/(.*)` (a regex path) rewritten to `/$1`, so the backend sees the same path, with CORS and a rate limit in force. */
+/** annotatedManifests: the annot-1 setup's route (manifests.mjs, annotatedBackendManifests). */
 function annotatedManifests() {
-  const n = 'nginx.ingress.kubernetes.io/';
-  const groups = new Set((process.env.ANNOTATIONS ?? 'rewrite,cors,limit').split(','));
-  const annotations = {
-    [`${n}use-regex`]: 'true',
-    ...(groups.has('rewrite') ? { [`${n}rewrite-target`]: '/$1' } : {}),
-    ...(groups.has('cors') ? { [`${n}enable-cors`]: 'true' } : {}),
-    ...(groups.has('limit') ? { [`${n}limit-rps`]: '100000000' } : {}),
-  };
-  return singleBackendManifests({ port: ports.backend, annotations })
-    .replace(/  defaultBackend: (\{ service: .* \} \})/, (_, backend) => `  rules: [ { http: { paths: [ { path: "/(.*)", pathType: ImplementationSpecific, backend: ${backend} } ] } } ]`);
+  return annotatedBackendManifests({ port: ports.backend, groups: process.env.ANNOTATIONS ?? 'rewrite,cors,limit,allow' });
 }
 
 const start = (name, cmd, argv) => ws.start(name, cmd, argv);
