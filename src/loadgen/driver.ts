@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { errorSlot, Slot, type ErrorKind } from './counters.js';
-import { directWrite } from './direct-write.js';
+import { directRead, directWrite } from './direct-write.js';
 import type { HdrHistogram } from './hdr-histogram.js';
 import { ResponseParseError, ResponseParser, type ResponseSink } from './response-parser.js';
 
@@ -171,6 +171,9 @@ class Connection implements ResponseSink {
     this.#socket = socket;
     socket.on('connect', () => {
       if (this.#socket !== socket) return;
+      directRead(socket, d.readBuffer, (nread, buf) => {
+        if (this.#socket === socket) this.#onRead(nread, buf as Buffer);
+      });
       this.#connected = true;
       d.counters[Slot.connections] = (d.counters[Slot.connections] ?? 0) + 1;
       if (this.#pending) this.#sendWhenDue();
@@ -278,10 +281,13 @@ class Connection implements ResponseSink {
     if (socket === null || !this.#connected) return;
     this.#sentAt = performance.now();
     this.#sent = true;
-    directWrite(socket, this.#driver.config.request, () => {
-      if (this.#socket === socket) this.#drop('reset');
-    });
+    directWrite(socket, this.#driver.config.request, this.#writeFailed);
   }
+
+  /** #writeFailed hears of a failed write (one function per connection, not one per request). */
+  readonly #writeFailed = (_errno: number, socket: net.Socket): void => {
+    if (this.#socket === socket) this.#drop('reset');
+  };
 
   /** #drop closes the connection, fails the pending request with `kind` and reconnects. */
   #drop(kind: ErrorKind): void {

@@ -8,11 +8,11 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directWriteAvailable } from '../../src/loadgen/direct-write.js';
+import { directRead, directWriteAvailable } from '../../src/loadgen/direct-write.js';
 import type { BenchResult } from '../../src/loadgen/report.js';
 import { FLUSSO_BIN, REPO_ROOT } from '../helpers/flusso.js';
 import { freePort } from '../helpers/ports.js';
@@ -149,6 +149,31 @@ describe('flusso bench', () => {
 
   it('writes go straight to the TCP handle on this Node.js (the fast path docs/load-testing.md measures)', () => {
     expect(directWriteAvailable).toBe(true);
+  });
+
+  it('reads come straight from the TCP handle on this Node.js, and the end of the stream still closes the socket', async () => {
+    const server = createServer((s) => s.end('hello, reader'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const buffer = Buffer.alloc(1024);
+      const viaOnread: string[] = [];
+      const direct: string[] = [];
+      let installed = false;
+      const socket = connect({ host: '127.0.0.1', port, onread: { buffer, callback: (n: number, b: Uint8Array) => (viaOnread.push(Buffer.from(b.subarray(0, n)).toString()), true) } });
+      socket.on('connect', () => {
+        installed = directRead(socket, buffer, (n, b) => direct.push(Buffer.from(b.subarray(0, n)).toString()));
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.on('close', () => resolve());
+        socket.on('error', reject);
+      });
+      expect(installed).toBe(true);
+      expect(direct.join('')).toBe('hello, reader');
+      expect(viaOnread).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 
   it('a refused port: every request is a connect error, nothing answered', async () => {
