@@ -6,6 +6,7 @@
  * upstream (the rewritten path, Host, X-Forwarded-Prefix) and back (the CORS fields), in the
  * order ingress-nginx's location block runs them.
  */
+import { STATUS_CODES } from 'node:http';
 import { RE2JS } from 're2js';
 import type { RouteCors, RoutePolicy } from './snapshot.js';
 
@@ -44,11 +45,16 @@ export interface PolicyForward {
   readonly responseFields: readonly string[] | null;
 }
 
-const REASONS: Readonly<Record<number, string>> = { 204: 'No Content', 300: 'Multiple Choices', 301: 'Moved Permanently', 302: 'Found', 303: 'See Other', 304: 'Not Modified', 305: 'Use Proxy', 306: 'Switch Proxy', 307: 'Temporary Redirect', 308: 'Permanent Redirect' };
+const REASONS: Readonly<Record<number, string>> = { 306: 'Switch Proxy' };
 
-/** statusLineOf is the status line Flusso writes for a policy answer. */
+/**
+ * statusLineOf is the status line Flusso writes for a policy answer: the code and its reason
+ * phrase (RFC 9110's, as node:http names them; nginx's for 306), or the code alone for a code
+ * without one (an author may redirect with any 3xx).
+ */
 export function statusLineOf(status: number): string {
-  return `${status} ${REASONS[status] ?? ''}`.trimEnd();
+  const reason = REASONS[status] ?? STATUS_CODES[status];
+  return reason === undefined ? String(status) : `${status} ${reason}`;
 }
 
 /** Statuses for which nginx's `return code URL` sends a Location; for the others the URL is the body. */

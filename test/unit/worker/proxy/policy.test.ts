@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RouteCors } from '../../../../src/shared/snapshot.js';
-import { applyPolicy, corsFields, rewriteTarget, withRequestFields, type PolicyRequest } from '../../../../src/worker/proxy/policy.js';
+import { applyPolicy, corsFields, rewriteTarget, statusLineOf, withRequestFields, type PolicyRequest } from '../../../../src/worker/proxy/policy.js';
 
 const req = (over: Partial<PolicyRequest> = {}): PolicyRequest => ({ method: 'GET', scheme: 'http', hostField: 'web.test:8080', host: 'web.test', path: '/a/b', query: '', target: '/a/b', origin: '', ...over });
 const CORS: RouteCors = { origins: ['https://a.test', 'https://*.b.test'], methods: 'GET, PUT', headers: 'X-A', exposeHeaders: '', credentials: true, maxAgeSeconds: 60 };
@@ -81,5 +81,18 @@ describe('applyPolicy', () => {
 describe('withRequestFields', () => {
   it('replaces Host in first place and adds the rest at the end', () => {
     expect(withRequestFields(['host', 'web.test', 'accept', '*/*', 'x-forwarded-prefix', 'forged'], ['x-forwarded-prefix', '/a', 'host', 'api.internal'])).toEqual(['host', 'api.internal', 'accept', '*/*', 'x-forwarded-prefix', '/a']);
+  });
+});
+
+describe('statusLineOf (the status line of an answer Flusso gives itself)', () => {
+  it.each([
+    [308, '308 Permanent Redirect'],
+    [306, '306 Switch Proxy'],
+    [403, '403 Forbidden'],
+    [429, '429 Too Many Requests'],
+    [503, '503 Service Unavailable'],
+    [399, '399'],
+  ])('%i is "%s"', (status, line) => {
+    expect(statusLineOf(status)).toBe(line);
   });
 });
