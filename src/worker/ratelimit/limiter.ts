@@ -19,6 +19,9 @@ export interface RateLimiterOptions {
 
 /** The buckets of one key. */
 interface KeyState {
+  /** The key as the primary knows it: `<limit id> <client>`. */
+  readonly key: string;
+  readonly client: string;
   readonly limit: RouteRateLimit;
   /** Tokens per bucket, in the order of limit.rates. */
   readonly tokens: Float64Array;
@@ -34,6 +37,12 @@ export class RateLimiter {
   readonly #workers: number;
   readonly #now: () => number;
   readonly #keys = new Map<string, KeyState>();
+  /**
+   * The same states by limit id, then client: a request looks its key up with the two strings it
+   * already has (the client's text is memoised per address), instead of joining them into a new
+   * string that would be hashed afresh every time.
+   */
+  readonly #byLimit = new Map<string, Map<string, KeyState>>();
   readonly #whitelists = new WeakMap<RouteRateLimit, readonly Cidr[]>();
 
   constructor(opts: RateLimiterOptions) {
@@ -54,15 +63,18 @@ export class RateLimiter {
   admit(limit: RouteRateLimit, client: string, address: Uint8Array): boolean {
     if (limit.rates.length === 0) return true;
     if (limit.whitelist.length > 0 && this.#exempt(limit, address)) return true;
-    const key = `${limit.id} ${client}`;
     const now = this.#now();
-    let k = this.#keys.get(key);
+    let clients = this.#byLimit.get(limit.id);
+    if (clients === undefined) this.#byLimit.set(limit.id, (clients = new Map()));
+    let k = clients.get(client);
     if (k === undefined || k.limit !== limit) {
       // A new key, or the Ingress's limit changed: start full, with the share the key had.
       const share = k?.share ?? 1 / this.#workers;
-      k = { limit, tokens: new Float64Array(limit.rates.length), last: now, share, seen: 0 };
+      const key = k?.key ?? `${limit.id} ${client}`;
+      k = { key, client, limit, tokens: new Float64Array(limit.rates.length), last: now, share, seen: 0 };
       for (let i = 0; i < limit.rates.length; i++) k.tokens[i] = capacity(limit.rates[i]!.burst, share);
       this.#keys.set(key, k);
+      clients.set(client, k);
     } else this.#refill(k, now);
     k.seen++;
     for (let i = 0; i < k.tokens.length; i++) if (k.tokens[i]! < 1) return false;
@@ -97,13 +109,20 @@ export class RateLimiter {
   /** sweep drops the keys whose buckets have refilled completely (forgetting them changes nothing). */
   sweep(): void {
     const now = this.#now();
-    for (const [key, k] of this.#keys) {
+    for (const k of this.#keys.values()) {
       if (k.seen > 0) continue;
       this.#refill(k, now);
       let full = true;
       for (let i = 0; i < k.tokens.length; i++) if (k.tokens[i]! < capacity(k.limit.rates[i]!.burst, k.share)) full = false;
-      if (full) this.#keys.delete(key);
+      if (full) this.#forget(k);
     }
+  }
+
+  #forget(k: KeyState): void {
+    this.#keys.delete(k.key);
+    const clients = this.#byLimit.get(k.limit.id);
+    clients?.delete(k.client);
+    if (clients?.size === 0) this.#byLimit.delete(k.limit.id);
   }
 
   #refill(k: KeyState, now: number): void {

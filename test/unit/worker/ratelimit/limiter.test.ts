@@ -97,6 +97,22 @@ describe('RateLimiter (one worker)', () => {
     c.advance(200);
     l.sweep();
     expect(l.size).toBe(0);
+    // A key forgotten on sweep comes back full, under the same name for the primary.
+    expect(admitCount(l, lim, 5)).toBe(2);
+    expect(l.size).toBe(1);
+    expect(l.takeDemand()).toEqual({ 'shop/web 10.0.0.1': 5 });
+  });
+
+  it('keeps the keys of two Ingresses and two clients apart', () => {
+    const c = clock();
+    const l = new RateLimiter({ workers: 1, now: c.now });
+    const a = limit(1, 2);
+    const b: RouteRateLimit = { ...limit(1, 3), id: 'shop/api' };
+    expect(admitCount(l, a, 5)).toBe(2);
+    expect(admitCount(l, b, 5)).toBe(3);
+    expect(admitCount(l, a, 5, '10.0.0.2', V4(10, 0, 0, 2))).toBe(2);
+    expect(l.size).toBe(3);
+    expect(l.takeDemand()).toEqual({ 'shop/web 10.0.0.1': 5, 'shop/api 10.0.0.1': 5, 'shop/web 10.0.0.2': 5 });
   });
 });
 
