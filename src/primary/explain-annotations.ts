@@ -35,6 +35,8 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
   if (route.regex === true) out.push('regex host: every path of this host is a case-insensitive regular expression, tried longest first (use-regex or rewrite-target on one of its Ingresses)');
   const p = route.policy;
   const decided = p === undefined ? undefined : applyPolicy(p, req);
+  if (route.connLimit !== undefined && (decided === undefined || !('status' in decided)))
+    out.push(`limit-connections ${route.connLimit.max}: a client with ${route.connLimit.max} request(s) in progress on this Ingress gets 503 (counted per worker, docs/rate-limits.md)`);
   // The address lists run after the redirects and the CORS preflight (nginx's access phase after rewrite).
   if (route.sourceRange !== undefined && (decided === undefined || !('status' in decided))) {
     const [line, refused] = describeSourceRange(route.sourceRange, clientAddress);
@@ -67,6 +69,7 @@ export function annotationsInForce(route: Route): string[] {
   const range = route.sourceRange;
   if (range?.allow !== undefined) out.push(`allowlist-source-range ${range.allow.length === 0 ? '(no valid entry: nobody)' : range.allow.join(', ')}`);
   if (range !== undefined && range.deny.length > 0) out.push(`denylist-source-range ${range.deny.join(', ')}`);
+  if (route.connLimit !== undefined) out.push(`limit-connections ${route.connLimit.max}`);
   const p = route.policy;
   if (p === undefined) return out;
   if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);

@@ -4,6 +4,7 @@
  * (codec.ts) and sent as the same bytes to every worker.
  */
 
+import type { RouteConnLimit } from './conn-limit.js';
 import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
 
@@ -52,6 +53,8 @@ export interface Route {
   readonly rateLimit?: RouteRateLimit;
   /** ingress-nginx `allowlist-source-range` / `denylist-source-range` (issue 15 item 6, shared/source-range.ts); absent: every client. */
   readonly sourceRange?: RouteSourceRange;
+  /** ingress-nginx `limit-connections` (issue 15 item 7, docs/rate-limits.md); absent: no limit. */
+  readonly connLimit?: RouteConnLimit;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

@@ -35,7 +35,7 @@ interface Case {
   readonly fixture: string;
   readonly host: string;
   readonly annotations: Record<string, string>;
-  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' }[];
+  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' | 'd' }[];
   readonly requests: readonly Req[];
 }
 
@@ -198,6 +198,18 @@ const CASES: Record<string, Case> = {
     paths: [{ path: '/', to: 'a' }],
     requests: ['/', '/x'].map((t) => get('deny-wins.test', t)),
   },
+  // Issue 15 item 7: requests one after another are never limited (limit-connections counts requests in
+  // progress); the concurrent part is its own test below, with backend d holding a request.
+  'limit-connections': {
+    fixture: 'limit-connections.conf',
+    host: 'conn-limit.test',
+    annotations: { [`${N}limit-connections`]: '1' },
+    paths: [
+      { path: '/', to: 'a' },
+      { path: '/hold', to: 'd' },
+    ],
+    requests: ['/', '/x', '/y'].map((t) => get('conn-limit.test', t)),
+  },
 };
 
 /**
@@ -219,6 +231,8 @@ let nginxPort: number;
 let flusso: FlussoProcess | undefined;
 let agreed = 0;
 let known = 0;
+/** Requests compared outside CASES (the limit-connections test), for the tally. */
+let extraRequests = 0;
 
 /** record answers every request with a 200 and closes, noting which backend got which request line, Host and X-Forwarded-Prefix. */
 function record(name: string): (socket: net.Socket) => void {
@@ -233,6 +247,21 @@ function record(name: string): (socket: net.Socket) => void {
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
     });
   };
+}
+
+/** Requests backend d holds (limit-connections): each is answered when the test says so; `heldArrived` hears the next one. */
+const heldSockets: net.Socket[] = [];
+let heldArrived: (() => void) | null = null;
+
+/** holdRequest keeps a request unanswered until the test ends it (a request in progress). */
+function holdRequest(socket: net.Socket): void {
+  let buf = '';
+  socket.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    if (!buf.includes('\r\n\r\n') || heldSockets.includes(socket)) return;
+    heldSockets.push(socket);
+    heldArrived?.();
+  });
 }
 
 /** outcome sends one request and describes what happened: status, Location, CORS fields, and what a backend got. */
@@ -250,6 +279,7 @@ async function outcome(port: number, r: Req): Promise<string> {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'flusso-annodiff-'));
   for (const name of ['a', 'b', 'c']) backends[name] = await startRawUpstream(record(name));
+  backends.d = await startRawUpstream(holdRequest);
   nginxPort = await freePort();
   const listen = `127.0.0.1:${nginxPort}`;
   const servers = readdirSync(FIXTURES)
@@ -285,7 +315,7 @@ ${servers}
 });
 
 afterAll(async () => {
-  const total = Object.values(CASES).reduce((n, c) => n + c.requests.length, 0);
+  const total = Object.values(CASES).reduce((n, c) => n + c.requests.length, 0) + extraRequests;
   // The summary the issue asks for; a failed case shows in vitest's own output too.
   process.stdout.write(`annotations differential: ${Object.keys(CASES).length} annotation cases, ${total} requests: ${agreed} agree with nginx, ${known} known differences\n`);
   await nginx?.stop();
@@ -320,6 +350,23 @@ async function adminJson(path: string): Promise<Record<string, unknown>> {
   expect(res.status, path).toBe(200);
   return (await res.json()) as Record<string, unknown>;
 }
+
+describe('limit-connections with a request in progress, on both', () => {
+  it('refuses the same client\'s next request with 503 until the first is over, as nginx\'s limit_conn', async () => {
+    for (const [side, port] of [['nginx', nginxPort], ['Flusso', (flusso as FlussoProcess).httpPort]] as const) {
+      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+      const first = rawRequest(port, 'GET /hold HTTP/1.1\r\nHost: conn-limit.test\r\nConnection: close\r\n\r\n', { idleMs: 5000 });
+      await arrived;
+      expect(await outcome(port, get('conn-limit.test', '/during')), side).toBe('503\nbackend: -');
+      heldSockets.shift()?.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nheld\n');
+      expect(statusOf((await first).raw), side).toBe(200);
+      expect(await outcome(port, get('conn-limit.test', '/after')), side).toBe('200\na: GET /after HTTP/1.1 | host: conn-limit.test');
+    }
+    // The two requests above, each compared on both sides (and asserted exactly, so they agree).
+    agreed += 2;
+    extraRequests += 2;
+  });
+});
 
 describe('the admin API on annotated routes (explainer and Routes view)', () => {
   it('reports no diagnostic for the supported annotations of every case', async () => {

@@ -27,6 +27,7 @@ import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFiel
 import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
+import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
@@ -52,6 +53,8 @@ export interface RequestHandlerOptions {
   readonly unmatched: RouteCounters | null;
   /** The routes' rate limits (docs/rate-limits.md); null: none applied. */
   readonly rateLimiter?: RateLimiter | null;
+  /** The routes' limit-connections (conn-limit.ts); null: none applied. */
+  readonly connLimiter?: ConnLimiter | null;
 }
 
 const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
@@ -82,6 +85,7 @@ function headerPairs(head: RequestHead): [string, string][] {
 export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
   const { state, log, accessLog, unmatched } = opts;
   const rateLimiter = opts.rateLimiter ?? null;
+  const connLimiter = opts.connLimiter ?? null;
   const limited = rateLimitedAnswer(opts.config.rateLimit?.status ?? 503);
   const redirectPort = opts.config.https?.redirectPort ?? 443;
   const redirectAuthoritySuffix = redirectPort === 443 ? '' : `:${redirectPort}`;
@@ -95,6 +99,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   let target = '';
   let counters: RouteCounters | null = null;
   let routeSource = '';
+  /** The current request's limit-connections place (conn-limit.ts): the Exchange gives it back, or the handler when no Exchange starts. */
+  let place: Release | null = null;
 
   /** account counts an answer the proxy gave itself and writes its access line, through the one RequestRecord. */
   function account(res: HttpResponse, status: number, bytesOut: number, c: RouteCounters | null, m: string, tgt: string, source: string, host: string, requestId: string, started: number): void {
@@ -178,6 +184,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   function route(res: HttpResponse, req: HttpRequest, l: Listener): Exchange | null {
     // HttpRequest is stack-allocated: read everything now.
     t0 = performance.now();
+    place = null;
     method = req.getCaseSensitiveMethod();
     const url = req.getUrl();
     const query: string = req.getQuery() || '';
@@ -229,6 +236,12 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     }
     // limit-rps / limit-rpm after the redirects and the CORS preflight, as nginx's preaccess phase after rewrite (docs/rate-limits.md).
     if (match.route.rateLimit !== undefined && rateLimiter !== null && !admitted(rateLimiter, match.route.rateLimit, res)) return answer(res, l, limited);
+    // limit-connections after limit-rps, as nginx runs limit_req before limit_conn in the preaccess phase (docs/rate-limits.md).
+    if (match.route.connLimit !== undefined && connLimiter !== null) {
+      const address = res.getRemoteAddress();
+      place = connLimiter.acquire(match.route.connLimit, formatAddress(address), new Uint8Array(address));
+      if (place === null) return answer(res, l, connLimitedAnswer);
+    }
     // allowlist-source-range / denylist-source-range after the limits, as nginx's access phase after preaccess (shared/source-range.ts).
     if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) return reject(res, l, 'forbidden', false);
     // A declared body over the route's limit never goes upstream (413; request-body.ts).
@@ -236,7 +249,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);
     const backend = routing.backends.get(match.route.backend);
     const rc = match.route.cache;
-    if (rc !== undefined && l.cached !== null && forward === null) return cached(res, l, match.route, rc, backend, host, path, query);
+    // A request holding a limit-connections place is proxied, never parked or served by the cache (docs/rate-limits.md).
+    if (rc !== undefined && l.cached !== null && forward === null && place === null) return cached(res, l, match.route, rc, backend, host, path, query);
     const endpoint = backend === undefined ? null : backend.balancer.select();
     if (backend === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
@@ -251,7 +265,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
-    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy });
+    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy, onFinish: place });
   }
 
   /** cached runs a request on a route with the response cache on (proxy/cached-route.ts has the cases). */
@@ -278,12 +292,14 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     let exchange: Exchange | null = null;
     try {
       exchange = route(res, req, l);
+      if (exchange === null) place?.();
       exchange?.start();
     } catch (err) {
       if (exchange !== null) {
         exchange.fail(err);
         return;
       }
+      place?.();
       log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'request handler failed');
       try {
         reject(res, l, 'internal', true);

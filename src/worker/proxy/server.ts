@@ -16,6 +16,7 @@ import type { WorkerStats } from '../stats.js';
 import { CachedRoutes } from './cached-route.js';
 import type { ProxyContext } from './exchange.js';
 import { createRequestHandler, type Listener } from './handler.js';
+import { ConnLimiter } from './conn-limit.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { bodyDefaultsOf } from './request-body.js';
 import { H2Sessions } from '../upstream/h2-sessions.js';
@@ -73,7 +74,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { config } = opts;
   const log = opts.log.child({ component: 'proxy' });
   const accessLog = opts.accessLog?.enabled ? opts.accessLog : null;
-  const handler = createRequestHandler({ state: opts.state, config, log, accessLog, unmatched: opts.stats?.unmatched ?? null, rateLimiter: opts.rateLimiter ?? null });
+  // limit-connections counts a client's requests on every listener and its WebSockets together (docs/rate-limits.md).
+  const connLimiter = new ConnLimiter();
+  const handler = createRequestHandler({ state: opts.state, config, log, accessLog, unmatched: opts.stats?.unmatched ?? null, rateLimiter: opts.rateLimiter ?? null, connLimiter });
 
   /** listener builds a Listener (its own context, so its requests are counted apart). */
   const listener = (scheme: 'http' | 'https', port: number, hsts: string | null): Listener => {
@@ -88,6 +91,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     unmatched: opts.stats?.unmatched ?? null,
     rateLimiter: opts.rateLimiter ?? null,
     rateLimitStatus: config.rateLimit?.status ?? 503,
+    connLimiter,
     limits: { targetBytes: config.maxRequestTargetBytes, fieldBytes: config.maxRequestFieldBytes, fields: config.maxRequestFields },
     settings: {
       idleTimeoutMs: config.websocketIdleTimeoutMs,

@@ -27,6 +27,7 @@ import { formatAddress } from './address.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
+import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { writeOwnFields } from './exchange.js';
 import type { Listener } from './handler.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
@@ -56,6 +57,8 @@ export interface WebSocketProxyOptions {
   readonly rateLimiter?: RateLimiter | null;
   /** `--rate-limit-status` (503 when absent). */
   readonly rateLimitStatus?: number;
+  /** The routes' limit-connections (conn-limit.ts): an open WebSocket holds its place until it closes; none: not applied. */
+  readonly connLimiter?: ConnLimiter | null;
 }
 
 /** Link is one proxied WebSocket: the client side (once upgraded) and the upstream side. */
@@ -69,6 +72,8 @@ interface Link {
   clientClosed: boolean;
   upstreamClosed: boolean;
   paused: boolean;
+  /** Gives back the limit-connections place (conn-limit.ts); null without one. */
+  release: Release | null;
 }
 
 /**
@@ -225,6 +230,19 @@ export class WebSocketProxy {
     let built = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: null });
     if (built === null) return this.#answer(res, l, 'bad-request', counters);
     if (decided !== null && decided.requestFields !== null) built = withRequestFields(built, decided.requestFields);
+    // limit-connections: the WebSocket holds a place for as long as it is open, as nginx's limit_conn (docs/rate-limits.md).
+    let release: Release | null = null;
+    const connLimiter = this.#o.connLimiter ?? null;
+    if (match.route.connLimit !== undefined && connLimiter !== null) {
+      const address = res.getRemoteAddress();
+      release = connLimiter.acquire(match.route.connLimit, formatAddress(address), new Uint8Array(address));
+      if (release === null) {
+        const a = connLimitedAnswer;
+        counters?.record('GET', a.status, 0, -1, 0, a.body.length);
+        writeOwnFields(res.writeStatus(statusLine(a.status)).writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(a.body, true);
+        return;
+      }
+    }
     const headers: Record<string, string | string[]> = {};
     for (let i = 0; i < built.length; i += 2) {
       const name = built[i] as string;
@@ -243,7 +261,7 @@ export class WebSocketProxy {
       followRedirects: false,
       skipUTF8Validation: false,
     });
-    const link: Link = { upstream, counters, client: null, lastActivity: performance.now(), opened: false, clientClosed: false, upstreamClosed: false, paused: false };
+    const link: Link = { upstream, counters, client: null, lastActivity: performance.now(), opened: false, clientClosed: false, upstreamClosed: false, paused: false, release };
     this.#links.add(link);
     // The route may leave the routing table while this WebSocket lives: keep its counters flushed.
     if (counters !== null) counters.pins++;
@@ -391,6 +409,7 @@ export class WebSocketProxy {
 
   #forget(link: Link): void {
     if (!this.#links.delete(link)) return;
+    link.release?.();
     if (link.opened) link.counters?.recordWebSocketClosed();
     if (link.counters !== null) link.counters.pins--;
     if (this.#links.size === 0) {
