@@ -5,6 +5,7 @@
  */
 
 import type { RouteConnLimit } from './conn-limit.js';
+import type { RouteExternalAuth } from './external-auth.js';
 import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
 
@@ -55,6 +56,8 @@ export interface Route {
   readonly sourceRange?: RouteSourceRange;
   /** ingress-nginx `limit-connections` (issue 15 item 7, docs/rate-limits.md); absent: no limit. */
   readonly connLimit?: RouteConnLimit;
+  /** ingress-nginx `auth-url` and its companions (issue 15 group 6, shared/external-auth.ts); absent: none. */
+  readonly externalAuth?: RouteExternalAuth;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

@@ -16,7 +16,7 @@ import type { BackendRuntime, WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { formatAddress } from './address.js';
 import type { CachedRoutes, Pending } from './cached-route.js';
-import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
+import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
 import { RequestRecord } from './request-record.js';
@@ -28,6 +28,8 @@ import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
+import { ExternalAuthClient, HeldRequest, withAuthFields, type AuthRequest } from './external-auth.js';
+import type { RouteExternalAuth } from '../../shared/external-auth.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
@@ -55,9 +57,17 @@ export interface RequestHandlerOptions {
   readonly rateLimiter?: RateLimiter | null;
   /** The routes' limit-connections (conn-limit.ts); null: none applied. */
   readonly connLimiter?: ConnLimiter | null;
+  /** The routes' auth-url checks (external-auth.ts); null: a route with auth-url is refused 503 (never let through unchecked). */
+  readonly externalAuth?: ExternalAuthClient | null;
 }
 
 const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
+
+/** Answers of the auth path (external-auth.ts) besides the check's own. */
+const plain = (status: number): PolicyAnswer => ({ status, fields: ['Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(status)}\n` });
+const AUTH_UNAVAILABLE = plain(503);
+const NO_ENDPOINT = plain(503);
+const INTERNAL = plain(500);
 
 /**
  * Paths never redirected to HTTPS: ACME HTTP-01 challenges (cert-manager answers them on plain
@@ -86,6 +96,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const { state, log, accessLog, unmatched } = opts;
   const rateLimiter = opts.rateLimiter ?? null;
   const connLimiter = opts.connLimiter ?? null;
+  const externalAuth = opts.externalAuth ?? null;
   const limited = rateLimitedAnswer(opts.config.rateLimit?.status ?? 503);
   const redirectPort = opts.config.https?.redirectPort ?? 443;
   const redirectAuthoritySuffix = redirectPort === 443 ? '' : `:${redirectPort}`;
@@ -247,6 +258,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     // A declared body over the route's limit never goes upstream (413; request-body.ts).
     const bodyPolicy = bodyPolicyOf(match.route, bodyDefaults);
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);
+    // auth-url after the address lists and the body size, as nginx's auth_request in the access phase (external-auth.ts).
+    if (match.route.externalAuth !== undefined) return authorize(res, l, match.route, match.route.externalAuth, host, path, query, forward);
     const backend = routing.backends.get(match.route.backend);
     const rc = match.route.cache;
     // A request holding a limit-connections place is proxied, never parked or served by the cache (docs/rate-limits.md).
@@ -266,6 +279,69 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
     return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy, onFinish: place });
+  }
+
+  /**
+   * authorize holds a request of a route with auth-url while the auth service is asked
+   * (external-auth.ts), then sends it upstream with the auth response's fields, or answers what
+   * the check decided. Everything the rest needs is captured now: the head is shared.
+   */
+  function authorize(res: HttpResponse, l: Listener, matched: Route, auth: RouteExternalAuth, host: string, path: string, query: string, forward: PolicyForward | null): null {
+    const length = head.contentLengthCount === 1 ? Number(head.contentLength) : -1;
+    const clientAddress = formatAddress(res.getRemoteAddress());
+    let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
+    if (headers === null) return refuse(res, l, 'bad-request');
+    if (forward?.requestFields != null) headers = withRequestFields(headers, forward.requestFields);
+    const names = head.names.slice();
+    const values = head.values.slice();
+    const [c, m, tgt, source, clientHost, started] = [counters, method, target, routeSource, head.host, t0];
+    const request: AuthRequest = {
+      scheme: l.scheme, hostField: clientHost, host, method: m, target: tgt, path, query, clientAddress, upstreamFields: headers,
+      field: (name) => {
+        const i = names.indexOf(name);
+        return i < 0 ? '' : (values[i] as string);
+      },
+    };
+    // The request's limit-connections place is now this check's, then its Exchange's.
+    const held = place;
+    place = null;
+    const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
+    const bodyPolicy = bodyPolicyOf(matched, bodyDefaults);
+    const upstreamHeaders = headers;
+    const access = accessLog === null ? null : { host: clientHost, clientAddress, requestId: requestIdOf(headers), route: source };
+    const waiting = new HeldRequest(res, body !== BodyFraming.None, () => held?.());
+    /** say writes an answer of Flusso's own (the check's, or 503/500), corked. */
+    const say = (a: PolicyAnswer): void => {
+      held?.();
+      res.cork(() => {
+        account(res, a.status, m === 'HEAD' ? 0 : a.body.length, c, m, tgt, source, clientHost, access?.requestId ?? '', started);
+        res.writeStatus(statusLine(a.status));
+        for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
+        if (m === 'HEAD') writeOwnFields(res, l.ctx).endWithoutBody(a.body.length, true);
+        else writeOwnFields(res, l.ctx).end(a.body, true);
+      });
+    };
+    if (externalAuth === null) {
+      setImmediate(() => waiting.aborted || say(AUTH_UNAVAILABLE));
+      return null;
+    }
+    externalAuth.check(auth, request, (verdict) => {
+      if (waiting.aborted) return;
+      try {
+        if (!verdict.allow) return say(verdict.answer);
+        const backend = state.current.backends.get(matched.backend);
+        const endpoint = backend === undefined ? null : backend.balancer.select();
+        if (backend === undefined || endpoint === null) return say(NO_ENDPOINT);
+        if (forward?.responseFields != null) setResponseFields(res, forward.responseFields);
+        const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
+        const exchange = new Exchange({ ctx: l.ctx, res, method: m, target: forwarded, headers: withAuthFields(upstreamHeaders, verdict.fields), backend, endpoint, body, counters: c, startedAt: started, access, bodyPolicy, onFinish: held });
+        res.cork(() => waiting.handOver(exchange));
+      } catch (err) {
+        log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'request after its auth check failed');
+        if (!waiting.aborted) say(INTERNAL);
+      }
+    });
+    return null;
   }
 
   /** cached runs a request on a route with the response cache on (proxy/cached-route.ts has the cases). */

@@ -17,6 +17,7 @@ import { CachedRoutes } from './cached-route.js';
 import type { ProxyContext } from './exchange.js';
 import { createRequestHandler, type Listener } from './handler.js';
 import { ConnLimiter } from './conn-limit.js';
+import { ExternalAuthClient } from './external-auth.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { bodyDefaultsOf } from './request-body.js';
 import { H2Sessions } from '../upstream/h2-sessions.js';
@@ -76,7 +77,9 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const accessLog = opts.accessLog?.enabled ? opts.accessLog : null;
   // limit-connections counts a client's requests on every listener and its WebSockets together (docs/rate-limits.md).
   const connLimiter = new ConnLimiter();
-  const handler = createRequestHandler({ state: opts.state, config, log, accessLog, unmatched: opts.stats?.unmatched ?? null, rateLimiter: opts.rateLimiter ?? null, connLimiter });
+  // auth-url checks: one deadline for connection and answer, as a proxied request's (external-auth.ts).
+  const externalAuth = new ExternalAuthClient({ timeoutMs: config.upstreamConnectTimeoutMs + config.upstreamResponseTimeoutMs, log });
+  const handler = createRequestHandler({ state: opts.state, config, log, accessLog, unmatched: opts.stats?.unmatched ?? null, rateLimiter: opts.rateLimiter ?? null, connLimiter, externalAuth });
 
   /** listener builds a Listener (its own context, so its requests are counted apart). */
   const listener = (scheme: 'http' | 'https', port: number, hsts: string | null): Listener => {
@@ -130,6 +133,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   let appClosed = false;
   function closeAll(): void {
     h2Sessions.close();
+    externalAuth.close();
     if (listenSocket !== null) {
       uWS.us_listen_socket_close(listenSocket);
       listenSocket = null;
