@@ -8,6 +8,7 @@
  * "N cases, N agree with nginx, K known differences".
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -210,6 +211,29 @@ const CASES: Record<string, Case> = {
     ],
     requests: ['/', '/x', '/y'].map((t) => get('conn-limit.test', t)),
   },
+  // Issue 15 group 6: the test's auth service (@AUTH@) decides by the Authorization field; what it
+  // received is compared too (request line, Host, X-Original-*, X-Auth-Request-Redirect, X-Sent-From).
+  'auth-url': {
+    fixture: 'auth-url.conf',
+    host: 'auth-url.test',
+    annotations: { [`${N}auth-url`]: 'http://@AUTH@/check', [`${N}auth-response-headers`]: 'X-User' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [
+      get('auth-url.test', '/p?x=1', 'Authorization: Bearer good\r\nX-User: forged\r\n'),
+      get('auth-url.test', '/p', 'Authorization: Bearer nouser\r\nX-User: forged\r\n'),
+      get('auth-url.test', '/p'),
+      get('auth-url.test', '/p', 'Authorization: Bearer forbidden\r\n'),
+      get('auth-url.test', '/p', 'Authorization: Bearer broken\r\n'),
+      { method: 'DELETE', host: 'auth-url.test', target: '/d/e', fields: 'Authorization: Bearer good\r\n' },
+    ],
+  },
+  'auth-signin': {
+    fixture: 'auth-signin.conf',
+    host: 'auth-signin.test',
+    annotations: { [`${N}auth-url`]: 'http://@AUTH@/check', [`${N}auth-signin`]: 'https://login.example/start', [`${N}auth-method`]: 'GET' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [get('auth-signin.test', '/deep/page?a=1'), get('auth-signin.test', '/'), get('auth-signin.test', '/p', 'Authorization: Bearer forbidden\r\n'), { method: 'POST', host: 'auth-signin.test', target: '/form', fields: 'Authorization: Bearer good\r\nContent-Length: 0\r\n' }],
+  },
 };
 
 /**
@@ -242,7 +266,7 @@ function record(name: string): (socket: net.Socket) => void {
       buf += d.toString('latin1');
       if (!buf.includes('\r\n\r\n')) return;
       const lines = buf.slice(0, buf.indexOf('\r\n\r\n')).split('\r\n');
-      const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
+      const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix|x-user):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
       received.push([`${name}: ${lines[0] ?? ''}`, ...kept.sort()].join(' | '));
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
     });
@@ -264,6 +288,20 @@ function holdRequest(socket: net.Socket): void {
   });
 }
 
+/** The auth service of the auth cases (issue 15 group 6): its answer depends on the Authorization field; it records what it got. */
+let authService: http.Server;
+function authAnswer(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const shown = ['host', 'x-original-url', 'x-original-method', 'x-original-uri', 'x-auth-request-redirect', 'x-sent-from', 'content-length'].map((n) => (req.headers[n] === undefined ? '' : `${n}: ${String(req.headers[n])}`)).filter((l) => l !== '');
+  received.push([`auth: ${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}`, ...shown].join(' | '));
+  req.resume();
+  const token = req.headers.authorization ?? '';
+  if (token === 'Bearer good') res.writeHead(200, { 'X-User': 'ann' }).end();
+  else if (token === 'Bearer nouser') res.writeHead(200).end();
+  else if (token === 'Bearer forbidden') res.writeHead(403).end();
+  else if (token === 'Bearer broken') res.writeHead(502).end();
+  else res.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="diff"' }).end();
+}
+
 /** outcome sends one request and describes what happened: status, Location, CORS fields, and what a backend got. */
 async function outcome(port: number, r: Req): Promise<string> {
   const before = received.length;
@@ -271,7 +309,7 @@ async function outcome(port: number, r: Req): Promise<string> {
   const { raw } = await rawRequest(port, bytes, { idleMs: 2000 });
   const headEnd = raw.indexOf('\r\n\r\n');
   const fields = raw.slice(0, headEnd < 0 ? raw.length : headEnd).split('\r\n').slice(1);
-  const shown = fields.filter((l) => /^(location|access-control-[a-z-]+):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': ')).sort();
+  const shown = fields.filter((l) => /^(location|access-control-[a-z-]+|www-authenticate):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': ')).sort();
   const got = received.slice(before);
   return [String(statusOf(raw)), ...shown, got.length === 0 ? 'backend: -' : got.join(' ;; ')].join('\n');
 }
@@ -280,12 +318,15 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'flusso-annodiff-'));
   for (const name of ['a', 'b', 'c']) backends[name] = await startRawUpstream(record(name));
   backends.d = await startRawUpstream(holdRequest);
+  authService = http.createServer(authAnswer);
+  await new Promise<void>((resolve) => authService.listen(0, '127.0.0.1', resolve));
+  const auth = `127.0.0.1:${(authService.address() as net.AddressInfo).port}`;
   nginxPort = await freePort();
   const listen = `127.0.0.1:${nginxPort}`;
   const servers = readdirSync(FIXTURES)
     .filter((f) => f.endsWith('.conf'))
     .sort()
-    .map((f) => readFileSync(path.join(FIXTURES, f), 'utf8').replaceAll('@LISTEN@', listen))
+    .map((f) => readFileSync(path.join(FIXTURES, f), 'utf8').replaceAll('@LISTEN@', listen).replaceAll('@AUTH@', auth))
     .join('\n');
   const upstreams = Object.entries(backends).map(([n, b]) => `  upstream ${n} { server 127.0.0.1:${b.port}; }`).join('\n');
   writeFileSync(
@@ -306,7 +347,8 @@ ${servers}
   }
   for (const [name, c] of Object.entries(CASES)) {
     const ing = ingress('diff', name, { host: c.host, paths: c.paths.map((p) => ({ path: p.path, pathType: p.pathType ?? 'Prefix', service: `svc-${p.to}`, port: 'http' })) });
-    objects.push({ ...ing, metadata: { ...(ing.metadata as object), annotations: c.annotations } });
+    const annotations = Object.fromEntries(Object.entries(c.annotations).map(([k, v]) => [k, v.replaceAll('@AUTH@', auth)]));
+    objects.push({ ...ing, metadata: { ...(ing.metadata as object), annotations } });
   }
   const manifests = await manifestDir();
   await manifests.write('00-annotations.yaml', objects);
@@ -321,6 +363,8 @@ afterAll(async () => {
   await nginx?.stop();
   await flusso?.stop();
   for (const b of Object.values(backends)) await b.close();
+  authService?.closeAllConnections();
+  authService?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -126,7 +126,7 @@ export class ExternalAuthClient {
     try {
       const url = new URL(expandVars(auth.url, req));
       const secure = url.protocol === 'https:';
-      outgoing = (secure ? https : http).request(url, { method: auth.method ?? req.method, headers: authHeaders(auth, req, url), agent: secure ? this.#https : this.#http, setHost: false });
+      outgoing = (secure ? https : http).request(url, { method: auth.method ?? 'GET', headers: authHeaders(auth, req, url), agent: secure ? this.#https : this.#http, setHost: false });
       outgoing.on('error', (err) => fail('request', err));
       outgoing.on('response', (res) => {
         res.on('error', (err) => fail('response', err));
@@ -195,14 +195,16 @@ export function verdictOf(auth: RouteExternalAuth, req: VarContext, status: numb
     return { allow: true, fields };
   }
   if (status === 401) {
+    // nginx's auth_request puts the service's WWW-Authenticate on the 401, and it stays on the auth-signin redirect too.
+    const raw = headers['www-authenticate'];
+    const challenge = raw === undefined ? [] : ['WWW-Authenticate', Array.isArray(raw) ? (raw[0] as string) : raw];
     const cookie = headers['set-cookie']?.[0];
     if (auth.signin !== undefined) {
-      const extra = ['Location', expandVars(auth.signin, req)];
+      const extra = [...challenge, 'Location', expandVars(auth.signin, req)];
       if (cookie !== undefined && cookie !== '') extra.push('Set-Cookie', cookie);
       return { allow: false, answer: { status: 302, fields: [...extra, 'Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(302)}\n` } };
     }
-    const challenge = headers['www-authenticate'];
-    return { allow: false, answer: text(401, challenge === undefined ? [] : ['WWW-Authenticate', Array.isArray(challenge) ? (challenge[0] as string) : challenge]) };
+    return { allow: false, answer: text(401, challenge) };
   }
   if (status === 403) return { allow: false, answer: text(403) };
   return null;

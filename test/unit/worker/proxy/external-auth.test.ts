@@ -41,6 +41,7 @@ describe('the verdicts', () => {
 
   it('401 goes to the client with the auth service\'s challenge, or 302 to auth-signin with its cookie', () => {
     expect(verdictOf(auth, ctx, 401, { 'www-authenticate': 'Bearer realm="x"' })).toEqual({ allow: false, answer: { status: 401, fields: ['WWW-Authenticate', 'Bearer realm="x"', 'Content-Type', 'text/plain; charset=utf-8'], body: '401 Unauthorized\n' } });
+    expect(verdictOf({ ...auth, signin: ['https://login/'] }, ctx, 401, { 'www-authenticate': 'Basic' })).toMatchObject({ answer: { status: 302, fields: ['WWW-Authenticate', 'Basic', 'Location', 'https://login/', 'Content-Type', 'text/plain; charset=utf-8'] } });
     const signin = { ...auth, signin: ['https://login/start', '?rd=', '$pass_access_scheme', '://', '$http_host', '$escaped_request_uri'] };
     expect(verdictOf(signin, ctx, 401, { 'set-cookie': ['c=1', 'd=2'] })).toEqual({
       allow: false,
