@@ -9,6 +9,7 @@
  * refused (503), never let through unchecked.
  */
 import http from 'node:http';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -126,6 +127,28 @@ describe('auth-url through the CLI', () => {
     expect((await send('auth.test', '/x', 'Bearer forbidden')).status).toBe(403);
     expect((await send('auth.test', '/x', 'Bearer broken')).status).toBe(500);
     expect(web.requests()).toBe(before);
+  });
+
+  it('keeps the connection after a refused request whose body arrived, and the next request on it is checked anew', async () => {
+    const socket = net.connect(flusso.httpPort, '127.0.0.1');
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    const until = (text: string, count: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const check = (): void => {
+          if (got.split(text).length - 1 >= count) resolve();
+        };
+        socket.on('data', check);
+        socket.once('close', () => reject(new Error(`closed; got ${got}`)));
+        check();
+      });
+    socket.write('POST /one HTTP/1.1\r\nHost: auth.test\r\nContent-Length: 5\r\n\r\nhello');
+    await until('401 Unauthorized\r\n', 1);
+    socket.write('GET /two HTTP/1.1\r\nHost: auth.test\r\nAuthorization: Bearer good\r\n\r\n');
+    await until('"path":"/two"', 1);
+    expect(got).toMatch(/^HTTP\/1\.1 401 Unauthorized\r\n/);
+    expect(got).toContain('HTTP/1.1 200 OK\r\n');
+    socket.destroy();
   });
 
   it('redirects a 401 to auth-signin with rd, and passes the service\'s cookie', async () => {

@@ -50,6 +50,9 @@ export interface ExternalAuthOptions {
 /** Fields of the client's request the auth request does not get (nginx's auth location clears or replaces them). */
 const NOT_TO_AUTH: ReadonlySet<string> = new Set(['host', 'content-length', 'transfer-encoding', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-original-forwarded-for']);
 
+/** The longest cache key kept (Ingress, host and the expanded auth-cache-key). */
+const MAX_KEY_LENGTH = 4096;
+
 interface Cached {
   readonly verdict: AuthVerdict;
   readonly until: number;
@@ -89,7 +92,9 @@ export class ExternalAuthClient {
       setImmediate(() => done({ allow: false, answer: text(503) }));
       return;
     }
-    const key = auth.cacheKey === undefined ? null : `${auth.id}\n${req.host}\n${expandVars(auth.cacheKey, req)}`;
+    let key = auth.cacheKey === undefined ? null : `${auth.id}\n${req.host}\n${expandVars(auth.cacheKey, req)}`;
+    // A key longer than this is not kept: the cache is bounded in bytes too (at most about 40 MB per worker).
+    if (key !== null && key.length > MAX_KEY_LENGTH) key = null;
     if (key !== null) {
       const hit = this.#cache.get(key);
       if (hit !== undefined && hit.until > this.#now()) {
@@ -105,13 +110,24 @@ export class ExternalAuthClient {
     }
     this.#pending++;
     let settled = false;
+    let sync = true;
+    const deliver = (v: AuthVerdict): void => {
+      try {
+        done(v);
+      } catch (err) {
+        // Never into the event loop: an exception here would take the worker down.
+        this.#log.error({ err, code: 'ING_ERR_PROXY_INTERNAL', ingress: auth.id }, 'request after its auth check failed');
+      }
+    };
     const finish = (v: AuthVerdict, store: number): void => {
       if (settled) return;
       settled = true;
       this.#pending--;
       clearTimeout(timer);
       if (key !== null && store > 0) this.#store(key, v, store);
-      done(v);
+      // Never synchronously: the caller is still in the uWS handler.
+      if (sync) setImmediate(deliver, v);
+      else deliver(v);
     };
     const fail = (why: string, err?: unknown): void => {
       // Never the request's fields: they may hold credentials.
@@ -142,6 +158,7 @@ export class ExternalAuthClient {
     } catch (err) {
       fail('url', err);
     }
+    sync = false;
   }
 
   /** close drops the idle connections to auth services. */
@@ -229,11 +246,13 @@ export class HeldRequest {
   #bytes = 0;
   #ended = false;
   #paused = false;
+  readonly #body: boolean;
   aborted = false;
 
   /** `body`: the request has one (its bytes come through onData). */
   constructor(res: HttpResponse, body: boolean, onAborted: () => void) {
     this.#res = res;
+    this.#body = body;
     res.onAborted(() => {
       this.aborted = true;
       onAborted();
@@ -254,6 +273,11 @@ export class HeldRequest {
    * handOver starts the Exchange (which attaches its own callbacks) and gives it the body read so
    * far; the rest comes to it directly.
    */
+  /** unread says whether body bytes may still come (an answer must then close the connection). */
+  get unread(): boolean {
+    return this.#body && !this.#ended;
+  }
+
   handOver(exchange: { start(): void; clientData(chunk: ArrayBuffer, isLast: boolean): void }): void {
     if (this.#paused) this.#res.resume();
     exchange.start();

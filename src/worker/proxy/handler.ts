@@ -309,16 +309,31 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const bodyPolicy = bodyPolicyOf(matched, bodyDefaults);
     const upstreamHeaders = headers;
     const access = accessLog === null ? null : { host: clientHost, clientAddress, requestId: requestIdOf(headers), route: source };
-    const waiting = new HeldRequest(res, body !== BodyFraming.None, () => held?.());
-    /** say writes an answer of Flusso's own (the check's, or 503/500), corked. */
+    // Counted in flight while it waits, so a draining worker waits for it too.
+    const ctx = l.ctx;
+    ctx.inFlight++;
+    let counted = true;
+    const settle = (): void => {
+      if (!counted) return;
+      counted = false;
+      ctx.inFlight--;
+      if (ctx.draining && ctx.inFlight === 0) ctx.onIdle?.();
+    };
+    const waiting = new HeldRequest(res, body !== BodyFraming.None, () => {
+      held?.();
+      settle();
+    });
+    /** say writes an answer of Flusso's own (the check's, or 503/500), corked; it closes the connection when body bytes may still come. */
     const say = (a: PolicyAnswer): void => {
       held?.();
+      settle();
+      const close = ctx.draining || waiting.unread;
       res.cork(() => {
         account(res, a.status, m === 'HEAD' ? 0 : a.body.length, c, m, tgt, source, clientHost, access?.requestId ?? '', started);
         res.writeStatus(statusLine(a.status));
         for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
-        if (m === 'HEAD') writeOwnFields(res, l.ctx).endWithoutBody(a.body.length, true);
-        else writeOwnFields(res, l.ctx).end(a.body, true);
+        if (m === 'HEAD') writeOwnFields(res, l.ctx).endWithoutBody(a.body.length, close);
+        else writeOwnFields(res, l.ctx).end(a.body, close);
       });
     };
     if (externalAuth === null) {
@@ -336,6 +351,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
         const exchange = new Exchange({ ctx: l.ctx, res, method: m, target: forwarded, headers: withAuthFields(upstreamHeaders, verdict.fields), backend, endpoint, body, counters: c, startedAt: started, access, bodyPolicy, onFinish: held });
         res.cork(() => waiting.handOver(exchange));
+        settle(); // the Exchange counts itself from here
       } catch (err) {
         log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'request after its auth check failed');
         if (!waiting.aborted) say(INTERNAL);
