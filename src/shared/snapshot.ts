@@ -4,6 +4,7 @@
  * (codec.ts) and sent as the same bytes to every worker.
  */
 
+import type { RouteBasicAuth } from './basic-auth.js';
 import type { RouteConnLimit } from './conn-limit.js';
 import type { RouteExternalAuth } from './external-auth.js';
 import type { RouteRateLimit } from './rate-limit.js';
@@ -58,6 +59,8 @@ export interface Route {
   readonly connLimit?: RouteConnLimit;
   /** ingress-nginx `auth-url` and its companions (issue 15 group 6, shared/external-auth.ts); absent: none. */
   readonly externalAuth?: RouteExternalAuth;
+  /** ingress-nginx `auth-type: basic` (issue 15 group 6, shared/basic-auth.ts); absent: none. */
+  readonly basicAuth?: RouteBasicAuth;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

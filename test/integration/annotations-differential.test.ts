@@ -7,7 +7,10 @@
  * except where KNOWN lists the difference, which docs/annotations.md explains. The suite prints
  * "N cases, N agree with nginx, K known differences".
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -21,6 +24,18 @@ import { freePort } from '../helpers/ports.js';
 import { nginxPreamble, startNginx, type Nginx } from '../helpers/system.js';
 
 const N = 'nginx.ingress.kubernetes.io/';
+const openssl = (...args: string[]): string => execFileSync('openssl', ['passwd', ...args], { encoding: 'utf8' }).trim();
+/** The users of the basic-auth case, one per hash format both sides check, with password and hash. */
+const HTPASSWD_USERS: Record<string, [string, string]> = {
+  bcrypt: ['b-pass', bcrypt.hashSync('b-pass', 5)],
+  bcrypt2y: ['y-pass', bcrypt.hashSync('y-pass', 5).replace('$2b$', '$2y$')],
+  apr1: ['a-pass', openssl('-apr1', 'a-pass')],
+  sha512: ['s6-pass', openssl('-6', 's6-pass')],
+  sha: ['sha-pass', `{SHA}${createHash('sha1').update('sha-pass').digest('base64')}`],
+  plain: ['p-pass', '{PLAIN}p-pass'],
+};
+const HTPASSWD = `${Object.entries(HTPASSWD_USERS).map(([u, [, h]]) => `${u}:${h}`).join('\n')}\n`;
+const basicCredentials = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/annotations');
 
 /** Req is one request of a case: method, target, Host, extra fields. */
@@ -234,6 +249,21 @@ const CASES: Record<string, Case> = {
     paths: [{ path: '/', to: 'a' }],
     requests: [get('auth-signin.test', '/deep/page?a=1'), get('auth-signin.test', '/'), get('auth-signin.test', '/p', 'Authorization: Bearer forbidden\r\n'), { method: 'POST', host: 'auth-signin.test', target: '/form', fields: 'Authorization: Bearer good\r\nContent-Length: 0\r\n' }],
   },
+  // Issue 15 group 6: one htpasswd (HTPASSWD, made at test time) in a Secret for Flusso and in a file for nginx's auth_basic.
+  'auth-type basic': {
+    fixture: 'auth-basic.conf',
+    host: 'auth-basic.test',
+    annotations: { [`${N}auth-type`]: 'basic', [`${N}auth-secret`]: 'htpasswd', [`${N}auth-realm`]: 'Staff only' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [
+      ...Object.entries(HTPASSWD_USERS).map(([user, [password]]) => get('auth-basic.test', `/${user}`, `Authorization: ${basicCredentials(user, password)}\r\n`)),
+      get('auth-basic.test', '/none'),
+      get('auth-basic.test', '/wrong', `Authorization: ${basicCredentials('bcrypt', 'nope')}\r\n`),
+      get('auth-basic.test', '/nobody', `Authorization: ${basicCredentials('nobody', 'x')}\r\n`),
+      get('auth-basic.test', '/bearer', 'Authorization: Bearer x\r\n'),
+      get('auth-basic.test', '/case', `Authorization: ${basicCredentials('plain', 'p-pass').replace('Basic', 'BASIC')}\r\n`),
+    ],
+  },
 };
 
 /**
@@ -266,7 +296,7 @@ function record(name: string): (socket: net.Socket) => void {
       buf += d.toString('latin1');
       if (!buf.includes('\r\n\r\n')) return;
       const lines = buf.slice(0, buf.indexOf('\r\n\r\n')).split('\r\n');
-      const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix|x-user):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
+      const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix|x-user|authorization):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
       received.push([`${name}: ${lines[0] ?? ''}`, ...kept.sort()].join(' | '));
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
     });
@@ -321,12 +351,15 @@ beforeAll(async () => {
   authService = http.createServer(authAnswer);
   await new Promise<void>((resolve) => authService.listen(0, '127.0.0.1', resolve));
   const auth = `127.0.0.1:${(authService.address() as net.AddressInfo).port}`;
+  // nginx's worker may run as nobody (a root test run): it must be able to reach and read the htpasswd file.
+  chmodSync(dir, 0o711);
+  writeFileSync(path.join(dir, 'htpasswd'), HTPASSWD, { mode: 0o644 });
   nginxPort = await freePort();
   const listen = `127.0.0.1:${nginxPort}`;
   const servers = readdirSync(FIXTURES)
     .filter((f) => f.endsWith('.conf'))
     .sort()
-    .map((f) => readFileSync(path.join(FIXTURES, f), 'utf8').replaceAll('@LISTEN@', listen).replaceAll('@AUTH@', auth))
+    .map((f) => readFileSync(path.join(FIXTURES, f), 'utf8').replaceAll('@LISTEN@', listen).replaceAll('@AUTH@', auth).replaceAll('@HTPASSWD@', path.join(dir, 'htpasswd')))
     .join('\n');
   const upstreams = Object.entries(backends).map(([n, b]) => `  upstream ${n} { server 127.0.0.1:${b.port}; }`).join('\n');
   writeFileSync(
@@ -341,7 +374,7 @@ ${servers}
   );
   nginx = await startNginx(dir, nginxPort);
 
-  const objects: K8sObject[] = [ingressClass('flusso')];
+  const objects: K8sObject[] = [ingressClass('flusso'), { apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'diff', name: 'htpasswd' }, type: 'Opaque', stringData: { auth: HTPASSWD } }];
   for (const [name, b] of Object.entries(backends)) {
     objects.push(service('diff', `svc-${name}`, [{ name: 'http', port: 80, targetPort: b.port }]), endpointSlice('diff', `svc-${name}`, ['127.0.0.1'], b.port, { portName: 'http' }));
   }

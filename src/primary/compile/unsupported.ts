@@ -26,7 +26,8 @@ export const SUPPORTED_ANNOTATIONS: ReadonlySet<string> = new Set([
   ...['permanent-redirect', 'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code', 'from-to-www-redirect', 'server-alias'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   // Issue 15 item 7, compile/rate-limit-annotations.ts (docs/rate-limits.md); limit-connections in compile/conn-limit-annotations.ts.
   ...['limit-rps', 'limit-rpm', 'limit-burst-multiplier', 'limit-whitelist', 'limit-allowlist', 'limit-connections'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
-  // Issue 15 group 6, compile/auth-annotations.ts (external authentication).
+  // Issue 15 group 6, compile/basic-auth-annotations.ts and compile/auth-annotations.ts (external authentication).
+  ...['auth-type', 'auth-secret', 'auth-secret-type', 'auth-realm'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   ...['auth-url', 'auth-method', 'auth-signin', 'auth-signin-redirect-param', 'auth-response-headers', 'auth-request-redirect', 'auth-cache-key', 'auth-cache-duration', 'auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-timeout', 'auth-keepalive-share-vars'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   // Issue 15 item 6, compile/source-range-annotations.ts.
   ...['allowlist-source-range', 'whitelist-source-range', 'denylist-source-range'].map((n) => `nginx.ingress.kubernetes.io/${n}`),

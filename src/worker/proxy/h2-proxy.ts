@@ -86,9 +86,9 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
       refuse(res, grpc, record);
       return true;
     }
-    // auth-url is not applied on this path: refused, never let through unchecked (docs/annotations.md).
-    if (route.externalAuth !== undefined) {
-      fail(res, grpc, 503, 'external authentication (auth-url) is not applied to HTTP/2 backends', record);
+    // auth-url and auth-type basic are not applied on this path: refused, never let through unchecked (docs/annotations.md).
+    if (route.externalAuth !== undefined || route.basicAuth !== undefined) {
+      fail(res, grpc, 503, 'authentication (auth-url, auth-type) is not applied to HTTP/2 backends', record);
       return true;
     }
     const endpoint = backend.balancer.select();

@@ -28,8 +28,9 @@ import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
-import { ExternalAuthClient, HeldRequest, withAuthFields, type AuthRequest } from './external-auth.js';
-import type { RouteExternalAuth } from '../../shared/external-auth.js';
+import { ExternalAuthClient, HeldRequest, withAuthFields, type AuthRequest, type AuthVerdict } from './external-auth.js';
+import { decideBasic, challenge, unavailable, type BasicAuthStore, type BasicDecision } from '../auth/basic-auth.js';
+import type { HashVerifier } from '../auth/verifier.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
@@ -59,7 +60,12 @@ export interface RequestHandlerOptions {
   readonly connLimiter?: ConnLimiter | null;
   /** The routes' auth-url checks (external-auth.ts); null: a route with auth-url is refused 503 (never let through unchecked). */
   readonly externalAuth?: ExternalAuthClient | null;
+  /** The routes' auth-type basic (worker/auth/basic-auth.ts); null: such a route is refused 503. */
+  readonly basicAuth?: { readonly store: BasicAuthStore; readonly verifier: HashVerifier } | null;
 }
+
+/** Gate is an asynchronous access check (auth-type basic on the verifier thread, auth-url): it calls `done` once, later. */
+type Gate = (request: AuthRequest, done: (v: AuthVerdict) => void) => void;
 
 const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
 
@@ -68,6 +74,25 @@ const plain = (status: number): PolicyAnswer => ({ status, fields: ['Content-Typ
 const AUTH_UNAVAILABLE = plain(503);
 const NO_ENDPOINT = plain(503);
 const INTERNAL = plain(500);
+/** Removes the client's Authorization from the upstream request (withAuthFields). */
+const NO_AUTHORIZATION: readonly string[] = ['authorization', ''];
+
+/** fieldOf returns the first field `name` (lower-case) of the request head, or ''. */
+function fieldOf(head: RequestHead, name: string): string {
+  const i = head.names.indexOf(name);
+  return i < 0 ? '' : (head.values[i] as string);
+}
+
+/** verifyGate checks a basic-auth password on the verifier thread. */
+function verifyGate(d: Extract<BasicDecision, { kind: 'verify' }>, verifier: HashVerifier): Gate {
+  return (_r, done) =>
+    verifier.verify(d.user.kind, d.user.hash, d.password, d.key, (ok) => done(ok === null ? { allow: false, answer: unavailable() } : ok ? { allow: true, fields: [] } : { allow: false, answer: challenge(d.auth) }));
+}
+
+/** chain runs `second` after `first` allowed, with both's fields. */
+function chain(first: Gate, second: Gate): Gate {
+  return (r, done) => first(r, (v) => (v.allow ? second(r, (w) => done(w.allow ? { allow: true, fields: [...v.fields, ...w.fields] } : w)) : done(v)));
+}
 
 /**
  * Paths never redirected to HTTPS: ACME HTTP-01 challenges (cert-manager answers them on plain
@@ -97,6 +122,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const rateLimiter = opts.rateLimiter ?? null;
   const connLimiter = opts.connLimiter ?? null;
   const externalAuth = opts.externalAuth ?? null;
+  const basicAuth = opts.basicAuth ?? null;
   const limited = rateLimitedAnswer(opts.config.rateLimit?.status ?? 503);
   const redirectPort = opts.config.https?.redirectPort ?? 443;
   const redirectAuthoritySuffix = redirectPort === 443 ? '' : `:${redirectPort}`;
@@ -258,12 +284,29 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     // A declared body over the route's limit never goes upstream (413; request-body.ts).
     const bodyPolicy = bodyPolicyOf(match.route, bodyDefaults);
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);
-    // auth-url after the address lists and the body size, as nginx's auth_request in the access phase (external-auth.ts).
-    if (match.route.externalAuth !== undefined) return authorize(res, l, match.route, match.route.externalAuth, host, path, query, forward);
+    // auth-type basic, then auth-url, after the address lists and the body size: nginx's access
+    // phase runs access, auth_basic, auth_request in that order (worker/auth/basic-auth.ts, external-auth.ts).
+    let gate: Gate | null = null;
+    let dropAuthorization = false;
+    const ba = match.route.basicAuth;
+    if (ba !== undefined) {
+      const d = basicAuth === null ? null : decideBasic(ba, fieldOf(head, 'authorization'), basicAuth.store, basicAuth.verifier);
+      if (d === null) return answer(res, l, unavailable());
+      if (d.kind === 'answer') return answer(res, l, d.answer);
+      // ingress-nginx: proxy_set_header Authorization "" on a basic-auth location.
+      dropAuthorization = true;
+      if (d.kind === 'verify') gate = verifyGate(d, (basicAuth as { verifier: HashVerifier }).verifier);
+    }
+    const ea = match.route.externalAuth;
+    if (ea !== undefined) {
+      const external: Gate = externalAuth === null ? (_r, done) => setImmediate(done, { allow: false, answer: AUTH_UNAVAILABLE }) : (r, done) => externalAuth.check(ea, r, done);
+      gate = gate === null ? external : chain(gate, external);
+    }
+    if (gate !== null) return authorize(res, l, match.route, gate, dropAuthorization, host, path, query, forward);
     const backend = routing.backends.get(match.route.backend);
     const rc = match.route.cache;
     // A request holding a limit-connections place is proxied, never parked or served by the cache (docs/rate-limits.md).
-    if (rc !== undefined && l.cached !== null && forward === null && place === null) return cached(res, l, match.route, rc, backend, host, path, query);
+    if (rc !== undefined && l.cached !== null && forward === null && place === null && !dropAuthorization) return cached(res, l, match.route, rc, backend, host, path, query);
     const endpoint = backend === undefined ? null : backend.balancer.select();
     if (backend === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
@@ -271,6 +314,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const clientAddress = formatAddress(res.getRemoteAddress());
     let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
     if (headers === null) return refuse(res, l, 'bad-request');
+    if (dropAuthorization) headers = withAuthFields(headers, NO_AUTHORIZATION);
     if (forward !== null) {
       if (forward.requestFields !== null) headers = withRequestFields(headers, forward.requestFields);
       if (forward.responseFields !== null) setResponseFields(res, forward.responseFields);
@@ -286,7 +330,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
    * (external-auth.ts), then sends it upstream with the auth response's fields, or answers what
    * the check decided. Everything the rest needs is captured now: the head is shared.
    */
-  function authorize(res: HttpResponse, l: Listener, matched: Route, auth: RouteExternalAuth, host: string, path: string, query: string, forward: PolicyForward | null): null {
+  function authorize(res: HttpResponse, l: Listener, matched: Route, gate: Gate, dropAuthorization: boolean, host: string, path: string, query: string, forward: PolicyForward | null): null {
     const length = head.contentLengthCount === 1 ? Number(head.contentLength) : -1;
     const clientAddress = formatAddress(res.getRemoteAddress());
     let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
@@ -336,11 +380,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         else writeOwnFields(res, l.ctx).end(a.body, close);
       });
     };
-    if (externalAuth === null) {
-      setImmediate(() => waiting.aborted || say(AUTH_UNAVAILABLE));
-      return null;
-    }
-    externalAuth.check(auth, request, (verdict) => {
+    gate(request, (verdict) => {
       if (waiting.aborted) return;
       try {
         if (!verdict.allow) return say(verdict.answer);
@@ -349,7 +389,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         if (backend === undefined || endpoint === null) return say(NO_ENDPOINT);
         if (forward?.responseFields != null) setResponseFields(res, forward.responseFields);
         const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
-        const exchange = new Exchange({ ctx: l.ctx, res, method: m, target: forwarded, headers: withAuthFields(upstreamHeaders, verdict.fields), backend, endpoint, body, counters: c, startedAt: started, access, bodyPolicy, onFinish: held });
+        const exchange = new Exchange({ ctx: l.ctx, res, method: m, target: forwarded, headers: withAuthFields(upstreamHeaders, dropAuthorization ? [...verdict.fields, ...NO_AUTHORIZATION] : verdict.fields), backend, endpoint, body, counters: c, startedAt: started, access, bodyPolicy, onFinish: held });
         res.cork(() => waiting.handOver(exchange));
         settle(); // the Exchange counts itself from here
       } catch (err) {

@@ -204,8 +204,8 @@ export class WebSocketProxy {
       return;
     }
     if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) return this.#answer(res, l, 'forbidden', counters);
-    // auth-url is not applied to WebSocket upgrades yet: refused (503), never let through unchecked (docs/annotations.md).
-    if (match.route.externalAuth !== undefined) {
+    // auth-url and auth-type basic are not applied to WebSocket upgrades yet: refused (503), never let through unchecked (docs/annotations.md).
+    if (match.route.externalAuth !== undefined || match.route.basicAuth !== undefined) {
       const a = connLimitedAnswer;
       counters?.record('GET', a.status, 0, -1, 0, a.body.length);
       writeOwnFields(res.writeStatus(statusLine(a.status)).writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(a.body, true);
