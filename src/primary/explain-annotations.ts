@@ -36,6 +36,9 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
   if (route.regex === true) out.push('regex host: every path of this host is a case-insensitive regular expression, tried longest first (use-regex or rewrite-target on one of its Ingresses)');
   const p = route.policy;
   const decided = p === undefined ? undefined : applyPolicy(p, req);
+  const ba = route.basicAuth;
+  if (ba !== undefined && (decided === undefined || !('status' in decided)))
+    out.push(ba.denied !== undefined ? `refused 503: the Ingress's auth-type annotations are invalid (${ba.denied}); see the diagnostics` : `needs credentials: auth-type basic, realm "${ba.realm}" (401 without a user and password of ${ba.credentials.replace(' ', ' Secret ')}; the Authorization field is not sent upstream)`);
   if (route.externalAuth !== undefined && (decided === undefined || !('status' in decided))) out.push(describeExternalAuth(route.externalAuth));
   if (route.connLimit !== undefined && (decided === undefined || !('status' in decided)))
     out.push(`limit-connections ${route.connLimit.max}: a client with ${route.connLimit.max} request(s) in progress on this Ingress gets 503 (counted per worker, docs/rate-limits.md)`);
@@ -79,6 +82,7 @@ export function annotationsInForce(route: Route): string[] {
   if (range?.allow !== undefined) out.push(`allowlist-source-range ${range.allow.length === 0 ? '(no valid entry: nobody)' : range.allow.join(', ')}`);
   if (range !== undefined && range.deny.length > 0) out.push(`denylist-source-range ${range.deny.join(', ')}`);
   if (route.connLimit !== undefined) out.push(`limit-connections ${route.connLimit.max}`);
+  if (route.basicAuth !== undefined) out.push(route.basicAuth.denied === undefined ? `auth-type basic (${route.basicAuth.credentials})` : 'auth-type basic (invalid: every request refused)');
   if (route.externalAuth !== undefined) out.push(route.externalAuth.denied === undefined ? `auth-url ${route.externalAuth.url.join('')}` : 'auth-url (invalid: every request refused)');
   const p = route.policy;
   if (p === undefined) return out;

@@ -83,10 +83,13 @@ function fieldOf(head: RequestHead, name: string): string {
   return i < 0 ? '' : (head.values[i] as string);
 }
 
-/** verifyGate checks a basic-auth password on the verifier thread. */
-function verifyGate(d: Extract<BasicDecision, { kind: 'verify' }>, verifier: HashVerifier): Gate {
+/** verifyGate checks a basic-auth password on the verifier thread (null: its queue is full or it failed, 503). */
+function verifyGate(d: Extract<BasicDecision, { kind: 'verify' }>, verifier: HashVerifier, log: Logger): Gate {
   return (_r, done) =>
-    verifier.verify(d.user.kind, d.user.hash, d.password, d.key, (ok) => done(ok === null ? { allow: false, answer: unavailable() } : ok ? { allow: true, fields: [] } : { allow: false, answer: challenge(d.auth) }));
+    verifier.verify(d.user.kind, d.user.hash, d.password, d.key, (ok) => {
+      if (ok === null) log.warn({ code: 'ING_ERR_AUTH_BUSY', ingress: d.auth.id, queued: verifier.queued }, 'password checks queue full (or the verifier thread failed); answering 503');
+      done(ok === null ? { allow: false, answer: unavailable() } : ok ? { allow: true, fields: [] } : { allow: false, answer: challenge(d.auth) });
+    });
 }
 
 /** chain runs `second` after `first` allowed, with both's fields. */
@@ -295,7 +298,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (d.kind === 'answer') return answer(res, l, d.answer);
       // ingress-nginx: proxy_set_header Authorization "" on a basic-auth location.
       dropAuthorization = true;
-      if (d.kind === 'verify') gate = verifyGate(d, (basicAuth as { verifier: HashVerifier }).verifier);
+      if (d.kind === 'verify') gate = verifyGate(d, (basicAuth as { verifier: HashVerifier }).verifier, log);
     }
     const ea = match.route.externalAuth;
     if (ea !== undefined) {

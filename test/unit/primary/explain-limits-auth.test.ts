@@ -46,3 +46,13 @@ describe('auth-url in the explainer', () => {
     expect(explainRoute(t, 'broken.test', '/x', {}).annotations).toEqual(['refused 503: the Ingress\'s auth annotations are invalid (auth-url is not a valid URL); see the diagnostics']);
   });
 });
+
+describe('auth-type basic in the explainer', () => {
+  const basic: Route = { match: 'Prefix', path: '/', backend: 'ns/web:80', source: 'ns/web', basicAuth: { id: 'ns/web', realm: 'Staff', credentials: 'auth-file ns/users' } };
+  const t: RoutingTable = { hosts: [{ host: 'basic.test', routes: [basic] }], defaultBackend: null, backends: [] };
+
+  it('says the request needs credentials, and the Routes view lists it', () => {
+    expect(explainRoute(t, 'basic.test', '/x', {}).annotations).toEqual(['needs credentials: auth-type basic, realm "Staff" (401 without a user and password of auth-file Secret ns/users; the Authorization field is not sent upstream)']);
+    expect(annotationsInForce(basic)).toEqual(['auth-type basic (auth-file ns/users)']);
+  });
+});
