@@ -8,9 +8,12 @@
  * applies without a restart; the backend is asked only for authenticated requests.
  */
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createHash } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { httpRequest } from '../helpers/http.js';
@@ -31,8 +34,8 @@ const USERS: Record<string, [string, string]> = {
   plain: ['p-pass', '{PLAIN}p-pass'],
 };
 
-function authed(name: string, annotations: Record<string, string>): K8sObject {
-  const ing = ingress(NS, name, { host: `${name}.test`, paths: [{ path: '/', service: 'web', port: 'http' }] });
+function authed(name: string, annotations: Record<string, string>, to = 'web'): K8sObject {
+  const ing = ingress(NS, name, { host: `${name}.test`, paths: [{ path: '/', service: to, port: 'http' }] });
   (ing.metadata as { annotations?: Record<string, string> }).annotations = annotations;
   return ing;
 }
@@ -42,18 +45,31 @@ const basic = (user: string, password: string): string => `Basic ${Buffer.from(`
 let web: EchoPods;
 let flusso: FlussoProcess;
 let dir: ManifestDir;
+/** A WebSocket backend: the fields of each upgrade it accepted. */
+let wsBackend: http.Server;
+const wsUpgrades: http.IncomingHttpHeaders[] = [];
 const htpasswd = `${Object.entries(USERS).map(([u, [, h]]) => `${u}:${h}`).join('\n')}\nold:abJnggxhB/yWI\n`;
 
 beforeAll(async () => {
   web = await startEchoPods('web', ['127.0.0.1'], 0, { namespace: NS, ingress: 'file' });
+  wsBackend = http.createServer((_req, res) => res.end());
+  new WebSocketServer({ server: wsBackend }).on('connection', (_ws, req) => wsUpgrades.push(req.headers));
+  await new Promise<void>((resolve) => wsBackend.listen(0, '127.0.0.1', resolve));
+  const wsPort = (wsBackend.address() as AddressInfo).port;
   dir = await manifestDir();
   await dir.write('00-class.yaml', [ingressClass('flusso')]);
-  await dir.write('10-web.yaml', [service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]), endpointSlice(NS, 'web', web.addresses, web.port, { portName: 'http' })]);
+  await dir.write('10-web.yaml', [
+    service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]),
+    endpointSlice(NS, 'web', web.addresses, web.port, { portName: 'http' }),
+    service(NS, 'ws', [{ name: 'http', port: 80, targetPort: wsPort }]),
+    endpointSlice(NS, 'ws', ['127.0.0.1'], wsPort, { portName: 'http' }),
+  ]);
   await dir.write('20-secrets.yaml', [secret('users', { auth: htpasswd }), secret('map', { ann: openssl('-apr1', 'ann-pass'), bob: bcrypt.hashSync('bob-pass', 4) })]);
   await dir.write('30-ingresses.yaml', [
     authed('file', { [`${N}auth-type`]: 'basic', [`${N}auth-secret`]: 'users', [`${N}auth-realm`]: 'Authentication Required - file' }),
     authed('map', { [`${N}auth-type`]: 'basic', [`${N}auth-secret`]: `${NS}/map`, [`${N}auth-secret-type`]: 'auth-map' }),
     authed('missing', { [`${N}auth-type`]: 'basic', [`${N}auth-secret`]: 'nope' }),
+    authed('wsbasic', { [`${N}auth-type`]: 'basic', [`${N}auth-secret`]: 'users', [`${N}auth-realm`]: 'ws' }, 'ws'),
     authed('digest', { [`${N}auth-type`]: 'digest', [`${N}auth-secret`]: 'users' }),
   ]);
   flusso = await startFlusso({ manifestsDir: dir.dir, workers: 2 });
@@ -62,6 +78,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await flusso?.stop();
   await web?.close();
+  wsBackend?.closeAllConnections();
+  wsBackend?.close();
 });
 
 const send = (host: string, authorization?: string, path = '/x') => httpRequest({ port: flusso.httpPort, host, path, headers: authorization === undefined ? {} : { authorization } });
@@ -109,6 +127,26 @@ describe('auth-type basic through the CLI', () => {
     );
     expect((await send('missing.test', basic('plain', 'p-pass'))).status).toBe(503);
     expect((await send('digest.test', basic('plain', 'p-pass'))).status).toBe(503);
+  });
+
+  it('checks a WebSocket upgrade like any request: 401 without credentials, opened with them (checked at once or on the thread), without Authorization upstream', async () => {
+    const upgrade = (authorization?: string): Promise<{ status: number; challenge?: string }> =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${flusso.httpPort}/ws`, { headers: { Host: 'wsbasic.test', ...(authorization === undefined ? {} : { Authorization: authorization }) } });
+        ws.on('open', () => {
+          ws.terminate();
+          resolve({ status: 101 });
+        });
+        ws.on('unexpected-response', (_req, res) => resolve({ status: res.statusCode ?? 0, challenge: res.headers['www-authenticate'] ?? '' }));
+        ws.on('error', reject);
+      });
+    const before = wsUpgrades.length;
+    expect(await upgrade()).toEqual({ status: 401, challenge: 'Basic realm="ws"' });
+    expect(await upgrade(basic('md5', 'wrong'))).toEqual({ status: 401, challenge: 'Basic realm="ws"' });
+    expect(wsUpgrades.length).toBe(before);
+    expect(await upgrade(basic('plain', USERS.plain![0]))).toEqual({ status: 101 });
+    expect(await upgrade(basic('md5', USERS.md5![0]))).toEqual({ status: 101 });
+    expect(wsUpgrades.slice(before).map((h) => h.authorization)).toEqual([undefined, undefined]);
   });
 
   it('applies a changed Secret without a restart: a new password works, the old one no longer', async () => {

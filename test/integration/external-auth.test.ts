@@ -5,14 +5,14 @@
  * removed); 401 and 403 go to the client (401 with the service's challenge, or a 302 to
  * auth-signin with `rd`); any other status, a service that is down or too slow: 500, the backend
  * never asked. The auth service gets ingress-nginx's fields and no body. auth-cache-key keeps
- * answers; a bad auth-url refuses every request (503); a WebSocket upgrade on an auth route is
- * refused (503), never let through unchecked.
+ * answers; a bad auth-url refuses every request (503); a WebSocket upgrade is checked like any
+ * request.
  */
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { httpRequest } from '../helpers/http.js';
@@ -21,8 +21,8 @@ import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObj
 const NS = 'ea';
 const N = 'nginx.ingress.kubernetes.io/';
 
-function authed(name: string, annotations: Record<string, string>): K8sObject {
-  const ing = ingress(NS, name, { host: `${name}.test`, paths: [{ path: '/', service: 'web', port: 'http' }] });
+function authed(name: string, annotations: Record<string, string>, to = 'web'): K8sObject {
+  const ing = ingress(NS, name, { host: `${name}.test`, paths: [{ path: '/', service: to, port: 'http' }] });
   (ing.metadata as { annotations?: Record<string, string> }).annotations = annotations;
   return ing;
 }
@@ -34,6 +34,9 @@ let slowArrived: (() => void) | null = null;
 let authService: http.Server;
 let web: EchoPods;
 let flusso: FlussoProcess;
+/** A WebSocket backend: the fields of each upgrade it accepted. */
+let wsBackend: http.Server;
+const wsUpgrades: http.IncomingHttpHeaders[] = [];
 
 beforeAll(async () => {
   authService = http.createServer((req, res) => {
@@ -67,9 +70,18 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => authService.listen(0, '127.0.0.1', resolve));
   const authPort = (authService.address() as AddressInfo).port;
   web = await startEchoPods('web', ['127.0.0.1'], 0, { namespace: NS, ingress: 'auth' });
+  wsBackend = http.createServer((_req, res) => res.end());
+  new WebSocketServer({ server: wsBackend }).on('connection', (_ws, req) => wsUpgrades.push(req.headers));
+  await new Promise<void>((resolve) => wsBackend.listen(0, '127.0.0.1', resolve));
+  const wsPort = (wsBackend.address() as AddressInfo).port;
   const dir = await manifestDir();
   await dir.write('00-class.yaml', [ingressClass('flusso')]);
-  await dir.write('10-web.yaml', [service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]), endpointSlice(NS, 'web', web.addresses, web.port, { portName: 'http' })]);
+  await dir.write('10-web.yaml', [
+    service(NS, 'web', [{ name: 'http', port: 80, targetPort: web.port }]),
+    endpointSlice(NS, 'web', web.addresses, web.port, { portName: 'http' }),
+    service(NS, 'ws', [{ name: 'http', port: 80, targetPort: wsPort }]),
+    endpointSlice(NS, 'ws', ['127.0.0.1'], wsPort, { portName: 'http' }),
+  ]);
   await dir.write('20-ingresses.yaml', [
     authed('auth', { [`${N}auth-url`]: `http://127.0.0.1:${authPort}/check`, [`${N}auth-response-headers`]: 'X-User, X-Missing' }),
     authed('signin', { [`${N}auth-url`]: `http://127.0.0.1:${authPort}/check`, [`${N}auth-signin`]: 'https://login.example/start' }),
@@ -77,6 +89,7 @@ beforeAll(async () => {
     authed('slow', { [`${N}auth-url`]: `http://127.0.0.1:${authPort}/slow` }),
     authed('down', { [`${N}auth-url`]: 'http://127.0.0.1:1/check' }),
     authed('typo', { [`${N}auth-url`]: 'auth-service/check' }),
+    authed('wsauth', { [`${N}auth-url`]: `http://127.0.0.1:${authPort}/check`, [`${N}auth-response-headers`]: 'X-User' }, 'ws'),
     authed('method', { [`${N}auth-url`]: `http://127.0.0.1:${authPort}/check`, [`${N}auth-method`]: 'GET', [`${N}auth-request-redirect`]: 'https://$host/back' }),
   ]);
   // A short response deadline makes the slow case quick; connect stays generous.
@@ -86,6 +99,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await flusso?.stop();
   await web?.close();
+  wsBackend?.closeAllConnections();
+  wsBackend?.close();
   authService?.closeAllConnections();
   await new Promise<void>((resolve) => authService?.close(() => resolve()));
 });
@@ -194,16 +209,22 @@ describe('auth-url through the CLI', () => {
     expect(web.requests()).toBe(before);
   });
 
-  it('refuses a WebSocket upgrade on an auth route (503) rather than letting it through unchecked', async () => {
-    const status = await new Promise<number>((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${flusso.httpPort}/ws`, { headers: { Host: 'auth.test', Authorization: 'Bearer good' } });
-      ws.on('open', () => {
-        ws.terminate();
-        resolve(101);
+  it('checks a WebSocket upgrade like any request: refused without credentials, opened with them and the auth-response-headers', async () => {
+    const upgrade = (token?: string): Promise<number> =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${flusso.httpPort}/ws`, { headers: { Host: 'wsauth.test', ...(token === undefined ? {} : { Authorization: token }) } });
+        ws.on('open', () => {
+          ws.terminate();
+          resolve(101);
+        });
+        ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.on('error', reject);
       });
-      ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      ws.on('error', reject);
-    });
-    expect(status).toBe(503);
+    const before = wsUpgrades.length;
+    expect(await upgrade()).toBe(401);
+    expect(await upgrade('Bearer forbidden')).toBe(403);
+    expect(wsUpgrades.length).toBe(before);
+    expect(await upgrade('Bearer good')).toBe(101);
+    expect(wsUpgrades.slice(before).map((h) => [h['x-user'], h.authorization])).toEqual([['ann', 'Bearer good']]);
   });
 });

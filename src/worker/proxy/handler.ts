@@ -28,9 +28,10 @@ import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
-import { ExternalAuthClient, HeldRequest, withAuthFields, type AuthRequest, type AuthVerdict } from './external-auth.js';
-import { decideBasic, challenge, unavailable, type BasicAuthStore, type BasicDecision } from '../auth/basic-auth.js';
+import { ExternalAuthClient, HeldRequest, withAuthFields, type AuthRequest } from './external-auth.js';
+import type { BasicAuthStore } from '../auth/basic-auth.js';
 import type { HashVerifier } from '../auth/verifier.js';
+import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps, type Gate } from './access-gate.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
@@ -64,38 +65,12 @@ export interface RequestHandlerOptions {
   readonly basicAuth?: { readonly store: BasicAuthStore; readonly verifier: HashVerifier } | null;
 }
 
-/** Gate is an asynchronous access check (auth-type basic on the verifier thread, auth-url): it calls `done` once, later. */
-type Gate = (request: AuthRequest, done: (v: AuthVerdict) => void) => void;
-
 const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
 
 /** Answers of the auth path (external-auth.ts) besides the check's own. */
 const plain = (status: number): PolicyAnswer => ({ status, fields: ['Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(status)}\n` });
-const AUTH_UNAVAILABLE = plain(503);
 const NO_ENDPOINT = plain(503);
 const INTERNAL = plain(500);
-/** Removes the client's Authorization from the upstream request (withAuthFields). */
-const NO_AUTHORIZATION: readonly string[] = ['authorization', ''];
-
-/** fieldOf returns the first field `name` (lower-case) of the request head, or ''. */
-function fieldOf(head: RequestHead, name: string): string {
-  const i = head.names.indexOf(name);
-  return i < 0 ? '' : (head.values[i] as string);
-}
-
-/** verifyGate checks a basic-auth password on the verifier thread (null: its queue is full or it failed, 503). */
-function verifyGate(d: Extract<BasicDecision, { kind: 'verify' }>, verifier: HashVerifier, log: Logger): Gate {
-  return (_r, done) =>
-    verifier.verify(d.user.kind, d.user.hash, d.password, d.key, (ok) => {
-      if (ok === null) log.warn({ code: 'ING_ERR_AUTH_BUSY', ingress: d.auth.id, queued: verifier.queued }, 'password checks queue full (or the verifier thread failed); answering 503');
-      done(ok === null ? { allow: false, answer: unavailable() } : ok ? { allow: true, fields: [] } : { allow: false, answer: challenge(d.auth) });
-    });
-}
-
-/** chain runs `second` after `first` allowed, with both's fields. */
-function chain(first: Gate, second: Gate): Gate {
-  return (r, done) => first(r, (v) => (v.allow ? second(r, (w) => done(w.allow ? { allow: true, fields: [...v.fields, ...w.fields] } : w)) : done(v)));
-}
 
 /**
  * Paths never redirected to HTTPS: ACME HTTP-01 challenges (cert-manager answers them on plain
@@ -125,7 +100,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   const rateLimiter = opts.rateLimiter ?? null;
   const connLimiter = opts.connLimiter ?? null;
   const externalAuth = opts.externalAuth ?? null;
-  const basicAuth = opts.basicAuth ?? null;
+  const accessDeps: AccessDeps = { basicAuth: opts.basicAuth ?? null, externalAuth, log };
   const limited = rateLimitedAnswer(opts.config.rateLimit?.status ?? 503);
   const redirectPort = opts.config.https?.redirectPort ?? 443;
   const redirectAuthoritySuffix = redirectPort === 443 ? '' : `:${redirectPort}`;
@@ -289,23 +264,13 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);
     // auth-type basic, then auth-url, after the address lists and the body size: nginx's access
     // phase runs access, auth_basic, auth_request in that order (worker/auth/basic-auth.ts, external-auth.ts).
-    let gate: Gate | null = null;
     let dropAuthorization = false;
-    const ba = match.route.basicAuth;
-    if (ba !== undefined) {
-      const d = basicAuth === null ? null : decideBasic(ba, fieldOf(head, 'authorization'), basicAuth.store, basicAuth.verifier);
-      if (d === null) return answer(res, l, unavailable());
-      if (d.kind === 'answer') return answer(res, l, d.answer);
-      // ingress-nginx: proxy_set_header Authorization "" on a basic-auth location.
-      dropAuthorization = true;
-      if (d.kind === 'verify') gate = verifyGate(d, (basicAuth as { verifier: HashVerifier }).verifier, log);
+    if (match.route.basicAuth !== undefined || match.route.externalAuth !== undefined) {
+      const access = decideAccess(match.route, authorizationOf(head.names, head.values), accessDeps);
+      if ('answer' in access) return answer(res, l, access.answer);
+      dropAuthorization = access.dropAuthorization;
+      if (access.gate !== null) return authorize(res, l, match.route, access.gate, dropAuthorization, host, path, query, forward);
     }
-    const ea = match.route.externalAuth;
-    if (ea !== undefined) {
-      const external: Gate = externalAuth === null ? (_r, done) => setImmediate(done, { allow: false, answer: AUTH_UNAVAILABLE }) : (r, done) => externalAuth.check(ea, r, done);
-      gate = gate === null ? external : chain(gate, external);
-    }
-    if (gate !== null) return authorize(res, l, match.route, gate, dropAuthorization, host, path, query, forward);
     const backend = routing.backends.get(match.route.backend);
     const rc = match.route.cache;
     // A request holding a limit-connections place is proxied, never parked or served by the cache (docs/rate-limits.md).

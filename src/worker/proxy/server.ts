@@ -102,6 +102,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     rateLimiter: opts.rateLimiter ?? null,
     rateLimitStatus: config.rateLimit?.status ?? 503,
     connLimiter,
+    access: { basicAuth, externalAuth, log },
     limits: { targetBytes: config.maxRequestTargetBytes, fieldBytes: config.maxRequestFieldBytes, fields: config.maxRequestFields },
     settings: {
       idleTimeoutMs: config.websocketIdleTimeoutMs,
