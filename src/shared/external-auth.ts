@@ -40,6 +40,8 @@ export interface RouteExternalAuth {
   readonly cacheKey?: VarText;
   /** `auth-cache-duration` (default `200 202 401 5m`). */
   readonly cacheDurations: readonly AuthCacheDuration[];
+  /** `auth-always-set-cookie`: the auth service's Set-Cookie goes on every response, not only 2xx/3xx (nginx `add_header … always`). */
+  readonly alwaysSetCookie?: true;
 }
 
 /** VarContext is what variables read of a request. */

@@ -240,6 +240,7 @@ const CASES: Record<string, Case> = {
       get('auth-url.test', '/p', 'Authorization: Bearer forbidden\r\n'),
       get('auth-url.test', '/p', 'Authorization: Bearer broken\r\n'),
       { method: 'DELETE', host: 'auth-url.test', target: '/d/e', fields: 'Authorization: Bearer good\r\n' },
+      get('auth-url.test', '/c', 'Authorization: Bearer cookie\r\n'),
     ],
   },
   'auth-signin': {
@@ -326,6 +327,7 @@ function authAnswer(req: http.IncomingMessage, res: http.ServerResponse): void {
   req.resume();
   const token = req.headers.authorization ?? '';
   if (token === 'Bearer good') res.writeHead(200, { 'X-User': 'ann' }).end();
+  else if (token === 'Bearer cookie') res.writeHead(200, { 'Set-Cookie': 'sess=1; Path=/' }).end();
   else if (token === 'Bearer nouser') res.writeHead(200).end();
   else if (token === 'Bearer forbidden') res.writeHead(403).end();
   else if (token === 'Bearer broken') res.writeHead(502).end();
@@ -339,7 +341,7 @@ async function outcome(port: number, r: Req): Promise<string> {
   const { raw } = await rawRequest(port, bytes, { idleMs: 2000 });
   const headEnd = raw.indexOf('\r\n\r\n');
   const fields = raw.slice(0, headEnd < 0 ? raw.length : headEnd).split('\r\n').slice(1);
-  const shown = fields.filter((l) => /^(location|access-control-[a-z-]+|www-authenticate):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': ')).sort();
+  const shown = fields.filter((l) => /^(location|access-control-[a-z-]+|www-authenticate|set-cookie):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': ')).sort();
   const got = received.slice(before);
   return [String(statusOf(raw)), ...shown, got.length === 0 ? 'backend: -' : got.join(' ;; ')].join('\n');
 }

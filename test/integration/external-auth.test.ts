@@ -49,7 +49,13 @@ beforeAll(async () => {
         slowArrived?.();
         return; // never answered: Flusso's deadline decides
       }
-      if (token === 'Bearer good') {
+      if (token === 'Bearer cookie') {
+        res.writeHead(200, { 'Set-Cookie': 'sess=1; Path=/' });
+        res.end();
+      } else if (token === 'Bearer cookie-forbidden') {
+        res.writeHead(403, { 'Set-Cookie': 'sess=0; Path=/' });
+        res.end();
+      } else if (token === 'Bearer good') {
         res.writeHead(200, { 'X-User': 'ann', 'X-Email': 'ann@example.test' });
         res.end('ok');
       } else if (token === 'Bearer forbidden') {
@@ -70,7 +76,11 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => authService.listen(0, '127.0.0.1', resolve));
   const authPort = (authService.address() as AddressInfo).port;
   web = await startEchoPods('web', ['127.0.0.1'], 0, { namespace: NS, ingress: 'auth' });
-  wsBackend = http.createServer((_req, res) => res.end());
+  // It also answers plain requests: with its own cookie, and 404 for /missing.
+  wsBackend = http.createServer((req, res) => {
+    res.writeHead(req.url === '/missing' ? 404 : 200, { 'Set-Cookie': 'backend=1' });
+    res.end();
+  });
   new WebSocketServer({ server: wsBackend }).on('connection', (_ws, req) => wsUpgrades.push(req.headers));
   await new Promise<void>((resolve) => wsBackend.listen(0, '127.0.0.1', resolve));
   const wsPort = (wsBackend.address() as AddressInfo).port;
@@ -90,6 +100,7 @@ beforeAll(async () => {
     authed('down', { [`${N}auth-url`]: 'http://127.0.0.1:1/check' }),
     authed('typo', { [`${N}auth-url`]: 'auth-service/check' }),
     authed('wsauth', { [`${N}auth-url`]: `http://127.0.0.1:${authPort}/check`, [`${N}auth-response-headers`]: 'X-User' }, 'ws'),
+    authed('always', { [`${N}auth-url`]: `http://127.0.0.1:${authPort}/check`, [`${N}auth-always-set-cookie`]: 'true' }, 'ws'),
     authed('method', { [`${N}auth-url`]: `http://127.0.0.1:${authPort}/check`, [`${N}auth-method`]: 'GET', [`${N}auth-request-redirect`]: 'https://$host/back' }),
   ]);
   // A short response deadline makes the slow case quick; connect stays generous.
@@ -182,6 +193,18 @@ describe('auth-url through the CLI', () => {
     await arrived;
     expect((await slow).status).toBe(500);
     expect(web.requests()).toBe(before);
+  });
+
+  it('passes the auth service\'s Set-Cookie next to the backend\'s on 2xx/3xx answers, and with auth-always-set-cookie on every one', async () => {
+    const ok = await send('wsauth.test', '/x', 'Bearer cookie');
+    expect([ok.status, ok.headers['set-cookie']]).toEqual([200, ['backend=1', 'sess=1; Path=/']]);
+    const missing = await send('wsauth.test', '/missing', 'Bearer cookie');
+    expect([missing.status, missing.headers['set-cookie']]).toEqual([404, ['backend=1']]);
+    const always = await send('always.test', '/missing', 'Bearer cookie');
+    expect([always.status, always.headers['set-cookie']]).toEqual([404, ['backend=1', 'sess=1; Path=/']]);
+    const refused = await send('always.test', '/x', 'Bearer cookie-forbidden');
+    expect([refused.status, refused.headers['set-cookie']]).toEqual([403, ['sess=0; Path=/']]);
+    expect((await send('wsauth.test', '/x', 'Bearer cookie-forbidden')).headers['set-cookie']).toBeUndefined();
   });
 
   it('with auth-method, asks with that method, X-Original-URI and the auth-request-redirect', async () => {

@@ -2,7 +2,7 @@
  * ingress-nginx external authentication (issue 15 group 6, docs/annotations.md "External
  * authentication"): `auth-url`, `auth-method`, `auth-signin`, `auth-signin-redirect-param`,
  * `auth-response-headers`, `auth-request-redirect`, `auth-cache-key`, `auth-cache-duration`,
- * and the `auth-keepalive*` settings, read as ingress-nginx reads them
+ * `auth-always-set-cookie` and the `auth-keepalive*` settings, read as ingress-nginx reads them
  * (internal/ingress/annotations/authreq). Where ingress-nginx denies the location for a bad value
  * (auth-url, auth-method, auth-response-headers, auth-cache-duration), Flusso does too: the routes
  * answer 503 and the diagnostic says so; authentication never fails open. Other bad values are a
@@ -89,6 +89,13 @@ export function readExternalAuth(state: CompileState, ing: Ingress): RouteExtern
   else if (paramRaw !== undefined) report(state, 'ING_ERR_INGRESS_UNSUPPORTED', 'warning', object, `annotation ${PREFIX}auth-signin-redirect-param has no effect without a valid auth-signin; ignored`);
   const requestRedirect = varText('auth-request-redirect', null);
   const cacheKey = varText('auth-cache-key', null);
+  let alwaysSetCookie = false;
+  const cookieRaw = get('auth-always-set-cookie');
+  if (cookieRaw !== undefined) {
+    const v = parseBool(cookieRaw);
+    if (v === undefined) bad('auth-always-set-cookie', cookieRaw, '"true" or "false"');
+    else alwaysSetCookie = v;
+  }
   if (cacheKey === undefined && get('auth-cache-duration') !== undefined)
     report(state, 'ING_ERR_INGRESS_UNSUPPORTED', 'warning', object, `annotation ${PREFIX}auth-cache-duration has no effect without auth-cache-key (ingress-nginx caches auth answers only with a key); ignored`);
   // Flusso always keeps its connections to the auth service alive (one keep-alive agent per worker): these tune nginx's upstream block only.
@@ -108,13 +115,14 @@ export function readExternalAuth(state: CompileState, ing: Ingress): RouteExtern
     ...(requestRedirect !== undefined ? { requestRedirect } : {}),
     ...(cacheKey !== undefined ? { cacheKey } : {}),
     cacheDurations,
+    ...(alwaysSetCookie ? { alwaysSetCookie: true as const } : {}),
   };
 }
 
 /** The annotations that only mean something with auth-url. */
 const COMPANIONS: ReadonlySet<string> = new Set([
   'auth-method', 'auth-signin', 'auth-signin-redirect-param', 'auth-response-headers', 'auth-request-redirect', 'auth-cache-key', 'auth-cache-duration',
-  'auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-timeout', 'auth-keepalive-share-vars',
+  'auth-always-set-cookie', 'auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-timeout', 'auth-keepalive-share-vars',
 ]);
 
 /**

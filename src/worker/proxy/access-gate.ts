@@ -66,5 +66,5 @@ function verifyGate(d: Extract<BasicDecision, { kind: 'verify' }>, verifier: Has
 
 /** chain runs `second` after `first` allowed, with both's fields. */
 function chain(first: Gate, second: Gate): Gate {
-  return (r, done) => first(r, (v) => (v.allow ? second(r, (w) => done(w.allow ? { allow: true, fields: [...v.fields, ...w.fields] } : w)) : done(v)));
+  return (r, done) => first(r, (v) => (v.allow ? second(r, (w) => done(w.allow ? { ...w, fields: [...v.fields, ...w.fields] } : w)) : done(v)));
 }

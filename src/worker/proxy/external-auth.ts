@@ -23,6 +23,30 @@ import type { PolicyAnswer } from './policy.js';
 export interface AuthAllow {
   readonly allow: true;
   readonly fields: readonly string[];
+  /** The auth service's Set-Cookie, for the response (nginx `add_header Set-Cookie $auth_cookie`). */
+  readonly cookie?: string;
+  /** auth-always-set-cookie: on every response status. */
+  readonly always?: boolean;
+}
+
+/** Statuses nginx's add_header (without `always`) adds its field to. */
+const ADD_HEADER_STATUSES: ReadonlySet<number> = new Set([200, 201, 204, 206, 301, 302, 303, 304, 307, 308]);
+
+const ADDED = Symbol('flusso.authAddedFields');
+
+/** setAuthCookie records on `res` the auth service's Set-Cookie for the response writer (addedResponseFields). */
+export function setAuthCookie(res: HttpResponse, cookie: string, always: boolean): void {
+  (res as HttpResponse & { [ADDED]?: { cookie: string; always: boolean } })[ADDED] = { cookie, always };
+}
+
+/**
+ * addedResponseFields are the fields added to a response of `status` besides the upstream's own
+ * (which stay: unlike a policy's fields these replace nothing): the auth Set-Cookie, or null.
+ */
+export function addedResponseFields(res: HttpResponse, status: number): readonly string[] | null {
+  const a = (res as HttpResponse & { [ADDED]?: { cookie: string; always: boolean } })[ADDED];
+  if (a === undefined || (!a.always && !ADD_HEADER_STATUSES.has(status))) return null;
+  return ['Set-Cookie', a.cookie];
 }
 
 /** AuthVerdict is what a check decided: go on, or this answer to the client. */
@@ -209,13 +233,17 @@ export function verdictOf(auth: RouteExternalAuth, req: VarContext, status: numb
       // proxy_set_header with an empty value sends no field: the client's own of that name is dropped too.
       fields.push(name.toLowerCase(), v === undefined ? '' : Array.isArray(v) ? v.join(', ') : v);
     }
-    return { allow: true, fields };
+    const cookie = headers['set-cookie']?.[0];
+    if (cookie === undefined || cookie === '') return { allow: true, fields };
+    return auth.alwaysSetCookie === true ? { allow: true, fields, cookie, always: true } : { allow: true, fields, cookie };
   }
   if (status === 401) {
     // nginx's auth_request puts the service's WWW-Authenticate on the 401, and it stays on the auth-signin redirect too.
     const raw = headers['www-authenticate'];
-    const challenge = raw === undefined ? [] : ['WWW-Authenticate', Array.isArray(raw) ? (raw[0] as string) : raw];
+    const challenge: string[] = raw === undefined ? [] : ['WWW-Authenticate', Array.isArray(raw) ? (raw[0] as string) : raw];
     const cookie = headers['set-cookie']?.[0];
+    // auth-always-set-cookie: nginx's `add_header Set-Cookie $auth_cookie always` reaches the 401 too.
+    if (auth.signin === undefined && auth.alwaysSetCookie === true && cookie !== undefined && cookie !== '') challenge.push('Set-Cookie', cookie);
     if (auth.signin !== undefined) {
       const extra = [...challenge, 'Location', expandVars(auth.signin, req)];
       if (cookie !== undefined && cookie !== '') extra.push('Set-Cookie', cookie);
@@ -223,7 +251,10 @@ export function verdictOf(auth: RouteExternalAuth, req: VarContext, status: numb
     }
     return { allow: false, answer: text(401, challenge) };
   }
-  if (status === 403) return { allow: false, answer: text(403) };
+  if (status === 403) {
+    const cookie = headers['set-cookie']?.[0];
+    return { allow: false, answer: text(403, auth.alwaysSetCookie === true && cookie !== undefined && cookie !== '' ? ['Set-Cookie', cookie] : []) };
+  }
   return null;
 }
 

@@ -28,7 +28,7 @@ import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
-import { ExternalAuthClient, HeldRequest, withAuthFields, type AuthRequest } from './external-auth.js';
+import { ExternalAuthClient, HeldRequest, setAuthCookie, withAuthFields, type AuthRequest } from './external-auth.js';
 import type { BasicAuthStore } from '../auth/basic-auth.js';
 import type { HashVerifier } from '../auth/verifier.js';
 import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps, type Gate } from './access-gate.js';
@@ -356,6 +356,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         const endpoint = backend === undefined ? null : backend.balancer.select();
         if (backend === undefined || endpoint === null) return say(NO_ENDPOINT);
         if (forward?.responseFields != null) setResponseFields(res, forward.responseFields);
+        if (verdict.cookie !== undefined) setAuthCookie(res, verdict.cookie, verdict.always === true);
         const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
         const exchange = new Exchange({ ctx: l.ctx, res, method: m, target: forwarded, headers: withAuthFields(upstreamHeaders, dropAuthorization ? [...verdict.fields, ...NO_AUTHORIZATION] : verdict.fields), backend, endpoint, body, counters: c, startedAt: started, access, bodyPolicy, onFinish: held });
         res.cork(() => waiting.handOver(exchange));

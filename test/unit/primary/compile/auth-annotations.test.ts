@@ -38,6 +38,7 @@ describe('external auth annotations', () => {
         [`${N}auth-cache-key`]: '$remote_user$http_authorization',
         [`${N}auth-cache-duration`]: '200 10m, 401 30s, any 1h 30m',
         [`${N}auth-keepalive`]: '10',
+        [`${N}auth-always-set-cookie`]: 'true',
       },
       {
         id: 'shop/web',
@@ -48,6 +49,7 @@ describe('external auth annotations', () => {
         requestRedirect: ['https://app.example', '$request_uri'],
         cacheKey: ['$remote_user', '$http_authorization'],
         cacheDurations: [{ codes: [200], seconds: 600 }, { codes: [401], seconds: 30 }, { codes: 'any', seconds: 5400 }],
+        alwaysSetCookie: true,
       },
     ],
   ])('%s', (_name, annotations, want) => {
@@ -73,6 +75,12 @@ describe('external auth annotations', () => {
     expect(authOf(annotations)[0]?.signin).toBeUndefined();
     expect(authOf(annotations)[0]?.denied).toBeUndefined();
     expect(problems(annotations)).toEqual([invalid(`annotation ${N}auth-signin is "login page", expected an absolute http or https URL (which may use ${VARS}); it has no effect`)]);
+  });
+
+  it('a bad auth-always-set-cookie is a diagnostic and has no effect', () => {
+    const annotations = { [`${N}auth-url`]: 'http://auth/', [`${N}auth-always-set-cookie`]: 'yes' };
+    expect(authOf(annotations)[0]?.alwaysSetCookie).toBeUndefined();
+    expect(problems(annotations)).toEqual([invalid(`annotation ${N}auth-always-set-cookie is "yes", expected "true" or "false"; it has no effect`)]);
   });
 
   it('warns about companions without auth-url', () => {

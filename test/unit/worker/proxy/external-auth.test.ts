@@ -49,6 +49,14 @@ describe('the verdicts', () => {
     });
   });
 
+  it('carries the auth Set-Cookie to the response; with auth-always-set-cookie onto 401 and 403 too', () => {
+    expect(verdictOf(auth, ctx, 200, { 'set-cookie': ['s=1', 's=2'] })).toEqual({ allow: true, fields: ['x-user', ''], cookie: 's=1' });
+    expect(verdictOf({ ...auth, alwaysSetCookie: true }, ctx, 200, { 'set-cookie': ['s=1'] })).toEqual({ allow: true, fields: ['x-user', ''], cookie: 's=1', always: true });
+    expect(verdictOf(auth, ctx, 403, { 'set-cookie': ['s=0'] })).toMatchObject({ answer: { fields: ['Content-Type', 'text/plain; charset=utf-8'] } });
+    expect(verdictOf({ ...auth, alwaysSetCookie: true }, ctx, 403, { 'set-cookie': ['s=0'] })).toMatchObject({ answer: { fields: ['Set-Cookie', 's=0', 'Content-Type', 'text/plain; charset=utf-8'] } });
+    expect(verdictOf({ ...auth, alwaysSetCookie: true }, ctx, 401, { 'set-cookie': ['s=0'] })).toMatchObject({ answer: { status: 401, fields: ['Set-Cookie', 's=0', 'Content-Type', 'text/plain; charset=utf-8'] } });
+  });
+
   it('403 is 403; anything else is an error (500 by the caller)', () => {
     expect(verdictOf(auth, ctx, 403, {})).toMatchObject({ allow: false, answer: { status: 403 } });
     for (const status of [302, 404, 500, 503]) expect(verdictOf(auth, ctx, status, {})).toBeNull();
