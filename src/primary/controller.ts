@@ -30,6 +30,8 @@ import type { OverrideStore } from './overrides.js';
 import type { SourceChange, SourceUpdate } from './sources/source.js';
 import { keyOf, type ObjectView, type Ingress } from './model.js';
 import type { TlsManager } from './tls/manager.js';
+import { assembleBasicAuth } from './basic-auth.js';
+import type { BasicAuthCredentials } from '../shared/basic-auth.js';
 
 /**
  * OffloadPolicy says when full compiles go to the compile thread. The measure is the work, not
@@ -53,8 +55,10 @@ export interface ControllerOptions {
   readonly offload?: OffloadPolicy;
   /** The TLS manager; without it snapshots carry no certificates. */
   readonly tls?: TlsManager;
-  /** Hears the Secrets (`namespace/name`) the TLS manager needed after each assembly. */
+  /** Hears the Secrets (`namespace/name`) the TLS manager and the basic-auth Ingresses needed after each assembly. */
   readonly onSecretsReferenced?: (keys: ReadonlySet<string>) => void;
+  /** Hears the basic-auth credentials when they change (primary/basic-auth.ts), before the snapshot that needs them. */
+  readonly onBasicAuth?: (credentials: BasicAuthCredentials) => void;
 }
 
 /** MAX_TRACKED_CHANGES bounds the changes kept for the compile thread's mirror; beyond, it gets everything. */
@@ -77,6 +81,8 @@ export class Controller {
   /** The compiler's (or the endpoint update's) and the TLS manager's part of #diagnostics. */
   #compileDiagnostics: readonly Diagnostic[] = [];
   #tlsDiagnostics: readonly Diagnostic[] = [];
+  /** The basic-auth credentials last given to onBasicAuth, as JSON (to send only changes). */
+  #credentials = '';
   /** Keys of our Ingresses after the last compile (what the TLS manager reads). */
   #ours: ReadonlySet<string> = new Set();
   /** A Secret changed since the last rebuild. */
@@ -188,12 +194,23 @@ export class Controller {
   /** #assembleTls runs the TLS manager over our Ingresses (null without one). */
   #assembleTls(update: SourceUpdate): TlsSnapshot | null {
     const manager = this.#opts.tls;
-    if (manager === undefined) return null;
     const ours: Ingress[] = [];
     for (const ing of update.view.ingresses()) if (this.#ours.has(keyOf(ing))) ours.push(ing);
+    // The basic-auth credentials come from Secrets too, and go out before the snapshot (primary/basic-auth.ts).
+    const auth = assembleBasicAuth(ours, update.secrets);
+    const json = JSON.stringify(auth.credentials);
+    if (json !== this.#credentials) {
+      this.#credentials = json;
+      this.#opts.onBasicAuth?.(auth.credentials);
+    }
+    if (manager === undefined) {
+      this.#tlsDiagnostics = auth.diagnostics;
+      this.#opts.onSecretsReferenced?.(auth.referenced);
+      return null;
+    }
     const { snapshot, diagnostics } = manager.assemble(ours, update.secrets);
-    this.#tlsDiagnostics = diagnostics;
-    this.#opts.onSecretsReferenced?.(manager.referencedSecrets);
+    this.#tlsDiagnostics = [...diagnostics, ...auth.diagnostics];
+    this.#opts.onSecretsReferenced?.(auth.referenced.size === 0 ? manager.referencedSecrets : new Set([...manager.referencedSecrets, ...auth.referenced]));
     return snapshot;
   }
 

@@ -7,6 +7,7 @@
 import { RE2JS } from 're2js';
 import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
 import { parseCidr } from '../shared/cidr.js';
+import type { RouteExternalAuth } from '../shared/external-auth.js';
 import type { Route } from '../shared/snapshot.js';
 import { sourceVerdict, type RouteSourceRange } from '../shared/source-range.js';
 
@@ -35,6 +36,12 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
   if (route.regex === true) out.push('regex host: every path of this host is a case-insensitive regular expression, tried longest first (use-regex or rewrite-target on one of its Ingresses)');
   const p = route.policy;
   const decided = p === undefined ? undefined : applyPolicy(p, req);
+  const ba = route.basicAuth;
+  if (ba !== undefined && (decided === undefined || !('status' in decided)))
+    out.push(ba.denied !== undefined ? `refused 503: the Ingress's auth-type annotations are invalid (${ba.denied}); see the diagnostics` : `needs credentials: auth-type basic, realm "${ba.realm}" (401 without a user and password of ${ba.credentials.replace(' ', ' Secret ')}; the Authorization field is not sent upstream)`);
+  if (route.externalAuth !== undefined && (decided === undefined || !('status' in decided))) out.push(describeExternalAuth(route.externalAuth));
+  if (route.connLimit !== undefined && (decided === undefined || !('status' in decided)))
+    out.push(`limit-connections ${route.connLimit.max}: a client with ${route.connLimit.max} request(s) in progress on this Ingress gets 503 (counted per worker, docs/rate-limits.md)`);
   // The address lists run after the redirects and the CORS preflight (nginx's access phase after rewrite).
   if (route.sourceRange !== undefined && (decided === undefined || !('status' in decided))) {
     const [line, refused] = describeSourceRange(route.sourceRange, clientAddress);
@@ -60,6 +67,13 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
   return out;
 }
 
+/** describeExternalAuth says what auth-url does to a request (the explainer cannot know the credentials: it says who decides). */
+function describeExternalAuth(auth: RouteExternalAuth): string {
+  if (auth.denied !== undefined) return `refused 503: the Ingress's auth annotations are invalid (${auth.denied}); see the diagnostics`;
+  const signin = auth.signin === undefined ? '401 to the client' : `401 becomes a 302 to ${auth.signin.join('')}`;
+  return `needs credentials: auth-url ${auth.url.join('')} decides (2xx: sent to the backend${auth.responseHeaders.length > 0 ? ` with ${auth.responseHeaders.join(', ')}` : ''}; ${signin}; 403 to the client; anything else 500)`;
+}
+
 /** annotationsInForce lists, short, the ingress-nginx annotations in force on a route (the GUI's Routes view). */
 export function annotationsInForce(route: Route): string[] {
   const out: string[] = [];
@@ -67,6 +81,9 @@ export function annotationsInForce(route: Route): string[] {
   const range = route.sourceRange;
   if (range?.allow !== undefined) out.push(`allowlist-source-range ${range.allow.length === 0 ? '(no valid entry: nobody)' : range.allow.join(', ')}`);
   if (range !== undefined && range.deny.length > 0) out.push(`denylist-source-range ${range.deny.join(', ')}`);
+  if (route.connLimit !== undefined) out.push(`limit-connections ${route.connLimit.max}`);
+  if (route.basicAuth !== undefined) out.push(route.basicAuth.denied === undefined ? `auth-type basic (${route.basicAuth.credentials})` : 'auth-type basic (invalid: every request refused)');
+  if (route.externalAuth !== undefined) out.push(route.externalAuth.denied === undefined ? `auth-url ${route.externalAuth.url.join('')}` : 'auth-url (invalid: every request refused)');
   const p = route.policy;
   if (p === undefined) return out;
   if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);

@@ -244,6 +244,7 @@ async function run(config: Config): Promise<void> {
     onSecretsReferenced: (keys) => {
       if (source instanceof KubernetesSource) source.retainSecrets(keys);
     },
+    onBasicAuth: (credentials) => pool.publishBasicAuth(credentials),
     log: log.child({ component: 'controller' }),
     compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass, cacheDefault: config.cacheDefault === 'on', self: selfListeners(config) },
     broadcaster,

@@ -8,6 +8,7 @@ import cluster from 'node:cluster';
 import type { Logger } from 'pino';
 import type { WireError } from '../shared/errors.js';
 import type { StatsDelta } from '../shared/stats.js';
+import type { BasicAuthCredentials } from '../shared/basic-auth.js';
 import { RateShareTable } from './ratelimit/shares.js';
 import { RATE_SHARE_INTERVAL_MS } from '../shared/rate-limit.js';
 import { isWorkerMessage, type CachePurgeSelector, type WorkerConfig, type WorkerMessage } from '../shared/messages.js';
@@ -69,6 +70,8 @@ export class WorkerPool {
   readonly #forkWorker: () => ForkedWorker;
   readonly #slots: Slot[] = [];
   readonly #log: Logger;
+  /** The last basic-auth credentials published (sent after each init); null: none yet. */
+  #basicAuth: BasicAuthCredentials | null = null;
   readonly #distribution: SnapshotDistribution;
   readonly #cache: CacheFanOut;
   #stopping = false;
@@ -136,6 +139,12 @@ export class WorkerPool {
   /** spareReady says a spare worker is forked and has said hello (for the admin API and tests). */
   get spareReady(): boolean {
     return this.#spare !== null && this.#spare.greeted;
+  }
+
+  /** publishBasicAuth sends every worker the credentials of the routes with auth-type basic, and every worker that starts later. */
+  publishBasicAuth(credentials: BasicAuthCredentials): void {
+    this.#basicAuth = credentials;
+    for (const slot of this.#slots) sendTo(slot, { type: 'basic-auth', credentials }, this.#log);
   }
 
   /** publish makes `snapshot` (encoded once) current and sends the same bytes to every live worker. */
@@ -316,6 +325,8 @@ export class WorkerPool {
         // Each limit is shared by `count` workers (docs/rate-limits.md).
         const config = { ...this.#opts.config, rateLimit: { status: this.#opts.config.rateLimit?.status ?? 503, workers: this.#opts.count } };
         sendTo(slot, { type: 'init', workerId: slot.id, config, snapshot }, this.#log);
+        // The basic-auth credentials follow the snapshot (docs/annotations.md "Basic authentication").
+        if (this.#basicAuth !== null) sendTo(slot, { type: 'basic-auth', credentials: this.#basicAuth }, this.#log);
         return;
       }
       case 'listening':

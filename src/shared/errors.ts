@@ -58,6 +58,8 @@ export const ErrorCodes = {
   ING_ERR_WORKER_UNCAUGHT: 'a worker hit an exception outside any request and exits so the primary restarts it',
   ING_ERR_COMPILE_FAILED: 'compiling the routing table failed (on the compile thread or the event loop); the last published snapshot keeps serving',
   ING_ERR_PROXY_INTERNAL: 'a request handler threw; that request got 502 (or was cut) and the worker kept serving',
+  ING_ERR_AUTH_FAILED: 'an auth-url check failed (connection, deadline, or a status other than 2xx/401/403); that request got 500',
+  ING_ERR_AUTH_BUSY: 'a worker had too many authentication checks waiting; that request got 503',
 } as const;
 
 /** ErrorCode is one key of the ErrorCodes table. */

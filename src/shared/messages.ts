@@ -4,6 +4,7 @@
  */
 import type { WireError } from './errors.js';
 import type { RateDemandMessage, RateSharesMessage } from './rate-limit.js';
+import type { BasicAuthMessage } from './basic-auth.js';
 import type { StatsDelta } from './stats.js';
 
 /** WorkerConfig is everything a worker needs to know that is not in the snapshot. */
@@ -133,7 +134,7 @@ export interface CacheInvalidateMessage {
 }
 
 /** PrimaryMessage is any message the primary sends a worker. */
-export type PrimaryMessage = InitMessage | SnapshotMessage | EndpointsMessage | DrainMessage | CachePurgeMessage | CacheInvalidateMessage | RateSharesMessage;
+export type PrimaryMessage = InitMessage | SnapshotMessage | EndpointsMessage | DrainMessage | CachePurgeMessage | CacheInvalidateMessage | RateSharesMessage | BasicAuthMessage;
 
 /**
  * HelloMessage is the first message a worker sends, once its message listener is attached;
@@ -199,5 +200,5 @@ export function isWorkerMessage(m: unknown): m is WorkerMessage {
 export function isPrimaryMessage(m: unknown): m is PrimaryMessage {
   if (typeof m !== 'object' || m === null) return false;
   const t = (m as { type?: unknown }).type;
-  return t === 'init' || t === 'snapshot' || t === 'endpoints' || t === 'drain' || t === 'cache-purge' || t === 'cache-invalidate' || t === 'rate-shares';
+  return t === 'init' || t === 'snapshot' || t === 'endpoints' || t === 'drain' || t === 'cache-purge' || t === 'cache-invalidate' || t === 'rate-shares' || t === 'basic-auth';
 }

@@ -4,6 +4,9 @@
  * (codec.ts) and sent as the same bytes to every worker.
  */
 
+import type { RouteBasicAuth } from './basic-auth.js';
+import type { RouteConnLimit } from './conn-limit.js';
+import type { RouteExternalAuth } from './external-auth.js';
 import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
 
@@ -52,6 +55,12 @@ export interface Route {
   readonly rateLimit?: RouteRateLimit;
   /** ingress-nginx `allowlist-source-range` / `denylist-source-range` (issue 15 item 6, shared/source-range.ts); absent: every client. */
   readonly sourceRange?: RouteSourceRange;
+  /** ingress-nginx `limit-connections` (issue 15 item 7, docs/rate-limits.md); absent: no limit. */
+  readonly connLimit?: RouteConnLimit;
+  /** ingress-nginx `auth-url` and its companions (issue 15 group 6, shared/external-auth.ts); absent: none. */
+  readonly externalAuth?: RouteExternalAuth;
+  /** ingress-nginx `auth-type: basic` (issue 15 group 6, shared/basic-auth.ts); absent: none. */
+  readonly basicAuth?: RouteBasicAuth;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

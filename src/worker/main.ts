@@ -21,6 +21,7 @@ import { WorkerState } from './state.js';
 import { WorkerStats } from './stats.js';
 import { RATE_SHARE_INTERVAL_MS } from '../shared/rate-limit.js';
 import { RateLimiter } from './ratelimit/limiter.js';
+import { BasicAuthStore } from './auth/basic-auth.js';
 
 /** WorkerProcess is the part of `process` the worker uses (tests may pass a fake). */
 export interface WorkerProcess {
@@ -51,6 +52,8 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
   let server: ProxyServer | null = null;
   let cache: WorkerCache | null = null;
   let limiter: RateLimiter | null = null;
+  /** The basic-auth credentials (docs/annotations.md "Basic authentication"): they may come right after init, before the proxy exists. */
+  const basicAuth = new BasicAuthStore();
   let drainTimeoutMs = 0;
   let leaving = false;
 
@@ -93,7 +96,7 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
     try {
       const rateLimiter = new RateLimiter({ workers: m.config.rateLimit?.workers ?? 1, now: () => performance.now() });
       limiter = rateLimiter;
-      const proxy = createProxyServer({ state, config: m.config, log, accessLog, cache: responseCache, rateLimiter, ...(stats === undefined ? {} : { stats }) });
+      const proxy = createProxyServer({ state, config: m.config, log, accessLog, cache: responseCache, rateLimiter, basicAuth, ...(stats === undefined ? {} : { stats }) });
       server = proxy;
       proxy.applyTls(state.current.tls);
       const ports = await proxy.listen();
@@ -182,6 +185,9 @@ export function startWorker(proc: WorkerProcess = process as unknown as WorkerPr
         return;
       case 'rate-shares':
         limiter?.setShares(message.shares);
+        return;
+      case 'basic-auth':
+        basicAuth.credentials = message.credentials;
         return;
     }
   });

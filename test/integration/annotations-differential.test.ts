@@ -7,7 +7,11 @@
  * except where KNOWN lists the difference, which docs/annotations.md explains. The suite prints
  * "N cases, N agree with nginx, K known differences".
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +24,18 @@ import { freePort } from '../helpers/ports.js';
 import { nginxPreamble, startNginx, type Nginx } from '../helpers/system.js';
 
 const N = 'nginx.ingress.kubernetes.io/';
+const openssl = (...args: string[]): string => execFileSync('openssl', ['passwd', ...args], { encoding: 'utf8' }).trim();
+/** The users of the basic-auth case, one per hash format both sides check, with password and hash. */
+const HTPASSWD_USERS: Record<string, [string, string]> = {
+  bcrypt: ['b-pass', bcrypt.hashSync('b-pass', 5)],
+  bcrypt2y: ['y-pass', bcrypt.hashSync('y-pass', 5).replace('$2b$', '$2y$')],
+  apr1: ['a-pass', openssl('-apr1', 'a-pass')],
+  sha512: ['s6-pass', openssl('-6', 's6-pass')],
+  sha: ['sha-pass', `{SHA}${createHash('sha1').update('sha-pass').digest('base64')}`],
+  plain: ['p-pass', '{PLAIN}p-pass'],
+};
+const HTPASSWD = `${Object.entries(HTPASSWD_USERS).map(([u, [, h]]) => `${u}:${h}`).join('\n')}\n`;
+const basicCredentials = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 const FIXTURES = path.join(import.meta.dirname, '../fixtures/annotations');
 
 /** Req is one request of a case: method, target, Host, extra fields. */
@@ -35,7 +51,7 @@ interface Case {
   readonly fixture: string;
   readonly host: string;
   readonly annotations: Record<string, string>;
-  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' }[];
+  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' | 'd' }[];
   readonly requests: readonly Req[];
 }
 
@@ -198,6 +214,57 @@ const CASES: Record<string, Case> = {
     paths: [{ path: '/', to: 'a' }],
     requests: ['/', '/x'].map((t) => get('deny-wins.test', t)),
   },
+  // Issue 15 item 7: requests one after another are never limited (limit-connections counts requests in
+  // progress); the concurrent part is its own test below, with backend d holding a request.
+  'limit-connections': {
+    fixture: 'limit-connections.conf',
+    host: 'conn-limit.test',
+    annotations: { [`${N}limit-connections`]: '1' },
+    paths: [
+      { path: '/', to: 'a' },
+      { path: '/hold', to: 'd' },
+    ],
+    requests: ['/', '/x', '/y'].map((t) => get('conn-limit.test', t)),
+  },
+  // Issue 15 group 6: the test's auth service (@AUTH@) decides by the Authorization field; what it
+  // received is compared too (request line, Host, X-Original-*, X-Auth-Request-Redirect, X-Sent-From).
+  'auth-url': {
+    fixture: 'auth-url.conf',
+    host: 'auth-url.test',
+    annotations: { [`${N}auth-url`]: 'http://@AUTH@/check', [`${N}auth-response-headers`]: 'X-User' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [
+      get('auth-url.test', '/p?x=1', 'Authorization: Bearer good\r\nX-User: forged\r\n'),
+      get('auth-url.test', '/p', 'Authorization: Bearer nouser\r\nX-User: forged\r\n'),
+      get('auth-url.test', '/p'),
+      get('auth-url.test', '/p', 'Authorization: Bearer forbidden\r\n'),
+      get('auth-url.test', '/p', 'Authorization: Bearer broken\r\n'),
+      { method: 'DELETE', host: 'auth-url.test', target: '/d/e', fields: 'Authorization: Bearer good\r\n' },
+      get('auth-url.test', '/c', 'Authorization: Bearer cookie\r\n'),
+    ],
+  },
+  'auth-signin': {
+    fixture: 'auth-signin.conf',
+    host: 'auth-signin.test',
+    annotations: { [`${N}auth-url`]: 'http://@AUTH@/check', [`${N}auth-signin`]: 'https://login.example/start', [`${N}auth-method`]: 'GET' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [get('auth-signin.test', '/deep/page?a=1'), get('auth-signin.test', '/'), get('auth-signin.test', '/p', 'Authorization: Bearer forbidden\r\n'), { method: 'POST', host: 'auth-signin.test', target: '/form', fields: 'Authorization: Bearer good\r\nContent-Length: 0\r\n' }],
+  },
+  // Issue 15 group 6: one htpasswd (HTPASSWD, made at test time) in a Secret for Flusso and in a file for nginx's auth_basic.
+  'auth-type basic': {
+    fixture: 'auth-basic.conf',
+    host: 'auth-basic.test',
+    annotations: { [`${N}auth-type`]: 'basic', [`${N}auth-secret`]: 'htpasswd', [`${N}auth-realm`]: 'Staff only' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [
+      ...Object.entries(HTPASSWD_USERS).map(([user, [password]]) => get('auth-basic.test', `/${user}`, `Authorization: ${basicCredentials(user, password)}\r\n`)),
+      get('auth-basic.test', '/none'),
+      get('auth-basic.test', '/wrong', `Authorization: ${basicCredentials('bcrypt', 'nope')}\r\n`),
+      get('auth-basic.test', '/nobody', `Authorization: ${basicCredentials('nobody', 'x')}\r\n`),
+      get('auth-basic.test', '/bearer', 'Authorization: Bearer x\r\n'),
+      get('auth-basic.test', '/case', `Authorization: ${basicCredentials('plain', 'p-pass').replace('Basic', 'BASIC')}\r\n`),
+    ],
+  },
 };
 
 /**
@@ -219,6 +286,8 @@ let nginxPort: number;
 let flusso: FlussoProcess | undefined;
 let agreed = 0;
 let known = 0;
+/** Requests compared outside CASES (the limit-connections test), for the tally. */
+let extraRequests = 0;
 
 /** record answers every request with a 200 and closes, noting which backend got which request line, Host and X-Forwarded-Prefix. */
 function record(name: string): (socket: net.Socket) => void {
@@ -228,11 +297,41 @@ function record(name: string): (socket: net.Socket) => void {
       buf += d.toString('latin1');
       if (!buf.includes('\r\n\r\n')) return;
       const lines = buf.slice(0, buf.indexOf('\r\n\r\n')).split('\r\n');
-      const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
+      const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix|x-user|authorization):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
       received.push([`${name}: ${lines[0] ?? ''}`, ...kept.sort()].join(' | '));
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
     });
   };
+}
+
+/** Requests backend d holds (limit-connections): each is answered when the test says so; `heldArrived` hears the next one. */
+const heldSockets: net.Socket[] = [];
+let heldArrived: (() => void) | null = null;
+
+/** holdRequest keeps a request unanswered until the test ends it (a request in progress). */
+function holdRequest(socket: net.Socket): void {
+  let buf = '';
+  socket.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    if (!buf.includes('\r\n\r\n') || heldSockets.includes(socket)) return;
+    heldSockets.push(socket);
+    heldArrived?.();
+  });
+}
+
+/** The auth service of the auth cases (issue 15 group 6): its answer depends on the Authorization field; it records what it got. */
+let authService: http.Server;
+function authAnswer(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const shown = ['host', 'x-original-url', 'x-original-method', 'x-original-uri', 'x-auth-request-redirect', 'x-sent-from', 'content-length'].map((n) => (req.headers[n] === undefined ? '' : `${n}: ${String(req.headers[n])}`)).filter((l) => l !== '');
+  received.push([`auth: ${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}`, ...shown].join(' | '));
+  req.resume();
+  const token = req.headers.authorization ?? '';
+  if (token === 'Bearer good') res.writeHead(200, { 'X-User': 'ann' }).end();
+  else if (token === 'Bearer cookie') res.writeHead(200, { 'Set-Cookie': 'sess=1; Path=/' }).end();
+  else if (token === 'Bearer nouser') res.writeHead(200).end();
+  else if (token === 'Bearer forbidden') res.writeHead(403).end();
+  else if (token === 'Bearer broken') res.writeHead(502).end();
+  else res.writeHead(401, { 'WWW-Authenticate': 'Bearer realm="diff"' }).end();
 }
 
 /** outcome sends one request and describes what happened: status, Location, CORS fields, and what a backend got. */
@@ -242,7 +341,7 @@ async function outcome(port: number, r: Req): Promise<string> {
   const { raw } = await rawRequest(port, bytes, { idleMs: 2000 });
   const headEnd = raw.indexOf('\r\n\r\n');
   const fields = raw.slice(0, headEnd < 0 ? raw.length : headEnd).split('\r\n').slice(1);
-  const shown = fields.filter((l) => /^(location|access-control-[a-z-]+):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': ')).sort();
+  const shown = fields.filter((l) => /^(location|access-control-[a-z-]+|www-authenticate|set-cookie):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': ')).sort();
   const got = received.slice(before);
   return [String(statusOf(raw)), ...shown, got.length === 0 ? 'backend: -' : got.join(' ;; ')].join('\n');
 }
@@ -250,12 +349,19 @@ async function outcome(port: number, r: Req): Promise<string> {
 beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'flusso-annodiff-'));
   for (const name of ['a', 'b', 'c']) backends[name] = await startRawUpstream(record(name));
+  backends.d = await startRawUpstream(holdRequest);
+  authService = http.createServer(authAnswer);
+  await new Promise<void>((resolve) => authService.listen(0, '127.0.0.1', resolve));
+  const auth = `127.0.0.1:${(authService.address() as net.AddressInfo).port}`;
+  // nginx's worker may run as nobody (a root test run): it must be able to reach and read the htpasswd file.
+  chmodSync(dir, 0o711);
+  writeFileSync(path.join(dir, 'htpasswd'), HTPASSWD, { mode: 0o644 });
   nginxPort = await freePort();
   const listen = `127.0.0.1:${nginxPort}`;
   const servers = readdirSync(FIXTURES)
     .filter((f) => f.endsWith('.conf'))
     .sort()
-    .map((f) => readFileSync(path.join(FIXTURES, f), 'utf8').replaceAll('@LISTEN@', listen))
+    .map((f) => readFileSync(path.join(FIXTURES, f), 'utf8').replaceAll('@LISTEN@', listen).replaceAll('@AUTH@', auth).replaceAll('@HTPASSWD@', path.join(dir, 'htpasswd')))
     .join('\n');
   const upstreams = Object.entries(backends).map(([n, b]) => `  upstream ${n} { server 127.0.0.1:${b.port}; }`).join('\n');
   writeFileSync(
@@ -270,13 +376,14 @@ ${servers}
   );
   nginx = await startNginx(dir, nginxPort);
 
-  const objects: K8sObject[] = [ingressClass('flusso')];
+  const objects: K8sObject[] = [ingressClass('flusso'), { apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'diff', name: 'htpasswd' }, type: 'Opaque', stringData: { auth: HTPASSWD } }];
   for (const [name, b] of Object.entries(backends)) {
     objects.push(service('diff', `svc-${name}`, [{ name: 'http', port: 80, targetPort: b.port }]), endpointSlice('diff', `svc-${name}`, ['127.0.0.1'], b.port, { portName: 'http' }));
   }
   for (const [name, c] of Object.entries(CASES)) {
     const ing = ingress('diff', name, { host: c.host, paths: c.paths.map((p) => ({ path: p.path, pathType: p.pathType ?? 'Prefix', service: `svc-${p.to}`, port: 'http' })) });
-    objects.push({ ...ing, metadata: { ...(ing.metadata as object), annotations: c.annotations } });
+    const annotations = Object.fromEntries(Object.entries(c.annotations).map(([k, v]) => [k, v.replaceAll('@AUTH@', auth)]));
+    objects.push({ ...ing, metadata: { ...(ing.metadata as object), annotations } });
   }
   const manifests = await manifestDir();
   await manifests.write('00-annotations.yaml', objects);
@@ -285,12 +392,14 @@ ${servers}
 });
 
 afterAll(async () => {
-  const total = Object.values(CASES).reduce((n, c) => n + c.requests.length, 0);
+  const total = Object.values(CASES).reduce((n, c) => n + c.requests.length, 0) + extraRequests;
   // The summary the issue asks for; a failed case shows in vitest's own output too.
   process.stdout.write(`annotations differential: ${Object.keys(CASES).length} annotation cases, ${total} requests: ${agreed} agree with nginx, ${known} known differences\n`);
   await nginx?.stop();
   await flusso?.stop();
   for (const b of Object.values(backends)) await b.close();
+  authService?.closeAllConnections();
+  authService?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -320,6 +429,23 @@ async function adminJson(path: string): Promise<Record<string, unknown>> {
   expect(res.status, path).toBe(200);
   return (await res.json()) as Record<string, unknown>;
 }
+
+describe('limit-connections with a request in progress, on both', () => {
+  it('refuses the same client\'s next request with 503 until the first is over, as nginx\'s limit_conn', async () => {
+    for (const [side, port] of [['nginx', nginxPort], ['Flusso', (flusso as FlussoProcess).httpPort]] as const) {
+      const arrived = new Promise<void>((resolve) => (heldArrived = resolve));
+      const first = rawRequest(port, 'GET /hold HTTP/1.1\r\nHost: conn-limit.test\r\nConnection: close\r\n\r\n', { idleMs: 5000 });
+      await arrived;
+      expect(await outcome(port, get('conn-limit.test', '/during')), side).toBe('503\nbackend: -');
+      heldSockets.shift()?.end('HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nheld\n');
+      expect(statusOf((await first).raw), side).toBe(200);
+      expect(await outcome(port, get('conn-limit.test', '/after')), side).toBe('200\na: GET /after HTTP/1.1 | host: conn-limit.test');
+    }
+    // The two requests above, each compared on both sides (and asserted exactly, so they agree).
+    agreed += 2;
+    extraRequests += 2;
+  });
+});
 
 describe('the admin API on annotated routes (explainer and Routes view)', () => {
   it('reports no diagnostic for the supported annotations of every case', async () => {

@@ -11,6 +11,9 @@ import { compareText, type BackendUse, type CompileOptions, type CompileState, t
 import { applyHostAnnotations } from './host-annotations.js';
 import { compileIngresses } from './ingress.js';
 import { selectIngresses } from './ingress-class.js';
+import { applyExternalAuth } from './auth-annotations.js';
+import { applyBasicAuth } from './basic-auth-annotations.js';
+import { applyConnLimits } from './conn-limit-annotations.js';
 import { applyRateLimits } from './rate-limit-annotations.js';
 import { applySourceRanges } from './source-range-annotations.js';
 import { resolveBackends } from './services.js';
@@ -39,7 +42,7 @@ export interface CompiledState extends CompileResult {
 }
 
 /** PROCESSORS run in this order; each relies on the state the earlier ones left. */
-const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applySourceRanges, resolveBackends];
+const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applyConnLimits, applySourceRanges, applyBasicAuth, applyExternalAuth, resolveBackends];
 
 /** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
 export function compileSnapshot(view: ObjectView, opts: CompileOptions): CompileResult {

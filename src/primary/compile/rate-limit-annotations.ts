@@ -65,7 +65,7 @@ export function readRateLimit(state: CompileState, ing: Ingress): RouteRateLimit
   if (rps > 0) rates.push({ perSecond: rps, burst: 1 + rps * multiplier });
   if (rpm > 0) rates.push({ perSecond: rpm / 60, burst: 1 + rpm * multiplier });
   if (rates.length === 0) {
-    if (whitelist.length > 0 || rawMultiplier !== undefined) {
+    if ((whitelist.length > 0 && get('limit-connections') === undefined) || rawMultiplier !== undefined) {
       report(state, 'ING_ERR_INGRESS_UNSUPPORTED', 'warning', describeObject(ing), `annotations ${PREFIX}limit-whitelist and limit-burst-multiplier have no effect without limit-rps or limit-rpm; ignored`);
     }
     return undefined;

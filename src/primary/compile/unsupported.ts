@@ -24,8 +24,11 @@ export const SUPPORTED_ANNOTATIONS: ReadonlySet<string> = new Set([
   // Issue 15, compile/annotations.ts (docs/annotations.md has the table).
   ...['use-regex', 'rewrite-target', 'app-root', 'x-forwarded-prefix', 'upstream-vhost'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   ...['permanent-redirect', 'permanent-redirect-code', 'temporal-redirect', 'temporal-redirect-code', 'from-to-www-redirect', 'server-alias'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
-  // Issue 15 item 7, compile/rate-limit-annotations.ts (docs/rate-limits.md); limit-connections is not supported yet.
-  ...['limit-rps', 'limit-rpm', 'limit-burst-multiplier', 'limit-whitelist', 'limit-allowlist'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
+  // Issue 15 item 7, compile/rate-limit-annotations.ts (docs/rate-limits.md); limit-connections in compile/conn-limit-annotations.ts.
+  ...['limit-rps', 'limit-rpm', 'limit-burst-multiplier', 'limit-whitelist', 'limit-allowlist', 'limit-connections'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
+  // Issue 15 group 6, compile/basic-auth-annotations.ts and compile/auth-annotations.ts (external authentication).
+  ...['auth-type', 'auth-secret', 'auth-secret-type', 'auth-realm'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
+  ...['auth-url', 'auth-method', 'auth-signin', 'auth-signin-redirect-param', 'auth-response-headers', 'auth-request-redirect', 'auth-cache-key', 'auth-cache-duration', 'auth-always-set-cookie', 'auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-timeout', 'auth-keepalive-share-vars'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   // Issue 15 item 6, compile/source-range-annotations.ts.
   ...['allowlist-source-range', 'whitelist-source-range', 'denylist-source-range'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   ...['enable-cors', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-expose-headers', 'cors-allow-credentials', 'cors-max-age'].map((n) => `nginx.ingress.kubernetes.io/${n}`),

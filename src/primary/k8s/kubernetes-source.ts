@@ -6,7 +6,10 @@
  *
  * TLS Secrets are watched (type kubernetes.io/tls only), but once the TLS manager has said which
  * Secrets our Ingresses name (retainSecrets), only those are kept in memory; the others are
- * remembered by name alone, and fetched when an Ingress starts to name them.
+ * remembered by name alone, and fetched when an Ingress starts to name them. A named Secret the
+ * watch does not cover (a basic-auth htpasswd Secret, type Opaque) is read by name, and read again
+ * every POLL_SECRET_MS while it is named: a change applies within that time, without a watch on
+ * every Secret of the cluster.
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -26,6 +29,9 @@ export interface LoadBalancerIngress {
   readonly ip?: string;
   readonly hostname?: string;
 }
+
+/** How often a named Secret outside the TLS watch (a basic-auth Secret) is read again. */
+export const POLL_SECRET_MS = 30_000;
 
 /** TLS_SECRET_SELECTOR narrows the Secret watch to certificates. */
 export const TLS_SECRET_SELECTOR = 'type=kubernetes.io/tls';
@@ -59,6 +65,9 @@ export class KubernetesSource implements Source {
   /** The Secrets to keep (retainSecrets); null until the TLS manager first says: keep all. */
   #referenced: ReadonlySet<string> | null = null;
   readonly #fetching = new Set<string>();
+  /** Named Secrets outside the TLS watch, read by name again every POLL_SECRET_MS. */
+  readonly #polled = new Set<string>();
+  #pollTimer: ReturnType<typeof setInterval> | undefined;
   readonly #readSecret: (namespace: string, name: string) => Promise<RawObject | undefined>;
   readonly #loadBalancers = new Map<string, readonly LoadBalancerIngress[]>();
   readonly #diagnostics = new Map<string, Diagnostic>();
@@ -125,6 +134,7 @@ export class KubernetesSource implements Source {
   /** stop ends every watch; no onUpdate call follows. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#pollTimer);
     this.#allListed?.();
     await Promise.all(this.#watchers.map((w) => w.stop()));
   }
@@ -152,28 +162,49 @@ export class KubernetesSource implements Source {
   retainSecrets(keys: ReadonlySet<string>): void {
     this.#referenced = keys;
     for (const key of [...this.#secrets.keys()]) if (!keys.has(key)) this.#secrets.delete(key);
-    for (const key of keys) if (this.#known.has(key) && this.#secrets.secret(...splitKey(key)) === undefined) this.#fetch(key);
+    for (const key of [...this.#polled]) if (!keys.has(key)) this.#polled.delete(key);
+    for (const key of keys) {
+      if (this.#known.has(key)) {
+        if (this.#secrets.secret(...splitKey(key)) === undefined) this.#fetch(key);
+      } else if (!this.#polled.has(key)) {
+        this.#polled.add(key);
+        this.#fetch(key);
+      }
+    }
+    if (this.#polled.size > 0 && !this.#stopped) this.#pollTimer ??= setInterval(() => this.#poll(), POLL_SECRET_MS).unref();
+    else if (this.#pollTimer !== undefined) {
+      clearInterval(this.#pollTimer);
+      this.#pollTimer = undefined;
+    }
   }
 
-  #fetch(key: string): void {
+  /** #poll reads the named Secrets outside the watch again; a change is reported as one. */
+  #poll(): void {
+    // Not marked pending: a held Secret keeps serving, a missing one stays missing, until the read says otherwise.
+    for (const key of this.#polled) if (!this.#known.has(key)) this.#fetch(key, false);
+  }
+
+  #fetch(key: string, mark = true): void {
     if (this.#fetching.has(key) || this.#stopped) return;
     this.#fetching.add(key);
-    this.#secrets.markPending(key);
+    if (mark) this.#secrets.markPending(key);
     this.#readSecret(...splitKey(key)).then(
       (raw) => {
         this.#fetching.delete(key);
         if (this.#stopped || this.#referenced?.has(key) === false) return;
         if (raw === undefined) {
           this.#known.delete(key);
-          if (this.#secrets.delete(key)) this.#notify({ kind: 'Secret', key });
-          else this.#notify({ kind: 'Secret', key }); // no longer pending: the TLS manager reports it missing
+          // Held or pending before: a change (a pending one is now reported missing). A polled Secret still missing is none.
+          const was = this.#secrets.secret(...splitKey(key));
+          this.#secrets.delete(key);
+          if (was !== undefined) this.#notify({ kind: 'Secret', key });
           return;
         }
         this.#keepSecret(key, raw);
       },
       (err: unknown) => {
         this.#fetching.delete(key);
-        this.#log.warn({ err, code: 'ING_ERR_K8S_API_UNREACHABLE', secret: key }, 'cannot read a TLS Secret; retrying');
+        this.#log.warn({ err, code: 'ING_ERR_K8S_API_UNREACHABLE', secret: key }, 'cannot read a Secret; retrying');
         setTimeout(() => {
           if (this.#referenced?.has(key) === true && this.#secrets.secret(...splitKey(key)) === 'pending') this.#fetch(key);
         }, 5000).unref();

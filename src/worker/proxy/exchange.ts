@@ -94,6 +94,8 @@ export interface ExchangeOptions {
   readonly cache?: ExchangeCache | null;
   /** The route's request-body policy (request-body.ts bodyPolicyOf); absent: the context's defaults. */
   readonly bodyPolicy?: BodyPolicy;
+  /** Runs once when the exchange is over, however it ends (limit-connections gives its place back, conn-limit.ts). */
+  readonly onFinish?: (() => void) | null;
 }
 
 /** Methods that may be sent again (nginx proxy_next_upstream; RFC 9110 §9.2.2). */
@@ -153,6 +155,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   readonly #record: RequestRecord;
   readonly #cache: ExchangeCache | null;
   readonly #counters: RouteCounters | null;
+  readonly #onFinish: (() => void) | null;
 
   /** The connection carrying the request; null before one took it and after the response. */
   #conn: UpstreamConnection | null = null;
@@ -185,6 +188,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     this.#endpoint = o.endpoint;
     this.#cache = o.cache ?? null;
     this.#counters = o.counters;
+    this.#onFinish = o.onFinish ?? null;
     this.bodyFraming = o.body;
     this.headRequest = o.method === 'HEAD';
     this.retryable = o.body === BodyFraming.None && IDEMPOTENT.has(o.method);
@@ -507,6 +511,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     this.#finished = true;
     this.#bodyTimer?.disarm();
     this.#cache?.settle();
+    this.#onFinish?.();
     const ctx = this.#ctx;
     ctx.inFlight--;
     const w = this.#w;

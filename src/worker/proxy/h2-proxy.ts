@@ -69,7 +69,7 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     if (match === null || backend?.protocol === undefined) return false;
     const route = match.route;
     // What this path does not apply is said once per route (docs/http2.md, "Limits").
-    if ((route.policy !== undefined || route.rateLimit !== undefined || route.cache !== undefined) && !warned.has(route)) {
+    if ((route.policy !== undefined || route.rateLimit !== undefined || route.connLimit !== undefined || route.cache !== undefined) && !warned.has(route)) {
       warned.add(route);
       o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED' }, 'annotation policies, rate limits and the cache are not applied to a route whose backend speaks HTTP/2');
     }
@@ -84,6 +84,11 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     });
     if (route.sourceRange !== undefined && !sourceAllowed(route.sourceRange, new Uint8Array(addressBytes(req.socket?.remoteAddress)))) {
       refuse(res, grpc, record);
+      return true;
+    }
+    // auth-url and auth-type basic are not applied on this path: refused, never let through unchecked (docs/annotations.md).
+    if (route.externalAuth !== undefined || route.basicAuth !== undefined) {
+      fail(res, grpc, 503, 'authentication (auth-url, auth-type) is not applied to HTTP/2 backends', record);
       return true;
     }
     const endpoint = backend.balancer.select();

@@ -16,7 +16,7 @@ import type { BackendRuntime, WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { formatAddress } from './address.js';
 import type { CachedRoutes, Pending } from './cached-route.js';
-import { CONTENT_TYPE_TEXT, errorResponse, type ProxyFailure } from './errors.js';
+import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
 import { RequestRecord } from './request-record.js';
@@ -27,6 +27,11 @@ import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFiel
 import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
+import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
+import { ExternalAuthClient, HeldRequest, setAuthCookie, withAuthFields, type AuthRequest } from './external-auth.js';
+import type { BasicAuthStore } from '../auth/basic-auth.js';
+import type { HashVerifier } from '../auth/verifier.js';
+import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps, type Gate } from './access-gate.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
@@ -52,9 +57,20 @@ export interface RequestHandlerOptions {
   readonly unmatched: RouteCounters | null;
   /** The routes' rate limits (docs/rate-limits.md); null: none applied. */
   readonly rateLimiter?: RateLimiter | null;
+  /** The routes' limit-connections (conn-limit.ts); null: none applied. */
+  readonly connLimiter?: ConnLimiter | null;
+  /** The routes' auth-url checks (external-auth.ts); null: a route with auth-url is refused 503 (never let through unchecked). */
+  readonly externalAuth?: ExternalAuthClient | null;
+  /** The routes' auth-type basic (worker/auth/basic-auth.ts); null: such a route is refused 503. */
+  readonly basicAuth?: { readonly store: BasicAuthStore; readonly verifier: HashVerifier } | null;
 }
 
 const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
+
+/** Answers of the auth path (external-auth.ts) besides the check's own. */
+const plain = (status: number): PolicyAnswer => ({ status, fields: ['Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(status)}\n` });
+const NO_ENDPOINT = plain(503);
+const INTERNAL = plain(500);
 
 /**
  * Paths never redirected to HTTPS: ACME HTTP-01 challenges (cert-manager answers them on plain
@@ -82,6 +98,9 @@ function headerPairs(head: RequestHead): [string, string][] {
 export function createRequestHandler(opts: RequestHandlerOptions): RequestHandler {
   const { state, log, accessLog, unmatched } = opts;
   const rateLimiter = opts.rateLimiter ?? null;
+  const connLimiter = opts.connLimiter ?? null;
+  const externalAuth = opts.externalAuth ?? null;
+  const accessDeps: AccessDeps = { basicAuth: opts.basicAuth ?? null, externalAuth, log };
   const limited = rateLimitedAnswer(opts.config.rateLimit?.status ?? 503);
   const redirectPort = opts.config.https?.redirectPort ?? 443;
   const redirectAuthoritySuffix = redirectPort === 443 ? '' : `:${redirectPort}`;
@@ -95,6 +114,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   let target = '';
   let counters: RouteCounters | null = null;
   let routeSource = '';
+  /** The current request's limit-connections place (conn-limit.ts): the Exchange gives it back, or the handler when no Exchange starts. */
+  let place: Release | null = null;
 
   /** account counts an answer the proxy gave itself and writes its access line, through the one RequestRecord. */
   function account(res: HttpResponse, status: number, bytesOut: number, c: RouteCounters | null, m: string, tgt: string, source: string, host: string, requestId: string, started: number): void {
@@ -178,6 +199,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   function route(res: HttpResponse, req: HttpRequest, l: Listener): Exchange | null {
     // HttpRequest is stack-allocated: read everything now.
     t0 = performance.now();
+    place = null;
     method = req.getCaseSensitiveMethod();
     const url = req.getUrl();
     const query: string = req.getQuery() || '';
@@ -229,14 +251,30 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     }
     // limit-rps / limit-rpm after the redirects and the CORS preflight, as nginx's preaccess phase after rewrite (docs/rate-limits.md).
     if (match.route.rateLimit !== undefined && rateLimiter !== null && !admitted(rateLimiter, match.route.rateLimit, res)) return answer(res, l, limited);
+    // limit-connections after limit-rps, as nginx runs limit_req before limit_conn in the preaccess phase (docs/rate-limits.md).
+    if (match.route.connLimit !== undefined && connLimiter !== null) {
+      const address = res.getRemoteAddress();
+      place = connLimiter.acquire(match.route.connLimit, formatAddress(address), new Uint8Array(address));
+      if (place === null) return answer(res, l, connLimitedAnswer);
+    }
     // allowlist-source-range / denylist-source-range after the limits, as nginx's access phase after preaccess (shared/source-range.ts).
     if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) return reject(res, l, 'forbidden', false);
     // A declared body over the route's limit never goes upstream (413; request-body.ts).
     const bodyPolicy = bodyPolicyOf(match.route, bodyDefaults);
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);
+    // auth-type basic, then auth-url, after the address lists and the body size: nginx's access
+    // phase runs access, auth_basic, auth_request in that order (worker/auth/basic-auth.ts, external-auth.ts).
+    let dropAuthorization = false;
+    if (match.route.basicAuth !== undefined || match.route.externalAuth !== undefined) {
+      const access = decideAccess(match.route, authorizationOf(head.names, head.values), accessDeps);
+      if ('answer' in access) return answer(res, l, access.answer);
+      dropAuthorization = access.dropAuthorization;
+      if (access.gate !== null) return authorize(res, l, match.route, access.gate, dropAuthorization, host, path, query, forward);
+    }
     const backend = routing.backends.get(match.route.backend);
     const rc = match.route.cache;
-    if (rc !== undefined && l.cached !== null && forward === null) return cached(res, l, match.route, rc, backend, host, path, query);
+    // A request holding a limit-connections place is proxied, never parked or served by the cache (docs/rate-limits.md).
+    if (rc !== undefined && l.cached !== null && forward === null && place === null && !dropAuthorization) return cached(res, l, match.route, rc, backend, host, path, query);
     const endpoint = backend === undefined ? null : backend.balancer.select();
     if (backend === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
@@ -244,6 +282,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const clientAddress = formatAddress(res.getRemoteAddress());
     let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
     if (headers === null) return refuse(res, l, 'bad-request');
+    if (dropAuthorization) headers = withAuthFields(headers, NO_AUTHORIZATION);
     if (forward !== null) {
       if (forward.requestFields !== null) headers = withRequestFields(headers, forward.requestFields);
       if (forward.responseFields !== null) setResponseFields(res, forward.responseFields);
@@ -251,7 +290,83 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
-    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy });
+    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy, onFinish: place });
+  }
+
+  /**
+   * authorize holds a request of a route with auth-url while the auth service is asked
+   * (external-auth.ts), then sends it upstream with the auth response's fields, or answers what
+   * the check decided. Everything the rest needs is captured now: the head is shared.
+   */
+  function authorize(res: HttpResponse, l: Listener, matched: Route, gate: Gate, dropAuthorization: boolean, host: string, path: string, query: string, forward: PolicyForward | null): null {
+    const length = head.contentLengthCount === 1 ? Number(head.contentLength) : -1;
+    const clientAddress = formatAddress(res.getRemoteAddress());
+    let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
+    if (headers === null) return refuse(res, l, 'bad-request');
+    if (forward?.requestFields != null) headers = withRequestFields(headers, forward.requestFields);
+    const names = head.names.slice();
+    const values = head.values.slice();
+    const [c, m, tgt, source, clientHost, started] = [counters, method, target, routeSource, head.host, t0];
+    const request: AuthRequest = {
+      scheme: l.scheme, hostField: clientHost, host, method: m, target: tgt, path, query, clientAddress, upstreamFields: headers,
+      field: (name) => {
+        const i = names.indexOf(name);
+        return i < 0 ? '' : (values[i] as string);
+      },
+    };
+    // The request's limit-connections place is now this check's, then its Exchange's.
+    const held = place;
+    place = null;
+    const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
+    const bodyPolicy = bodyPolicyOf(matched, bodyDefaults);
+    const upstreamHeaders = headers;
+    const access = accessLog === null ? null : { host: clientHost, clientAddress, requestId: requestIdOf(headers), route: source };
+    // Counted in flight while it waits, so a draining worker waits for it too.
+    const ctx = l.ctx;
+    ctx.inFlight++;
+    let counted = true;
+    const settle = (): void => {
+      if (!counted) return;
+      counted = false;
+      ctx.inFlight--;
+      if (ctx.draining && ctx.inFlight === 0) ctx.onIdle?.();
+    };
+    const waiting = new HeldRequest(res, body !== BodyFraming.None, () => {
+      held?.();
+      settle();
+    });
+    /** say writes an answer of Flusso's own (the check's, or 503/500), corked; it closes the connection when body bytes may still come. */
+    const say = (a: PolicyAnswer): void => {
+      held?.();
+      settle();
+      const close = ctx.draining || waiting.unread;
+      res.cork(() => {
+        account(res, a.status, m === 'HEAD' ? 0 : a.body.length, c, m, tgt, source, clientHost, access?.requestId ?? '', started);
+        res.writeStatus(statusLine(a.status));
+        for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
+        if (m === 'HEAD') writeOwnFields(res, l.ctx).endWithoutBody(a.body.length, close);
+        else writeOwnFields(res, l.ctx).end(a.body, close);
+      });
+    };
+    gate(request, (verdict) => {
+      if (waiting.aborted) return;
+      try {
+        if (!verdict.allow) return say(verdict.answer);
+        const backend = state.current.backends.get(matched.backend);
+        const endpoint = backend === undefined ? null : backend.balancer.select();
+        if (backend === undefined || endpoint === null) return say(NO_ENDPOINT);
+        if (forward?.responseFields != null) setResponseFields(res, forward.responseFields);
+        if (verdict.cookie !== undefined) setAuthCookie(res, verdict.cookie, verdict.always === true);
+        const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
+        const exchange = new Exchange({ ctx: l.ctx, res, method: m, target: forwarded, headers: withAuthFields(upstreamHeaders, dropAuthorization ? [...verdict.fields, ...NO_AUTHORIZATION] : verdict.fields), backend, endpoint, body, counters: c, startedAt: started, access, bodyPolicy, onFinish: held });
+        res.cork(() => waiting.handOver(exchange));
+        settle(); // the Exchange counts itself from here
+      } catch (err) {
+        log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'request after its auth check failed');
+        if (!waiting.aborted) say(INTERNAL);
+      }
+    });
+    return null;
   }
 
   /** cached runs a request on a route with the response cache on (proxy/cached-route.ts has the cases). */
@@ -278,12 +393,14 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     let exchange: Exchange | null = null;
     try {
       exchange = route(res, req, l);
+      if (exchange === null) place?.();
       exchange?.start();
     } catch (err) {
       if (exchange !== null) {
         exchange.fail(err);
         return;
       }
+      place?.();
       log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'request handler failed');
       try {
         reject(res, l, 'internal', true);

@@ -11,6 +11,7 @@ import type { HttpResponse } from 'uWebSockets.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import { writeResponseFields, type UpstreamHeadView } from './headers.js';
 import { fieldNamesOf, responseFieldsOf } from './policy.js';
+import { addedResponseFields } from './external-auth.js';
 
 /** OwnFieldsContext is what writeOwnFields needs of the listener. */
 export interface OwnFieldsContext {
@@ -163,6 +164,9 @@ export class ResponseWriter {
     const policyFields = listed === undefined || listed.length === 0 ? null : fieldNamesOf(listed);
     if (upstream !== null) writeResponseFields(res, upstream, cacheStatus !== null, this.#ctx.hsts !== null, policyFields);
     if (policyFields !== null) res.writeHeader(policyFields.packed[0], policyFields.packed[1]);
+    // auth-url's Set-Cookie, next to the upstream's own (external-auth.ts).
+    const added = addedResponseFields(res, status);
+    if (added !== null) res.writeHeader(added[0] as string, added[1] as string);
     if (cacheStatus !== null) res.writeHeader('X-Cache-Status', cacheStatus);
     writeOwnFields(res, this.#ctx);
     this.status = status;

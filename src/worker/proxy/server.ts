@@ -16,6 +16,10 @@ import type { WorkerStats } from '../stats.js';
 import { CachedRoutes } from './cached-route.js';
 import type { ProxyContext } from './exchange.js';
 import { createRequestHandler, type Listener } from './handler.js';
+import { ConnLimiter } from './conn-limit.js';
+import { ExternalAuthClient } from './external-auth.js';
+import type { BasicAuthStore } from '../auth/basic-auth.js';
+import { HashVerifier } from '../auth/verifier.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { bodyDefaultsOf } from './request-body.js';
 import { H2Sessions } from '../upstream/h2-sessions.js';
@@ -37,6 +41,8 @@ export interface ProxyServerOptions {
   readonly cache?: WorkerCache;
   /** The rate limits of the routes that have one (docs/rate-limits.md); none: no route is limited. */
   readonly rateLimiter?: RateLimiter;
+  /** The basic-auth credentials the primary sent (worker/auth/basic-auth.ts); none: basic-auth routes answer 503. */
+  readonly basicAuth?: BasicAuthStore;
 }
 
 /** ProxyServer is a running (or ready to listen) proxy front. */
@@ -73,7 +79,14 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   const { config } = opts;
   const log = opts.log.child({ component: 'proxy' });
   const accessLog = opts.accessLog?.enabled ? opts.accessLog : null;
-  const handler = createRequestHandler({ state: opts.state, config, log, accessLog, unmatched: opts.stats?.unmatched ?? null, rateLimiter: opts.rateLimiter ?? null });
+  // limit-connections counts a client's requests on every listener and its WebSockets together (docs/rate-limits.md).
+  const connLimiter = new ConnLimiter();
+  // auth-url checks: one deadline for connection and answer, as a proxied request's (external-auth.ts).
+  const externalAuth = new ExternalAuthClient({ timeoutMs: config.upstreamConnectTimeoutMs + config.upstreamResponseTimeoutMs, log });
+  // auth-type basic: expensive hashes are checked on a thread of this worker, started on first use.
+  const verifier = new HashVerifier();
+  const basicAuth = opts.basicAuth === undefined ? null : { store: opts.basicAuth, verifier };
+  const handler = createRequestHandler({ state: opts.state, config, log, accessLog, unmatched: opts.stats?.unmatched ?? null, rateLimiter: opts.rateLimiter ?? null, connLimiter, externalAuth, basicAuth });
 
   /** listener builds a Listener (its own context, so its requests are counted apart). */
   const listener = (scheme: 'http' | 'https', port: number, hsts: string | null): Listener => {
@@ -88,6 +101,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     unmatched: opts.stats?.unmatched ?? null,
     rateLimiter: opts.rateLimiter ?? null,
     rateLimitStatus: config.rateLimit?.status ?? 503,
+    connLimiter,
+    access: { basicAuth, externalAuth, log },
     limits: { targetBytes: config.maxRequestTargetBytes, fieldBytes: config.maxRequestFieldBytes, fields: config.maxRequestFields },
     settings: {
       idleTimeoutMs: config.websocketIdleTimeoutMs,
@@ -126,6 +141,8 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
   let appClosed = false;
   function closeAll(): void {
     h2Sessions.close();
+    externalAuth.close();
+    verifier.close();
     if (listenSocket !== null) {
       uWS.us_listen_socket_close(listenSocket);
       listenSocket = null;

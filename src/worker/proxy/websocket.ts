@@ -20,17 +20,20 @@ import WebSocket from 'ws';
 import { normalizeHost } from '../../shared/host.js';
 import type { Uws } from '../../shared/uws-native.js';
 import { isValidQuery, normalizePath } from '../../shared/request-path.js';
-import type { WorkerState } from '../state.js';
+import type { UpstreamEndpoint, WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 import { formatAddress } from './address.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
+import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
+import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps } from './access-gate.js';
+import { withAuthFields, type AuthRequest } from './external-auth.js';
 import { writeOwnFields } from './exchange.js';
 import type { Listener } from './handler.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
-import { applyPolicy, statusLineOf, withRequestFields } from './policy.js';
+import { applyPolicy, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
 
 /** WebSocketSettings are the limits of every proxied WebSocket (flags --websocket-*). */
@@ -56,6 +59,28 @@ export interface WebSocketProxyOptions {
   readonly rateLimiter?: RateLimiter | null;
   /** `--rate-limit-status` (503 when absent). */
   readonly rateLimitStatus?: number;
+  /** The routes' limit-connections (conn-limit.ts): an open WebSocket holds its place until it closes; none: not applied. */
+  readonly connLimiter?: ConnLimiter | null;
+  /** The routes' authentication (access-gate.ts); none: an upgrade on an authenticated route is refused (503). */
+  readonly access?: AccessDeps | null;
+}
+
+/** Connect is an admitted upgrade on its way to the backend (#connect). */
+interface Connect {
+  readonly res: HttpResponse;
+  readonly l: Listener;
+  readonly context: us_socket_context_t;
+  readonly key: string;
+  readonly protocols: string;
+  readonly extensions: string;
+  readonly counters: RouteCounters | null;
+  readonly endpoint: UpstreamEndpoint;
+  readonly decided: PolicyForward | null;
+  readonly path: string;
+  readonly query: string;
+  readonly release: Release | null;
+  /** The upstream handshake's fields. */
+  readonly built: string[];
 }
 
 /** Link is one proxied WebSocket: the client side (once upgraded) and the upstream side. */
@@ -69,6 +94,8 @@ interface Link {
   clientClosed: boolean;
   upstreamClosed: boolean;
   paused: boolean;
+  /** Gives back the limit-connections place (conn-limit.ts); null without one. */
+  release: Release | null;
 }
 
 /**
@@ -225,6 +252,63 @@ export class WebSocketProxy {
     let built = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: null });
     if (built === null) return this.#answer(res, l, 'bad-request', counters);
     if (decided !== null && decided.requestFields !== null) built = withRequestFields(built, decided.requestFields);
+    // limit-connections: the WebSocket holds a place for as long as it is open, as nginx's limit_conn (docs/rate-limits.md).
+    let release: Release | null = null;
+    const connLimiter = this.#o.connLimiter ?? null;
+    if (match.route.connLimit !== undefined && connLimiter !== null) {
+      const address = res.getRemoteAddress();
+      release = connLimiter.acquire(match.route.connLimit, formatAddress(address), new Uint8Array(address));
+      if (release === null) {
+        const a = connLimitedAnswer;
+        counters?.record('GET', a.status, 0, -1, 0, a.body.length);
+        writeOwnFields(res.writeStatus(statusLine(a.status)).writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(a.body, true);
+        return;
+      }
+    }
+    const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built };
+    const r = match.route;
+    if (r.basicAuth === undefined && r.externalAuth === undefined) return this.#connect(connect);
+    // auth-type basic and auth-url: the upgrade waits for them like any request, and is refused as one (access-gate.ts).
+    const refuse = (a: PolicyAnswer): void => {
+      release?.();
+      counters?.record('GET', a.status, 0, -1, 0, a.body.length);
+      res.writeStatus(statusLine(a.status));
+      for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
+      writeOwnFields(res, l.ctx).end(a.body);
+    };
+    const access = this.#o.access == null ? { answer: connLimitedAnswer } : decideAccess(r, authorizationOf(head.names, head.values), this.#o.access);
+    if ('answer' in access) return refuse(access.answer);
+    const drop = access.dropAuthorization;
+    if (access.gate === null) return this.#connect({ ...connect, built: drop ? withAuthFields(built, NO_AUTHORIZATION) : built });
+    let gone = false;
+    res.onAborted(() => {
+      gone = true;
+      release?.();
+    });
+    const names = head.names.slice();
+    const values = head.values.slice();
+    const request: AuthRequest = {
+      scheme: l.scheme, hostField: head.host, host, method: 'GET', target: target(url, query), path, query, clientAddress, upstreamFields: built,
+      field: (name) => {
+        const i = names.indexOf(name);
+        return i < 0 ? '' : (values[i] as string);
+      },
+    };
+    const upstreamFields = built;
+    access.gate(request, (v) => {
+      if (gone) return;
+      if (!v.allow) {
+        res.cork(() => refuse(v.answer));
+        return;
+      }
+      this.#connect({ ...connect, built: withAuthFields(upstreamFields, drop ? [...v.fields, ...NO_AUTHORIZATION] : v.fields) });
+    });
+  }
+
+  /** #connect opens the upstream WebSocket for an admitted upgrade and answers the client when the backend does. */
+  #connect(c: Connect): void {
+    const { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built } = c;
+    const { log } = this.#o;
     const headers: Record<string, string | string[]> = {};
     for (let i = 0; i < built.length; i += 2) {
       const name = built[i] as string;
@@ -243,7 +327,7 @@ export class WebSocketProxy {
       followRedirects: false,
       skipUTF8Validation: false,
     });
-    const link: Link = { upstream, counters, client: null, lastActivity: performance.now(), opened: false, clientClosed: false, upstreamClosed: false, paused: false };
+    const link: Link = { upstream, counters, client: null, lastActivity: performance.now(), opened: false, clientClosed: false, upstreamClosed: false, paused: false, release };
     this.#links.add(link);
     // The route may leave the routing table while this WebSocket lives: keep its counters flushed.
     if (counters !== null) counters.pins++;
@@ -391,6 +475,7 @@ export class WebSocketProxy {
 
   #forget(link: Link): void {
     if (!this.#links.delete(link)) return;
+    link.release?.();
     if (link.opened) link.counters?.recordWebSocketClosed();
     if (link.counters !== null) link.counters.pins--;
     if (this.#links.size === 0) {

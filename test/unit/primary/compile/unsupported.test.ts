@@ -175,7 +175,7 @@ describe('SUPPORTED_ANNOTATIONS', () => {
       'flusso.dev/cache',
       'flusso.dev/cache-ttl',
       'kubernetes.io/ingress.class',
-      ...['allowlist-source-range', 'app-root', 'backend-protocol', 'cors-allow-credentials', 'cors-allow-headers', 'cors-allow-methods', 'cors-allow-origin', 'cors-expose-headers', 'cors-max-age', 'denylist-source-range', 'enable-cors', 'force-ssl-redirect', 'from-to-www-redirect', 'limit-allowlist', 'limit-burst-multiplier', 'limit-rpm', 'limit-rps', 'limit-whitelist', 'permanent-redirect', 'permanent-redirect-code', 'rewrite-target', 'server-alias', 'ssl-redirect', 'temporal-redirect', 'temporal-redirect-code', 'upstream-vhost', 'use-regex', 'whitelist-source-range', 'x-forwarded-prefix'].map((n) => NGINX + n),
+      ...['allowlist-source-range', 'app-root', 'auth-always-set-cookie', 'auth-cache-duration', 'auth-cache-key', 'auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-share-vars', 'auth-keepalive-timeout', 'auth-method', 'auth-realm', 'auth-request-redirect', 'auth-response-headers', 'auth-secret', 'auth-secret-type', 'auth-signin', 'auth-signin-redirect-param', 'auth-type', 'auth-url', 'backend-protocol', 'cors-allow-credentials', 'cors-allow-headers', 'cors-allow-methods', 'cors-allow-origin', 'cors-expose-headers', 'cors-max-age', 'denylist-source-range', 'enable-cors', 'force-ssl-redirect', 'from-to-www-redirect', 'limit-allowlist', 'limit-burst-multiplier', 'limit-connections', 'limit-rpm', 'limit-rps', 'limit-whitelist', 'permanent-redirect', 'permanent-redirect-code', 'rewrite-target', 'server-alias', 'ssl-redirect', 'temporal-redirect', 'temporal-redirect-code', 'upstream-vhost', 'use-regex', 'whitelist-source-range', 'x-forwarded-prefix'].map((n) => NGINX + n),
     ]);
   });
 });
