@@ -6,6 +6,7 @@
 
 import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
+import type { RouteUpstream } from './upstream-policy.js';
 
 /** SNAPSHOT_VERSION is the schema version; a worker refuses a snapshot of another version. */
 export const SNAPSHOT_VERSION = 4;
@@ -52,6 +53,8 @@ export interface Route {
   readonly rateLimit?: RouteRateLimit;
   /** ingress-nginx `allowlist-source-range` / `denylist-source-range` (issue 15 item 6, shared/source-range.ts); absent: every client. */
   readonly sourceRange?: RouteSourceRange;
+  /** ingress-nginx `proxy-*-timeout`, `proxy-next-upstream*` (issue 15 group 3, shared/upstream-policy.ts); absent: the global settings. */
+  readonly upstream?: RouteUpstream;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

@@ -251,7 +251,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
-    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy });
+    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy, upstream: match.route.upstream });
   }
 
   /** cached runs a request on a route with the response cache on (proxy/cached-route.ts has the cases). */
@@ -267,7 +267,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (built === null) return null;
       return {
         res, method, target, forwarded, headers: built, backend, body: head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None, counters,
-        source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0, bodyPolicy,
+        source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0, bodyPolicy, upstream: route.upstream,
       };
     };
     const answer = (l.cached as CachedRoutes).handle(route, rc, host, path, query, method, headerPairs(head), pending);
