@@ -9,6 +9,7 @@ import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
 import { parseCidr } from '../shared/cidr.js';
 import type { Route } from '../shared/snapshot.js';
 import { sourceVerdict, type RouteSourceRange } from '../shared/source-range.js';
+import { upstreamInForce } from './explain-upstream.js';
 
 /** RequestTraits are the parts of a request beyond host and path that annotations look at. */
 export interface RequestTraits {
@@ -67,6 +68,7 @@ export function annotationsInForce(route: Route): string[] {
   const range = route.sourceRange;
   if (range?.allow !== undefined) out.push(`allowlist-source-range ${range.allow.length === 0 ? '(no valid entry: nobody)' : range.allow.join(', ')}`);
   if (range !== undefined && range.deny.length > 0) out.push(`denylist-source-range ${range.deny.join(', ')}`);
+  if (route.upstream !== undefined || route.requestBody !== undefined) out.push(...upstreamInForce(route));
   const p = route.policy;
   if (p === undefined) return out;
   if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);
