@@ -7,6 +7,7 @@
  * on from an endpoint that answers 502 or refuses connections, as nginx does, never repeating a
  * POST without non_idempotent. Every wait ends on an event (a response, a latch), none on a delay.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRawUpstream, type RawUpstream } from '../helpers/echo.js';
@@ -33,6 +34,10 @@ let pairPort = 0;
 /** What the good endpoint of the pair received: request line and body, per request. */
 const goodGot: string[] = [];
 let sink: RawUpstream;
+/** A listener that never accepts, with a backlog of 0 and its queue filled: a connect to it hangs (the kernel drops the SYN). */
+let blackhole: ChildProcess;
+let blackholePort = 0;
+const fillers: net.Socket[] = [];
 /** Latches on the sink backend: each resolved with the first bytes of the next connection. */
 const sinkFirst: ((data: string) => void)[] = [];
 /** sinkGot waits for the sink's next connection and returns its first bytes. */
@@ -84,6 +89,15 @@ beforeAll(async () => {
   good = await listenOn('127.0.0.2', 0, (s) => answerEach(s, '200 OK', 'good', goodGot));
   pairPort = (good.address() as net.AddressInfo).port;
   bad = await listenOn('127.0.0.1', pairPort, (s) => answerEach(s, '502 Bad Gateway', 'bad', null));
+  blackhole = spawn('python3', ['-c', 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  blackholePort = await new Promise<number>((resolve) => blackhole.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+  // The accept queue holds one connection: the first filler fills it, the second one's SYN is dropped already.
+  for (let i = 0; i < 2; i++) {
+    const f = net.connect(blackholePort, '127.0.0.1');
+    f.on('error', () => undefined);
+    fillers.push(f);
+  }
+  await new Promise((resolve) => fillers[0]!.once('connect', resolve));
   const dir = await manifestDir();
   const svc = (name: string, port: number, addresses = ['127.0.0.1']): K8sObject[] => [service(NS, name, [{ name: 'http', port: 80, targetPort: port }]), endpointSlice(NS, name, addresses, port, { portName: 'http' })];
   await dir.write('00.yaml', [
@@ -91,10 +105,12 @@ beforeAll(async () => {
     ...svc('stall', stall.port),
     ...svc('deaf', deaf.port),
     ...svc('echo', echo.port),
+    ...svc('blackhole', blackholePort),
     ...svc('sink', sink.port),
     ...svc('pair', pairPort, ['127.0.0.1', '127.0.0.2']),
     // 127.0.0.3 listens on nothing: connections are refused.
     ...svc('refusing', pairPort, ['127.0.0.2', '127.0.0.3']),
+    annotated('connect', 'blackhole', { [`${N}proxy-connect-timeout`]: '1' }),
     annotated('read', 'stall', { [`${N}proxy-read-timeout`]: '1' }),
     annotated('send', 'deaf', { [`${N}proxy-send-timeout`]: '1', [`${N}proxy-request-buffering`]: 'off', [`${N}proxy-body-size`]: '0' }),
     annotated('small', 'echo', { [`${N}proxy-body-size`]: '1k' }),
@@ -110,17 +126,23 @@ beforeAll(async () => {
     annotated('refused', 'refusing', { [`${N}proxy-next-upstream`]: 'error' }),
     annotated('refused-off', 'refusing', { [`${N}proxy-next-upstream`]: 'off' }),
   ]);
-  flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args: ['--max-request-body-bytes', '4Ki', '--upstream-response-timeout', '60s', '--upstream-idle-timeout', '60s'] });
+  flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args: ['--max-request-body-bytes', '4Ki', '--upstream-connect-timeout', '60s', '--upstream-response-timeout', '60s', '--upstream-idle-timeout', '60s'] });
   await flusso.waitForGeneration(1);
 });
 
 afterAll(async () => {
   await flusso?.stop();
+  for (const f of fillers) f.destroy();
+  blackhole?.kill();
   for (const b of [stall, deaf, echo, sink]) await b?.close();
   for (const s of [good, bad]) await new Promise((done) => (s ? s.close(done) : done(undefined)));
 });
 
-describe('proxy-read-timeout and proxy-send-timeout', () => {
+describe('proxy-connect-timeout, proxy-read-timeout and proxy-send-timeout (the global timeouts are 60 s)', () => {
+  it('answers 504 when the connect does not finish within proxy-connect-timeout', async () => {
+    expect(statusOf(await get('connect.test'))).toBe(504);
+  });
+
   it('answers 504 when the backend sends no response head within proxy-read-timeout (the global timeout is 60 s)', async () => {
     expect(statusOf(await get('read.test'))).toBe(504);
   });
