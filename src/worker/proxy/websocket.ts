@@ -64,6 +64,8 @@ interface Link {
   readonly counters: RouteCounters | null;
   client: ClientSocket<Holder> | null;
   lastActivity: number;
+  /** The route's idle timeout (ingress-nginx proxy-read-timeout, shared/upstream-policy.ts); 0: the global one. */
+  readonly idleMs: number;
   /** The backend accepted and the client got its 101. */
   opened: boolean;
   clientClosed: boolean;
@@ -243,7 +245,7 @@ export class WebSocketProxy {
       followRedirects: false,
       skipUTF8Validation: false,
     });
-    const link: Link = { upstream, counters, client: null, lastActivity: performance.now(), opened: false, clientClosed: false, upstreamClosed: false, paused: false };
+    const link: Link = { upstream, counters, client: null, lastActivity: performance.now(), idleMs: match.route.upstream?.readTimeoutMs ?? 0, opened: false, clientClosed: false, upstreamClosed: false, paused: false };
     this.#links.add(link);
     // The route may leave the routing table while this WebSocket lives: keep its counters flushed.
     if (counters !== null) counters.pins++;
@@ -404,10 +406,11 @@ export class WebSocketProxy {
 
   /** #sweep closes connections idle for longer than the idle timeout (1001 both ways). */
   #sweep(): void {
-    const limit = performance.now() - this.#o.settings.idleTimeoutMs;
+    const now = performance.now();
+    const limit = now - this.#o.settings.idleTimeoutMs;
     for (const link of [...this.#links]) {
       const client = link.client;
-      if (link.lastActivity >= limit || client === null || link.clientClosed) continue;
+      if (link.lastActivity >= (link.idleMs === 0 ? limit : now - link.idleMs) || client === null || link.clientClosed) continue;
       try {
         client.cork(() => client.end(1001, 'idle timeout'));
       } catch (err) {
