@@ -10,6 +10,7 @@ import { parseCidr } from '../shared/cidr.js';
 import type { RouteExternalAuth } from '../shared/external-auth.js';
 import type { Route } from '../shared/snapshot.js';
 import { sourceVerdict, type RouteSourceRange } from '../shared/source-range.js';
+import { upstreamInForce } from './explain-upstream.js';
 
 /** RequestTraits are the parts of a request beyond host and path that annotations look at. */
 export interface RequestTraits {
@@ -84,6 +85,7 @@ export function annotationsInForce(route: Route): string[] {
   if (route.connLimit !== undefined) out.push(`limit-connections ${route.connLimit.max}`);
   if (route.basicAuth !== undefined) out.push(route.basicAuth.denied === undefined ? `auth-type basic (${route.basicAuth.credentials})` : 'auth-type basic (invalid: every request refused)');
   if (route.externalAuth !== undefined) out.push(route.externalAuth.denied === undefined ? `auth-url ${route.externalAuth.url.join('')}` : 'auth-url (invalid: every request refused)');
+  if (route.upstream !== undefined || route.requestBody !== undefined) out.push(...upstreamInForce(route));
   const p = route.policy;
   if (p === undefined) return out;
   if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);

@@ -9,6 +9,7 @@ import type { RouteConnLimit } from './conn-limit.js';
 import type { RouteExternalAuth } from './external-auth.js';
 import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
+import type { RouteUpstream } from './upstream-policy.js';
 
 /** SNAPSHOT_VERSION is the schema version; a worker refuses a snapshot of another version. */
 export const SNAPSHOT_VERSION = 4;
@@ -61,6 +62,8 @@ export interface Route {
   readonly externalAuth?: RouteExternalAuth;
   /** ingress-nginx `auth-type: basic` (issue 15 group 6, shared/basic-auth.ts); absent: none. */
   readonly basicAuth?: RouteBasicAuth;
+  /** ingress-nginx `proxy-*-timeout`, `proxy-next-upstream*` (issue 15 group 3, shared/upstream-policy.ts); absent: the global settings. */
+  readonly upstream?: RouteUpstream;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

@@ -44,6 +44,8 @@ interface Req {
   readonly target: string;
   readonly host: string;
   readonly fields?: string;
+  /** A request body, sent with its Content-Length unless `fields` frames it (Transfer-Encoding). */
+  readonly body?: string;
 }
 
 /** Case is one annotation case: its Ingress (host, annotations, paths), its nginx fixture and requests. */
@@ -51,12 +53,14 @@ interface Case {
   readonly fixture: string;
   readonly host: string;
   readonly annotations: Record<string, string>;
-  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' | 'd' }[];
+  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' | 'd' | 'stall' | 'pair' }[];
   readonly requests: readonly Req[];
 }
 
 const get = (host: string, target: string, fields?: string): Req => ({ host, target, ...(fields === undefined ? {} : { fields }) });
 const options = (host: string, target: string, fields: string): Req => ({ method: 'OPTIONS', host, target, fields });
+const post = (host: string, body: string, fields?: string): Req => ({ method: 'POST', host, target: '/x', body, ...(fields === undefined ? {} : { fields }) });
+const chunked = (body: string): string => `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
 
 const CASES: Record<string, Case> = {
   'use-regex': {
@@ -265,6 +269,33 @@ const CASES: Record<string, Case> = {
       get('auth-basic.test', '/case', `Authorization: ${basicCredentials('plain', 'p-pass').replace('Basic', 'BASIC')}\r\n`),
     ],
   },
+  // Issue 15 group 3: `stall` reads requests and never answers; of `pair`'s two endpoints one answers every request 502.
+  'proxy-body-size': {
+    fixture: 'proxy-body-size.conf',
+    host: 'body-size.test',
+    annotations: { [`${N}proxy-body-size`]: '1k' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [
+      post('body-size.test', 'a'.repeat(1024)),
+      post('body-size.test', 'a'.repeat(1025)),
+      post('body-size.test', chunked('a'.repeat(100)), 'Transfer-Encoding: chunked\r\n'),
+      post('body-size.test', chunked('a'.repeat(2000)), 'Transfer-Encoding: chunked\r\n'),
+    ],
+  },
+  'proxy-read-timeout': {
+    fixture: 'proxy-read-timeout.conf',
+    host: 'read-timeout.test',
+    annotations: { [`${N}proxy-read-timeout`]: '1' },
+    paths: [{ path: '/', to: 'stall' }],
+    requests: [get('read-timeout.test', '/slow')],
+  },
+  'proxy-next-upstream with one endpoint answering 502': {
+    fixture: 'proxy-next-upstream.conf',
+    host: 'next-upstream.test',
+    annotations: { [`${N}proxy-next-upstream`]: 'error timeout http_502' },
+    paths: [{ path: '/', to: 'pair' }],
+    requests: ['/1', '/2', '/3', '/4'].map((t) => get('next-upstream.test', t)),
+  },
 };
 
 /**
@@ -285,6 +316,27 @@ let nginx: Nginx | undefined;
 let nginxPort: number;
 let flusso: FlussoProcess | undefined;
 let agreed = 0;
+let pairGood: RawUpstream;
+let pairBad: net.Server | undefined;
+
+/** listen502 starts a server on `host`:`port` that answers each request 502 and keeps the connection. */
+function listen502(host: string, port: number): Promise<net.Server> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer((socket) => {
+      socket.on('error', () => undefined);
+      let buf = '';
+      socket.on('data', (d: Buffer) => {
+        buf += d.toString('latin1');
+        while (buf.includes('\r\n\r\n')) {
+          buf = buf.slice(buf.indexOf('\r\n\r\n') + 4);
+          socket.write('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 4\r\n\r\nbad\n');
+        }
+      });
+    });
+    server.once('error', reject);
+    server.listen({ host, port }, () => resolve(server));
+  });
+}
 let known = 0;
 /** Requests compared outside CASES (the limit-connections test), for the tally. */
 let extraRequests = 0;
@@ -293,9 +345,12 @@ let extraRequests = 0;
 function record(name: string): (socket: net.Socket) => void {
   return (socket) => {
     let buf = '';
+    let seen = false;
     socket.on('data', (d: Buffer) => {
       buf += d.toString('latin1');
-      if (!buf.includes('\r\n\r\n')) return;
+      // One request per connection: body bytes after the head (a later read) are not another one.
+      if (seen || !buf.includes('\r\n\r\n')) return;
+      seen = true;
       const lines = buf.slice(0, buf.indexOf('\r\n\r\n')).split('\r\n');
       const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix|x-user|authorization):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
       received.push([`${name}: ${lines[0] ?? ''}`, ...kept.sort()].join(' | '));
@@ -337,7 +392,8 @@ function authAnswer(req: http.IncomingMessage, res: http.ServerResponse): void {
 /** outcome sends one request and describes what happened: status, Location, CORS fields, and what a backend got. */
 async function outcome(port: number, r: Req): Promise<string> {
   const before = received.length;
-  const bytes = `${r.method ?? 'GET'} ${r.target} HTTP/1.1\r\nHost: ${r.host}\r\n${r.fields ?? ''}Connection: close\r\n\r\n`;
+  const length = r.body !== undefined && !/transfer-encoding/i.test(r.fields ?? '') ? `Content-Length: ${r.body.length}\r\n` : '';
+  const bytes = `${r.method ?? 'GET'} ${r.target} HTTP/1.1\r\nHost: ${r.host}\r\n${r.fields ?? ''}${length}Connection: close\r\n\r\n${r.body ?? ''}`;
   const { raw } = await rawRequest(port, bytes, { idleMs: 2000 });
   const headEnd = raw.indexOf('\r\n\r\n');
   const fields = raw.slice(0, headEnd < 0 ? raw.length : headEnd).split('\r\n').slice(1);
@@ -356,6 +412,10 @@ beforeAll(async () => {
   // nginx's worker may run as nobody (a root test run): it must be able to reach and read the htpasswd file.
   chmodSync(dir, 0o711);
   writeFileSync(path.join(dir, 'htpasswd'), HTPASSWD, { mode: 0o644 });
+  backends.stall = await startRawUpstream((socket) => socket.on('data', () => undefined));
+  // `pair`: a recording endpoint on 127.0.0.2 and, on the same port of 127.0.0.1, one that answers 502.
+  pairGood = await startRawUpstream(record('pair'), '127.0.0.2');
+  pairBad = await listen502('127.0.0.1', pairGood.port);
   nginxPort = await freePort();
   const listen = `127.0.0.1:${nginxPort}`;
   const servers = readdirSync(FIXTURES)
@@ -363,7 +423,7 @@ beforeAll(async () => {
     .sort()
     .map((f) => readFileSync(path.join(FIXTURES, f), 'utf8').replaceAll('@LISTEN@', listen).replaceAll('@AUTH@', auth).replaceAll('@HTPASSWD@', path.join(dir, 'htpasswd')))
     .join('\n');
-  const upstreams = Object.entries(backends).map(([n, b]) => `  upstream ${n} { server 127.0.0.1:${b.port}; }`).join('\n');
+  const upstreams = [...Object.entries(backends).map(([n, b]) => `  upstream ${n} { server 127.0.0.1:${b.port}; }`), `  upstream pair { server 127.0.0.1:${pairGood.port}; server 127.0.0.2:${pairGood.port}; }`].join('\n');
   writeFileSync(
     path.join(dir, 'nginx.conf'),
     `${nginxPreamble(dir)}  proxy_http_version 1.1;
@@ -380,6 +440,7 @@ ${servers}
   for (const [name, b] of Object.entries(backends)) {
     objects.push(service('diff', `svc-${name}`, [{ name: 'http', port: 80, targetPort: b.port }]), endpointSlice('diff', `svc-${name}`, ['127.0.0.1'], b.port, { portName: 'http' }));
   }
+  objects.push(service('diff', 'svc-pair', [{ name: 'http', port: 80, targetPort: pairGood.port }]), endpointSlice('diff', 'svc-pair', ['127.0.0.1', '127.0.0.2'], pairGood.port, { portName: 'http' }));
   for (const [name, c] of Object.entries(CASES)) {
     const ing = ingress('diff', name, { host: c.host, paths: c.paths.map((p) => ({ path: p.path, pathType: p.pathType ?? 'Prefix', service: `svc-${p.to}`, port: 'http' })) });
     const annotations = Object.fromEntries(Object.entries(c.annotations).map(([k, v]) => [k, v.replaceAll('@AUTH@', auth)]));
@@ -400,6 +461,8 @@ afterAll(async () => {
   for (const b of Object.values(backends)) await b.close();
   authService?.closeAllConnections();
   authService?.close();
+  await pairGood?.close();
+  await new Promise((done) => (pairBad ? pairBad.close(done) : done(undefined)));
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -42,6 +42,27 @@ describe('WebSocket limits and shutdown', () => {
     }
   });
 
+  it('closes a WebSocket idle for its route\'s proxy-read-timeout (issue 15 group 3) with 1001, the global timeout being 60 s', async () => {
+    const dir = await manifestDir();
+    const ing = wsIngress('ws-read', 'read.ws.test', '/echo');
+    const meta = ing.metadata as { annotations: Record<string, string> };
+    meta.annotations['nginx.ingress.kubernetes.io/proxy-read-timeout'] = '1';
+    await dir.write('base.yaml', [
+      ingressClass('flusso'),
+      service(NS, 'echo', [{ name: 'http', port: 80, targetPort: backend.port }]),
+      endpointSlice(NS, 'echo', ['127.0.0.1'], backend.port, { portName: 'http' }),
+      ing,
+    ]);
+    const flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args: ['--websocket-idle-timeout', '60s'] });
+    try {
+      await flusso.waitForGeneration(1);
+      const ws = await connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'read.ws.test');
+      expect(await closed(ws)).toEqual({ code: 1001, reason: 'idle timeout' });
+    } finally {
+      await flusso.stop();
+    }
+  });
+
   it('closes open WebSockets with 1001 when the drain time is over, then exits 0', async () => {
     const flusso = await start(['--drain-timeout', '1s']);
     const sockets = await Promise.all(Array.from({ length: 5 }, () => connect(`ws://127.0.0.1:${flusso.httpPort}/echo`, 'chat.ws.test')));

@@ -16,6 +16,7 @@ import { applyBasicAuth } from './basic-auth-annotations.js';
 import { applyConnLimits } from './conn-limit-annotations.js';
 import { applyRateLimits } from './rate-limit-annotations.js';
 import { applySourceRanges } from './source-range-annotations.js';
+import { applyUpstreamAnnotations } from './upstream-annotations.js';
 import { resolveBackends } from './services.js';
 
 export type { CompileOptions } from './context.js';
@@ -42,7 +43,7 @@ export interface CompiledState extends CompileResult {
 }
 
 /** PROCESSORS run in this order; each relies on the state the earlier ones left. */
-const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applyConnLimits, applySourceRanges, applyBasicAuth, applyExternalAuth, resolveBackends];
+const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applyConnLimits, applySourceRanges, applyBasicAuth, applyExternalAuth, applyUpstreamAnnotations, resolveBackends];
 
 /** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
 export function compileSnapshot(view: ObjectView, opts: CompileOptions): CompileResult {

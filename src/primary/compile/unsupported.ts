@@ -31,6 +31,8 @@ export const SUPPORTED_ANNOTATIONS: ReadonlySet<string> = new Set([
   ...['auth-url', 'auth-method', 'auth-signin', 'auth-signin-redirect-param', 'auth-response-headers', 'auth-request-redirect', 'auth-cache-key', 'auth-cache-duration', 'auth-always-set-cookie', 'auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-timeout', 'auth-keepalive-share-vars'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   // Issue 15 item 6, compile/source-range-annotations.ts.
   ...['allowlist-source-range', 'whitelist-source-range', 'denylist-source-range'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
+  // Issue 15 group 3, compile/upstream-annotations.ts.
+  ...['proxy-connect-timeout', 'proxy-send-timeout', 'proxy-read-timeout', 'proxy-body-size', 'client-body-buffer-size', 'proxy-request-buffering', 'proxy-next-upstream', 'proxy-next-upstream-tries', 'proxy-next-upstream-timeout'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   ...['enable-cors', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-expose-headers', 'cors-allow-credentials', 'cors-max-age'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
 ]);
 

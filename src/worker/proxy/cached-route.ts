@@ -4,6 +4,7 @@
  * Exchange with one of the sinks of cached.ts. server.ts captures the request (Pending) and
  * hands it here; this module never reads the shared request head.
  */
+import type { RouteUpstream } from '../../shared/upstream-policy.js';
 import type { Logger } from 'pino';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { AccessLog } from '../access-log.js';
@@ -43,6 +44,8 @@ export interface Pending {
   readonly started: number;
   /** The route's request-body policy (request-body.ts). */
   readonly bodyPolicy: BodyPolicy;
+  /** The route's upstream timeouts and retry rule (upstream-policy.ts); absent: the global ones. */
+  readonly upstream?: RouteUpstream | undefined;
 }
 
 /** Methods that never invalidate cached entries (RFC 9111 §4.4). */
@@ -218,7 +221,7 @@ export class CachedRoutes {
       return null;
     }
     const access = this.#accessLog === null ? null : { host: p.host, clientAddress: p.clientAddress, requestId: p.requestId, route: p.source };
-    return new Exchange({ ctx: this.#ctx, res: p.res, method: p.method, target: p.forwarded, headers: p.headers, backend: p.backend, endpoint, body: p.body, counters: p.counters, startedAt: p.started, access, cache: sink, bodyPolicy: p.bodyPolicy });
+    return new Exchange({ ctx: this.#ctx, res: p.res, method: p.method, target: p.forwarded, headers: p.headers, backend: p.backend, endpoint, body: p.body, counters: p.counters, startedAt: p.started, access, cache: sink, bodyPolicy: p.bodyPolicy, upstream: p.upstream });
   }
 
   /**

@@ -15,12 +15,14 @@ import type { HttpResponse } from 'uWebSockets.js';
 import type { AccessLog } from '../access-log.js';
 import type { BackendRuntime, UpstreamEndpoint } from '../state.js';
 import type { RouteCounters } from '../stats.js';
-import { BodyFraming, type UpstreamConnection, type UpstreamError, type UpstreamFailure, type UpstreamHandler } from '../upstream/client.js';
+import type { RouteUpstream } from '../../shared/upstream-policy.js';
+import { BodyFraming, type UpstreamConnection, type UpstreamError, type UpstreamFailure, type UpstreamHandler, type RequestTimeouts } from '../upstream/client.js';
 import { BodyMode, type ResponseHead } from '../upstream/parser.js';
 import type { ProxyFailure } from './errors.js';
 import { BodyTimer, DEFAULT_BODY, exceedsLimit, type BodyPolicy } from './request-body.js';
 import { RequestRecord, type AccessContext } from './request-record.js';
 import { markClientClose, ResponseWriter, type WriterEvents } from './response-writer.js';
+import { mayResend, reachedUpstream, upstreamPlanOf, type RetryPlan } from './upstream-policy.js';
 
 export { closeField, markClientClose, writeOwnFields } from './response-writer.js';
 export type { AccessContext } from './request-record.js';
@@ -96,6 +98,8 @@ export interface ExchangeOptions {
   readonly bodyPolicy?: BodyPolicy;
   /** Runs once when the exchange is over, however it ends (limit-connections gives its place back, conn-limit.ts). */
   readonly onFinish?: (() => void) | null;
+  /** The route's timeouts and retry rule (ingress-nginx proxy-*-timeout, proxy-next-upstream*; upstream-policy.ts); absent: the global ones. */
+  readonly upstream?: RouteUpstream | undefined;
 }
 
 /** Methods that may be sent again (nginx proxy_next_upstream; RFC 9110 §9.2.2). */
@@ -145,6 +149,8 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   readonly headRequest: boolean;
   readonly retryable: boolean;
   readonly bodyFraming: BodyFraming;
+  /** The route's own upstream timeouts; null: the client's. */
+  readonly timeouts: RequestTimeouts | null;
 
   readonly #ctx: ProxyContext;
   readonly #res: HttpResponse;
@@ -180,6 +186,13 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   #requested = false;
   /** The client body timeout (request-body.ts); null for a bodiless request. */
   #bodyTimer: BodyTimer | null = null;
+  /** The route's proxy-next-upstream rule; null: Flusso's own (#retry). */
+  readonly #plan: RetryPlan | null;
+  readonly #method: string;
+  /** The whole request body as sent, kept on a route with a retry rule so another endpoint can get it; null: not kept. */
+  #replay: Buffer[] | null = null;
+  /** performance.now() of the first try, for proxy-next-upstream-timeout. */
+  #firstTryAt = 0;
 
   constructor(o: ExchangeOptions) {
     this.#ctx = o.ctx;
@@ -194,6 +207,16 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     this.retryable = o.body === BodyFraming.None && IDEMPOTENT.has(o.method);
     this.requestHead = buildRequestHead(o.method, o.target, o.headers, o.body);
     this.#policy = o.bodyPolicy ?? o.ctx.body ?? DEFAULT_BODY;
+    this.#method = o.method;
+    const u = o.upstream;
+    if (u === undefined) {
+      this.timeouts = null;
+      this.#plan = null;
+    } else {
+      const plan = upstreamPlanOf(u);
+      this.timeouts = plan.timeouts;
+      this.#plan = plan.retry;
+    }
     this.#w = new ResponseWriter(o.res, o.ctx, this);
     this.#w.headRequest = this.headRequest;
     this.#record = new RequestRecord({ method: o.method, target: o.target, counters: o.counters, accessLog: o.ctx.accessLog, access: o.access, startedAt: o.startedAt });
@@ -291,6 +314,8 @@ export class Exchange implements UpstreamHandler, WriterEvents {
       return;
     }
     const queued = this.#queued;
+    // The whole body is here: keep it for another endpoint when the route may retry (it is at most the body buffer).
+    if (this.#plan !== null && this.#bodyEnded) this.#replay = queued ?? [];
     if (queued !== null) {
       this.#queued = null;
       this.#queuedBytes = 0;
@@ -310,6 +335,17 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   }
 
   onUpstreamHead(head: ResponseHead): void {
+    // proxy-next-upstream http_XXX: this answer is dropped and the request goes on, unless this is the last try.
+    const plan = this.#plan;
+    if (plan !== null && plan.statuses.has(head.status) && !this.#w.aborted && this.#resendable(plan, true)) {
+      const conn = this.#conn;
+      this.#conn = null;
+      this.#upstreamDone = true;
+      conn?.abort();
+      if (this.#next(plan)) return;
+      this.#conn = conn; // cannot happen (#resendable checked); forward the answer anyway
+      this.#upstreamDone = false;
+    }
     const record = this.#record;
     record.upstreamAt = performance.now();
     record.upstreamStatus = head.status;
@@ -425,6 +461,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   #request(): void {
     if (this.#requested) return;
     this.#requested = true;
+    if (this.#plan !== null) this.#firstTryAt = performance.now();
     this.#endpoint.pool.request(this);
   }
 
@@ -458,11 +495,36 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     else if (failure === 'connect-timeout' || failure === 'response-timeout' || failure === 'idle-timeout') counters.recordUpstreamFailure('timeout');
   }
 
-  /** #retry sends a bodiless idempotent request to another endpoint after a connect failure (nothing was sent). */
+  /**
+   * #retry sends the request to another endpoint after `failure`: on a route with a
+   * proxy-next-upstream rule when the rule says so (#resendable), else (Flusso's own rule) a
+   * bodiless idempotent request after a connect failure (nothing was sent), up to MAX_TRIES.
+   */
   #retry(failure: UpstreamFailure): boolean {
+    const plan = this.#plan;
+    if (plan !== null) return plan.failures.has(failure) && this.#resendable(plan, reachedUpstream(failure)) && this.#next(plan);
     if (!this.retryable || (failure !== 'connect' && failure !== 'connect-timeout')) return false;
+    return this.#next(null);
+  }
+
+  /**
+   * #resendable says whether the route's rule lets this request go to another endpoint now: the
+   * body is none or kept whole (#replay), the method may go again (upstream-policy.ts mayResend),
+   * a try is left (proxy-next-upstream-tries; 0: each endpoint once) and
+   * proxy-next-upstream-timeout has not passed since the first try.
+   */
+  #resendable(plan: RetryPlan, reached: boolean): boolean {
+    if (this.bodyFraming !== BodyFraming.None && this.#replay === null) return false;
+    if (!mayResend(plan, this.#method, reached)) return false;
+    const tried = this.#tried?.length ?? 1;
+    if (tried >= (plan.tries === 0 ? this.#backend.size : plan.tries) || tried >= this.#backend.size) return false;
+    return plan.timeoutMs === 0 || performance.now() - this.#firstTryAt < plan.timeoutMs;
+  }
+
+  /** #next sends the request to an endpoint not tried yet; false when there is none (or, without a plan, MAX_TRIES were made). */
+  #next(plan: RetryPlan | null): boolean {
     const tried = (this.#tried ??= [this.#endpoint.key]);
-    if (tried.length >= MAX_TRIES) return false;
+    if (plan === null && tried.length >= MAX_TRIES) return false;
     for (let i = 0; i < this.#backend.size; i++) {
       const next = this.#backend.balancer.select();
       if (next === null) return false;
@@ -471,6 +533,8 @@ export class Exchange implements UpstreamHandler, WriterEvents {
       this.#endpoint = next;
       this.#record.upstreamAddress = next.key;
       this.#upstreamDone = false;
+      this.#upstreamLeft = -1;
+      if (this.#replay !== null) this.#queued = [...this.#replay];
       next.pool.request(this);
       return true;
     }

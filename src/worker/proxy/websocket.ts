@@ -81,6 +81,8 @@ interface Connect {
   readonly release: Release | null;
   /** The upstream handshake's fields. */
   readonly built: string[];
+  /** How long the link may go without a message either way (the route's proxy-read-timeout); 0: the global idle timeout. */
+  readonly idleMs: number;
 }
 
 /** Link is one proxied WebSocket: the client side (once upgraded) and the upstream side. */
@@ -89,6 +91,8 @@ interface Link {
   readonly counters: RouteCounters | null;
   client: ClientSocket<Holder> | null;
   lastActivity: number;
+  /** The route's idle timeout (ingress-nginx proxy-read-timeout, shared/upstream-policy.ts); 0: the global one. */
+  readonly idleMs: number;
   /** The backend accepted and the client got its 101. */
   opened: boolean;
   clientClosed: boolean;
@@ -265,7 +269,7 @@ export class WebSocketProxy {
         return;
       }
     }
-    const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built };
+    const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs: match.route.upstream?.readTimeoutMs ?? 0 };
     const r = match.route;
     if (r.basicAuth === undefined && r.externalAuth === undefined) return this.#connect(connect);
     // auth-type basic and auth-url: the upgrade waits for them like any request, and is refused as one (access-gate.ts).
@@ -307,7 +311,7 @@ export class WebSocketProxy {
 
   /** #connect opens the upstream WebSocket for an admitted upgrade and answers the client when the backend does. */
   #connect(c: Connect): void {
-    const { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built } = c;
+    const { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs } = c;
     const { log } = this.#o;
     const headers: Record<string, string | string[]> = {};
     for (let i = 0; i < built.length; i += 2) {
@@ -327,7 +331,7 @@ export class WebSocketProxy {
       followRedirects: false,
       skipUTF8Validation: false,
     });
-    const link: Link = { upstream, counters, client: null, lastActivity: performance.now(), opened: false, clientClosed: false, upstreamClosed: false, paused: false, release };
+    const link: Link = { upstream, counters, client: null, lastActivity: performance.now(), idleMs, opened: false, clientClosed: false, upstreamClosed: false, paused: false, release };
     this.#links.add(link);
     // The route may leave the routing table while this WebSocket lives: keep its counters flushed.
     if (counters !== null) counters.pins++;
@@ -489,10 +493,11 @@ export class WebSocketProxy {
 
   /** #sweep closes connections idle for longer than the idle timeout (1001 both ways). */
   #sweep(): void {
-    const limit = performance.now() - this.#o.settings.idleTimeoutMs;
+    const now = performance.now();
+    const limit = now - this.#o.settings.idleTimeoutMs;
     for (const link of [...this.#links]) {
       const client = link.client;
-      if (link.lastActivity >= limit || client === null || link.clientClosed) continue;
+      if (link.lastActivity >= (link.idleMs === 0 ? limit : now - link.idleMs) || client === null || link.clientClosed) continue;
       try {
         client.cork(() => client.end(1001, 'idle timeout'));
       } catch (err) {

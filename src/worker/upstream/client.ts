@@ -85,6 +85,8 @@ export interface UpstreamHandler {
    * (`maxStreamingConnections`), so slow uploads cannot hold every connection (issue 14 item 3).
    */
   readonly streamingBody?: boolean;
+  /** The request's own timeouts (a route's proxy-*-timeout annotations; one object per route); absent or null: the client's. */
+  readonly timeouts?: RequestTimeouts | null;
   /** onUpstreamStart: a connection took the request and wrote its head; body writes may follow. */
   onUpstreamStart(conn: UpstreamConnection): void;
   /** upstreamRead runs `run` (which delivers what one read brought); the proxy runs it inside res.cork. */
@@ -99,6 +101,29 @@ export interface UpstreamHandler {
   onUpstreamError(err: UpstreamError): void;
   /** onUpstreamDrain: a request body write that returned false has drained. */
   onUpstreamDrain(): void;
+}
+
+/**
+ * UpstreamTimeouts are the deadlines of one request's connection (a route's ingress-nginx
+ * proxy-connect-timeout, proxy-send-timeout, proxy-read-timeout; worker/proxy/upstream-policy.ts).
+ */
+export interface UpstreamTimeouts {
+  readonly connectMs: number;
+  /** From the request's last byte to the response head (nginx proxy_read_timeout before the head). */
+  readonly responseMs: number;
+  /** Between two reads of the response (nginx proxy_read_timeout). */
+  readonly readMs: number;
+  /** How long a request body write may stall (nginx proxy_send_timeout). */
+  readonly sendMs: number;
+}
+
+/** RequestTimeouts are a request's own timeouts; a field absent: the client's. */
+export interface RequestTimeouts {
+  readonly connectMs?: number;
+  /** The response head's wait and the wait between two reads (nginx proxy_read_timeout). */
+  readonly readMs?: number;
+  /** nginx proxy_send_timeout. */
+  readonly sendMs?: number;
 }
 
 /** UpstreamSettings shape every pool of a client. */
@@ -156,6 +181,9 @@ export class UpstreamClient {
   readonly settings: Required<UpstreamSettings>;
   readonly deadlines: Deadlines;
   readonly readBuffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  /** The settings' timeouts, for requests without their own. */
+  readonly timeouts: UpstreamTimeouts;
+  readonly #merged = new WeakMap<RequestTimeouts, UpstreamTimeouts>();
 
   constructor(settings: UpstreamSettings) {
     for (const [name, v] of Object.entries(settings)) {
@@ -163,7 +191,19 @@ export class UpstreamClient {
     }
     this.settings = Object.freeze({ maxQueue: DEFAULT_MAX_QUEUE, maxHeadBytes: DEFAULT_MAX_HEAD_BYTES, maxStreamingConnections: Math.max(1, Math.floor(settings.maxConnections / 2)), ...settings });
     const s = this.settings;
+    this.timeouts = Object.freeze({ connectMs: s.connectTimeoutMs, responseMs: s.responseTimeoutMs, readMs: s.idleTimeoutMs, sendMs: s.idleTimeoutMs });
     this.deadlines = new Deadlines(tickFor(Math.min(s.connectTimeoutMs, s.responseTimeoutMs, s.idleTimeoutMs, s.keepAliveTimeoutMs)));
+  }
+
+  /** timeoutsOf returns a request's own timeouts over the client's (built once per RequestTimeouts object). */
+  timeoutsOf(own: RequestTimeouts): UpstreamTimeouts {
+    let t = this.#merged.get(own);
+    if (t === undefined) {
+      const d = this.timeouts;
+      t = Object.freeze({ connectMs: own.connectMs ?? d.connectMs, responseMs: own.readMs ?? d.responseMs, readMs: own.readMs ?? d.readMs, sendMs: own.sendMs ?? d.sendMs });
+      this.#merged.set(own, t);
+    }
+    return t;
   }
 
   /** pool creates the keep-alive pool of one endpoint. */
@@ -368,6 +408,8 @@ export class UpstreamConnection implements Expiring, ParserSink {
   readonly #pool: EndpointPool;
   readonly #deadlines: Deadlines;
   readonly #settings: Required<UpstreamSettings>;
+  /** The current request's timeouts (the client's, or the request's own). */
+  #t: UpstreamTimeouts;
   readonly #socket: net.Socket;
   readonly #parser: ResponseParser;
   #phase = P_CONNECTING;
@@ -394,6 +436,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
     this.#pool = pool;
     this.#deadlines = pool.client.deadlines;
     this.#settings = pool.client.settings;
+    this.#t = pool.client.timeouts;
     this.#parser = new ResponseParser(this, this.#settings.maxHeadBytes);
     const socket = net.connect({
       host: pool.address,
@@ -407,7 +450,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     socket.on('drain', this.#onDrain);
-    this.#arm(D_CONNECT, this.#settings.connectTimeoutMs);
+    this.#arm(D_CONNECT, this.#t.connectMs);
   }
 
   /** reused says this connection carried a request before the current one. */
@@ -430,6 +473,13 @@ export class UpstreamConnection implements Expiring, ParserSink {
     this.#chunked = h.bodyFraming === BodyFraming.Chunked;
     this.#bodyDone = h.bodyFraming === BodyFraming.None;
     this.#parser.reset(h.headRequest);
+    const own = h.timeouts;
+    const t = own === undefined || own === null ? this.#pool.client.timeouts : this.#pool.client.timeoutsOf(own);
+    if (t !== this.#t) {
+      this.#t = t;
+      // A new connection's connect deadline was armed with the client's timeout.
+      if (this.#phase === P_CONNECTING) this.#arm(D_CONNECT, t.connectMs);
+    }
     if (h.streamingBody === true && !this.#bodyDone) {
       this.#streamingBody = true;
       this.#pool.streamStarted();
@@ -437,7 +487,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
     // Node queues writes on a connecting socket and sends them on connect.
     this.#socket.write(h.requestHead, 'latin1');
     if (this.#phase === P_OPEN) {
-      if (this.#bodyDone) this.#arm(D_RESPONSE, this.#settings.responseTimeoutMs);
+      if (this.#bodyDone) this.#arm(D_RESPONSE, this.#t.responseMs);
       else this.#disarm();
     }
     h.onUpstreamStart(this);
@@ -459,7 +509,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
     if (!ok && !this.#headSeen) {
       // The upstream does not take the body: bound the wait as nginx's proxy_send_timeout does.
       this.#sendBlocked = true;
-      this.#arm(D_IDLE, this.#settings.idleTimeoutMs);
+      this.#arm(D_IDLE, this.#t.sendMs);
     }
     return ok;
   }
@@ -470,14 +520,14 @@ export class UpstreamConnection implements Expiring, ParserSink {
     this.#bodyDone = true;
     this.#endStreaming();
     if (this.#chunked) this.#socket.write('0\r\n\r\n', 'latin1');
-    if (!this.#headSeen && this.#phase === P_OPEN && !this.#sendBlocked) this.#arm(D_RESPONSE, this.#settings.responseTimeoutMs);
+    if (!this.#headSeen && this.#phase === P_OPEN && !this.#sendBlocked) this.#arm(D_RESPONSE, this.#t.responseMs);
   }
 
   /** resume reads again after onUpstreamBody returned false. */
   resume(): void {
     if (!this.#paused || this.#handler === null) return;
     this.#paused = false;
-    this.#arm(D_IDLE, this.#settings.idleTimeoutMs);
+    this.#arm(D_IDLE, this.#t.readMs);
     this.#socket.resume();
   }
 
@@ -528,7 +578,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
   onHead(head: ResponseHead): void {
     this.#headSeen = true;
     this.#sendBlocked = false;
-    if (head.bodyMode !== BodyMode.None) this.#arm(D_IDLE, this.#settings.idleTimeoutMs);
+    if (head.bodyMode !== BodyMode.None) this.#arm(D_IDLE, this.#t.readMs);
     else this.#disarm();
     (this.#handler as UpstreamHandler).onUpstreamHead(head);
   }
@@ -547,7 +597,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
     if (this.#phase !== P_CONNECTING) return;
     this.#phase = P_OPEN;
     if (this.#handler === null) this.#disarm();
-    else if (this.#bodyDone) this.#arm(D_RESPONSE, this.#settings.responseTimeoutMs);
+    else if (this.#bodyDone) this.#arm(D_RESPONSE, this.#t.responseMs);
     else this.#disarm();
   };
 
@@ -559,7 +609,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
       return false;
     }
     this.#received = true;
-    if (this.#deadline === D_IDLE) this.#arm(D_IDLE, this.#settings.idleTimeoutMs);
+    if (this.#deadline === D_IDLE) this.#arm(D_IDLE, this.#t.readMs);
     this.#readBuf = buf;
     this.#readLen = n;
     h.upstreamRead(this.#run);
@@ -633,7 +683,7 @@ export class UpstreamConnection implements Expiring, ParserSink {
     if (this.#sendBlocked) {
       this.#sendBlocked = false;
       if (!this.#headSeen) {
-        if (this.#bodyDone) this.#arm(D_RESPONSE, this.#settings.responseTimeoutMs);
+        if (this.#bodyDone) this.#arm(D_RESPONSE, this.#t.responseMs);
         else this.#disarm();
       }
     }
