@@ -66,6 +66,7 @@ beforeAll(async () => {
     listed('blocked', { [`${N}denylist-source-range`]: '127.0.0.1, ::1' }),
     listed('both', { [`${N}allowlist-source-range`]: '127.0.0.0/8, ::1', [`${N}denylist-source-range`]: '127.0.0.1' }),
     listed('open', {}),
+    listed('moved', { [`${N}denylist-source-range`]: '127.0.0.1, ::1', [`${N}permanent-redirect`]: 'https://elsewhere.example/' }),
     listed('typo', { [`${N}allowlist-source-range`]: '127.0.0.0/33, 127.0.0.2', [`${N}upstream-vhost`]: 'in.typo' }),
   ]);
   flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args: ['--http-address', '::'] });
@@ -107,6 +108,11 @@ describe('allowlist-source-range and denylist-source-range through the CLI', () 
     const open = await ask('open.test', '127.0.0.1', '127.0.0.1', UPGRADE);
     expect(open.status).not.toBe(403);
     expect(open.reached).toBe(1);
+  });
+
+  it('a redirect answers before the address lists, for a plain request and an upgrade alike (nginx: rewrite phase before access)', async () => {
+    expect(await ask('moved.test', '127.0.0.1')).toEqual({ status: 301, reached: 0 });
+    expect(await ask('moved.test', '127.0.0.1', '127.0.0.1', UPGRADE)).toEqual({ status: 301, reached: 0 });
   });
 
   it('a bad entry is one diagnostic naming the Ingress and what is allowed; the rest of the Ingress works', async () => {

@@ -229,16 +229,10 @@ export class WebSocketProxy {
       writeOwnFields(res, l.ctx).end();
       return;
     }
-    if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) return this.#answer(res, l, 'forbidden', counters);
-    const limiter = this.#o.rateLimiter ?? null;
-    if (match.route.rateLimit !== undefined && limiter !== null && !admitted(limiter, match.route.rateLimit, res)) {
-      const a = rateLimitedAnswer(this.#o.rateLimitStatus ?? 503);
-      counters?.record('GET', a.status, 0, -1, 0, a.body.length);
-      writeOwnFields(res.writeStatus(statusLine(a.status)).writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(a.body, true);
-      return;
-    }
-    // The route's ingress-nginx annotations (policy.ts, issue 15): redirects answer the upgrade;
-    // a rewrite, upstream-vhost or X-Forwarded-Prefix apply to the handshake as to any request.
+    // The order is the plain request's (handler.ts), nginx's phases: the redirects, then limit-rps,
+    // limit-connections, the address lists, then the authentication. The route's ingress-nginx
+    // annotations (policy.ts, issue 15): redirects answer the upgrade; a rewrite, upstream-vhost or
+    // X-Forwarded-Prefix apply to the handshake as to any request.
     const policy = match.route.policy;
     const decided = policy === undefined ? null : applyPolicy(policy, { method: 'GET', scheme: l.scheme, hostField: head.host, host, path, query, target: target(url, query), origin: '' });
     if (decided !== null && 'status' in decided) {
@@ -248,14 +242,13 @@ export class WebSocketProxy {
       writeOwnFields(res, l.ctx).end(decided.body);
       return;
     }
-    const backend = routing.backends.get(match.route.backend);
-    const endpoint = backend?.balancer.select() ?? null;
-    if (endpoint === null) return this.#answer(res, l, 'no-endpoint', counters);
-
-    const clientAddress = formatAddress(res.getRemoteAddress());
-    let built = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: null });
-    if (built === null) return this.#answer(res, l, 'bad-request', counters);
-    if (decided !== null && decided.requestFields !== null) built = withRequestFields(built, decided.requestFields);
+    const limiter = this.#o.rateLimiter ?? null;
+    if (match.route.rateLimit !== undefined && limiter !== null && !admitted(limiter, match.route.rateLimit, res)) {
+      const a = rateLimitedAnswer(this.#o.rateLimitStatus ?? 503);
+      counters?.record('GET', a.status, 0, -1, 0, a.body.length);
+      writeOwnFields(res.writeStatus(statusLine(a.status)).writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(a.body, true);
+      return;
+    }
     // limit-connections: the WebSocket holds a place for as long as it is open, as nginx's limit_conn (docs/rate-limits.md).
     let release: Release | null = null;
     const connLimiter = this.#o.connLimiter ?? null;
@@ -269,6 +262,24 @@ export class WebSocketProxy {
         return;
       }
     }
+    if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) {
+      release?.();
+      return this.#answer(res, l, 'forbidden', counters);
+    }
+    const backend = routing.backends.get(match.route.backend);
+    const endpoint = backend?.balancer.select() ?? null;
+    if (endpoint === null) {
+      release?.();
+      return this.#answer(res, l, 'no-endpoint', counters);
+    }
+
+    const clientAddress = formatAddress(res.getRemoteAddress());
+    let built = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: null });
+    if (built === null) {
+      release?.();
+      return this.#answer(res, l, 'bad-request', counters);
+    }
+    if (decided !== null && decided.requestFields !== null) built = withRequestFields(built, decided.requestFields);
     const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs: match.route.upstream?.readTimeoutMs ?? 0 };
     const r = match.route;
     if (r.basicAuth === undefined && r.externalAuth === undefined) return this.#connect(connect);
