@@ -6,8 +6,9 @@
  */
 import { RE2JS } from 're2js';
 import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
-import { parseCidr } from '../shared/cidr.js';
+import { cidrContains, parseCidr } from '../shared/cidr.js';
 import type { RouteExternalAuth } from '../shared/external-auth.js';
+import type { RouteRateLimit } from '../shared/rate-limit.js';
 import type { Route } from '../shared/snapshot.js';
 import { sourceVerdict, type RouteSourceRange } from '../shared/source-range.js';
 import { upstreamInForce } from './explain-upstream.js';
@@ -41,6 +42,8 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
   if (ba !== undefined && (decided === undefined || !('status' in decided)))
     out.push(ba.denied !== undefined ? `refused 503: the Ingress's auth-type annotations are invalid (${ba.denied}); see the diagnostics` : `needs credentials: auth-type basic, realm "${ba.realm}" (401 without a user and password of ${ba.credentials.replace(' ', ' Secret ')}; the Authorization field is not sent upstream)`);
   if (route.externalAuth !== undefined && (decided === undefined || !('status' in decided))) out.push(describeExternalAuth(route.externalAuth));
+  // limit-rps / limit-rpm after the redirects and the CORS preflight (nginx's preaccess phase after rewrite).
+  if (route.rateLimit !== undefined && route.rateLimit.rates.length > 0 && (decided === undefined || !('status' in decided))) out.push(describeRateLimit(route.rateLimit, clientAddress));
   if (route.connLimit !== undefined && (decided === undefined || !('status' in decided)))
     out.push(`limit-connections ${route.connLimit.max}: a client with ${route.connLimit.max} request(s) in progress on this Ingress gets 503 (counted per worker, docs/rate-limits.md)`);
   // The address lists run after the redirects and the CORS preflight (nginx's access phase after rewrite).
@@ -66,6 +69,28 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
     out.push(decided.responseFields !== null ? `CORS fields added to the response (enable-cors; origin ${req.origin === '' ? 'any: cors-allow-origin is "*"' : `${req.origin} allowed`})` : `no CORS fields: origin ${req.origin === '' ? '(none sent)' : req.origin} is not in cors-allow-origin`);
   if (p.appRoot !== undefined) out.push(`app-root ${p.appRoot} applies only to the path "/"`);
   return out;
+}
+
+/**
+ * describeRateLimit says what limit-rps / limit-rpm do to a client at `client` (text; absent: not
+ * checked): exempt by limit-whitelist, or the rates and the burst its address shares on this
+ * Ingress, for the pod as a whole (docs/rate-limits.md). Whether this very request is over the
+ * limit depends on the client's recent requests, which the explainer does not see.
+ */
+export function describeRateLimit(limit: RouteRateLimit, client: string | undefined): string {
+  const address = client === undefined ? undefined : parseCidr(client);
+  const bytes = address === undefined ? undefined : address.bytes;
+  if (bytes !== undefined && limit.whitelist.length > 0) {
+    for (const entry of limit.whitelist) {
+      const block = parseCidr(entry);
+      if (block !== undefined && cidrContains(block, bytes)) return `not rate-limited: ${client} is in limit-whitelist entry ${entry}`;
+    }
+  }
+  const rates = limit.rates.map((r) => (Number.isInteger(r.perSecond) ? `${r.perSecond} requests/s` : `${Math.round(r.perSecond * 60)} requests/min`)).join(' and ');
+  // A request needs a token from every bucket, so the smallest burst is what passes at once.
+  const burst = Math.min(...limit.rates.map((r) => r.burst));
+  const who = client === undefined ? 'each client address' : client;
+  return `rate-limited beyond ${rates} for ${who} on this Ingress, a burst of ${burst} at once, pod-wide (limit-rps / limit-rpm; over it: 503, or --rate-limit-status; docs/rate-limits.md)`;
 }
 
 /** describeExternalAuth says what auth-url does to a request (the explainer cannot know the credentials: it says who decides). */
