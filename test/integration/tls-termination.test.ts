@@ -127,7 +127,7 @@ describe.each(['file', 'kubernetes'] as const)('TLS termination through the %s s
       site('nr', 'nr.test', 'plain', { annotations: { [SSL_REDIRECT]: 'false' } }),
       site('maybe', 'maybe.test', 'plain', { annotations: { [SSL_REDIRECT]: 'maybe' } }),
       site('forced', 'forced.test', 'plain', { tls: false, annotations: { [FORCE_SSL_REDIRECT]: 'true' } }),
-      site('unsupported', 'unsupported.test', 'plain', { tls: false, annotations: { 'nginx.ingress.kubernetes.io/proxy-body-size': '8m', 'nginx.ingress.kubernetes.io/configuration-snippet': 'more_set_headers "X-A: b";' } }),
+      site('unsupported', 'unsupported.test', 'plain', { tls: false, annotations: { 'nginx.ingress.kubernetes.io/proxy-buffer-size': '8k', 'nginx.ingress.kubernetes.io/configuration-snippet': 'more_set_headers "X-A: b";' } }),
     ]);
   });
   afterAll(async () => {
@@ -235,7 +235,7 @@ describe.each(['file', 'kubernetes'] as const)('TLS termination through the %s s
     expect(diagnostics.map((d) => [d.code, d.severity])).toEqual([['ING_ERR_INGRESS_UNSUPPORTED', 'warning'], ['ING_ERR_INGRESS_UNSUPPORTED', 'warning']]);
     expect(diagnostics.map((d) => d.message)).toEqual([
       expect.stringMatching(/configuration-snippet.*refuses on purpose/),
-      expect.stringMatching(/proxy-body-size.*not supported/),
+      expect.stringMatching(/proxy-buffer-size.*not supported/),
     ]);
   });
 

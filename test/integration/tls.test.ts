@@ -88,7 +88,7 @@ async function start(source: 'file' | 'kubernetes', echo: EchoPods): Promise<Set
     ['noredirect', tlsIngress('noredirect', ['nr.tls.test'], [{ hosts: ['nr.tls.test'], secretName: 'nr-cert' }], { 'nginx.ingress.kubernetes.io/ssl-redirect': 'false' })],
     ['forced', tlsIngress('forced', ['forced.tls.test'], [], { 'nginx.ingress.kubernetes.io/force-ssl-redirect': 'true' })],
     ['weird', tlsIngress('weird', ['weird.tls.test'], [], { 'nginx.ingress.kubernetes.io/ssl-redirect': 'maybe' })],
-    ['unsupported', tlsIngress('unsupported', ['unsupported.tls.test'], [], { 'nginx.ingress.kubernetes.io/proxy-body-size': '8m', 'nginx.ingress.kubernetes.io/configuration-snippet': 'more_set_headers "X: y";' })],
+    ['unsupported', tlsIngress('unsupported', ['unsupported.tls.test'], [], { 'nginx.ingress.kubernetes.io/proxy-buffer-size': '8k', 'nginx.ingress.kubernetes.io/configuration-snippet': 'more_set_headers "X: y";' })],
   ];
   const args = ['--tls-dir', tlsDir];
   if (source === 'file') {
@@ -260,7 +260,7 @@ describe.each(['file', 'kubernetes'] as const)('TLS through the %s source', (sou
     const ours = (await diagnostics()).filter((d) => d.code === 'ING_ERR_INGRESS_UNSUPPORTED' && d.object === 'Ingress tls/unsupported');
     expect(ours.map((d) => d.message)).toEqual([
       expect.stringContaining('configuration-snippet" injects raw nginx configuration, which Flusso refuses on purpose'),
-      expect.stringContaining('proxy-body-size" is not supported by Flusso'),
+      expect.stringContaining('proxy-buffer-size" is not supported by Flusso'),
     ]);
   });
 
