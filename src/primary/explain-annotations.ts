@@ -41,6 +41,8 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
     out.push(line);
     if (refused) return out;
   }
+  if (route.hashBy !== undefined && (decided === undefined || !('status' in decided)))
+    out.push(`endpoint chosen by consistent hashing of "${route.hashBy.join('')}" (upstream-hash-by): the same key reaches the same endpoint on every worker while it is in the EndpointSlice; when it leaves, only its keys move`);
   if (p === undefined || decided === undefined) return out;
   if ('status' in decided) {
     const location = decided.fields[decided.fields.indexOf('Location') + 1];
@@ -67,6 +69,7 @@ export function annotationsInForce(route: Route): string[] {
   const range = route.sourceRange;
   if (range?.allow !== undefined) out.push(`allowlist-source-range ${range.allow.length === 0 ? '(no valid entry: nobody)' : range.allow.join(', ')}`);
   if (range !== undefined && range.deny.length > 0) out.push(`denylist-source-range ${range.deny.join(', ')}`);
+  if (route.hashBy !== undefined) out.push(`upstream-hash-by ${route.hashBy.join('')}`);
   const p = route.policy;
   if (p === undefined) return out;
   if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);

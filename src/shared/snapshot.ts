@@ -52,6 +52,8 @@ export interface Route {
   readonly rateLimit?: RouteRateLimit;
   /** ingress-nginx `allowlist-source-range` / `denylist-source-range` (issue 15 item 6, shared/source-range.ts); absent: every client. */
   readonly sourceRange?: RouteSourceRange;
+  /** ingress-nginx `upstream-hash-by` (issue 15 group 5, shared/upstream-hash.ts): the key as literal text and `$variable` parts; absent: the backend's balancer. */
+  readonly hashBy?: readonly string[];
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

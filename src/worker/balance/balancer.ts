@@ -15,6 +15,8 @@ export interface Balancer<E extends Endpoint = Endpoint> {
   readonly name: string;
   /** select returns the next endpoint to use, or null when none may take requests (503). */
   select(): E | null;
+  /** selectByHash returns the endpoint that owns `keyHash` (upstream-hash-by, shared/upstream-hash.ts), or null when none may take requests. */
+  selectByHash(keyHash: number): E | null;
   /** add adds an endpoint, or replaces the one with the same `ip:port` key. */
   add(endpoint: E): void;
   /** remove removes the endpoint with that `ip:port` key (see keys.ts endpointKey); unknown keys are ignored. */

@@ -28,6 +28,7 @@ import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
 import { sourceAllowed } from '../../shared/source-range.js';
+import { selectHashed } from './upstream-hash.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
 export interface Listener {
@@ -237,7 +238,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const backend = routing.backends.get(match.route.backend);
     const rc = match.route.cache;
     if (rc !== undefined && l.cached !== null && forward === null) return cached(res, l, match.route, rc, backend, host, path, query);
-    const endpoint = backend === undefined ? null : backend.balancer.select();
+    const hashBy = match.route.hashBy;
+    // upstream-hash-by: the endpoint that owns the request's key (upstream-hash.ts), else the balancer's turn.
+    const endpoint = backend === undefined ? null : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => formatAddress(res.getRemoteAddress()) });
     if (backend === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
     const length = head.contentLengthCount === 1 ? Number(cl) : -1;

@@ -23,6 +23,7 @@ import { isValidQuery, normalizePath } from '../../shared/request-path.js';
 import type { WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { sourceAllowed } from '../../shared/source-range.js';
+import { selectHashed } from './upstream-hash.js';
 import { formatAddress } from './address.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
@@ -218,7 +219,9 @@ export class WebSocketProxy {
       return;
     }
     const backend = routing.backends.get(match.route.backend);
-    const endpoint = backend?.balancer.select() ?? null;
+    const hashBy = match.route.hashBy;
+    // upstream-hash-by picks the handshake's endpoint as any request's (upstream-hash.ts).
+    const endpoint = backend === undefined ? null : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target: target(url, query), path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => formatAddress(res.getRemoteAddress()) });
     if (endpoint === null) return this.#answer(res, l, 'no-endpoint', counters);
 
     const clientAddress = formatAddress(res.getRemoteAddress());

@@ -71,7 +71,7 @@ const cases: Case[] = [
   {
     name: 'a typical migrated Ingress: one warning per unsupported annotation, by key',
     ingress: web({
-      [`${NGINX}load-balance`]: 'ewma',
+      [`${NGINX}upstream-hash-by-subset`]: 'true',
       [`${NGINX}use-regex`]: 'true',
       'cert-manager.io/cluster-issuer': 'letsencrypt',
       [`${NGINX}proxy-body-size`]: '8m',
@@ -80,7 +80,7 @@ const cases: Case[] = [
       'kubernetes.io/ingress.class': 'nginx',
       [`${NGINX}enable-cors`]: 'true',
     }),
-    want: [nginx(`${NGINX}affinity`), nginx(`${NGINX}load-balance`), nginx(`${NGINX}proxy-body-size`)],
+    want: [nginx(`${NGINX}affinity`), nginx(`${NGINX}proxy-body-size`), nginx(`${NGINX}upstream-hash-by-subset`)],
   },
   ...['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet'].map(
     (name): Case => ({
@@ -176,7 +176,9 @@ describe('SUPPORTED_ANNOTATIONS', () => {
       'flusso.dev/cache-ttl',
       'kubernetes.io/ingress.class',
       ...['allowlist-source-range', 'app-root', 'backend-protocol', 'cors-allow-credentials', 'cors-allow-headers', 'cors-allow-methods', 'cors-allow-origin', 'cors-expose-headers', 'cors-max-age', 'denylist-source-range', 'enable-cors', 'force-ssl-redirect', 'from-to-www-redirect', 'limit-allowlist', 'limit-burst-multiplier', 'limit-rpm', 'limit-rps', 'limit-whitelist', 'permanent-redirect', 'permanent-redirect-code', 'rewrite-target', 'server-alias', 'ssl-redirect', 'temporal-redirect', 'temporal-redirect-code', 'upstream-vhost', 'use-regex', 'whitelist-source-range', 'x-forwarded-prefix'].map((n) => NGINX + n),
-    ]);
+      // Issue 15 group 5 (traffic shaping).
+      ...['load-balance', 'upstream-hash-by'].map((n) => NGINX + n),
+    ].sort());
   });
 });
 
