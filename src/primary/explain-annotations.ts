@@ -7,6 +7,7 @@
 import { RE2JS } from 're2js';
 import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
 import { parseCidr } from '../shared/cidr.js';
+import type { RouteCanary } from '../shared/canary.js';
 import type { Route } from '../shared/snapshot.js';
 import { sourceVerdict, type RouteSourceRange } from '../shared/source-range.js';
 
@@ -41,6 +42,7 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
     out.push(line);
     if (refused) return out;
   }
+  if (route.canary !== undefined && (decided === undefined || !('status' in decided))) out.push(describeCanary(route.canary));
   if (route.hashBy !== undefined && (decided === undefined || !('status' in decided)))
     out.push(`endpoint chosen by consistent hashing of "${route.hashBy.join('')}" (upstream-hash-by): the same key reaches the same endpoint on every worker while it is in the EndpointSlice; when it leaves, only its keys move`);
   if (p === undefined || decided === undefined) return out;
@@ -70,6 +72,7 @@ export function annotationsInForce(route: Route): string[] {
   if (range?.allow !== undefined) out.push(`allowlist-source-range ${range.allow.length === 0 ? '(no valid entry: nobody)' : range.allow.join(', ')}`);
   if (range !== undefined && range.deny.length > 0) out.push(`denylist-source-range ${range.deny.join(', ')}`);
   if (route.hashBy !== undefined) out.push(`upstream-hash-by ${route.hashBy.join('')}`);
+  if (route.canary !== undefined) out.push(`canary ${route.canary.source} → ${route.canary.backend}: ${canaryRules(route.canary)}`);
   const p = route.policy;
   if (p === undefined) return out;
   if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);
@@ -96,4 +99,23 @@ export function describeSourceRange(range: RouteSourceRange, client: string | un
   const v = sourceVerdict(range, cidr.bytes);
   if (!v.allowed) return [v.entry !== null ? `refused 403: client ${client} is in denylist-source-range entry ${v.entry}` : `refused 403: client ${client} is not in allowlist-source-range (${range.allow?.join(', ') || 'no valid entry'})`, true];
   return [v.entry !== null ? `client ${client} allowed: allowlist-source-range entry ${v.entry}${range.deny.length > 0 ? ', and in no denylist-source-range entry' : ''}` : `client ${client} allowed: in no denylist-source-range entry`, false];
+}
+
+/** describeCanary says when a request goes to the route's canary and why (shared/canary.ts runs the same order). */
+function describeCanary(c: RouteCanary): string {
+  return `canary: Ingress ${c.source} (backend ${c.backend}) takes a request when ${canaryRules(c)}; the main Ingress's annotations apply either way`;
+}
+
+/** canaryRules lists a canary's rules in the order they decide: header, cookie, weight. */
+function canaryRules(c: RouteCanary): string {
+  const parts: string[] = [];
+  if (c.header !== undefined) {
+    if (c.headerValue !== undefined) parts.push(`header ${c.header} is "${c.headerValue}" (canary-by-header-value)`);
+    else if (c.headerPattern !== undefined) parts.push(`header ${c.header} matches /${c.headerPattern}/ (canary-by-header-pattern)`);
+    else parts.push(`header ${c.header} is "always" ("never": the main backend) (canary-by-header)`);
+  }
+  if (c.cookie !== undefined) parts.push(`${parts.length > 0 ? 'else ' : ''}cookie ${c.cookie} is "always" ("never": the main backend) (canary-by-cookie)`);
+  const share = c.weight <= 0 ? 'no request' : c.weight >= c.weightTotal ? 'every request' : `exactly ${c.weight} of every ${c.weightTotal} requests per worker`;
+  parts.push(`${parts.length > 0 ? 'else ' : ''}${share} (canary-weight)`);
+  return parts.join(', ');
 }

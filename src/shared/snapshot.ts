@@ -4,6 +4,7 @@
  * (codec.ts) and sent as the same bytes to every worker.
  */
 
+import type { RouteCanary } from './canary.js';
 import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
 
@@ -54,6 +55,8 @@ export interface Route {
   readonly sourceRange?: RouteSourceRange;
   /** ingress-nginx `upstream-hash-by` (issue 15 group 5, shared/upstream-hash.ts): the key as literal text and `$variable` parts; absent: the backend's balancer. */
   readonly hashBy?: readonly string[];
+  /** ingress-nginx canary: a canary Ingress's backend for this host and path, and when it takes a request (shared/canary.ts); absent: none. */
+  readonly canary?: RouteCanary;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

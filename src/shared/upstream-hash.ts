@@ -86,13 +86,18 @@ function variable(name: string, req: HashRequest): string {
 
 /** cookieValue is cookie `name`'s value in a Cookie field (nginx `$cookie_name`: names compare without case), or ''. */
 export function cookieValue(field: string, name: string): string {
-  if (field === '') return '';
+  return findCookie(field, name) ?? '';
+}
+
+/** findCookie is cookie `name`'s (lower-case) value in a Cookie field, the first of that name, or undefined when absent. */
+export function findCookie(field: string, name: string): string | undefined {
+  if (field === '') return undefined;
   for (const pair of field.split(';')) {
     const eq = pair.indexOf('=');
     if (eq < 0) continue;
     if (pair.slice(0, eq).trim().toLowerCase() === name) return pair.slice(eq + 1).trim();
   }
-  return '';
+  return undefined;
 }
 
 /** argValue is query argument `name`'s raw value (nginx `$arg_name`: names compare without case), or ''. */

@@ -29,6 +29,7 @@ import type { RateLimiter } from '../ratelimit/limiter.js';
 import { admitted, rateLimitedAnswer } from './rate-limit.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 import { selectHashed } from './upstream-hash.js';
+import { backendOf } from './canary.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
 export interface Listener {
@@ -235,7 +236,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     // A declared body over the route's limit never goes upstream (413; request-body.ts).
     const bodyPolicy = bodyPolicyOf(match.route, bodyDefaults);
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);
-    const backend = routing.backends.get(match.route.backend);
+    // A canary Ingress on this host and path may take the request (canary.ts).
+    const backend = routing.backends.get(match.route.canary === undefined ? match.route.backend : backendOf(match.route, head.names, head.values));
     const rc = match.route.cache;
     if (rc !== undefined && l.cached !== null && forward === null) return cached(res, l, match.route, rc, backend, host, path, query);
     const hashBy = match.route.hashBy;

@@ -178,6 +178,7 @@ describe('SUPPORTED_ANNOTATIONS', () => {
       ...['allowlist-source-range', 'app-root', 'backend-protocol', 'cors-allow-credentials', 'cors-allow-headers', 'cors-allow-methods', 'cors-allow-origin', 'cors-expose-headers', 'cors-max-age', 'denylist-source-range', 'enable-cors', 'force-ssl-redirect', 'from-to-www-redirect', 'limit-allowlist', 'limit-burst-multiplier', 'limit-rpm', 'limit-rps', 'limit-whitelist', 'permanent-redirect', 'permanent-redirect-code', 'rewrite-target', 'server-alias', 'ssl-redirect', 'temporal-redirect', 'temporal-redirect-code', 'upstream-vhost', 'use-regex', 'whitelist-source-range', 'x-forwarded-prefix'].map((n) => NGINX + n),
       // Issue 15 group 5 (traffic shaping).
       ...['load-balance', 'upstream-hash-by'].map((n) => NGINX + n),
+      ...['canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total'].map((n) => NGINX + n),
     ].sort());
   });
 });

@@ -1,0 +1,42 @@
+/**
+ * The explainer on a route with a canary (issue 15 group 5): it says when a request goes to the
+ * canary and why (header, then cookie, then weight), unless a redirect answers first; the GUI's
+ * Routes view lists the canary among the annotations in force.
+ */
+import { describe, expect, it } from 'vitest';
+import { explainRoute } from '../../../src/primary/explain.js';
+import { annotationsInForce } from '../../../src/primary/explain-annotations.js';
+import type { Route, RoutingTable } from '../../../src/shared/snapshot.js';
+
+const main: Route = { match: 'Prefix', path: '/', backend: 'ns/web:80', source: 'ns/web' };
+const withCanary: Route = { ...main, canary: { backend: 'ns/next:80', source: 'ns/web-canary', header: 'x-canary', cookie: 'beta', weight: 25, weightTotal: 100 } };
+const table: RoutingTable = {
+  hosts: [
+    { host: 'c.test', routes: [withCanary] },
+    { host: 'v.test', routes: [{ ...main, canary: { backend: 'ns/next:80', source: 'ns/web-canary', header: 'x-region', headerValue: 'eu', weight: 0, weightTotal: 100 } }] },
+    { host: 'moved.test', routes: [{ ...withCanary, policy: { redirect: { code: 301, url: ['https://new.test/'] } } }] },
+  ],
+  defaultBackend: null,
+  backends: [],
+};
+const say = (host: string): readonly string[] => explainRoute(table, host, '/x', {}).annotations;
+
+describe('explainRoute with a canary', () => {
+  it('says when a request goes to the canary, in the order that decides', () => {
+    expect(say('c.test')).toEqual([
+      'canary: Ingress ns/web-canary (backend ns/next:80) takes a request when header x-canary is "always" ("never": the main backend) (canary-by-header), else cookie beta is "always" ("never": the main backend) (canary-by-cookie), else exactly 25 of every 100 requests per worker (canary-weight); the main Ingress\'s annotations apply either way',
+    ]);
+    expect(say('v.test')).toEqual([
+      'canary: Ingress ns/web-canary (backend ns/next:80) takes a request when header x-region is "eu" (canary-by-header-value), else no request (canary-weight); the main Ingress\'s annotations apply either way',
+    ]);
+  });
+
+  it('a redirect answers before any backend is chosen', () => {
+    expect(say('moved.test')).toEqual(['redirected: 301 to https://new.test/ (permanent-redirect or temporal-redirect, with its code)']);
+  });
+
+  it('names the canary among the annotations in force', () => {
+    expect(annotationsInForce(withCanary)).toEqual(['canary ns/web-canary → ns/next:80: header x-canary is "always" ("never": the main backend) (canary-by-header), else cookie beta is "always" ("never": the main backend) (canary-by-cookie), else exactly 25 of every 100 requests per worker (canary-weight)']);
+    expect(annotationsInForce(main)).toEqual([]);
+  });
+});
