@@ -43,6 +43,8 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
     if (refused) return out;
   }
   if (route.canary !== undefined && (decided === undefined || !('status' in decided))) out.push(describeCanary(route.canary));
+  if (route.affinity !== undefined && (decided === undefined || !('status' in decided)))
+    out.push(`sticky: a request with cookie ${route.affinity.name} naming a ready endpoint goes to it; otherwise the balancer picks one and Flusso sets the cookie (affinity: cookie, path ${route.affinity.path}${route.hashBy === undefined ? '' : '; it wins over upstream-hash-by'})`);
   if (route.hashBy !== undefined && (decided === undefined || !('status' in decided)))
     out.push(`endpoint chosen by consistent hashing of "${route.hashBy.join('')}" (upstream-hash-by): the same key reaches the same endpoint on every worker while it is in the EndpointSlice; when it leaves, only its keys move`);
   if (p === undefined || decided === undefined) return out;
@@ -72,6 +74,7 @@ export function annotationsInForce(route: Route): string[] {
   if (range?.allow !== undefined) out.push(`allowlist-source-range ${range.allow.length === 0 ? '(no valid entry: nobody)' : range.allow.join(', ')}`);
   if (range !== undefined && range.deny.length > 0) out.push(`denylist-source-range ${range.deny.join(', ')}`);
   if (route.hashBy !== undefined) out.push(`upstream-hash-by ${route.hashBy.join('')}`);
+  if (route.affinity !== undefined) out.push(`affinity cookie ${route.affinity.name} (${route.affinity.mode})`);
   if (route.canary !== undefined) out.push(`canary ${route.canary.source} → ${route.canary.backend}: ${canaryRules(route.canary)}`);
   const p = route.policy;
   if (p === undefined) return out;

@@ -4,6 +4,7 @@
  * (codec.ts) and sent as the same bytes to every worker.
  */
 
+import type { RouteAffinity } from './affinity.js';
 import type { RouteCanary } from './canary.js';
 import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
@@ -57,6 +58,8 @@ export interface Route {
   readonly hashBy?: readonly string[];
   /** ingress-nginx canary: a canary Ingress's backend for this host and path, and when it takes a request (shared/canary.ts); absent: none. */
   readonly canary?: RouteCanary;
+  /** ingress-nginx `affinity: cookie` (shared/affinity.ts): the sticky cookie; absent: none. */
+  readonly affinity?: RouteAffinity;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

@@ -15,6 +15,7 @@ import { applyRateLimits } from './rate-limit-annotations.js';
 import { applySourceRanges } from './source-range-annotations.js';
 import { applyUpstreamHash } from './upstream-hash-annotations.js';
 import { applyCanaries } from './canary-annotations.js';
+import { applyAffinity } from './affinity-annotations.js';
 import { resolveBackends } from './services.js';
 
 export type { CompileOptions } from './context.js';
@@ -41,7 +42,7 @@ export interface CompiledState extends CompileResult {
 }
 
 /** PROCESSORS run in this order; each relies on the state the earlier ones left. */
-const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applySourceRanges, applyUpstreamHash, applyCanaries, resolveBackends];
+const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applySourceRanges, applyUpstreamHash, applyAffinity, applyCanaries, resolveBackends];
 
 /** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
 export function compileSnapshot(view: ObjectView, opts: CompileOptions): CompileResult {

@@ -23,4 +23,6 @@ export interface Balancer<E extends Endpoint = Endpoint> {
   remove(key: string): void;
   /** list returns every endpoint, selectable or not, in insertion order. */
   list(): readonly E[];
+  /** eligible returns the endpoints select() chooses from now (the same array until the set changes), for cookie affinity. */
+  eligible(): readonly E[];
 }

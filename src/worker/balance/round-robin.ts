@@ -112,6 +112,10 @@ export class RoundRobinBalancer<E extends Endpoint = Endpoint> implements Balanc
     if (this.#all.delete(key)) this.#rebuild();
   }
 
+  eligible(): readonly E[] {
+    return this.#eligible;
+  }
+
   list(): readonly E[] {
     return [...this.#all.values()];
   }

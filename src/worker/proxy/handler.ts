@@ -30,6 +30,8 @@ import { admitted, rateLimitedAnswer } from './rate-limit.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 import { selectHashed } from './upstream-hash.js';
 import { backendOf } from './canary.js';
+import { cookieFieldOf, selectSticky } from './affinity.js';
+import { affinityCookie } from '../../shared/affinity.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
 export interface Listener {
@@ -241,8 +243,10 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const rc = match.route.cache;
     if (rc !== undefined && l.cached !== null && forward === null) return cached(res, l, match.route, rc, backend, host, path, query);
     const hashBy = match.route.hashBy;
-    // upstream-hash-by: the endpoint that owns the request's key (upstream-hash.ts), else the balancer's turn.
-    const endpoint = backend === undefined ? null : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => formatAddress(res.getRemoteAddress()) });
+    const affinity = match.route.affinity;
+    // affinity: cookie first (affinity.ts), as ingress-nginx; then upstream-hash-by: the endpoint that owns the request's key (upstream-hash.ts); else the balancer's turn.
+    const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(head.names, head.values), () => backend.balancer.select());
+    const endpoint = backend === undefined ? null : affinity !== undefined ? (sticky?.endpoint ?? null) : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => formatAddress(res.getRemoteAddress()) });
     if (backend === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
     const length = head.contentLengthCount === 1 ? Number(cl) : -1;
@@ -253,6 +257,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (forward.requestFields !== null) headers = withRequestFields(headers, forward.requestFields);
       if (forward.responseFields !== null) setResponseFields(res, forward.responseFields);
     }
+    // A new or re-issued affinity cookie goes with the upstream's own Set-Cookie fields (policy.ts keeps those).
+    if (sticky !== null && sticky.issue !== null && affinity !== undefined)
+      setResponseFields(res, [...(forward?.responseFields ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())]);
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };

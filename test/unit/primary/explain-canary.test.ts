@@ -40,3 +40,14 @@ describe('explainRoute with a canary', () => {
     expect(annotationsInForce(main)).toEqual([]);
   });
 });
+
+describe('explainRoute with cookie affinity', () => {
+  const sticky: Route = { ...main, affinity: { name: 'INGRESSCOOKIE', path: '/', mode: 'balanced' } };
+  it('says how the cookie picks the endpoint, and lists it in force', () => {
+    const t: RoutingTable = { hosts: [{ host: 's.test', routes: [sticky] }], defaultBackend: null, backends: [] };
+    expect(explainRoute(t, 's.test', '/x', {}).annotations).toEqual([
+      'sticky: a request with cookie INGRESSCOOKIE naming a ready endpoint goes to it; otherwise the balancer picks one and Flusso sets the cookie (affinity: cookie, path /)',
+    ]);
+    expect(annotationsInForce(sticky)).toEqual(['affinity cookie INGRESSCOOKIE (balanced)']);
+  });
+});

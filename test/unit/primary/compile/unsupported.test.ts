@@ -76,11 +76,11 @@ const cases: Case[] = [
       'cert-manager.io/cluster-issuer': 'letsencrypt',
       [`${NGINX}proxy-body-size`]: '8m',
       [`${NGINX}ssl-redirect`]: 'true',
-      [`${NGINX}affinity`]: 'cookie',
+      [`${NGINX}session-cookie-change-on-failure`]: 'true',
       'kubernetes.io/ingress.class': 'nginx',
       [`${NGINX}enable-cors`]: 'true',
     }),
-    want: [nginx(`${NGINX}affinity`), nginx(`${NGINX}proxy-body-size`), nginx(`${NGINX}upstream-hash-by-subset`)],
+    want: [nginx(`${NGINX}proxy-body-size`), nginx(`${NGINX}session-cookie-change-on-failure`), nginx(`${NGINX}upstream-hash-by-subset`)],
   },
   ...['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet'].map(
     (name): Case => ({
@@ -178,6 +178,7 @@ describe('SUPPORTED_ANNOTATIONS', () => {
       ...['allowlist-source-range', 'app-root', 'backend-protocol', 'cors-allow-credentials', 'cors-allow-headers', 'cors-allow-methods', 'cors-allow-origin', 'cors-expose-headers', 'cors-max-age', 'denylist-source-range', 'enable-cors', 'force-ssl-redirect', 'from-to-www-redirect', 'limit-allowlist', 'limit-burst-multiplier', 'limit-rpm', 'limit-rps', 'limit-whitelist', 'permanent-redirect', 'permanent-redirect-code', 'rewrite-target', 'server-alias', 'ssl-redirect', 'temporal-redirect', 'temporal-redirect-code', 'upstream-vhost', 'use-regex', 'whitelist-source-range', 'x-forwarded-prefix'].map((n) => NGINX + n),
       // Issue 15 group 5 (traffic shaping).
       ...['load-balance', 'upstream-hash-by'].map((n) => NGINX + n),
+      ...['affinity', 'affinity-mode', 'session-cookie-name', 'session-cookie-path', 'session-cookie-domain', 'session-cookie-max-age', 'session-cookie-expires', 'session-cookie-samesite', 'session-cookie-secure'].map((n) => NGINX + n),
       ...['canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total'].map((n) => NGINX + n),
     ].sort());
   });
