@@ -234,6 +234,16 @@ const CASES: Record<string, Case> = {
     canary: { annotations: { [`${N}canary-by-header`]: 'X-Region', [`${N}canary-by-header-pattern`]: '^eu-' }, to: 'b' },
     requests: ['eu-west', 'us-east', 'zone-eu-1', 'always'].map((v) => get('canary-pattern.test', '/p', `X-Region: ${v}\r\n`)),
   },
+  'affinity cookie': {
+    fixture: 'affinity-cookie.conf',
+    host: 'sticky.test',
+    annotations: {
+      [`${N}affinity`]: 'cookie', [`${N}session-cookie-name`]: 'route', [`${N}session-cookie-path`]: '/shop', [`${N}session-cookie-domain`]: 'sticky.test',
+      [`${N}session-cookie-max-age`]: '3600', [`${N}session-cookie-samesite`]: 'Lax', [`${N}session-cookie-secure`]: 'true',
+    },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [get('sticky.test', '/'), get('sticky.test', '/shop/cart?x=1', 'Cookie: other=1\r\n')],
+  },
   'canary-weight 100 and canary-by-header never': {
     fixture: 'canary-weight.conf',
     host: 'canary-weight.test',
@@ -286,7 +296,12 @@ async function outcome(port: number, r: Req): Promise<string> {
   const { raw } = await rawRequest(port, bytes, { idleMs: 2000 });
   const headEnd = raw.indexOf('\r\n\r\n');
   const fields = raw.slice(0, headEnd < 0 ? raw.length : headEnd).split('\r\n').slice(1);
-  const shown = fields.filter((l) => /^(location|access-control-[a-z-]+):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': ')).sort();
+  const shown = fields
+    .filter((l) => /^(location|access-control-[a-z-]+|set-cookie):/i.test(l))
+    .map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': '))
+    // An affinity cookie's value is each proxy's own (docs/annotations.md, Cookie affinity): its name and attributes must agree.
+    .map((l) => l.replace(/^(set-cookie: [^=]+=)[^;]*/, '$1…'))
+    .sort();
   const got = received.slice(before);
   return [String(statusOf(raw)), ...shown, got.length === 0 ? 'backend: -' : got.join(' ;; ')].join('\n');
 }
