@@ -16,6 +16,7 @@ import { applySourceRanges } from './source-range-annotations.js';
 import { applyUpstreamHash } from './upstream-hash-annotations.js';
 import { applyCanaries } from './canary-annotations.js';
 import { applyAffinity } from './affinity-annotations.js';
+import { applyServiceUpstream } from './service-upstream-annotations.js';
 import { resolveBackends } from './services.js';
 
 export type { CompileOptions } from './context.js';
@@ -42,7 +43,7 @@ export interface CompiledState extends CompileResult {
 }
 
 /** PROCESSORS run in this order; each relies on the state the earlier ones left. */
-const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applySourceRanges, applyUpstreamHash, applyAffinity, applyCanaries, resolveBackends];
+const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applySourceRanges, applyUpstreamHash, applyAffinity, applyCanaries, applyServiceUpstream, resolveBackends];
 
 /** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
 export function compileSnapshot(view: ObjectView, opts: CompileOptions): CompileResult {

@@ -5,6 +5,7 @@
  */
 import type { Diagnostic, ErrorCode, Severity } from '../../shared/errors.js';
 import type { Backend, Endpoint } from '../../shared/snapshot.js';
+import { clusterEndpoint } from './service-upstream-annotations.js';
 import { objectKey } from '../../shared/keys.js';
 import type { ObjectView, ServicePort } from '../model.js';
 import { compareText, quote, type BackendUse, type PreviousBackends, type Processor } from './context.js';
@@ -60,7 +61,7 @@ export function resolveBackend(view: ObjectView, use: BackendUse, self?: SelfLis
   const report = (code: ErrorCode, severity: Severity, object: string, message: string): void => {
     diagnostics.push({ code, severity, object, message });
   };
-  const endpoints = withoutSelf(endpointsOf(view, use, report), use, self, report);
+  const endpoints = withoutSelf((use.serviceUpstream === true ? clusterEndpoint(view, use, report) : undefined) ?? endpointsOf(view, use, report), use, self, report);
   // The Ingress's backend-protocol annotation wins over the Service port's appProtocol.
   const port = use.protocol === undefined ? findPort(view.service(use.namespace, use.service)?.spec?.ports ?? [], use.port) : undefined;
   return { backend: makeBackend(use, endpoints, use.protocol ?? (port === undefined ? undefined : appProtocolOf(port))), diagnostics };

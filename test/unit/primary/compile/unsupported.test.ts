@@ -179,6 +179,7 @@ describe('SUPPORTED_ANNOTATIONS', () => {
       // Issue 15 group 5 (traffic shaping).
       ...['load-balance', 'upstream-hash-by'].map((n) => NGINX + n),
       ...['affinity', 'affinity-mode', 'session-cookie-name', 'session-cookie-path', 'session-cookie-domain', 'session-cookie-max-age', 'session-cookie-expires', 'session-cookie-samesite', 'session-cookie-secure'].map((n) => NGINX + n),
+      NGINX + 'service-upstream',
       ...['canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total'].map((n) => NGINX + n),
     ].sort());
   });
