@@ -153,7 +153,7 @@ export interface Endpoint {
 }
 
 /** LoadBalancerName names a balancing algorithm a worker implements. */
-export type LoadBalancerName = 'round-robin';
+export type LoadBalancerName = 'round-robin' | 'ewma';
 
 /** Backend is the upstream for one Service port, with its endpoints and policy. */
 export interface Backend {

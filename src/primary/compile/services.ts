@@ -43,7 +43,7 @@ function reusable(previous: PreviousBackends | undefined): ((use: BackendUse) =>
     const old = previous.uses.get(use.id);
     const backend = byId.get(use.id);
     if (old === undefined || backend === undefined || previous.changedServices.has(objectKey(use.namespace, use.service))) return undefined;
-    if (old.namespace !== use.namespace || old.service !== use.service || old.port !== use.port || !sameOrder(old.sources, use.sources)) return undefined;
+    if (old.namespace !== use.namespace || old.service !== use.service || old.port !== use.port || old.loadBalancer !== use.loadBalancer || !sameOrder(old.sources, use.sources)) return undefined;
     return { backend, diagnostics: previous.backendDiagnostics.get(use.id) ?? [] };
   };
 }
@@ -145,7 +145,7 @@ function makeBackend(use: BackendUse, endpoints: Endpoint[], protocol: BackendPr
     service: objectKey(use.namespace, use.service),
     servicePort: use.port,
     endpoints,
-    loadBalancer: 'round-robin',
+    loadBalancer: use.loadBalancer ?? 'round-robin',
   };
   // Left out entirely for HTTP/1.1, so that existing snapshots encode to the same bytes.
   return protocol === undefined ? backend : { ...backend, protocol };

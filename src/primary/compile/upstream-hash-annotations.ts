@@ -4,8 +4,8 @@
  * checked as ingress-nginx checks it (letters, digits, `-`, `_`, `$`, `{`, `}` only) and split
  * into literal text and nginx variables (shared/upstream-hash.ts); a value naming a variable
  * Flusso cannot read is an ING_ERR_INGRESS_INVALID_ANNOTATION diagnostic and has no effect.
- * `load-balance` accepts ingress-nginx's values: `round_robin` is what the workers do; `ewma`
- * is reported as not supported (round-robin is used). Pure: it reads the Ingresses and returns
+ * `load-balance` accepts ingress-nginx's values, `round_robin` and `ewma` (worker/balance/ewma.ts),
+ * for the backends of the Ingress. Pure: it reads the Ingresses and returns
  * values and diagnostics.
  */
 import { parseHashKey } from '../../shared/upstream-hash.js';
@@ -34,28 +34,48 @@ export function readHashBy(state: CompileState, ing: Ingress): readonly string[]
   return parsed.parts;
 }
 
-/** readLoadBalance checks `load-balance` of `ing` (round_robin is what Flusso does; ewma is reported). */
-export function readLoadBalance(state: CompileState, ing: Ingress): void {
+/** readLoadBalance reads `load-balance` of `ing`: 'ewma', 'round_robin', or undefined when absent or invalid (reported). */
+export function readLoadBalance(state: CompileState, ing: Ingress): 'ewma' | 'round_robin' | undefined {
   const raw = ing.metadata.annotations?.[`${PREFIX}load-balance`];
-  if (raw === undefined) return;
+  if (raw === undefined) return undefined;
   const v = raw.trim();
-  if (v === 'round_robin') return;
-  if (v === 'ewma')
-    report(state, 'ING_ERR_INGRESS_UNSUPPORTED', 'warning', describeObject(ing), `annotation ${PREFIX}load-balance "ewma" is not supported by Flusso; round_robin is used`);
-  else report(state, 'ING_ERR_INGRESS_INVALID_ANNOTATION', 'error', describeObject(ing), `annotation ${PREFIX}load-balance is ${quote(raw)}, expected "round_robin" or "ewma"; it has no effect`);
+  if (v === 'round_robin' || v === 'ewma') return v;
+  report(state, 'ING_ERR_INGRESS_INVALID_ANNOTATION', 'error', describeObject(ing), `annotation ${PREFIX}load-balance is ${quote(raw)}, expected "round_robin" or "ewma"; it has no effect`);
+  return undefined;
+}
+
+/**
+ * applyLoadBalance sets each backend's balancer: ewma when the oldest Ingress using it says
+ * `load-balance: ewma` (a balancer is per backend, as ingress-nginx's per upstream); a later
+ * Ingress asking otherwise is told its annotation has no effect on that backend.
+ */
+function applyLoadBalance(state: CompileState, asked: ReadonlyMap<string, 'ewma' | 'round_robin'>): void {
+  for (const [id, use] of state.uses) {
+    const [first, ...rest] = use.sources;
+    const decided = (first === undefined ? undefined : asked.get(first)) ?? 'round_robin';
+    if (decided === 'ewma') state.uses.set(id, { ...use, loadBalancer: 'ewma' });
+    for (const other of rest) {
+      const wants = asked.get(other);
+      if (wants !== undefined && wants !== decided)
+        report(state, 'ING_ERR_INGRESS_UNSUPPORTED', 'warning', `Ingress ${other}`, `annotation ${PREFIX}load-balance ${wants} has no effect on backend ${id}: the oldest Ingress using it, ${first as string}, decides (${decided})`);
+    }
+  }
 }
 
 /**
  * applyUpstreamHash is the compile step that puts each Ingress's `upstream-hash-by` key on its
- * routes (after the routes exist), and checks `load-balance`.
+ * routes (after the routes exist), and sets the backends' `load-balance`.
  */
 export const applyUpstreamHash: Processor = (state) => {
   const keys = new Map<string, readonly string[]>();
+  const balancers = new Map<string, 'ewma' | 'round_robin'>();
   for (const ing of state.ingresses) {
-    readLoadBalance(state, ing);
+    const lb = readLoadBalance(state, ing);
+    if (lb !== undefined) balancers.set(keyOf(ing), lb);
     const parts = readHashBy(state, ing);
     if (parts !== undefined) keys.set(keyOf(ing), parts);
   }
+  if (balancers.size > 0) applyLoadBalance(state, balancers);
   if (keys.size === 0) return;
   const withKey = (route: Route): Route => {
     const parts = keys.get(route.source);

@@ -25,4 +25,6 @@ export interface Balancer<E extends Endpoint = Endpoint> {
   list(): readonly E[];
   /** eligible returns the endpoints select() chooses from now (the same array until the set changes), for cookie affinity. */
   eligible(): readonly E[];
+  /** observe records how long `endpoint` took to answer, in seconds (the EWMA balancer learns from it; others need not have it). */
+  observe?(endpoint: E, seconds: number): void;
 }

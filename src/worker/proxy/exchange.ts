@@ -148,6 +148,8 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   readonly #res: HttpResponse;
   readonly #backend: BackendRuntime;
   #endpoint: UpstreamEndpoint;
+  /** When the request to the current endpoint was asked for (performance.now()), for load-balance: ewma. */
+  #attemptAt = 0;
   #tried: string[] | null = null;
   readonly #w: ResponseWriter;
   readonly #record: RequestRecord;
@@ -308,6 +310,9 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   onUpstreamHead(head: ResponseHead): void {
     const record = this.#record;
     record.upstreamAt = performance.now();
+    // load-balance: ewma learns each endpoint's time to the response head (balance/ewma.ts).
+    const balancer = this.#backend.balancer;
+    if (balancer.observe !== undefined) balancer.observe(this.#endpoint, (record.upstreamAt - this.#attemptAt) / 1000);
     record.upstreamStatus = head.status;
     // When the upstream response is whole (for metrics): at its head without a body; with a
     // Content-Length at its last byte, which can end the client's response before onUpstreamEnd.
@@ -421,6 +426,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   #request(): void {
     if (this.#requested) return;
     this.#requested = true;
+    this.#attemptAt = performance.now();
     this.#endpoint.pool.request(this);
   }
 
@@ -467,6 +473,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
       this.#endpoint = next;
       this.#record.upstreamAddress = next.key;
       this.#upstreamDone = false;
+      this.#attemptAt = performance.now();
       next.pool.request(this);
       return true;
     }

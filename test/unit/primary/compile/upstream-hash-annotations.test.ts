@@ -59,17 +59,24 @@ describe('upstream-hash-by', () => {
 });
 
 describe('load-balance', () => {
-  it('round_robin is what Flusso does: no diagnostic', () => {
+  const balancerOf = (annotations: Record<string, string>) => compileWeb(annotations).table.backends.map((b) => b.loadBalancer);
+  it('round_robin is what Flusso does by default: no diagnostic', () => {
     expect(problems({ [`${N}load-balance`]: 'round_robin' })).toEqual([]);
+    expect(balancerOf({ [`${N}load-balance`]: 'round_robin' })).toEqual(['round-robin']);
   });
-  it('ewma is reported as not supported (round-robin is used)', () => {
-    expect(problems({ [`${N}load-balance`]: 'ewma' })).toEqual([
-      { code: 'ING_ERR_INGRESS_UNSUPPORTED', severity: 'warning', object: 'Ingress shop/web', message: `annotation ${N}load-balance "ewma" is not supported by Flusso; round_robin is used` },
+  it('ewma sets the backend of the oldest Ingress using it to ewma; a later Ingress asking otherwise is told', () => {
+    // Oldest first: the same creation time, then namespace/name, so shop/a-first decides.
+    const older = ingress('shop/a-first', { annotations: { [`${N}load-balance`]: 'ewma' }, rules: [rule('first.test', path('/', backend('web')))] });
+    const r = compileAll([ingressClass(), older, ingress('shop/web', { annotations: { [`${N}load-balance`]: 'round_robin' }, rules: [rule('web.test', path('/', backend('web')))] }), service('shop/web')]);
+    expect(r.table.backends.map((b) => b.loadBalancer)).toEqual(['ewma']);
+    expect(r.diagnostics.filter((d) => d.code.startsWith('ING_ERR_INGRESS_')).map((d) => [d.object, d.message])).toEqual([
+      ['Ingress shop/web', `annotation ${N}load-balance round_robin has no effect on backend shop/web:80: the oldest Ingress using it, shop/a-first, decides (ewma)`],
     ]);
   });
   it('another value is invalid', () => {
     expect(problems({ [`${N}load-balance`]: 'least_conn' })).toEqual([
       { code: 'ING_ERR_INGRESS_INVALID_ANNOTATION', severity: 'error', object: 'Ingress shop/web', message: `annotation ${N}load-balance is "least_conn", expected "round_robin" or "ewma"; it has no effect` },
     ]);
+    expect(balancerOf({ [`${N}load-balance`]: 'least_conn' })).toEqual(['round-robin']);
   });
 });
