@@ -6,10 +6,11 @@
  * Ingress's annotations apply to canary traffic; a canary without a main Ingress is a
  * diagnostic and routes nothing.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
-import { httpRequest } from '../helpers/http.js';
+import { httpRequest, statusOf } from '../helpers/http.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
 
 const NS = 'canary';
@@ -101,6 +102,28 @@ describe('canary Ingresses through the CLI', () => {
     expect(await serviceOf('pattern.test', { 'X-Region': 'eu-west' })).toBe('next');
     expect(await serviceOf('pattern.test', { 'X-Region': 'us-east' })).toBe('web');
     expect(await serviceOf('pattern.test', { 'X-Region': 'always' })).toBe('web');
+  });
+
+  it('a WebSocket handshake is split the same way (the echo pods refuse it; which Service got it is what counts)', async () => {
+    /** upgrade sends a handshake and resolves at the response head: the status and which Services received it. */
+    const upgrade = (extra: string): Promise<{ status: number; web: number; next: number }> => {
+      const before = { web: web.requests(), next: next.requests() };
+      return new Promise((resolve, reject) => {
+        const socket = net.connect({ host: '127.0.0.1', port: flusso.httpPort });
+        let buf = '';
+        socket.on('connect', () => socket.write(`GET /ws HTTP/1.1\r\nHost: header.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`));
+        socket.on('data', (c: Buffer) => {
+          buf += c.toString('latin1');
+          if (!buf.includes('\r\n\r\n')) return;
+          socket.destroy();
+          resolve({ status: statusOf(buf), web: web.requests() - before.web, next: next.requests() - before.next });
+        });
+        socket.on('error', reject);
+      });
+    };
+    expect(await upgrade('X-Canary: always\r\n')).toMatchObject({ web: 0, next: 1 });
+    expect(await upgrade('X-Canary: never\r\nCookie: beta=always\r\n')).toMatchObject({ web: 1, next: 0 });
+    expect(await upgrade('Cookie: beta=always\r\n')).toMatchObject({ web: 0, next: 1 });
   });
 
   it('a canary without a main Ingress is a diagnostic and routes nothing', async () => {
