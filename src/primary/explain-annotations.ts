@@ -7,7 +7,8 @@
 import { RE2JS } from 're2js';
 import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
 import { parseCidr } from '../shared/cidr.js';
-import type { RouteCanary } from '../shared/canary.js';
+import { canaryByRequest, type RouteCanary } from '../shared/canary.js';
+import { findCookie } from '../shared/upstream-hash.js';
 import type { Route } from '../shared/snapshot.js';
 import { sourceVerdict, type RouteSourceRange } from '../shared/source-range.js';
 
@@ -19,6 +20,10 @@ export interface RequestTraits {
   readonly origin?: string;
   /** The client's address as the proxy sees it (the socket's peer), for the address lists; absent: not checked. */
   readonly clientAddress?: string;
+  /** Request fields by lower-case name, for a canary's header (absent: none sent). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The Cookie field, for a canary's cookie ('' or absent: none sent). */
+  readonly cookie?: string;
 }
 
 /** regexMatches says whether a regex route's path matches `path` as the workers match it (`~* "^path"`, RE2). */
@@ -31,7 +36,7 @@ export function regexMatches(pattern: string, path: string): boolean {
 }
 
 /** describeAnnotations says, one line each, what `route`'s annotations do to `req`; empty when it has none. */
-export function describeAnnotations(route: Route, req: PolicyRequest, clientAddress?: string): string[] {
+export function describeAnnotations(route: Route, req: PolicyRequest, clientAddress?: string, traits: RequestTraits = {}): string[] {
   const out: string[] = [];
   if (route.regex === true) out.push('regex host: every path of this host is a case-insensitive regular expression, tried longest first (use-regex or rewrite-target on one of its Ingresses)');
   const p = route.policy;
@@ -42,7 +47,10 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
     out.push(line);
     if (refused) return out;
   }
-  if (route.canary !== undefined && (decided === undefined || !('status' in decided))) out.push(describeCanary(route.canary));
+  if (route.canary !== undefined && (decided === undefined || !('status' in decided))) {
+    out.push(describeCanary(route.canary));
+    out.push(canaryVerdict(route.canary, route.backend, traits));
+  }
   if (route.affinity !== undefined && (decided === undefined || !('status' in decided)))
     out.push(`sticky: a request with cookie ${route.affinity.name} naming a ready endpoint goes to it; otherwise the balancer picks one and Flusso sets the cookie (affinity: cookie, path ${route.affinity.path}${route.hashBy === undefined ? '' : '; it wins over upstream-hash-by'})`);
   if (route.hashBy !== undefined && (decided === undefined || !('status' in decided)))
@@ -102,6 +110,16 @@ export function describeSourceRange(range: RouteSourceRange, client: string | un
   const v = sourceVerdict(range, cidr.bytes);
   if (!v.allowed) return [v.entry !== null ? `refused 403: client ${client} is in denylist-source-range entry ${v.entry}` : `refused 403: client ${client} is not in allowlist-source-range (${range.allow?.join(', ') || 'no valid entry'})`, true];
   return [v.entry !== null ? `client ${client} allowed: allowlist-source-range entry ${v.entry}${range.deny.length > 0 ? ', and in no denylist-source-range entry' : ''}` : `client ${client} allowed: in no denylist-source-range entry`, false];
+}
+
+/** canaryVerdict says where this request goes and why, with the header and cookie it carries (shared/canary.ts decides). */
+function canaryVerdict(c: RouteCanary, main: string, traits: RequestTraits): string {
+  const headers = traits.headers ?? {};
+  const v = canaryByRequest(c, (name) => (Object.hasOwn(headers, name) ? headers[name] : undefined), (name) => findCookie(traits.cookie ?? '', name));
+  if (v !== null) return `this request goes to ${v.canary ? `the canary ${c.backend}` : `the main backend ${main}`}: its ${v.rule === 'header' ? `header ${c.header as string}` : `cookie ${c.cookie as string}`} is "${v.value}"`;
+  if (c.weight <= 0) return `this request goes to the main backend ${main}: neither header nor cookie decides, and canary-weight is 0`;
+  if (c.weight >= c.weightTotal) return `this request goes to the canary ${c.backend}: neither header nor cookie decides, and canary-weight is ${c.weight} of ${c.weightTotal}`;
+  return `this request goes to the canary ${c.backend} or the main backend ${main} by turn: neither header nor cookie decides, and exactly ${c.weight} of every ${c.weightTotal} such requests go to the canary`;
 }
 
 /** describeCanary says when a request goes to the route's canary and why (shared/canary.ts runs the same order). */

@@ -14,6 +14,7 @@ import { httpRequest, statusOf } from '../helpers/http.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
 
 const NS = 'canary';
+const TOKEN = 'canary-test-token';
 const N = 'nginx.ingress.kubernetes.io/';
 
 function withAnnotations(ing: K8sObject, annotations: Record<string, string>): K8sObject {
@@ -47,7 +48,7 @@ beforeAll(async () => {
     ...pair('pattern', { [`${N}canary-by-header`]: 'X-Region', [`${N}canary-by-header-pattern`]: '^eu-' }),
     withAnnotations(ingress(NS, 'orphan', { host: 'orphan.test', paths: [{ path: '/', service: 'next', port: 'http' }] }), { [`${N}canary`]: 'true', [`${N}canary-weight`]: '100' }),
   ]);
-  flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1 });
+  flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args: ['--admin-token', TOKEN] });
   await flusso.waitForGeneration(1);
 });
 
@@ -124,6 +125,16 @@ describe('canary Ingresses through the CLI', () => {
     expect(await upgrade('X-Canary: always\r\n')).toMatchObject({ web: 0, next: 1 });
     expect(await upgrade('X-Canary: never\r\nCookie: beta=always\r\n')).toMatchObject({ web: 1, next: 0 });
     expect(await upgrade('Cookie: beta=always\r\n')).toMatchObject({ web: 0, next: 1 });
+  });
+
+  it('the explainer says where a request with a given header and cookie goes, and why', async () => {
+    const explain = async (query: string): Promise<string[]> => {
+      const res = await fetch(`http://127.0.0.1:${flusso.adminPort}/api/v1/explain?host=header.test&path=/page&${query}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { annotations: string[] }).annotations;
+    };
+    expect(await explain('header=X-Canary:always')).toContain(`this request goes to the canary ${NS}/next:http: its header x-canary is "always"`);
+    expect(await explain(`cookie=${encodeURIComponent('beta=never')}`)).toContain(`this request goes to the main backend ${NS}/web:http: its cookie beta is "never"`);
   });
 
   it('a canary without a main Ingress is a diagnostic and routes nothing', async () => {

@@ -20,15 +20,28 @@ const table: RoutingTable = {
   backends: [],
 };
 const say = (host: string): readonly string[] => explainRoute(table, host, '/x', {}).annotations;
+const verdict = (host: string, headers: Record<string, string>, cookie = ''): string => explainRoute(table, host, '/x', { headers, cookie }).annotations[1] as string;
 
 describe('explainRoute with a canary', () => {
   it('says when a request goes to the canary, in the order that decides', () => {
     expect(say('c.test')).toEqual([
       'canary: Ingress ns/web-canary (backend ns/next:80) takes a request when header x-canary is "always" ("never": the main backend) (canary-by-header), else cookie beta is "always" ("never": the main backend) (canary-by-cookie), else exactly 25 of every 100 requests per worker (canary-weight); the main Ingress\'s annotations apply either way',
+      'this request goes to the canary ns/next:80 or the main backend ns/web:80 by turn: neither header nor cookie decides, and exactly 25 of every 100 such requests go to the canary',
     ]);
     expect(say('v.test')).toEqual([
       'canary: Ingress ns/web-canary (backend ns/next:80) takes a request when header x-region is "eu" (canary-by-header-value), else no request (canary-weight); the main Ingress\'s annotations apply either way',
+      'this request goes to the main backend ns/web:80: neither header nor cookie decides, and canary-weight is 0',
     ]);
+  });
+
+  it.each<[string, Record<string, string>, string, string]>([
+    ['c.test', { 'x-canary': 'always' }, '', 'this request goes to the canary ns/next:80: its header x-canary is "always"'],
+    ['c.test', { 'x-canary': 'never' }, 'beta=always', 'this request goes to the main backend ns/web:80: its header x-canary is "never"'],
+    ['c.test', { 'x-canary': 'maybe' }, 'a=1; beta=always', 'this request goes to the canary ns/next:80: its cookie beta is "always"'],
+    ['v.test', { 'x-region': 'eu' }, '', 'this request goes to the canary ns/next:80: its header x-region is "eu"'],
+    ['v.test', { 'x-region': 'us' }, '', 'this request goes to the main backend ns/web:80: neither header nor cookie decides, and canary-weight is 0'],
+  ])('on %s with %j and cookie %j: %s', (host, headers, cookie, line) => {
+    expect(verdict(host, headers, cookie)).toBe(line);
   });
 
   it('a redirect answers before any backend is chosen', () => {
