@@ -9,6 +9,8 @@ import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
 import { cidrContains, parseCidr } from '../shared/cidr.js';
 import type { RouteExternalAuth } from '../shared/external-auth.js';
 import type { RouteRateLimit } from '../shared/rate-limit.js';
+import { canaryByRequest, type RouteCanary } from '../shared/canary.js';
+import { findCookie } from '../shared/upstream-hash.js';
 import type { Route } from '../shared/snapshot.js';
 import { sourceVerdict, type RouteSourceRange } from '../shared/source-range.js';
 import { upstreamInForce } from './explain-upstream.js';
@@ -21,6 +23,10 @@ export interface RequestTraits {
   readonly origin?: string;
   /** The client's address as the proxy sees it (the socket's peer), for the address lists; absent: not checked. */
   readonly clientAddress?: string;
+  /** Request fields by lower-case name, for a canary's header (absent: none sent). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The Cookie field, for a canary's cookie ('' or absent: none sent). */
+  readonly cookie?: string;
 }
 
 /** regexMatches says whether a regex route's path matches `path` as the workers match it (`~* "^path"`, RE2). */
@@ -33,7 +39,7 @@ export function regexMatches(pattern: string, path: string): boolean {
 }
 
 /** describeAnnotations says, one line each, what `route`'s annotations do to `req`; empty when it has none. */
-export function describeAnnotations(route: Route, req: PolicyRequest, clientAddress?: string): string[] {
+export function describeAnnotations(route: Route, req: PolicyRequest, clientAddress?: string, traits: RequestTraits = {}): string[] {
   const out: string[] = [];
   if (route.regex === true) out.push('regex host: every path of this host is a case-insensitive regular expression, tried longest first (use-regex or rewrite-target on one of its Ingresses)');
   const p = route.policy;
@@ -52,6 +58,14 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
     out.push(line);
     if (refused) return out;
   }
+  if (route.canary !== undefined && (decided === undefined || !('status' in decided))) {
+    out.push(describeCanary(route.canary));
+    out.push(canaryVerdict(route.canary, route.backend, traits));
+  }
+  if (route.affinity !== undefined && (decided === undefined || !('status' in decided)))
+    out.push(`sticky: a request with cookie ${route.affinity.name} naming a ready endpoint goes to it; otherwise the balancer picks one and Flusso sets the cookie (affinity: cookie, path ${route.affinity.path}${route.hashBy === undefined ? '' : '; it wins over upstream-hash-by'})`);
+  if (route.hashBy !== undefined && (decided === undefined || !('status' in decided)))
+    out.push(`endpoint chosen by consistent hashing of "${route.hashBy.join('')}" (upstream-hash-by): the same key reaches the same endpoint on every worker while it is in the EndpointSlice; when it leaves, only its keys move`);
   if (p === undefined || decided === undefined) return out;
   if ('status' in decided) {
     const location = decided.fields[decided.fields.indexOf('Location') + 1];
@@ -111,6 +125,9 @@ export function annotationsInForce(route: Route): string[] {
   if (route.basicAuth !== undefined) out.push(route.basicAuth.denied === undefined ? `auth-type basic (${route.basicAuth.credentials})` : 'auth-type basic (invalid: every request refused)');
   if (route.externalAuth !== undefined) out.push(route.externalAuth.denied === undefined ? `auth-url ${route.externalAuth.url.join('')}` : 'auth-url (invalid: every request refused)');
   if (route.upstream !== undefined || route.requestBody !== undefined) out.push(...upstreamInForce(route));
+  if (route.hashBy !== undefined) out.push(`upstream-hash-by ${route.hashBy.join('')}`);
+  if (route.affinity !== undefined) out.push(`affinity cookie ${route.affinity.name} (${route.affinity.mode})`);
+  if (route.canary !== undefined) out.push(`canary ${route.canary.source} → ${route.canary.backend}: ${canaryRules(route.canary)}`);
   const p = route.policy;
   if (p === undefined) return out;
   if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);
@@ -137,4 +154,33 @@ export function describeSourceRange(range: RouteSourceRange, client: string | un
   const v = sourceVerdict(range, cidr.bytes);
   if (!v.allowed) return [v.entry !== null ? `refused 403: client ${client} is in denylist-source-range entry ${v.entry}` : `refused 403: client ${client} is not in allowlist-source-range (${range.allow?.join(', ') || 'no valid entry'})`, true];
   return [v.entry !== null ? `client ${client} allowed: allowlist-source-range entry ${v.entry}${range.deny.length > 0 ? ', and in no denylist-source-range entry' : ''}` : `client ${client} allowed: in no denylist-source-range entry`, false];
+}
+
+/** canaryVerdict says where this request goes and why, with the header and cookie it carries (shared/canary.ts decides). */
+function canaryVerdict(c: RouteCanary, main: string, traits: RequestTraits): string {
+  const headers = traits.headers ?? {};
+  const v = canaryByRequest(c, (name) => (Object.hasOwn(headers, name) ? headers[name] : undefined), (name) => findCookie(traits.cookie ?? '', name));
+  if (v !== null) return `this request goes to ${v.canary ? `the canary ${c.backend}` : `the main backend ${main}`}: its ${v.rule === 'header' ? `header ${c.header as string}` : `cookie ${c.cookie as string}`} is "${v.value}"`;
+  if (c.weight <= 0) return `this request goes to the main backend ${main}: neither header nor cookie decides, and canary-weight is 0`;
+  if (c.weight >= c.weightTotal) return `this request goes to the canary ${c.backend}: neither header nor cookie decides, and canary-weight is ${c.weight} of ${c.weightTotal}`;
+  return `this request goes to the canary ${c.backend} or the main backend ${main} by turn: neither header nor cookie decides, and exactly ${c.weight} of every ${c.weightTotal} such requests go to the canary`;
+}
+
+/** describeCanary says when a request goes to the route's canary and why (shared/canary.ts runs the same order). */
+function describeCanary(c: RouteCanary): string {
+  return `canary: Ingress ${c.source} (backend ${c.backend}) takes a request when ${canaryRules(c)}; the main Ingress's annotations apply either way`;
+}
+
+/** canaryRules lists a canary's rules in the order they decide: header, cookie, weight. */
+function canaryRules(c: RouteCanary): string {
+  const parts: string[] = [];
+  if (c.header !== undefined) {
+    if (c.headerValue !== undefined) parts.push(`header ${c.header} is "${c.headerValue}" (canary-by-header-value)`);
+    else if (c.headerPattern !== undefined) parts.push(`header ${c.header} matches /${c.headerPattern}/ (canary-by-header-pattern)`);
+    else parts.push(`header ${c.header} is "always" ("never": the main backend) (canary-by-header)`);
+  }
+  if (c.cookie !== undefined) parts.push(`${parts.length > 0 ? 'else ' : ''}cookie ${c.cookie} is "always" ("never": the main backend) (canary-by-cookie)`);
+  const share = c.weight <= 0 ? 'no request' : c.weight >= c.weightTotal ? 'every request' : `exactly ${c.weight} of every ${c.weightTotal} requests per worker`;
+  parts.push(`${parts.length > 0 ? 'else ' : ''}${share} (canary-weight)`);
+  return parts.join(', ');
 }

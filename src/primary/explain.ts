@@ -92,7 +92,7 @@ export function explainRoute(table: RoutingTable, rawHost: string, rawPath: stri
   const base = { host, path, hostChoice, virtualHost: vhost?.host ?? null, shadowedHosts, candidates };
   if (chosen !== null) {
     const query = q < 0 ? '' : rawPath.slice(q + 1);
-    const annotations = describeAnnotations(chosen, { method: traits.method ?? 'GET', scheme: traits.scheme ?? 'http', hostField: rawHost, host, path, query, target: query === '' ? path : `${path}?${query}`, origin: traits.origin ?? '' }, traits.clientAddress);
+    const annotations = describeAnnotations(chosen, { method: traits.method ?? 'GET', scheme: traits.scheme ?? 'http', hostField: rawHost, host, path, query, target: query === '' ? path : `${path}?${query}`, origin: traits.origin ?? '' }, traits.clientAddress, traits);
     const how = chosen.regex === true ? `regex "${chosen.path}"` : `${chosen.match} "${chosen.path}"`;
     return { ...base, result: 'route', route: chosen, summary: `${describeHost(hostChoice, vhost?.host)}; ${how} of Ingress ${chosen.source} → ${chosen.backend}`, annotations };
   }

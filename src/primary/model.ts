@@ -115,6 +115,8 @@ export interface ServicePort {
 /** ServiceSpec is `spec` of a v1 Service. */
 export interface ServiceSpec {
   readonly type?: string;
+  /** The Service's virtual IP (`None` for a headless Service); read for ingress-nginx `service-upstream`. */
+  readonly clusterIP?: string;
   readonly ports?: readonly ServicePort[];
 }
 

@@ -30,6 +30,7 @@ export const ErrorCodes = {
   ING_ERR_INGRESS_CONFLICT: 'a host and path is claimed by an older Ingress; this rule is ignored',
   ING_ERR_INGRESS_INVALID_ANNOTATION: 'a flusso.dev/ or supported nginx.ingress.kubernetes.io/ annotation of an Ingress has a value Flusso does not accept; the annotation is ignored',
   ING_ERR_INGRESS_DEFAULT_BACKEND_CONFLICT: 'an older Ingress already sets the default backend; this one is ignored',
+  ING_ERR_INGRESS_CANARY_WITHOUT_MAIN: 'a canary Ingress names a host and path that no other Ingress routes; that path of the canary is ignored',
   ING_ERR_SERVICE_NOT_FOUND: 'an Ingress names a Service that does not exist (requests get 503)',
   ING_ERR_SERVICE_PORT_UNRESOLVED: 'an Ingress names a Service port the Service does not have (requests get 503)',
   ING_ERR_NO_ENDPOINTS: 'a Service has no ready endpoints for the referenced port (requests get 503)',

@@ -7,6 +7,8 @@
 import type { RouteBasicAuth } from './basic-auth.js';
 import type { RouteConnLimit } from './conn-limit.js';
 import type { RouteExternalAuth } from './external-auth.js';
+import type { RouteAffinity } from './affinity.js';
+import type { RouteCanary } from './canary.js';
 import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
 import type { RouteUpstream } from './upstream-policy.js';
@@ -64,6 +66,12 @@ export interface Route {
   readonly basicAuth?: RouteBasicAuth;
   /** ingress-nginx `proxy-*-timeout`, `proxy-next-upstream*` (issue 15 group 3, shared/upstream-policy.ts); absent: the global settings. */
   readonly upstream?: RouteUpstream;
+  /** ingress-nginx `upstream-hash-by` (issue 15 group 5, shared/upstream-hash.ts): the key as literal text and `$variable` parts; absent: the backend's balancer. */
+  readonly hashBy?: readonly string[];
+  /** ingress-nginx canary: a canary Ingress's backend for this host and path, and when it takes a request (shared/canary.ts); absent: none. */
+  readonly canary?: RouteCanary;
+  /** ingress-nginx `affinity: cookie` (shared/affinity.ts): the sticky cookie; absent: none. */
+  readonly affinity?: RouteAffinity;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */
@@ -157,7 +165,7 @@ export interface Endpoint {
 }
 
 /** LoadBalancerName names a balancing algorithm a worker implements. */
-export type LoadBalancerName = 'round-robin';
+export type LoadBalancerName = 'round-robin' | 'ewma';
 
 /** Backend is the upstream for one Service port, with its endpoints and policy. */
 export interface Backend {

@@ -9,9 +9,10 @@ import { decodeEndpointsDelta, decodeSnapshot } from '../shared/codec.js';
 import { IngressError, type WireError } from '../shared/errors.js';
 import { endpointKey } from '../shared/keys.js';
 import type { WorkerConfig } from '../shared/messages.js';
-import { EMPTY_TABLE, NO_OVERRIDES, type Endpoint, type EndpointsDelta, type Overrides, type Route, type RoutingSnapshot, type RoutingTable, type TlsSnapshot } from '../shared/snapshot.js';
+import { EMPTY_TABLE, NO_OVERRIDES, type Endpoint, type EndpointsDelta, type LoadBalancerName, type Overrides, type Route, type RoutingSnapshot, type RoutingTable, type TlsSnapshot } from '../shared/snapshot.js';
 import type { Balancer } from './balance/balancer.js';
 import { RoundRobinBalancer } from './balance/round-robin.js';
+import { EwmaBalancer } from './balance/ewma.js';
 import { createRouter } from './router/host-table.js';
 import type { HostRouter } from './router/router.js';
 import type { RouteCounters, WorkerStats } from './stats.js';
@@ -231,10 +232,10 @@ export class WorkerState {
         throw new IngressError('ING_ERR_SNAPSHOT_BUILD', 'backend without id or endpoints');
       const old = previous?.get(backend.id);
       const kept = old === undefined ? undefined : old.balancer.list();
-      if (old !== undefined && kept !== undefined && old.protocol === backend.protocol && sameEndpoints(kept, backend.endpoints)) {
+      if (old !== undefined && kept !== undefined && old.protocol === backend.protocol && old.balancer.name === balancerName(backend.loadBalancer) && sameEndpoints(kept, backend.endpoints)) {
         for (const ep of kept) pools.set(ep.key, ep.pool);
         backends.set(backend.id, old);
-      } else backends.set(backend.id, this.#backend(backend.id, backend.endpoints, overrides, pools, backend.protocol));
+      } else backends.set(backend.id, this.#backend(backend.id, backend.endpoints, overrides, pools, backend.protocol, backend.loadBalancer));
     }
     // Keep the current TLS object when the certificates are the same, so the listener sees no change.
     const tls = sameTls(snapshot.tls, this.#current.tls) ? this.#current.tls : snapshot.tls;
@@ -245,7 +246,7 @@ export class WorkerState {
    * #backend builds one backend's balancer. Each endpoint's Pool comes from `pools`, else from
    * the current Pools, else is created; either way it is recorded in `pools`.
    */
-  #backend(id: string, list: readonly Endpoint[], overrides: Overrides, pools: Map<string, UpstreamPool>, protocol?: 'h2c' | 'h2'): BackendRuntime {
+  #backend(id: string, list: readonly Endpoint[], overrides: Overrides, pools: Map<string, UpstreamPool>, protocol?: 'h2c' | 'h2', loadBalancer?: LoadBalancerName): BackendRuntime {
     const endpoints: UpstreamEndpoint[] = [];
     for (const ep of list) {
       if (typeof ep.address !== 'string' || !Number.isInteger(ep.port) || ep.port < 1 || ep.port > 65535)
@@ -256,7 +257,11 @@ export class WorkerState {
       pools.set(key, pool);
       endpoints.push({ ...ep, key, pool });
     }
-    const balancer = new RoundRobinBalancer<UpstreamEndpoint>({ backendId: id, endpoints, overrides });
+    // load-balance: ewma (issue 15 group 5, balance/ewma.ts); the clock is the worker's, in seconds.
+    const balancer =
+      loadBalancer === 'ewma'
+        ? new EwmaBalancer<UpstreamEndpoint>({ backendId: id, endpoints, overrides, now: () => performance.now() / 1000 })
+        : new RoundRobinBalancer<UpstreamEndpoint>({ backendId: id, endpoints, overrides });
     return protocol === undefined ? { id, balancer, size: endpoints.length } : { id, balancer, size: endpoints.length, protocol };
   }
 
@@ -274,6 +279,11 @@ export class WorkerState {
     stats.retain(new Set(counters.values()));
     return counters;
   }
+}
+
+/** balancerName is the Balancer name a snapshot's load balancer builds. */
+function balancerName(name: LoadBalancerName | undefined): string {
+  return name === 'ewma' ? 'ewma' : 'round-robin';
 }
 
 /** sameEndpoints says whether a snapshot's endpoint list is the one a balancer was built from. */

@@ -55,6 +55,8 @@ interface Case {
   readonly annotations: Record<string, string>;
   readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' | 'd' | 'stall' | 'pair' }[];
   readonly requests: readonly Req[];
+  /** A canary Ingress (issue 15 group 5) for the same host and paths, to backend `to`, with `canary: "true"` and these annotations. */
+  readonly canary?: { readonly annotations: Record<string, string>; readonly to: 'a' | 'b' | 'c' };
 }
 
 const get = (host: string, target: string, fields?: string): Req => ({ host, target, ...(fields === undefined ? {} : { fields }) });
@@ -296,6 +298,58 @@ const CASES: Record<string, Case> = {
     paths: [{ path: '/', to: 'pair' }],
     requests: ['/1', '/2', '/3', '/4'].map((t) => get('next-upstream.test', t)),
   },
+  // Issue 15 group 5: a main Ingress → a and its canary → b; nginx decides with a map where ingress-nginx runs Lua.
+  'canary-by-header and canary-by-cookie': {
+    fixture: 'canary-by-header-cookie.conf',
+    host: 'canary-hc.test',
+    annotations: {},
+    paths: [{ path: '/', to: 'a' }],
+    canary: { annotations: { [`${N}canary-by-header`]: 'X-Canary', [`${N}canary-by-cookie`]: 'beta', [`${N}canary-weight`]: '0' }, to: 'b' },
+    requests: [
+      get('canary-hc.test', '/x'),
+      get('canary-hc.test', '/x', 'X-Canary: always\r\n'),
+      get('canary-hc.test', '/x', 'X-Canary: never\r\nCookie: beta=always\r\n'),
+      get('canary-hc.test', '/x', 'X-Canary: maybe\r\nCookie: beta=always\r\n'),
+      get('canary-hc.test', '/x', 'Cookie: a=1; beta=always\r\n'),
+      get('canary-hc.test', '/x', 'Cookie: beta=never\r\n'),
+      get('canary-hc.test', '/x', 'Cookie: beta=yes\r\n'),
+      get('canary-hc.test', '/x', 'X-Canary: Always\r\n'),
+    ],
+  },
+  'canary-by-header-value': {
+    fixture: 'canary-by-header-value.conf',
+    host: 'canary-value.test',
+    annotations: {},
+    paths: [{ path: '/', to: 'a' }],
+    canary: { annotations: { [`${N}canary-by-header`]: 'X-Region', [`${N}canary-by-header-value`]: 'eu' }, to: 'b' },
+    requests: ['eu', 'EU', 'us', 'always'].map((v) => get('canary-value.test', '/r', `X-Region: ${v}\r\n`)).concat([get('canary-value.test', '/r')]),
+  },
+  'canary-by-header-pattern': {
+    fixture: 'canary-by-header-pattern.conf',
+    host: 'canary-pattern.test',
+    annotations: {},
+    paths: [{ path: '/', to: 'a' }],
+    canary: { annotations: { [`${N}canary-by-header`]: 'X-Region', [`${N}canary-by-header-pattern`]: '^eu-' }, to: 'b' },
+    requests: ['eu-west', 'us-east', 'zone-eu-1', 'always'].map((v) => get('canary-pattern.test', '/p', `X-Region: ${v}\r\n`)),
+  },
+  'affinity cookie': {
+    fixture: 'affinity-cookie.conf',
+    host: 'sticky.test',
+    annotations: {
+      [`${N}affinity`]: 'cookie', [`${N}session-cookie-name`]: 'route', [`${N}session-cookie-path`]: '/shop', [`${N}session-cookie-domain`]: 'sticky.test',
+      [`${N}session-cookie-max-age`]: '3600', [`${N}session-cookie-samesite`]: 'Lax', [`${N}session-cookie-secure`]: 'true',
+    },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [get('sticky.test', '/'), get('sticky.test', '/shop/cart?x=1', 'Cookie: other=1\r\n')],
+  },
+  'canary-weight 100 and canary-by-header never': {
+    fixture: 'canary-weight.conf',
+    host: 'canary-weight.test',
+    annotations: {},
+    paths: [{ path: '/', to: 'a' }],
+    canary: { annotations: { [`${N}canary-weight`]: '100', [`${N}canary-by-header`]: 'X-Canary' }, to: 'b' },
+    requests: [get('canary-weight.test', '/w'), get('canary-weight.test', '/w?q=1'), get('canary-weight.test', '/w', 'X-Canary: never\r\n')],
+  },
 };
 
 /**
@@ -397,7 +451,12 @@ async function outcome(port: number, r: Req): Promise<string> {
   const { raw } = await rawRequest(port, bytes, { idleMs: 2000 });
   const headEnd = raw.indexOf('\r\n\r\n');
   const fields = raw.slice(0, headEnd < 0 ? raw.length : headEnd).split('\r\n').slice(1);
-  const shown = fields.filter((l) => /^(location|access-control-[a-z-]+|www-authenticate|set-cookie):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': ')).sort();
+  const shown = fields
+    .filter((l) => /^(location|access-control-[a-z-]+|www-authenticate|set-cookie):/i.test(l))
+    .map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': '))
+    // The affinity cookie's (`route`) value is each proxy's own (docs/annotations.md, Cookie affinity): its name and attributes must agree.
+    .map((l) => l.replace(/^(set-cookie: route=)[^;]*/, '$1…'))
+    .sort();
   const got = received.slice(before);
   return [String(statusOf(raw)), ...shown, got.length === 0 ? 'backend: -' : got.join(' ;; ')].join('\n');
 }
@@ -445,6 +504,11 @@ ${servers}
     const ing = ingress('diff', name, { host: c.host, paths: c.paths.map((p) => ({ path: p.path, pathType: p.pathType ?? 'Prefix', service: `svc-${p.to}`, port: 'http' })) });
     const annotations = Object.fromEntries(Object.entries(c.annotations).map(([k, v]) => [k, v.replaceAll('@AUTH@', auth)]));
     objects.push({ ...ing, metadata: { ...(ing.metadata as object), annotations } });
+    if (c.canary !== undefined) {
+      const to = c.canary.to;
+      const canary = ingress('diff', `${name.replaceAll(/[^a-z0-9]+/g, '-')}-canary`, { host: c.host, paths: c.paths.map((p) => ({ path: p.path, pathType: p.pathType ?? 'Prefix', service: `svc-${to}`, port: 'http' })) });
+      objects.push({ ...canary, metadata: { ...(canary.metadata as object), annotations: { [`${N}canary`]: 'true', ...c.canary.annotations } } });
+    }
   }
   const manifests = await manifestDir();
   await manifests.write('00-annotations.yaml', objects);

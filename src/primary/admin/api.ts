@@ -95,10 +95,12 @@ export function handleApi(ctx: AdminContext, req: ApiRequest): ApiResponse | Pro
       if (table === null) return fail(503, 'no snapshot published yet');
       const host = req.query.get('host');
       const path = req.query.get('path') ?? '/';
-      if (!host) return fail(400, 'give ?host=NAME&path=/PATH (and optionally &method=OPTIONS&origin=URL&scheme=https&client=ADDRESS)');
+      if (!host) return fail(400, 'give ?host=NAME&path=/PATH (and optionally &method=OPTIONS&origin=URL&scheme=https&client=ADDRESS&header=NAME:VALUE&cookie=COOKIES)');
       const method = req.query.get('method') ?? 'GET';
       const origin = req.query.get('origin') ?? '';
-      return ok(explainRoute(table, host, path, { method: method.toUpperCase(), origin, scheme: req.query.get('scheme') === 'https' ? 'https' : 'http', clientAddress: req.query.get('client') ?? '' }));
+      // header=NAME:VALUE (repeatable) and cookie=COOKIE-FIELD: what a canary decides on (issue 15 group 5).
+      const headers = Object.fromEntries(req.query.getAll('header').map((h) => [h.slice(0, Math.max(0, h.indexOf(':'))).trim().toLowerCase(), h.slice(h.indexOf(':') + 1).trim()]));
+      return ok(explainRoute(table, host, path, { method: method.toUpperCase(), origin, scheme: req.query.get('scheme') === 'https' ? 'https' : 'http', clientAddress: req.query.get('client') ?? '', headers, cookie: req.query.get('cookie') ?? '' }));
     }
     case '/api/v1/endpoints/drain':
     case '/api/v1/endpoints/undrain':

@@ -30,6 +30,10 @@ export interface BackendUse {
   readonly port: number | string;
   /** The protocol the Ingress's backend-protocol annotation asks for (compile/backend-protocol.ts); absent: the Service port's. */
   readonly protocol?: 'h2c' | 'h2';
+  /** ingress-nginx `service-upstream` (service-upstream-annotations.ts): the one endpoint is the Service's ClusterIP and port. */
+  readonly serviceUpstream?: true;
+  /** ingress-nginx `load-balance: ewma` of the oldest Ingress using the backend (upstream-hash-annotations.ts); absent: round-robin. */
+  readonly loadBalancer?: 'ewma';
   /** Keys of the Ingresses that reference this backend, oldest first. */
   readonly sources: Set<string>;
 }

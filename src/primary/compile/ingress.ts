@@ -16,6 +16,8 @@ import { unsupportedInputs } from './unsupported.js';
 export const compileIngresses: Processor = (state) => {
   const tlsHosts = hostsWithTls(state.ingresses);
   for (const ing of state.ingresses) {
+    // A canary Ingress makes no routes of its own: canary-annotations.ts attaches it to its main Ingress's.
+    if (parseBool(ing.metadata.annotations?.[CANARY_ANNOTATION] ?? '') === true) continue;
     state.diagnostics.push(...unsupportedInputs(ing, describeObject(ing)));
     const policy: RoutePolicy = { cache: cachePolicy(state, ing), redirect: redirectPolicy(state, ing), tlsHosts, nginx: readAnnotations(state, ing) };
     const changes = policy.nginx.policy;
@@ -26,6 +28,9 @@ export const compileIngresses: Processor = (state) => {
     compileRules(state, ing, policy);
   }
 };
+
+/** ingress-nginx `canary: "true"` marks a canary Ingress (issue 15 group 5, canary-annotations.ts). */
+export const CANARY_ANNOTATION = 'nginx.ingress.kubernetes.io/canary';
 
 /** RoutePolicy is what an Ingress's annotations (and every Ingress's TLS hosts) make of its routes. */
 interface RoutePolicy {
@@ -76,7 +81,7 @@ function redirectPolicy(state: CompileState, ing: Ingress): RoutePolicy['redirec
 }
 
 /** parseBool reads a boolean as Go's strconv.ParseBool (which ingress-nginx uses for annotations). */
-function parseBool(raw: string): boolean | undefined {
+export function parseBool(raw: string): boolean | undefined {
   const v = raw.trim();
   if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
   if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
@@ -198,7 +203,7 @@ function compileRules(state: CompileState, ing: Ingress, policy: RoutePolicy): v
 }
 
 /** BackendRef is a usable service backend: the backend id and the Service port it names. */
-interface BackendRef {
+export interface BackendRef {
   readonly id: string;
   readonly namespace: string;
   readonly service: string;
@@ -210,7 +215,7 @@ interface BackendRef {
  * useBackend returns the backend an Ingress backend field points at, or reports why the backend cannot be
  * used (`what` names it in the message, `outcome` says what was skipped) and returns undefined.
  */
-function useBackend(
+export function useBackend(
   state: CompileState,
   ing: Ingress,
   backend: IngressBackend | undefined,
@@ -235,7 +240,7 @@ function useBackend(
 }
 
 /** claimBackend records that a kept route of `ing` uses the backend of `ref`. */
-function claimBackend(state: CompileState, ing: Ingress, ref: BackendRef): void {
+export function claimBackend(state: CompileState, ing: Ingress, ref: BackendRef): void {
   const use = state.uses.get(ref.id);
   if (use !== undefined) use.sources.add(keyOf(ing));
   else state.uses.set(ref.id, { ...ref, sources: new Set([keyOf(ing)]) });

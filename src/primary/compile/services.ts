@@ -5,6 +5,7 @@
  */
 import type { Diagnostic, ErrorCode, Severity } from '../../shared/errors.js';
 import type { Backend, Endpoint } from '../../shared/snapshot.js';
+import { clusterEndpoint } from './service-upstream-annotations.js';
 import { objectKey } from '../../shared/keys.js';
 import type { ObjectView, ServicePort } from '../model.js';
 import { compareText, quote, type BackendUse, type PreviousBackends, type Processor } from './context.js';
@@ -42,7 +43,7 @@ function reusable(previous: PreviousBackends | undefined): ((use: BackendUse) =>
     const old = previous.uses.get(use.id);
     const backend = byId.get(use.id);
     if (old === undefined || backend === undefined || previous.changedServices.has(objectKey(use.namespace, use.service))) return undefined;
-    if (old.namespace !== use.namespace || old.service !== use.service || old.port !== use.port || !sameOrder(old.sources, use.sources)) return undefined;
+    if (old.namespace !== use.namespace || old.service !== use.service || old.port !== use.port || old.loadBalancer !== use.loadBalancer || !sameOrder(old.sources, use.sources)) return undefined;
     return { backend, diagnostics: previous.backendDiagnostics.get(use.id) ?? [] };
   };
 }
@@ -60,7 +61,7 @@ export function resolveBackend(view: ObjectView, use: BackendUse, self?: SelfLis
   const report = (code: ErrorCode, severity: Severity, object: string, message: string): void => {
     diagnostics.push({ code, severity, object, message });
   };
-  const endpoints = withoutSelf(endpointsOf(view, use, report), use, self, report);
+  const endpoints = withoutSelf((use.serviceUpstream === true ? clusterEndpoint(view, use, report) : undefined) ?? endpointsOf(view, use, report), use, self, report);
   // The Ingress's backend-protocol annotation wins over the Service port's appProtocol.
   const port = use.protocol === undefined ? findPort(view.service(use.namespace, use.service)?.spec?.ports ?? [], use.port) : undefined;
   return { backend: makeBackend(use, endpoints, use.protocol ?? (port === undefined ? undefined : appProtocolOf(port))), diagnostics };
@@ -144,7 +145,7 @@ function makeBackend(use: BackendUse, endpoints: Endpoint[], protocol: BackendPr
     service: objectKey(use.namespace, use.service),
     servicePort: use.port,
     endpoints,
-    loadBalancer: 'round-robin',
+    loadBalancer: use.loadBalancer ?? 'round-robin',
   };
   // Left out entirely for HTTP/1.1, so that existing snapshots encode to the same bytes.
   return protocol === undefined ? backend : { ...backend, protocol };

@@ -33,6 +33,13 @@ export const SUPPORTED_ANNOTATIONS: ReadonlySet<string> = new Set([
   ...['allowlist-source-range', 'whitelist-source-range', 'denylist-source-range'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   // Issue 15 group 3, compile/upstream-annotations.ts.
   ...['proxy-connect-timeout', 'proxy-send-timeout', 'proxy-read-timeout', 'proxy-body-size', 'client-body-buffer-size', 'proxy-request-buffering', 'proxy-next-upstream', 'proxy-next-upstream-tries', 'proxy-next-upstream-timeout'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
+  // Issue 15 group 5, compile/upstream-hash-annotations.ts; upstream-hash-by-subset(-size) are not supported.
+  ...['upstream-hash-by', 'load-balance'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
+  // Issue 15 group 5, compile/affinity-annotations.ts; change-on-failure, conditional-samesite-none, affinity-canary-behavior and partitioned are not supported.
+  ...['affinity', 'affinity-mode', 'session-cookie-name', 'session-cookie-path', 'session-cookie-domain', 'session-cookie-max-age', 'session-cookie-expires', 'session-cookie-samesite', 'session-cookie-secure'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
+  'nginx.ingress.kubernetes.io/service-upstream', // issue 15 group 5, compile/service-upstream-annotations.ts
+  // Issue 15 group 5, compile/canary-annotations.ts.
+  ...['canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   ...['enable-cors', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-expose-headers', 'cors-allow-credentials', 'cors-max-age'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
 ]);
 

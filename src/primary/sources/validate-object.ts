@@ -237,7 +237,7 @@ function validateService(raw: Readonly<Record<string, unknown>>): Service {
     apiVersion: 'v1' as const,
     kind: 'Service' as const,
     metadata: meta(raw.metadata, true),
-    spec: spec && compact({ type: optString(spec.type, 'spec.type'), ports: optList(spec.ports, 'spec.ports', servicePort) }),
+    spec: spec && compact({ type: optString(spec.type, 'spec.type'), clusterIP: optString(spec.clusterIP, 'spec.clusterIP'), ports: optList(spec.ports, 'spec.ports', servicePort) }),
   });
 }
 

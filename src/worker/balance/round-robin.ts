@@ -4,6 +4,7 @@
  */
 import { endpointKey } from '../../shared/keys.js';
 import { NO_OVERRIDES, type Endpoint, type Overrides } from '../../shared/snapshot.js';
+import { hash32, rendezvousIndex } from '../../shared/upstream-hash.js';
 import type { Balancer } from './balancer.js';
 
 interface OverrideIndex {
@@ -51,6 +52,8 @@ export class RoundRobinBalancer<E extends Endpoint = Endpoint> implements Balanc
   readonly #weights: ReadonlyMap<string, number>;
   readonly #all = new Map<string, E>();
   #eligible: E[] = [];
+  /** hash32 of each eligible endpoint's `ip:port`, for selectByHash; built on first use. */
+  #nodeHashes: Uint32Array | null = null;
   #weightOf: number[] = [];
   #current: number[] = [];
   #totalWeight = 0;
@@ -93,6 +96,13 @@ export class RoundRobinBalancer<E extends Endpoint = Endpoint> implements Balanc
     return eligible[best] as E;
   }
 
+  selectByHash(keyHash: number): E | null {
+    const eligible = this.#eligible;
+    if (eligible.length === 0) return null;
+    const nodes = (this.#nodeHashes ??= Uint32Array.from(eligible, (ep) => hash32(endpointKey(ep.address, ep.port))));
+    return eligible[rendezvousIndex(keyHash, nodes)] as E;
+  }
+
   add(endpoint: E): void {
     this.#all.set(endpointKey(endpoint.address, endpoint.port), endpoint);
     this.#rebuild();
@@ -100,6 +110,10 @@ export class RoundRobinBalancer<E extends Endpoint = Endpoint> implements Balanc
 
   remove(key: string): void {
     if (this.#all.delete(key)) this.#rebuild();
+  }
+
+  eligible(): readonly E[] {
+    return this.#eligible;
   }
 
   list(): readonly E[] {
@@ -125,6 +139,7 @@ export class RoundRobinBalancer<E extends Endpoint = Endpoint> implements Balanc
     }
     const chosen = ready.length > 0 ? ready : terminating;
     this.#eligible = chosen.map((c) => c[0]);
+    this.#nodeHashes = null;
     this.#weightOf = chosen.map((c) => c[1]);
     this.#current = chosen.map(() => 0);
     this.#totalWeight = this.#weightOf.reduce((a, b) => a + b, 0);

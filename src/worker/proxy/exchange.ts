@@ -156,6 +156,8 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   readonly #res: HttpResponse;
   readonly #backend: BackendRuntime;
   #endpoint: UpstreamEndpoint;
+  /** When the request to the current endpoint was asked for (performance.now()), for load-balance: ewma. */
+  #attemptAt = 0;
   #tried: string[] | null = null;
   readonly #w: ResponseWriter;
   readonly #record: RequestRecord;
@@ -348,6 +350,9 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     }
     const record = this.#record;
     record.upstreamAt = performance.now();
+    // load-balance: ewma learns each endpoint's time to the response head (balance/ewma.ts).
+    const balancer = this.#backend.balancer;
+    if (balancer.observe !== undefined) balancer.observe(this.#endpoint, (record.upstreamAt - this.#attemptAt) / 1000);
     record.upstreamStatus = head.status;
     // When the upstream response is whole (for metrics): at its head without a body; with a
     // Content-Length at its last byte, which can end the client's response before onUpstreamEnd.
@@ -461,7 +466,12 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   #request(): void {
     if (this.#requested) return;
     this.#requested = true;
-    if (this.#plan !== null) this.#firstTryAt = performance.now();
+    if (this.#plan !== null || this.#backend.balancer.observe !== undefined) {
+      // The first try's start (proxy-next-upstream-timeout) and this try's (the EWMA balancer's latency).
+      const now = performance.now();
+      this.#firstTryAt = now;
+      this.#attemptAt = now;
+    }
     this.#endpoint.pool.request(this);
   }
 
@@ -535,6 +545,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
       this.#upstreamDone = false;
       this.#upstreamLeft = -1;
       if (this.#replay !== null) this.#queued = [...this.#replay];
+      if (this.#backend.balancer.observe !== undefined) this.#attemptAt = performance.now();
       next.pool.request(this);
       return true;
     }

@@ -33,6 +33,10 @@ import type { BasicAuthStore } from '../auth/basic-auth.js';
 import type { HashVerifier } from '../auth/verifier.js';
 import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps, type Gate } from './access-gate.js';
 import { sourceAllowed } from '../../shared/source-range.js';
+import { selectHashed } from './upstream-hash.js';
+import { backendOf } from './canary.js';
+import { cookieFieldOf, selectSticky } from './affinity.js';
+import { affinityCookie } from '../../shared/affinity.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
 export interface Listener {
@@ -271,11 +275,16 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       dropAuthorization = access.dropAuthorization;
       if (access.gate !== null) return authorize(res, l, match.route, access.gate, dropAuthorization, host, path, query, forward);
     }
-    const backend = routing.backends.get(match.route.backend);
+    // A canary Ingress on this host and path may take the request (canary.ts).
+    const backend = routing.backends.get(match.route.canary === undefined ? match.route.backend : backendOf(match.route, head.names, head.values));
     const rc = match.route.cache;
     // A request holding a limit-connections place is proxied, never parked or served by the cache (docs/rate-limits.md).
     if (rc !== undefined && l.cached !== null && forward === null && place === null && !dropAuthorization) return cached(res, l, match.route, rc, backend, host, path, query);
-    const endpoint = backend === undefined ? null : backend.balancer.select();
+    const hashBy = match.route.hashBy;
+    const affinity = match.route.affinity;
+    // affinity: cookie first (affinity.ts), as ingress-nginx; then upstream-hash-by: the endpoint that owns the request's key (upstream-hash.ts); else the balancer's turn.
+    const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(head.names, head.values), () => backend.balancer.select());
+    const endpoint = backend === undefined ? null : affinity !== undefined ? (sticky?.endpoint ?? null) : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => formatAddress(res.getRemoteAddress()) });
     if (backend === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
     const length = head.contentLengthCount === 1 ? Number(cl) : -1;
@@ -287,6 +296,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (forward.requestFields !== null) headers = withRequestFields(headers, forward.requestFields);
       if (forward.responseFields !== null) setResponseFields(res, forward.responseFields);
     }
+    // A new or re-issued affinity cookie goes with the upstream's own Set-Cookie fields (policy.ts keeps those).
+    if (sticky !== null && sticky.issue !== null && affinity !== undefined)
+      setResponseFields(res, [...(forward?.responseFields ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())]);
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };

@@ -54,7 +54,9 @@ export function fieldNamesOf(fields: readonly string[]): PolicyFields {
     const set = new Set<string>();
     let rest = fields[1] as string;
     for (let i = 0; i < fields.length; i += 2) {
-      set.add((fields[i] as string).toLowerCase());
+      const name = (fields[i] as string).toLowerCase();
+      // A cookie the route adds (affinity) goes beside the upstream's Set-Cookie fields, never in place of them.
+      if (name !== 'set-cookie') set.add(name);
       if (i > 0) rest += `\r\n${fields[i] as string}: ${fields[i + 1] as string}`;
     }
     prepared.set(fields, (p = { names: set, lengths: new Set([...set].map((n) => n.length)), packed: [fields[0] as string, rest] }));

@@ -23,6 +23,8 @@ import { isValidQuery, normalizePath } from '../../shared/request-path.js';
 import type { UpstreamEndpoint, WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { sourceAllowed } from '../../shared/source-range.js';
+import { selectHashed } from './upstream-hash.js';
+import { backendOf } from './canary.js';
 import { formatAddress } from './address.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
@@ -266,8 +268,10 @@ export class WebSocketProxy {
       release?.();
       return this.#answer(res, l, 'forbidden', counters);
     }
-    const backend = routing.backends.get(match.route.backend);
-    const endpoint = backend?.balancer.select() ?? null;
+    const backend = routing.backends.get(match.route.canary === undefined ? match.route.backend : backendOf(match.route, head.names, head.values));
+    const hashBy = match.route.hashBy;
+    // upstream-hash-by picks the handshake's endpoint as any request's (upstream-hash.ts).
+    const endpoint = backend === undefined ? null : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target: target(url, query), path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => formatAddress(res.getRemoteAddress()) });
     if (endpoint === null) {
       release?.();
       return this.#answer(res, l, 'no-endpoint', counters);

@@ -71,16 +71,16 @@ const cases: Case[] = [
   {
     name: 'a typical migrated Ingress: one warning per unsupported annotation, by key',
     ingress: web({
-      [`${NGINX}load-balance`]: 'ewma',
+      [`${NGINX}upstream-hash-by-subset`]: 'true',
       [`${NGINX}use-regex`]: 'true',
       'cert-manager.io/cluster-issuer': 'letsencrypt',
       [`${NGINX}proxy-buffer-size`]: '8k',
       [`${NGINX}ssl-redirect`]: 'true',
-      [`${NGINX}affinity`]: 'cookie',
+      [`${NGINX}session-cookie-change-on-failure`]: 'true',
       'kubernetes.io/ingress.class': 'nginx',
       [`${NGINX}enable-cors`]: 'true',
     }),
-    want: [nginx(`${NGINX}affinity`), nginx(`${NGINX}load-balance`), nginx(`${NGINX}proxy-buffer-size`)],
+    want: [nginx(`${NGINX}proxy-buffer-size`), nginx(`${NGINX}session-cookie-change-on-failure`), nginx(`${NGINX}upstream-hash-by-subset`)],
   },
   ...['configuration-snippet', 'server-snippet', 'auth-snippet', 'stream-snippet', 'modsecurity-snippet'].map(
     (name): Case => ({
@@ -175,8 +175,8 @@ describe('SUPPORTED_ANNOTATIONS', () => {
       'flusso.dev/cache',
       'flusso.dev/cache-ttl',
       'kubernetes.io/ingress.class',
-      ...['allowlist-source-range', 'app-root', 'auth-always-set-cookie', 'auth-cache-duration', 'auth-cache-key', 'auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-share-vars', 'auth-keepalive-timeout', 'auth-method', 'auth-realm', 'auth-request-redirect', 'auth-response-headers', 'auth-secret', 'auth-secret-type', 'auth-signin', 'auth-signin-redirect-param', 'auth-type', 'auth-url', 'backend-protocol', 'client-body-buffer-size', 'cors-allow-credentials', 'cors-allow-headers', 'cors-allow-methods', 'cors-allow-origin', 'cors-expose-headers', 'cors-max-age', 'denylist-source-range', 'enable-cors', 'force-ssl-redirect', 'from-to-www-redirect', 'limit-allowlist', 'limit-burst-multiplier', 'limit-connections', 'limit-rpm', 'limit-rps', 'limit-whitelist', 'permanent-redirect', 'permanent-redirect-code', 'proxy-body-size', 'proxy-connect-timeout', 'proxy-next-upstream', 'proxy-next-upstream-timeout', 'proxy-next-upstream-tries', 'proxy-read-timeout', 'proxy-request-buffering', 'proxy-send-timeout', 'rewrite-target', 'server-alias', 'ssl-redirect', 'temporal-redirect', 'temporal-redirect-code', 'upstream-vhost', 'use-regex', 'whitelist-source-range', 'x-forwarded-prefix'].map((n) => NGINX + n),
-    ]);
+      ...['affinity', 'affinity-mode', 'allowlist-source-range', 'app-root', 'auth-always-set-cookie', 'auth-cache-duration', 'auth-cache-key', 'auth-keepalive', 'auth-keepalive-requests', 'auth-keepalive-share-vars', 'auth-keepalive-timeout', 'auth-method', 'auth-realm', 'auth-request-redirect', 'auth-response-headers', 'auth-secret', 'auth-secret-type', 'auth-signin', 'auth-signin-redirect-param', 'auth-type', 'auth-url', 'backend-protocol', 'canary', 'canary-by-cookie', 'canary-by-header', 'canary-by-header-pattern', 'canary-by-header-value', 'canary-weight', 'canary-weight-total', 'client-body-buffer-size', 'cors-allow-credentials', 'cors-allow-headers', 'cors-allow-methods', 'cors-allow-origin', 'cors-expose-headers', 'cors-max-age', 'denylist-source-range', 'enable-cors', 'force-ssl-redirect', 'from-to-www-redirect', 'limit-allowlist', 'limit-burst-multiplier', 'limit-connections', 'limit-rpm', 'limit-rps', 'limit-whitelist', 'load-balance', 'permanent-redirect', 'permanent-redirect-code', 'proxy-body-size', 'proxy-connect-timeout', 'proxy-next-upstream', 'proxy-next-upstream-timeout', 'proxy-next-upstream-tries', 'proxy-read-timeout', 'proxy-request-buffering', 'proxy-send-timeout', 'rewrite-target', 'server-alias', 'service-upstream', 'session-cookie-domain', 'session-cookie-expires', 'session-cookie-max-age', 'session-cookie-name', 'session-cookie-path', 'session-cookie-samesite', 'session-cookie-secure', 'ssl-redirect', 'temporal-redirect', 'temporal-redirect-code', 'upstream-hash-by', 'upstream-vhost', 'use-regex', 'whitelist-source-range', 'x-forwarded-prefix'].map((n) => NGINX + n),
+    ].sort());
   });
 });
 
