@@ -126,6 +126,7 @@ export function annotationsInForce(route: Route): string[] {
   if (route.externalAuth !== undefined) out.push(route.externalAuth.denied === undefined ? `auth-url ${route.externalAuth.url.join('')}` : 'auth-url (invalid: every request refused)');
   if (route.upstream !== undefined || route.requestBody !== undefined) out.push(...upstreamInForce(route));
   if (route.hashBy !== undefined) out.push(`upstream-hash-by ${route.hashBy.join('')}`);
+  if (route.fallbackBackend !== undefined) out.push(`default-backend ${route.fallbackBackend} (while ${route.backend} has no ready endpoint)`);
   if (route.affinity !== undefined) out.push(`affinity cookie ${route.affinity.name} (${route.affinity.mode})`);
   if (route.canary !== undefined) out.push(`canary ${route.canary.source} → ${route.canary.backend}: ${canaryRules(route.canary)}`);
   const p = route.policy;

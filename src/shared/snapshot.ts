@@ -72,6 +72,8 @@ export interface Route {
   readonly canary?: RouteCanary;
   /** ingress-nginx `affinity: cookie` (shared/affinity.ts): the sticky cookie; absent: none. */
   readonly affinity?: RouteAffinity;
+  /** ingress-nginx `default-backend` (compile/default-backend-annotations.ts): the backend that takes the route's requests while its own has no ready endpoint; absent: none (503). */
+  readonly fallbackBackend?: string;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

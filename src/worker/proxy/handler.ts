@@ -5,6 +5,7 @@
  * Exchange. Everything it answers itself (308/400/404/405/503) is written while uWS still has
  * the response corked.
  */
+import { backendOrFallback } from './fallback.js';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { WorkerConfig } from '../../shared/messages.js';
@@ -276,7 +277,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (access.gate !== null) return authorize(res, l, match.route, access.gate, dropAuthorization, host, path, query, forward);
     }
     // A canary Ingress on this host and path may take the request (canary.ts).
-    const backend = routing.backends.get(match.route.canary === undefined ? match.route.backend : backendOf(match.route, head.names, head.values));
+    const chosen = routing.backends.get(match.route.canary === undefined ? match.route.backend : backendOf(match.route, head.names, head.values));
+    // default-backend: the route's fallback while its own backend has no ready endpoint (fallback.ts).
+    const backend = match.route.fallbackBackend === undefined ? chosen : backendOrFallback(match.route, chosen, routing.backends);
     const rc = match.route.cache;
     // A request holding a limit-connections place is proxied, never parked or served by the cache (docs/rate-limits.md).
     if (rc !== undefined && l.cached !== null && forward === null && place === null && !dropAuthorization) return cached(res, l, match.route, rc, backend, host, path, query);
@@ -364,7 +367,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (waiting.aborted) return;
       try {
         if (!verdict.allow) return say(verdict.answer);
-        const backend = state.current.backends.get(matched.backend);
+        const backends = state.current.backends;
+        const backend = backendOrFallback(matched, backends.get(matched.backend), backends);
         const endpoint = backend === undefined ? null : backend.balancer.select();
         if (backend === undefined || endpoint === null) return say(NO_ENDPOINT);
         if (forward?.responseFields != null) setResponseFields(res, forward.responseFields);

@@ -14,6 +14,7 @@
  * closed with 1001. Open connections do not depend on the routing snapshot: config changes leave
  * them alone. On drain they get 1001 once the drain timeout is over.
  */
+import { backendOrFallback } from './fallback.js';
 import type { Logger } from 'pino';
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket as ClientSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import WebSocket from 'ws';
@@ -268,7 +269,8 @@ export class WebSocketProxy {
       release?.();
       return this.#answer(res, l, 'forbidden', counters);
     }
-    const backend = routing.backends.get(match.route.canary === undefined ? match.route.backend : backendOf(match.route, head.names, head.values));
+    const chosen = routing.backends.get(match.route.canary === undefined ? match.route.backend : backendOf(match.route, head.names, head.values));
+    const backend = match.route.fallbackBackend === undefined ? chosen : backendOrFallback(match.route, chosen, routing.backends);
     const hashBy = match.route.hashBy;
     // upstream-hash-by picks the handshake's endpoint as any request's (upstream-hash.ts).
     const endpoint = backend === undefined ? null : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target: target(url, query), path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => formatAddress(res.getRemoteAddress()) });
