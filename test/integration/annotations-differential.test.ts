@@ -53,7 +53,7 @@ interface Case {
   readonly fixture: string;
   readonly host: string;
   readonly annotations: Record<string, string>;
-  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' | 'd' | 'stall' | 'pair' }[];
+  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' | 'd' | 'stall' | 'pair' | 'none' }[];
   readonly requests: readonly Req[];
   /** A canary Ingress (issue 15 group 5) for the same host and paths, to backend `to`, with `canary: "true"` and these annotations. */
   readonly canary?: { readonly annotations: Record<string, string>; readonly to: 'a' | 'b' | 'c' };
@@ -350,6 +350,14 @@ const CASES: Record<string, Case> = {
     canary: { annotations: { [`${N}canary-weight`]: '100', [`${N}canary-by-header`]: 'X-Canary' }, to: 'b' },
     requests: [get('canary-weight.test', '/w'), get('canary-weight.test', '/w?q=1'), get('canary-weight.test', '/w', 'X-Canary: never\r\n')],
   },
+  // Issue 15 group 4: `none` is a Service without endpoints; ingress-nginx fills its upstream with svc-b's.
+  'default-backend': {
+    fixture: 'default-backend.conf',
+    host: 'default-backend.test',
+    annotations: { [`${N}default-backend`]: 'svc-b' },
+    paths: [{ path: '/', to: 'none' }],
+    requests: ['/', '/x?y=1'].map((t) => get('default-backend.test', t)),
+  },
 };
 
 /**
@@ -499,6 +507,7 @@ ${servers}
   for (const [name, b] of Object.entries(backends)) {
     objects.push(service('diff', `svc-${name}`, [{ name: 'http', port: 80, targetPort: b.port }]), endpointSlice('diff', `svc-${name}`, ['127.0.0.1'], b.port, { portName: 'http' }));
   }
+  objects.push(service('diff', 'svc-none', [{ name: 'http', port: 80, targetPort: 9 }]));
   objects.push(service('diff', 'svc-pair', [{ name: 'http', port: 80, targetPort: pairGood.port }]), endpointSlice('diff', 'svc-pair', ['127.0.0.1', '127.0.0.2'], pairGood.port, { portName: 'http' }));
   for (const [name, c] of Object.entries(CASES)) {
     const ing = ingress('diff', name, { host: c.host, paths: c.paths.map((p) => ({ path: p.path, pathType: p.pathType ?? 'Prefix', service: `svc-${p.to}`, port: 'http' })) });
