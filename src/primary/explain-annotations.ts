@@ -6,7 +6,7 @@
  */
 import { RE2JS } from 're2js';
 import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
-import { cidrContains, parseCidr } from '../shared/cidr.js';
+import { firstListed, parseCidr } from '../shared/cidr.js';
 import type { RouteExternalAuth } from '../shared/external-auth.js';
 import type { RouteRateLimit } from '../shared/rate-limit.js';
 import { canaryByRequest, type RouteCanary } from '../shared/canary.js';
@@ -93,13 +93,8 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
  */
 export function describeRateLimit(limit: RouteRateLimit, client: string | undefined): string {
   const address = client === undefined ? undefined : parseCidr(client);
-  const bytes = address === undefined ? undefined : address.bytes;
-  if (bytes !== undefined && limit.whitelist.length > 0) {
-    for (const entry of limit.whitelist) {
-      const block = parseCidr(entry);
-      if (block !== undefined && cidrContains(block, bytes)) return `not rate-limited: ${client} is in limit-whitelist entry ${entry}`;
-    }
-  }
+  const exempt = address === undefined || limit.whitelist.length === 0 ? null : firstListed(limit.whitelist, address.bytes);
+  if (exempt !== null) return `not rate-limited: ${client} is in limit-whitelist entry ${exempt}`;
   const rates = limit.rates.map((r) => (Number.isInteger(r.perSecond) ? `${r.perSecond} requests/s` : `${Math.round(r.perSecond * 60)} requests/min`)).join(' and ');
   // A request needs a token from every bucket, so the smallest burst is what passes at once.
   const burst = Math.min(...limit.rates.map((r) => r.burst));

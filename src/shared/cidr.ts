@@ -32,6 +32,27 @@ export function parseCidr(text: string): Cidr | undefined {
   return { bytes, bits };
 }
 
+const parsedLists = new WeakMap<readonly string[], readonly (readonly [string, Cidr])[]>();
+
+/**
+ * firstListed returns the first entry of `list` (CIDRs or addresses as written; one that does not
+ * parse never matches) that holds `address` (4 or 16 bytes), or null. Each list is parsed once,
+ * on first use: the lists of a snapshot stay the same arrays for as long as it serves. The address
+ * lists, limit-whitelist and the explainer all match through it.
+ */
+export function firstListed(list: readonly string[], address: Uint8Array): string | null {
+  let blocks = parsedLists.get(list);
+  if (blocks === undefined) {
+    blocks = list.flatMap((text) => {
+      const c = parseCidr(text);
+      return c === undefined ? [] : [[text, c] as const];
+    });
+    parsedLists.set(list, blocks);
+  }
+  for (const [text, block] of blocks) if (cidrContains(block, address)) return text;
+  return null;
+}
+
 /** cidrContains says whether `address` (4 or 16 bytes; an IPv4-mapped IPv6 address counts as IPv4) is in `block`. */
 export function cidrContains(block: Cidr, address: Uint8Array): boolean {
   let a = address;

@@ -7,7 +7,7 @@
  * answered 403. The address is the socket's peer (trusted proxies and X-Forwarded-For are not
  * read). Pure: shared by the workers (which refuse) and the explainer (which says why).
  */
-import { cidrContains, parseCidr, type Cidr } from './cidr.js';
+import { firstListed } from './cidr.js';
 
 /** RouteSourceRange is one Ingress's address lists, CIDRs as written (after validation by the compiler). */
 export interface RouteSourceRange {
@@ -20,25 +20,6 @@ export interface RouteSourceRange {
 /** SourceVerdict says why an address is refused, or that it is not. */
 export type SourceVerdict = { readonly allowed: true; readonly entry: string | null } | { readonly allowed: false; readonly entry: string | null };
 
-const parsed = new WeakMap<readonly string[], readonly (readonly [string, Cidr])[]>();
-
-function blocksOf(list: readonly string[]): readonly (readonly [string, Cidr])[] {
-  let blocks = parsed.get(list);
-  if (blocks === undefined) {
-    blocks = list.flatMap((text) => {
-      const c = parseCidr(text);
-      return c === undefined ? [] : [[text, c] as const];
-    });
-    parsed.set(list, blocks);
-  }
-  return blocks;
-}
-
-function firstMatch(list: readonly string[], address: Uint8Array): string | null {
-  for (const [text, block] of blocksOf(list)) if (cidrContains(block, address)) return text;
-  return null;
-}
-
 /**
  * sourceVerdict checks the client `address` (4 or 16 bytes as uWS gives it; an IPv4-mapped
  * IPv6 address counts as IPv4) against `range`: refused with the deny entry that matches, or
@@ -46,15 +27,15 @@ function firstMatch(list: readonly string[], address: Uint8Array): string | null
  * matched (null when there is no allow list).
  */
 export function sourceVerdict(range: RouteSourceRange, address: Uint8Array): SourceVerdict {
-  const denied = range.deny.length === 0 ? null : firstMatch(range.deny, address);
+  const denied = range.deny.length === 0 ? null : firstListed(range.deny, address);
   if (denied !== null) return { allowed: false, entry: denied };
   if (range.allow === undefined) return { allowed: true, entry: null };
-  const allowed = firstMatch(range.allow, address);
+  const allowed = firstListed(range.allow, address);
   return allowed === null ? { allowed: false, entry: null } : { allowed: true, entry: allowed };
 }
 
 /** sourceAllowed is sourceVerdict's answer alone: may a client at `address` use the route. */
 export function sourceAllowed(range: RouteSourceRange, address: Uint8Array): boolean {
-  if (range.deny.length > 0 && firstMatch(range.deny, address) !== null) return false;
-  return range.allow === undefined || firstMatch(range.allow, address) !== null;
+  if (range.deny.length > 0 && firstListed(range.deny, address) !== null) return false;
+  return range.allow === undefined || firstListed(range.allow, address) !== null;
 }

@@ -6,7 +6,7 @@
  * the upstream. The count is this worker's: see docs/rate-limits.md for why it is not pod-wide.
  * The map holds only keys with requests in progress, so it is bounded by them.
  */
-import { cidrContains, parseCidr, type Cidr } from '../../shared/cidr.js';
+import { firstListed } from '../../shared/cidr.js';
 import type { RouteConnLimit } from '../../shared/conn-limit.js';
 import { CONTENT_TYPE_TEXT, statusLine } from './errors.js';
 import type { PolicyAnswer } from './policy.js';
@@ -25,7 +25,6 @@ const NOTHING: Release = () => {};
 /** ConnLimiter counts, per Ingress and client address, the requests in progress in this worker. */
 export class ConnLimiter {
   readonly #counts = new Map<string, number>();
-  readonly #whitelists = new WeakMap<RouteConnLimit, readonly Cidr[]>();
 
   /** size is the number of (Ingress, address) keys with a request in progress. */
   get size(): number {
@@ -38,7 +37,7 @@ export class ConnLimiter {
    * client has `limit.max` requests in progress already.
    */
   acquire(limit: RouteConnLimit, client: string, address: Uint8Array): Release | null {
-    if (limit.whitelist.length > 0 && this.#exempt(limit, address)) return NOTHING;
+    if (limit.whitelist.length > 0 && firstListed(limit.whitelist, address) !== null) return NOTHING;
     const key = `${limit.id} ${client}`;
     const n = this.#counts.get(key) ?? 0;
     if (n >= limit.max) return null;
@@ -53,13 +52,4 @@ export class ConnLimiter {
     };
   }
 
-  #exempt(limit: RouteConnLimit, address: Uint8Array): boolean {
-    let blocks = this.#whitelists.get(limit);
-    if (blocks === undefined) {
-      blocks = limit.whitelist.flatMap((text) => parseCidr(text) ?? []);
-      this.#whitelists.set(limit, blocks);
-    }
-    for (const b of blocks) if (cidrContains(b, address)) return true;
-    return false;
-  }
 }

@@ -6,7 +6,7 @@
  * said (RateSharesMessage), or 1 / workers before it has. The shares of a key sum to 1, so the
  * pod admits the limit, whatever the number of workers. Pure: the clock is injected.
  */
-import { cidrContains, parseCidr, type Cidr } from '../../shared/cidr.js';
+import { firstListed } from '../../shared/cidr.js';
 import type { RouteRateLimit } from '../../shared/rate-limit.js';
 
 /** RateLimiterOptions configure a limiter. */
@@ -43,7 +43,6 @@ export class RateLimiter {
    * string that would be hashed afresh every time.
    */
   readonly #byLimit = new Map<string, Map<string, KeyState>>();
-  readonly #whitelists = new WeakMap<RouteRateLimit, readonly Cidr[]>();
 
   constructor(opts: RateLimiterOptions) {
     if (!Number.isInteger(opts.workers) || opts.workers < 1) throw new RangeError(`RateLimiter: workers must be an integer ≥ 1, got ${opts.workers}`);
@@ -62,7 +61,7 @@ export class RateLimiter {
    */
   admit(limit: RouteRateLimit, client: string, address: Uint8Array): boolean {
     if (limit.rates.length === 0) return true;
-    if (limit.whitelist.length > 0 && this.#exempt(limit, address)) return true;
+    if (limit.whitelist.length > 0 && firstListed(limit.whitelist, address) !== null) return true;
     const now = this.#now();
     let clients = this.#byLimit.get(limit.id);
     if (clients === undefined) this.#byLimit.set(limit.id, (clients = new Map()));
@@ -135,15 +134,6 @@ export class RateLimiter {
     }
   }
 
-  #exempt(limit: RouteRateLimit, address: Uint8Array): boolean {
-    let blocks = this.#whitelists.get(limit);
-    if (blocks === undefined) {
-      blocks = limit.whitelist.flatMap((text) => parseCidr(text) ?? []);
-      this.#whitelists.set(limit, blocks);
-    }
-    for (const b of blocks) if (cidrContains(b, address)) return true;
-    return false;
-  }
 }
 
 /**
