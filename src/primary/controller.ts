@@ -31,6 +31,7 @@ import type { SourceChange, SourceUpdate } from './sources/source.js';
 import { keyOf, type ObjectView, type Ingress } from './model.js';
 import type { TlsManager } from './tls/manager.js';
 import { assembleBasicAuth } from './basic-auth.js';
+import { referencedConfigMaps } from './compile/custom-headers-annotations.js';
 import type { BasicAuthCredentials } from '../shared/basic-auth.js';
 
 /**
@@ -121,9 +122,11 @@ export class Controller {
     this.#latest = update;
     this.#trackMirror(update.changes);
     this.#trackServices(update.changes);
+    // A ConfigMap no Ingress or setting names as a header list (custom-headers-annotations.ts) changes nothing.
+    const relevant = withoutIdleConfigMaps(update, this.#opts.compile);
     // Secrets only touch the certificates: they never make a rebuild a full compile.
-    const changes = update.changes?.filter((c) => c.kind !== 'Secret');
-    if (changes !== undefined && changes.length !== update.changes?.length) this.#secretsChanged = true;
+    const changes = relevant?.filter((c) => c.kind !== 'Secret');
+    if (changes !== undefined && changes.length !== relevant?.length) this.#secretsChanged = true;
     if (this.#pendingServices === null) return;
     if (changes === undefined || !changes.every(isEndpointChange)) {
       this.#pendingServices = null;
@@ -380,6 +383,14 @@ function withFile(d: Diagnostic, fileOf: (object: string) => string | undefined)
   if (d.file !== undefined) return d;
   const file = fileOf(d.object);
   return file === undefined ? d : { ...d, file };
+}
+
+/** withoutIdleConfigMaps drops the changes of ConfigMaps nothing names (they are many in a cluster, and change often). */
+function withoutIdleConfigMaps(update: SourceUpdate, opts: CompileOptions): readonly SourceChange[] | undefined {
+  const changes = update.changes;
+  if (changes === undefined || !changes.some((c) => c.kind === 'ConfigMap')) return changes;
+  const named = referencedConfigMaps(update.view.ingresses(), opts);
+  return changes.filter((c) => c.kind !== 'ConfigMap' || named.has(c.key));
 }
 
 function isEndpointChange(change: SourceChange): boolean {

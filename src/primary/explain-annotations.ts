@@ -4,6 +4,7 @@
  * its Host, and which annotation makes it so. It runs the same decision the workers run
  * (shared/route-policy.ts), so what it says is what happens.
  */
+import { describeHeaders, headersInForce } from './explain-headers.js';
 import { RE2JS } from 're2js';
 import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
 import { firstListed, parseCidr } from '../shared/cidr.js';
@@ -42,6 +43,7 @@ export function regexMatches(pattern: string, path: string): boolean {
 export function describeAnnotations(route: Route, req: PolicyRequest, clientAddress?: string, traits: RequestTraits = {}): string[] {
   const out: string[] = [];
   if (route.regex === true) out.push('regex host: every path of this host is a case-insensitive regular expression, tried longest first (use-regex or rewrite-target on one of its Ingresses)');
+  if (route.headers !== undefined) out.push(...describeHeaders(route.headers));
   const p = route.policy;
   const decided = p === undefined ? undefined : applyPolicy(p, req);
   const ba = route.basicAuth;
@@ -124,6 +126,7 @@ export function annotationsInForce(route: Route): string[] {
   if (route.fallbackBackend !== undefined) out.push(`default-backend ${route.fallbackBackend} (while ${route.backend} has no ready endpoint)`);
   if (route.affinity !== undefined) out.push(`affinity cookie ${route.affinity.name} (${route.affinity.mode})`);
   if (route.canary !== undefined) out.push(`canary ${route.canary.source} → ${route.canary.backend}: ${canaryRules(route.canary)}`);
+  if (route.headers !== undefined) out.push(...headersInForce(route.headers));
   const p = route.policy;
   if (p === undefined) return out;
   if (p.rewrite !== undefined) out.push(`rewrite-target ${p.rewrite.target}`);

@@ -246,7 +246,7 @@ async function run(config: Config): Promise<void> {
     },
     onBasicAuth: (credentials) => pool.publishBasicAuth(credentials),
     log: log.child({ component: 'controller' }),
-    compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass, cacheDefault: config.cacheDefault === 'on', self: selfListeners(config) },
+    compile: { ingressClass: config.ingressClass, controllerName: config.controllerName, watchIngressWithoutClass: config.watchIngressWithoutClass, cacheDefault: config.cacheDefault === 'on', self: selfListeners(config), globalAllowedResponseHeaders: config.globalAllowedResponseHeaders, ...(config.addHeaders === undefined ? {} : { addHeaders: config.addHeaders }), ...(config.proxySetHeaders === undefined ? {} : { proxySetHeaders: config.proxySetHeaders }) },
     broadcaster,
     overrides,
     metrics: observability.controlPlane,

@@ -163,14 +163,25 @@ export interface EndpointSlice {
   readonly ports?: readonly SlicePort[];
 }
 
+/**
+ * ConfigMap is a v1 ConfigMap: the header lists of ingress-nginx `custom-headers`, `add-headers`
+ * and `proxy-set-headers` (compile/custom-headers-annotations.ts). Only `data` is read.
+ */
+export interface ConfigMap {
+  readonly apiVersion: 'v1';
+  readonly kind: 'ConfigMap';
+  readonly metadata: ObjectMeta;
+  readonly data?: Readonly<Record<string, string>>;
+}
+
 /** KubeObject is any object the store holds. */
-export type KubeObject = IngressClass | Ingress | Service | EndpointSlice;
+export type KubeObject = IngressClass | Ingress | Service | EndpointSlice | ConfigMap;
 
 /** KubeKind is the `kind` of a KubeObject. */
 export type KubeKind = KubeObject['kind'];
 
 /** KUBE_KINDS lists every kind the store holds, in a fixed order. */
-export const KUBE_KINDS: readonly KubeKind[] = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice'];
+export const KUBE_KINDS: readonly KubeKind[] = ['IngressClass', 'Ingress', 'Service', 'EndpointSlice', 'ConfigMap'];
 
 /** SERVICE_NAME_LABEL ties an EndpointSlice to its Service (same namespace). */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -192,6 +203,8 @@ export interface ObjectView {
   service(namespace: string, name: string): Service | undefined;
   /** endpointSlices lists the slices labelled `kubernetes.io/service-name: <service>` in `namespace`. */
   endpointSlices(namespace: string, service: string): Iterable<EndpointSlice>;
+  /** configMap looks up a ConfigMap (header lists, compile/custom-headers-annotations.ts); a view without ConfigMaps may leave it out. */
+  configMap?(namespace: string, name: string): ConfigMap | undefined;
 }
 
 /**

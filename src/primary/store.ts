@@ -15,6 +15,7 @@ import {
   type KubeKind,
   type KubeObject,
   type Service,
+  type ConfigMap,
 } from './model.js';
 
 /** ObjectOfKind is the model type of one kind. */
@@ -33,6 +34,7 @@ export class ObjectStore implements ObjectView {
     Ingress: new Map(),
     Service: new Map(),
     EndpointSlice: new Map(),
+    ConfigMap: new Map(),
   };
   /** `namespace/service` → slice key → slice. */
   readonly #slicesByService = new Map<string, Map<string, EndpointSlice>>();
@@ -126,6 +128,11 @@ export class ObjectStore implements ObjectView {
   /** endpointSlices lists the slices of a Service (by the `kubernetes.io/service-name` label). */
   endpointSlices(namespace: string, service: string): Iterable<EndpointSlice> {
     return this.#slicesByService.get(objectKey(namespace, service))?.values() ?? [];
+  }
+
+  /** configMap looks up a ConfigMap by namespace and name. */
+  configMap(namespace: string, name: string): ConfigMap | undefined {
+    return this.#byKind.ConfigMap.get(objectKey(namespace, name));
   }
 
   #map(kind: KubeKind): Map<string, KubeObject> {

@@ -29,6 +29,7 @@ export const ErrorCodes = {
   ING_ERR_INGRESS_BACKEND_UNSUPPORTED: 'an Ingress backend is a resource backend or names no service',
   ING_ERR_INGRESS_CONFLICT: 'a host and path is claimed by an older Ingress; this rule is ignored',
   ING_ERR_INGRESS_INVALID_ANNOTATION: 'a flusso.dev/ or supported nginx.ingress.kubernetes.io/ annotation of an Ingress has a value Flusso does not accept; the annotation is ignored',
+  ING_ERR_HEADERS_CONFIGMAP_INVALID: 'the ConfigMap named by --add-headers or --proxy-set-headers is missing or holds a header Flusso does not accept; that setting has no effect',
   ING_ERR_INGRESS_DEFAULT_BACKEND_CONFLICT: 'an older Ingress already sets the default backend; this one is ignored',
   ING_ERR_INGRESS_CANARY_WITHOUT_MAIN: 'a canary Ingress names a host and path that no other Ingress routes; that path of the canary is ignored',
   ING_ERR_SERVICE_NOT_FOUND: 'an Ingress names a Service that does not exist (requests get 503)',

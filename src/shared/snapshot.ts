@@ -12,6 +12,7 @@ import type { RouteCanary } from './canary.js';
 import type { RouteRateLimit } from './rate-limit.js';
 import type { RouteSourceRange } from './source-range.js';
 import type { RouteUpstream } from './upstream-policy.js';
+import type { RouteHeaders } from './custom-headers.js';
 
 /** SNAPSHOT_VERSION is the schema version; a worker refuses a snapshot of another version. */
 export const SNAPSHOT_VERSION = 4;
@@ -74,6 +75,8 @@ export interface Route {
   readonly affinity?: RouteAffinity;
   /** ingress-nginx `default-backend` (compile/default-backend-annotations.ts): the backend that takes the route's requests while its own has no ready endpoint; absent: none (503). */
   readonly fallbackBackend?: string;
+  /** ingress-nginx `custom-headers`, `add-headers`, `proxy-set-headers` (shared/custom-headers.ts): fields added to responses and upstream requests; absent: none. */
+  readonly headers?: RouteHeaders;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

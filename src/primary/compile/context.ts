@@ -20,6 +20,11 @@ export interface CompileOptions {
   readonly cacheDefault?: boolean;
   /** This Flusso's listeners: an endpoint that is one of them is not used (self-listeners.ts). */
   readonly self?: SelfListeners;
+  /** ingress-nginx global-allowed-response-headers: the header names custom-headers may set (custom-headers-annotations.ts). */
+  readonly globalAllowedResponseHeaders?: readonly string[];
+  /** ingress-nginx add-headers / proxy-set-headers: `namespace/name` of the ConfigMaps of fields for every route. */
+  readonly addHeaders?: string;
+  readonly proxySetHeaders?: string;
 }
 
 /** BackendUse is one backend the routes reference: the Service port and who refers to it. */

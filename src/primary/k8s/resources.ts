@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { ListResult, RawObject, WatchClient, WatchHandle } from './watch.js';
 
 /** WatchedKind is a kind the source watches: the store's kinds plus TLS Secrets. */
-export type WatchedKind = 'IngressClass' | 'Ingress' | 'Service' | 'EndpointSlice' | 'Secret';
+export type WatchedKind = 'IngressClass' | 'Ingress' | 'Service' | 'EndpointSlice' | 'ConfigMap' | 'Secret';
 
 /** Selectors narrow a list/watch. */
 export interface Selectors {
@@ -45,6 +45,11 @@ export const RESOURCES: readonly ResourceSpec[] = [
   {
     kind: 'EndpointSlice', plural: 'endpointslices', prefix: '/apis/discovery.k8s.io/v1', namespaced: true,
     list: (kc, { namespace, ...p }) => (namespace === undefined ? discovery(kc).listEndpointSliceForAllNamespaces(p) : discovery(kc).listNamespacedEndpointSlice({ namespace, ...p })),
+  },
+  // The header lists of custom-headers, add-headers and proxy-set-headers (docs/annotations.md "Custom headers").
+  {
+    kind: 'ConfigMap', plural: 'configmaps', prefix: '/api/v1', namespaced: true,
+    list: (kc, { namespace, ...p }) => (namespace === undefined ? core(kc).listConfigMapForAllNamespaces(p) : core(kc).listNamespacedConfigMap({ namespace, ...p })),
   },
   {
     kind: 'Secret', plural: 'secrets', prefix: '/api/v1', namespaced: true,

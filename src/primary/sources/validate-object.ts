@@ -8,6 +8,7 @@ import { IngressError } from '../../shared/errors.js';
 import { quoteValue } from '../diagnostics.js';
 import { compilePath, normaliseHost } from '../compile/match-rules.js';
 import type {
+  ConfigMap,
   EndpointSlice,
   HTTPIngressPath,
   Ingress,
@@ -31,6 +32,7 @@ export const API_VERSIONS: Readonly<Record<KubeKind, string>> = {
   Ingress: 'networking.k8s.io/v1',
   Service: 'v1',
   EndpointSlice: 'discovery.k8s.io/v1',
+  ConfigMap: 'v1',
 };
 
 /**
@@ -48,6 +50,8 @@ export function validateObject(kind: KubeKind, raw: Readonly<Record<string, unkn
       return validateService(raw);
     case 'EndpointSlice':
       return validateEndpointSlice(raw);
+    case 'ConfigMap':
+      return validateConfigMap(raw);
   }
 }
 
@@ -229,6 +233,14 @@ function tls(v: unknown, at: string): IngressTLS {
     hosts: optList(t.hosts, `${at}.hosts`, string),
     secretName: optString(t.secretName, `${at}.secretName`),
   });
+}
+
+/** validateConfigMap keeps a ConfigMap's `data` (string values only; `binaryData` is not read). */
+function validateConfigMap(raw: Readonly<Record<string, unknown>>): ConfigMap {
+  const data = optRecord(raw.data, 'data');
+  const out: Record<string, string> = {};
+  if (data !== undefined) for (const [k, v] of Object.entries(data)) out[k] = string(v, `data.${k}`);
+  return compact({ apiVersion: 'v1' as const, kind: 'ConfigMap' as const, metadata: meta(raw.metadata, true), data: data === undefined ? undefined : out });
 }
 
 function validateService(raw: Readonly<Record<string, unknown>>): Service {

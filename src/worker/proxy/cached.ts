@@ -14,6 +14,8 @@
  * The upstream never sees the client's own conditionals or Range on a fill: the proxy answers
  * those from the entry, and a partial response is never stored.
  */
+import { overrides, writeRouteFields } from './custom-headers.js';
+import { responseFieldsOf } from './policy.js';
 import type { HttpResponse } from 'uWebSockets.js';
 import { currentAge, refreshFrom304, storability, withinStaleIfError, type CacheStatus, clientConditionalMatch } from '../cache/policy.js';
 import type { HeaderPairs } from '../cache/headers.js';
@@ -93,14 +95,23 @@ export function writeEntry(res: HttpResponse, entry: CacheEntry, cacheStatus: Ca
   const age = String(currentAge(entry, nowMs));
   if (entry.status === 200 && hasConditional(req) && clientConditionalMatch(req, entry)) {
     res.writeStatus('304 Not Modified');
-    for (const [n, v] of entry.headers) if (NOT_MODIFIED_FIELDS.has(n.toLowerCase())) res.writeHeader(n, NON_ASCII.test(v) ? Buffer.from(v, 'latin1') : v);
+    const rf304 = responseFieldsOf(res) ?? null;
+    for (const [n, v] of entry.headers) if (NOT_MODIFIED_FIELDS.has(n.toLowerCase()) && !overrides(rf304, n.toLowerCase())) res.writeHeader(n, NON_ASCII.test(v) ? Buffer.from(v, 'latin1') : v);
+    writeRouteFields(res, rf304);
     writeOwnFields(res.writeHeader('Age', age).writeHeader('X-Cache-Status', cacheStatus), own);
     res.endWithoutBody(); // as Exchange answers a 304: no length, the connection kept
     return [304, 0];
   }
   res.writeStatus(statusLine(entry.status));
-  const w = wireOf(entry);
-  for (let i = 0; i < w.length; i += 2) res.writeHeader(w[i] as string, w[i + 1] as string);
+  // A route's custom-headers / add-headers fields replace the stored ones of the same names (custom-headers.ts).
+  const rf = responseFieldsOf(res) ?? null;
+  if (rf === null) {
+    const w = wireOf(entry);
+    for (let i = 0; i < w.length; i += 2) res.writeHeader(w[i] as string, w[i + 1] as string);
+  } else {
+    for (const [n, v] of entry.headers) if (!NOT_REPLAYED.has(n.toLowerCase()) && !overrides(rf, n.toLowerCase())) res.writeHeader(n, NON_ASCII.test(v) ? Buffer.from(v, 'latin1') : v);
+    writeRouteFields(res, rf);
+  }
   // The upstream's own HSTS policy is replayed only where the listener sets none.
   const sts = own.hsts ?? storedSts(entry);
   res.writeHeader('Age', `${age}\r\nX-Cache-Status: ${cacheStatus}\r\nServer: ${own.serverHeader}${closeField(res)}${sts === null ? '' : `\r\nStrict-Transport-Security: ${sts}`}`);

@@ -69,9 +69,9 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     if (match === null || backend?.protocol === undefined) return false;
     const route = match.route;
     // What this path does not apply is said once per route (docs/http2.md, "Limits").
-    if ((route.policy !== undefined || route.rateLimit !== undefined || route.connLimit !== undefined || route.cache !== undefined || route.upstream !== undefined || route.requestBody !== undefined) && !warned.has(route)) {
+    if ((route.policy !== undefined || route.headers !== undefined || route.rateLimit !== undefined || route.connLimit !== undefined || route.cache !== undefined || route.upstream !== undefined || route.requestBody !== undefined) && !warned.has(route)) {
       warned.add(route);
-      o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED' }, 'annotation policies, rate limits, the cache, and the proxy-*-timeout, proxy-next-upstream and body annotations are not applied to a route whose backend speaks HTTP/2');
+      o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED' }, 'annotation policies, custom headers (custom-headers, add-headers, proxy-set-headers), rate limits, the cache, and the proxy-*-timeout, proxy-next-upstream and body annotations are not applied to a route whose backend speaks HTTP/2');
     }
 
     const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc');

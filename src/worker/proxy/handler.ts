@@ -24,6 +24,7 @@ import { RequestRecord } from './request-record.js';
 import { endOwnAnswer } from './response-writer.js';
 import { BodyFraming } from '../upstream/client.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
+import { joinFields, overrides, proxySetFields, writeAnswerFields, writeRouteFields } from './custom-headers.js';
 import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
 import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
@@ -119,6 +120,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   let target = '';
   let counters: RouteCounters | null = null;
   let routeSource = '';
+  /** The current route's custom-headers / add-headers fields (custom-headers.ts), written on each of its answers; null: none. */
+  let routeFields: readonly string[] | null = null;
   /** The current request's limit-connections place (conn-limit.ts): the Exchange gives it back, or the handler when no Exchange starts. */
   let place: Release | null = null;
 
@@ -151,13 +154,14 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   function reject(res: HttpResponse, l: Listener, failure: ProxyFailure, close: boolean): null {
     const r = errorResponse(failure);
     // The request's head is gone by then: keep what the answer's accounting needs.
-    const [c, m, tgt, source, host, requestId, started] = [counters, method, target, routeSource, head.host, head.requestId, t0];
+    const [c, m, tgt, source, host, requestId, started, rf] = [counters, method, target, routeSource, head.host, head.requestId, t0, routeFields];
     later(res, () => {
       // Account first: once the response has ended, `res` must not be touched (its address is read).
       account(res, r.status, m === 'HEAD' ? 0 : r.body.length, c, m, tgt, source, host, requestId, started);
       res.writeStatus(r.statusLine);
       if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
-      endOwnAnswer(writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx), r.body, close || l.ctx.draining, m === 'HEAD');
+      if (!overrides(rf, 'content-type')) res.writeHeader('Content-Type', CONTENT_TYPE_TEXT);
+      endOwnAnswer(writeOwnFields(writeRouteFields(res, rf), l.ctx), r.body, close || l.ctx.draining, m === 'HEAD');
     });
     return null;
   }
@@ -172,27 +176,29 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   function refuse(res: HttpResponse, l: Listener, failure: ProxyFailure): null {
     counters = unmatched;
     routeSource = '';
+    routeFields = null;
     return reject(res, l, failure, true);
   }
 
   /** redirect answers 308 to the same target on https (ingress-nginx's ssl-redirect), one turn later (`later`). */
   function redirect(res: HttpResponse, l: Listener, host: string): null {
-    const [c, m, tgt, source, clientHost, requestId, started] = [counters, method, target, routeSource, head.host, head.requestId, t0];
+    const [c, m, tgt, source, clientHost, requestId, started, rf] = [counters, method, target, routeSource, head.host, head.requestId, t0, routeFields];
     later(res, () => {
       account(res, 308, m === 'HEAD' ? 0 : REDIRECT_BODY.length, c, m, tgt, source, clientHost, requestId, started);
-      res.writeStatus(REDIRECT_LINE).writeHeader('Location', `https://${host}${redirectAuthoritySuffix}${tgt}`);
-      endOwnAnswer(writeOwnFields(res.writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx), REDIRECT_BODY, l.ctx.draining, m === 'HEAD');
+      writeAnswerFields(res.writeStatus(REDIRECT_LINE), ['Location', `https://${host}${redirectAuthoritySuffix}${tgt}`, 'Content-Type', CONTENT_TYPE_TEXT], rf);
+      endOwnAnswer(writeOwnFields(res, l.ctx), REDIRECT_BODY, l.ctx.draining, m === 'HEAD');
     });
     return null;
   }
 
   /** answer writes a response a route's annotation policy gives itself (policy.ts), one turn later (`later`). */
   function answer(res: HttpResponse, l: Listener, a: PolicyAnswer): null {
-    const [c, m, tgt, source, clientHost, requestId, started] = [counters, method, target, routeSource, head.host, head.requestId, t0];
+    const [c, m, tgt, source, clientHost, requestId, started, rf] = [counters, method, target, routeSource, head.host, head.requestId, t0, routeFields];
     later(res, () => {
       account(res, a.status, a.body.length, c, m, tgt, source, clientHost, requestId, started);
       res.writeStatus(statusLineOf(a.status));
-      for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
+      if (rf === null) for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
+      else writeAnswerFields(res, a.fields, rf);
       // A HEAD answer reports the body's length and sends none (RFC 9110 §9.3.2).
       if (m === 'HEAD') writeOwnFields(res, l.ctx).endWithoutBody(a.body.length, l.ctx.draining);
       else writeOwnFields(res, l.ctx).end(a.body, l.ctx.draining);
@@ -211,6 +217,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     target = query === '' ? url : `${url}?${query}`;
     counters = unmatched;
     routeSource = '';
+    routeFields = null;
     head.reset();
     req.forEach(head.visit);
     // uWS closes after the response exactly when the (first) Connection field is `close`, in any
@@ -245,6 +252,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     if (match === null) return reject(res, l, 'no-route', false);
     counters = routing.counters.get(match.route) ?? null;
     routeSource = match.route.source;
+    const block = match.route.headers;
+    if (block !== undefined) routeFields = block.response ?? null;
     if (match.route.httpsRedirect === true && l.scheme === 'http' && !path.startsWith(NO_REDIRECT_PREFIX)) return redirect(res, l, host);
     // The route's ingress-nginx annotations (policy.ts, issue 15): an answer of Flusso's own, or changes on the way.
     let forward: PolicyForward | null = null;
@@ -282,7 +291,11 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const backend = match.route.fallbackBackend === undefined ? chosen : backendOrFallback(match.route, chosen, routing.backends);
     const rc = match.route.cache;
     // A request holding a limit-connections place is proxied, never parked or served by the cache (docs/rate-limits.md).
-    if (rc !== undefined && l.cached !== null && forward === null && place === null && !dropAuthorization) return cached(res, l, match.route, rc, backend, host, path, query);
+    if (rc !== undefined && l.cached !== null && forward === null && place === null && !dropAuthorization) {
+      // The cache writes the route's custom-headers / add-headers fields on hits and misses alike (cached.ts).
+      if (routeFields !== null) setResponseFields(res, routeFields);
+      return cached(res, l, match.route, rc, backend, host, path, query);
+    }
     const hashBy = match.route.hashBy;
     const affinity = match.route.affinity;
     // affinity: cookie first (affinity.ts), as ingress-nginx; then upstream-hash-by: the endpoint that owns the request's key (upstream-hash.ts); else the balancer's turn.
@@ -295,13 +308,14 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
     if (headers === null) return refuse(res, l, 'bad-request');
     if (dropAuthorization) headers = withAuthFields(headers, NO_AUTHORIZATION);
-    if (forward !== null) {
-      if (forward.requestFields !== null) headers = withRequestFields(headers, forward.requestFields);
-      if (forward.responseFields !== null) setResponseFields(res, forward.responseFields);
-    }
+    // proxy-set-headers (custom-headers.ts), before the annotations' own request fields.
+    if (block?.request !== undefined) headers = withRequestFields(headers, proxySetFields(block.request, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values }));
+    if (forward !== null && forward.requestFields !== null) headers = withRequestFields(headers, forward.requestFields);
+    const responseFields = routeFields === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, routeFields);
+    if (responseFields !== null) setResponseFields(res, responseFields);
     // A new or re-issued affinity cookie goes with the upstream's own Set-Cookie fields (policy.ts keeps those).
     if (sticky !== null && sticky.issue !== null && affinity !== undefined)
-      setResponseFields(res, [...(forward?.responseFields ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())]);
+      setResponseFields(res, [...(responseFields ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())]);
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
@@ -318,7 +332,11 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const clientAddress = formatAddress(res.getRemoteAddress());
     let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
     if (headers === null) return refuse(res, l, 'bad-request');
+    const block = matched.headers;
+    if (block?.request !== undefined) headers = withRequestFields(headers, proxySetFields(block.request, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values }));
     if (forward?.requestFields != null) headers = withRequestFields(headers, forward.requestFields);
+    const rf = routeFields;
+    const responseFields = rf === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, rf);
     const names = head.names.slice();
     const values = head.values.slice();
     const [c, m, tgt, source, clientHost, started] = [counters, method, target, routeSource, head.host, t0];
@@ -358,7 +376,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       res.cork(() => {
         account(res, a.status, m === 'HEAD' ? 0 : a.body.length, c, m, tgt, source, clientHost, access?.requestId ?? '', started);
         res.writeStatus(statusLine(a.status));
-        for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
+        writeAnswerFields(res, a.fields, rf);
         if (m === 'HEAD') writeOwnFields(res, l.ctx).endWithoutBody(a.body.length, close);
         else writeOwnFields(res, l.ctx).end(a.body, close);
       });
@@ -371,7 +389,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         const backend = backendOrFallback(matched, backends.get(matched.backend), backends);
         const endpoint = backend === undefined ? null : backend.balancer.select();
         if (backend === undefined || endpoint === null) return say(NO_ENDPOINT);
-        if (forward?.responseFields != null) setResponseFields(res, forward.responseFields);
+        if (responseFields !== null) setResponseFields(res, responseFields);
         if (verdict.cookie !== undefined) setAuthCookie(res, verdict.cookie, verdict.always === true);
         const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
         const exchange = new Exchange({ ctx: l.ctx, res, method: m, target: forwarded, headers: withAuthFields(upstreamHeaders, dropAuthorization ? [...verdict.fields, ...NO_AUTHORIZATION] : verdict.fields), backend, endpoint, body, counters: c, startedAt: started, access, bodyPolicy, onFinish: held, upstream: matched.upstream });
@@ -394,8 +412,11 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const pending = (upstream: boolean): Pending | null => {
       const length = head.contentLengthCount === 1 ? Number(head.contentLength) : -1;
       const clientAddress = upstream || accessLog !== null ? formatAddress(res.getRemoteAddress()) : '';
-      const built = upstream ? buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null }) : [];
+      let built = upstream ? buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null }) : [];
       if (built === null) return null;
+      // proxy-set-headers (custom-headers.ts) on the request that goes upstream.
+      const set = route.headers?.request;
+      if (upstream && set !== undefined) built = withRequestFields(built, proxySetFields(set, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values }));
       return {
         res, method, target, forwarded, headers: built, backend, body: head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None, counters,
         source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0, bodyPolicy, upstream: route.upstream,

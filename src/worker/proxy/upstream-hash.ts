@@ -37,7 +37,7 @@ export function selectHashed<E extends Endpoint>(balancer: Balancer<E>, parts: r
 }
 
 /** fieldOf is field `name`'s value ('' when absent); several Cookie fields are joined with "; " as nginx reads them. */
-function fieldOf(names: readonly string[], values: readonly string[], name: string): string {
+export function fieldOf(names: readonly string[], values: readonly string[], name: string): string {
   let out: string | null = null;
   for (let i = 0; i < names.length; i++) {
     if (names[i] !== name) continue;

@@ -36,6 +36,7 @@ import { withAuthFields, type AuthRequest } from './external-auth.js';
 import { writeOwnFields } from './exchange.js';
 import type { Listener } from './handler.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
+import { overrides, proxySetFields, writeAnswerFields, writeRouteFields } from './custom-headers.js';
 import { applyPolicy, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
 
@@ -86,6 +87,8 @@ interface Connect {
   readonly built: string[];
   /** How long the link may go without a message either way (the route's proxy-read-timeout); 0: the global idle timeout. */
   readonly idleMs: number;
+  /** The route's custom-headers / add-headers fields for the 101 (custom-headers.ts); null: none. */
+  readonly routeFields: readonly string[] | null;
 }
 
 /** Link is one proxied WebSocket: the client side (once upgraded) and the upstream side. */
@@ -241,7 +244,7 @@ export class WebSocketProxy {
     if (decided !== null && 'status' in decided) {
       counters?.record('GET', decided.status, 0, -1, 0, decided.body.length);
       res.writeStatus(statusLineOf(decided.status));
-      for (let i = 0; i < decided.fields.length; i += 2) res.writeHeader(decided.fields[i] as string, decided.fields[i + 1] as string);
+      writeAnswerFields(res, decided.fields, match.route.headers?.response ?? null);
       writeOwnFields(res, l.ctx).end(decided.body);
       return;
     }
@@ -285,8 +288,11 @@ export class WebSocketProxy {
       release?.();
       return this.#answer(res, l, 'bad-request', counters);
     }
+    // proxy-set-headers apply to the upstream handshake as to any request (custom-headers.ts).
+    const set = match.route.headers?.request;
+    if (set !== undefined) built = withRequestFields(built, proxySetFields(set, { target: target(url, query), path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values }));
     if (decided !== null && decided.requestFields !== null) built = withRequestFields(built, decided.requestFields);
-    const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs: match.route.upstream?.readTimeoutMs ?? 0 };
+    const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs: match.route.upstream?.readTimeoutMs ?? 0, routeFields: match.route.headers?.response ?? null };
     const r = match.route;
     if (r.basicAuth === undefined && r.externalAuth === undefined) return this.#connect(connect);
     // auth-type basic and auth-url: the upgrade waits for them like any request, and is refused as one (access-gate.ts).
@@ -294,7 +300,7 @@ export class WebSocketProxy {
       release?.();
       counters?.record('GET', a.status, 0, -1, 0, a.body.length);
       res.writeStatus(statusLine(a.status));
-      for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
+      writeAnswerFields(res, a.fields, r.headers?.response ?? null);
       writeOwnFields(res, l.ctx).end(a.body);
     };
     const access = this.#o.access == null ? { answer: connLimitedAnswer } : decideAccess(r, authorizationOf(head.names, head.values), this.#o.access);
@@ -328,7 +334,7 @@ export class WebSocketProxy {
 
   /** #connect opens the upstream WebSocket for an admitted upgrade and answers the client when the backend does. */
   #connect(c: Connect): void {
-    const { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs } = c;
+    const { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs, routeFields } = c;
     const { log } = this.#o;
     const headers: Record<string, string | string[]> = {};
     for (let i = 0; i < built.length; i += 2) {
@@ -383,7 +389,9 @@ export class WebSocketProxy {
       // timer on it. Uncorked, the 101 goes out in a few small writes; uWS warns on stderr for
       // each, and the primary drops exactly that line (docs/websocket.md, "The 101 outside a cork").
       res.writeStatus('101 Switching Protocols');
-      for (const [n, v] of relayed) res.writeHeader(n, v);
+      // nginx's more_set_headers runs on the 101 too: the route's fields replace the backend's.
+      for (const [n, v] of relayed) if (!overrides(routeFields, n.toLowerCase())) res.writeHeader(n, v);
+      writeRouteFields(res, routeFields);
       res.upgrade<Holder>({ link }, key, chosen, extensions, context);
       this.#wireUpstream(link);
     });

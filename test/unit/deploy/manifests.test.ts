@@ -92,7 +92,7 @@ describe('deploy/base', () => {
     const rules = (kind: string): string[] =>
       ((find(kind) as unknown as { rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[] }).rules ?? []).flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${g}/${res}:${v}`)))).sort();
     expect(rules('ClusterRole')).toEqual([
-      '/secrets:get', '/secrets:list', '/secrets:watch', '/services:list', '/services:watch',
+      '/configmaps:list', '/configmaps:watch', '/secrets:get', '/secrets:list', '/secrets:watch', '/services:list', '/services:watch',
       'discovery.k8s.io/endpointslices:list', 'discovery.k8s.io/endpointslices:watch',
       'networking.k8s.io/ingressclasses:list', 'networking.k8s.io/ingressclasses:watch',
       'networking.k8s.io/ingresses/status:patch',

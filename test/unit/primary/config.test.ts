@@ -70,6 +70,7 @@ const DEFAULTS: Config = {
   websocketMaxMessageBytes: 4 * 1024 * 1024,
   websocketMaxBufferedBytes: 1024 * 1024,
   logLevel: 'info',
+  globalAllowedResponseHeaders: [],
   logFormat: 'json',
   accessLogEvery: 0,
   adminPublicRead: false,

@@ -95,7 +95,7 @@ describe('KubernetesSource', () => {
     coll('secrets/a').items = [{ metadata: { name: 'cert', namespace: 'a', resourceVersion: '3' }, type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y3J0' } }];
     const s = create({ namespaces: ['a', 'b'] });
     await Promise.all([s.start((u) => updates.push(u)), vi.advanceTimersByTimeAsync(0)]);
-    expect(scopes.sort()).toEqual(['endpointslices/a', 'endpointslices/b', 'ingressclasses', 'ingresses/a', 'ingresses/b', 'secrets/a', 'secrets/b', 'services/a', 'services/b']);
+    expect(scopes.sort()).toEqual(['configmaps/a', 'configmaps/b', 'endpointslices/a', 'endpointslices/b', 'ingressclasses', 'ingresses/a', 'ingresses/b', 'secrets/a', 'secrets/b', 'services/a', 'services/b']);
     expect(s.secrets.secret('a', 'cert')).toMatchObject({ type: 'kubernetes.io/tls', data: { 'tls.crt': 'Y3J0' } });
   });
 

@@ -278,7 +278,7 @@ spec:
 
   it('warns about kinds it does not read, and reads Secrets apart (stringData encoded, as the API server does)', () => {
     const text = `apiVersion: v1
-kind: ConfigMap
+kind: Pod
 metadata: { name: settings, namespace: shop }
 ---
 apiVersion: v1
@@ -296,11 +296,25 @@ ${SERVICE}`;
       {
         code: 'ING_ERR_MANIFEST_UNSUPPORTED_KIND',
         severity: 'warning',
-        object: 'ConfigMap shop/settings',
-        message: 'ConfigMap (v1) is a kind Flusso does not read; ignored',
+        object: 'Pod shop/settings',
+        message: 'Pod (v1) is a kind Flusso does not read; ignored',
         file: 'x.yaml',
       },
     ]);
+  });
+
+  it('reads a ConfigMap\'s data (header lists: custom-headers, add-headers, proxy-set-headers), and refuses a non-string value', () => {
+    const parsed = parseManifestFile('x.yaml', `apiVersion: v1
+kind: ConfigMap
+metadata: { name: hdrs, namespace: shop }
+data: { X-Team: blue }
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: bad, namespace: shop }
+data: { X-Team: [1] }`);
+    expect(parsed.objects).toEqual([{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'hdrs', namespace: 'shop' }, data: { 'X-Team': 'blue' } }]);
+    expect(parsed.diagnostics.map((d) => [d.code, d.object])).toEqual([['ING_ERR_MANIFEST_INVALID', 'ConfigMap shop/bad']]);
   });
 
   it('returns nothing for an empty file', () => {

@@ -1,0 +1,64 @@
+/**
+ * The worker's side of ingress-nginx `custom-headers`, `add-headers` and `proxy-set-headers`
+ * (issue 15 item 4, docs/annotations.md "Custom headers"): the compiler validated and
+ * precomputed each route's fields (shared/custom-headers.ts); here they are only written, on
+ * every response of the route whatever its status (nginx `more_set_headers` without `-s`):
+ * the upstream's (in place of its fields of the same names), the cache's, and Flusso's own
+ * answers. A route without them never reaches this module.
+ */
+import type { HttpResponse } from 'uWebSockets.js';
+import { requestFieldsOf, type RouteHeaders } from '../../shared/custom-headers.js';
+import { fieldNamesOf } from './policy.js';
+import { fieldOf } from './upstream-hash.js';
+
+const joined = new WeakMap<readonly string[], WeakMap<readonly string[], readonly string[]>>();
+
+/**
+ * joinFields is `first` then `route` (the route's header block last: it wins on a shared name
+ * as the location's more_set_headers runs after the rest), the same list for the same two lists
+ * so the response writer prepares it once (policy.ts fieldNamesOf).
+ */
+export function joinFields(first: readonly string[] | null | undefined, route: readonly string[]): readonly string[] {
+  if (first === null || first === undefined || first.length === 0) return route;
+  let byRoute = joined.get(first);
+  if (byRoute === undefined) joined.set(first, (byRoute = new WeakMap()));
+  let both = byRoute.get(route);
+  if (both === undefined) {
+    const names = fieldNamesOf(route).names;
+    const out: string[] = [];
+    for (let i = 0; i < first.length; i += 2) if (!names.has((first[i] as string).toLowerCase())) out.push(first[i] as string, first[i + 1] as string);
+    byRoute.set(route, (both = Object.freeze([...out, ...route])));
+  }
+  return both;
+}
+
+/** overrides says whether the route's fields set `name` (lower-case), so an answer leaves its own out. */
+export function overrides(route: readonly string[] | null, name: string): boolean {
+  return route !== null && fieldNamesOf(route).names.has(name);
+}
+
+/** writeRouteFields writes a route's fields in one call (`res` corked). */
+export function writeRouteFields(res: HttpResponse, route: readonly string[] | null): HttpResponse {
+  if (route === null) return res;
+  const p = fieldNamesOf(route).packed;
+  return res.writeHeader(p[0], p[1]);
+}
+
+/** writeAnswerFields writes an answer's own fields, leaving out those the route's fields replace, then the route's. */
+export function writeAnswerFields(res: HttpResponse, fields: readonly string[], route: readonly string[] | null): HttpResponse {
+  for (let i = 0; i < fields.length; i += 2) if (!overrides(route, (fields[i] as string).toLowerCase())) res.writeHeader(fields[i] as string, fields[i + 1] as string);
+  return writeRouteFields(res, route);
+}
+
+/** proxySetFields evaluates a route's proxy-set-headers fields for one request (lower-case names, for withRequestFields). */
+export function proxySetFields(fields: NonNullable<RouteHeaders['request']>, req: { readonly target: string; readonly path: string; readonly host: string; readonly query: string; readonly scheme: string; readonly clientAddress: string; readonly names: readonly string[]; readonly values: readonly string[] }): string[] {
+  return requestFieldsOf(fields, {
+    target: req.target,
+    path: req.path,
+    host: req.host,
+    query: req.query,
+    scheme: req.scheme,
+    remoteAddress: req.clientAddress,
+    field: (name) => fieldOf(req.names, req.values, name),
+  });
+}

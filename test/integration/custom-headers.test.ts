@@ -1,0 +1,143 @@
+/**
+ * ingress-nginx `custom-headers`, `add-headers` and `proxy-set-headers` through the built CLI
+ * with the file source (issue 15 item 4, docs/annotations.md "Custom headers"): ConfigMap
+ * manifests hold the header lists; the route's fields replace the upstream's of the same names
+ * and go on Flusso's own answers too (a redirect, a 403), as nginx's more_set_headers on every
+ * status; proxy-set-headers reach the backend with their variables evaluated; a ConfigMap edited
+ * in place changes the headers without a restart; a missing ConfigMap or a name outside
+ * --global-allowed-response-headers is one diagnostic and that annotation has no effect.
+ */
+import type { Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRawUpstream, type RawUpstream } from '../helpers/echo.js';
+import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
+import { rawRequest, statusOf } from '../helpers/http.js';
+import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject, type ManifestDir } from '../helpers/manifests.js';
+
+const N = 'nginx.ingress.kubernetes.io/';
+let backend: RawUpstream;
+let flusso: FlussoProcess;
+let manifests: ManifestDir;
+const heads: string[] = [];
+
+/** answer records the request head and answers with an X-Team of its own. */
+function answer(socket: Socket): void {
+  let buf = '';
+  socket.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    if (!buf.includes('\r\n\r\n')) return;
+    heads.push(buf.slice(0, buf.indexOf('\r\n\r\n')));
+    socket.end('HTTP/1.1 200 OK\r\nX-Team: upstream\r\nX-App: 1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
+  });
+}
+
+function configMap(namespace: string, name: string, data: Record<string, string>): K8sObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data };
+}
+
+function annotated(name: string, host: string, annotations: Record<string, string>): K8sObject {
+  const ing = ingress('web', name, { host, paths: [{ path: '/', pathType: 'Prefix', service: 'backend', port: 'http' }] });
+  return { ...ing, metadata: { ...(ing.metadata as object), annotations } };
+}
+
+async function send(host: string, target = '/x'): Promise<{ status: number; head: string[]; upstream: string }> {
+  const before = heads.length;
+  const { raw } = await rawRequest(flusso.httpPort, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: t/1\r\nConnection: close\r\n\r\n`, { idleMs: 2000 });
+  return { status: statusOf(raw), head: raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n'), upstream: heads[before] ?? '' };
+}
+
+const field = (head: readonly string[], name: string): string[] => head.filter((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}:`));
+
+const objects = (team: string): K8sObject[] => [
+  ingressClass('flusso'),
+  service('web', 'backend', [{ name: 'http', port: 80, targetPort: backend.port }]),
+  endpointSlice('web', 'backend', ['127.0.0.1'], backend.port, { portName: 'http' }),
+  configMap('web', 'hdrs', { 'X-Team': team, 'X-Frame-Options': 'DENY' }),
+  configMap('web', 'secret', { 'X-Secret': '1' }),
+  configMap('ingress', 'add', { 'X-Global': 'yes' }),
+  configMap('ingress', 'proxy', { 'X-Via': 'flusso', 'X-Asked-Host': '$host', 'X-Agent': 'ua=$http_user_agent' }),
+  annotated('hdr', 'hdr.test', { [`${N}custom-headers`]: 'web/hdrs' }),
+  annotated('moved', 'moved.test', { [`${N}custom-headers`]: 'web/hdrs', [`${N}permanent-redirect`]: 'https://new.example$request_uri' }),
+  annotated('denied', 'denied.test', { [`${N}custom-headers`]: 'web/hdrs', [`${N}allowlist-source-range`]: '10.0.0.0/8' }),
+  annotated('missing', 'missing.test', { [`${N}custom-headers`]: 'web/nothere' }),
+  annotated('notallowed', 'na.test', { [`${N}custom-headers`]: 'web/secret' }),
+  annotated('plain', 'plain.test', {}),
+];
+
+beforeAll(async () => {
+  backend = await startRawUpstream(answer);
+  manifests = await manifestDir();
+  await manifests.write('00-web.yaml', objects('blue'));
+  flusso = await startFlusso({ manifestsDir: manifests.dir, workers: 1, args: ['--global-allowed-response-headers', 'X-Team,X-Frame-Options', '--add-headers', 'ingress/add', '--proxy-set-headers', 'ingress/proxy'] });
+  await flusso.waitForGeneration(1);
+});
+
+afterAll(async () => {
+  await flusso?.stop();
+  await backend?.close();
+});
+
+describe('custom-headers', () => {
+  it("sets the ConfigMap's fields in place of the upstream's, once each, with add-headers; the rest of the upstream's head stays", async () => {
+    const r = await send('hdr.test');
+    expect(r.status).toBe(200);
+    expect(field(r.head, 'X-Team')).toEqual(['X-Team: blue']);
+    expect(field(r.head, 'X-Frame-Options')).toEqual(['X-Frame-Options: DENY']);
+    expect(field(r.head, 'X-Global')).toEqual(['X-Global: yes']);
+    expect(r.head).toContain('X-App: 1');
+  });
+
+  it('puts them on Flusso\'s own answers too: a redirect and a 403, as more_set_headers on every status', async () => {
+    const moved = await send('moved.test', '/a?b=1');
+    expect(moved.status).toBe(301);
+    expect(field(moved.head, 'Location')).toEqual(['Location: https://new.example/a?b=1']);
+    expect(field(moved.head, 'X-Team')).toEqual(['X-Team: blue']);
+    expect(field(moved.head, 'X-Global')).toEqual(['X-Global: yes']);
+    const denied = await send('denied.test');
+    expect(denied.status).toBe(403);
+    expect(denied.upstream).toBe('');
+    expect(field(denied.head, 'X-Frame-Options')).toEqual(['X-Frame-Options: DENY']);
+  });
+
+  it('leaves a route without it to the upstream (add-headers still applies)', async () => {
+    const r = await send('plain.test');
+    expect(field(r.head, 'X-Team')).toEqual(['X-Team: upstream']);
+    expect(field(r.head, 'X-Frame-Options')).toEqual([]);
+    expect(field(r.head, 'X-Global')).toEqual(['X-Global: yes']);
+  });
+
+  it('proxy-set-headers reach the backend with $host and $http_user_agent evaluated', async () => {
+    const r = await send('plain.test');
+    const lines = r.upstream.split('\r\n');
+    expect(field(lines, 'x-via')).toEqual(['x-via: flusso']);
+    expect(field(lines, 'x-asked-host')).toEqual(['x-asked-host: plain.test']);
+    expect(field(lines, 'x-agent')).toEqual(['x-agent: ua=t/1']);
+  });
+
+  it('a missing ConfigMap or a header outside --global-allowed-response-headers is one diagnostic; that annotation has no effect, the route serves', async () => {
+    const { diagnostics } = await flusso.diagnostics();
+    const ours = diagnostics.filter((d) => d.object === 'Ingress web/missing' || d.object === 'Ingress web/notallowed');
+    expect(ours.map((d) => [d.code, d.object])).toEqual([
+      ['ING_ERR_INGRESS_INVALID_ANNOTATION', 'Ingress web/missing'],
+      ['ING_ERR_INGRESS_INVALID_ANNOTATION', 'Ingress web/notallowed'],
+    ]);
+    expect(ours[0]!.message).toContain('names ConfigMap web/nothere, which does not exist');
+    expect(ours[1]!.message).toContain('sets header X-Secret, which is not in --global-allowed-response-headers');
+    const missing = await send('missing.test');
+    expect([missing.status, field(missing.head, 'X-Team')]).toEqual([200, ['X-Team: upstream']]);
+    const na = await send('na.test');
+    expect([na.status, field(na.head, 'X-Secret')]).toEqual([200, []]);
+  });
+
+  it('an edited ConfigMap changes the headers without a restart', async () => {
+    const { generation } = await flusso.diagnostics();
+    await manifests.write('00-web.yaml', objects('green'));
+    await flusso.waitForGeneration(generation + 1);
+    // The generation is the latch; a worker applies the broadcast snapshot on its next turn.
+    const r = await pollUntil('X-Team: green', async () => {
+      const x = await send('hdr.test');
+      return field(x.head, 'X-Team')[0] === 'X-Team: green' ? x : undefined;
+    });
+    expect(field(r.head, 'X-Team')).toEqual(['X-Team: green']);
+  });
+});
