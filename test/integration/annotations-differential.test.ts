@@ -2,7 +2,7 @@
  * The annotation differential (issue 15 item 8): for each ingress-nginx annotation Flusso
  * supports, a small Ingress and a set of requests, sent both to the built Flusso CLI and to
  * Debian's nginx configured the way ingress-nginx renders that Ingress (one hand-written server
- * block per case in test/fixtures/annotations/). The status, Location, the CORS fields and what
+ * block per case in test/fixtures/annotations/). The status, Location, the CORS and custom-headers fields and what
  * the backend received (which backend, its request line, Host and X-Forwarded-Prefix) must agree,
  * except where KNOWN lists the difference, which docs/annotations.md explains. The suite prints
  * "N cases, N agree with nginx, K known differences".
@@ -185,6 +185,20 @@ const CASES: Record<string, Case> = {
     ],
   },
   // Issue 15 item 6: the client is the test's own socket, 127.0.0.1, on both sides.
+  'custom-headers': {
+    fixture: 'custom-headers.conf',
+    host: 'custom-headers.test',
+    annotations: { [`${N}custom-headers`]: 'diff/custom-headers' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: ['/', '/x?y=1'].map((t) => get('custom-headers.test', t)),
+  },
+  'custom-headers on a 403 of allowlist-source-range': {
+    fixture: 'custom-headers-denied.conf',
+    host: 'custom-headers-denied.test',
+    annotations: { [`${N}custom-headers`]: 'diff/custom-headers', [`${N}allowlist-source-range`]: '10.0.0.0/8' },
+    paths: [{ path: '/', to: 'a' }],
+    requests: [get('custom-headers-denied.test', '/')],
+  },
   'allowlist-source-range': {
     fixture: 'allowlist-source-range.conf',
     host: 'allow-in.test',
@@ -460,7 +474,7 @@ async function outcome(port: number, r: Req): Promise<string> {
   const headEnd = raw.indexOf('\r\n\r\n');
   const fields = raw.slice(0, headEnd < 0 ? raw.length : headEnd).split('\r\n').slice(1);
   const shown = fields
-    .filter((l) => /^(location|access-control-[a-z-]+|www-authenticate|set-cookie):/i.test(l))
+    .filter((l) => /^(location|access-control-[a-z-]+|www-authenticate|set-cookie|x-team|x-frame-options):/i.test(l))
     .map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()).replace(/:\s*/, ': '))
     // The affinity cookie's (`route`) value is each proxy's own (docs/annotations.md, Cookie affinity): its name and attributes must agree.
     .map((l) => l.replace(/^(set-cookie: route=)[^;]*/, '$1…'))
@@ -504,6 +518,8 @@ ${servers}
   nginx = await startNginx(dir, nginxPort);
 
   const objects: K8sObject[] = [ingressClass('flusso'), { apiVersion: 'v1', kind: 'Secret', metadata: { namespace: 'diff', name: 'htpasswd' }, type: 'Opaque', stringData: { auth: HTPASSWD } }];
+  // The custom-headers cases' ConfigMap; its names are in --global-allowed-response-headers below.
+  objects.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'diff', name: 'custom-headers' }, data: { 'X-Team': 'blue', 'X-Frame-Options': 'DENY' } });
   for (const [name, b] of Object.entries(backends)) {
     objects.push(service('diff', `svc-${name}`, [{ name: 'http', port: 80, targetPort: b.port }]), endpointSlice('diff', `svc-${name}`, ['127.0.0.1'], b.port, { portName: 'http' }));
   }
@@ -521,7 +537,7 @@ ${servers}
   }
   const manifests = await manifestDir();
   await manifests.write('00-annotations.yaml', objects);
-  flusso = await startFlusso({ manifestsDir: manifests.dir, workers: 1, args: ['--admin-token', TOKEN] });
+  flusso = await startFlusso({ manifestsDir: manifests.dir, workers: 1, args: ['--admin-token', TOKEN, '--global-allowed-response-headers', 'X-Team,X-Frame-Options'] });
   await flusso.waitForGeneration(1);
 });
 
