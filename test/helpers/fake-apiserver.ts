@@ -30,6 +30,7 @@ const RESOURCES: readonly Resource[] = [
   { plural: 'ingresses', prefix: '/apis/networking.k8s.io/v1', kind: 'Ingress', apiVersion: 'networking.k8s.io/v1', namespaced: true },
   { plural: 'services', prefix: '/api/v1', kind: 'Service', apiVersion: 'v1', namespaced: true },
   { plural: 'endpointslices', prefix: '/apis/discovery.k8s.io/v1', kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', namespaced: true },
+  { plural: 'configmaps', prefix: '/api/v1', kind: 'ConfigMap', apiVersion: 'v1', namespaced: true },
   { plural: 'secrets', prefix: '/api/v1', kind: 'Secret', apiVersion: 'v1', namespaced: true },
   { plural: 'leases', prefix: '/apis/coordination.k8s.io/v1', kind: 'Lease', apiVersion: 'coordination.k8s.io/v1', namespaced: true },
 ];

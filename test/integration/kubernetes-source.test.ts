@@ -1,6 +1,7 @@
 /**
  * The built CLI with `--source kubernetes` against the fake API server: routing, relist after
- * 410, an API outage under traffic, EndpointSlice changes reaching every worker, Ingress status
+ * 410, an API outage under traffic, EndpointSlice changes reaching every worker, custom-headers
+ * ConfigMaps watched and applied without a restart, Ingress status
  * and leader election.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -64,7 +65,7 @@ describe('--source kubernetes', () => {
     expect([res.status, res.json?.pod, res.json?.service]).toEqual([200, 'web-1', 'web']);
     expect((await get(f, 'other.example')).status).toBe(404);
     const lists = a.requests().filter((r) => r.method === 'GET' && r.query.get('watch') === null).map((r) => r.path).sort();
-    expect(lists).toEqual(['/api/v1/secrets', '/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/apis/networking.k8s.io/v1/ingressclasses', '/apis/networking.k8s.io/v1/ingresses']);
+    expect(lists).toEqual(['/api/v1/configmaps', '/api/v1/secrets', '/api/v1/services', '/apis/discovery.k8s.io/v1/endpointslices', '/apis/networking.k8s.io/v1/ingressclasses', '/apis/networking.k8s.io/v1/ingresses']);
     expect(a.requests().find((r) => r.path === '/api/v1/secrets')?.query.get('fieldSelector')).toBe('type=kubernetes.io/tls');
   });
 
@@ -117,14 +118,14 @@ describe('--source kubernetes', () => {
       const outage = f.waitForLog((l) => l.msg === 'kubernetes API unreachable: serving the last snapshot, retrying');
       await outage;
       const sentAtDown = sent;
-      // The outage itself is the scenario: the API stays away until each of the five watches
-      // (Ingresses, IngressClasses, Services, EndpointSlices, Secrets) has failed to come back at
+      // The outage itself is the scenario: the API stays away until each of the six watches
+      // (Ingresses, IngressClasses, Services, EndpointSlices, ConfigMaps, Secrets) has failed to come back at
       // least twice, one backoff apart, while requests flow.
       const retried = await pollUntil('every watch to fail twice', async () => {
         const resources = new Set(f.logs().filter((l) => l.msg === 'list/watch failed: retrying' && typeof l.failures === 'number' && l.failures >= 2).map((l) => String(l.resource)));
-        return resources.size >= 5 ? resources : undefined;
+        return resources.size >= 6 ? resources : undefined;
       }, 30_000);
-      expect(retried.size).toBe(5);
+      expect(retried.size).toBe(6);
       expect(sent).toBeGreaterThan(sentAtDown);
       // A change made while Flusso cannot see the API (the store outlives the listener).
       a.apply(ingress(NS, 'later', { host: 'later.example', paths: [{ path: '/', service: 'web', port: 80 }] }));
@@ -160,6 +161,28 @@ describe('--source kubernetes', () => {
     expect(published[0]!.bytes as number).toBeLessThan(1000);
     // Fresh connections land on either worker: 20 in a row all reach the new endpoint.
     for (let i = 0; i < 20; i++) expect((await get(f, 'web.example')).json?.pod).toBe('web-2');
+  });
+
+  it('custom-headers reads its ConfigMap from the API, an edit reaches the workers without a restart, and a ConfigMap nothing names compiles nothing', async () => {
+    const a = await api();
+    a.apply(ingressClass('flusso'));
+    const first = await pods('web', ['127.0.0.1']);
+    const second = await pods('web', ['127.0.0.2'], first.port, ['web-2']);
+    routeTo(a, 'web.example', first);
+    const ing = ingress(NS, 'web', { host: 'web.example', paths: [{ path: '/', service: first.service, port: 80 }] });
+    a.apply({ ...ing, metadata: { ...(ing.metadata as object), annotations: { 'nginx.ingress.kubernetes.io/custom-headers': `${NS}/hdrs` } } });
+    a.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: NS, name: 'hdrs' }, data: { 'X-Team': 'blue' } });
+    const f = await flusso(a, ['--global-allowed-response-headers', 'X-Team']);
+    expect((await get(f, 'web.example')).headers['x-team']).toBe('blue');
+    a.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: NS, name: 'hdrs' }, data: { 'X-Team': 'green' } });
+    await pollUntil('X-Team: green', async () => ((await get(f, 'web.example')).headers['x-team'] === 'green' ? true : undefined));
+    // A ConfigMap no Ingress names, then an endpoint change: the rebuild stays an endpoints delta (the ConfigMap forced no full compile).
+    const before = (await f.readyz()).body.generation;
+    a.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: NS, name: 'unrelated' }, data: { 'leader': 'x' } });
+    a.apply(endpointSlice(NS, 'web', second.addresses, second.port));
+    await untilPod(f, 'web.example', 'web-2');
+    const published = f.logs().filter((l) => l.msg === 'endpoints published' || l.msg === 'snapshot published').filter((l) => (l.generation as number) > before);
+    expect(published.map((l) => l.kind)).toEqual(['endpoints']);
   });
 
   it('a worker restarted after endpoint deltas gets the current endpoints in its init', async () => {
