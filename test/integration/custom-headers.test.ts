@@ -7,17 +7,21 @@
  * in place changes the headers without a restart; a missing ConfigMap or a name outside
  * --global-allowed-response-headers is one diagnostic and that annotation has no effect.
  */
+import { connect as h2connect } from 'node:http2';
 import type { Socket } from 'node:net';
+import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRawUpstream, type RawUpstream } from '../helpers/echo.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { rawRequest, statusOf } from '../helpers/http.js';
+import { startBackend, type Backend } from '../helpers/websocket.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject, type ManifestDir } from '../helpers/manifests.js';
 
 const N = 'nginx.ingress.kubernetes.io/';
 let backend: RawUpstream;
 let flusso: FlussoProcess;
 let manifests: ManifestDir;
+let wsBackend: Backend;
 const heads: string[] = [];
 
 /** answer records the request head and answers with an X-Team of its own. */
@@ -27,7 +31,8 @@ function answer(socket: Socket): void {
     buf += d.toString('latin1');
     if (!buf.includes('\r\n\r\n')) return;
     heads.push(buf.slice(0, buf.indexOf('\r\n\r\n')));
-    socket.end('HTTP/1.1 200 OK\r\nX-Team: upstream\r\nX-App: 1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
+    const cacheable = buf.startsWith('GET /c') ? 'Cache-Control: max-age=60\r\n' : '';
+    socket.end(`HTTP/1.1 200 OK\r\nX-Team: upstream\r\nX-App: 1\r\n${cacheable}Content-Length: 3\r\nConnection: close\r\n\r\nok\n`);
   });
 }
 
@@ -62,10 +67,18 @@ const objects = (team: string): K8sObject[] => [
   annotated('missing', 'missing.test', { [`${N}custom-headers`]: 'web/nothere' }),
   annotated('notallowed', 'na.test', { [`${N}custom-headers`]: 'web/secret' }),
   annotated('plain', 'plain.test', {}),
+  annotated('cached', 'cache.test', { [`${N}custom-headers`]: 'web/hdrs', 'flusso.dev/cache': 'true' }),
+  service('web', 'ws-backend', [{ name: 'http', port: 80, targetPort: wsBackend.port }]),
+  endpointSlice('web', 'ws-backend', ['127.0.0.1'], wsBackend.port, { portName: 'http' }),
+  (() => {
+    const ing = ingress('web', 'ws', { host: 'ws.test', paths: [{ path: '/', pathType: 'Prefix', service: 'ws-backend', port: 'http' }] });
+    return { ...ing, metadata: { ...(ing.metadata as object), annotations: { [`${N}custom-headers`]: 'web/hdrs' } } };
+  })(),
 ];
 
 beforeAll(async () => {
   backend = await startRawUpstream(answer);
+  wsBackend = await startBackend();
   manifests = await manifestDir();
   await manifests.write('00-web.yaml', objects('blue'));
   flusso = await startFlusso({ manifestsDir: manifests.dir, workers: 1, args: ['--global-allowed-response-headers', 'X-Team,X-Frame-Options', '--add-headers', 'ingress/add', '--proxy-set-headers', 'ingress/proxy'] });
@@ -75,6 +88,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await flusso?.stop();
   await backend?.close();
+  wsBackend?.wss.close();
+  await new Promise((resolve) => wsBackend?.server.close(resolve));
 });
 
 describe('custom-headers', () => {
@@ -112,6 +127,46 @@ describe('custom-headers', () => {
     expect(field(lines, 'x-via')).toEqual(['x-via: flusso']);
     expect(field(lines, 'x-asked-host')).toEqual(['x-asked-host: plain.test']);
     expect(field(lines, 'x-agent')).toEqual(['x-agent: ua=t/1']);
+  });
+
+  it('a cache hit carries them as the miss did, once each', async () => {
+    const miss = await send('cache.test', '/c1');
+    const hit = await send('cache.test', '/c1');
+    expect(field(hit.head, 'X-Cache-Status')).toEqual(['X-Cache-Status: HIT']);
+    expect(hit.upstream).toBe('');
+    for (const r of [miss, hit]) {
+      expect(field(r.head, 'X-Team')).toEqual(['X-Team: blue']);
+      expect(field(r.head, 'X-Frame-Options')).toEqual(['X-Frame-Options: DENY']);
+    }
+  });
+
+  it('an HTTP/2 request on the HTTPS port gets them too', async () => {
+    const session = h2connect(`https://127.0.0.1:${flusso.httpsPort}`, { rejectUnauthorized: false, servername: 'hdr.test' });
+    try {
+      const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        const stream = session.request({ ':path': '/x', ':authority': 'hdr.test' });
+        stream.on('response', (h) => resolve(h as Record<string, unknown>));
+        stream.on('error', reject);
+        stream.resume();
+        stream.end();
+      });
+      expect([headers[':status'], headers['x-team'], headers['x-global']]).toEqual([200, 'blue', 'yes']);
+    } finally {
+      session.close();
+    }
+  });
+
+  it("a WebSocket upgrade's 101 carries them, and proxy-set-headers reach the backend's handshake", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${flusso.httpPort}/`, { headers: { host: 'ws.test' }, perMessageDeflate: false });
+    const upgraded = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      ws.on('upgrade', (res) => resolve(res.headers as Record<string, unknown>));
+      ws.on('error', reject);
+    });
+    await new Promise((resolve) => (ws.readyState === WebSocket.OPEN ? resolve(null) : ws.once('open', resolve)));
+    ws.close();
+    expect([upgraded['x-team'], upgraded['x-global']]).toEqual(['blue', 'yes']);
+    expect(wsBackend.lastRequest?.headers['x-via']).toBe('flusso');
+    expect(wsBackend.lastRequest?.headers['x-asked-host']).toBe('ws.test');
   });
 
   it('a missing ConfigMap or a header outside --global-allowed-response-headers is one diagnostic; that annotation has no effect, the route serves', async () => {
