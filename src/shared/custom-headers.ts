@@ -32,10 +32,14 @@ export const HEADER_VALUE = /^[A-Za-z0-9_ :;.,\\/"'?!(){}[\]@<>=\-+*#$&`|~^%]+$/
  */
 export const FRAMING_FIELDS: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'content-length', 'te', 'trailer', 'upgrade', 'host']);
 
+/** OWN_FIELDS are the fields Flusso (and uWS) write on every response, once: a list may not add a second. */
+export const OWN_FIELDS: ReadonlySet<string> = new Set(['server', 'date']);
+
 /** headerProblem says what is wrong with one header of a list, or undefined when it may be used. */
 export function headerProblem(name: string, value: string): string | undefined {
   if (!HEADER_NAME.test(name)) return `header name ${JSON.stringify(name)} is not letters, digits, "-" and "_"`;
   if (FRAMING_FIELDS.has(name.toLowerCase())) return `header ${name} is a hop-by-hop or framing field Flusso writes itself`;
+  if (OWN_FIELDS.has(name.toLowerCase())) return `header ${name} is written by Flusso itself on every response (a second one would contradict it)`;
   if (!HEADER_VALUE.test(value)) return `the value of header ${name} is empty or holds a character outside printable ASCII (no CR, LF, NUL or other control character)`;
   return undefined;
 }

@@ -42,6 +42,7 @@ describe('custom-headers', () => {
     ['shop/hdrs', { 'X-Team': 'a\nb' }, 'in ConfigMap shop/hdrs, the value of header X-Team is empty or holds a character outside printable ASCII'],
     ['shop/hdrs', { 'X Team': 'a' }, 'in ConfigMap shop/hdrs, header name "X Team" is not letters, digits'],
     ['shop/hdrs', { 'Transfer-Encoding': 'chunked' }, 'header Transfer-Encoding is a hop-by-hop or framing field'],
+    ['shop/hdrs', { Server: 'nginx' }, 'header Server is written by Flusso itself on every response'],
     ['shop/hdrs', { 'X-Team': 'a', 'x-frame-options': 'DENY' }, 'ConfigMap shop/hdrs sets header x-frame-options, which is not in --global-allowed-response-headers (X-Frame-Options,X-Team; names match exactly'],
   ])('%s %j is one diagnostic and no effect', (value, data, message) => {
     const r = compile(value, [configMap('shop/hdrs', data)]);
