@@ -45,9 +45,9 @@ function annotated(name: string, host: string, annotations: Record<string, strin
   return { ...ing, metadata: { ...(ing.metadata as object), annotations } };
 }
 
-async function send(host: string, target = '/x'): Promise<{ status: number; head: string[]; upstream: string }> {
+async function send(host: string, target = '/x', fields = ''): Promise<{ status: number; head: string[]; upstream: string }> {
   const before = heads.length;
-  const { raw } = await rawRequest(flusso.httpPort, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: t/1\r\nConnection: close\r\n\r\n`, { idleMs: 2000 });
+  const { raw } = await rawRequest(flusso.httpPort, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nUser-Agent: t/1\r\n${fields}Connection: close\r\n\r\n`, { idleMs: 2000 });
   return { status: statusOf(raw), head: raw.slice(0, raw.indexOf('\r\n\r\n')).split('\r\n'), upstream: heads[before] ?? '' };
 }
 
@@ -60,7 +60,7 @@ const objects = (team: string): K8sObject[] => [
   configMap('web', 'hdrs', { 'X-Team': team, 'X-Frame-Options': 'DENY' }),
   configMap('web', 'secret', { 'X-Secret': '1' }),
   configMap('ingress', 'add', { 'X-Global': 'yes' }),
-  configMap('ingress', 'proxy', { 'X-Via': 'flusso', 'X-Asked-Host': '$host', 'X-Agent': 'ua=$http_user_agent' }),
+  configMap('ingress', 'proxy', { 'X-Via': 'flusso', 'X-Asked-Host': '$host', 'X-Agent': 'ua=$http_user_agent', 'X-Forged': '$http_x_absent' }),
   annotated('hdr', 'hdr.test', { [`${N}custom-headers`]: 'web/hdrs' }),
   annotated('moved', 'moved.test', { [`${N}custom-headers`]: 'web/hdrs', [`${N}permanent-redirect`]: 'https://new.example$request_uri' }),
   annotated('denied', 'denied.test', { [`${N}custom-headers`]: 'web/hdrs', [`${N}allowlist-source-range`]: '10.0.0.0/8' }),
@@ -121,10 +121,11 @@ describe('custom-headers', () => {
     expect(field(r.head, 'X-Global')).toEqual(['X-Global: yes']);
   });
 
-  it('proxy-set-headers reach the backend with $host and $http_user_agent evaluated', async () => {
-    const r = await send('plain.test');
+  it('proxy-set-headers reach the backend with $host and $http_user_agent evaluated; one that comes out empty is not sent, nor the client\'s of that name', async () => {
+    const r = await send('plain.test', '/x', 'X-Via: client\r\nX-Forged: client\r\n');
     const lines = r.upstream.split('\r\n');
     expect(field(lines, 'x-via')).toEqual(['x-via: flusso']);
+    expect(field(lines, 'x-forged')).toEqual([]);
     expect(field(lines, 'x-asked-host')).toEqual(['x-asked-host: plain.test']);
     expect(field(lines, 'x-agent')).toEqual(['x-agent: ua=t/1']);
   });

@@ -8,7 +8,7 @@
  */
 import type { HttpResponse } from 'uWebSockets.js';
 import { requestFieldsOf, type RouteHeaders } from '../../shared/custom-headers.js';
-import { fieldNamesOf } from './policy.js';
+import { fieldNamesOf, withRequestFields } from './policy.js';
 import { fieldOf } from './upstream-hash.js';
 
 const joined = new WeakMap<readonly string[], WeakMap<readonly string[], readonly string[]>>();
@@ -50,9 +50,25 @@ export function writeAnswerFields(res: HttpResponse, fields: readonly string[], 
   return writeRouteFields(res, route);
 }
 
-/** proxySetFields evaluates a route's proxy-set-headers fields for one request (lower-case names, for withRequestFields). */
-export function proxySetFields(fields: NonNullable<RouteHeaders['request']>, req: { readonly target: string; readonly path: string; readonly host: string; readonly query: string; readonly scheme: string; readonly clientAddress: string; readonly names: readonly string[]; readonly values: readonly string[] }): string[] {
-  return requestFieldsOf(fields, {
+/** ProxySetRequest is what proxy-set-headers values may read of a request. */
+export interface ProxySetRequest {
+  readonly target: string;
+  readonly path: string;
+  readonly host: string;
+  readonly query: string;
+  readonly scheme: string;
+  readonly clientAddress: string;
+  readonly names: readonly string[];
+  readonly values: readonly string[];
+}
+
+/**
+ * withProxySetFields sets a route's proxy-set-headers fields on the upstream head `headers` in
+ * place of any of the same names (nginx proxy_set_header); a field whose value comes out empty
+ * is not sent at all, and the client's of that name neither, as nginx does.
+ */
+export function withProxySetFields(headers: readonly string[], fields: NonNullable<RouteHeaders['request']>, req: ProxySetRequest): string[] {
+  const set = requestFieldsOf(fields, {
     target: req.target,
     path: req.path,
     host: req.host,
@@ -61,4 +77,11 @@ export function proxySetFields(fields: NonNullable<RouteHeaders['request']>, req
     remoteAddress: req.clientAddress,
     field: (name) => fieldOf(req.names, req.values, name),
   });
+  const out = withRequestFields(headers, set);
+  let empty: Set<string> | null = null;
+  for (let i = 1; i < set.length; i += 2) if (set[i] === '') (empty ??= new Set()).add(set[i - 1] as string);
+  if (empty === null) return out;
+  const kept: string[] = [];
+  for (let i = 0; i < out.length; i += 2) if (!empty.has(out[i] as string)) kept.push(out[i] as string, out[i + 1] as string);
+  return kept;
 }

@@ -24,7 +24,7 @@ import { RequestRecord } from './request-record.js';
 import { endOwnAnswer } from './response-writer.js';
 import { BodyFraming } from '../upstream/client.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
-import { joinFields, overrides, proxySetFields, writeAnswerFields, writeRouteFields } from './custom-headers.js';
+import { joinFields, overrides, withProxySetFields, writeAnswerFields, writeRouteFields } from './custom-headers.js';
 import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
 import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
@@ -309,7 +309,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     if (headers === null) return refuse(res, l, 'bad-request');
     if (dropAuthorization) headers = withAuthFields(headers, NO_AUTHORIZATION);
     // proxy-set-headers (custom-headers.ts), before the annotations' own request fields.
-    if (block?.request !== undefined) headers = withRequestFields(headers, proxySetFields(block.request, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values }));
+    if (block?.request !== undefined) headers = withProxySetFields(headers, block.request, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values });
     if (forward !== null && forward.requestFields !== null) headers = withRequestFields(headers, forward.requestFields);
     const responseFields = routeFields === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, routeFields);
     if (responseFields !== null) setResponseFields(res, responseFields);
@@ -333,7 +333,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
     if (headers === null) return refuse(res, l, 'bad-request');
     const block = matched.headers;
-    if (block?.request !== undefined) headers = withRequestFields(headers, proxySetFields(block.request, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values }));
+    if (block?.request !== undefined) headers = withProxySetFields(headers, block.request, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values });
     if (forward?.requestFields != null) headers = withRequestFields(headers, forward.requestFields);
     const rf = routeFields;
     const responseFields = rf === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, rf);
@@ -416,7 +416,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (built === null) return null;
       // proxy-set-headers (custom-headers.ts) on the request that goes upstream.
       const set = route.headers?.request;
-      if (upstream && set !== undefined) built = withRequestFields(built, proxySetFields(set, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values }));
+      if (upstream && set !== undefined) built = withProxySetFields(built, set, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values });
       return {
         res, method, target, forwarded, headers: built, backend, body: head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None, counters,
         source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0, bodyPolicy, upstream: route.upstream,

@@ -36,7 +36,7 @@ import { withAuthFields, type AuthRequest } from './external-auth.js';
 import { writeOwnFields } from './exchange.js';
 import type { Listener } from './handler.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
-import { overrides, proxySetFields, writeAnswerFields, writeRouteFields } from './custom-headers.js';
+import { overrides, withProxySetFields, writeAnswerFields, writeRouteFields } from './custom-headers.js';
 import { applyPolicy, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
 
@@ -290,7 +290,7 @@ export class WebSocketProxy {
     }
     // proxy-set-headers apply to the upstream handshake as to any request (custom-headers.ts).
     const set = match.route.headers?.request;
-    if (set !== undefined) built = withRequestFields(built, proxySetFields(set, { target: target(url, query), path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values }));
+    if (set !== undefined) built = withProxySetFields(built, set, { target: target(url, query), path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values });
     if (decided !== null && decided.requestFields !== null) built = withRequestFields(built, decided.requestFields);
     const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs: match.route.upstream?.readTimeoutMs ?? 0, routeFields: match.route.headers?.response ?? null };
     const r = match.route;
