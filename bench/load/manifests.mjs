@@ -85,7 +85,9 @@ export function bulkManifests(n, port) {
  * with the ingress-nginx annotations of the comma-separated `groups` in force: `rewrite`
  * (rewrite-target `/$1`, so the backend sees the same path), `cors` (enable-cors), `limit` (a
  * limit-rps it never reaches), `allow` (an allow-list of six ranges, the loopback one last, so
- * every request walks the list). The hot-path cost figures of docs/annotations.md use it.
+ * every request walks the list), `headers` (custom-headers: two response fields from a ConfigMap;
+ * the Flusso under test needs --global-allowed-response-headers X-Frame-Options,X-Content-Type-Options).
+ * The hot-path cost figures of docs/annotations.md use it.
  */
 export function annotatedBackendManifests({ port, groups }) {
   const n = 'nginx.ingress.kubernetes.io/';
@@ -96,7 +98,10 @@ export function annotatedBackendManifests({ port, groups }) {
     ...(want.has('cors') ? { [`${n}enable-cors`]: 'true' } : {}),
     ...(want.has('limit') ? { [`${n}limit-rps`]: '100000000' } : {}),
     ...(want.has('allow') ? { [`${n}whitelist-source-range`]: '10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,100.64.0.0/10,fd00::/8,127.0.0.0/8' } : {}),
+    ...(want.has('headers') ? { [`${n}custom-headers`]: 'default/bench-headers' } : {}),
   };
-  return singleBackendManifests({ port, annotations })
+  const configMap = want.has('headers') ? '---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: bench-headers, namespace: default }\ndata: { X-Frame-Options: DENY, X-Content-Type-Options: nosniff }\n' : '';
+  const manifests = singleBackendManifests({ port, annotations })
     .replace(/  defaultBackend: (\{ service: .* \} \})/, (_, backend) => `  rules: [ { http: { paths: [ { path: "/(.*)", pathType: ImplementationSpecific, backend: ${backend} } ] } } ]`);
+  return configMap === '' ? manifests : `${manifests.replace(/\n?$/, '\n')}${configMap}`;
 }

@@ -184,6 +184,8 @@ function startAll() {
         '--log-level', 'warn',
         ...(kind === 'nometrics' ? ['--metrics', 'false'] : []),
         ...(kind === 'compat' ? ['--metrics-ingress-nginx-compat'] : []),
+        // ANNOTATIONS=headers: the custom-headers ConfigMap's names (manifests.mjs).
+        ...(kind === 'annot' ? ['--global-allowed-response-headers', 'X-Frame-Options,X-Content-Type-Options'] : []),
       ]).pid;
     }
   }

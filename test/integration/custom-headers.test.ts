@@ -67,6 +67,13 @@ const objects = (team: string): K8sObject[] => [
   annotated('missing', 'missing.test', { [`${N}custom-headers`]: 'web/nothere' }),
   annotated('notallowed', 'na.test', { [`${N}custom-headers`]: 'web/secret' }),
   annotated('plain', 'plain.test', {}),
+  // An endpoint nobody listens on (the discard port): Flusso answers 502 in the upstream's place.
+  service('web', 'gone', [{ name: 'http', port: 80, targetPort: 9 }]),
+  endpointSlice('web', 'gone', ['127.0.0.1'], 9, { portName: 'http' }),
+  (() => {
+    const ing = ingress('web', 'down', { host: 'down.test', paths: [{ path: '/', pathType: 'Prefix', service: 'gone', port: 'http' }] });
+    return { ...ing, metadata: { ...(ing.metadata as object), annotations: { [`${N}custom-headers`]: 'web/hdrs' } } };
+  })(),
   annotated('cached', 'cache.test', { [`${N}custom-headers`]: 'web/hdrs', 'flusso.dev/cache': 'true' }),
   service('web', 'ws-backend', [{ name: 'http', port: 80, targetPort: wsBackend.port }]),
   endpointSlice('web', 'ws-backend', ['127.0.0.1'], wsBackend.port, { portName: 'http' }),
@@ -102,12 +109,15 @@ describe('custom-headers', () => {
     expect(r.head).toContain('X-App: 1');
   });
 
-  it('puts them on Flusso\'s own answers too: a redirect and a 403, as more_set_headers on every status', async () => {
+  it('puts them on Flusso\'s own answers too: a redirect, a 502 in the upstream\'s place and a 403, as more_set_headers on every status', async () => {
     const moved = await send('moved.test', '/a?b=1');
     expect(moved.status).toBe(301);
     expect(field(moved.head, 'Location')).toEqual(['Location: https://new.example/a?b=1']);
     expect(field(moved.head, 'X-Team')).toEqual(['X-Team: blue']);
     expect(field(moved.head, 'X-Global')).toEqual(['X-Global: yes']);
+    const down = await send('down.test');
+    expect(down.status).toBe(502);
+    expect(field(down.head, 'X-Team')).toEqual(['X-Team: blue']);
     const denied = await send('denied.test');
     expect(denied.status).toBe(403);
     expect(denied.upstream).toBe('');

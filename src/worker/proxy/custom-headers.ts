@@ -11,6 +11,19 @@ import { requestFieldsOf, type RouteHeaders } from '../../shared/custom-headers.
 import { fieldNamesOf, withRequestFields } from './policy.js';
 import { fieldOf } from './upstream-hash.js';
 
+/** ROUTE_FIELDS marks a response whose route has custom-headers / add-headers fields, for Flusso's failure answers (response-writer.ts writeFailure). */
+const ROUTE_FIELDS = Symbol('flusso.routeFields');
+
+/** setRouteFields records the route's fields on `res`: a 502/504 Flusso answers in the upstream's place carries them too. */
+export function setRouteFields(res: HttpResponse, fields: readonly string[]): void {
+  (res as HttpResponse & { [ROUTE_FIELDS]?: readonly string[] })[ROUTE_FIELDS] = fields;
+}
+
+/** routeFieldsOf returns the fields setRouteFields recorded on `res`, or null (almost always). */
+export function routeFieldsOf(res: HttpResponse): readonly string[] | null {
+  return (res as HttpResponse & { [ROUTE_FIELDS]?: readonly string[] })[ROUTE_FIELDS] ?? null;
+}
+
 const joined = new WeakMap<readonly string[], WeakMap<readonly string[], readonly string[]>>();
 
 /**

@@ -24,7 +24,7 @@ import { RequestRecord } from './request-record.js';
 import { endOwnAnswer } from './response-writer.js';
 import { BodyFraming } from '../upstream/client.js';
 import { guardRequest, type RequestLimits } from './request-guard.js';
-import { joinFields, overrides, withProxySetFields, writeAnswerFields, writeRouteFields } from './custom-headers.js';
+import { joinFields, overrides, setRouteFields, withProxySetFields, writeAnswerFields, writeRouteFields } from './custom-headers.js';
 import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
 import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
@@ -253,7 +253,11 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     counters = routing.counters.get(match.route) ?? null;
     routeSource = match.route.source;
     const block = match.route.headers;
-    if (block !== undefined) routeFields = block.response ?? null;
+    if (block !== undefined) {
+      routeFields = block.response ?? null;
+      // A 502/504 Flusso gives in the upstream's place carries them too (response-writer.ts).
+      if (routeFields !== null) setRouteFields(res, routeFields);
+    }
     if (match.route.httpsRedirect === true && l.scheme === 'http' && !path.startsWith(NO_REDIRECT_PREFIX)) return redirect(res, l, host);
     // The route's ingress-nginx annotations (policy.ts, issue 15): an answer of Flusso's own, or changes on the way.
     let forward: PolicyForward | null = null;

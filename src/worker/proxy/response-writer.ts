@@ -10,6 +10,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import { writeResponseFields, type UpstreamHeadView } from './headers.js';
+import { overrides, routeFieldsOf, writeRouteFields } from './custom-headers.js';
 import { fieldNamesOf, responseFieldsOf } from './policy.js';
 import { addedResponseFields } from './external-auth.js';
 
@@ -64,7 +65,10 @@ export function writeFailure(res: HttpResponse, failure: ProxyFailure, ctx: OwnF
   const r = errorResponse(failure);
   res.writeStatus(r.statusLine);
   if (o.allow !== undefined) res.writeHeader('Allow', o.allow);
-  res.writeHeader('Content-Type', CONTENT_TYPE_TEXT);
+  // A route's custom-headers / add-headers fields go on every status, this one too (custom-headers.ts).
+  const rf = routeFieldsOf(res);
+  if (!overrides(rf, 'content-type')) res.writeHeader('Content-Type', CONTENT_TYPE_TEXT);
+  writeRouteFields(res, rf);
   if (o.cacheStatus !== undefined && o.cacheStatus !== null) res.writeHeader('X-Cache-Status', o.cacheStatus);
   return endOwnAnswer(writeOwnFields(res, ctx), r.body, o.close, o.headRequest === true);
 }
