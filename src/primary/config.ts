@@ -4,6 +4,7 @@
  * defaults). Every problem is collected and reported at once as ING_ERR_CONFIG_INVALID;
  * nothing else in the primary reads process.env.
  */
+import { invalidTrustedEntries } from '../shared/client-address.js';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parse as parseYaml } from 'yaml';
@@ -89,6 +90,8 @@ export function parseCommandLine(argv: readonly string[], ctx: ConfigContext): C
     issues.push('--metrics-ingress-nginx-compat needs --metrics true: the family is made of the requests the workers count');
   if (out.metricsIngressNginxPath === true && out.metricsIngressNginxCompat !== true)
     issues.push('--metrics-ingress-nginx-path labels the ingress-nginx family: give --metrics-ingress-nginx-compat too');
+  const badCidrs = invalidTrustedEntries((out.proxyRealIpCidr as string[] | undefined) ?? []);
+  if (badCidrs.length > 0) issues.push(`--proxy-real-ip-cidr: ${badCidrs.map((c) => `"${c}"`).join(', ')} ${badCidrs.length === 1 ? 'is' : 'are'} not a CIDR or an address`);
   if (issues.length > 0)
     throw new IngressError('ING_ERR_CONFIG_INVALID', `invalid configuration:\n  ${issues.join('\n  ')}\nRun "flusso --help" for the allowed values.`);
   if (!isConfig(out)) throw new Error('parseCommandLine: the parsed settings do not match the OPTIONS table');

@@ -4,6 +4,7 @@
  * its Host, and which annotation makes it so. It runs the same decision the workers run
  * (shared/route-policy.ts), so what it says is what happens.
  */
+import { forwardedAddress, isTrusted, type ClientAddressSettings } from '../shared/client-address.js';
 import { describeHeaders, headersInForce } from './explain-headers.js';
 import { RE2JS } from 're2js';
 import { applyPolicy, type PolicyRequest } from '../shared/route-policy.js';
@@ -22,8 +23,10 @@ export interface RequestTraits {
   readonly scheme?: 'http' | 'https';
   /** The Origin field ('' or absent: none). */
   readonly origin?: string;
-  /** The client's address as the proxy sees it (the socket's peer), for the address lists; absent: not checked. */
+  /** The socket's peer address, for the address lists and rate limits; absent: not checked. */
   readonly clientAddress?: string;
+  /** The trusted-proxy settings (docs/client-address.md): whether the peer may name the client (in `headers`); absent: it may not. */
+  readonly trust?: ClientAddressSettings | null;
   /** Request fields by lower-case name, for a canary's header (absent: none sent). */
   readonly headers?: Readonly<Record<string, string>>;
   /** The Cookie field, for a canary's cookie ('' or absent: none sent). */
@@ -40,8 +43,10 @@ export function regexMatches(pattern: string, path: string): boolean {
 }
 
 /** describeAnnotations says, one line each, what `route`'s annotations do to `req`; empty when it has none. */
-export function describeAnnotations(route: Route, req: PolicyRequest, clientAddress?: string, traits: RequestTraits = {}): string[] {
+export function describeAnnotations(route: Route, req: PolicyRequest, peerAddress?: string, traits: RequestTraits = {}): string[] {
   const out: string[] = [];
+  const { address: clientAddress, line: whoLine, source } = clientOf(peerAddress, traits);
+  if (whoLine !== null && (route.sourceRange !== undefined || route.rateLimit !== undefined || route.connLimit !== undefined)) out.push(whoLine);
   if (route.regex === true) out.push('regex host: every path of this host is a case-insensitive regular expression, tried longest first (use-regex or rewrite-target on one of its Ingresses)');
   if (route.headers !== undefined) out.push(...describeHeaders(route.headers));
   const p = route.policy;
@@ -56,7 +61,7 @@ export function describeAnnotations(route: Route, req: PolicyRequest, clientAddr
     out.push(`limit-connections ${route.connLimit.max}: a client with ${route.connLimit.max} request(s) in progress on this Ingress gets 503 (counted per worker, docs/rate-limits.md)`);
   // The address lists run after the redirects and the CORS preflight (nginx's access phase after rewrite).
   if (route.sourceRange !== undefined && (decided === undefined || !('status' in decided))) {
-    const [line, refused] = describeSourceRange(route.sourceRange, clientAddress);
+    const [line, refused] = describeSourceRange(route.sourceRange, clientAddress, source);
     out.push(line);
     if (refused) return out;
   }
@@ -143,16 +148,47 @@ export function annotationsInForce(route: Route): string[] {
  * describeSourceRange says what the address lists do to `client` (text, as the socket gives it),
  * or which clients they refuse when no client is given; the flag is true when it is refused.
  */
-export function describeSourceRange(range: RouteSourceRange, client: string | undefined): [string, boolean] {
+export function describeSourceRange(range: RouteSourceRange, client: string | undefined, source = "the socket's address; X-Forwarded-For is not read"): [string, boolean] {
   const allow = range.allow === undefined ? '' : `only ${range.allow.length === 0 ? 'nobody (no valid entry)' : range.allow.join(', ')} (allowlist-source-range)`;
   const deny = range.deny.length === 0 ? '' : `never ${range.deny.join(', ')} (denylist-source-range, which wins over the allow list)`;
   const lists = [allow, deny].filter((t) => t !== '').join('; ');
-  if (client === undefined || client === '') return [`client addresses: ${lists}; others are refused 403 (the socket's address; X-Forwarded-For is not read). Give a client address to check one`, false];
+  if (client === undefined || client === '') return [`client addresses: ${lists}; others are refused 403 (${source}). Give a client address to check one`, false];
   const cidr = client.includes('/') ? undefined : parseCidr(client);
   if (cidr === undefined) return [`client "${client}" is not an IPv4 or IPv6 address; client addresses: ${lists}`, false];
   const v = sourceVerdict(range, cidr.bytes);
   if (!v.allowed) return [v.entry !== null ? `refused 403: client ${client} is in denylist-source-range entry ${v.entry}` : `refused 403: client ${client} is not in allowlist-source-range (${range.allow?.join(', ') || 'no valid entry'})`, true];
   return [v.entry !== null ? `client ${client} allowed: allowlist-source-range entry ${v.entry}${range.deny.length > 0 ? ', and in no denylist-source-range entry' : ''}` : `client ${client} allowed: in no denylist-source-range entry`, false];
+}
+
+/**
+ * clientOf is the client address the workers would use for a request from the peer `peer`
+ * (client-address.ts in the worker): the peer itself, or, with trusted-proxy settings and a
+ * trusted peer, the address its forwarded field names. `line` says which and why; `source` how
+ * the address is found, for the address lists' summary.
+ */
+function clientOf(peer: string | undefined, traits: RequestTraits): { address: string | undefined; line: string | null; source: string } {
+  const t = traits.trust;
+  if (t === undefined || t === null || t.source === 'none') return { address: peer, line: null, source: "the socket's address; X-Forwarded-For is not read" };
+  const field = t.source === 'proxy-protocol' ? 'the PROXY protocol header' : t.header;
+  const source = `the client address: the socket's, or the one ${field} names when the peer is in --proxy-real-ip-cidr ${t.trusted.join(', ')}`;
+  if (peer === undefined || peer === '') return { address: peer, line: null, source };
+  const bytes = peer.includes('/') ? undefined : parseCidr(peer)?.bytes;
+  if (bytes === undefined) return { address: peer, line: null, source };
+  if (!isTrusted(t.trusted, bytes)) return { address: peer, line: `client address ${peer}: the peer is not in --proxy-real-ip-cidr (${t.trusted.join(', ')}), so ${field} is not read`, source };
+  if (t.source === 'proxy-protocol') return { address: peer, line: `the peer ${peer} is a trusted proxy: the client is the address its PROXY protocol header carries (give that address as the client to check it)`, source };
+  const value = traits.headers?.[t.header] ?? '';
+  const named = value === '' ? null : forwardedAddress(bytes, value, t.trusted);
+  if (named === null) return { address: peer, line: `client address ${peer}: a trusted proxy, but its ${t.header} (${value === '' ? 'not sent' : `"${value}"`}) names no address`, source };
+  const address = addressText(named);
+  return { address, line: `client address ${address}: the trusted proxy ${peer} (--proxy-real-ip-cidr) named it in ${t.header} "${value}", walked from the right past trusted addresses`, source };
+}
+
+/** addressText writes 4 or 16 address bytes as text (IPv6 compressed, as URL hosts are). */
+function addressText(b: Uint8Array): string {
+  if (b.length === 4) return [...b].join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((b[i] as number) << 8) | (b[i + 1] as number)).toString(16));
+  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
 }
 
 /** canaryVerdict says where this request goes and why, with the header and cookie it carries (shared/canary.ts decides). */

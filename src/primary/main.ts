@@ -2,6 +2,7 @@
  * The primary's composition root: configuration → source → compile → broadcast → workers,
  * plus the admin server and the shutdown sequence. It owns no request traffic.
  */
+import { trustsEveryone } from '../shared/client-address.js';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +29,7 @@ import { createStatusPublisher, type StatusPublisher } from './k8s/status-publis
 import { FileSource } from './sources/file-source.js';
 import type { Source, SourceUpdate } from './sources/source.js';
 import { TlsManager } from './tls/manager.js';
-import { workerConfigFor } from './worker-config.js';
+import { clientAddressOf, workerConfigFor } from './worker-config.js';
 import { WorkerPool } from './workers.js';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -284,6 +285,7 @@ async function run(config: Config): Promise<void> {
       purgeCache: (selector, timeoutMs) => pool.purgeCache(selector, timeoutMs),
       cacheFigures: () => observability.cache.figures(),
       certificates: () => tls.certificates,
+      clientAddress: clientAddressOf(config),
     },
   });
   if (config.adminToken === undefined) {
@@ -315,6 +317,10 @@ async function run(config: Config): Promise<void> {
   const tlsRecheck = setInterval(() => controller.refreshTls(), TLS_RECHECK_MS);
   tlsRecheck.unref();
   const { adminToken: _secret, ...shown } = config;
+  const trust = clientAddressOf(config);
+  if (trust !== null && trust.source !== 'none' && trustsEveryone(trust.trusted))
+    log.warn({ proxyRealIpCidr: trust.trusted, code: 'ING_ERR_CONFIG_TRUSTS_EVERY_PEER' }, `${trust.source === 'proxy-protocol' ? 'the PROXY protocol header' : `--forwarded-for-header (${config.forwardedForHeader})`} names the client for every peer in --proxy-real-ip-cidr, which trusts every address: any client can choose the address the allow-lists, rate limits and logs see; list the load balancers' addresses instead (docs/client-address.md)`);
+  if (config.useProxyProtocol) log.info({ httpPort: config.httpPort, httpsPort: config.httpsPort }, 'PROXY protocol v2 is required on the HTTP port only: the HTTPS port takes none (docs/client-address.md)');
   log.info({ ...shown, adminToken: config.adminToken === undefined ? 'generated' : 'given', adminPort: admin.port, version: packageVersion(), node: process.version }, 'flusso started');
 
   const shutdown = async (signal: string): Promise<void> => {

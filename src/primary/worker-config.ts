@@ -5,6 +5,7 @@
  */
 import type { WorkerConfig } from '../shared/messages.js';
 import type { Config } from './config.js';
+import type { ClientAddressSettings } from '../shared/client-address.js';
 
 /**
  * PASSED_SETTINGS are the Config settings a worker receives as they are. The list is checked
@@ -57,6 +58,21 @@ export function workerConfigFor(config: Config, serverHeader: string): WorkerCon
     serverHeader,
     // Every limit is shared by all the workers (docs/rate-limits.md).
     rateLimit: { status: Number(config.rateLimitStatus), workers: config.workers },
+    ...(clientAddressOf(config) === null ? {} : { clientAddress: clientAddressOf(config) as ClientAddressSettings }),
+  };
+}
+
+/** clientAddressOf is the trusted-proxy settings of the workers (docs/client-address.md); null: the socket's peer is the client. */
+export function clientAddressOf(config: Config): ClientAddressSettings | null {
+  const header = config.useForwardedHeaders || config.enableRealIp;
+  if (!header && !config.useProxyProtocol && !config.computeFullForwardedFor) return null;
+  return {
+    // As ingress-nginx's template: with PROXY protocol, the realip module reads its header only.
+    source: config.useProxyProtocol ? 'proxy-protocol' : header ? 'header' : 'none',
+    header: config.forwardedForHeader.toLowerCase(),
+    passForwarded: config.useForwardedHeaders,
+    computeFullForwardedFor: config.computeFullForwardedFor,
+    trusted: config.proxyRealIpCidr,
   };
 }
 

@@ -6,6 +6,7 @@
 export const ErrorCodes = {
   /** Operator errors: startup refuses to run. */
   ING_ERR_CONFIG_INVALID: 'a flag, environment variable or config file value is invalid',
+  ING_ERR_CONFIG_TRUSTS_EVERY_PEER: 'a trusted-proxy setting trusts every peer to name the client',
   ING_ERR_UWS_NATIVE_MISSING: 'the native uWebSockets.js binding did not load',
   ING_ERR_LISTEN_FAILED: 'a listening port could not be bound',
   ING_ERR_STARTUP: 'Flusso could not start for a reason no other code covers (the message says which)',

@@ -2,6 +2,7 @@
  * The IPC messages between the primary and its node:cluster workers. The channel uses
  * `serialization: 'advanced'`, so snapshot bytes travel as a Uint8Array, not as JSON.
  */
+import type { ClientAddressSettings } from './client-address.js';
 import type { WireError } from './errors.js';
 import type { RateDemandMessage, RateSharesMessage } from './rate-limit.js';
 import type { BasicAuthMessage } from './basic-auth.js';
@@ -28,6 +29,8 @@ export interface WorkerConfig {
   readonly maxRequestBodyBytes?: number;
   readonly clientBodyBufferBytes?: number;
   readonly clientBodyTimeoutMs?: number;
+  /** The trusted-proxy settings (--use-forwarded-headers, --use-proxy-protocol, …; docs/client-address.md); absent: the socket's peer is the client. */
+  readonly clientAddress?: ClientAddressSettings;
   /** The HTTPS listener; null: none (in-process tests of the HTTP path). */
   readonly https: HttpsSettings | null;
   /** The `--upstream-*` settings, each under its flag's name (a duration's with `Ms`). */

@@ -5,6 +5,7 @@
  * a status and a JSON body, so it is tested without sockets; app.ts does authentication and the
  * uWS plumbing. Only the purge answers asynchronously: it waits for every worker.
  */
+import type { ClientAddressSettings } from '../../shared/client-address.js';
 import type { Diagnostic } from '../../shared/errors.js';
 import { overrideKey, splitObjectKey } from '../../shared/keys.js';
 import type { CachePurgeSelector } from '../../shared/messages.js';
@@ -52,6 +53,8 @@ export interface AdminContext {
   cacheFigures(): CacheFigures;
   /** certificates are the TLS manager's rows (TlsManager.certificates): never any key material. */
   certificates(): readonly CertificateStatus[];
+  /** The trusted-proxy settings (docs/client-address.md), for the explainer; absent or null: none. */
+  readonly clientAddress?: ClientAddressSettings | null;
 }
 
 /** ApiRequest is a parsed admin request. */
@@ -100,7 +103,7 @@ export function handleApi(ctx: AdminContext, req: ApiRequest): ApiResponse | Pro
       const origin = req.query.get('origin') ?? '';
       // header=NAME:VALUE (repeatable) and cookie=COOKIE-FIELD: what a canary decides on (issue 15 group 5).
       const headers = Object.fromEntries(req.query.getAll('header').map((h) => [h.slice(0, Math.max(0, h.indexOf(':'))).trim().toLowerCase(), h.slice(h.indexOf(':') + 1).trim()]));
-      return ok(explainRoute(table, host, path, { method: method.toUpperCase(), origin, scheme: req.query.get('scheme') === 'https' ? 'https' : 'http', clientAddress: req.query.get('client') ?? '', headers, cookie: req.query.get('cookie') ?? '' }));
+      return ok(explainRoute(table, host, path, { method: method.toUpperCase(), origin, scheme: req.query.get('scheme') === 'https' ? 'https' : 'http', clientAddress: req.query.get('client') ?? '', trust: ctx.clientAddress ?? null, headers, cookie: req.query.get('cookie') ?? '' }));
     }
     case '/api/v1/endpoints/drain':
     case '/api/v1/endpoints/undrain':

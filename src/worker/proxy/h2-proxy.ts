@@ -20,7 +20,8 @@ import { sourceAllowed } from '../../shared/source-range.js';
 import type { AccessLog } from '../access-log.js';
 import type { BackendRuntime, WorkerState } from '../state.js';
 import { H2Sessions } from '../upstream/h2-sessions.js';
-import { formatAddress } from './address.js';
+import { ClientAddress } from './client-address.js';
+import type { ClientAddressSettings } from '../../shared/client-address.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
 import type { Listener } from './handler.js';
 import type { H2Route } from './node-front.js';
@@ -35,6 +36,8 @@ const DROP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-alive', 
 
 /** H2ProxyOptions configure createH2Route. */
 export interface H2ProxyOptions {
+  /** The trusted-proxy settings (docs/client-address.md); absent: the socket's peer is the client. */
+  readonly clientAddress?: ClientAddressSettings;
   readonly state: WorkerState;
   readonly sessions: H2Sessions;
   readonly log: Logger;
@@ -47,9 +50,12 @@ const warned = new WeakSet<object>();
 /** hasH2 says, per routing generation's backend map, whether any backend speaks HTTP/2 (most have none: no routing twice). */
 const hasH2 = new WeakMap<ReadonlyMap<string, BackendRuntime>, boolean>();
 
+const NO_ADDRESS = new ArrayBuffer(0);
+
 /** createH2Route returns the node front's hook that takes requests to HTTP/2 backends. */
 export function createH2Route(o: H2ProxyOptions): H2Route {
   const head = new RequestHead();
+  const client = new ClientAddress(o.clientAddress ?? null, head);
   return (req, res, l) => {
     const routing = o.state.current;
     let any = hasH2.get(routing.backends);
@@ -77,12 +83,17 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc');
     const method = req.method ?? 'GET';
     const target = q < 0 ? path : `${path}${url.slice(q)}`;
-    const clientAddress = formatAddress(addressBytes(req.socket?.remoteAddress));
+    head.reset();
+    new NodeRequest(req).forEach(head.visit);
+    // The client address as on every other path (client-address.ts); no PROXY header on this port.
+    const peer = addressBytes(req.socket?.remoteAddress);
+    client.begin({ getRemoteAddress: () => peer, getProxiedRemoteAddress: () => NO_ADDRESS });
+    const clientAddress = client.text();
     const record = new RequestRecord({
       method, target, counters: routing.counters.get(match.route) ?? null, accessLog: o.accessLog, startedAt: performance.now(),
       access: o.accessLog === null ? null : { host: String(rawHost), clientAddress, requestId: '', route: match.route.source },
     });
-    if (route.sourceRange !== undefined && !sourceAllowed(route.sourceRange, new Uint8Array(addressBytes(req.socket?.remoteAddress)))) {
+    if (route.sourceRange !== undefined && !sourceAllowed(route.sourceRange, client.bytes())) {
       refuse(res, grpc, record);
       return true;
     }
@@ -96,10 +107,8 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
       fail(res, grpc, 503, 'no endpoint is ready', record);
       return true;
     }
-    head.reset();
-    new NodeRequest(req).forEach(head.visit);
     const length = head.contentLengthCount === 1 ? head.contentLength : null;
-    const fields = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length });
+    const fields = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: length });
     if (fields === null) return false; // a value that cannot be forwarded: the handler answers 400
     const headers: OutgoingHttpHeaders = { ':method': method, ':path': target, ':scheme': backend.protocol === 'h2' ? 'https' : 'http', ':authority': head.host };
     for (let i = 0; i < fields.length; i += 2) {

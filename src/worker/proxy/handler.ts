@@ -15,11 +15,11 @@ import type { Route, RouteCache } from '../../shared/snapshot.js';
 import type { AccessLog } from '../access-log.js';
 import type { BackendRuntime, WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
-import { formatAddress } from './address.js';
+import { ClientAddress } from './client-address.js';
 import type { CachedRoutes, Pending } from './cached-route.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
-import { RequestHead, buildUpstreamHeaders } from './headers.js';
+import { RequestHead, buildUpstreamHeaders, type ForwardingInfo } from './headers.js';
 import { RequestRecord } from './request-record.js';
 import { endOwnAnswer } from './response-writer.js';
 import { BodyFraming } from '../upstream/client.js';
@@ -28,7 +28,7 @@ import { joinFields, overrides, setRouteFields, withProxySetFields, writeAnswerF
 import { applyPolicy, originOf, setResponseFields, statusLineOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
 import { bodyDefaultsOf, bodyPolicyOf, exceedsLimit } from './request-body.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
-import { admitted, rateLimitedAnswer } from './rate-limit.js';
+import { rateLimitedAnswer } from './rate-limit.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { ExternalAuthClient, HeldRequest, setAuthCookie, withAuthFields, type AuthRequest } from './external-auth.js';
 import type { BasicAuthStore } from '../auth/basic-auth.js';
@@ -125,9 +125,20 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   /** The current request's limit-connections place (conn-limit.ts): the Exchange gives it back, or the handler when no Exchange starts. */
   let place: Release | null = null;
 
+  /** The current request's client address (client-address.ts): the socket's, or a trusted proxy's say. */
+  const client = new ClientAddress(opts.config.clientAddress ?? null, head);
+  const trustForwarded = opts.config.clientAddress?.passForwarded === true;
+
+  /** forwarding is what buildUpstreamHeaders adds for the current request (X-Forwarded-*, X-Real-IP, Content-Length). */
+  function forwarding(clientAddress: string, l: Listener, length: number): ForwardingInfo {
+    const contentLength = length >= 0 ? String(length) : null;
+    if (opts.config.clientAddress === undefined) return { clientAddress, port: l.port, proto: l.scheme, contentLength };
+    return { clientAddress, forwardedFor: client.forwardedFor(), port: client.port(l.port), proto: client.proto(l.scheme), contentLength };
+  }
+
   /** account counts an answer the proxy gave itself and writes its access line, through the one RequestRecord. */
-  function account(res: HttpResponse, status: number, bytesOut: number, c: RouteCounters | null, m: string, tgt: string, source: string, host: string, requestId: string, started: number): void {
-    const access = accessLog === null ? null : { host, clientAddress: formatAddress(res.getRemoteAddress()), requestId, route: source };
+  function account(clientAddress: string, status: number, bytesOut: number, c: RouteCounters | null, m: string, tgt: string, source: string, host: string, requestId: string, started: number): void {
+    const access = accessLog === null ? null : { host, clientAddress, requestId, route: source };
     new RequestRecord({ method: m, target: tgt, counters: c, accessLog, access, startedAt: started }).finish(status, bytesOut);
   }
 
@@ -155,9 +166,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const r = errorResponse(failure);
     // The request's head is gone by then: keep what the answer's accounting needs.
     const [c, m, tgt, source, host, requestId, started, rf] = [counters, method, target, routeSource, head.host, head.requestId, t0, routeFields];
+    const ca = accessLog === null ? '' : client.text();
     later(res, () => {
-      // Account first: once the response has ended, `res` must not be touched (its address is read).
-      account(res, r.status, m === 'HEAD' ? 0 : r.body.length, c, m, tgt, source, host, requestId, started);
+      account(ca, r.status, m === 'HEAD' ? 0 : r.body.length, c, m, tgt, source, host, requestId, started);
       res.writeStatus(r.statusLine);
       if (failure === 'method-not-allowed') res.writeHeader('Allow', ALLOW);
       if (!overrides(rf, 'content-type')) res.writeHeader('Content-Type', CONTENT_TYPE_TEXT);
@@ -183,8 +194,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   /** redirect answers 308 to the same target on https (ingress-nginx's ssl-redirect), one turn later (`later`). */
   function redirect(res: HttpResponse, l: Listener, host: string): null {
     const [c, m, tgt, source, clientHost, requestId, started, rf] = [counters, method, target, routeSource, head.host, head.requestId, t0, routeFields];
+    const ca = accessLog === null ? '' : client.text();
     later(res, () => {
-      account(res, 308, m === 'HEAD' ? 0 : REDIRECT_BODY.length, c, m, tgt, source, clientHost, requestId, started);
+      account(ca, 308, m === 'HEAD' ? 0 : REDIRECT_BODY.length, c, m, tgt, source, clientHost, requestId, started);
       writeAnswerFields(res.writeStatus(REDIRECT_LINE), ['Location', `https://${host}${redirectAuthoritySuffix}${tgt}`, 'Content-Type', CONTENT_TYPE_TEXT], rf);
       endOwnAnswer(writeOwnFields(res, l.ctx), REDIRECT_BODY, l.ctx.draining, m === 'HEAD');
     });
@@ -194,8 +206,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   /** answer writes a response a route's annotation policy gives itself (policy.ts), one turn later (`later`). */
   function answer(res: HttpResponse, l: Listener, a: PolicyAnswer): null {
     const [c, m, tgt, source, clientHost, requestId, started, rf] = [counters, method, target, routeSource, head.host, head.requestId, t0, routeFields];
+    const ca = accessLog === null ? '' : client.text();
     later(res, () => {
-      account(res, a.status, a.body.length, c, m, tgt, source, clientHost, requestId, started);
+      account(ca, a.status, a.body.length, c, m, tgt, source, clientHost, requestId, started);
       res.writeStatus(statusLineOf(a.status));
       if (rf === null) for (let i = 0; i < a.fields.length; i += 2) res.writeHeader(a.fields[i] as string, a.fields[i + 1] as string);
       else writeAnswerFields(res, a.fields, rf);
@@ -220,6 +233,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     routeFields = null;
     head.reset();
     req.forEach(head.visit);
+    client.begin(res);
     // uWS closes after the response exactly when the (first) Connection field is `close`, in any
     // case; a list naming close (`keep-alive, close`) it keeps open (docs/runtime.md).
     if (head.connection.length === 5 && head.connection.toLowerCase() === 'close') markClientClose(res);
@@ -238,7 +252,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       head.transferEncodingCount > 1 ||
       (head.transferEncodingCount === 1 && head.transferEncoding.trim().toLowerCase() !== 'chunked') ||
       (head.contentLengthCount === 1 && !/^\d{1,15}$/.test(cl)) ||
-      res.getProxiedRemoteAddress().byteLength !== 0
+      client.proxyHeaderRefused(res, l.scheme)
     )
       return refuse(res, l, 'bad-request');
     if (method === 'CONNECT' || method === 'TRACE') return refuse(res, l, 'method-not-allowed');
@@ -258,7 +272,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       // A 502/504 Flusso gives in the upstream's place carries them too (response-writer.ts).
       if (routeFields !== null) setRouteFields(res, routeFields);
     }
-    if (match.route.httpsRedirect === true && l.scheme === 'http' && !path.startsWith(NO_REDIRECT_PREFIX)) return redirect(res, l, host);
+    if (match.route.httpsRedirect === true && l.scheme === 'http' && (!trustForwarded || client.proto('http') === 'http') && !path.startsWith(NO_REDIRECT_PREFIX)) return redirect(res, l, host);
     // The route's ingress-nginx annotations (policy.ts, issue 15): an answer of Flusso's own, or changes on the way.
     let forward: PolicyForward | null = null;
     const policy = match.route.policy;
@@ -268,15 +282,14 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (decided.target !== null || decided.requestFields !== null || decided.responseFields !== null) forward = decided;
     }
     // limit-rps / limit-rpm after the redirects and the CORS preflight, as nginx's preaccess phase after rewrite (docs/rate-limits.md).
-    if (match.route.rateLimit !== undefined && rateLimiter !== null && !admitted(rateLimiter, match.route.rateLimit, res)) return answer(res, l, limited);
+    if (match.route.rateLimit !== undefined && rateLimiter !== null && !rateLimiter.admit(match.route.rateLimit, client.text(), client.bytes())) return answer(res, l, limited);
     // limit-connections after limit-rps, as nginx runs limit_req before limit_conn in the preaccess phase (docs/rate-limits.md).
     if (match.route.connLimit !== undefined && connLimiter !== null) {
-      const address = res.getRemoteAddress();
-      place = connLimiter.acquire(match.route.connLimit, formatAddress(address), new Uint8Array(address));
+      place = connLimiter.acquire(match.route.connLimit, client.text(), client.bytes());
       if (place === null) return answer(res, l, connLimitedAnswer);
     }
     // allowlist-source-range / denylist-source-range after the limits, as nginx's access phase after preaccess (shared/source-range.ts).
-    if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) return reject(res, l, 'forbidden', false);
+    if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, client.bytes())) return reject(res, l, 'forbidden', false);
     // A declared body over the route's limit never goes upstream (413; request-body.ts).
     const bodyPolicy = bodyPolicyOf(match.route, bodyDefaults);
     if (head.contentLengthCount === 1 && exceedsLimit(Number(cl), bodyPolicy)) return reject(res, l, 'body-too-large', true);
@@ -304,12 +317,12 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const affinity = match.route.affinity;
     // affinity: cookie first (affinity.ts), as ingress-nginx; then upstream-hash-by: the endpoint that owns the request's key (upstream-hash.ts); else the balancer's turn.
     const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(head.names, head.values), () => backend.balancer.select());
-    const endpoint = backend === undefined ? null : affinity !== undefined ? (sticky?.endpoint ?? null) : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => formatAddress(res.getRemoteAddress()) });
+    const endpoint = backend === undefined ? null : affinity !== undefined ? (sticky?.endpoint ?? null) : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => client.text() });
     if (backend === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
     const length = head.contentLengthCount === 1 ? Number(cl) : -1;
-    const clientAddress = formatAddress(res.getRemoteAddress());
-    let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
+    const clientAddress = client.text();
+    let headers = buildUpstreamHeaders(head, forwarding(clientAddress, l, length));
     if (headers === null) return refuse(res, l, 'bad-request');
     if (dropAuthorization) headers = withAuthFields(headers, NO_AUTHORIZATION);
     // proxy-set-headers (custom-headers.ts), before the annotations' own request fields.
@@ -333,8 +346,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
    */
   function authorize(res: HttpResponse, l: Listener, matched: Route, gate: Gate, dropAuthorization: boolean, host: string, path: string, query: string, forward: PolicyForward | null): null {
     const length = head.contentLengthCount === 1 ? Number(head.contentLength) : -1;
-    const clientAddress = formatAddress(res.getRemoteAddress());
-    let headers = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null });
+    const clientAddress = client.text();
+    let headers = buildUpstreamHeaders(head, forwarding(clientAddress, l, length));
     if (headers === null) return refuse(res, l, 'bad-request');
     const block = matched.headers;
     if (block?.request !== undefined) headers = withProxySetFields(headers, block.request, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values });
@@ -378,7 +391,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       settle();
       const close = ctx.draining || waiting.unread;
       res.cork(() => {
-        account(res, a.status, m === 'HEAD' ? 0 : a.body.length, c, m, tgt, source, clientHost, access?.requestId ?? '', started);
+        account(clientAddress, a.status, m === 'HEAD' ? 0 : a.body.length, c, m, tgt, source, clientHost, access?.requestId ?? '', started);
         res.writeStatus(statusLine(a.status));
         writeAnswerFields(res, a.fields, rf);
         if (m === 'HEAD') writeOwnFields(res, l.ctx).endWithoutBody(a.body.length, close);
@@ -415,8 +428,8 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     // The upstream head is built only when the request goes upstream (a hit needs none).
     const pending = (upstream: boolean): Pending | null => {
       const length = head.contentLengthCount === 1 ? Number(head.contentLength) : -1;
-      const clientAddress = upstream || accessLog !== null ? formatAddress(res.getRemoteAddress()) : '';
-      let built = upstream ? buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: length >= 0 ? String(length) : null }) : [];
+      const clientAddress = upstream || accessLog !== null ? client.text() : '';
+      let built = upstream ? buildUpstreamHeaders(head, forwarding(clientAddress, l, length)) : [];
       if (built === null) return null;
       // proxy-set-headers (custom-headers.ts) on the request that goes upstream.
       const set = route.headers?.request;

@@ -67,7 +67,7 @@ const NOT_PLAIN_ASCII = /[^\t\x20-\x7e]/;
  * upstream byte-exact. A value uWS could not decode (U+FFFD) or that holds a control
  * character is refused: forwarding it would silently mangle it (docs/bad-input.md §C row 60).
  */
-function forwardableValue(value: string): string | null {
+export function forwardableValue(value: string): string | null {
   if (!NOT_PLAIN_ASCII.test(value)) return value;
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i);
@@ -139,8 +139,10 @@ export interface ForwardingInfo {
   readonly clientAddress: string;
   /** The listener port as text. */
   readonly port: string;
-  /** The listener's scheme, sent as X-Forwarded-Proto. */
-  readonly proto: 'http' | 'https';
+  /** X-Forwarded-Proto: the listener's scheme, or a trusted proxy's (docs/client-address.md). */
+  readonly proto: string;
+  /** X-Forwarded-For when it is not the client address alone (--compute-full-forwarded-for). */
+  readonly forwardedFor?: string;
   /** Parsed Content-Length to send, or null for none (chunked or no body). */
   readonly contentLength: string | null;
 }
@@ -171,7 +173,7 @@ export function buildUpstreamHeaders(head: RequestHead, info: ForwardingInfo): s
   if (info.contentLength !== null) out.push('content-length', info.contentLength);
   const host = forwardableValue(head.host) ?? '';
   out.push(
-    'x-forwarded-for', info.clientAddress,
+    'x-forwarded-for', info.forwardedFor ?? info.clientAddress,
     'x-forwarded-host', host,
     'x-forwarded-port', info.port,
     'x-forwarded-proto', info.proto,

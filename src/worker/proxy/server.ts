@@ -101,6 +101,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     unmatched: opts.stats?.unmatched ?? null,
     rateLimiter: opts.rateLimiter ?? null,
     rateLimitStatus: config.rateLimit?.status ?? 503,
+    ...(config.clientAddress === undefined ? {} : { clientAddress: config.clientAddress }),
     connLimiter,
     access: { basicAuth, externalAuth, log },
     limits: { targetBytes: config.maxRequestTargetBytes, fieldBytes: config.maxRequestFieldBytes, fields: config.maxRequestFields },
@@ -125,7 +126,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     config.https === null
       ? null
       : config.https.http2 === true
-        ? new NodeTlsFront({ uws: uWS, config, https: config.https, log, listener: listener('https', config.https.port, config.https.hsts), handler, websockets, h2: createH2Route({ state: opts.state, sessions: h2Sessions, log, accessLog }) })
+        ? new NodeTlsFront({ uws: uWS, config, https: config.https, log, listener: listener('https', config.https.port, config.https.hsts), handler, websockets, h2: createH2Route({ state: opts.state, sessions: h2Sessions, log, accessLog, ...(config.clientAddress === undefined ? {} : { clientAddress: config.clientAddress }) }) })
         : new TlsFront({
           uws: uWS,
           config,

@@ -26,10 +26,11 @@ import type { RouteCounters } from '../stats.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 import { selectHashed } from './upstream-hash.js';
 import { backendOf } from './canary.js';
-import { formatAddress } from './address.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
-import { admitted, rateLimitedAnswer } from './rate-limit.js';
+import { rateLimitedAnswer } from './rate-limit.js';
+import { ClientAddress } from './client-address.js';
+import type { ClientAddressSettings } from '../../shared/client-address.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps } from './access-gate.js';
 import { withAuthFields, type AuthRequest } from './external-auth.js';
@@ -54,6 +55,8 @@ export interface WebSocketProxyOptions {
   readonly uws: Uws;
   readonly state: WorkerState;
   readonly settings: WebSocketSettings;
+  /** The trusted-proxy settings (docs/client-address.md); absent: the socket's peer is the client. */
+  readonly clientAddress?: ClientAddressSettings;
   readonly log: Logger;
   /** The counters of upgrades no route took; null when metrics are off. */
   readonly unmatched: RouteCounters | null;
@@ -139,8 +142,12 @@ export class WebSocketProxy {
   /** Called when the last WebSocket closes during a drain. */
   onIdle: (() => void) | null = null;
 
+  /** The current upgrade's client address (client-address.ts), read from the head above. */
+  readonly #client: ClientAddress;
+
   constructor(opts: WebSocketProxyOptions) {
     this.#o = opts;
+    this.#client = new ClientAddress(opts.clientAddress ?? null, this.#head);
   }
 
   /** open is the number of proxied WebSockets (and upgrades waiting for the backend). */
@@ -209,6 +216,8 @@ export class WebSocketProxy {
     const head = this.#head;
     head.reset();
     req.forEach(head.visit);
+    const client = this.#client;
+    client.begin(res);
     const url = req.getUrl();
     const query: string = req.getQuery() || '';
     const key = req.getHeader('sec-websocket-key');
@@ -223,13 +232,13 @@ export class WebSocketProxy {
     const guarded = guardRequest(req.getCaseSensitiveMethod(), target(url, query), head, this.#o.limits);
     if (guarded !== null) return this.#answer(res, l, guarded, unmatched);
     // An upgrade carries no body: any framing field makes it a request to refuse, not to route.
-    if (path === null || host === null || (query !== '' && !isValidQuery(query)) || head.contentLengthCount > 0 || head.transferEncodingCount > 0 || res.getProxiedRemoteAddress().byteLength !== 0)
+    if (path === null || host === null || (query !== '' && !isValidQuery(query)) || head.contentLengthCount > 0 || head.transferEncodingCount > 0 || client.proxyHeaderRefused(res, l.scheme))
       return this.#answer(res, l, 'bad-request', unmatched);
     const routing = state.current;
     const match = routing.router.match(host, path);
     if (match === null) return this.#answer(res, l, 'no-route', unmatched);
     const counters = routing.counters.get(match.route) ?? null;
-    if (match.route.httpsRedirect === true && l.scheme === 'http') {
+    if (match.route.httpsRedirect === true && l.scheme === 'http' && client.proto('http') === 'http') {
       counters?.record('GET', 308, 0, -1, 0, 0);
       res.writeStatus('308 Permanent Redirect').writeHeader('Location', `https://${host}${target(path, query)}`);
       writeOwnFields(res, l.ctx).end();
@@ -249,7 +258,7 @@ export class WebSocketProxy {
       return;
     }
     const limiter = this.#o.rateLimiter ?? null;
-    if (match.route.rateLimit !== undefined && limiter !== null && !admitted(limiter, match.route.rateLimit, res)) {
+    if (match.route.rateLimit !== undefined && limiter !== null && !limiter.admit(match.route.rateLimit, client.text(), client.bytes())) {
       const a = rateLimitedAnswer(this.#o.rateLimitStatus ?? 503);
       counters?.record('GET', a.status, 0, -1, 0, a.body.length);
       writeOwnFields(res.writeStatus(statusLine(a.status)).writeHeader('Content-Type', CONTENT_TYPE_TEXT), l.ctx).end(a.body, true);
@@ -259,8 +268,7 @@ export class WebSocketProxy {
     let release: Release | null = null;
     const connLimiter = this.#o.connLimiter ?? null;
     if (match.route.connLimit !== undefined && connLimiter !== null) {
-      const address = res.getRemoteAddress();
-      release = connLimiter.acquire(match.route.connLimit, formatAddress(address), new Uint8Array(address));
+      release = connLimiter.acquire(match.route.connLimit, client.text(), client.bytes());
       if (release === null) {
         const a = connLimitedAnswer;
         counters?.record('GET', a.status, 0, -1, 0, a.body.length);
@@ -268,7 +276,7 @@ export class WebSocketProxy {
         return;
       }
     }
-    if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, new Uint8Array(res.getRemoteAddress()))) {
+    if (match.route.sourceRange !== undefined && !sourceAllowed(match.route.sourceRange, client.bytes())) {
       release?.();
       return this.#answer(res, l, 'forbidden', counters);
     }
@@ -276,14 +284,14 @@ export class WebSocketProxy {
     const backend = match.route.fallbackBackend === undefined ? chosen : backendOrFallback(match.route, chosen, routing.backends);
     const hashBy = match.route.hashBy;
     // upstream-hash-by picks the handshake's endpoint as any request's (upstream-hash.ts).
-    const endpoint = backend === undefined ? null : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target: target(url, query), path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => formatAddress(res.getRemoteAddress()) });
+    const endpoint = backend === undefined ? null : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target: target(url, query), path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => client.text() });
     if (endpoint === null) {
       release?.();
       return this.#answer(res, l, 'no-endpoint', counters);
     }
 
-    const clientAddress = formatAddress(res.getRemoteAddress());
-    let built = buildUpstreamHeaders(head, { clientAddress, port: l.port, proto: l.scheme, contentLength: null });
+    const clientAddress = client.text();
+    let built = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: null });
     if (built === null) {
       release?.();
       return this.#answer(res, l, 'bad-request', counters);

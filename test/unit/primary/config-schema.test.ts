@@ -71,6 +71,20 @@ describe('workerConfigFor', () => {
     expect(w).toMatchObject({ maxRequestFields: 50, accessLogEvery: 7, cacheLockTimeoutMs: 2000 });
   });
 
+  it('gives the workers the trusted-proxy settings only when one is on, PROXY protocol before the forwarded header', () => {
+    expect(workerConfigFor(run([]), 'flusso')).not.toHaveProperty('clientAddress');
+    expect(workerConfigFor(run(['--use-forwarded-headers', 'true', '--forwarded-for-header', 'CF-Connecting-IP', '--proxy-real-ip-cidr', '10.0.0.0/8,fd00::/8']), 'flusso').clientAddress).toEqual({
+      source: 'header', header: 'cf-connecting-ip', passForwarded: true, computeFullForwardedFor: false, trusted: ['10.0.0.0/8', 'fd00::/8'],
+    });
+    expect(workerConfigFor(run(['--enable-real-ip', 'true']), 'flusso').clientAddress).toMatchObject({ source: 'header', passForwarded: false, trusted: ['0.0.0.0/0'] });
+    expect(workerConfigFor(run(['--use-forwarded-headers', 'true', '--use-proxy-protocol', 'true']), 'flusso').clientAddress).toMatchObject({ source: 'proxy-protocol' });
+    expect(workerConfigFor(run(['--compute-full-forwarded-for', 'true']), 'flusso').clientAddress).toMatchObject({ source: 'none', computeFullForwardedFor: true });
+  });
+
+  it('refuses a --proxy-real-ip-cidr entry that is not a CIDR', () => {
+    expect(() => run(['--proxy-real-ip-cidr', '10.0.0.0/8,10.0.0.0/40'])).toThrow('--proxy-real-ip-cidr: "10.0.0.0/40" is not a CIDR or an address');
+  });
+
   it('gives the workers the rate-limit status and how many of them share each limit', () => {
     expect(workerConfigFor(run(['--workers', '3']), 'flusso').rateLimit).toEqual({ status: 503, workers: 3 });
     expect(workerConfigFor(run(['--workers', '2', '--rate-limit-status', '429']), 'flusso').rateLimit).toEqual({ status: 429, workers: 2 });
