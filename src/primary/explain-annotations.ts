@@ -73,6 +73,8 @@ export function describeAnnotations(route: Route, req: PolicyRequest, peerAddres
     out.push(`sticky: a request with cookie ${route.affinity.name} naming a ready endpoint goes to it; otherwise the balancer picks one and Flusso sets the cookie (affinity: cookie, path ${route.affinity.path}${route.hashBy === undefined ? '' : '; it wins over upstream-hash-by'})`);
   if (route.hashBy !== undefined && (decided === undefined || !('status' in decided)))
     out.push(`endpoint chosen by consistent hashing of "${route.hashBy.join('')}" (upstream-hash-by): the same key reaches the same endpoint on every worker while it is in the EndpointSlice; when it leaves, only its keys move`);
+  if (route.errorPages !== undefined && (decided === undefined || !('status' in decided)))
+    out.push(`custom-http-errors: an upstream answer ${route.errorPages.codes.join(', ')} is replaced by what ${route.errorPages.backend} answers to the same method on / with X-Code and the request's X-* fields (its status is the client's)`);
   if (p === undefined || decided === undefined) return out;
   if ('status' in decided) {
     const location = decided.fields[decided.fields.indexOf('Location') + 1];
@@ -129,6 +131,7 @@ export function annotationsInForce(route: Route): string[] {
   if (route.upstream !== undefined || route.requestBody !== undefined) out.push(...upstreamInForce(route));
   if (route.hashBy !== undefined) out.push(`upstream-hash-by ${route.hashBy.join('')}`);
   if (route.fallbackBackend !== undefined) out.push(`default-backend ${route.fallbackBackend} (while ${route.backend} has no ready endpoint)`);
+  if (route.errorPages !== undefined) out.push(`custom-http-errors ${route.errorPages.codes.join(', ')} → ${route.errorPages.backend}`);
   if (route.affinity !== undefined) out.push(`affinity cookie ${route.affinity.name} (${route.affinity.mode})`);
   if (route.canary !== undefined) out.push(`canary ${route.canary.source} → ${route.canary.backend}: ${canaryRules(route.canary)}`);
   if (route.headers !== undefined) out.push(...headersInForce(route.headers));

@@ -77,6 +77,23 @@ export interface Route {
   readonly fallbackBackend?: string;
   /** ingress-nginx `custom-headers`, `add-headers`, `proxy-set-headers` (shared/custom-headers.ts): fields added to responses and upstream requests; absent: none. */
   readonly headers?: RouteHeaders;
+  /** ingress-nginx `custom-http-errors` (compile/custom-http-errors-annotations.ts): upstream answers replaced by the default backend's; absent: none. */
+  readonly errorPages?: RouteErrorPages;
+}
+
+/**
+ * RouteErrorPages is a route's `custom-http-errors` (worker/proxy/error-pages.ts): an upstream
+ * answer with one of `codes` is replaced by what `backend` (the Ingress's `default-backend`)
+ * answers to the request ingress-nginx's `@custom_…` location makes, with these X-* fields.
+ */
+export interface RouteErrorPages {
+  readonly codes: readonly number[];
+  readonly backend: string;
+  /** X-Namespace, X-Ingress-Name, X-Service-Name, X-Service-Port of the route. */
+  readonly namespace: string;
+  readonly ingress: string;
+  readonly service: string;
+  readonly port: string;
 }
 
 /** RouteRequestBody overrides the global request-body settings for one route (worker/proxy/request-body.ts). */

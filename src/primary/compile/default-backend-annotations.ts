@@ -5,8 +5,8 @@
  * its first port; Flusso gives each route of the Ingress a second backend (`Route.fallbackBackend`,
  * that Service's first port), which the worker uses when the route's own has none to offer. A bad
  * name, a Service that does not exist or has no port is an ING_ERR_INGRESS_INVALID_ANNOTATION
- * diagnostic and the annotation has no effect. (With `custom-http-errors` ingress-nginx also sends
- * error pages there; that is not supported yet.) Pure: it reads the Ingresses and the Services.
+ * diagnostic and the annotation has no effect. With `custom-http-errors` the error pages come from
+ * there too (custom-http-errors-annotations.ts). Pure: it reads the Ingresses and the Services.
  */
 import { backendId } from '../../shared/keys.js';
 import type { Route } from '../../shared/snapshot.js';

@@ -22,6 +22,7 @@ import { applyCanaries } from './canary-annotations.js';
 import { applyAffinity } from './affinity-annotations.js';
 import { applyServiceUpstream } from './service-upstream-annotations.js';
 import { applyDefaultBackend } from './default-backend-annotations.js';
+import { applyCustomHttpErrors } from './custom-http-errors-annotations.js';
 import { applyCustomHeaders } from './custom-headers-annotations.js';
 import { resolveBackends } from './services.js';
 
@@ -49,7 +50,7 @@ export interface CompiledState extends CompileResult {
 }
 
 /** PROCESSORS run in this order; each relies on the state the earlier ones left. */
-const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applyConnLimits, applySourceRanges, applyBasicAuth, applyExternalAuth, applyUpstreamAnnotations, applyUpstreamHash, applyAffinity, applyCanaries, applyServiceUpstream, applyDefaultBackend, applyCustomHeaders, resolveBackends];
+const PROCESSORS: readonly Processor[] = [selectIngresses, compileIngresses, applyHostAnnotations, applyRateLimits, applyConnLimits, applySourceRanges, applyBasicAuth, applyExternalAuth, applyUpstreamAnnotations, applyUpstreamHash, applyAffinity, applyCanaries, applyServiceUpstream, applyDefaultBackend, applyCustomHttpErrors, applyCustomHeaders, resolveBackends];
 
 /** compileSnapshot compiles the objects of `view` into a RoutingTable for `opts`. */
 export function compileSnapshot(view: ObjectView, opts: CompileOptions): CompileResult {

@@ -40,6 +40,7 @@ export const SUPPORTED_ANNOTATIONS: ReadonlySet<string> = new Set([
   'nginx.ingress.kubernetes.io/service-upstream', // issue 15 group 5, compile/service-upstream-annotations.ts
   'nginx.ingress.kubernetes.io/default-backend', // issue 15 group 4, compile/default-backend-annotations.ts
   'nginx.ingress.kubernetes.io/custom-headers', // issue 15 item 4, compile/custom-headers-annotations.ts
+  ...['custom-http-errors', 'disable-proxy-intercept-errors'].map((n) => `nginx.ingress.kubernetes.io/${n}`), // issue 15 item 4, compile/custom-http-errors-annotations.ts
   // Issue 15 group 5, compile/canary-annotations.ts.
   ...['canary', 'canary-by-header', 'canary-by-header-value', 'canary-by-header-pattern', 'canary-by-cookie', 'canary-weight', 'canary-weight-total'].map((n) => `nginx.ingress.kubernetes.io/${n}`),
   ...['enable-cors', 'cors-allow-origin', 'cors-allow-methods', 'cors-allow-headers', 'cors-expose-headers', 'cors-allow-credentials', 'cors-max-age'].map((n) => `nginx.ingress.kubernetes.io/${n}`),

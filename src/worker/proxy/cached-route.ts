@@ -4,6 +4,7 @@
  * Exchange with one of the sinks of cached.ts. server.ts captures the request (Pending) and
  * hands it here; this module never reads the shared request head.
  */
+import type { ErrorPageRequest } from './error-pages.js';
 import type { RouteUpstream } from '../../shared/upstream-policy.js';
 import type { Logger } from 'pino';
 import type { HttpResponse } from 'uWebSockets.js';
@@ -41,6 +42,8 @@ export interface Pending {
   readonly host: string;
   readonly requestId: string;
   readonly clientAddress: string;
+  /** The route's custom-http-errors (error-pages.ts); null: none. */
+  readonly errorPages: ErrorPageRequest | null;
   readonly started: number;
   /** The route's request-body policy (request-body.ts). */
   readonly bodyPolicy: BodyPolicy;
@@ -221,7 +224,7 @@ export class CachedRoutes {
       return null;
     }
     const access = this.#accessLog === null ? null : { host: p.host, clientAddress: p.clientAddress, requestId: p.requestId, route: p.source };
-    return new Exchange({ ctx: this.#ctx, res: p.res, method: p.method, target: p.forwarded, headers: p.headers, backend: p.backend, endpoint, body: p.body, counters: p.counters, startedAt: p.started, access, cache: sink, bodyPolicy: p.bodyPolicy, upstream: p.upstream });
+    return new Exchange({ ctx: this.#ctx, res: p.res, method: p.method, target: p.forwarded, headers: p.headers, backend: p.backend, endpoint, body: p.body, counters: p.counters, startedAt: p.started, access, cache: sink, bodyPolicy: p.bodyPolicy, upstream: p.upstream, errorPages: p.errorPages });
   }
 
   /**

@@ -19,6 +19,7 @@ import type { RouteUpstream } from '../../shared/upstream-policy.js';
 import { BodyFraming, type UpstreamConnection, type UpstreamError, type UpstreamFailure, type UpstreamHandler, type RequestTimeouts } from '../upstream/client.js';
 import { BodyMode, type ResponseHead } from '../upstream/parser.js';
 import type { ProxyFailure } from './errors.js';
+import { ErrorPageFetch, type ErrorPageRequest } from './error-pages.js';
 import { BodyTimer, DEFAULT_BODY, exceedsLimit, type BodyPolicy } from './request-body.js';
 import { RequestRecord, type AccessContext } from './request-record.js';
 import { markClientClose, ResponseWriter, type WriterEvents } from './response-writer.js';
@@ -100,6 +101,8 @@ export interface ExchangeOptions {
   readonly onFinish?: (() => void) | null;
   /** The route's timeouts and retry rule (ingress-nginx proxy-*-timeout, proxy-next-upstream*; upstream-policy.ts); absent: the global ones. */
   readonly upstream?: RouteUpstream | undefined;
+  /** The route's custom-http-errors (error-pages.ts); absent or null: every upstream answer passes. */
+  readonly errorPages?: ErrorPageRequest | null;
 }
 
 /** Methods that may be sent again (nginx proxy_next_upstream; RFC 9110 §9.2.2). */
@@ -195,6 +198,10 @@ export class Exchange implements UpstreamHandler, WriterEvents {
   #replay: Buffer[] | null = null;
   /** performance.now() of the first try, for proxy-next-upstream-timeout. */
   #firstTryAt = 0;
+  /** custom-http-errors: what the error page needs; null on other routes. */
+  readonly #errorPages: ErrorPageRequest | null;
+  /** The error backend's request once an upstream answer was intercepted (it writes the response from then on). */
+  #errorFetch: ErrorPageFetch | null = null;
 
   constructor(o: ExchangeOptions) {
     this.#ctx = o.ctx;
@@ -210,6 +217,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     this.requestHead = buildRequestHead(o.method, o.target, o.headers, o.body);
     this.#policy = o.bodyPolicy ?? o.ctx.body ?? DEFAULT_BODY;
     this.#method = o.method;
+    this.#errorPages = o.errorPages ?? null;
     const u = o.upstream;
     if (u === undefined) {
       this.timeouts = null;
@@ -255,6 +263,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     if (w.aborted) return;
     w.aborted = true;
     this.#dropUpstream();
+    this.#errorFetch?.abort();
     this.#finish();
   }
 
@@ -361,6 +370,15 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     const w = this.#w;
     if (!w.open) return;
     try {
+      // custom-http-errors: this answer is dropped (its body read to the end) and the error backend's goes out instead (error-pages.ts).
+      const pages = this.#errorPages;
+      if (pages !== null && pages.pages.codes.includes(head.status)) {
+        this.#discard = true;
+        const fetch = new ErrorPageFetch(this.#res, w, pages, head.status);
+        this.#errorFetch = fetch;
+        fetch.start(pages.backends.get(pages.pages.backend));
+        return;
+      }
       const cache = this.#cache;
       if (cache !== null) {
         const entry = cache.onHead(head.status, head);
@@ -419,7 +437,8 @@ export class Exchange implements UpstreamHandler, WriterEvents {
     this.#upstreamDone = true;
     this.#conn = null;
     const w = this.#w;
-    if (!w.open) return;
+    // An intercepted answer's body failing matters to no one: the error page is the response.
+    if (!w.open || this.#errorFetch !== null) return;
     try {
       this.#resumeClient(); // a paused socket neither reads nor writes
       this.#ctx.log.warn({ failure: err.failure, code: err.code || undefined, endpoint: this.#endpoint.key, afterHead: err.afterHead, err: err.message }, 'upstream request failed');
@@ -458,6 +477,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
 
   onResponseWritable(): void {
     this.#conn?.resume();
+    this.#errorFetch?.resume();
   }
 
   // --- internals ---------------------------------------------------------------------------

@@ -336,7 +336,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };
-    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy, onFinish: place, upstream: match.route.upstream });
+    const pages = match.route.errorPages;
+    const errorPages = pages === undefined ? null : { pages, backends: routing.backends, method, fields: headers, originalUri: target };
+    return new Exchange({ ctx: l.ctx, res, method, target: forwarded, headers, backend, endpoint, body, counters, startedAt: t0, access, bodyPolicy, onFinish: place, upstream: match.route.upstream, errorPages });
   }
 
   /**
@@ -409,7 +411,10 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
         if (responseFields !== null) setResponseFields(res, responseFields);
         if (verdict.cookie !== undefined) setAuthCookie(res, verdict.cookie, verdict.always === true);
         const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
-        const exchange = new Exchange({ ctx: l.ctx, res, method: m, target: forwarded, headers: withAuthFields(upstreamHeaders, dropAuthorization ? [...verdict.fields, ...NO_AUTHORIZATION] : verdict.fields), backend, endpoint, body, counters: c, startedAt: started, access, bodyPolicy, onFinish: held, upstream: matched.upstream });
+        const sent = withAuthFields(upstreamHeaders, dropAuthorization ? [...verdict.fields, ...NO_AUTHORIZATION] : verdict.fields);
+        const pages = matched.errorPages;
+        const errorPages = pages === undefined ? null : { pages, backends, method: m, fields: sent, originalUri: tgt };
+        const exchange = new Exchange({ ctx: l.ctx, res, method: m, target: forwarded, headers: sent, backend, endpoint, body, counters: c, startedAt: started, access, bodyPolicy, onFinish: held, upstream: matched.upstream, errorPages });
         res.cork(() => waiting.handOver(exchange));
         settle(); // the Exchange counts itself from here
       } catch (err) {
@@ -437,6 +442,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       return {
         res, method, target, forwarded, headers: built, backend, body: head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None, counters,
         source: route.source, host: head.host, requestId: upstream ? requestIdOf(built) : head.requestId, clientAddress, started: t0, bodyPolicy, upstream: route.upstream,
+        errorPages: route.errorPages === undefined || !upstream ? null : { pages: route.errorPages, backends: state.current.backends, method, fields: built, originalUri: target },
       };
     };
     const answer = (l.cached as CachedRoutes).handle(route, rc, host, path, query, method, headerPairs(head), pending);
