@@ -53,7 +53,7 @@ interface Case {
   readonly fixture: string;
   readonly host: string;
   readonly annotations: Record<string, string>;
-  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' | 'd' | 'stall' | 'pair' | 'none' }[];
+  readonly paths: readonly { readonly path: string; readonly pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; readonly to: 'a' | 'b' | 'c' | 'd' | 'e' | 'stall' | 'pair' | 'none' }[];
   readonly requests: readonly Req[];
   /** A canary Ingress (issue 15 group 5) for the same host and paths, to backend `to`, with `canary: "true"` and these annotations. */
   readonly canary?: { readonly annotations: Record<string, string>; readonly to: 'a' | 'b' | 'c' };
@@ -372,6 +372,17 @@ const CASES: Record<string, Case> = {
     paths: [{ path: '/', to: 'none' }],
     requests: ['/', '/x?y=1'].map((t) => get('default-backend.test', t)),
   },
+  // `e` answers every request 503: intercepted, the error page comes from svc-b, whose 200 the client gets.
+  'custom-http-errors': {
+    fixture: 'custom-http-errors.conf',
+    host: 'custom-errors.test',
+    annotations: { [`${N}custom-http-errors`]: '404,503', [`${N}default-backend`]: 'svc-b' },
+    paths: [
+      { path: '/', to: 'e' },
+      { path: '/ok', to: 'a' },
+    ],
+    requests: [get('custom-errors.test', '/page?y=1', 'Accept: text/html\r\n'), get('custom-errors.test', '/'), get('custom-errors.test', '/ok')],
+  },
 };
 
 /**
@@ -428,11 +439,24 @@ function record(name: string): (socket: net.Socket) => void {
       if (seen || !buf.includes('\r\n\r\n')) return;
       seen = true;
       const lines = buf.slice(0, buf.indexOf('\r\n\r\n')).split('\r\n');
-      const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix|x-user|authorization):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
+      const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix|x-user|authorization|x-code|x-format|x-original-uri|x-namespace|x-ingress-name|x-service-name|x-service-port):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
       received.push([`${name}: ${lines[0] ?? ''}`, ...kept.sort()].join(' | '));
       socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
     });
   };
+}
+
+/** answer503 answers every request of a keep-alive connection 503 with a body (the custom-http-errors case's upstream). */
+function answer503(socket: net.Socket): void {
+  let buf = '';
+  socket.on('error', () => undefined);
+  socket.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    while (buf.includes('\r\n\r\n')) {
+      buf = buf.slice(buf.indexOf('\r\n\r\n') + 4);
+      socket.write('HTTP/1.1 503 Service Unavailable\r\nContent-Length: 12\r\n\r\nupstream 503');
+    }
+  });
 }
 
 /** Requests backend d holds (limit-connections): each is answered when the test says so; `heldArrived` hears the next one. */
@@ -487,6 +511,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'flusso-annodiff-'));
   for (const name of ['a', 'b', 'c']) backends[name] = await startRawUpstream(record(name));
   backends.d = await startRawUpstream(holdRequest);
+  backends.e = await startRawUpstream(answer503);
   authService = http.createServer(authAnswer);
   await new Promise<void>((resolve) => authService.listen(0, '127.0.0.1', resolve));
   const auth = `127.0.0.1:${(authService.address() as net.AddressInfo).port}`;

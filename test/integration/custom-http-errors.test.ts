@@ -84,7 +84,7 @@ describe('custom-http-errors through the CLI', () => {
     expect([r.status, r.body, r.headers['x-from']]).toEqual([503, 'page 503', 'pages']);
     // X-Service-Port is the Ingress backend's port as written (a name here), as ingress-nginx's $service_port.
     const got = seen.at(-1);
-    expect([got?.method, got?.url]).toEqual(['GET', '/']);
+    expect([got?.method, got?.url]).toEqual(['GET', '/?q=1']); // nginx's rewrite to / keeps the query
     expect(got?.headers).toMatchObject({
       'x-code': '503', 'x-format': 'application/json', 'x-original-uri': '/status/503?q=1', 'x-namespace': NS, 'x-ingress-name': 'shop',
       'x-service-name': 'app', 'x-service-port': 'http', 'x-request-id': 'req-1', 'x-forwarded-for': '127.0.0.1', host: 'shop.test',

@@ -2,7 +2,8 @@
  * ingress-nginx `custom-http-errors` in the worker (docs/annotations.md, "Error pages"): when a
  * route's upstream answers one of its codes, the Exchange drops that answer (its body is read to
  * the end and the connection reused) and an ErrorPageFetch asks the Ingress's `default-backend`
- * what ingress-nginx's `@custom_<upstream>_<code>` location asks: the same method on `/`, the
+ * what ingress-nginx's `@custom_<upstream>_<code>` location asks: the same method on `/` (with the
+ * request's query, as nginx's rewrite keeps it), the
  * client's fields, and X-Code, X-Format (the client's Accept), X-Original-URI, X-Namespace,
  * X-Ingress-Name, X-Service-Name, X-Service-Port, X-Request-ID. That answer, whatever its status,
  * is the client's (`error_page CODE = @location`); no answer (the backend down, no endpoint)
@@ -49,12 +50,20 @@ export function errorPageHead(r: ErrorPageRequest, code: number): string {
     if (name !== 'host' && !NOT_SENT.has(name)) rest += `${name}: ${value}\r\n`;
   }
   const p = r.pages;
+  // nginx's `rewrite (.*) / break` keeps the query: the error backend gets `/?query`.
+  const q = r.originalUri.indexOf('?');
+  const target = q < 0 ? '/' : `/${r.originalUri.slice(q)}`;
   return (
-    `${r.method} / HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\n${rest}` +
-    `x-code: ${code}\r\nx-format: ${accept}\r\nx-original-uri: ${r.originalUri}\r\nx-namespace: ${p.namespace}\r\n` +
+    `${r.method} ${target} HTTP/1.1\r\nhost: ${host}\r\nconnection: keep-alive\r\n${rest}` +
+    `x-code: ${code}\r\n${field('x-format', accept)}x-original-uri: ${r.originalUri}\r\nx-namespace: ${p.namespace}\r\n` +
     `x-ingress-name: ${p.ingress}\r\nx-service-name: ${p.service}\r\nx-service-port: ${p.port}\r\n` +
-    `x-request-id: ${requestId}\r\nx-forwarded-for: ${forwardedFor}\r\n\r\n`
+    `${field('x-request-id', requestId)}${field('x-forwarded-for', forwardedFor)}\r\n`
   );
+}
+
+/** field is one header line, or none for an empty value (nginx's proxy_set_header sends no empty field). */
+function field(name: string, value: string): string {
+  return value === '' ? '' : `${name}: ${value}\r\n`;
 }
 
 /**
