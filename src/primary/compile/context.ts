@@ -77,6 +77,8 @@ export interface CompileState {
   readonly backendDiagnostics: Map<string, readonly Diagnostic[]>;
   /** What ingress-nginx annotations ask of whole hosts (issue 15); read by host-annotations.ts. */
   readonly hostAnnotations: Map<string, HostAnnotations>;
+  /** Ingress key → the backend id of its valid `default-backend` (default-backend-annotations.ts); read by custom-http-errors. */
+  readonly defaultBackends: Map<string, string>;
 }
 
 /** HostAnnotations collects, per route host, the host-wide ingress-nginx annotations of its Ingresses. */

@@ -8,7 +8,6 @@
  * diagnostic and has no effect. `disable-proxy-intercept-errors: "true"` turns it off, as it
  * turns off nginx's proxy_intercept_errors. Pure: it reads the Ingresses and the Services.
  */
-import { backendId } from '../../shared/keys.js';
 import type { Route, RouteErrorPages } from '../../shared/snapshot.js';
 import { describeObject, keyOf } from '../model.js';
 import { quote, report, type Processor } from './context.js';
@@ -56,8 +55,8 @@ export const applyCustomHttpErrors: Processor = (state) => {
       continue;
     }
     if (parseBool(disable ?? '') === true) continue; // proxy_intercept_errors off: the upstream's answers pass
-    const backend = defaultBackendOf(state, ing.metadata.namespace ?? 'default', annotations[DEFAULT_BACKEND_ANNOTATION]);
-    if (backend === null) {
+    const backend = state.defaultBackends.get(keyOf(ing));
+    if (backend === undefined) {
       fail(`it needs a valid ${DEFAULT_BACKEND_ANNOTATION} on the same Ingress (the Service that serves the error pages; Flusso has no global default backend)`);
       continue;
     }
@@ -76,13 +75,3 @@ export const applyCustomHttpErrors: Processor = (state) => {
   for (const routes of state.hosts.values()) for (const [key, route] of routes) routes.set(key, withPages(route));
   if (state.defaultBackend !== null) state.defaultBackend = withPages(state.defaultBackend);
 };
-
-/** defaultBackendOf is the backend id applyDefaultBackend made of `default-backend` (its first port), or null when it made none. */
-function defaultBackendOf(state: Parameters<Processor>[0], namespace: string, raw: string | undefined): string | null {
-  if (raw === undefined) return null;
-  const name = raw.trim();
-  const port = state.view.service(namespace, name)?.spec?.ports?.[0]?.port;
-  if (typeof port !== 'number') return null;
-  const id = backendId(namespace, name, port);
-  return state.uses.has(id) ? id : null;
-}

@@ -21,7 +21,7 @@ const SERVICE_NAME = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** applyDefaultBackend gives the routes of Ingresses with `default-backend` their fallback backend (before the backends are resolved). */
 export const applyDefaultBackend: Processor = (state) => {
-  const fallbacks = new Map<string, string>();
+  const fallbacks = state.defaultBackends;
   for (const ing of state.ingresses) {
     const raw = ing.metadata.annotations?.[DEFAULT_BACKEND_ANNOTATION];
     if (raw === undefined) continue;

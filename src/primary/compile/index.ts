@@ -76,6 +76,7 @@ export function compileState(view: ObjectView, opts: CompileOptions, previous?: 
     backends: [],
     backendDiagnostics: new Map(),
     hostAnnotations: new Map(),
+    defaultBackends: new Map(),
   };
   for (const processor of PROCESSORS) processor(state);
   const table: RoutingTable = {

@@ -13,7 +13,7 @@ import type { HttpResponse } from 'uWebSockets.js';
 import type { RouteErrorPages } from '../../shared/snapshot.js';
 import type { BackendRuntime } from '../state.js';
 import { BodyFraming, type UpstreamConnection, type UpstreamError, type UpstreamHandler } from '../upstream/client.js';
-import { BodyMode, type ResponseHead } from '../upstream/parser.js';
+import type { ResponseHead } from '../upstream/parser.js';
 import type { ProxyFailure } from './errors.js';
 import type { ResponseWriter } from './response-writer.js';
 
@@ -131,15 +131,7 @@ export class ErrorPageFetch implements UpstreamHandler {
   onUpstreamHead(head: ResponseHead): void {
     const w = this.#w;
     if (!w.open) return;
-    if (this.headRequest || head.status === 204 || head.status === 304) {
-      this.#discard = true;
-      w.head(head.status, head, null, 0);
-      w.bodiless(head.contentLength);
-      return;
-    }
-    const total = head.bodyMode === BodyMode.Length ? head.contentLength : head.bodyMode === BodyMode.None ? 0 : -1;
-    w.head(head.status, head, null, total);
-    if (total === 0) w.end();
+    if (w.forward(head, null)) this.#discard = true;
   }
 
   onUpstreamBody(buf: Buffer, start: number, end: number): boolean {

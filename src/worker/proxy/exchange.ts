@@ -390,16 +390,7 @@ export class Exchange implements UpstreamHandler, WriterEvents {
           return;
         }
       }
-      const cacheStatus = cache?.status ?? null;
-      if (this.headRequest || head.status === 204 || head.status === 304) {
-        this.#discard = true;
-        w.head(head.status, head, cacheStatus, 0);
-        w.bodiless(head.contentLength);
-        return;
-      }
-      const total = head.bodyMode === BodyMode.Length ? head.contentLength : head.bodyMode === BodyMode.None ? 0 : -1;
-      w.head(head.status, head, cacheStatus, total);
-      if (total === 0) w.end();
+      if (w.forward(head, cache?.status ?? null)) this.#discard = true;
     } catch (err) {
       this.fail(err);
     }

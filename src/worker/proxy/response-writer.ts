@@ -8,6 +8,7 @@
  * after our own `res.pause()`; a paused socket gets no onWritable.
  */
 import type { HttpResponse } from 'uWebSockets.js';
+import { BodyMode, type ResponseHead } from '../upstream/parser.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import { writeResponseFields, type UpstreamHeadView } from './headers.js';
 import { overrides, routeFieldsOf, writeRouteFields } from './custom-headers.js';
@@ -176,6 +177,23 @@ export class ResponseWriter {
     this.status = status;
     this.#total = total;
     this.headSent = true;
+  }
+
+  /**
+   * forward writes an upstream response's head and says whether its body is dropped: a HEAD
+   * request's, a 204's and a 304's are (the reported length stays), every other is forwarded
+   * (a response with no body ends here).
+   */
+  forward(head: ResponseHead, cacheStatus: string | null): boolean {
+    if (this.headRequest || head.status === 204 || head.status === 304) {
+      this.head(head.status, head, cacheStatus, 0);
+      this.bodiless(head.contentLength);
+      return true;
+    }
+    const total = head.bodyMode === BodyMode.Length ? head.contentLength : head.bodyMode === BodyMode.None ? 0 : -1;
+    this.head(head.status, head, cacheStatus, total);
+    if (total === 0) this.end();
+    return false;
   }
 
   /**
