@@ -3,6 +3,7 @@
  * plus the admin server and the shutdown sequence. It owns no request traffic.
  */
 import { trustsEveryone } from '../shared/client-address.js';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +38,8 @@ const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url)
 const DEMO_MANIFESTS = fileURLToPath(new URL('../../demo/manifests', import.meta.url));
 const GUI_DIR = fileURLToPath(new URL('../../gui', import.meta.url));
 const SERVER_HEADER = 'flusso';
+/** SESSION_TICKET_KEY_BYTES is the size of OpenSSL's ticket keys as node takes them (name, HMAC and AES keys). */
+const SESSION_TICKET_KEY_BYTES = 48;
 const STATUS_SHUTDOWN_TIMEOUT_MS = 5000;
 /** How often certificates are checked again for expiry when nothing else changes. */
 const TLS_RECHECK_MS = 3_600_000;
@@ -216,7 +219,9 @@ async function run(config: Config): Promise<void> {
     // uWS reads its head limit from the environment when a worker loads it (docs/runtime.md).
     env: { UWS_HTTP_MAX_HEADERS_SIZE: String(config.maxRequestHeadBytes) },
     log: log.child({ component: 'workers' }),
-    config: workerConfigFor(config, SERVER_HEADER),
+    // One set of TLS session ticket keys for every worker, restarted ones included: a ticket
+    // resumes whichever worker the kernel hands the connection to (docs/tls.md).
+    config: workerConfigFor(config, SERVER_HEADER, randomBytes(SESSION_TICKET_KEY_BYTES)),
   });
   const overrides = new OverrideStore();
   // `table` is a getter: the live feed reads this state every second for the generation alone,

@@ -46,14 +46,17 @@ const PASSED_SETTINGS = [
 /** WORKER_LOG_FD is the worker's log stream: fd 3, the pipe the primary forwards to its stdout. */
 const WORKER_LOG_FD = 3;
 
-/** workerConfigFor is the WorkerConfig of every worker of a primary started with `config`. */
-export function workerConfigFor(config: Config, serverHeader: string): WorkerConfig {
+/**
+ * workerConfigFor is the WorkerConfig of every worker of a primary started with `config`;
+ * `sessionTicketKeys` are the TLS ticket keys all of them share (made once per primary).
+ */
+export function workerConfigFor(config: Config, serverHeader: string, sessionTicketKeys?: Uint8Array): WorkerConfig {
   const passed = {} as Pick<Config, (typeof PASSED_SETTINGS)[number]>;
   for (const name of PASSED_SETTINGS) Object.assign(passed, { [name]: config[name] });
   return {
     ...passed,
     // The HTTPS settings travel as one group (proxy/tls-front.ts): https.port is --https-port, and so on.
-    https: { port: config.httpsPort, address: config.httpsAddress, ciphers: config.sslCiphers, hsts: hstsValue(config), redirectPort: config.httpsRedirectPort, http2: config.http2 },
+    https: { port: config.httpsPort, address: config.httpsAddress, ciphers: config.sslCiphers, hsts: hstsValue(config), redirectPort: config.httpsRedirectPort, http2: config.http2, ...(sessionTicketKeys === undefined ? {} : { sessionTicketKeys }) },
     logFd: WORKER_LOG_FD,
     serverHeader,
     // Every limit is shared by all the workers (docs/rate-limits.md).

@@ -80,6 +80,12 @@ export interface HttpsSettings {
   readonly redirectPort: number;
   /** `--http2`: the port offers h2 (ALPN) and runs on node:http2 instead of uWS (docs/http2.md). Absent: off. */
   readonly http2?: boolean;
+  /**
+   * The session ticket keys (48 random bytes, made once by the primary) every worker encrypts
+   * TLS session tickets with, so a ticket resumes on any worker (docs/tls.md). Secret: never
+   * logged or shown. Used by the node:http2 front; absent: each worker's own keys.
+   */
+  readonly sessionTicketKeys?: Uint8Array;
 }
 
 /**

@@ -28,6 +28,20 @@ interface Finding {
 const NOT_JUDGED = /^(?:cert|certs_|certificate_transparency|OCSP_|DNS_CAArecord|HTTP_|HSTS|HPKP|banner_|cookie_|security_headers|service|scanTime)/;
 const ALLOWED = new Set(['OK', 'INFO', 'LOW']);
 
+/**
+ * clientRace: testssl.sh's ticket resumption check could not run because of its own client. When
+ * its certificate probe (TLS 1.3) happened to read the server's NewSessionTicket, it tests
+ * resumption on TLS 1.3 with `openssl s_client </dev/null`, which hangs up right after the
+ * handshake; TLS 1.3 sends tickets after it, so the client often leaves before one arrives, saves
+ * an empty session and reports "connect problem". Whether the probe read the ticket is a race
+ * too, so this comes and goes with the machine's load, for any TLS 1.3 server. Resumption itself
+ * is judged by 'resumes sessions by ticket on TLS 1.2 and TLS 1.3' below, whose client waits for
+ * the ticket.
+ */
+function clientRace(f: Finding): boolean {
+  return f.id.startsWith('sessionresumption_') && f.severity === 'WARN' && /connect problem/.test(f.finding);
+}
+
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { maxBuffer: 16 * 1024 * 1024, timeout: 300_000 }, (err, stdout, stderr) => {
@@ -86,9 +100,10 @@ describe('testssl.sh against the HTTPS port', () => {
       return found;
     };
     findings = await scan();
-    // A check testssl.sh could not run ("connect problem": its openssl client gave up, seen on a
-    // busy machine) says nothing about the server: scan once more. A second one stays a finding.
-    if (findings.some((f) => f.severity === 'WARN' && /connect problem/.test(f.finding))) {
+    // A check testssl.sh could not run ("connect problem": its openssl client gave up) says
+    // nothing about the server: scan once more. A second one stays a finding. The session
+    // resumption checks are the exception (clientRace): they are judged by the test below.
+    if (findings.some((f) => f.severity === 'WARN' && /connect problem/.test(f.finding) && !clientRace(f))) {
       console.log('testssl.sh reported a connect problem; scanning once more');
       findings = await scan();
     }
@@ -128,7 +143,7 @@ describe('testssl.sh against the HTTPS port', () => {
   // uWebSockets.js, which has no switch for SSL_OP_CIPHER_SERVER_PREFERENCE: the client then
   // picks among the strong suites (Mozilla's "intermediate"), rated HIGH (docs/tls.md).
   it('rates no protocol, cipher or vulnerability finding above LOW, and the server keeps its cipher order', () => {
-    const judged = findings.filter((f) => !NOT_JUDGED.test(f.id));
+    const judged = findings.filter((f) => !NOT_JUDGED.test(f.id) && !clientRace(f));
     expect(judged.length).toBeGreaterThan(30);
     const above = judged.filter((f) => !ALLOWED.has(f.severity)).map((f) => `${f.severity} ${f.id}: ${f.finding}`);
     expect(above).toEqual([]);

@@ -206,6 +206,40 @@ describe.each(['file', 'kubernetes'] as const)('TLS through the %s source', (sou
     agent.destroy();
   });
 
+  // Both workers listen on the port (SO_REUSEPORT), and the kernel picks one per connection by
+  // its source port: of 16 resumptions, some land on the worker that did not issue the ticket.
+  // The primary gives every worker the same ticket keys, so each one resumes, and the keys stay
+  // when the certificates change (each change used to draw new ones).
+  it.each(['TLSv1.2', 'TLSv1.3'] as const)('resumes a %s session by ticket on whichever worker the connection lands', async (version) => {
+    const options = { host: '127.0.0.1', port: s.flusso.httpsPort, servername: 'a.tls.test', ca: pki.caPem, minVersion: version, maxVersion: version };
+    // The first connection's ticket: TLS 1.2 sends it within the handshake, TLS 1.3 after it.
+    const ticket = await new Promise<Buffer>((resolve, reject) => {
+      const socket = connect(options);
+      socket.once('session', (session: Buffer) => {
+        resolve(session);
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+    /** resumed connects with the ticket and says whether the server resumed the session. */
+    const resumed = (): Promise<boolean> =>
+      new Promise((resolve, reject) => {
+        const socket = connect({ ...options, session: ticket }, () => {
+          resolve(socket.isSessionReused());
+          socket.end();
+        });
+        socket.on('error', reject);
+      });
+    const results: boolean[] = [];
+    for (let i = 0; i < 16; i++) results.push(await resumed());
+    // A certificate change gives the port new TLS contexts: the tickets issued before still resume.
+    const next = pki.valid(['b.tls.test']);
+    await s.put('b-cert', tlsSecret(NS, 'b-cert', next));
+    await pollUntil('new connections to get the new certificate', async () => ((await peer(s.flusso.httpsPort, 'b.tls.test')).fingerprint256 === fingerprint(next) ? true : undefined));
+    for (let i = 0; i < 4; i++) results.push(await resumed());
+    expect(results).toEqual(Array.from({ length: 20 }, () => true));
+  });
+
   // The acceptor hands each accepted socket to the SSLApp of the current certificates; with a
   // plain acceptor uWS adopted it as a plain socket and the worker died (SIGSEGV) under load.
   it('serves many concurrent HTTPS connections, kept alive and new, through a rotation, with no worker lost', async () => {

@@ -159,7 +159,11 @@ export class NodeTlsFront {
     };
     try {
       load(tls.defaultCertificate);
-      this.#server.setSecureContext({ cert: readFileSync(tls.defaultCertificate.certFile), key: readFileSync(tls.defaultCertificate.keyFile), ciphers: https.ciphers, minVersion: 'TLSv1.2' });
+      // The primary's ticket keys: a ticket another worker issued resumes here too (docs/tls.md).
+      // Tickets are sealed and opened with the keys of this, the server's own context, whatever
+      // SNI context the handshake switches to; a new context would otherwise get random ones.
+      const ticketKeys = https.sessionTicketKeys === undefined ? {} : { ticketKeys: Buffer.from(https.sessionTicketKeys) };
+      this.#server.setSecureContext({ cert: readFileSync(tls.defaultCertificate.certFile), key: readFileSync(tls.defaultCertificate.keyFile), ciphers: https.ciphers, minVersion: 'TLSv1.2', ...ticketKeys });
     } catch (err) {
       log.error({ err, code: 'ING_ERR_TLS_APPLY' }, 'cannot load the HTTPS certificates; new connections keep the previous ones');
       return;
