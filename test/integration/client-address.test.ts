@@ -7,7 +7,10 @@
  * 127.0.0.2 an untrusted client. What the backend received (the echo's JSON) and what the
  * address lists decided are asserted; the same address feeds the rate limits and the logs.
  */
+import { once } from 'node:events';
+import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
@@ -57,6 +60,68 @@ function send(port: number, host: string, opts: { from?: string; fields?: string
       resolve({ status, location, fields });
     });
   });
+}
+
+/**
+ * sendTls connects from `from`, writes `prefix` in the clear, then speaks TLS (ALPN `alpn`) and
+ * sends one GET to `host`: the backend's view of X-Real-IP and X-Forwarded-For, or the failure.
+ */
+async function sendTls(port: number, host: string, opts: { from?: string; prefix?: Buffer; alpn: 'http/1.1' | 'h2' }): Promise<{ status: number; realIp: string; forwardedFor: string } | { failed: string }> {
+  const raw = net.connect({ host: '127.0.0.1', port, localAddress: opts.from ?? '127.0.0.1' });
+  await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
+  if (opts.prefix !== undefined) raw.write(opts.prefix);
+  const secure = tls.connect({ socket: raw, servername: host, rejectUnauthorized: false, ALPNProtocols: [opts.alpn] });
+  const handshake = await new Promise<string | null>((resolve) => {
+    secure.once('secureConnect', () => resolve(null));
+    secure.once('error', (err) => resolve(err.message));
+    secure.once('close', () => resolve('closed before the TLS handshake ended'));
+  });
+  if (handshake !== null) {
+    secure.destroy();
+    return { failed: handshake };
+  }
+  const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    if (opts.alpn === 'h2') {
+      const session = http2.connect(`https://${host}`, { createConnection: () => secure });
+      const req = session.request({ ':path': '/page', ':authority': host });
+      let text = '';
+      let status = 0;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => (text += c));
+      req.on('end', () => {
+        session.close();
+        resolve({ status, text });
+      });
+      req.on('error', reject);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    secure.on('data', (c: Buffer) => chunks.push(c));
+    secure.on('error', reject);
+    secure.on('end', () => {
+      const t = Buffer.concat(chunks).toString('latin1');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(t)?.[1] ?? 0), text: t.slice(t.indexOf('\r\n\r\n') + 4) });
+    });
+    secure.write(`GET /page HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  });
+  const fields: Record<string, string> = {};
+  if (body.status === 200) for (const [k, v] of Object.entries((JSON.parse(body.text) as { headers: Record<string, string[]> }).headers)) fields[k.toLowerCase()] = v.join(', ');
+  return { status: body.status, realIp: fields['x-real-ip'] ?? '', forwardedFor: fields['x-forwarded-for'] ?? '' };
+}
+
+/** upgradeTls sends a WebSocket upgrade for `host` over TLS after the PROXY header `prefix`, from `from`, and returns the answer's status. */
+async function upgradeTls(port: number, host: string, from: string, prefix: Buffer): Promise<number> {
+  const raw = net.connect({ host: '127.0.0.1', port, localAddress: from });
+  await new Promise<void>((resolve, reject) => raw.once('connect', resolve).once('error', reject));
+  raw.write(prefix);
+  const secure = tls.connect({ socket: raw, servername: host, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+  await once(secure, 'secureConnect');
+  secure.write(`GET /page HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+  let text = '';
+  while (!text.includes('\r\n\r\n')) text += ((await once(secure, 'data')) as [Buffer])[0].toString('latin1');
+  secure.destroy();
+  return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
 }
 
 /** proxyV2 is a PROXY protocol v2 header for a TCP/IPv4 connection from `source`:`port`. */
@@ -139,6 +204,31 @@ describe('--use-proxy-protocol (v2) with --compute-full-forwarded-for', () => {
     expect((await send(proxied.httpPort, 'open.test')).status).toBe(400);
     expect((await send(proxied.httpPort, 'open.test', { prefix: Buffer.from('PROXY TCP4 203.0.113.9 127.0.0.1 40000 80\r\n') })).status).toBe(505);
     expect(web.requests()).toBe(before);
+  });
+
+  it('on the HTTPS port the header comes before TLS, over HTTP/1.1 and HTTP/2; only a trusted peer\'s names the client', async () => {
+    for (const alpn of ['http/1.1', 'h2'] as const) {
+      expect([alpn, await sendTls(proxied.httpsPort, 'open.test', { prefix: proxyV2('203.0.113.9'), alpn })]).toEqual([alpn, { status: 200, realIp: '203.0.113.9', forwardedFor: '203.0.113.9' }]);
+      expect([alpn, await sendTls(proxied.httpsPort, 'open.test', { from: '127.0.0.2', prefix: proxyV2('203.0.113.9'), alpn })]).toEqual([alpn, { status: 200, realIp: '127.0.0.2', forwardedFor: '203.0.113.9' }]);
+    }
+  });
+
+  it('on the HTTPS port a WebSocket upgrade is judged by the same address: the trusted peer\'s header admits it to the allow-listed route, the untrusted peer\'s does not', async () => {
+    const before = web.requests();
+    expect(await upgradeTls(proxied.httpsPort, 'office.test', '127.0.0.2', proxyV2('203.0.113.9'))).toBe(403);
+    expect(web.requests()).toBe(before);
+    // Admitted, the upgrade goes on to the backend (an HTTP echo, which refuses it).
+    expect(await upgradeTls(proxied.httpsPort, 'office.test', '127.0.0.1', proxyV2('203.0.113.9'))).not.toBe(403);
+    expect(web.requests()).toBe(before + 1);
+  });
+
+  it('on the HTTPS port a connection without a PROXY header, or with a v1 line, is closed before TLS and reaches no backend', async () => {
+    const before = web.requests();
+    expect(await sendTls(proxied.httpsPort, 'open.test', { alpn: 'http/1.1' })).toHaveProperty('failed');
+    expect(await sendTls(proxied.httpsPort, 'open.test', { prefix: Buffer.from('PROXY TCP4 203.0.113.9 127.0.0.1 40000 443\r\n'), alpn: 'http/1.1' })).toHaveProperty('failed');
+    expect(web.requests()).toBe(before);
+    // The port still serves the next connection.
+    expect(await sendTls(proxied.httpsPort, 'open.test', { prefix: proxyV2('203.0.113.9'), alpn: 'http/1.1' })).toMatchObject({ status: 200 });
   });
 
   it('without the setting a PROXY header is refused, never trusted', async () => {

@@ -45,12 +45,14 @@ export class ClientAddress {
    * proxyHeaderRefused says whether the connection's PROXY protocol header refuses the request:
    * one sent without --use-proxy-protocol (a client's address must never stand in for the peer's),
    * or none with it on the HTTP port (as nginx's `listen … proxy_protocol`, which takes no
-   * connection without one). The HTTPS port takes none: the header would come before the TLS
-   * handshake, which neither of its fronts reads (docs/client-address.md).
+   * connection without one). On the HTTPS port the header comes before TLS: the node:http2 front
+   * closes a connection without one before any request (node-front.ts), and a LOCAL header (a
+   * balancer's health check) names no address; the uWS front reads none (docs/client-address.md).
    */
   proxyHeaderRefused(res: AddressSource, scheme: 'http' | 'https'): boolean {
     const sent = res.getProxiedRemoteAddress().byteLength !== 0;
-    return this.#settings?.source === 'proxy-protocol' && scheme === 'http' ? !sent : sent;
+    if (this.#settings?.source !== 'proxy-protocol') return sent;
+    return scheme === 'http' ? !sent : false;
   }
 
   /** bytes is the client address, 4 or 16 bytes. */

@@ -50,13 +50,11 @@ const warned = new WeakSet<object>();
 /** hasH2 says, per routing generation's backend map, whether any backend speaks HTTP/2 (most have none: no routing twice). */
 const hasH2 = new WeakMap<ReadonlyMap<string, BackendRuntime>, boolean>();
 
-const NO_ADDRESS = new ArrayBuffer(0);
-
 /** createH2Route returns the node front's hook that takes requests to HTTP/2 backends. */
 export function createH2Route(o: H2ProxyOptions): H2Route {
   const head = new RequestHead();
   const client = new ClientAddress(o.clientAddress ?? null, head);
-  return (req, res, l) => {
+  return (req, res, l, proxied) => {
     const routing = o.state.current;
     let any = hasH2.get(routing.backends);
     if (any === undefined) {
@@ -85,9 +83,9 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     const target = q < 0 ? path : `${path}${url.slice(q)}`;
     head.reset();
     new NodeRequest(req).forEach(head.visit);
-    // The client address as on every other path (client-address.ts); no PROXY header on this port.
+    // The client address as on every other path (client-address.ts), the PROXY header's included.
     const peer = addressBytes(req.socket?.remoteAddress);
-    client.begin({ getRemoteAddress: () => peer, getProxiedRemoteAddress: () => NO_ADDRESS });
+    client.begin({ getRemoteAddress: () => peer, getProxiedRemoteAddress: () => proxied });
     const clientAddress = client.text();
     const record = new RequestRecord({
       method, target, counters: routing.counters.get(match.route) ?? null, accessLog: o.accessLog, startedAt: performance.now(),

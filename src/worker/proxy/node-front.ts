@@ -17,7 +17,7 @@
  * context they were made with, so no generation needs retiring.
  */
 import { readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { createSecureServer, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
@@ -31,6 +31,7 @@ import { formatAddress } from './address.js';
 import type { ProxyContext } from './exchange.js';
 import type { Listener, RequestHandler } from './handler.js';
 import { addressBytes, asUws, NodeRequest, NodeResponse, type NodeReq, type NodeRes } from './node-response.js';
+import { readProxyHeader } from './proxy-protocol.js';
 import { tuneClientTimeouts, type TunableApp } from './uws-apps.js';
 import type { WebSocketProxy } from './websocket.js';
 
@@ -42,7 +43,7 @@ const DEFAULT_HEAD_BYTES = 32 * 1024;
 export const STREAM_WINDOW_BYTES = 65_535;
 
 /** H2Route takes the requests that go to an HTTP/2 upstream (h2-proxy.ts); false: not one of them. */
-export type H2Route = (req: NodeReq, res: NodeRes, listener: Listener) => boolean;
+export type H2Route = (req: NodeReq, res: NodeRes, listener: Listener, proxied: ArrayBuffer) => boolean;
 
 /** NodeTlsFrontOptions configure a NodeTlsFront. */
 export interface NodeTlsFrontOptions {
@@ -56,6 +57,15 @@ export interface NodeTlsFrontOptions {
   readonly websockets: WebSocketProxy;
   /** Routes requests to HTTP/2 upstreams; absent: every request takes the handler. */
   readonly h2?: H2Route;
+  /** --use-proxy-protocol: every connection starts with a PROXY protocol v2 header, read before TLS (proxy-protocol.ts). */
+  readonly proxyProtocol?: boolean;
+}
+
+const NO_ADDRESS = new ArrayBuffer(0);
+
+/** connectionKey names a live TCP connection by its peer's address and port (the TLS socket over it has the same). */
+function connectionKey(s: { readonly remoteAddress?: string | undefined; readonly remotePort?: number | undefined } | null | undefined): string {
+  return `${s?.remoteAddress ?? ''}|${s?.remotePort ?? 0}`;
 }
 
 interface Contexts {
@@ -69,10 +79,14 @@ export class NodeTlsFront {
   readonly #o: NodeTlsFrontOptions;
   readonly #server: Http2SecureServer;
   readonly #sessions = new Set<Http2Session>();
-  readonly #sockets = new Set<TLSSocket>();
+  readonly #sockets = new Set<Socket>();
   readonly #tunnels = new Set<Socket>();
   /** Loopback source address of a tunnel → the client's address (uWS's binary form). */
-  readonly #peers = new Map<string, ArrayBuffer>();
+  readonly #peers = new Map<string, { readonly peer: ArrayBuffer; readonly proxied: ArrayBuffer }>();
+  /** With --use-proxy-protocol: each open connection's PROXY header address (connectionKey → 4/16 bytes, empty for LOCAL). */
+  readonly #proxied = new Map<string, ArrayBuffer>();
+  /** With --use-proxy-protocol: the plain TCP listener that reads each header and hands the connection to the TLS server. */
+  #raw: Server | null = null;
   #nextPeer = 0;
   #contexts: Contexts | null = null;
   #inner: TunableApp | null = null;
@@ -132,10 +146,13 @@ export class NodeTlsFront {
     const { https } = this.#o;
     const port = await new Promise<number>((resolve, reject) => {
       const onError = (err: Error): void => reject(new IngressError('ING_ERR_LISTEN_FAILED', `cannot listen on ${https.address || '*'}:${https.port} (HTTPS): ${err.message}`, { cause: err }));
-      this.#server.once('error', onError);
-      this.#server.listen({ port: https.port, ...(https.address === '' ? {} : { host: https.address }), exclusive: true, reusePort: true }, () => {
-        this.#server.off('error', onError);
-        const a = this.#server.address();
+      // With PROXY protocol a plain TCP server owns the port and hands each connection to the
+      // TLS server once its header is read; else the TLS server listens itself.
+      const front = this.#o.proxyProtocol === true ? (this.#raw = createServer((socket) => this.#acceptProxied(socket))) : this.#server;
+      front.once('error', onError);
+      front.listen({ port: https.port, ...(https.address === '' ? {} : { host: https.address }), exclusive: true, reusePort: true }, () => {
+        front.off('error', onError);
+        const a = front.address();
         resolve(typeof a === 'object' && a !== null ? a.port : https.port);
       });
     });
@@ -192,7 +209,8 @@ export class NodeTlsFront {
   stopAccepting(): void {
     if (this.#listening) {
       this.#listening = false;
-      this.#server.close();
+      if (this.#raw !== null) this.#raw.close();
+      else this.#server.close();
     }
     for (const s of this.#sessions) if (!s.closed) s.close();
     if (this.#innerSocket !== null) {
@@ -223,16 +241,43 @@ export class NodeTlsFront {
     return (dot > 0 ? c.byName.get(`*${name.slice(dot)}`) : undefined) ?? c.byCertificate.get(c.tls.defaultCertificate.id);
   }
 
+  /**
+   * #acceptProxied reads a connection's PROXY protocol v2 header, then hands the connection to
+   * the TLS server. One without a whole valid header is closed: there is no HTTP to answer with
+   * before TLS, as nginx's `listen … ssl proxy_protocol` closes it.
+   */
+  #acceptProxied(socket: Socket): void {
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    readProxyHeader(
+      socket,
+      this.#o.config.clientHeaderTimeoutMs,
+      (source) => {
+        const key = connectionKey(socket);
+        this.#proxied.set(key, source);
+        socket.once('close', () => this.#proxied.delete(key));
+        this.#server.emit('connection', socket);
+      },
+      (reason) => this.#o.log.debug({ reason, peer: socket.remoteAddress }, 'https connection refused: PROXY protocol header'),
+    );
+  }
+
+  /** #proxiedOf is the PROXY header address of `req`'s connection (empty: none, or LOCAL). */
+  #proxiedOf(req: NodeReq): ArrayBuffer {
+    return this.#raw === null ? NO_ADDRESS : (this.#proxied.get(connectionKey(req.socket)) ?? NO_ADDRESS);
+  }
+
   #serve(req: NodeReq, res: NodeRes): void {
     const l = this.#o.listener;
+    const proxied = this.#proxiedOf(req);
     try {
-      if (this.#o.h2?.(req, res, l) === true) return;
+      if (this.#o.h2?.(req, res, l, proxied) === true) return;
     } catch (err) {
       this.#o.log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'http2 upstream request failed');
       if (!res.headersSent) (res as Http2ServerResponse).writeHead(502).end();
       return;
     }
-    const { req: ureq, res: ures } = asUws(new NodeRequest(req), new NodeResponse(req, res));
+    const { req: ureq, res: ures } = asUws(new NodeRequest(req), new NodeResponse(req, res, proxied));
     this.#o.handler(ures, ureq, l);
   }
 
@@ -246,8 +291,12 @@ export class NodeTlsFront {
     tuneClientTimeouts(app, config);
     this.#inner = app;
     const peered = (res: HttpResponse): HttpResponse => {
-      const peer = this.#peers.get(formatAddress(res.getRemoteAddress()));
-      if (peer !== undefined) (res as HttpResponse & { getRemoteAddress(): ArrayBuffer }).getRemoteAddress = () => peer;
+      const tunnel = this.#peers.get(formatAddress(res.getRemoteAddress()));
+      if (tunnel !== undefined) {
+        const r = res as HttpResponse & { getRemoteAddress(): ArrayBuffer; getProxiedRemoteAddress(): ArrayBuffer };
+        r.getRemoteAddress = () => tunnel.peer;
+        r.getProxiedRemoteAddress = () => tunnel.proxied;
+      }
       return res;
     };
     // websocket.ts attaches its behaviour to the app it is given: hand it a view of this app
@@ -295,7 +344,7 @@ export class NodeTlsFront {
       return;
     }
     const local = this.#peerAddress();
-    this.#peers.set(local, addressBytes(socket.remoteAddress));
+    this.#peers.set(local, { peer: addressBytes(socket.remoteAddress), proxied: this.#proxiedOf(req) });
     const up = connect({ host: '127.0.0.1', port: this.#innerPort, localAddress: local });
     this.#tunnels.add(up);
     let lines = `${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1\r\n`;

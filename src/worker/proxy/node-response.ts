@@ -143,7 +143,11 @@ export class NodeResponse {
   #onData: ((chunk: ArrayBuffer, isLast: boolean) => void) | null = null;
   #close = false;
 
-  constructor(req: NodeReq, res: NodeRes) {
+  /** The connection's PROXY protocol header address (node-front.ts), empty without one. */
+  readonly #proxied: ArrayBuffer;
+
+  constructor(req: NodeReq, res: NodeRes, proxied: ArrayBuffer = EMPTY) {
+    this.#proxied = proxied;
     this.#req = req;
     this.#res = res;
     this.#h2 = req.httpVersionMajor === 2;
@@ -207,7 +211,7 @@ export class NodeResponse {
   }
 
   getProxiedRemoteAddress(): ArrayBuffer {
-    return EMPTY;
+    return this.#proxied;
   }
 
   getWriteOffset(): number {
