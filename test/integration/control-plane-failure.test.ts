@@ -56,6 +56,18 @@ function probeHealthz(f: FlussoProcess): { stop: () => Promise<{ answered: numbe
 
 const published = (l: LogLine): boolean => l.msg === 'snapshot published';
 
+/**
+ * publishedLine waits for the `which`th "snapshot published" line (negative: from the end) that
+ * `ready` accepts. The primary logs a snapshot after broadcasting it, and its stdout is read
+ * asynchronously, so a worker can serve a snapshot before the test has read the line about it.
+ */
+function publishedLine(f: FlussoProcess, which: number, ready: (l: LogLine) => boolean): Promise<LogLine> {
+  return pollUntil(`snapshot line ${which}`, async () => {
+    const line = f.logs().filter(published).at(which);
+    return line !== undefined && ready(line) ? line : undefined;
+  });
+}
+
 async function servedBy(f: FlussoProcess, host: string, path: string): Promise<string | number> {
   const res = await httpRequest({ port: f.httpPort, host, path });
   return res.status === 200 ? String(res.json?.service) : res.status;
@@ -94,15 +106,14 @@ describe('control plane through the file source', () => {
     await dir.write('30-huge.yaml', [hugeIngress(HUGE_PATHS, 'web')]);
     await pollUntil('the last path of the huge Ingress', async () => ((await servedBy(flusso, 'huge.test', `/p-${HUGE_PATHS - 1}/x`)) === 'web' ? true : undefined));
     // Decided on the work: the table holds a handful of Ingresses, but one has 5,000 paths.
-    const line = flusso.logs().filter(published)[before];
-    expect(line).toMatchObject({ offloaded: true, ingresses: 2 });
+    expect(await publishedLine(flusso, before, () => true)).toMatchObject({ offloaded: true, ingresses: 2 });
     await dir.remove('30-huge.yaml');
     await pollUntil('the huge Ingress gone', async () => ((await servedBy(flusso, 'huge.test', '/p-0')) === 404 ? true : undefined));
     const { answered, failed } = await probe.stop();
     expect(failed).toBe(0);
     expect(answered).toBeGreaterThan(0);
     // Small again: compiled on the event loop, the thread released.
-    expect(flusso.logs().filter(published).at(-1)).toMatchObject({ offloaded: false, ingresses: 1 });
+    expect(await publishedLine(flusso, -1, (l) => l.ingresses !== 2)).toMatchObject({ offloaded: false, ingresses: 1 });
     expect(await servedBy(flusso, 'shop.test', '/api/x')).toBe('api');
   });
 
@@ -178,7 +189,7 @@ describe('control plane through the kubernetes source', () => {
     const before = flusso.logs().filter(published).length;
     apiServer.apply(hugeIngress(HUGE_PATHS, 'web'));
     await pollUntil('the last path of the huge Ingress', async () => ((await servedBy(flusso, 'huge.test', `/p-${HUGE_PATHS - 1}`)) === 'web' ? true : undefined));
-    expect(flusso.logs().filter(published)[before]).toMatchObject({ offloaded: true, ingresses: 2 });
+    expect(await publishedLine(flusso, before, () => true)).toMatchObject({ offloaded: true, ingresses: 2 });
     apiServer.remove('Ingress', NS, 'huge');
     await pollUntil('the huge Ingress gone', async () => ((await servedBy(flusso, 'huge.test', '/p-0')) === 404 ? true : undefined));
     const { answered, failed } = await probe.stop();

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { startFakeApiServer, type ApiObject, type FakeApiServer } from '../helpers/fake-apiserver.js';
-import { pollUntil, startFlusso, type FlussoProcess, type StartFlussoOptions } from '../helpers/flusso.js';
+import { pollUntil, startFlusso, type FlussoProcess, type LogLine, type StartFlussoOptions } from '../helpers/flusso.js';
 import { httpRequest, type HttpResponse } from '../helpers/http.js';
 import { endpointSlice, ingress, ingressClass, service, type K8sObject } from '../helpers/manifests.js';
 
@@ -43,6 +43,18 @@ function routeTo(a: FakeApiServer, host: string, p: EchoPods, className = 'fluss
 }
 
 const get = (f: FlussoProcess, host: string): Promise<HttpResponse> => httpRequest({ port: f.httpPort, host, path: '/' });
+
+/**
+ * publishedAfter waits for the first line about a generation after `generation` ("endpoints
+ * published" or "snapshot published") and returns every such line read so far. The primary logs
+ * after broadcasting and the test reads its stdout asynchronously, so a worker can serve the new
+ * generation before the line about it has been read.
+ */
+async function publishedAfter(f: FlussoProcess, generation: number): Promise<LogLine[]> {
+  const lines = (): LogLine[] => f.logs().filter((l) => (l.msg === 'endpoints published' || l.msg === 'snapshot published') && (l.generation as number) > generation);
+  await pollUntil(`a line about a generation after ${generation}`, async () => (lines().length > 0 ? true : undefined));
+  return lines();
+}
 
 async function untilPod(f: FlussoProcess, host: string, pod: string): Promise<void> {
   await pollUntil(`${host} served by ${pod}`, async () => ((await get(f, host).catch(() => undefined))?.json?.pod === pod ? true : undefined), 20_000, 50);
@@ -156,7 +168,7 @@ describe('--source kubernetes', () => {
     });
     expect(after).toBeGreaterThan(before);
     // It went out as an endpoints delta, not a full snapshot.
-    const published = f.logs().filter((l) => l.msg === 'endpoints published' || l.msg === 'snapshot published').filter((l) => (l.generation as number) > before);
+    const published = await publishedAfter(f, before);
     expect(published.map((l) => [l.kind, l.backends])).toEqual([['endpoints', 1]]);
     expect(published[0]!.bytes as number).toBeLessThan(1000);
     // Fresh connections land on either worker: 20 in a row all reach the new endpoint.
@@ -181,7 +193,7 @@ describe('--source kubernetes', () => {
     a.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: NS, name: 'unrelated' }, data: { 'leader': 'x' } });
     a.apply(endpointSlice(NS, 'web', second.addresses, second.port));
     await untilPod(f, 'web.example', 'web-2');
-    const published = f.logs().filter((l) => l.msg === 'endpoints published' || l.msg === 'snapshot published').filter((l) => (l.generation as number) > before);
+    const published = await publishedAfter(f, before);
     expect(published.map((l) => l.kind)).toEqual(['endpoints']);
   });
 
