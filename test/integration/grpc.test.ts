@@ -47,6 +47,8 @@ interface Seen {
   deadline: grpc.Deadline | null;
   cancelled: number;
   onCall: (() => void) | null;
+  /** Unary calls received. */
+  calls: number;
 }
 
 function sha(b: Buffer): string {
@@ -54,10 +56,11 @@ function sha(b: Buffer): string {
 }
 
 async function startGrpcBackend(credentials: grpc.ServerCredentials): Promise<{ port: number; seen: Seen; server: grpc.Server }> {
-  const seen: Seen = { metadata: null, deadline: null, cancelled: 0, onCall: null };
+  const seen: Seen = { metadata: null, deadline: null, cancelled: 0, onCall: null, calls: 0 };
   const server = new grpc.Server(LIMITS);
   server.addService(SERVICE, {
     unary: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+      seen.calls++;
       seen.metadata = call.metadata;
       seen.deadline = call.getDeadline();
       const text = call.request.toString();
@@ -326,5 +329,128 @@ describe('gRPC through Flusso (backend-protocol GRPC and GRPCS)', () => {
     } finally {
       session.close();
     }
+  });
+});
+
+describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1 routes)', () => {
+  let main: Awaited<ReturnType<typeof startGrpcBackend>>;
+  let canary: Awaited<ReturnType<typeof startGrpcBackend>>;
+  let h2c: Http2Server;
+  let h2cRequests = 0;
+  let flusso: FlussoProcess;
+  const clients: EchoClient[] = [];
+  const client = (host: string): EchoClient => {
+    const c = new EchoClientCtor(`127.0.0.1:${flusso.httpsPort}`, grpc.credentials.createSsl(Buffer.from(pki.caPem)), { ...LIMITS, 'grpc.ssl_target_name_override': host, 'grpc.default_authority': host });
+    clients.push(c);
+    return c;
+  };
+  /** call makes one unary call; the answer, its error, and the response's initial metadata. */
+  const call = (c: EchoClient, body: string, md = new grpc.Metadata()): Promise<{ err: grpc.ServiceError | null; res?: Buffer; initial?: grpc.Metadata }> =>
+    new Promise((resolve) => {
+      let initial: grpc.Metadata | undefined;
+      const x = c.unary(Buffer.from(body), md, {}, (err, res) => setImmediate(() => resolve({ err, ...(res === undefined ? {} : { res }), ...(initial === undefined ? {} : { initial }) })));
+      x.on('metadata', (m: grpc.Metadata) => (initial = m));
+    });
+  /** h2 makes one plain HTTP/2 request through the HTTPS port. */
+  const h2 = async (host: string, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: string }> => {
+    const session = h2connect(`https://127.0.0.1:${flusso.httpsPort}`, { ca: pki.caPem, servername: host });
+    try {
+      return await new Promise((resolve, reject) => {
+        const st = session.request({ ':authority': host, ...headers });
+        let got: Record<string, unknown> = {};
+        let body = '';
+        st.on('response', (h) => (got = h));
+        st.on('data', (c: Buffer) => (body += c.toString()));
+        st.on('end', () => resolve({ status: Number(got[':status']), headers: got, body }));
+        st.on('error', reject);
+      });
+    } finally {
+      session.close();
+    }
+  };
+  const N = 'nginx.ingress.kubernetes.io/';
+
+  beforeAll(async () => {
+    main = await startGrpcBackend(grpc.ServerCredentials.createInsecure());
+    canary = await startGrpcBackend(grpc.ServerCredentials.createInsecure());
+    h2c = createH2cServer((req, res) => {
+      h2cRequests++;
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('x-team', 'from-the-backend');
+      res.end(JSON.stringify({ path: req.url, via: req.headers['x-via'] ?? null }));
+    });
+    await new Promise<void>((r) => h2c.listen(0, '127.0.0.1', r));
+    const h2cPort = (h2c.address() as AddressInfo).port;
+    const hosts = ['shaped.grpc.test', 'limited.grpc.test', 'web.grpc.test'];
+    const configMap = (name: string, data: Record<string, string>): K8sObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: NS, name }, data });
+    const dir = await manifestDir();
+    await dir.write('all.yaml', [
+      ingressClass('flusso'),
+      tlsSecret(NS, 'grpc-cert', pki.valid(hosts)),
+      configMap('hdrs', { 'X-Team': 'blue' }),
+      configMap('proxy', { 'X-Via': 'flusso' }),
+      grpcService('echo', main.port),
+      endpointSlice(NS, 'echo', ['127.0.0.1'], main.port),
+      grpcService('echo-canary', canary.port),
+      endpointSlice(NS, 'echo-canary', ['127.0.0.1'], canary.port),
+      {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: 'h2c-echo', namespace: NS },
+        spec: { ports: [{ name: 'second-port', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c', port: 8081, targetPort: h2cPort }] },
+      },
+      endpointSlice(NS, 'h2c-echo', ['127.0.0.1'], h2cPort, { portName: 'second-port' }),
+      grpcIngress('shaped', 'shaped.grpc.test', 'echo', 'GRPC', { [`${N}custom-headers`]: `${NS}/hdrs` }),
+      // The canary Ingress names no backend-protocol: its backend is spoken to in the main route's, as ingress-nginx does.
+      grpcIngress('shaped-canary', 'shaped.grpc.test', 'echo-canary', undefined, { [`${N}canary`]: 'true', [`${N}canary-by-header`]: 'x-canary' }),
+      grpcIngress('limited', 'limited.grpc.test', 'echo', 'GRPC', { [`${N}limit-rps`]: '1', [`${N}limit-burst-multiplier`]: '1' }),
+      grpcIngress('web', 'web.grpc.test', 'h2c-echo', undefined, { [`${N}rewrite-target`]: '/inner', [`${N}enable-cors`]: 'true', [`${N}custom-headers`]: `${NS}/hdrs` }),
+    ]);
+    flusso = await startFlusso({ manifestsDir: dir.dir, workers: 1, args: ['--global-allowed-response-headers', 'X-Team', '--proxy-set-headers', `${NS}/proxy`] });
+    await flusso.waitForGeneration(1);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await flusso?.stop();
+    main?.server.forceShutdown();
+    canary?.server.forceShutdown();
+    h2c?.close();
+  });
+
+  it('gRPC: custom-headers in the response metadata, proxy-set-headers to the backend, canary-by-header to the canary', async () => {
+    const plain = await call(client('shaped.grpc.test'), 'main');
+    expect(plain.err).toBeNull();
+    expect(plain.res?.toString()).toBe('echo:main');
+    expect(plain.initial?.get('x-team')).toEqual(['blue']);
+    expect(main.seen.metadata?.get('x-via')).toEqual(['flusso']);
+    const md = new grpc.Metadata();
+    md.set('x-canary', 'always');
+    const before = main.seen.calls;
+    const toCanary = await call(client('shaped.grpc.test'), 'canary', md);
+    expect(toCanary.err).toBeNull();
+    expect([canary.seen.calls, main.seen.calls - before]).toEqual([1, 0]);
+    expect(canary.seen.metadata?.get('x-via')).toEqual(['flusso']);
+  });
+
+  it('gRPC: limit-rps refuses calls over the limit with UNAVAILABLE before the backend', async () => {
+    const c = client('limited.grpc.test');
+    const before = main.seen.calls;
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => call(c, `n${i}`)));
+    const ok = results.filter((r) => r.err === null).length;
+    const refused = results.filter((r) => r.err?.code === grpc.status.UNAVAILABLE && r.err.details === '503 Service Unavailable');
+    expect(ok).toBeGreaterThan(0);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(ok + refused.length).toBe(10);
+    expect(main.seen.calls - before).toBe(ok);
+  });
+
+  it('HTTP/2 (h2c): rewrite-target, CORS with a preflight Flusso answers itself, and custom-headers in place of the backend\'s', async () => {
+    const got = await h2('web.grpc.test', { ':path': '/some/where?x=1', origin: 'https://app.example' });
+    expect(got.status).toBe(200);
+    expect(JSON.parse(got.body)).toEqual({ path: '/inner?x=1', via: 'flusso' });
+    expect([got.headers['x-team'], got.headers['access-control-allow-origin']]).toEqual(['blue', '*']);
+    const seen = h2cRequests;
+    const pre = await h2('web.grpc.test', { ':method': 'OPTIONS', ':path': '/some/where', origin: 'https://app.example', 'access-control-request-method': 'PUT' });
+    expect([pre.status, pre.headers['access-control-allow-origin'], pre.headers['x-team'], h2cRequests - seen]).toEqual([204, '*', 'blue', 0]);
+    expect(String(pre.headers['access-control-allow-methods'])).toContain('PUT');
   });
 });

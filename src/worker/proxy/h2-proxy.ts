@@ -8,8 +8,17 @@
  * client that resets its stream (a cancelled call, a deadline passed) resets the upstream stream.
  * grpc-timeout goes to the endpoint as sent, which enforces the deadline.
  *
+ * The route's ingress-nginx annotations that make sense for a stream are applied here as the
+ * HTTP/1.1 handler applies them (handler.ts), in nginx's phase order: the annotation policy
+ * (redirects, rewrites, CORS), limit-rps/limit-rpm, limit-connections, the address lists, then
+ * the canary and default-backend choice; custom-headers/add-headers on every answer and
+ * proxy-set-headers on the upstream request. The backend is spoken to in the route's own
+ * protocol, a canary's or the default backend's too, as ingress-nginx's grpc_pass location
+ * sends every upstream it balances to in the location's protocol.
+ *
  * Failures answer a gRPC request as gRPC does (HTTP 200, trailers-only, grpc-status 14
- * UNAVAILABLE) and any other request with the usual status (503 no endpoint, 502 upstream failed).
+ * UNAVAILABLE; a refusal PERMISSION_DENIED) and any other request with the usual status (503 no
+ * endpoint or over a limit, 502 upstream failed, 403 refused).
  */
 import { constants as h2, type ClientHttp2Stream, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
 import type { ServerResponse } from 'node:http';
@@ -22,7 +31,15 @@ import type { BackendRuntime, WorkerState } from '../state.js';
 import { H2Sessions } from '../upstream/h2-sessions.js';
 import { ClientAddress } from './client-address.js';
 import type { ClientAddressSettings } from '../../shared/client-address.js';
+import type { RateLimiter } from '../ratelimit/limiter.js';
+import { backendOf } from './canary.js';
+import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
+import { joinFields, withProxySetFields } from './custom-headers.js';
+import { statusLine } from './errors.js';
+import { backendOrFallback } from './fallback.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
+import { applyPolicy, originOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
+import { rateLimitedAnswer } from './rate-limit.js';
 import type { Listener } from './handler.js';
 import type { H2Route } from './node-front.js';
 import { addressBytes, NodeRequest, type NodeReq, type NodeRes } from './node-response.js';
@@ -30,6 +47,8 @@ import { CLIENT_CLOSED, RequestRecord } from './request-record.js';
 
 /** gRPC status UNAVAILABLE (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
 const GRPC_UNAVAILABLE = '14';
+/** gRPC status PERMISSION_DENIED. */
+const GRPC_PERMISSION_DENIED = '7';
 
 /** Response fields HTTP/2 forbids, and those Flusso sets itself. */
 const DROP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'server', 'date']);
@@ -42,6 +61,12 @@ export interface H2ProxyOptions {
   readonly sessions: H2Sessions;
   readonly log: Logger;
   readonly accessLog: AccessLog | null;
+  /** The pod-wide limit-rps/limit-rpm limiter the HTTP/1.1 handler uses (null: none). */
+  readonly rateLimiter?: RateLimiter | null;
+  /** --rate-limit-status (503 by default). */
+  readonly rateLimitStatus?: number;
+  /** The worker's limit-connections counts, shared with the HTTP/1.1 handler. */
+  readonly connLimiter?: ConnLimiter | null;
 }
 
 /** Routes whose unapplied annotations were logged. */
@@ -54,6 +79,9 @@ const hasH2 = new WeakMap<ReadonlyMap<string, BackendRuntime>, boolean>();
 export function createH2Route(o: H2ProxyOptions): H2Route {
   const head = new RequestHead();
   const client = new ClientAddress(o.clientAddress ?? null, head);
+  const rateLimiter = o.rateLimiter ?? null;
+  const connLimiter = o.connLimiter ?? null;
+  const limited = rateLimitedAnswer(o.rateLimitStatus ?? 503);
   return (req, res, l, proxied) => {
     const routing = o.state.current;
     let any = hasH2.get(routing.backends);
@@ -69,17 +97,19 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     const host = typeof rawHost === 'string' ? normalizeHost(rawHost) : null;
     if (path === null || host === null) return false; // the handler answers 400
     const match = routing.router.match(host, path);
-    const backend = match === null ? undefined : routing.backends.get(match.route.backend);
-    if (match === null || backend?.protocol === undefined) return false;
+    const own = match === null ? undefined : routing.backends.get(match.route.backend);
+    if (match === null || own?.protocol === undefined) return false;
+    const protocol = own.protocol;
     const route = match.route;
     // What this path does not apply is said once per route (docs/http2.md, "Limits").
-    if ((route.policy !== undefined || route.headers !== undefined || route.rateLimit !== undefined || route.connLimit !== undefined || route.cache !== undefined || route.upstream !== undefined || route.requestBody !== undefined) && !warned.has(route)) {
+    if ((route.cache !== undefined || route.upstream !== undefined || route.requestBody !== undefined || route.errorPages !== undefined || route.affinity !== undefined || route.hashBy !== undefined) && !warned.has(route)) {
       warned.add(route);
-      o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED' }, 'annotation policies, custom headers (custom-headers, add-headers, proxy-set-headers), rate limits, the cache, and the proxy-*-timeout, proxy-next-upstream and body annotations are not applied to a route whose backend speaks HTTP/2');
+      o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED' }, 'the cache, affinity, upstream-hash-by, custom-http-errors, and the proxy-*-timeout, proxy-next-upstream and body annotations are not applied to a route whose backend speaks HTTP/2');
     }
 
     const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc');
     const method = req.method ?? 'GET';
+    const query = q < 0 ? '' : url.slice(q + 1);
     const target = q < 0 ? path : `${path}${url.slice(q)}`;
     head.reset();
     new NodeRequest(req).forEach(head.visit);
@@ -91,78 +121,160 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
       method, target, counters: routing.counters.get(match.route) ?? null, accessLog: o.accessLog, startedAt: performance.now(),
       access: o.accessLog === null ? null : { host: String(rawHost), clientAddress, requestId: '', route: match.route.source },
     });
+    // custom-headers / add-headers: on every answer of the route, Flusso's own included.
+    const routeFields = route.headers?.response ?? null;
+    // The annotation policy, the limits and the address lists, in the HTTP/1.1 handler's order (handler.ts).
+    let forward: PolicyForward | null = null;
+    const policy = route.policy;
+    if (policy !== undefined) {
+      const decided = applyPolicy(policy, { method, scheme: l.scheme, hostField: head.host, host, path, query, target, origin: policy.cors === undefined ? '' : originOf(head.names, head.values) });
+      if ('status' in decided) {
+        answer(res, grpc, method, decided, routeFields, record);
+        return true;
+      }
+      forward = decided;
+    }
+    if (route.rateLimit !== undefined && rateLimiter !== null && !rateLimiter.admit(route.rateLimit, clientAddress, client.bytes())) {
+      answer(res, grpc, method, limited, routeFields, record);
+      return true;
+    }
+    let place: Release | null = null;
+    if (route.connLimit !== undefined && connLimiter !== null) {
+      place = connLimiter.acquire(route.connLimit, clientAddress, client.bytes());
+      if (place === null) {
+        answer(res, grpc, method, connLimitedAnswer, routeFields, record);
+        return true;
+      }
+      // Held until the stream is over, however it ends.
+      const release = place;
+      res.once('close', release);
+      res.once('finish', release);
+    }
     if (route.sourceRange !== undefined && !sourceAllowed(route.sourceRange, client.bytes())) {
-      refuse(res, grpc, record);
+      refuse(res, grpc, routeFields, record);
       return true;
     }
     // auth-url and auth-type basic are not applied on this path: refused, never let through unchecked (docs/annotations.md).
     if (route.externalAuth !== undefined || route.basicAuth !== undefined) {
-      fail(res, grpc, 503, 'authentication (auth-url, auth-type) is not applied to HTTP/2 backends', record);
+      fail(res, grpc, 503, 'authentication (auth-url, auth-type) is not applied to HTTP/2 backends', record, routeFields);
       return true;
     }
-    const endpoint = backend.balancer.select();
+    // A canary on this host and path may take the request (canary.ts); default-backend while the choice has no ready endpoint (fallback.ts).
+    const chosen = route.canary === undefined ? own : routing.backends.get(backendOf(route, head.names, head.values));
+    const backend = route.fallbackBackend === undefined ? chosen : backendOrFallback(route, chosen, routing.backends);
+    const endpoint = backend?.balancer.select() ?? null;
     if (endpoint === null) {
-      fail(res, grpc, 503, 'no endpoint is ready', record);
+      fail(res, grpc, 503, 'no endpoint is ready', record, routeFields);
       return true;
     }
     const length = head.contentLengthCount === 1 ? head.contentLength : null;
-    const fields = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: length });
-    if (fields === null) return false; // a value that cannot be forwarded: the handler answers 400
-    const headers: OutgoingHttpHeaders = { ':method': method, ':path': target, ':scheme': backend.protocol === 'h2' ? 'https' : 'http', ':authority': head.host };
+    let fields = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: length });
+    if (fields === null) {
+      place?.();
+      return false; // a value that cannot be forwarded: the handler answers 400
+    }
+    // proxy-set-headers, then the policy's own request fields (as handler.ts).
+    const set = route.headers?.request;
+    if (set !== undefined) fields = withProxySetFields(fields, set, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values });
+    if (forward?.requestFields != null) fields = withRequestFields(fields, forward.requestFields);
+    const upstreamTarget = forward?.target ?? target;
+    const headers: OutgoingHttpHeaders = { ':method': method, ':path': upstreamTarget, ':scheme': protocol === 'h2' ? 'https' : 'http', ':authority': head.host };
     for (let i = 0; i < fields.length; i += 2) {
       const name = fields[i] as string;
-      if (name === 'host' || name === 'transfer-encoding') continue;
+      if (name === 'transfer-encoding') continue;
+      // upstream-vhost (a policy Host field) is the stream's :authority.
+      if (name === 'host') {
+        headers[':authority'] = fields[i + 1] as string;
+        continue;
+      }
       const had = headers[name];
       headers[name] = had === undefined ? (fields[i + 1] as string) : [...(Array.isArray(had) ? had : [String(had)]), fields[i + 1] as string];
     }
     if (grpc) headers.te = 'trailers';
     record.upstreamAddress = endpoint.key;
-    proxy(o, req, res, backend.protocol, endpoint.address, endpoint.port, headers, grpc, record);
+    const responseFields = routeFields === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, routeFields);
+    proxy(o, req, res, protocol, endpoint.address, endpoint.port, headers, grpc, record, responseFields);
     return true;
   };
 }
 
+/**
+ * withFields sets name, value pairs `fields` (a route's custom headers, a policy's CORS fields)
+ * on a response head in place of any of the same name; Set-Cookie goes beside the others.
+ */
+function withFields(out: OutgoingHttpHeaders, fields: readonly string[] | null): OutgoingHttpHeaders {
+  if (fields === null) return out;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = (fields[i] as string).toLowerCase();
+    const value = fields[i + 1] as string;
+    const had = out[name];
+    out[name] = name === 'set-cookie' && had !== undefined ? [...(Array.isArray(had) ? had : [String(had)]), value] : value;
+  }
+  return out;
+}
+
+/**
+ * answer gives an answer of Flusso's own (a policy's redirect or CORS preflight, a limit): to a
+ * gRPC call an error status as trailers-only UNAVAILABLE, else the status, its fields and body.
+ */
+function answer(res: NodeRes, grpc: boolean, method: string, a: PolicyAnswer, routeFields: readonly string[] | null, record: RequestRecord): void {
+  if (grpc && a.status >= 400) {
+    fail(res, grpc, a.status, statusLine(a.status), record, routeFields);
+    return;
+  }
+  const r = res as Http2ServerResponse;
+  const body = method === 'HEAD' ? '' : a.body;
+  const out: OutgoingHttpHeaders = {};
+  for (let i = 0; i < a.fields.length; i += 2) out[(a.fields[i] as string).toLowerCase()] = a.fields[i + 1] as string;
+  out['content-length'] = String(Buffer.byteLength(a.body));
+  r.statusCode = a.status;
+  for (const [k, v] of Object.entries(withFields(out, routeFields))) r.setHeader(k, v as string | string[]);
+  r.end(body);
+  record.finish(a.status, Buffer.byteLength(body));
+}
+
 /** fail answers before any upstream byte: trailers-only UNAVAILABLE for gRPC, else `status`. */
-function fail(res: NodeRes, grpc: boolean, status: number, message: string, record: RequestRecord): void {
+function fail(res: NodeRes, grpc: boolean, status: number, message: string, record: RequestRecord, fields: readonly string[] | null): void {
   const r = res as Http2ServerResponse;
   if (r.headersSent) {
     cut(res);
     record.finish(r.statusCode, 0);
     return;
   }
-  if (grpc) {
-    // Fields set, then end() with no body: node sends one HEADERS frame with END_STREAM
-    // (trailers-only). writeHead would send the head at once, without END_STREAM.
-    r.statusCode = 200;
-    r.setHeader('content-type', 'application/grpc');
-    r.setHeader('grpc-status', GRPC_UNAVAILABLE);
-    r.setHeader('grpc-message', encodeURIComponent(message));
-    r.end();
-    record.finish(200, 0);
-    return;
-  }
-  const body = `${status} ${status === 503 ? 'Service Unavailable' : 'Bad Gateway'}\n`;
-  r.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) });
-  r.end(body);
-  record.finish(status, body.length);
+  if (grpc) grpcAnswer(r, GRPC_UNAVAILABLE, message, fields, record);
+  else textAnswer(r, status, fields, record);
 }
 
 /** refuse answers a client its route's source range refuses: 403, or gRPC's PERMISSION_DENIED (7). */
-function refuse(res: NodeRes, grpc: boolean, record: RequestRecord): void {
-  const r = res as Http2ServerResponse;
-  if (grpc) {
-    r.statusCode = 200;
-    r.setHeader('content-type', 'application/grpc');
-    r.setHeader('grpc-status', '7');
-    r.setHeader('grpc-message', 'forbidden');
-    r.end();
-    record.finish(200, 0);
-    return;
-  }
-  const body = '403 Forbidden\n';
-  r.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) });
+function refuse(res: NodeRes, grpc: boolean, fields: readonly string[] | null, record: RequestRecord): void {
+  if (grpc) grpcAnswer(res as Http2ServerResponse, GRPC_PERMISSION_DENIED, 'forbidden', fields, record);
+  else textAnswer(res as Http2ServerResponse, 403, fields, record);
+}
+
+/**
+ * grpcAnswer ends a gRPC call before any upstream byte: fields set, then end() with no body, so
+ * node sends one HEADERS frame with END_STREAM (trailers-only); writeHead would send the head at
+ * once, without END_STREAM.
+ */
+function grpcAnswer(r: Http2ServerResponse, status: string, message: string, fields: readonly string[] | null, record: RequestRecord): void {
+  const out = withFields({}, fields);
+  out['content-type'] = 'application/grpc';
+  out['grpc-status'] = status;
+  out['grpc-message'] = encodeURIComponent(message);
+  r.statusCode = 200;
+  for (const [k, v] of Object.entries(out)) r.setHeader(k, v as string | string[]);
+  r.end();
+  record.finish(200, 0);
+}
+
+/** textAnswer answers `status` with its status line as a short text body, and the route's fields. */
+function textAnswer(r: Http2ServerResponse, status: number, fields: readonly string[] | null, record: RequestRecord): void {
+  const body = `${statusLine(status)}\n`;
+  const out = withFields({ 'content-type': 'text/plain; charset=utf-8' }, fields);
+  out['content-length'] = String(body.length);
+  r.writeHead(status, out);
   r.end(body);
-  record.finish(403, body.length);
+  record.finish(status, body.length);
 }
 
 /** cut resets the client's stream (HTTP/2) or closes its connection (HTTP/1.1) mid-response. */
@@ -172,14 +284,14 @@ function cut(res: NodeRes): void {
   else (res as ServerResponse).socket?.destroy();
 }
 
-function proxy(o: H2ProxyOptions, req: NodeReq, res: NodeRes, protocol: 'h2c' | 'h2', address: string, port: number, headers: OutgoingHttpHeaders, grpc: boolean, record: RequestRecord): void {
+function proxy(o: H2ProxyOptions, req: NodeReq, res: NodeRes, protocol: 'h2c' | 'h2', address: string, port: number, headers: OutgoingHttpHeaders, grpc: boolean, record: RequestRecord, fields: readonly string[] | null): void {
   const r = res as Http2ServerResponse;
   let up: ClientHttp2Stream;
   try {
     up = o.sessions.session(protocol, address, port).request(headers, { endStream: false });
   } catch (err) {
     o.log.warn({ err, upstream: record.upstreamAddress }, 'http2 upstream request failed');
-    fail(res, grpc, 502, 'upstream connection failed', record);
+    fail(res, grpc, 502, 'upstream connection failed', record, fields);
     return;
   }
   let bytesOut = 0;
@@ -206,6 +318,7 @@ function proxy(o: H2ProxyOptions, req: NodeReq, res: NodeRes, protocol: 'h2c' | 
     record.upstreamAt = performance.now();
     const out: OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(h)) if (k.charCodeAt(0) !== 58 && !DROP_RESPONSE.has(k) && v !== undefined) out[k] = v;
+    withFields(out, fields);
     // A trailers-only answer (HEADERS with END_STREAM: gRPC's errors) stays one: the fields are
     // set and end() sends them with END_STREAM; writeHead would send them without.
     if ((flags & h2.NGHTTP2_FLAG_END_STREAM) !== 0) {
@@ -236,7 +349,7 @@ function proxy(o: H2ProxyOptions, req: NodeReq, res: NodeRes, protocol: 'h2c' | 
   up.on('close', () => {
     if (done) return;
     // Reset or failed before its end: a reset that came from the client was handled below.
-    if (!r.headersSent) fail(res, grpc, 502, up.rstCode === h2.NGHTTP2_REFUSED_STREAM ? 'upstream refused the stream' : 'upstream failed', record);
+    if (!r.headersSent) fail(res, grpc, 502, up.rstCode === h2.NGHTTP2_REFUSED_STREAM ? 'upstream refused the stream' : 'upstream failed', record, fields);
     else {
       cut(res);
       finish(r.statusCode);
