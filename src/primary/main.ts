@@ -325,7 +325,7 @@ async function run(config: Config): Promise<void> {
   const trust = clientAddressOf(config);
   if (trust !== null && trust.source !== 'none' && trustsEveryone(trust.trusted))
     log.warn({ proxyRealIpCidr: trust.trusted, code: 'ING_ERR_CONFIG_TRUSTS_EVERY_PEER' }, `${trust.source === 'proxy-protocol' ? 'the PROXY protocol header' : `--forwarded-for-header (${config.forwardedForHeader})`} names the client for every peer in --proxy-real-ip-cidr, which trusts every address: any client can choose the address the allow-lists, rate limits and logs see; list the load balancers' addresses instead (docs/client-address.md)`);
-  if (config.useProxyProtocol && !config.http2) log.info({ httpPort: config.httpPort, httpsPort: config.httpsPort }, 'PROXY protocol v2 is required on the HTTP port only: with --http2 off the HTTPS port takes none (docs/client-address.md)');
+  if (config.useProxyProtocol && !config.http2) log.info({ httpPort: config.httpPort, httpsPort: config.httpsPort }, 'PROXY protocol is required on the HTTP port only: with --http2 off the HTTPS port takes none (docs/client-address.md)');
   log.info({ ...shown, adminToken: config.adminToken === undefined ? 'generated' : 'given', adminPort: admin.port, version: packageVersion(), node: process.version }, 'flusso started');
 
   const shutdown = async (signal: string): Promise<void> => {

@@ -222,10 +222,20 @@ describe('--use-proxy-protocol (v2) with --compute-full-forwarded-for', () => {
     expect(web.requests()).toBe(before + 1);
   });
 
-  it('on the HTTPS port a connection without a PROXY header, or with a v1 line, is closed before TLS and reaches no backend', async () => {
+  it('on the HTTPS port a v1 line (an AWS Classic Load Balancer\'s) names the client as v2 does, from a trusted peer only', async () => {
+    const v1 = (address: string): Buffer => Buffer.from(`PROXY TCP4 ${address} 127.0.0.1 40000 443\r\n`);
+    for (const alpn of ['http/1.1', 'h2'] as const) {
+      expect([alpn, await sendTls(proxied.httpsPort, 'open.test', { prefix: v1('203.0.113.9'), alpn })]).toEqual([alpn, { status: 200, realIp: '203.0.113.9', forwardedFor: '203.0.113.9' }]);
+      expect([alpn, await sendTls(proxied.httpsPort, 'open.test', { from: '127.0.0.2', prefix: v1('203.0.113.9'), alpn })]).toEqual([alpn, { status: 200, realIp: '127.0.0.2', forwardedFor: '203.0.113.9' }]);
+    }
+    const v6 = Buffer.from('PROXY TCP6 2001:db8::9 ::1 40000 443\r\n');
+    expect(await sendTls(proxied.httpsPort, 'open.test', { prefix: v6, alpn: 'http/1.1' })).toEqual({ status: 200, realIp: '2001:db8::9', forwardedFor: '2001:db8::9' });
+  });
+
+  it('on the HTTPS port a connection without a PROXY header, or with a broken v1 line, is closed before TLS and reaches no backend', async () => {
     const before = web.requests();
     expect(await sendTls(proxied.httpsPort, 'open.test', { alpn: 'http/1.1' })).toHaveProperty('failed');
-    expect(await sendTls(proxied.httpsPort, 'open.test', { prefix: Buffer.from('PROXY TCP4 203.0.113.9 127.0.0.1 40000 443\r\n'), alpn: 'http/1.1' })).toHaveProperty('failed');
+    expect(await sendTls(proxied.httpsPort, 'open.test', { prefix: Buffer.from('PROXY TCP4 203.0.113.9 ::1 40000 443\r\n'), alpn: 'http/1.1' })).toHaveProperty('failed');
     expect(web.requests()).toBe(before);
     // The port still serves the next connection.
     expect(await sendTls(proxied.httpsPort, 'open.test', { prefix: proxyV2('203.0.113.9'), alpn: 'http/1.1' })).toMatchObject({ status: 200 });

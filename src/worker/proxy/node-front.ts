@@ -57,7 +57,7 @@ export interface NodeTlsFrontOptions {
   readonly websockets: WebSocketProxy;
   /** Routes requests to HTTP/2 upstreams; absent: every request takes the handler. */
   readonly h2?: H2Route;
-  /** --use-proxy-protocol: every connection starts with a PROXY protocol v2 header, read before TLS (proxy-protocol.ts). */
+  /** --use-proxy-protocol: every connection starts with a PROXY protocol header (v2 or v1), read before TLS (proxy-protocol.ts). */
   readonly proxyProtocol?: boolean;
 }
 
@@ -242,7 +242,7 @@ export class NodeTlsFront {
   }
 
   /**
-   * #acceptProxied reads a connection's PROXY protocol v2 header, then hands the connection to
+   * #acceptProxied reads a connection's PROXY protocol header (v2 or v1), then hands the connection to
    * the TLS server. One without a whole valid header is closed: there is no HTTP to answer with
    * before TLS, as nginx's `listen … ssl proxy_protocol` closes it.
    */

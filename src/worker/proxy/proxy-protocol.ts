@@ -1,9 +1,11 @@
 /**
- * PROXY protocol v2 in front of TLS, for the HTTPS port's node:http2 front (docs/client-address.md):
- * with --use-proxy-protocol every connection starts with the load balancer's binary header, read
- * here before the TLS handshake; the HTTP port's header is read by uWebSockets.js itself.
+ * PROXY protocol in front of TLS, for the HTTPS port's node:http2 front (docs/client-address.md):
+ * with --use-proxy-protocol every connection starts with the load balancer's header, the binary
+ * v2 or the text v1 line (an AWS Classic Load Balancer's), read here before the TLS handshake;
+ * the HTTP port's header is read by uWebSockets.js itself, which reads v2 only.
  */
 import type { Socket } from 'node:net';
+import { parseAddress } from '../../shared/client-address.js';
 
 /** The 12 bytes every v2 header starts with. */
 const SIGNATURE = Uint8Array.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
@@ -19,6 +21,49 @@ export type ProxyV2Parse =
   /** `source`: the client's address (4 or 16 bytes), empty for LOCAL (the balancer's own health check) or a family without one. */
   | { readonly kind: 'done'; readonly consumed: number; readonly source: ArrayBuffer }
   | { readonly kind: 'invalid'; readonly reason: string };
+
+/** The v1 line's start, and its longest form (`PROXY TCP6 <39> <39> 65535 65535\r\n`, the specification's bound). */
+const V1_PREFIX = Buffer.from('PROXY ');
+const MAX_V1_BYTES = 107;
+
+/** parseProxyHeader reads a v2 header or a v1 line at the start of `b`, whichever it starts with. */
+export function parseProxyHeader(b: Uint8Array): ProxyV2Parse {
+  if (b.length === 0) return { kind: 'more' };
+  if (b[0] === V1_PREFIX[0]) return parseProxyV1(b);
+  if (b[0] === SIGNATURE[0]) return parseProxyV2(b);
+  return { kind: 'invalid', reason: 'no PROXY protocol header' };
+}
+
+/**
+ * parseProxyV1 reads a v1 line at the start of `b`: `PROXY TCP4|TCP6 source destination
+ * sport dport\r\n`, or `PROXY UNKNOWN …\r\n` (no address, as v2's LOCAL).
+ */
+export function parseProxyV1(b: Uint8Array): ProxyV2Parse {
+  const n = Math.min(b.length, V1_PREFIX.length);
+  for (let i = 0; i < n; i++) if (b[i] !== V1_PREFIX[i]) return { kind: 'invalid', reason: 'no PROXY protocol v1 line' };
+  let end = -1;
+  for (let i = V1_PREFIX.length; i < Math.min(b.length, MAX_V1_BYTES); i++) {
+    if (b[i] === 0x0a) {
+      end = i;
+      break;
+    }
+  }
+  if (end < 0) return b.length >= MAX_V1_BYTES ? { kind: 'invalid', reason: `PROXY protocol v1 line over ${MAX_V1_BYTES} bytes` } : { kind: 'more' };
+  if (b[end - 1] !== 0x0d) return { kind: 'invalid', reason: 'PROXY protocol v1 line not ended by CRLF' };
+  const consumed = end + 1;
+  const words = Buffer.from(b.buffer, b.byteOffset + V1_PREFIX.length, end - 1 - V1_PREFIX.length).toString('latin1').split(' ');
+  const family = words[0];
+  if (family === 'UNKNOWN') return { kind: 'done', consumed, source: NO_ADDRESS };
+  if ((family !== 'TCP4' && family !== 'TCP6') || words.length !== 5) return { kind: 'invalid', reason: `PROXY protocol v1 line "${words.join(' ').slice(0, 60)}"` };
+  const size = family === 'TCP4' ? 4 : 16;
+  const source = parseAddress(words[1] as string);
+  const destination = parseAddress(words[2] as string);
+  if (source?.length !== size || destination?.length !== size) return { kind: 'invalid', reason: `PROXY protocol v1 addresses not ${family}` };
+  for (const port of [words[3] as string, words[4] as string]) {
+    if (!/^(0|[1-9][0-9]{0,4})$/.test(port) || Number(port) > 65535) return { kind: 'invalid', reason: `PROXY protocol v1 port "${port.slice(0, 8)}"` };
+  }
+  return { kind: 'done', consumed, source: new Uint8Array(source).buffer };
+}
 
 /** parseProxyV2 reads a v2 header at the start of `b`. */
 export function parseProxyV2(b: Uint8Array): ProxyV2Parse {
@@ -62,7 +107,7 @@ export function readProxyHeader(socket: Socket, timeoutMs: number, ready: (sourc
   };
   const onData = (chunk: Buffer): void => {
     got = got.length === 0 ? chunk : Buffer.concat([got, chunk]);
-    const r = parseProxyV2(got);
+    const r = parseProxyHeader(got);
     if (r.kind === 'more') return;
     if (r.kind === 'invalid') return refuse(r.reason);
     finish();

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatAddress } from '../../../../src/worker/proxy/address.js';
-import { MAX_PROXY_HEADER_BYTES, parseProxyV2, readProxyHeader } from '../../../../src/worker/proxy/proxy-protocol.js';
+import { MAX_PROXY_HEADER_BYTES, parseProxyHeader, parseProxyV1, parseProxyV2, readProxyHeader } from '../../../../src/worker/proxy/proxy-protocol.js';
 
 const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
 
@@ -54,6 +54,45 @@ describe('parseProxyV2', () => {
   });
 });
 
+describe('parseProxyV1', () => {
+  it('reads a TCP4 and a TCP6 line and says how many bytes it took; UNKNOWN names no address', () => {
+    const v4 = parseProxyV1(Buffer.from('PROXY TCP4 203.0.113.9 10.0.0.1 40000 443\r\n\x16\x03'));
+    expect(v4.kind === 'done' && [formatAddress(v4.source), v4.consumed]).toEqual(['203.0.113.9', 43]);
+    const v6 = parseProxyV1(Buffer.from('PROXY TCP6 2001:db8::7 ::1 40000 443\r\n'));
+    expect(v6.kind === 'done' && formatAddress(v6.source)).toBe('2001:db8::7');
+    const unknown = parseProxyV1(Buffer.from('PROXY UNKNOWN ffff::1 ffff::2 1 2\r\n'));
+    expect(unknown.kind === 'done' && [unknown.source.byteLength, unknown.consumed]).toEqual([0, 35]);
+  });
+
+  it('asks for more until the line has ended, whatever the split', () => {
+    const line = Buffer.from('PROXY TCP4 203.0.113.9 10.0.0.1 40000 443\r\n');
+    for (let n = 0; n < line.length; n++) expect(parseProxyV1(line.subarray(0, n))).toEqual({ kind: 'more' });
+  });
+
+  it.each([
+    ['another start', 'PROXX TCP4 1.2.3.4 1.2.3.5 1 2\r\n', 'no PROXY protocol v1 line'],
+    ['a bare LF', 'PROXY TCP4 1.2.3.4 1.2.3.5 1 2\n', 'PROXY protocol v1 line not ended by CRLF'],
+    ['an unknown family', 'PROXY UDP4 1.2.3.4 1.2.3.5 1 2\r\n', 'PROXY protocol v1 line "UDP4 1.2.3.4 1.2.3.5 1 2"'],
+    ['a missing port', 'PROXY TCP4 1.2.3.4 1.2.3.5 1\r\n', 'PROXY protocol v1 line "TCP4 1.2.3.4 1.2.3.5 1"'],
+    ['an IPv6 address in TCP4', 'PROXY TCP4 ::1 1.2.3.5 1 2\r\n', 'PROXY protocol v1 addresses not TCP4'],
+    ['a name, not an address', 'PROXY TCP4 example.com 1.2.3.5 1 2\r\n', 'PROXY protocol v1 addresses not TCP4'],
+    ['a port over 65535', 'PROXY TCP4 1.2.3.4 1.2.3.5 65536 2\r\n', 'PROXY protocol v1 port "65536"'],
+    ['a port with a sign', 'PROXY TCP4 1.2.3.4 1.2.3.5 +1 2\r\n', 'PROXY protocol v1 port "+1"'],
+    ['a line past 107 bytes', `PROXY UNKNOWN ${'x'.repeat(100)}\r\n`, 'PROXY protocol v1 line over 107 bytes'],
+  ])('refuses %s', (_name, text, reason) => {
+    expect(parseProxyV1(Buffer.from(text))).toEqual({ kind: 'invalid', reason });
+  });
+});
+
+describe('parseProxyHeader', () => {
+  it('reads whichever version the bytes start with, and refuses anything else', () => {
+    expect(parseProxyHeader(header(0x21, 0x11, v4Block)).kind).toBe('done');
+    expect(parseProxyHeader(Buffer.from('PROXY TCP4 1.2.3.4 1.2.3.5 1 2\r\n')).kind).toBe('done');
+    expect(parseProxyHeader(Buffer.alloc(0))).toEqual({ kind: 'more' });
+    expect(parseProxyHeader(Buffer.from([0x16, 0x03, 0x01]))).toEqual({ kind: 'invalid', reason: 'no PROXY protocol header' });
+  });
+});
+
 describe('readProxyHeader', () => {
   let server: net.Server | null = null;
   afterEach(() => {
@@ -101,6 +140,6 @@ describe('readProxyHeader', () => {
     const slow = net.connect(port, '127.0.0.1');
     slow.write(Buffer.from(SIGNATURE.slice(0, 6)));
     await once(slow, 'close');
-    expect(outcomes).toEqual(['refused: no PROXY protocol v2 signature', 'refused: no whole PROXY protocol header within 200 ms']);
+    expect(outcomes).toEqual(['refused: no PROXY protocol header', 'refused: no whole PROXY protocol header within 200 ms']);
   });
 });
