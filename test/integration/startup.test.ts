@@ -221,7 +221,7 @@ describe('start-up fails safe', () => {
       expect(sick.body).toBe(
         `unhealthy:\n  the HTTP listener 0.0.0.0:${flusso.httpPort} (--http-port / --http-address) is shared with another process (pid ${intruder.pid} (node -e)): with SO_REUSEPORT the kernel would split the connections between us\n`,
       );
-      expect(flusso.logs().find((l) => l.msg === 'proxy port shared with another process; /healthz fails')).toMatchObject({ code: 'ING_ERR_LISTEN_FAILED' });
+      expect(await flusso.waitForLog((l) => l.msg === 'proxy port shared with another process; /healthz fails')).toMatchObject({ code: 'ING_ERR_LISTEN_FAILED' });
       await intruder.close();
       expect(await until(flusso, 'intruder gone', 200)).toEqual({ status: 200, body: 'ok\n' });
     });
