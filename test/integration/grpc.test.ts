@@ -8,7 +8,7 @@
  * Ingress without the annotation, reached with plain HTTP/2 requests.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createServer as createH2cServer, connect as h2connect, type Http2Server } from 'node:http2';
+import { createServer as createH2cServer, connect as h2connect, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -336,6 +336,7 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
   let main: Awaited<ReturnType<typeof startGrpcBackend>>;
   let canary: Awaited<ReturnType<typeof startGrpcBackend>>;
   let h2c: Http2Server;
+  let h2cSecond: Http2Server;
   let h2cRequests = 0;
   let flusso: FlussoProcess;
   const clients: EchoClient[] = [];
@@ -373,15 +374,19 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
   beforeAll(async () => {
     main = await startGrpcBackend(grpc.ServerCredentials.createInsecure());
     canary = await startGrpcBackend(grpc.ServerCredentials.createInsecure());
-    h2c = createH2cServer((req, res) => {
+    // Plain HTTP/2 endpoints: one on 127.0.0.1, and one on 127.0.0.2 at the same port for the two-endpoint Service.
+    const answer = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
       h2cRequests++;
       res.setHeader('content-type', 'application/json');
       res.setHeader('x-team', 'from-the-backend');
-      res.end(JSON.stringify({ path: req.url, via: req.headers['x-via'] ?? null }));
-    });
+      res.end(JSON.stringify({ path: req.url, via: req.headers['x-via'] ?? null, at: req.socket.localAddress }));
+    };
+    h2c = createH2cServer(answer);
     await new Promise<void>((r) => h2c.listen(0, '127.0.0.1', r));
     const h2cPort = (h2c.address() as AddressInfo).port;
-    const hosts = ['shaped.grpc.test', 'limited.grpc.test', 'web.grpc.test'];
+    h2cSecond = createH2cServer(answer);
+    await new Promise<void>((r) => h2cSecond.listen(h2cPort, '127.0.0.2', r));
+    const hosts = ['shaped.grpc.test', 'limited.grpc.test', 'web.grpc.test', 'sticky.grpc.test', 'hashed.grpc.test'];
     const configMap = (name: string, data: Record<string, string>): K8sObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: NS, name }, data });
     const dir = await manifestDir();
     await dir.write('all.yaml', [
@@ -398,6 +403,13 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
         spec: { ports: [{ name: 'second-port', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c', port: 8081, targetPort: h2cPort }] },
       },
       endpointSlice(NS, 'h2c-echo', ['127.0.0.1'], h2cPort, { portName: 'second-port' }),
+      {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: 'h2c-pair', namespace: NS },
+        spec: { ports: [{ protocol: 'TCP', appProtocol: 'kubernetes.io/h2c', port: 80, targetPort: h2cPort }] },
+      },
+      endpointSlice(NS, 'h2c-pair', ['127.0.0.1', '127.0.0.2'], h2cPort),
+      grpcIngress('sticky', 'sticky.grpc.test', 'h2c-pair', undefined, { [`${N}affinity`]: 'cookie' }),
+      grpcIngress('hashed', 'hashed.grpc.test', 'h2c-pair', undefined, { [`${N}upstream-hash-by`]: '$http_x_key' }),
       grpcIngress('shaped', 'shaped.grpc.test', 'echo', 'GRPC', { [`${N}custom-headers`]: `${NS}/hdrs` }),
       // The canary Ingress names no backend-protocol: its backend is spoken to in the main route's, as ingress-nginx does.
       grpcIngress('shaped-canary', 'shaped.grpc.test', 'echo-canary', undefined, { [`${N}canary`]: 'true', [`${N}canary-by-header`]: 'x-canary' }),
@@ -414,6 +426,7 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
     main?.server.forceShutdown();
     canary?.server.forceShutdown();
     h2c?.close();
+    h2cSecond?.close();
   });
 
   it('gRPC: custom-headers in the response metadata, proxy-set-headers to the backend, canary-by-header to the canary', async () => {
@@ -446,11 +459,33 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
   it('HTTP/2 (h2c): rewrite-target, CORS with a preflight Flusso answers itself, and custom-headers in place of the backend\'s', async () => {
     const got = await h2('web.grpc.test', { ':path': '/some/where?x=1', origin: 'https://app.example' });
     expect(got.status).toBe(200);
-    expect(JSON.parse(got.body)).toEqual({ path: '/inner?x=1', via: 'flusso' });
+    expect(JSON.parse(got.body)).toMatchObject({ path: '/inner?x=1', via: 'flusso' });
     expect([got.headers['x-team'], got.headers['access-control-allow-origin']]).toEqual(['blue', '*']);
     const seen = h2cRequests;
     const pre = await h2('web.grpc.test', { ':method': 'OPTIONS', ':path': '/some/where', origin: 'https://app.example', 'access-control-request-method': 'PUT' });
     expect([pre.status, pre.headers['access-control-allow-origin'], pre.headers['x-team'], h2cRequests - seen]).toEqual([204, '*', 'blue', 0]);
     expect(String(pre.headers['access-control-allow-methods'])).toContain('PUT');
+  });
+
+  it('HTTP/2 (h2c): affinity: cookie keeps a client on its endpoint; upstream-hash-by sends one key to one endpoint', async () => {
+    const at = async (host: string, headers: Record<string, string> = {}): Promise<{ at: string; cookie: unknown }> => {
+      const got = await h2(host, { ':path': '/', ...headers });
+      return { at: (JSON.parse(got.body) as { at: string }).at, cookie: got.headers['set-cookie'] };
+    };
+    // Without a cookie or a key the two endpoints take turns.
+    const turns = new Set<string>();
+    for (let i = 0; i < 4; i++) turns.add((await at('sticky.grpc.test')).at);
+    expect([...turns].sort()).toEqual(['127.0.0.1', '127.0.0.2']);
+    const first = await at('sticky.grpc.test');
+    const cookie = String(([] as unknown[]).concat(first.cookie)[0]).split(';')[0]!;
+    expect(cookie).toMatch(/^INGRESSCOOKIE=[0-9a-f]{32}$/);
+    const kept = new Set<string>();
+    for (let i = 0; i < 6; i++) kept.add((await at('sticky.grpc.test', { cookie })).at);
+    expect([...kept]).toEqual([first.at]);
+    for (const key of ['alpha', 'beta']) {
+      const hashed = new Set<string>();
+      for (let i = 0; i < 6; i++) hashed.add((await at('hashed.grpc.test', { 'x-key': key })).at);
+      expect([key, hashed.size]).toEqual([key, 1]);
+    }
   });
 });

@@ -11,7 +11,8 @@
  * The route's ingress-nginx annotations that make sense for a stream are applied here as the
  * HTTP/1.1 handler applies them (handler.ts), in nginx's phase order: the annotation policy
  * (redirects, rewrites, CORS), limit-rps/limit-rpm, limit-connections, the address lists, then
- * the canary and default-backend choice; custom-headers/add-headers on every answer and
+ * the canary and default-backend choice, then affinity: cookie or upstream-hash-by for the
+ * endpoint; custom-headers/add-headers on every answer and
  * proxy-set-headers on the upstream request. The backend is spoken to in the route's own
  * protocol, a canary's or the default backend's too, as ingress-nginx's grpc_pass location
  * sends every upstream it balances to in the location's protocol.
@@ -32,7 +33,10 @@ import { H2Sessions } from '../upstream/h2-sessions.js';
 import { ClientAddress } from './client-address.js';
 import type { ClientAddressSettings } from '../../shared/client-address.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
+import { affinityCookie } from '../../shared/affinity.js';
+import { cookieFieldOf, selectSticky } from './affinity.js';
 import { backendOf } from './canary.js';
+import { selectHashed } from './upstream-hash.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { joinFields, withProxySetFields } from './custom-headers.js';
 import { statusLine } from './errors.js';
@@ -102,9 +106,9 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     const protocol = own.protocol;
     const route = match.route;
     // What this path does not apply is said once per route (docs/http2.md, "Limits").
-    if ((route.cache !== undefined || route.upstream !== undefined || route.requestBody !== undefined || route.errorPages !== undefined || route.affinity !== undefined || route.hashBy !== undefined) && !warned.has(route)) {
+    if ((route.cache !== undefined || route.upstream !== undefined || route.requestBody !== undefined || route.errorPages !== undefined) && !warned.has(route)) {
       warned.add(route);
-      o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED' }, 'the cache, affinity, upstream-hash-by, custom-http-errors, and the proxy-*-timeout, proxy-next-upstream and body annotations are not applied to a route whose backend speaks HTTP/2');
+      o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED' }, 'the cache, custom-http-errors, and the proxy-*-timeout, proxy-next-upstream and body annotations are not applied to a route whose backend speaks HTTP/2');
     }
 
     const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc');
@@ -162,7 +166,15 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     // A canary on this host and path may take the request (canary.ts); default-backend while the choice has no ready endpoint (fallback.ts).
     const chosen = route.canary === undefined ? own : routing.backends.get(backendOf(route, head.names, head.values));
     const backend = route.fallbackBackend === undefined ? chosen : backendOrFallback(route, chosen, routing.backends);
-    const endpoint = backend?.balancer.select() ?? null;
+    // affinity: cookie first, then upstream-hash-by, else the balancer's turn (as handler.ts).
+    const affinity = route.affinity;
+    const hashBy = route.hashBy;
+    const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(head.names, head.values), () => backend.balancer.select());
+    const endpoint =
+      backend === undefined ? null
+      : affinity !== undefined ? (sticky?.endpoint ?? null)
+      : hashBy === undefined ? backend.balancer.select()
+      : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => clientAddress });
     if (endpoint === null) {
       fail(res, grpc, 503, 'no endpoint is ready', record, routeFields);
       return true;
@@ -192,7 +204,9 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     }
     if (grpc) headers.te = 'trailers';
     record.upstreamAddress = endpoint.key;
-    const responseFields = routeFields === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, routeFields);
+    let responseFields = routeFields === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, routeFields);
+    // A new or re-issued affinity cookie goes beside the upstream's own Set-Cookie fields (withFields).
+    if (sticky?.issue != null && affinity !== undefined) responseFields = [...(responseFields ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())];
     proxy(o, req, res, protocol, endpoint.address, endpoint.port, headers, grpc, record, responseFields);
     return true;
   };
