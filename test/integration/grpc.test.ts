@@ -8,9 +8,11 @@
  * Ingress without the annotation, reached with plain HTTP/2 requests.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createH2cServer, connect as h2connect, type Http2Server, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testPki, tlsSecret } from '../helpers/certs.js';
 import { pollUntil, startFlusso, type FlussoProcess } from '../helpers/flusso.js';
@@ -338,6 +340,9 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
   let h2c: Http2Server;
   let h2cSecond: Http2Server;
   let h2cRequests = 0;
+  let auth: HttpServer;
+  /** What the auth service was asked: each check's Authorization field. */
+  const authAsked: string[] = [];
   let flusso: FlussoProcess;
   const clients: EchoClient[] = [];
   const client = (host: string): EchoClient => {
@@ -386,7 +391,15 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
     const h2cPort = (h2c.address() as AddressInfo).port;
     h2cSecond = createH2cServer(answer);
     await new Promise<void>((r) => h2cSecond.listen(h2cPort, '127.0.0.2', r));
-    const hosts = ['shaped.grpc.test', 'limited.grpc.test', 'web.grpc.test', 'sticky.grpc.test', 'hashed.grpc.test'];
+    // auth-url's service: token "good" passes with X-User; anything else is 401.
+    auth = createHttpServer((req, res) => {
+      authAsked.push(String(req.headers.authorization ?? ''));
+      if (req.headers.authorization === 'Bearer good') res.writeHead(200, { 'x-user': 'ann' }).end();
+      else res.writeHead(401).end();
+    });
+    await new Promise<void>((r) => auth.listen(0, '127.0.0.1', r));
+    const authPort = (auth.address() as AddressInfo).port;
+    const hosts = ['shaped.grpc.test', 'limited.grpc.test', 'web.grpc.test', 'sticky.grpc.test', 'hashed.grpc.test', 'basic.grpc.test', 'external.grpc.test'];
     const configMap = (name: string, data: Record<string, string>): K8sObject => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: NS, name }, data });
     const dir = await manifestDir();
     await dir.write('all.yaml', [
@@ -408,6 +421,9 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
         spec: { ports: [{ protocol: 'TCP', appProtocol: 'kubernetes.io/h2c', port: 80, targetPort: h2cPort }] },
       },
       endpointSlice(NS, 'h2c-pair', ['127.0.0.1', '127.0.0.2'], h2cPort),
+      { apiVersion: 'v1', kind: 'Secret', metadata: { namespace: NS, name: 'users' }, type: 'Opaque', stringData: { auth: `ann:{PLAIN}ann-pass\nbob:${bcrypt.hashSync('bob-pass', 4)}\n` } },
+      grpcIngress('basic', 'basic.grpc.test', 'echo', 'GRPC', { [`${N}auth-type`]: 'basic', [`${N}auth-secret`]: 'users' }),
+      grpcIngress('external', 'external.grpc.test', 'echo', 'GRPC', { [`${N}auth-url`]: `http://127.0.0.1:${authPort}/check`, [`${N}auth-response-headers`]: 'X-User' }),
       grpcIngress('sticky', 'sticky.grpc.test', 'h2c-pair', undefined, { [`${N}affinity`]: 'cookie' }),
       grpcIngress('hashed', 'hashed.grpc.test', 'h2c-pair', undefined, { [`${N}upstream-hash-by`]: '$http_x_key' }),
       grpcIngress('shaped', 'shaped.grpc.test', 'echo', 'GRPC', { [`${N}custom-headers`]: `${NS}/hdrs` }),
@@ -427,6 +443,45 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
     canary?.server.forceShutdown();
     h2c?.close();
     h2cSecond?.close();
+    auth?.close();
+  });
+
+  it('gRPC: auth-type basic lets a call with the right password through without its Authorization; others get UNAUTHENTICATED before the backend', async () => {
+    const basic = (user: string, password: string): grpc.Metadata => {
+      const md = new grpc.Metadata();
+      md.set('authorization', `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`);
+      return md;
+    };
+    const c = client('basic.grpc.test');
+    // {PLAIN} is checked at once, bcrypt on the worker's verifier thread (the call waits for it).
+    for (const [user, password] of [['ann', 'ann-pass'], ['bob', 'bob-pass']] as const) {
+      const ok = await call(c, `hi ${user}`, basic(user, password));
+      expect([user, ok.err, ok.res?.toString()]).toEqual([user, null, `echo:hi ${user}`]);
+      expect(main.seen.metadata?.get('authorization')).toEqual([]);
+    }
+    const before = main.seen.calls;
+    for (const md of [basic('ann', 'wrong'), basic('bob', 'wrong'), new grpc.Metadata()]) {
+      const r = await call(c, 'let me in', md);
+      expect([r.err?.code, r.err?.details]).toEqual([grpc.status.UNAUTHENTICATED, '401 Unauthorized']);
+    }
+    expect(main.seen.calls).toBe(before);
+  });
+
+  it('gRPC: auth-url asks the auth service; allowed calls carry its auth-response-headers, refused ones get UNAUTHENTICATED', async () => {
+    const token = (t: string): grpc.Metadata => {
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${t}`);
+      md.set('x-user', 'forged');
+      return md;
+    };
+    const c = client('external.grpc.test');
+    const ok = await call(c, 'in', token('good'));
+    expect([ok.err, ok.res?.toString(), main.seen.metadata?.get('x-user')]).toEqual([null, 'echo:in', ['ann']]);
+    const before = main.seen.calls;
+    const refused = await call(c, 'out', token('bad'));
+    expect(refused.err?.code).toBe(grpc.status.UNAUTHENTICATED);
+    expect(main.seen.calls).toBe(before);
+    expect(authAsked.slice(-2)).toEqual(['Bearer good', 'Bearer bad']);
   });
 
   it('gRPC: custom-headers in the response metadata, proxy-set-headers to the backend, canary-by-header to the canary', async () => {

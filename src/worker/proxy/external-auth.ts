@@ -45,8 +45,12 @@ export function setAuthCookie(res: HttpResponse, cookie: string, always: boolean
  */
 export function addedResponseFields(res: HttpResponse, status: number): readonly string[] | null {
   const a = (res as HttpResponse & { [ADDED]?: { cookie: string; always: boolean } })[ADDED];
-  if (a === undefined || (!a.always && !ADD_HEADER_STATUSES.has(status))) return null;
-  return ['Set-Cookie', a.cookie];
+  return a === undefined ? null : authCookieFields(a.cookie, a.always, status);
+}
+
+/** authCookieFields is the auth service's Set-Cookie for a response of `status` (nginx `add_header … always` or not), or null. */
+export function authCookieFields(cookie: string, always: boolean, status: number): readonly string[] | null {
+  return always || ADD_HEADER_STATUSES.has(status) ? ['Set-Cookie', cookie] : null;
 }
 
 /** AuthVerdict is what a check decided: go on, or this answer to the client. */

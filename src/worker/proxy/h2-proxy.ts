@@ -35,7 +35,9 @@ import type { ClientAddressSettings } from '../../shared/client-address.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { affinityCookie } from '../../shared/affinity.js';
 import { cookieFieldOf, selectSticky } from './affinity.js';
+import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps } from './access-gate.js';
 import { backendOf } from './canary.js';
+import { authCookieFields, withAuthFields, type AuthRequest } from './external-auth.js';
 import { selectHashed } from './upstream-hash.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { joinFields, withProxySetFields } from './custom-headers.js';
@@ -54,6 +56,25 @@ const GRPC_UNAVAILABLE = '14';
 /** gRPC status PERMISSION_DENIED. */
 const GRPC_PERMISSION_DENIED = '7';
 
+/** The answer to a request whose handling failed inside Flusso. */
+const INTERNAL: PolicyAnswer = { status: 500, fields: ['Content-Type', 'text/plain; charset=utf-8'], body: `${statusLine(500)}\n` };
+
+/**
+ * grpcStatusOf is the gRPC status a client derives from an HTTP status
+ * (https://github.com/grpc/grpc/blob/master/doc/http-grpc-status-mapping.md), for Flusso's own
+ * answers to a gRPC call: what the call would have got from nginx's HTTP answer.
+ */
+function grpcStatusOf(status: number): string {
+  switch (status) {
+    case 400: return '13'; // INTERNAL
+    case 401: return '16'; // UNAUTHENTICATED
+    case 403: return GRPC_PERMISSION_DENIED;
+    case 404: return '12'; // UNIMPLEMENTED
+    case 429: case 502: case 503: case 504: return GRPC_UNAVAILABLE;
+    default: return '2'; // UNKNOWN
+  }
+}
+
 /** Response fields HTTP/2 forbids, and those Flusso sets itself. */
 const DROP_RESPONSE: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'server', 'date']);
 
@@ -71,6 +92,14 @@ export interface H2ProxyOptions {
   readonly rateLimitStatus?: number;
   /** The worker's limit-connections counts, shared with the HTTP/1.1 handler. */
   readonly connLimiter?: ConnLimiter | null;
+  /** auth-type basic and auth-url, as the HTTP/1.1 handler runs them (absent: such routes answer 503, never open). */
+  readonly access?: AccessDeps;
+}
+
+/** AuthCookie is an auth service's Set-Cookie for the response (external-auth.ts authCookieFields). */
+interface AuthCookie {
+  readonly cookie: string;
+  readonly always: boolean;
 }
 
 /** Routes whose unapplied annotations were logged. */
@@ -86,6 +115,7 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
   const rateLimiter = o.rateLimiter ?? null;
   const connLimiter = o.connLimiter ?? null;
   const limited = rateLimitedAnswer(o.rateLimitStatus ?? 503);
+  const accessDeps: AccessDeps = o.access ?? { basicAuth: null, externalAuth: null, log: o.log };
   return (req, res, l, proxied) => {
     const routing = o.state.current;
     let any = hasH2.get(routing.backends);
@@ -158,27 +188,8 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
       refuse(res, grpc, routeFields, record);
       return true;
     }
-    // auth-url and auth-type basic are not applied on this path: refused, never let through unchecked (docs/annotations.md).
-    if (route.externalAuth !== undefined || route.basicAuth !== undefined) {
-      fail(res, grpc, 503, 'authentication (auth-url, auth-type) is not applied to HTTP/2 backends', record, routeFields);
-      return true;
-    }
-    // A canary on this host and path may take the request (canary.ts); default-backend while the choice has no ready endpoint (fallback.ts).
-    const chosen = route.canary === undefined ? own : routing.backends.get(backendOf(route, head.names, head.values));
-    const backend = route.fallbackBackend === undefined ? chosen : backendOrFallback(route, chosen, routing.backends);
-    // affinity: cookie first, then upstream-hash-by, else the balancer's turn (as handler.ts).
-    const affinity = route.affinity;
-    const hashBy = route.hashBy;
-    const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(head.names, head.values), () => backend.balancer.select());
-    const endpoint =
-      backend === undefined ? null
-      : affinity !== undefined ? (sticky?.endpoint ?? null)
-      : hashBy === undefined ? backend.balancer.select()
-      : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => clientAddress });
-    if (endpoint === null) {
-      fail(res, grpc, 503, 'no endpoint is ready', record, routeFields);
-      return true;
-    }
+    // The upstream head, now: the shared head is the next request's once this one waits for an auth check.
+    const hostField = head.host;
     const length = head.contentLengthCount === 1 ? head.contentLength : null;
     let fields = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: length });
     if (fields === null) {
@@ -190,24 +201,90 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     if (set !== undefined) fields = withProxySetFields(fields, set, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values });
     if (forward?.requestFields != null) fields = withRequestFields(fields, forward.requestFields);
     const upstreamTarget = forward?.target ?? target;
-    const headers: OutgoingHttpHeaders = { ':method': method, ':path': upstreamTarget, ':scheme': protocol === 'h2' ? 'https' : 'http', ':authority': head.host };
-    for (let i = 0; i < fields.length; i += 2) {
-      const name = fields[i] as string;
-      if (name === 'transfer-encoding') continue;
-      // upstream-vhost (a policy Host field) is the stream's :authority.
-      if (name === 'host') {
-        headers[':authority'] = fields[i + 1] as string;
-        continue;
+    const baseFields = routeFields === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, routeFields);
+
+    /** send picks the backend and endpoint and proxies the stream, with the upstream fields `sent`. */
+    const send = (names: readonly string[], values: readonly string[], sent: readonly string[], authCookie: AuthCookie | null): void => {
+      const backends = o.state.current.backends;
+      // A canary on this host and path may take the request (canary.ts); default-backend while the choice has no ready endpoint (fallback.ts).
+      const chosen = route.canary === undefined ? backends.get(route.backend) : backends.get(backendOf(route, names, values));
+      const backend = route.fallbackBackend === undefined ? chosen : backendOrFallback(route, chosen, backends);
+      // affinity: cookie first, then upstream-hash-by, else the balancer's turn (as handler.ts).
+      const affinity = route.affinity;
+      const hashBy = route.hashBy;
+      const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(names, values), () => backend.balancer.select());
+      const endpoint =
+        backend === undefined ? null
+        : affinity !== undefined ? (sticky?.endpoint ?? null)
+        : hashBy === undefined ? backend.balancer.select()
+        : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names, values, remoteAddress: () => clientAddress });
+      if (endpoint === null) {
+        fail(res, grpc, 503, 'no endpoint is ready', record, baseFields);
+        return;
       }
-      const had = headers[name];
-      headers[name] = had === undefined ? (fields[i + 1] as string) : [...(Array.isArray(had) ? had : [String(had)]), fields[i + 1] as string];
+      const headers: OutgoingHttpHeaders = { ':method': method, ':path': upstreamTarget, ':scheme': protocol === 'h2' ? 'https' : 'http', ':authority': hostField };
+      for (let i = 0; i < sent.length; i += 2) {
+        const name = sent[i] as string;
+        if (name === 'transfer-encoding') continue;
+        // upstream-vhost (a policy Host field) is the stream's :authority.
+        if (name === 'host') {
+          headers[':authority'] = sent[i + 1] as string;
+          continue;
+        }
+        const had = headers[name];
+        headers[name] = had === undefined ? (sent[i + 1] as string) : [...(Array.isArray(had) ? had : [String(had)]), sent[i + 1] as string];
+      }
+      if (grpc) headers.te = 'trailers';
+      record.upstreamAddress = endpoint.key;
+      // A new or re-issued affinity cookie goes beside the upstream's own Set-Cookie fields (withFields).
+      const responseFields = sticky?.issue != null && affinity !== undefined ? [...(baseFields ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())] : baseFields;
+      proxy(o, req, res, protocol, endpoint.address, endpoint.port, headers, grpc, record, responseFields, authCookie);
+    };
+
+    if (route.basicAuth === undefined && route.externalAuth === undefined) {
+      send(head.names, head.values, fields, null);
+      return true;
     }
-    if (grpc) headers.te = 'trailers';
-    record.upstreamAddress = endpoint.key;
-    let responseFields = routeFields === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, routeFields);
-    // A new or re-issued affinity cookie goes beside the upstream's own Set-Cookie fields (withFields).
-    if (sticky?.issue != null && affinity !== undefined) responseFields = [...(responseFields ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())];
-    proxy(o, req, res, protocol, endpoint.address, endpoint.port, headers, grpc, record, responseFields);
+    // auth-type basic, then auth-url, after the address lists: nginx's access phase (access-gate.ts).
+    const access = decideAccess(route, authorizationOf(head.names, head.values), accessDeps);
+    if ('answer' in access) {
+      answer(res, grpc, method, access.answer, routeFields, record);
+      return true;
+    }
+    const drop = access.dropAuthorization;
+    if (access.gate === null) {
+      send(head.names, head.values, drop ? withAuthFields(fields, NO_AUTHORIZATION) : fields, null);
+      return true;
+    }
+    // The check runs while the request waits: its body stays unread (flow control holds the
+    // client), and a client that leaves meanwhile ends it.
+    const names = head.names.slice();
+    const values = head.values.slice();
+    const upstreamFields = fields;
+    req.pause();
+    let gone = false;
+    res.once('close', () => {
+      if (gone || res.writableEnded) return;
+      gone = true;
+      record.finish(CLIENT_CLOSED, 0);
+    });
+    const request: AuthRequest = {
+      scheme: l.scheme, hostField, host, method, target, path, query, clientAddress, upstreamFields,
+      field: (name) => {
+        const i = names.indexOf(name);
+        return i < 0 ? '' : (values[i] as string);
+      },
+    };
+    access.gate(request, (verdict) => {
+      if (gone) return;
+      try {
+        if (!verdict.allow) return answer(res, grpc, method, verdict.answer, routeFields, record);
+        send(names, values, withAuthFields(upstreamFields, drop ? [...verdict.fields, ...NO_AUTHORIZATION] : verdict.fields), verdict.cookie === undefined ? null : { cookie: verdict.cookie, always: verdict.always === true });
+      } catch (err) {
+        o.log.error({ err, code: 'ING_ERR_PROXY_INTERNAL' }, 'http2 request after its auth check failed');
+        if (!gone) answer(res, grpc, method, INTERNAL, routeFields, record);
+      }
+    });
     return true;
   };
 }
@@ -233,7 +310,7 @@ function withFields(out: OutgoingHttpHeaders, fields: readonly string[] | null):
  */
 function answer(res: NodeRes, grpc: boolean, method: string, a: PolicyAnswer, routeFields: readonly string[] | null, record: RequestRecord): void {
   if (grpc && a.status >= 400) {
-    fail(res, grpc, a.status, statusLine(a.status), record, routeFields);
+    grpcAnswer(res as Http2ServerResponse, grpcStatusOf(a.status), statusLine(a.status), routeFields, record);
     return;
   }
   const r = res as Http2ServerResponse;
@@ -298,7 +375,7 @@ function cut(res: NodeRes): void {
   else (res as ServerResponse).socket?.destroy();
 }
 
-function proxy(o: H2ProxyOptions, req: NodeReq, res: NodeRes, protocol: 'h2c' | 'h2', address: string, port: number, headers: OutgoingHttpHeaders, grpc: boolean, record: RequestRecord, fields: readonly string[] | null): void {
+function proxy(o: H2ProxyOptions, req: NodeReq, res: NodeRes, protocol: 'h2c' | 'h2', address: string, port: number, headers: OutgoingHttpHeaders, grpc: boolean, record: RequestRecord, fields: readonly string[] | null, authCookie: AuthCookie | null): void {
   const r = res as Http2ServerResponse;
   let up: ClientHttp2Stream;
   try {
@@ -325,6 +402,7 @@ function proxy(o: H2ProxyOptions, req: NodeReq, res: NodeRes, protocol: 'h2c' | 
   req.on('end', () => {
     if (!up.destroyed) up.end();
   });
+  req.resume(); // paused while an auth check ran
 
   up.on('response', (h: IncomingHttpHeaders, flags: number) => {
     const status = Number(h[':status']);
@@ -333,6 +411,7 @@ function proxy(o: H2ProxyOptions, req: NodeReq, res: NodeRes, protocol: 'h2c' | 
     const out: OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(h)) if (k.charCodeAt(0) !== 58 && !DROP_RESPONSE.has(k) && v !== undefined) out[k] = v;
     withFields(out, fields);
+    if (authCookie !== null) withFields(out, authCookieFields(authCookie.cookie, authCookie.always, status));
     // A trailers-only answer (HEADERS with END_STREAM: gRPC's errors) stays one: the fields are
     // set and end() sends them with END_STREAM; writeHead would send them without.
     if ((flags & h2.NGHTTP2_FLAG_END_STREAM) !== 0) {

@@ -126,7 +126,7 @@ export function createProxyServer(opts: ProxyServerOptions): ProxyServer {
     config.https === null
       ? null
       : config.https.http2 === true
-        ? new NodeTlsFront({ uws: uWS, config, https: config.https, log, listener: listener('https', config.https.port, config.https.hsts), handler, websockets, h2: createH2Route({ state: opts.state, sessions: h2Sessions, log, accessLog, rateLimiter: opts.rateLimiter ?? null, rateLimitStatus: config.rateLimit?.status ?? 503, connLimiter, ...(config.clientAddress === undefined ? {} : { clientAddress: config.clientAddress }) }), proxyProtocol: config.clientAddress?.source === 'proxy-protocol' })
+        ? new NodeTlsFront({ uws: uWS, config, https: config.https, log, listener: listener('https', config.https.port, config.https.hsts), handler, websockets, h2: createH2Route({ state: opts.state, sessions: h2Sessions, log, accessLog, rateLimiter: opts.rateLimiter ?? null, rateLimitStatus: config.rateLimit?.status ?? 503, connLimiter, access: { basicAuth, externalAuth, log }, ...(config.clientAddress === undefined ? {} : { clientAddress: config.clientAddress }) }), proxyProtocol: config.clientAddress?.source === 'proxy-protocol' })
         : new TlsFront({
           uws: uWS,
           config,
