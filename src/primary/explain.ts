@@ -93,6 +93,8 @@ export function explainRoute(table: RoutingTable, rawHost: string, rawPath: stri
   if (chosen !== null) {
     const query = q < 0 ? '' : rawPath.slice(q + 1);
     const annotations = describeAnnotations(chosen, { method: traits.method ?? 'GET', scheme: traits.scheme ?? 'http', hostField: rawHost, host, path, query, target: query === '' ? path : `${path}?${query}`, origin: traits.origin ?? '' }, traits.clientAddress, traits);
+    const http2 = describeHttp2Backend(chosen, table.backends.find((b) => b.id === chosen?.backend)?.protocol);
+    if (http2 !== null) annotations.push(http2);
     const how = chosen.regex === true ? `regex "${chosen.path}"` : `${chosen.match} "${chosen.path}"`;
     return { ...base, result: 'route', route: chosen, summary: `${describeHost(hostChoice, vhost?.host)}; ${how} of Ingress ${chosen.source} → ${chosen.backend}`, annotations };
   }
@@ -100,6 +102,22 @@ export function explainRoute(table: RoutingTable, rawHost: string, rawPath: stri
   if (table.defaultBackend !== null)
     return { ...base, result: 'default-backend', route: table.defaultBackend, summary: `${why}; the default backend of Ingress ${table.defaultBackend.source} → ${table.defaultBackend.backend}`, annotations: [] };
   return { ...base, result: 'not-found', route: null, summary: `${why} and no Ingress sets a default backend: 404`, annotations: [] };
+}
+
+/**
+ * describeHttp2Backend says how a request reaches a backend that speaks HTTP/2 (docs/http2.md),
+ * and which of the route's annotations that path does not apply; null for an HTTP/1.1 backend.
+ */
+export function describeHttp2Backend(route: Route, protocol: 'h2c' | 'h2' | undefined): string | null {
+  if (protocol === undefined) return null;
+  const unapplied = [
+    ...(route.cache !== undefined ? ['the response cache'] : []),
+    ...(route.errorPages !== undefined ? ['custom-http-errors'] : []),
+    ...(route.upstream !== undefined ? ['the proxy-*-timeout and proxy-next-upstream annotations'] : []),
+    ...(route.requestBody !== undefined ? ['the body annotations'] : []),
+  ];
+  const how = `the backend speaks HTTP/2 (${protocol === 'h2c' ? 'h2c' : 'over TLS'}): requests to the HTTPS port with --http2 on go out as HTTP/2 streams; on the plain port they go out as HTTP/1.1, which an HTTP/2 endpoint refuses (502)`;
+  return unapplied.length === 0 ? how : `${how}; not applied on that path: ${unapplied.join(', ')}`;
 }
 
 function matchOrder(a: Route, b: Route): number {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { explainRoute } from '../../../src/primary/explain.js';
+import type { Route, RoutingTable } from '../../../src/shared/snapshot.js';
 import { table } from '../worker/router/router.contract.js';
 import { runRouterContract } from '../worker/router/router.contract.js';
 
@@ -63,5 +64,25 @@ describe('explainRoute', () => {
   it('explains the normalised path, as the proxy matches it', () => {
     const e = explainRoute(t, 'shop.example', '/x/../foo/%62ar');
     expect([e.path, e.route?.backend]).toEqual(['/foo/bar', 'foobar']);
+  });
+});
+
+describe('explainRoute on a route whose backend speaks HTTP/2', () => {
+  const base = table({ 'grpc.example': [['Prefix', '/', 'grpc/echo:80/h2c']], 'web.example': [['Prefix', '/', 'web/site:80']] });
+  const cachedRoute = { ...base.hosts[0]!.routes[0]!, cache: { ttlSeconds: 60 } } as unknown as Route;
+  const t: RoutingTable = {
+    ...base,
+    hosts: [{ host: 'grpc.example', routes: [cachedRoute] }, base.hosts[1]!],
+    backends: [{ id: 'grpc/echo:80/h2c', protocol: 'h2c', endpoints: [] } as unknown as RoutingTable['backends'][number]],
+  };
+
+  it('says how requests reach it and which of its annotations that path does not apply', () => {
+    expect(explainRoute(t, 'grpc.example', '/pkg.Svc/Call').annotations).toEqual([
+      'the backend speaks HTTP/2 (h2c): requests to the HTTPS port with --http2 on go out as HTTP/2 streams; on the plain port they go out as HTTP/1.1, which an HTTP/2 endpoint refuses (502); not applied on that path: the response cache',
+    ]);
+  });
+
+  it('says nothing of the kind for an HTTP/1.1 backend', () => {
+    expect(explainRoute(t, 'web.example', '/').annotations).toEqual([]);
   });
 });
