@@ -4,8 +4,12 @@
  * pod that served it; every request carrying it reaches that pod, whichever worker takes the
  * connection and after a restart of Flusso; when the pod leaves the EndpointSlice the cookie is
  * issued again for another pod. The cookie's attributes follow the session-cookie annotations.
+ * WebSocket upgrades keep to the cookie's pod too, and the 101 carries a new cookie.
  */
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { httpRequest } from '../helpers/http.js';
@@ -110,5 +114,62 @@ describe('affinity: cookie through the CLI', () => {
     expect(['web-1', 'web-2']).toContain(gone.pod);
     expect(valueOf(gone.setCookie[0] ?? '')).toBe(cookies.get(gone.pod));
     expect(await ask('plain.test', `INGRESSCOOKIE=${cookies.get('web-1') as string}`)).toEqual({ pod: 'web-1', setCookie: [] });
+  });
+});
+
+describe('affinity: cookie on WebSocket upgrades', () => {
+  let wsFlusso: FlussoProcess;
+  const servers: WebSocketServer[] = [];
+
+  /** open upgrades on the sticky route; the address of the backend that took it, and the 101's Set-Cookie. */
+  const open = (cookie?: string): Promise<{ at: string; setCookie: string[] }> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${wsFlusso.httpPort}/socket`, { headers: { host: 'wsticky.test', ...(cookie === undefined ? {} : { cookie }) }, perMessageDeflate: false });
+      let setCookie: string[] = [];
+      ws.once('upgrade', (res) => (setCookie = ([] as string[]).concat(res.headers['set-cookie'] ?? [])));
+      ws.once('message', (data: Buffer) => {
+        ws.close();
+        resolve({ at: data.toString(), setCookie });
+      });
+      ws.once('error', reject);
+    });
+
+  beforeAll(async () => {
+    // Two WebSocket pods on one port, 127.0.0.1 and 127.0.0.2; each says which it is.
+    const first = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await once(first, 'listening');
+    const port = (first.address() as AddressInfo).port;
+    const second = new WebSocketServer({ host: '127.0.0.2', port });
+    await once(second, 'listening');
+    for (const [wss, at] of [[first, '127.0.0.1'], [second, '127.0.0.2']] as const) {
+      servers.push(wss);
+      wss.on('connection', (ws) => ws.send(at));
+    }
+    const wsDir = await manifestDir();
+    const ing = ingress(NS, 'wsticky', { host: 'wsticky.test', paths: [{ path: '/', service: 'sockets', port: 'ws' }] });
+    await wsDir.write('00.yaml', [
+      ingressClass('flusso'),
+      service(NS, 'sockets', [{ name: 'ws', port: 80, targetPort: port }]),
+      endpointSlice(NS, 'sockets', ['127.0.0.1', '127.0.0.2'], port, { portName: 'ws' }),
+      { ...ing, metadata: { ...(ing.metadata as object), annotations: { [`${N}affinity`]: 'cookie' } } },
+    ]);
+    wsFlusso = await startFlusso({ manifestsDir: wsDir.dir, workers: 1 });
+    await wsFlusso.waitForGeneration(1);
+  });
+
+  afterAll(async () => {
+    await wsFlusso?.stop();
+    for (const wss of servers) wss.close();
+  });
+
+  it('the 101 without a cookie carries one naming its pod; every upgrade with it reaches that pod, and gets none again', async () => {
+    const [a, b] = [await open(), await open()];
+    // Without a cookie the two pods take turns, each with its own cookie.
+    expect([a.at, b.at].sort()).toEqual(['127.0.0.1', '127.0.0.2']);
+    expect(valueOf(a.setCookie[0] ?? '')).not.toBe(valueOf(b.setCookie[0] ?? ''));
+    for (const first of [a, b]) {
+      const cookie = `INGRESSCOOKIE=${valueOf(first.setCookie[0] ?? '')}`;
+      for (let i = 0; i < 3; i++) expect(await open(cookie)).toEqual({ at: first.at, setCookie: [] });
+    }
   });
 });

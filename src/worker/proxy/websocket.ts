@@ -26,6 +26,8 @@ import type { RouteCounters } from '../stats.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 import { selectHashed } from './upstream-hash.js';
 import { backendOf } from './canary.js';
+import { cookieFieldOf, selectSticky } from './affinity.js';
+import { affinityCookie } from '../../shared/affinity.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { rateLimitedAnswer } from './rate-limit.js';
@@ -283,8 +285,14 @@ export class WebSocketProxy {
     const chosen = routing.backends.get(match.route.canary === undefined ? match.route.backend : backendOf(match.route, head.names, head.values));
     const backend = match.route.fallbackBackend === undefined ? chosen : backendOrFallback(match.route, chosen, routing.backends);
     const hashBy = match.route.hashBy;
-    // upstream-hash-by picks the handshake's endpoint as any request's (upstream-hash.ts).
-    const endpoint = backend === undefined ? null : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target: target(url, query), path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => client.text() });
+    // affinity: cookie, then upstream-hash-by, pick the handshake's endpoint as any request's (affinity.ts, upstream-hash.ts).
+    const affinity = match.route.affinity;
+    const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(head.names, head.values), () => backend.balancer.select());
+    const endpoint =
+      backend === undefined ? null
+      : affinity !== undefined ? (sticky?.endpoint ?? null)
+      : hashBy === undefined ? backend.balancer.select()
+      : selectHashed(backend.balancer, hashBy, { target: target(url, query), path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => client.text() });
     if (endpoint === null) {
       release?.();
       return this.#answer(res, l, 'no-endpoint', counters);
@@ -300,7 +308,10 @@ export class WebSocketProxy {
     const set = match.route.headers?.request;
     if (set !== undefined) built = withProxySetFields(built, set, { target: target(url, query), path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values });
     if (decided !== null && decided.requestFields !== null) built = withRequestFields(built, decided.requestFields);
-    const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs: match.route.upstream?.readTimeoutMs ?? 0, routeFields: match.route.headers?.response ?? null };
+    // A new or re-issued affinity cookie goes on the answer to the handshake, beside the backend's own Set-Cookie fields.
+    const own = match.route.headers?.response ?? null;
+    const routeFields = sticky?.issue != null && affinity !== undefined ? [...(own ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())] : own;
+    const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs: match.route.upstream?.readTimeoutMs ?? 0, routeFields };
     const r = match.route;
     if (r.basicAuth === undefined && r.externalAuth === undefined) return this.#connect(connect);
     // auth-type basic and auth-url: the upgrade waits for them like any request, and is refused as one (access-gate.ts).
@@ -422,7 +433,9 @@ export class WebSocketProxy {
         counters?.record('GET', status, (performance.now() - started) / 1000, (performance.now() - started) / 1000, 0, body.length);
         res.cork(() => {
           res.writeStatus(`${status} ${response.statusMessage ?? ''}`.trimEnd());
-          for (const [n, v] of relayedFields(response.rawHeaders)) res.writeHeader(n, v);
+          // The route's fields (and an affinity cookie) on the backend's refusal too, as on its 101.
+          for (const [n, v] of relayedFields(response.rawHeaders)) if (!overrides(routeFields, n.toLowerCase())) res.writeHeader(n, v);
+          writeRouteFields(res, routeFields);
           writeOwnFields(res, l.ctx).end(body);
         });
       };
