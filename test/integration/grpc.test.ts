@@ -489,6 +489,8 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
     expect(plain.err).toBeNull();
     expect(plain.res?.toString()).toBe('echo:main');
     expect(plain.initial?.get('x-team')).toEqual(['blue']);
+    // Flusso's Server field, as on every other answer of the port.
+    expect(plain.initial?.get('server')).toEqual(['flusso']);
     expect(main.seen.metadata?.get('x-via')).toEqual(['flusso']);
     const md = new grpc.Metadata();
     md.set('x-canary', 'always');
@@ -515,7 +517,9 @@ describe('ingress-nginx annotations on routes to HTTP/2 backends (as on HTTP/1.1
     const got = await h2('web.grpc.test', { ':path': '/some/where?x=1', origin: 'https://app.example' });
     expect(got.status).toBe(200);
     expect(JSON.parse(got.body)).toMatchObject({ path: '/inner?x=1', via: 'flusso' });
-    expect([got.headers['x-team'], got.headers['access-control-allow-origin']]).toEqual(['blue', '*']);
+    expect([got.headers['x-team'], got.headers['access-control-allow-origin'], got.headers.server]).toEqual(['blue', '*', 'flusso']);
+    // HSTS (on by default) as on every HTTPS answer.
+    expect(got.headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
     const seen = h2cRequests;
     const pre = await h2('web.grpc.test', { ':method': 'OPTIONS', ':path': '/some/where', origin: 'https://app.example', 'access-control-request-method': 'PUT' });
     expect([pre.status, pre.headers['access-control-allow-origin'], pre.headers['x-team'], h2cRequests - seen]).toEqual([204, '*', 'blue', 0]);

@@ -42,6 +42,7 @@ import { selectHashed } from './upstream-hash.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { joinFields, withProxySetFields } from './custom-headers.js';
 import { statusLine } from './errors.js';
+import type { OwnFieldsContext } from './response-writer.js';
 import { backendOrFallback } from './fallback.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
 import { applyPolicy, originOf, withRequestFields, type PolicyAnswer, type PolicyForward } from './policy.js';
@@ -155,8 +156,9 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
       method, target, counters: routing.counters.get(match.route) ?? null, accessLog: o.accessLog, startedAt: performance.now(),
       access: o.accessLog === null ? null : { host: String(rawHost), clientAddress, requestId: '', route: match.route.source },
     });
+    // Server and HSTS as on every other answer of the port (response-writer.ts writeOwnFields), then
     // custom-headers / add-headers: on every answer of the route, Flusso's own included.
-    const routeFields = route.headers?.response ?? null;
+    const routeFields = withOwn(l.ctx, route.headers?.response);
     // The annotation policy, the limits and the address lists, in the HTTP/1.1 handler's order (handler.ts).
     let forward: PolicyForward | null = null;
     const policy = route.policy;
@@ -201,7 +203,7 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     if (set !== undefined) fields = withProxySetFields(fields, set, { target, path, host, query, scheme: l.scheme, clientAddress, names: head.names, values: head.values });
     if (forward?.requestFields != null) fields = withRequestFields(fields, forward.requestFields);
     const upstreamTarget = forward?.target ?? target;
-    const baseFields = routeFields === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, routeFields);
+    const baseFields = joinFields(forward?.responseFields, routeFields);
 
     /** send picks the backend and endpoint and proxies the stream, with the upstream fields `sent`. */
     const send = (names: readonly string[], values: readonly string[], sent: readonly string[], authCookie: AuthCookie | null): void => {
@@ -287,6 +289,19 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     });
     return true;
   };
+}
+
+/** Each listener's own fields (Server, Strict-Transport-Security), and those followed by a route's, made once. */
+const ownFields = new WeakMap<OwnFieldsContext, { readonly own: readonly string[]; readonly withRoute: WeakMap<readonly string[], readonly string[]> }>();
+
+/** withOwn is the listener's own fields followed by `route`'s (which win on a shared name: withFields sets in order). */
+function withOwn(ctx: OwnFieldsContext, route: readonly string[] | undefined): readonly string[] {
+  let o = ownFields.get(ctx);
+  if (o === undefined) ownFields.set(ctx, (o = { own: ctx.hsts === null ? ['server', ctx.serverHeader] : ['server', ctx.serverHeader, 'strict-transport-security', ctx.hsts], withRoute: new WeakMap() }));
+  if (route === undefined) return o.own;
+  let both = o.withRoute.get(route);
+  if (both === undefined) o.withRoute.set(route, (both = [...o.own, ...route]));
+  return both;
 }
 
 /**
