@@ -3,7 +3,6 @@
  * plus the admin server and the shutdown sequence. It owns no request traffic.
  */
 import { trustsEveryone } from '../shared/client-address.js';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +29,7 @@ import { createStatusPublisher, type StatusPublisher } from './k8s/status-publis
 import { FileSource } from './sources/file-source.js';
 import type { Source, SourceUpdate } from './sources/source.js';
 import { TlsManager } from './tls/manager.js';
+import { ticketKey } from './tls/ticket-key.js';
 import { clientAddressOf, workerConfigFor } from './worker-config.js';
 import { WorkerPool } from './workers.js';
 
@@ -38,8 +38,6 @@ const WORKER_ENTRY = fileURLToPath(new URL('../worker/main.js', import.meta.url)
 const DEMO_MANIFESTS = fileURLToPath(new URL('../../demo/manifests', import.meta.url));
 const GUI_DIR = fileURLToPath(new URL('../../gui', import.meta.url));
 const SERVER_HEADER = 'flusso';
-/** SESSION_TICKET_KEY_BYTES is the size of OpenSSL's ticket keys as node takes them (name, HMAC and AES keys). */
-const SESSION_TICKET_KEY_BYTES = 48;
 const STATUS_SHUTDOWN_TIMEOUT_MS = 5000;
 /** How often certificates are checked again for expiry when nothing else changes. */
 const TLS_RECHECK_MS = 3_600_000;
@@ -187,6 +185,10 @@ class WorkerStartup {
 
 async function run(config: Config): Promise<void> {
   const log = createPrimaryLogger(config.logLevel, config.logFormat);
+  // One TLS session ticket key for every worker, restarted ones included: a ticket resumes
+  // whichever worker the kernel hands the connection to, and with --ssl-session-ticket-key
+  // whichever replica (docs/tls.md). A bad key file ends the start here (exit 2).
+  const ticketKeys = ticketKey(config.sslSessionTicketKey);
   // Every listener is bound once before anything else starts: a port in use, a port below 1024
   // without the privilege or an address this host lacks ends the start here, with the reason.
   const listeners = proxyListeners(config);
@@ -219,9 +221,7 @@ async function run(config: Config): Promise<void> {
     // uWS reads its head limit from the environment when a worker loads it (docs/runtime.md).
     env: { UWS_HTTP_MAX_HEADERS_SIZE: String(config.maxRequestHeadBytes) },
     log: log.child({ component: 'workers' }),
-    // One set of TLS session ticket keys for every worker, restarted ones included: a ticket
-    // resumes whichever worker the kernel hands the connection to (docs/tls.md).
-    config: workerConfigFor(config, SERVER_HEADER, randomBytes(SESSION_TICKET_KEY_BYTES)),
+    config: workerConfigFor(config, SERVER_HEADER, ticketKeys),
   });
   const overrides = new OverrideStore();
   // `table` is a getter: the live feed reads this state every second for the generation alone,
