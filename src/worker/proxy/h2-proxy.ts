@@ -265,11 +265,11 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     const upstreamFields = fields;
     req.pause();
     let gone = false;
-    res.once('close', () => {
-      if (gone || res.writableEnded) return;
+    const leftWhileChecked = (): void => {
       gone = true;
       record.finish(CLIENT_CLOSED, 0);
-    });
+    };
+    res.once('close', leftWhileChecked);
     const request: AuthRequest = {
       scheme: l.scheme, hostField, host, method, target, path, query, clientAddress, upstreamFields,
       field: (name) => {
@@ -279,6 +279,8 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     };
     access.gate(request, (verdict) => {
       if (gone) return;
+      // From here the answer or the proxied stream accounts for the request (proxy's own close handling).
+      res.off('close', leftWhileChecked);
       try {
         if (!verdict.allow) return answer(res, grpc, method, verdict.answer, routeFields, record);
         send(names, values, withAuthFields(upstreamFields, drop ? [...verdict.fields, ...NO_AUTHORIZATION] : verdict.fields), verdict.cookie === undefined ? null : { cookie: verdict.cookie, always: verdict.always === true });
@@ -332,7 +334,8 @@ function answer(res: NodeRes, grpc: boolean, method: string, a: PolicyAnswer, ro
   const body = method === 'HEAD' ? '' : a.body;
   const out: OutgoingHttpHeaders = {};
   for (let i = 0; i < a.fields.length; i += 2) out[(a.fields[i] as string).toLowerCase()] = a.fields[i + 1] as string;
-  out['content-length'] = String(Buffer.byteLength(a.body));
+  // No Content-Length on a 204 or 304 (RFC 9110 §8.6): the CORS preflight is a 204.
+  if (a.status !== 204 && a.status !== 304) out['content-length'] = String(Buffer.byteLength(a.body));
   r.statusCode = a.status;
   for (const [k, v] of Object.entries(withFields(out, routeFields))) r.setHeader(k, v as string | string[]);
   r.end(body);
