@@ -33,26 +33,30 @@ export function parseAddress(text: string): Uint8Array | undefined {
 }
 
 /**
- * parseForwardedEntry reads one entry of an address list as nginx's ngx_parse_addr_port does:
- * `a.b.c.d`, `a.b.c.d:port`, an IPv6 address, or `[v6]` with or without `:port`.
+ * parseForwardedEntry reads one entry of an address list as nginx's ngx_parse_addr_port does: an
+ * IPv4 or IPv6 address, else `address:port` (an IPv4 address before the first colon) or
+ * `[address]:port` (IPv6 or IPv4 in the brackets), the port decimal and 1 to 65535. `[v6]` without
+ * a port, port 0 and ports past 65535 are not addresses there, so the walk stops at them
+ * (test/integration/client-address-differential.test.ts compares this with nginx).
  */
 export function parseForwardedEntry(text: string): Uint8Array | undefined {
+  const whole = parseAddress(text);
+  if (whole !== undefined) return whole;
+  let address: string;
+  let port: string;
   if (text.startsWith('[')) {
     const close = text.indexOf(']');
-    if (close < 0) return undefined;
-    const rest = text.slice(close + 1);
-    if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return undefined;
-    const a = parseAddress(text.slice(1, close));
-    return a?.length === 16 ? a : undefined;
+    if (close < 0 || text.charCodeAt(close + 1) !== 0x3a) return undefined;
+    address = text.slice(1, close);
+    port = text.slice(close + 2);
+  } else {
+    const colon = text.indexOf(':');
+    if (colon < 0) return undefined;
+    address = text.slice(0, colon);
+    port = text.slice(colon + 1);
   }
-  const colon = text.indexOf(':');
-  if (colon >= 0 && colon === text.lastIndexOf(':')) {
-    // One colon: an IPv4 address and a port.
-    if (!/^\d{1,5}$/.test(text.slice(colon + 1))) return undefined;
-    const a = parseAddress(text.slice(0, colon));
-    return a?.length === 4 ? a : undefined;
-  }
-  return parseAddress(text);
+  if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) return undefined;
+  return parseAddress(address);
 }
 
 /** isTrusted says whether `address` is one of the trusted proxies. */

@@ -116,11 +116,12 @@ export interface RawResult {
 
 /**
  * rawRequest writes `bytes` on a new connection and reads until the peer closes or nothing
- * arrives for `idleMs` (default 3 s), then drops the connection.
+ * arrives for `idleMs` (default 3 s), then drops the connection. `from` is the local address to
+ * connect from (another loopback address, e.g. 127.0.0.2, stands for another client).
  */
-export function rawRequest(port: number, bytes: string | Buffer, opts: { address?: string; idleMs?: number } = {}): Promise<RawResult> {
+export function rawRequest(port: number, bytes: string | Buffer, opts: { address?: string; from?: string; idleMs?: number } = {}): Promise<RawResult> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: opts.address ?? '127.0.0.1', port });
+    const socket = connect({ host: opts.address ?? '127.0.0.1', port, ...(opts.from === undefined ? {} : { localAddress: opts.from }) });
     const chunks: Buffer[] = [];
     let timer: NodeJS.Timeout | undefined;
     let done = false;

@@ -150,3 +150,17 @@ export class RawConnection {
     for (const w of waiters) w();
   }
 }
+
+/**
+ * proxyV2 is a PROXY protocol v2 header (PROXY command, TCP over IPv4) for a connection from
+ * `source`:`port` to 127.0.0.1:`destinationPort`, as a load balancer sends before the client's bytes.
+ */
+export function proxyV2(source: string, port = 40000, destinationPort = 80): Buffer {
+  const sig = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
+  const body = Buffer.alloc(12);
+  source.split('.').forEach((o, i) => body.writeUInt8(Number(o), i));
+  [127, 0, 0, 1].forEach((o, i) => body.writeUInt8(o, 4 + i));
+  body.writeUInt16BE(port, 8);
+  body.writeUInt16BE(destinationPort, 10);
+  return Buffer.concat([sig, Buffer.from([0x21, 0x11, 0x00, 12]), body]);
+}

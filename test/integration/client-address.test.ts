@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEchoPods, type EchoPods } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
+import { proxyV2 } from '../helpers/raw-http.js';
 
 const NS = 'trust';
 const N = 'nginx.ingress.kubernetes.io/';
@@ -122,17 +123,6 @@ async function upgradeTls(port: number, host: string, from: string, prefix: Buff
   while (!text.includes('\r\n\r\n')) text += ((await once(secure, 'data')) as [Buffer])[0].toString('latin1');
   secure.destroy();
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
-}
-
-/** proxyV2 is a PROXY protocol v2 header for a TCP/IPv4 connection from `source`:`port`. */
-function proxyV2(source: string, port = 40000): Buffer {
-  const sig = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
-  const body = Buffer.alloc(12);
-  source.split('.').forEach((o, i) => body.writeUInt8(Number(o), i));
-  [127, 0, 0, 1].forEach((o, i) => body.writeUInt8(o, 4 + i));
-  body.writeUInt16BE(port, 8);
-  body.writeUInt16BE(80, 10);
-  return Buffer.concat([sig, Buffer.from([0x21, 0x11, 0x00, 12]), body]);
 }
 
 beforeAll(async () => {

@@ -13,11 +13,15 @@ describe('parseForwardedEntry (nginx ngx_parse_addr_port)', () => {
     expect([...(parseForwardedEntry('203.0.113.7:8080') ?? [])]).toEqual([203, 0, 113, 7]);
     expect(parseForwardedEntry('2001:db8::1')?.length).toBe(16);
     expect(parseForwardedEntry('[2001:db8::1]:443')?.length).toBe(16);
-    expect(parseForwardedEntry('[2001:db8::1]')?.length).toBe(16);
+  });
+
+  it('takes ports 1 to 65535 in any number of digits, and an IPv4 address in brackets, as nginx', () => {
+    for (const port of ['1', '65535', '0080', '000443']) expect([...(parseForwardedEntry(`203.0.113.7:${port}`) ?? [])], port).toEqual([203, 0, 113, 7]);
+    expect([...(parseForwardedEntry('[203.0.113.7]:80') ?? [])]).toEqual([203, 0, 113, 7]);
   });
 
   it('refuses what is not an address', () => {
-    for (const bad of ['', 'unknown', '203.0.113', '203.0.113.7:', '203.0.113.7:x', '[203.0.113.7]', '[2001:db8::1', '2001:db8::1/64', '_hidden'])
+    for (const bad of ['', 'unknown', '203.0.113', '203.0.113.7:', '203.0.113.7:x', '203.0.113.7:0', '203.0.113.7:65536', '203.0.113.7:+80', '203.0.113.7:80:1', '[203.0.113.7]', '[2001:db8::1]', '[2001:db8::1]:', '[2001:db8::1]:0', '[2001:db8::1]443', '[2001:db8::1', '2001:db8::1/64', '_hidden'])
       expect(parseForwardedEntry(bad), bad).toBeUndefined();
   });
 });
