@@ -68,7 +68,8 @@ export function workerConfigFor(config: Config, serverHeader: string, sessionTic
 /** clientAddressOf is the trusted-proxy settings of the workers (docs/client-address.md); null: the socket's peer is the client. */
 export function clientAddressOf(config: Config): ClientAddressSettings | null {
   const header = config.useForwardedHeaders || config.enableRealIp;
-  if (!header && !config.useProxyProtocol && !config.computeFullForwardedFor) return null;
+  // A --forwarded-for-header of another name still names the field X-Original-Forwarded-For carries.
+  if (!header && !config.useProxyProtocol && !config.computeFullForwardedFor && config.forwardedForHeader.toLowerCase() === 'x-forwarded-for') return null;
   return {
     // As ingress-nginx's template: with PROXY protocol, the realip module reads its header only.
     source: config.useProxyProtocol ? 'proxy-protocol' : header ? 'header' : 'none',

@@ -176,10 +176,7 @@ interface Known {
 const PROTO_FROM_ANY_PEER: Known = { fields: ['x-forwarded-proto', 'x-forwarded-port'], reason: 'ingress-nginx passes X-Forwarded-Proto and X-Forwarded-Port from any peer with use-forwarded-headers; Flusso only from a peer in --proxy-real-ip-cidr' };
 const LEADING_ZERO: Known = { fields: ['x-real-ip', 'x-forwarded-for'], reason: "nginx reads 203.0.113.07 as 203.0.113.7; Flusso's address parser refuses a leading zero (octal to some parsers): the walk stops there and the peer is the client" };
 const V4_MAPPED: Known = { fields: ['x-real-ip', 'x-forwarded-for'], reason: 'Flusso writes an IPv4-mapped IPv6 address as IPv4 (as it does the peers of a dual-stack listener); nginx keeps ::ffff:203.0.113.7. Both judge it as IPv4 in address lists' };
-const ORIGINAL_FROM_HEADER: Known = { fields: ['x-original-forwarded-for'], reason: "Flusso's X-Original-Forwarded-For is always the client's X-Forwarded-For; ingress-nginx's is the forwarded-for-header field ($http_cf_connecting_ip)" };
-const FULL_WITHOUT_FORWARDED_HEADERS: Known = { fields: ['x-forwarded-for'], reason: "ingress-nginx renders the full X-Forwarded-For only with use-forwarded-headers; Flusso's --compute-full-forwarded-for also holds with --enable-real-ip or --use-proxy-protocol alone" };
 const PROXY_PORT: Known = { fields: ['x-forwarded-port'], reason: "with PROXY protocol, Flusso's X-Forwarded-Port is its listener's port; ingress-nginx's is the PROXY header's destination port ($proxy_protocol_server_port, 80 here)" };
-const CF = 'forwarded-for-header CF-Connecting-IP: from 127.0.0.1 to ';
 /**
  * KNOWN lists the requests (keyed as `keyOf` writes them) on which Flusso differs from nginx on
  * purpose, with the fields that differ and the reason; docs/client-address.md ("Differences from
@@ -190,17 +187,6 @@ const KNOWN: Record<string, Known> = {
   'use-forwarded-headers: from 127.0.0.1 to open.test, X-Forwarded-For: 203.0.113.07': LEADING_ZERO,
   'use-forwarded-headers: from 127.0.0.1 to open.test, X-Forwarded-For: ::ffff:203.0.113.7': V4_MAPPED,
   'use-forwarded-headers: from 127.0.0.1 to office.test, X-Forwarded-For: ::ffff:203.0.113.7': V4_MAPPED,
-  [`${CF}open.test, CF-Connecting-IP: 203.0.113.7`]: ORIGINAL_FROM_HEADER,
-  [`${CF}open.test, CF-Connecting-IP: 198.51.100.1, 203.0.113.7, 127.0.0.1`]: ORIGINAL_FROM_HEADER,
-  [`${CF}open.test, CF-Connecting-IP: 203.0.113.7 / CF-Connecting-IP: 198.51.100.1`]: ORIGINAL_FROM_HEADER,
-  [`${CF}open.test, CF-Connecting-IP: not-an-address`]: ORIGINAL_FROM_HEADER,
-  [`${CF}open.test, X-Forwarded-For: 198.51.100.1`]: ORIGINAL_FROM_HEADER,
-  [`${CF}open.test, CF-Connecting-IP: 203.0.113.7 / X-Forwarded-For: 198.51.100.1`]: ORIGINAL_FROM_HEADER,
-  [`${CF}office.test, CF-Connecting-IP: 203.0.113.7`]: ORIGINAL_FROM_HEADER,
-  'forwarded-for-header CF-Connecting-IP: from 127.0.0.2 to open.test, CF-Connecting-IP: 203.0.113.7': ORIGINAL_FROM_HEADER,
-  'enable-real-ip with compute-full-forwarded-for: from 127.0.0.1 to open.test, X-Forwarded-For: 198.51.100.1, 203.0.113.7': FULL_WITHOUT_FORWARDED_HEADERS,
-  'enable-real-ip with compute-full-forwarded-for: from 127.0.0.2 to open.test, X-Forwarded-For: 203.0.113.7': FULL_WITHOUT_FORWARDED_HEADERS,
-  'enable-real-ip with compute-full-forwarded-for: from 127.0.0.1 to office.test, X-Forwarded-For: 203.0.113.7': FULL_WITHOUT_FORWARDED_HEADERS,
   'use-proxy-protocol: from 127.0.0.1 (PROXY 203.0.113.9) to open.test': PROXY_PORT,
   'use-proxy-protocol: from 127.0.0.1 (PROXY 203.0.113.9) to open.test, X-Forwarded-For: 192.0.2.1': PROXY_PORT,
   'use-proxy-protocol: from 127.0.0.2 (PROXY 203.0.113.9) to open.test': PROXY_PORT,

@@ -75,15 +75,31 @@ export class ClientAddress {
 
   /**
    * forwardedFor is the X-Forwarded-For value sent upstream: the client address, or with
-   * --compute-full-forwarded-for the client's own list followed by the peer (the PROXY header's
-   * address with --use-proxy-protocol), as ingress-nginx's `$full_x_forwarded_for`.
+   * --compute-full-forwarded-for and --use-forwarded-headers the client's own list followed by
+   * the peer (the PROXY header's address with --use-proxy-protocol), as ingress-nginx's
+   * `$full_x_forwarded_for`.
    */
   forwardedFor(): string {
     const address = this.text();
     const s = this.#settings;
-    if (s === null || !s.computeFullForwardedFor) return address;
+    // ingress-nginx renders $full_x_forwarded_for only with use-forwarded-headers too
+    // (`if and UseForwardedHeaders ComputeFullForwardedFor`); else it sends $remote_addr.
+    if (s === null || !s.computeFullForwardedFor || !s.passForwarded) return address;
     const sent = this.#head.forwardedFor === '' ? null : forwardableValue(this.#head.forwardedFor);
     return sent === null ? this.#peerText : `${sent}, ${this.#peerText}`;
+  }
+
+  /**
+   * originalForwardedFor is what X-Original-Forwarded-For carries when --forwarded-for-header
+   * names another field than X-Forwarded-For: that field's first line ('' when absent), as
+   * ingress-nginx sends `$http_<header>`; undefined with the default (headers.ts then sends the
+   * client's X-Forwarded-For lines).
+   */
+  originalForwardedFor(): string | undefined {
+    const s = this.#settings;
+    if (s === null || s.header === 'x-forwarded-for') return undefined;
+    const i = this.#head.names.indexOf(s.header);
+    return i < 0 ? '' : (this.#head.values[i] as string);
   }
 
   /** proto is X-Forwarded-Proto: the listener's scheme, or a trusted peer's X-Forwarded-Proto with --use-forwarded-headers. */
@@ -137,4 +153,10 @@ export class ClientAddress {
     const i = this.#head.names.indexOf(name);
     return i < 0 ? '' : (this.#head.values[i] as string);
   }
+}
+
+/** originalOf is the ForwardingInfo part for X-Original-Forwarded-For (headers.ts): empty with the default field. */
+export function originalOf(client: ClientAddress): { readonly originalForwardedFor?: string } {
+  const original = client.originalForwardedFor();
+  return original === undefined ? {} : { originalForwardedFor: original };
 }

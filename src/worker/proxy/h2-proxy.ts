@@ -30,7 +30,7 @@ import { sourceAllowed } from '../../shared/source-range.js';
 import type { AccessLog } from '../access-log.js';
 import type { BackendRuntime, WorkerState } from '../state.js';
 import { H2Sessions } from '../upstream/h2-sessions.js';
-import { ClientAddress } from './client-address.js';
+import { ClientAddress, originalOf } from './client-address.js';
 import type { ClientAddressSettings } from '../../shared/client-address.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { affinityCookie } from '../../shared/affinity.js';
@@ -193,7 +193,7 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     // The upstream head, now: the shared head is the next request's once this one waits for an auth check.
     const hostField = head.host;
     const length = head.contentLengthCount === 1 ? head.contentLength : null;
-    let fields = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: length });
+    let fields = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), ...originalOf(client), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: length });
     if (fields === null) {
       place?.();
       return false; // a value that cannot be forwarded: the handler answers 400

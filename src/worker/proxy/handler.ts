@@ -15,7 +15,7 @@ import type { Route, RouteCache } from '../../shared/snapshot.js';
 import type { AccessLog } from '../access-log.js';
 import type { BackendRuntime, WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
-import { ClientAddress } from './client-address.js';
+import { ClientAddress, originalOf } from './client-address.js';
 import type { CachedRoutes, Pending } from './cached-route.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
@@ -133,7 +133,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
   function forwarding(clientAddress: string, l: Listener, length: number): ForwardingInfo {
     const contentLength = length >= 0 ? String(length) : null;
     if (opts.config.clientAddress === undefined) return { clientAddress, port: l.port, proto: l.scheme, contentLength };
-    return { clientAddress, forwardedFor: client.forwardedFor(), port: client.port(l.port), proto: client.proto(l.scheme), contentLength };
+    return { clientAddress, forwardedFor: client.forwardedFor(), ...originalOf(client), port: client.port(l.port), proto: client.proto(l.scheme), contentLength };
   }
 
   /** account counts an answer the proxy gave itself and writes its access line, through the one RequestRecord. */

@@ -143,6 +143,11 @@ export interface ForwardingInfo {
   readonly proto: string;
   /** X-Forwarded-For when it is not the client address alone (--compute-full-forwarded-for). */
   readonly forwardedFor?: string;
+  /**
+   * X-Original-Forwarded-For when the --forwarded-for-header is another field: that field as the
+   * client sent it ('' : none); absent: the client's X-Forwarded-For.
+   */
+  readonly originalForwardedFor?: string;
   /** Parsed Content-Length to send, or null for none (chunked or no body). */
   readonly contentLength: string | null;
 }
@@ -156,7 +161,8 @@ export interface ForwardingInfo {
  * never remove a field the proxy adds: docs/bad-input.md §G row 122). Then, as ingress-nginx sends
  * them: Content-Length, X-Forwarded-For (replaced by the peer), -Host, -Port, -Proto,
  * X-Real-IP, X-Request-ID (the client's if sane, else a fresh one), and
- * X-Original-Forwarded-For with whatever the client sent.
+ * X-Original-Forwarded-For with whatever the client sent in the --forwarded-for-header field
+ * (X-Forwarded-For by default), as ingress-nginx's `buildForwardedFor` renders it.
  */
 export function buildUpstreamHeaders(head: RequestHead, info: ForwardingInfo): string[] | null {
   const connectionTokens = head.connection === '' ? null : listedTokens(head.connection);
@@ -180,8 +186,9 @@ export function buildUpstreamHeaders(head: RequestHead, info: ForwardingInfo): s
     'x-real-ip', info.clientAddress,
     'x-request-id', isSaneRequestId(head.requestId) ? head.requestId : newRequestId(),
   );
-  if (head.forwardedFor !== '') {
-    const original = forwardableValue(head.forwardedFor);
+  const sent = info.originalForwardedFor ?? head.forwardedFor;
+  if (sent !== '') {
+    const original = forwardableValue(sent);
     if (original !== null) out.push('x-original-forwarded-for', original);
   }
   return out;

@@ -31,7 +31,7 @@ import { affinityCookie } from '../../shared/affinity.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { rateLimitedAnswer } from './rate-limit.js';
-import { ClientAddress } from './client-address.js';
+import { ClientAddress, originalOf } from './client-address.js';
 import type { ClientAddressSettings } from '../../shared/client-address.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps } from './access-gate.js';
@@ -299,7 +299,7 @@ export class WebSocketProxy {
     }
 
     const clientAddress = client.text();
-    let built = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: null });
+    let built = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), ...originalOf(client), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: null });
     if (built === null) {
       release?.();
       return this.#answer(res, l, 'bad-request', counters);

@@ -79,6 +79,8 @@ describe('workerConfigFor', () => {
     expect(workerConfigFor(run(['--enable-real-ip', 'true']), 'flusso').clientAddress).toMatchObject({ source: 'header', passForwarded: false, trusted: ['0.0.0.0/0'] });
     expect(workerConfigFor(run(['--use-forwarded-headers', 'true', '--use-proxy-protocol', 'true']), 'flusso').clientAddress).toMatchObject({ source: 'proxy-protocol' });
     expect(workerConfigFor(run(['--compute-full-forwarded-for', 'true']), 'flusso').clientAddress).toMatchObject({ source: 'none', computeFullForwardedFor: true });
+    // Another field name alone: the peer is the client, and X-Original-Forwarded-For carries that field.
+    expect(workerConfigFor(run(['--forwarded-for-header', 'CF-Connecting-IP']), 'flusso').clientAddress).toMatchObject({ source: 'none', header: 'cf-connecting-ip', passForwarded: false });
   });
 
   it('refuses a --proxy-real-ip-cidr entry that is not a CIDR', () => {
