@@ -7,6 +7,7 @@
  */
 import type { Route, RoutingTable, VirtualHost } from '../shared/snapshot.js';
 import { normalizeHost } from '../shared/host.js';
+import { unappliedOnHttp2 } from '../shared/http2-backend.js';
 import { normalizePath } from '../shared/request-path.js';
 import { describeAnnotations, regexMatches, type RequestTraits } from './explain-annotations.js';
 
@@ -110,12 +111,7 @@ export function explainRoute(table: RoutingTable, rawHost: string, rawPath: stri
  */
 export function describeHttp2Backend(route: Route, protocol: 'h2c' | 'h2' | undefined): string | null {
   if (protocol === undefined) return null;
-  const unapplied = [
-    ...(route.cache !== undefined ? ['the response cache'] : []),
-    ...(route.errorPages !== undefined ? ['custom-http-errors'] : []),
-    ...(route.upstream !== undefined ? ['the proxy-*-timeout and proxy-next-upstream annotations'] : []),
-    ...(route.requestBody !== undefined ? ['the body annotations'] : []),
-  ];
+  const unapplied = unappliedOnHttp2(route);
   const how = `the backend speaks HTTP/2 (${protocol === 'h2c' ? 'h2c' : 'over TLS'}): requests to the HTTPS port with --http2 on go out as HTTP/2 streams; on the plain port they go out as HTTP/1.1, which an HTTP/2 endpoint refuses (502)`;
   return unapplied.length === 0 ? how : `${how}; not applied on that path: ${unapplied.join(', ')}`;
 }

@@ -13,7 +13,7 @@
 import type { HttpResponse } from 'uWebSockets.js';
 import { forwardedAddress, isTrusted, type ClientAddressSettings } from '../../shared/client-address.js';
 import { formatAddress } from './address.js';
-import { forwardableValue, type RequestHead } from './headers.js';
+import { forwardableValue, type ForwardingInfo, type RequestHead } from './headers.js';
 
 /** The part of a uWS response the address is read from (node-response.ts has it too). */
 type AddressSource = Pick<HttpResponse, 'getRemoteAddress' | 'getProxiedRemoteAddress'>;
@@ -102,6 +102,16 @@ export class ClientAddress {
     return i < 0 ? '' : (this.#head.values[i] as string);
   }
 
+  /**
+   * forwarding is what buildUpstreamHeaders (headers.ts) adds for the current request, whose
+   * client address is `clientAddress` (text()), on a listener of `scheme` and `port`.
+   */
+  forwarding(clientAddress: string, scheme: string, port: string, contentLength: string | null): ForwardingInfo {
+    if (this.#settings === null) return { clientAddress, port, proto: scheme, contentLength };
+    const original = this.originalForwardedFor();
+    return { clientAddress, forwardedFor: this.forwardedFor(), ...(original === undefined ? {} : { originalForwardedFor: original }), port: this.port(port), proto: this.proto(scheme), contentLength };
+  }
+
   /** proto is X-Forwarded-Proto: the listener's scheme, or a trusted peer's X-Forwarded-Proto with --use-forwarded-headers. */
   proto(scheme: string): string {
     return this.#passed('x-forwarded-proto') ?? scheme;
@@ -155,8 +165,3 @@ export class ClientAddress {
   }
 }
 
-/** originalOf is the ForwardingInfo part for X-Original-Forwarded-For (headers.ts): empty with the default field. */
-export function originalOf(client: ClientAddress): { readonly originalForwardedFor?: string } {
-  const original = client.originalForwardedFor();
-  return original === undefined ? {} : { originalForwardedFor: original };
-}

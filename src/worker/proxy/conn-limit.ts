@@ -8,14 +8,14 @@
  */
 import { firstListed } from '../../shared/cidr.js';
 import type { RouteConnLimit } from '../../shared/conn-limit.js';
-import { CONTENT_TYPE_TEXT, statusLine } from './errors.js';
+import { plainAnswer } from './errors.js';
 import type { PolicyAnswer } from './policy.js';
 
 /** CONN_LIMIT_STATUS is ingress-nginx's default `limit-conn-status-code`. */
 export const CONN_LIMIT_STATUS = 503;
 
 /** connLimitedAnswer is the answer to a request over its Ingress's limit-connections. */
-export const connLimitedAnswer: PolicyAnswer = { status: CONN_LIMIT_STATUS, fields: ['Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(CONN_LIMIT_STATUS)}\n` };
+export const connLimitedAnswer: PolicyAnswer = plainAnswer(CONN_LIMIT_STATUS);
 
 /** Release gives a request's place back; calling it again does nothing. */
 export type Release = () => void;

@@ -4,6 +4,7 @@
  * sent any more: the exchange closes the client connection instead.
  */
 import { STATUS_CODES } from 'node:http';
+import type { PolicyAnswer } from '../../shared/route-policy.js';
 
 /** ProxyFailure names every failure the proxy answers itself. */
 export type ProxyFailure =
@@ -65,4 +66,9 @@ for (let code = 100; code <= 599; code++) STATUS_LINES[code] = `${code} ${STATUS
 /** statusLine returns `code reason` for 100–599 (the reason from node:http, or `Unknown`). */
 export function statusLine(code: number): string {
   return STATUS_LINES[code] ?? `${code} Unknown`;
+}
+
+/** plainAnswer is an answer of Flusso's own: `status`, the `extra` fields, Content-Type text, and the status line as its body. */
+export function plainAnswer(status: number, extra: readonly string[] = []): PolicyAnswer {
+  return { status, fields: [...extra, 'Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(status)}\n` };
 }

@@ -16,7 +16,7 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import type { HttpResponse } from 'uWebSockets.js';
 import { cacheSeconds, expandVars, type RouteExternalAuth, type VarContext } from '../../shared/external-auth.js';
-import { CONTENT_TYPE_TEXT, statusLine } from './errors.js';
+import { plainAnswer } from './errors.js';
 import type { PolicyAnswer } from './policy.js';
 
 /** AuthAllow lets the request go upstream with `fields` set (lower-case names, '' : removed). */
@@ -86,7 +86,6 @@ interface Cached {
   readonly until: number;
 }
 
-const text = (status: number, extra: readonly string[] = []): PolicyAnswer => ({ status, fields: [...extra, 'Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(status)}\n` });
 
 /** ExternalAuthClient runs the checks of one worker. */
 export class ExternalAuthClient {
@@ -117,7 +116,7 @@ export class ExternalAuthClient {
   /** check asks the auth service about `req` and calls `done` once, later (never synchronously), with the verdict. */
   check(auth: RouteExternalAuth, req: AuthRequest, done: (v: AuthVerdict) => void): void {
     if (auth.denied !== undefined) {
-      setImmediate(() => done({ allow: false, answer: text(503) }));
+      setImmediate(() => done({ allow: false, answer: plainAnswer(503) }));
       return;
     }
     let key = auth.cacheKey === undefined ? null : `${auth.id}\n${req.host}\n${expandVars(auth.cacheKey, req)}`;
@@ -133,7 +132,7 @@ export class ExternalAuthClient {
     }
     if (this.#pending >= this.#maxPending) {
       this.#log.warn({ code: 'ING_ERR_AUTH_BUSY', ingress: auth.id, pending: this.#pending }, 'too many auth checks in progress; answering 503');
-      setImmediate(() => done({ allow: false, answer: text(503) }));
+      setImmediate(() => done({ allow: false, answer: plainAnswer(503) }));
       return;
     }
     this.#pending++;
@@ -160,7 +159,7 @@ export class ExternalAuthClient {
     const fail = (why: string, err?: unknown): void => {
       // Never the request's fields: they may hold credentials.
       this.#log.warn({ code: 'ING_ERR_AUTH_FAILED', ingress: auth.id, why, err: err instanceof Error ? err.message : undefined }, 'external auth check failed; answering 500');
-      finish({ allow: false, answer: text(500) }, 0);
+      finish({ allow: false, answer: plainAnswer(500) }, 0);
     };
     let outgoing: http.ClientRequest | null = null;
     const timer = setTimeout(() => {
@@ -251,13 +250,13 @@ export function verdictOf(auth: RouteExternalAuth, req: VarContext, status: numb
     if (auth.signin !== undefined) {
       const extra = [...challenge, 'Location', expandVars(auth.signin, req)];
       if (cookie !== undefined && cookie !== '') extra.push('Set-Cookie', cookie);
-      return { allow: false, answer: { status: 302, fields: [...extra, 'Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(302)}\n` } };
+      return { allow: false, answer: plainAnswer(302, extra) };
     }
-    return { allow: false, answer: text(401, challenge) };
+    return { allow: false, answer: plainAnswer(401, challenge) };
   }
   if (status === 403) {
     const cookie = headers['set-cookie']?.[0];
-    return { allow: false, answer: text(403, auth.alwaysSetCookie === true && cookie !== undefined && cookie !== '' ? ['Set-Cookie', cookie] : []) };
+    return { allow: false, answer: plainAnswer(403, auth.alwaysSetCookie === true && cookie !== undefined && cookie !== '' ? ['Set-Cookie', cookie] : []) };
   }
   return null;
 }

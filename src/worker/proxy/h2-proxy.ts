@@ -25,23 +25,22 @@ import { constants as h2, type ClientHttp2Stream, type Http2ServerRequest, type 
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { normalizeHost } from '../../shared/host.js';
+import { unappliedOnHttp2 } from '../../shared/http2-backend.js';
 import { normalizePath } from '../../shared/request-path.js';
 import { sourceAllowed } from '../../shared/source-range.js';
 import type { AccessLog } from '../access-log.js';
 import type { BackendRuntime, WorkerState } from '../state.js';
 import { H2Sessions } from '../upstream/h2-sessions.js';
-import { ClientAddress, originalOf } from './client-address.js';
+import { ClientAddress } from './client-address.js';
 import type { ClientAddressSettings } from '../../shared/client-address.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
-import { affinityCookie } from '../../shared/affinity.js';
-import { cookieFieldOf, selectSticky } from './affinity.js';
 import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps } from './access-gate.js';
 import { backendOf } from './canary.js';
+import { chooseEndpoint } from './endpoint-choice.js';
 import { authCookieFields, withAuthFields, type AuthRequest } from './external-auth.js';
-import { selectHashed } from './upstream-hash.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { joinFields, withProxySetFields } from './custom-headers.js';
-import { statusLine } from './errors.js';
+import { CONTENT_TYPE_TEXT, plainAnswer, statusLine } from './errors.js';
 import type { OwnFieldsContext } from './response-writer.js';
 import { backendOrFallback } from './fallback.js';
 import { RequestHead, buildUpstreamHeaders } from './headers.js';
@@ -58,7 +57,7 @@ const GRPC_UNAVAILABLE = '14';
 const GRPC_PERMISSION_DENIED = '7';
 
 /** The answer to a request whose handling failed inside Flusso. */
-const INTERNAL: PolicyAnswer = { status: 500, fields: ['Content-Type', 'text/plain; charset=utf-8'], body: `${statusLine(500)}\n` };
+const INTERNAL: PolicyAnswer = plainAnswer(500);
 
 /**
  * grpcStatusOf is the gRPC status a client derives from an HTTP status
@@ -103,7 +102,7 @@ interface AuthCookie {
   readonly always: boolean;
 }
 
-/** Routes whose unapplied annotations were logged. */
+/** Routes already looked at for annotations the HTTP/2 path does not apply (logged once per route). */
 const warned = new WeakSet<object>();
 
 /** hasH2 says, per routing generation's backend map, whether any backend speaks HTTP/2 (most have none: no routing twice). */
@@ -137,9 +136,10 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     const protocol = own.protocol;
     const route = match.route;
     // What this path does not apply is said once per route (docs/http2.md, "Limits").
-    if ((route.cache !== undefined || route.upstream !== undefined || route.requestBody !== undefined || route.errorPages !== undefined) && !warned.has(route)) {
+    if (!warned.has(route)) {
       warned.add(route);
-      o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED' }, 'the cache, custom-http-errors, and the proxy-*-timeout, proxy-next-upstream and body annotations are not applied to a route whose backend speaks HTTP/2');
+      const unapplied = unappliedOnHttp2(route);
+      if (unapplied.length > 0) o.log.warn({ route: route.source, code: 'ING_ERR_INGRESS_UNSUPPORTED', unapplied }, 'the cache, custom-http-errors, and the proxy-*-timeout, proxy-next-upstream and body annotations are not applied to a route whose backend speaks HTTP/2');
     }
 
     const grpc = (req.headers['content-type'] ?? '').startsWith('application/grpc');
@@ -193,7 +193,7 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
     // The upstream head, now: the shared head is the next request's once this one waits for an auth check.
     const hostField = head.host;
     const length = head.contentLengthCount === 1 ? head.contentLength : null;
-    let fields = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), ...originalOf(client), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: length });
+    let fields = buildUpstreamHeaders(head, client.forwarding(clientAddress, l.scheme, l.port, length));
     if (fields === null) {
       place?.();
       return false; // a value that cannot be forwarded: the handler answers 400
@@ -211,15 +211,9 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
       // A canary on this host and path may take the request (canary.ts); default-backend while the choice has no ready endpoint (fallback.ts).
       const chosen = route.canary === undefined ? backends.get(route.backend) : backends.get(backendOf(route, names, values));
       const backend = route.fallbackBackend === undefined ? chosen : backendOrFallback(route, chosen, backends);
-      // affinity: cookie first, then upstream-hash-by, else the balancer's turn (as handler.ts).
-      const affinity = route.affinity;
-      const hashBy = route.hashBy;
-      const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(names, values), () => backend.balancer.select());
-      const endpoint =
-        backend === undefined ? null
-        : affinity !== undefined ? (sticky?.endpoint ?? null)
-        : hashBy === undefined ? backend.balancer.select()
-        : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names, values, remoteAddress: () => clientAddress });
+      // affinity: cookie, then upstream-hash-by, else the balancer's turn (endpoint-choice.ts).
+      const choice = backend === undefined ? null : chooseEndpoint(route, backend, { target, path, host, query, scheme: l.scheme, names, values, remoteAddress: () => clientAddress }, l.scheme === 'https');
+      const endpoint = choice?.endpoint ?? null;
       if (endpoint === null) {
         fail(res, grpc, 503, 'no endpoint is ready', record, baseFields);
         return;
@@ -239,7 +233,7 @@ export function createH2Route(o: H2ProxyOptions): H2Route {
       if (grpc) headers.te = 'trailers';
       record.upstreamAddress = endpoint.key;
       // A new or re-issued affinity cookie goes beside the upstream's own Set-Cookie fields (withFields).
-      const responseFields = sticky?.issue != null && affinity !== undefined ? [...(baseFields ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())] : baseFields;
+      const responseFields = choice?.cookie != null ? [...baseFields, 'Set-Cookie', choice.cookie] : baseFields;
       proxy(o, req, res, protocol, endpoint.address, endpoint.port, headers, grpc, record, responseFields, authCookie);
     };
 
@@ -379,7 +373,7 @@ function grpcAnswer(r: Http2ServerResponse, status: string, message: string, fie
 /** textAnswer answers `status` with its status line as a short text body, and the route's fields. */
 function textAnswer(r: Http2ServerResponse, status: number, fields: readonly string[] | null, record: RequestRecord): void {
   const body = `${statusLine(status)}\n`;
-  const out = withFields({ 'content-type': 'text/plain; charset=utf-8' }, fields);
+  const out = withFields({ 'content-type': CONTENT_TYPE_TEXT }, fields);
   out['content-length'] = String(body.length);
   r.writeHead(status, out);
   r.end(body);

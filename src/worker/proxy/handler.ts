@@ -15,9 +15,9 @@ import type { Route, RouteCache } from '../../shared/snapshot.js';
 import type { AccessLog } from '../access-log.js';
 import type { BackendRuntime, WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
-import { ClientAddress, originalOf } from './client-address.js';
+import { ClientAddress } from './client-address.js';
 import type { CachedRoutes, Pending } from './cached-route.js';
-import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
+import { CONTENT_TYPE_TEXT, errorResponse, plainAnswer, statusLine, type ProxyFailure } from './errors.js';
 import { Exchange, markClientClose, writeOwnFields, type ProxyContext } from './exchange.js';
 import { RequestHead, buildUpstreamHeaders, type ForwardingInfo } from './headers.js';
 import { RequestRecord } from './request-record.js';
@@ -35,10 +35,8 @@ import type { BasicAuthStore } from '../auth/basic-auth.js';
 import type { HashVerifier } from '../auth/verifier.js';
 import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps, type Gate } from './access-gate.js';
 import { sourceAllowed } from '../../shared/source-range.js';
-import { selectHashed } from './upstream-hash.js';
 import { backendOf } from './canary.js';
-import { cookieFieldOf, selectSticky } from './affinity.js';
-import { affinityCookie } from '../../shared/affinity.js';
+import { chooseEndpoint } from './endpoint-choice.js';
 
 /** Listener is where a request came in: its scheme and port (for X-Forwarded-*), its context and cached routes. */
 export interface Listener {
@@ -74,9 +72,8 @@ export interface RequestHandlerOptions {
 const ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
 
 /** Answers of the auth path (external-auth.ts) besides the check's own. */
-const plain = (status: number): PolicyAnswer => ({ status, fields: ['Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(status)}\n` });
-const NO_ENDPOINT = plain(503);
-const INTERNAL = plain(500);
+const NO_ENDPOINT = plainAnswer(503);
+const INTERNAL = plainAnswer(500);
 
 /**
  * Paths never redirected to HTTPS: ACME HTTP-01 challenges (cert-manager answers them on plain
@@ -131,9 +128,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
 
   /** forwarding is what buildUpstreamHeaders adds for the current request (X-Forwarded-*, X-Real-IP, Content-Length). */
   function forwarding(clientAddress: string, l: Listener, length: number): ForwardingInfo {
-    const contentLength = length >= 0 ? String(length) : null;
-    if (opts.config.clientAddress === undefined) return { clientAddress, port: l.port, proto: l.scheme, contentLength };
-    return { clientAddress, forwardedFor: client.forwardedFor(), ...originalOf(client), port: client.port(l.port), proto: client.proto(l.scheme), contentLength };
+    return client.forwarding(clientAddress, l.scheme, l.port, length >= 0 ? String(length) : null);
   }
 
   /** account counts an answer the proxy gave itself and writes its access line, through the one RequestRecord. */
@@ -313,11 +308,9 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
       if (routeFields !== null) setResponseFields(res, routeFields);
       return cached(res, l, match.route, rc, backend, host, path, query);
     }
-    const hashBy = match.route.hashBy;
-    const affinity = match.route.affinity;
-    // affinity: cookie first (affinity.ts), as ingress-nginx; then upstream-hash-by: the endpoint that owns the request's key (upstream-hash.ts); else the balancer's turn.
-    const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(head.names, head.values), () => backend.balancer.select());
-    const endpoint = backend === undefined ? null : affinity !== undefined ? (sticky?.endpoint ?? null) : hashBy === undefined ? backend.balancer.select() : selectHashed(backend.balancer, hashBy, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => client.text() });
+    // The endpoint (endpoint-choice.ts): a route without affinity or upstream-hash-by takes the balancer's turn at once, building nothing.
+    const choice = backend === undefined || (match.route.affinity === undefined && match.route.hashBy === undefined) ? null : chooseEndpoint(match.route, backend, { target, path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => client.text() }, l.scheme === 'https');
+    const endpoint = backend === undefined ? null : choice === null ? backend.balancer.select() : choice.endpoint;
     if (backend === undefined || endpoint === null) return reject(res, l, 'no-endpoint', false);
 
     const length = head.contentLengthCount === 1 ? Number(cl) : -1;
@@ -331,8 +324,7 @@ export function createRequestHandler(opts: RequestHandlerOptions): RequestHandle
     const responseFields = routeFields === null ? (forward?.responseFields ?? null) : joinFields(forward?.responseFields, routeFields);
     if (responseFields !== null) setResponseFields(res, responseFields);
     // A new or re-issued affinity cookie goes with the upstream's own Set-Cookie fields (policy.ts keeps those).
-    if (sticky !== null && sticky.issue !== null && affinity !== undefined)
-      setResponseFields(res, [...(responseFields ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())]);
+    if (choice?.cookie != null) setResponseFields(res, [...(responseFields ?? []), 'Set-Cookie', choice.cookie]);
     const body = head.transferEncodingCount === 1 ? BodyFraming.Chunked : length > 0 ? BodyFraming.Length : BodyFraming.None;
     const forwarded = forward?.target ?? (query === '' ? path : `${path}?${query}`);
     const access = accessLog === null ? null : { host: head.host, clientAddress, requestId: requestIdOf(headers), route: routeSource };

@@ -15,8 +15,8 @@ export const MAX_PROXY_HEADER_BYTES = 4096;
 
 const NO_ADDRESS = new ArrayBuffer(0);
 
-/** ProxyV2Parse is the state of a header read so far. */
-export type ProxyV2Parse =
+/** ProxyParse is the state of a header read so far. */
+export type ProxyParse =
   | { readonly kind: 'more' }
   /** `source`: the client's address (4 or 16 bytes), empty for LOCAL (the balancer's own health check) or a family without one. */
   | { readonly kind: 'done'; readonly consumed: number; readonly source: ArrayBuffer }
@@ -27,7 +27,7 @@ const V1_PREFIX = Buffer.from('PROXY ');
 const MAX_V1_BYTES = 107;
 
 /** parseProxyHeader reads a v2 header or a v1 line at the start of `b`, whichever it starts with. */
-export function parseProxyHeader(b: Uint8Array): ProxyV2Parse {
+export function parseProxyHeader(b: Uint8Array): ProxyParse {
   if (b.length === 0) return { kind: 'more' };
   if (b[0] === V1_PREFIX[0]) return parseProxyV1(b);
   if (b[0] === SIGNATURE[0]) return parseProxyV2(b);
@@ -38,7 +38,7 @@ export function parseProxyHeader(b: Uint8Array): ProxyV2Parse {
  * parseProxyV1 reads a v1 line at the start of `b`: `PROXY TCP4|TCP6 source destination
  * sport dport\r\n`, or `PROXY UNKNOWN …\r\n` (no address, as v2's LOCAL).
  */
-export function parseProxyV1(b: Uint8Array): ProxyV2Parse {
+export function parseProxyV1(b: Uint8Array): ProxyParse {
   const n = Math.min(b.length, V1_PREFIX.length);
   for (let i = 0; i < n; i++) if (b[i] !== V1_PREFIX[i]) return { kind: 'invalid', reason: 'no PROXY protocol v1 line' };
   let end = -1;
@@ -66,7 +66,7 @@ export function parseProxyV1(b: Uint8Array): ProxyV2Parse {
 }
 
 /** parseProxyV2 reads a v2 header at the start of `b`. */
-export function parseProxyV2(b: Uint8Array): ProxyV2Parse {
+export function parseProxyV2(b: Uint8Array): ProxyParse {
   const n = Math.min(b.length, SIGNATURE.length);
   for (let i = 0; i < n; i++) if (b[i] !== SIGNATURE[i]) return { kind: 'invalid', reason: 'no PROXY protocol v2 signature' };
   if (b.length < FIXED_BYTES) return { kind: 'more' };

@@ -4,10 +4,10 @@
  * and a request over the limit gets `--rate-limit-status` (503 by default, as ingress-nginx's
  * limit-req-status-code; 429 allowed) with a short text body, never reaching the upstream.
  */
-import { CONTENT_TYPE_TEXT, statusLine } from './errors.js';
+import { plainAnswer } from './errors.js';
 import type { PolicyAnswer } from './policy.js';
 
 /** rateLimitedAnswer is the answer to a request over its limit. */
 export function rateLimitedAnswer(status: number): PolicyAnswer {
-  return { status, fields: ['Content-Type', CONTENT_TYPE_TEXT], body: `${statusLine(status)}\n` };
+  return plainAnswer(status);
 }

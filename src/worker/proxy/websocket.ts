@@ -24,14 +24,12 @@ import { isValidQuery, normalizePath } from '../../shared/request-path.js';
 import type { UpstreamEndpoint, WorkerState } from '../state.js';
 import type { RouteCounters } from '../stats.js';
 import { sourceAllowed } from '../../shared/source-range.js';
-import { selectHashed } from './upstream-hash.js';
 import { backendOf } from './canary.js';
-import { cookieFieldOf, selectSticky } from './affinity.js';
-import { affinityCookie } from '../../shared/affinity.js';
+import { chooseEndpoint } from './endpoint-choice.js';
 import { CONTENT_TYPE_TEXT, errorResponse, statusLine, type ProxyFailure } from './errors.js';
 import type { RateLimiter } from '../ratelimit/limiter.js';
 import { rateLimitedAnswer } from './rate-limit.js';
-import { ClientAddress, originalOf } from './client-address.js';
+import { ClientAddress } from './client-address.js';
 import type { ClientAddressSettings } from '../../shared/client-address.js';
 import { connLimitedAnswer, type ConnLimiter, type Release } from './conn-limit.js';
 import { authorizationOf, decideAccess, NO_AUTHORIZATION, type AccessDeps } from './access-gate.js';
@@ -284,22 +282,16 @@ export class WebSocketProxy {
     }
     const chosen = routing.backends.get(match.route.canary === undefined ? match.route.backend : backendOf(match.route, head.names, head.values));
     const backend = match.route.fallbackBackend === undefined ? chosen : backendOrFallback(match.route, chosen, routing.backends);
-    const hashBy = match.route.hashBy;
-    // affinity: cookie, then upstream-hash-by, pick the handshake's endpoint as any request's (affinity.ts, upstream-hash.ts).
-    const affinity = match.route.affinity;
-    const sticky = backend === undefined || affinity === undefined ? null : selectSticky(backend.balancer, affinity.name, cookieFieldOf(head.names, head.values), () => backend.balancer.select());
-    const endpoint =
-      backend === undefined ? null
-      : affinity !== undefined ? (sticky?.endpoint ?? null)
-      : hashBy === undefined ? backend.balancer.select()
-      : selectHashed(backend.balancer, hashBy, { target: target(url, query), path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => client.text() });
+    // The handshake's endpoint is picked as any request's: affinity, then upstream-hash-by (endpoint-choice.ts).
+    const choice = backend === undefined ? null : chooseEndpoint(match.route, backend, { target: target(url, query), path, host, query, scheme: l.scheme, names: head.names, values: head.values, remoteAddress: () => client.text() }, l.scheme === 'https');
+    const endpoint = choice?.endpoint ?? null;
     if (endpoint === null) {
       release?.();
       return this.#answer(res, l, 'no-endpoint', counters);
     }
 
     const clientAddress = client.text();
-    let built = buildUpstreamHeaders(head, { clientAddress, forwardedFor: client.forwardedFor(), ...originalOf(client), port: client.port(l.port), proto: client.proto(l.scheme), contentLength: null });
+    let built = buildUpstreamHeaders(head, client.forwarding(clientAddress, l.scheme, l.port, null));
     if (built === null) {
       release?.();
       return this.#answer(res, l, 'bad-request', counters);
@@ -310,7 +302,7 @@ export class WebSocketProxy {
     if (decided !== null && decided.requestFields !== null) built = withRequestFields(built, decided.requestFields);
     // A new or re-issued affinity cookie goes on the answer to the handshake, beside the backend's own Set-Cookie fields.
     const own = match.route.headers?.response ?? null;
-    const routeFields = sticky?.issue != null && affinity !== undefined ? [...(own ?? []), 'Set-Cookie', affinityCookie(affinity, sticky.issue, l.scheme === 'https', Date.now())] : own;
+    const routeFields = choice?.cookie != null ? [...(own ?? []), 'Set-Cookie', choice.cookie] : own;
     const connect: Connect = { res, l, context, key, protocols, extensions, counters, endpoint, decided, path, query, release, built, idleMs: match.route.upstream?.readTimeoutMs ?? 0, routeFields };
     const r = match.route;
     if (r.basicAuth === undefined && r.externalAuth === undefined) return this.#connect(connect);
