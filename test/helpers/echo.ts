@@ -139,3 +139,20 @@ export function startRawUpstream(onConnection: (socket: Socket) => void, host = 
     });
   });
 }
+
+/**
+ * answerFirstHead is a startRawUpstream handler's part: it reads the connection's first request
+ * head (body bytes after it are not another request), gives its lines (the request line first)
+ * to `onHead`, and answers 200 `ok` with Connection: close.
+ */
+export function answerFirstHead(socket: Socket, onHead: (lines: string[]) => void): void {
+  let buf = '';
+  let seen = false;
+  socket.on('data', (d: Buffer) => {
+    buf += d.toString('latin1');
+    if (seen || !buf.includes('\r\n\r\n')) return;
+    seen = true;
+    onHead(buf.slice(0, buf.indexOf('\r\n\r\n')).split('\r\n'));
+    socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
+  });
+}

@@ -16,7 +16,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRawUpstream, type RawUpstream } from '../helpers/echo.js';
+import { answerFirstHead, startRawUpstream, type RawUpstream } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { rawRequest, statusOf } from '../helpers/http.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
@@ -431,17 +431,9 @@ let extraRequests = 0;
 /** record answers every request with a 200 and closes, noting which backend got which request line, Host and X-Forwarded-Prefix. */
 function record(name: string): (socket: net.Socket) => void {
   return (socket) => {
-    let buf = '';
-    let seen = false;
-    socket.on('data', (d: Buffer) => {
-      buf += d.toString('latin1');
-      // One request per connection: body bytes after the head (a later read) are not another one.
-      if (seen || !buf.includes('\r\n\r\n')) return;
-      seen = true;
-      const lines = buf.slice(0, buf.indexOf('\r\n\r\n')).split('\r\n');
+    answerFirstHead(socket, (lines) => {
       const kept = lines.slice(1).filter((l) => /^(host|x-forwarded-prefix|x-user|authorization|x-code|x-format|x-original-uri|x-namespace|x-ingress-name|x-service-name|x-service-port):/i.test(l)).map((l) => l.replace(/^[^:]+/, (n) => n.toLowerCase()));
       received.push([`${name}: ${lines[0] ?? ''}`, ...kept.sort()].join(' | '));
-      socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
     });
   };
 }

@@ -16,7 +16,7 @@ import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRawUpstream, type RawUpstream } from '../helpers/echo.js';
+import { answerFirstHead, startRawUpstream, type RawUpstream } from '../helpers/echo.js';
 import { startFlusso, type FlussoProcess } from '../helpers/flusso.js';
 import { rawRequest, statusOf } from '../helpers/http.js';
 import { endpointSlice, ingress, ingressClass, manifestDir, service, type K8sObject } from '../helpers/manifests.js';
@@ -209,15 +209,9 @@ let known = 0;
 
 /** report answers every request 200 and closes, noting the fields of REPORTED it received. */
 function report(socket: net.Socket): void {
-  let buf = '';
-  let seen = false;
-  socket.on('data', (d: Buffer) => {
-    buf += d.toString('latin1');
-    if (seen || !buf.includes('\r\n\r\n')) return;
-    seen = true;
-    const fields = buf.slice(0, buf.indexOf('\r\n\r\n')).split('\r\n').slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as const);
+  answerFirstHead(socket, (lines) => {
+    const fields = lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()] as const);
     received.push(REPORTED.map((n) => `${n}: ${fields.filter(([k]) => k === n).map(([, v]) => v).join(' | ') || '-'}`).join('\n'));
-    socket.end('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n');
   });
 }
 
